@@ -1,0 +1,112 @@
+import type { CipherSuite } from './suites.js';
+import type { Random } from './random.js';
+
+/**
+ * The narrow interface between QUIC and TLS (RFC 9001 §4.1, STYLE.md rule 10).
+ *
+ * TLS here has no record layer: QUIC hands it the bytes of CRYPTO frames per encryption level
+ * with `handleData(level, bytes)`, and pulls events with `pollEvent()`:
+ *  - `writeData`: handshake bytes to send in CRYPTO frames at `level`;
+ *  - `readSecret` / `writeSecret`: a new traffic secret for `level`, with the negotiated suite,
+ *    from which QUIC derives packet protection keys ("quic key", "quic iv", "quic hp");
+ *  - `peerTransportParameters`: the peer's quic_transport_parameters extension (0x39), opaque;
+ *  - `handshakeDone`: the handshake completed (for a server: the client's Finished verified);
+ *  - `sessionTicket`: a NewSessionTicket arrived (client).
+ *
+ * TLS knows nothing of QUIC: transport parameters cross as opaque bytes. Errors are thrown as
+ * `TlsAlert` (alerts.ts); QUIC turns them into CRYPTO_ERROR 0x100 + alert.
+ */
+
+/** QUIC encryption levels (RFC 9001 §4): where handshake bytes travel. */
+export const Level = {
+  Initial: 0,
+  EarlyData: 1,
+  Handshake: 2,
+  Application: 3,
+} as const;
+export type Level = (typeof Level)[keyof typeof Level];
+
+export type TlsEvent =
+  | { readonly kind: 'writeData'; readonly level: Level; readonly data: Uint8Array }
+  | { readonly kind: 'readSecret'; readonly level: Level; readonly suite: CipherSuite; readonly secret: Uint8Array }
+  | { readonly kind: 'writeSecret'; readonly level: Level; readonly suite: CipherSuite; readonly secret: Uint8Array }
+  | { readonly kind: 'peerTransportParameters'; readonly data: Uint8Array }
+  | { readonly kind: 'handshakeDone' }
+  | { readonly kind: 'sessionTicket'; readonly lifetime: number; readonly ticket: Uint8Array };
+
+/** TLS CertificateType (RFC 7250): X.509 = 0, RawPublicKey = 2. */
+export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
+export type CertificateType = (typeof CertificateType)[keyof typeof CertificateType];
+
+/**
+ * What a peer presented, handed to a verifier. For raw public keys, `entries[0]` is the DER
+ * SubjectPublicKeyInfo; for X.509, the DER certificates, leaf first.
+ */
+export interface PeerCertificate {
+  readonly type: CertificateType;
+  readonly entries: readonly Uint8Array[];
+}
+
+/**
+ * Checks the peer's certificate and returns its Ed25519 public key (32 bytes), which then
+ * verifies CertificateVerify. Throws a `TlsAlert` (bad_certificate, ...) to refuse it.
+ */
+export type PeerVerifier = (cert: PeerCertificate) => Uint8Array;
+
+/** NSS key log callback (SSLKEYLOGFILE format): label, client random, secret. */
+export type KeyLogger = (label: string, clientRandom: Uint8Array, secret: Uint8Array) => void;
+
+export interface TlsConfig {
+  /** Our Ed25519 secret key: the 32-byte seed (RFC 8032). Our endpoint id is its public key. */
+  readonly secretKey: Uint8Array;
+  /**
+   * What we present: `rawPublicKey` (iroh, RFC 7250: the 44-byte SPKI) or `x509` (DER chain in
+   * `certificateChain`, leaf first, whose key is `secretKey`'s: for non-iroh peers and tests).
+   */
+  readonly certificateType: 'rawPublicKey' | 'x509';
+  readonly certificateChain?: readonly Uint8Array[];
+  /** Client: the ALPN list offered, in preference order. Server: the ALPNs served. Non-empty. */
+  readonly alpnProtocols: readonly string[];
+  /**
+   * Our encoded QUIC transport parameters. When set, this is QUIC mode (RFC 9001 §8.2): the
+   * extension is sent and the peer's is required (missing_extension otherwise), and no
+   * middlebox-compatibility behaviour is allowed (RFC 9001 §8.4). When absent (TLS over TCP,
+   * used only by the OpenSSL cross-check test), neither applies.
+   */
+  readonly transportParameters?: Uint8Array;
+  /** Client: the peer's expected Ed25519 public key (the endpoint id dialled). */
+  readonly expectedPeerKey?: Uint8Array;
+  /** Replaces the built-in peer check (raw key equality / X.509 leaf key extraction). */
+  readonly verifyPeer?: PeerVerifier;
+  /** Server: require a client certificate (iroh does; default true). */
+  readonly requireClientAuth?: boolean;
+  /** Cipher suites: the client's offer order, the server's acceptable set. */
+  readonly cipherSuites?: readonly number[];
+  /** Client: the SNI to send, if any. A server ignores SNI. */
+  readonly serverName?: string;
+  /** Client: offer psk_key_exchange_modes = [psk_dhe_ke] so servers send tickets (default true). */
+  readonly offerPskModes?: boolean;
+  /** Client: groups to send key shares for initially; `[]` asks for a HelloRetryRequest. */
+  readonly initialKeyShares?: readonly ('x25519')[];
+  readonly random: Random;
+  readonly keyLog?: KeyLogger;
+}
+
+/** The engine each role implements (client.ts, server.ts). */
+export interface TlsEngine {
+  readonly role: 'client' | 'server';
+  /** Client: produce the ClientHello (a `writeData` at Initial). Server: no-op. Call once. */
+  start(): void;
+  /** Feed handshake bytes received at `level`. Throws `TlsAlert` on any failure. */
+  handleData(level: Level, data: Uint8Array): void;
+  /** Next pending event, or undefined. Call until undefined after each input. */
+  pollEvent(): TlsEvent | undefined;
+  /** True once the handshake completed on our side. */
+  readonly handshakeComplete: boolean;
+  /** The negotiated ALPN protocol (after EncryptedExtensions / ClientHello processing). */
+  readonly alpn: string | undefined;
+  /** The peer's verified Ed25519 public key (32 bytes). */
+  readonly peerPublicKey: Uint8Array | undefined;
+  /** The negotiated cipher suite. */
+  readonly suite: CipherSuite | undefined;
+}
