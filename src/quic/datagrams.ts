@@ -1,0 +1,203 @@
+import { protocolViolation } from './errors.js';
+
+/**
+ * Unreliable datagrams (RFC 9221): a bounded send queue with a drop-oldest policy, a bounded
+ * receive queue, the size limits of both directions, and the counters the stats report.
+ *
+ * Datagrams are never retransmitted (RFC 9221 §5.2): a packet carrying one is acknowledged or
+ * lost, and that only moves a counter.
+ */
+
+/** Why a datagram could not be queued. */
+export class DatagramError extends Error {
+  override readonly name = 'DatagramError';
+  readonly kind: 'unsupported' | 'too-large';
+  constructor(kind: 'unsupported' | 'too-large', message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export interface DatagramConfig {
+  /** Our max_datagram_frame_size (0 = we do not accept datagrams). Default 65535 (RFC 9221 §3). */
+  maxFrameSize: number;
+  /** Datagrams queued for sending before the oldest is dropped. */
+  sendQueueCount: number;
+  /** Bytes queued for sending before the oldest is dropped. */
+  sendQueueBytes: number;
+  /** Received datagrams kept for the application before the oldest is dropped. */
+  recvQueueCount: number;
+  /** Received bytes kept for the application before the oldest is dropped. */
+  recvQueueBytes: number;
+}
+
+export const DEFAULT_DATAGRAM_CONFIG: DatagramConfig = {
+  maxFrameSize: 65535,
+  sendQueueCount: 1024,
+  sendQueueBytes: 1 << 20,
+  recvQueueCount: 1024,
+  recvQueueBytes: 1 << 20,
+};
+
+export interface DatagramStats {
+  /** Handed to a packet. */
+  sent: number;
+  /** In a packet the peer acknowledged. */
+  acked: number;
+  /** In a packet declared lost (never retransmitted). */
+  lost: number;
+  /** Dropped from the send queue to make room (drop-oldest) or because they no longer fit. */
+  droppedSend: number;
+  received: number;
+  /** Dropped from the receive queue because the application did not read them in time. */
+  droppedRecv: number;
+}
+
+/**
+ * Short-header packet overhead around a DATAGRAM frame: flags (1) + DCID + the longest packet
+ * number (4) + AEAD tag (16) + the frame type (1). The length field is omitted when the DATAGRAM
+ * frame ends the packet (type 0x30), which is how a maximum-size datagram is sent.
+ */
+export function datagramOverhead(dcidLength: number): number {
+  return 1 + dcidLength + 4 + 16 + 1;
+}
+
+export class Datagrams {
+  readonly config: DatagramConfig;
+  readonly stats: DatagramStats = { sent: 0, acked: 0, lost: 0, droppedSend: 0, received: 0, droppedRecv: 0 };
+  /** The peer's max_datagram_frame_size; 0 until known or when it does not accept datagrams. */
+  private peerMaxFrameSize = 0;
+  private readonly sendQueue: Uint8Array[] = [];
+  private sendHead = 0;
+  private sendBytes = 0;
+  private readonly recvQueue: Uint8Array[] = [];
+  private recvHead = 0;
+  private recvBytes = 0;
+
+  constructor(config: Partial<DatagramConfig> = {}) {
+    this.config = { ...DEFAULT_DATAGRAM_CONFIG, ...config };
+  }
+
+  /** The peer's transport parameters arrived. */
+  setPeerMaxFrameSize(n: number): void {
+    this.peerMaxFrameSize = n;
+  }
+
+  /**
+   * Largest payload the application may send now, or undefined when the peer does not accept
+   * datagrams. `maxUdpPayload` is the current path MTU for UDP payloads.
+   */
+  maxSize(maxUdpPayload: number, dcidLength: number): number | undefined {
+    if (this.peerMaxFrameSize === 0) return undefined;
+    const byPath = maxUdpPayload - datagramOverhead(dcidLength);
+    // The peer's limit counts the frame type and (possibly) a length field: stay conservative
+    // and assume a 1-byte type plus the length varint for a frame of that size.
+    const byPeer = this.peerMaxFrameSize - 1 - (this.peerMaxFrameSize < 64 ? 1 : this.peerMaxFrameSize < 16384 ? 2 : 4);
+    return Math.max(0, Math.min(byPath, byPeer));
+  }
+
+  /** Queues a copy of `data`. Throws DatagramError when unsupported or too large. */
+  send(data: Uint8Array, maxUdpPayload: number, dcidLength: number): void {
+    const max = this.maxSize(maxUdpPayload, dcidLength);
+    if (max === undefined) throw new DatagramError('unsupported', 'the peer does not accept datagrams (no max_datagram_frame_size)');
+    if (data.length > max) {
+      throw new DatagramError('too-large', `datagram of ${data.length} bytes exceeds the current maximum of ${max} bytes`);
+    }
+    this.sendQueue.push(data.slice());
+    this.sendBytes += data.length;
+    while (this.queuedCount > this.config.sendQueueCount || this.sendBytes > this.config.sendQueueBytes) {
+      this.shiftSend();
+      this.stats.droppedSend++;
+    }
+  }
+
+  get queuedCount(): number {
+    return this.sendQueue.length - this.sendHead;
+  }
+
+  /** The next datagram to send (not removed), or undefined. */
+  peek(): Uint8Array | undefined {
+    return this.sendQueue[this.sendHead];
+  }
+
+  /** The datagram from `peek()` went into a packet. */
+  onSent(): void {
+    this.shiftSend();
+    this.stats.sent++;
+  }
+
+  /**
+   * The datagram at the head can never be sent (the path MTU shrank below it): drop it rather
+   * than block the queue.
+   */
+  dropHead(): void {
+    this.shiftSend();
+    this.stats.droppedSend++;
+  }
+
+  onAcked(): void {
+    this.stats.acked++;
+  }
+
+  onLost(): void {
+    this.stats.lost++;
+  }
+
+  /**
+   * A DATAGRAM frame arrived with `data` (a view into the packet: copied here). `frameSize` is
+   * the whole frame's encoded size. RFC 9221 §3: unsolicited or oversized -> PROTOCOL_VIOLATION.
+   */
+  onReceived(data: Uint8Array, frameSize: number, frameType: number): void {
+    if (this.config.maxFrameSize === 0) throw protocolViolation('DATAGRAM frame received but not advertised', frameType);
+    if (frameSize > this.config.maxFrameSize) {
+      throw protocolViolation(`DATAGRAM frame of ${frameSize} bytes exceeds max_datagram_frame_size ${this.config.maxFrameSize}`, frameType);
+    }
+    this.stats.received++;
+    this.recvQueue.push(data.slice());
+    this.recvBytes += data.length;
+    while (this.recvQueue.length - this.recvHead > this.config.recvQueueCount || this.recvBytes > this.config.recvQueueBytes) {
+      this.shiftRecv();
+      this.stats.droppedRecv++;
+    }
+  }
+
+  /** The oldest received datagram, or undefined. */
+  recv(): Uint8Array | undefined {
+    return this.shiftRecv();
+  }
+
+  get receivedCount(): number {
+    return this.recvQueue.length - this.recvHead;
+  }
+
+  private shiftSend(): Uint8Array | undefined {
+    const d = this.sendQueue[this.sendHead];
+    if (!d) return undefined;
+    this.sendQueue[this.sendHead++] = EMPTY;
+    this.sendBytes -= d.length;
+    if (compact(this.sendQueue, this.sendHead)) this.sendHead = 0;
+    return d;
+  }
+
+  private shiftRecv(): Uint8Array | undefined {
+    const d = this.recvQueue[this.recvHead];
+    if (!d) return undefined;
+    this.recvQueue[this.recvHead++] = EMPTY;
+    this.recvBytes -= d.length;
+    if (compact(this.recvQueue, this.recvHead)) this.recvHead = 0;
+    return d;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Drops the consumed prefix of an array queue once it is large; returns true when it did. */
+function compact(q: Uint8Array[], head: number): boolean {
+  if (head === q.length) {
+    q.length = 0;
+    return true;
+  }
+  if (head < 64 || head * 2 < q.length) return false;
+  q.splice(0, head);
+  return true;
+}
