@@ -1,0 +1,162 @@
+/**
+ * Path MTU discovery in the style of DPLPMTUD (RFC 8899), for QUIC (RFC 9000 §14.3).
+ *
+ * Every path starts at 1200 bytes of UDP payload, the size QUIC guarantees (RFC 9000 §14). Once
+ * the handshake is confirmed, the connection sends PING + PADDING probes of the size this module
+ * asks for; a probe is never retransmitted and never counts as congestion loss. The search is a
+ * binary search between the largest size known to work and the smallest known (or assumed) not
+ * to, bounded by the peer's max_udp_payload_size and our configured maximum (default 1452: the
+ * UDP payload of a 1500-byte Ethernet MTU under IPv6 + UDP headers, and what iroh probes up to).
+ *
+ * A probe size that is lost `MAX_PROBES` times in a row is taken as too large (RFC 8899 §5.1.2).
+ * Black-hole detection (RFC 8899 §4.3): when `BLACK_HOLE_THRESHOLD` packets larger than the base
+ * size are lost in a row while no such packet is acknowledged, the path MTU falls back to the
+ * base and the search restarts later (the route changed, the MTU shrank).
+ */
+
+/** RFC 9000 §14: every QUIC path carries 1200-byte UDP payloads. */
+export const BASE_PLPMTU = 1200;
+/** Probes of one size before it is declared too large (RFC 8899 MAX_PROBES). */
+export const MAX_PROBES = 3;
+/** Search ends when the interval is this narrow. */
+const SEARCH_GRANULARITY = 16;
+/** Consecutive losses of large packets, with no large packet acknowledged, that mean a black hole. */
+export const BLACK_HOLE_THRESHOLD = 4;
+/** After a completed search or a black hole, search again after this long (RFC 8899: 600 s). */
+export const RAISE_TIMER_MS = 600_000;
+
+export class MtuDiscovery {
+  /** The largest UDP payload known to work on this path. */
+  current = BASE_PLPMTU;
+  /** Upper bound of the search (the smallest size known or assumed not to work, + 1 excluded). */
+  private high: number;
+  private readonly max: number;
+  /** min(our maximum, the peer's max_udp_payload_size). */
+  private limit: number;
+  /** The upper bound the next search round starts from. */
+  private resumeHigh: number;
+  private probeSize: number | undefined;
+  private probeInFlight = false;
+  private probeLosses = 0;
+  private largeLosses = 0;
+  /** Whether this search round already tried its ceiling (the first probe of a round). */
+  private triedCeiling = false;
+  /** When the next search may start (undefined: now, as soon as enabled). */
+  private resumeAt: number | undefined;
+  private enabled = false;
+  /** Counters for stats/tests. */
+  blackHoles = 0;
+  probesSent = 0;
+
+  /** `maxUdpPayload`: our configured maximum (default 1452). */
+  constructor(maxUdpPayload = 1452) {
+    if (!Number.isInteger(maxUdpPayload) || maxUdpPayload < BASE_PLPMTU) {
+      throw new RangeError(`maximum UDP payload must be an integer >= ${BASE_PLPMTU}, got ${maxUdpPayload}`);
+    }
+    this.max = maxUdpPayload;
+    this.high = maxUdpPayload;
+    this.limit = maxUdpPayload;
+    this.resumeHigh = maxUdpPayload;
+  }
+
+  /**
+   * Starts the search once the handshake is confirmed and the peer's max_udp_payload_size is
+   * known (RFC 9000 §14.3: probes are sent on validated paths only).
+   */
+  enable(peerMaxUdpPayload: number): void {
+    this.limit = Math.max(BASE_PLPMTU, Math.min(this.max, peerMaxUdpPayload));
+    this.high = this.limit;
+    this.enabled = true;
+  }
+
+  /** The upper bound the search can reach (min of ours and the peer's). */
+  get ceiling(): number {
+    return this.limit;
+  }
+
+  /**
+   * Size of the probe to send now, or undefined (not enabled, a probe already in flight, the
+   * search is complete or paused until later).
+   */
+  pollProbe(now: number): number | undefined {
+    if (!this.enabled || this.probeInFlight) return undefined;
+    if (this.resumeAt !== undefined) {
+      if (now < this.resumeAt) return undefined;
+      this.resumeAt = undefined;
+      this.high = Math.max(this.resumeHigh, this.current);
+      this.triedCeiling = false;
+    }
+    if (this.probeSize === undefined) {
+      if (this.high - this.current < SEARCH_GRANULARITY) {
+        // Done: look again later, in case the path now carries more (RFC 8899 §5.1.1 raise timer).
+        this.resumeAt = now + RAISE_TIMER_MS;
+        this.resumeHigh = this.limit;
+        return undefined;
+      }
+      // Try the ceiling first (it usually works on loopback and LANs), then bisect.
+      this.probeSize = this.triedCeiling ? Math.floor((this.current + this.high + 1) / 2) : this.high;
+      this.triedCeiling = true;
+    }
+    return this.probeSize;
+  }
+
+  /** When the search resumes (for the connection's timer), if paused. */
+  get nextSearchAt(): number | undefined {
+    return this.enabled ? this.resumeAt : undefined;
+  }
+
+  /** A probe of `size` went into a packet. */
+  onProbeSent(size: number): void {
+    if (size !== this.probeSize) return;
+    this.probeInFlight = true;
+    this.probesSent++;
+  }
+
+  /** A probe was acknowledged: the path carries `size`. */
+  onProbeAcked(size: number): void {
+    if (size > this.current) this.current = size;
+    if (size === this.probeSize) this.finishProbe();
+    this.largeLosses = 0;
+  }
+
+  /** A probe was declared lost. */
+  onProbeLost(size: number): void {
+    if (size !== this.probeSize) return;
+    this.probeInFlight = false;
+    if (++this.probeLosses >= MAX_PROBES) {
+      this.high = size - 1;
+      this.finishProbe();
+    }
+  }
+
+  /** Any (non-probe) packet of `size` was acknowledged (evidence against a black hole). */
+  onPacketAcked(size: number): void {
+    if (size > BASE_PLPMTU) this.largeLosses = 0;
+  }
+
+  /**
+   * Any (non-probe) packet of `size` was declared lost. Returns true when this detects a black
+   * hole and the MTU fell back to the base size (the connection then re-sizes its packets).
+   */
+  onPacketLost(size: number, now: number): boolean {
+    if (size <= BASE_PLPMTU || this.current === BASE_PLPMTU) return false;
+    if (++this.largeLosses < BLACK_HOLE_THRESHOLD) return false;
+    this.blackHoles++;
+    this.current = BASE_PLPMTU;
+    this.high = BASE_PLPMTU;
+    this.resumeHigh = Math.max(BASE_PLPMTU, size - 1);
+    this.largeLosses = 0;
+    this.probeSize = undefined;
+    this.probeInFlight = false;
+    this.probeLosses = 0;
+    // Search again soon, in case the drop was transient; the bound keeps it below the lost size.
+    this.resumeAt = now + 1_000;
+    return true;
+  }
+
+  private finishProbe(): void {
+    this.probeSize = undefined;
+    this.probeInFlight = false;
+    this.probeLosses = 0;
+  }
+}
