@@ -1,0 +1,170 @@
+import { RangeSet } from './range-set.js';
+import { TransportError, TransportErrorCode } from './errors.js';
+
+/**
+ * The CRYPTO stream of one encryption level (RFC 9000 §19.6, RFC 9001 §4.1.3): the handshake
+ * bytes TLS writes (sent in CRYPTO frames, retransmitted by range on loss) and the bytes the peer
+ * sends (reassembled in order for TLS).
+ *
+ * There is no flow control on CRYPTO data; instead the bytes buffered beyond what TLS has
+ * consumed are bounded (RFC 9000 §7.5: "an endpoint MAY ... CRYPTO_BUFFER_EXCEEDED"). Handshake
+ * flights are a few kilobytes, so 64 KiB is generous.
+ */
+export const DEFAULT_CRYPTO_BUFFER = 64 * 1024;
+
+export class CryptoStream {
+  // ---- send side ----
+  private sendBuf = new Uint8Array(1024);
+  /** Bytes TLS has written so far (the send buffer holds [0, sendLen)). */
+  private sendLen = 0;
+  /** Next never-sent offset. */
+  private sendNext = 0;
+  /** Ranges sent and declared lost, to send again (unless acknowledged meanwhile). */
+  private readonly lost = new RangeSet();
+  private readonly acked = new RangeSet();
+
+  // ---- receive side ----
+  /** Offset up to which data was handed to TLS. */
+  private recvOffset = 0;
+  /** Out-of-order chunks (copied), keyed by offset. */
+  private readonly pending = new Map<number, Uint8Array>();
+  private pendingBytes = 0;
+  private readonly maxBuffer: number;
+
+  constructor(maxBuffer = DEFAULT_CRYPTO_BUFFER) {
+    this.maxBuffer = maxBuffer;
+  }
+
+  // ---------------------------------------------------------------- send
+
+  /** Appends handshake bytes from TLS. */
+  write(data: Uint8Array): void {
+    if (this.sendLen + data.length > this.sendBuf.length) {
+      let cap = this.sendBuf.length * 2;
+      while (cap < this.sendLen + data.length) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.sendBuf.subarray(0, this.sendLen));
+      this.sendBuf = next;
+    }
+    this.sendBuf.set(data, this.sendLen);
+    this.sendLen += data.length;
+  }
+
+  /** True when there are bytes to send (lost ones or new ones). */
+  get hasDataToSend(): boolean {
+    return !this.lost.isEmpty || this.sendNext < this.sendLen;
+  }
+
+  /** True when everything written has been acknowledged. */
+  get allAcked(): boolean {
+    return this.acked.hasAll(0, this.sendLen);
+  }
+
+  /**
+   * The next chunk to send, at most `maxLen` bytes: lost data first, then new data. Returns the
+   * offset and a view of the bytes (valid until the next `write`), or undefined. The caller puts
+   * it in a CRYPTO frame and records (offset, length) in the packet's recovery tokens.
+   */
+  nextChunk(maxLen: number): { offset: number; data: Uint8Array } | undefined {
+    if (maxLen <= 0) return undefined;
+    while (!this.lost.isEmpty) {
+      const start = this.lost.startAt(0);
+      const end = Math.min(this.lost.endAt(0), start + maxLen);
+      this.lost.remove(start, end);
+      // Skip the parts acknowledged since they were declared lost.
+      if (this.acked.hasAll(start, end)) continue;
+      return { offset: start, data: this.sendBuf.subarray(start, end) };
+    }
+    if (this.sendNext < this.sendLen) {
+      const start = this.sendNext;
+      const end = Math.min(this.sendLen, start + maxLen);
+      this.sendNext = end;
+      return { offset: start, data: this.sendBuf.subarray(start, end) };
+    }
+    return undefined;
+  }
+
+  onAcked(offset: number, length: number): void {
+    this.acked.insert(offset, offset + length);
+    this.lost.remove(offset, offset + length);
+  }
+
+  onLost(offset: number, length: number): void {
+    // Re-send only the gaps between acknowledged ranges (a later copy may have been acked).
+    const end = offset + length;
+    let at = offset;
+    for (let i = 0; i < this.acked.size && at < end; i++) {
+      const s = this.acked.startAt(i);
+      const e = this.acked.endAt(i);
+      if (e <= at) continue;
+      if (s >= end) break;
+      if (s > at) this.lost.insert(at, s);
+      at = Math.max(at, e);
+    }
+    if (at < end) this.lost.insert(at, end);
+  }
+
+  /**
+   * Makes every unacknowledged byte sent so far eligible again (PTO probes before the handshake
+   * completes retransmit the whole unacknowledged flight, RFC 9002 §6.2.4).
+   */
+  requeueUnacked(): void {
+    this.onLost(0, this.sendNext);
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /**
+   * A CRYPTO frame arrived. Returns the bytes now contiguous from the delivery offset, in order
+   * (copies, safe to keep), possibly none. Duplicates and overlaps are trimmed.
+   */
+  onCryptoFrame(offset: number, data: Uint8Array, frameType = 0x06): Uint8Array[] {
+    const end = offset + data.length;
+    if (end <= this.recvOffset) return []; // entirely old: a retransmission
+    if (end - this.recvOffset > this.maxBuffer) {
+      throw new TransportError(
+        TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
+        `CRYPTO data ${end - this.recvOffset} bytes ahead of the handshake exceeds ${this.maxBuffer}`,
+        frameType,
+      );
+    }
+    const out: Uint8Array[] = [];
+    if (offset <= this.recvOffset) {
+      out.push(data.slice(this.recvOffset - offset));
+      this.recvOffset = end;
+      this.drainPending(out);
+      return out;
+    }
+    // Out of order: keep a copy (one per offset; a longer copy at the same offset wins).
+    const known = this.pending.get(offset);
+    if (!known || known.length < data.length) {
+      if (known) this.pendingBytes -= known.length;
+      this.pending.set(offset, data.slice());
+      this.pendingBytes += data.length;
+    }
+    return out;
+  }
+
+  /** Bytes buffered out of order (tests, limits). */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  private drainPending(out: Uint8Array[]): void {
+    let progressed = true;
+    while (progressed && this.pending.size > 0) {
+      progressed = false;
+      for (const [off, chunk] of this.pending) {
+        const end = off + chunk.length;
+        if (off > this.recvOffset) continue;
+        this.pending.delete(off);
+        this.pendingBytes -= chunk.length;
+        if (end > this.recvOffset) {
+          out.push(chunk.subarray(this.recvOffset - off));
+          this.recvOffset = end;
+        }
+        progressed = true;
+      }
+    }
+  }
+}
