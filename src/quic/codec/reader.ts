@@ -179,7 +179,9 @@ export class Reader {
     const v = this.varint();
     if (v !== VARINT_SATURATED) return v;
     this.pos = p;
-    return this.varintBig();
+    const big = this.varintBig();
+    // Exactly 2^53-1 is still a safe number: keep the "number when <= 2^53-1" promise.
+    return big === BigInt(VARINT_SATURATED) ? VARINT_SATURATED : big;
   }
 
   /** RFC 9000 §16 varint as a bigint (vectors, exact paths). */
