@@ -1,0 +1,131 @@
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import type { AeadName, CipherSuite } from '../../tls/suites.js';
+
+/**
+ * AEAD packet protection (RFC 9001 §5.3).
+ *
+ * A `PacketKey` protects the payload of packets in one direction at one key phase. It works in
+ * place on the caller's buffer: the packet header (the AAD) is followed by the payload, which is
+ * replaced by its ciphertext, followed by the tag. Real keys (`AeadPacketKey`, below) and null keys
+ * (null.ts, for tests and benchmarks) implement the same interface, so the packet pipeline and the
+ * connection never know which they hold.
+ *
+ * Allocation: node:crypto needs a new cipher object per AEAD operation (the nonce changes), and its
+ * `update()` returns a fresh Buffer that we copy into place (Node 20 has no output-buffer API);
+ * `getAuthTag()` allocates the 16-byte tag. Everything else (the key object, the nonce scratch) is
+ * allocated once per key.
+ */
+export interface PacketKey {
+  /** Length of the authentication tag appended by `seal` (16 for every QUIC v1 AEAD). */
+  readonly tagLen: number;
+  /** Packets that may be sealed with this key before a key update is due (RFC 9001 §6.6). */
+  readonly confidentialityLimit: number;
+  /** Failed `open`s tolerated with this key before the connection must close (RFC 9001 §6.6). */
+  readonly integrityLimit: number;
+
+  /**
+   * Seals packet `pn` in place. The AAD is `buf[headerStart, payloadStart)` (the header up to and
+   * including the unprotected packet number); the plaintext `buf[payloadStart, payloadEnd)` is
+   * replaced by the ciphertext and the tag is written at `payloadEnd`. Returns the end of the
+   * packet (`payloadEnd + tagLen`). Throws RangeError if the tag does not fit in `buf` (a builder
+   * bug, never a peer's doing).
+   */
+  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number): number;
+
+  /**
+   * Opens packet `pn` in place: the AAD is `buf[headerStart, payloadStart)`, the ciphertext and tag
+   * are `buf[payloadStart, packetEnd)`. Returns a view of the plaintext (which has replaced the
+   * ciphertext in `buf`) or `null` when authentication fails: a failed open is not an error, the
+   * packet is dropped (RFC 9001 §5.3). On failure `buf` is left as it was.
+   */
+  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number): Uint8Array | null;
+}
+
+/** AEAD tag length of every QUIC v1 cipher suite. */
+export const AEAD_TAG_LENGTH = 16;
+
+/** A real AEAD key (AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305) backed by node:crypto. */
+export class AeadPacketKey implements PacketKey {
+  readonly tagLen = AEAD_TAG_LENGTH;
+  readonly aead: AeadName;
+  readonly confidentialityLimit: number;
+  readonly integrityLimit: number;
+  private readonly key: KeyObject;
+  private readonly iv: Uint8Array;
+  /** Scratch for the per-packet nonce; createCipheriv copies it, so it can be reused. */
+  private readonly nonce: Uint8Array;
+
+  constructor(suite: CipherSuite, key: Uint8Array, iv: Uint8Array) {
+    if (key.length !== suite.keyLen) throw new RangeError(`${suite.aead} key must be ${suite.keyLen} bytes, got ${key.length}`);
+    if (iv.length !== suite.ivLen) throw new RangeError(`AEAD IV must be ${suite.ivLen} bytes, got ${iv.length}`);
+    this.aead = suite.aead;
+    this.confidentialityLimit = suite.confidentialityLimit;
+    this.integrityLimit = suite.integrityLimit;
+    this.key = createSecretKey(key);
+    this.iv = iv.slice();
+    this.nonce = new Uint8Array(iv.length);
+  }
+
+  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number): number {
+    const packetEnd = payloadEnd + AEAD_TAG_LENGTH;
+    if (packetEnd > buf.length || headerStart > payloadStart || payloadStart > payloadEnd) {
+      throw new RangeError(`seal: bad regions [${headerStart}, ${payloadStart}, ${payloadEnd}) in a ${buf.length}-byte buffer`);
+    }
+    const nonce = this.makeNonce(pn);
+    const aad = buf.subarray(headerStart, payloadStart);
+    const plaintext = buf.subarray(payloadStart, payloadEnd);
+    const cipher = this.aead === 'chacha20-poly1305'
+      ? createCipheriv(this.aead, this.key, nonce, { authTagLength: AEAD_TAG_LENGTH })
+      : createCipheriv(this.aead, this.key, nonce);
+    cipher.setAAD(aad, { plaintextLength: plaintext.length });
+    const ct = cipher.update(plaintext);
+    buf.set(ct, payloadStart);
+    // GCM and ChaCha20-Poly1305 are stream modes: update() already returned every byte.
+    const rest = cipher.final();
+    if (rest.length > 0) buf.set(rest, payloadStart + ct.length);
+    buf.set(cipher.getAuthTag(), payloadEnd);
+    return packetEnd;
+  }
+
+  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number): Uint8Array | null {
+    const ctEnd = packetEnd - AEAD_TAG_LENGTH;
+    if (ctEnd < payloadStart || headerStart > payloadStart || packetEnd > buf.length) return null;
+    const nonce = this.makeNonce(pn);
+    const decipher = this.aead === 'chacha20-poly1305'
+      ? createDecipheriv(this.aead, this.key, nonce, { authTagLength: AEAD_TAG_LENGTH })
+      : createDecipheriv(this.aead, this.key, nonce);
+    decipher.setAAD(buf.subarray(headerStart, payloadStart), { plaintextLength: ctEnd - payloadStart });
+    decipher.setAuthTag(buf.subarray(ctEnd, packetEnd));
+    const pt = decipher.update(buf.subarray(payloadStart, ctEnd));
+    try {
+      decipher.final();
+    } catch {
+      // Authentication failed: the plaintext is not written back, the packet is dropped.
+      return null;
+    }
+    buf.set(pt, payloadStart);
+    return buf.subarray(payloadStart, ctEnd);
+  }
+
+  /**
+   * RFC 9001 §5.3: "The 62 bits of the reconstructed QUIC packet number in network byte order are
+   * left-padded with zeros to the size of the IV. The exclusive OR of the padded packet number and
+   * the IV forms the AEAD nonce."
+   */
+  private makeNonce(pn: number): Uint8Array {
+    const n = this.nonce;
+    n.set(this.iv);
+    const len = n.length;
+    const lo = pn >>> 0;
+    const hi = Math.floor(pn / 0x100000000) >>> 0;
+    n[len - 1]! ^= lo & 0xff;
+    n[len - 2]! ^= (lo >>> 8) & 0xff;
+    n[len - 3]! ^= (lo >>> 16) & 0xff;
+    n[len - 4]! ^= lo >>> 24;
+    n[len - 5]! ^= hi & 0xff;
+    n[len - 6]! ^= (hi >>> 8) & 0xff;
+    n[len - 7]! ^= (hi >>> 16) & 0xff;
+    n[len - 8]! ^= hi >>> 24;
+    return n;
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import {
+  NullHeaderProtectionKey,
+  deriveHeaderProtectionKey,
+  headerProtectionKey,
+  protectHeader,
+  unprotectHeader,
+} from '../../../src/quic/crypto/index.js';
+import { SeededRandom } from '../../../src/tls/random.js';
+import { CIPHER_SUITES } from '../../../src/tls/suites.js';
+
+describe('header protection (RFC 9001 §5.4)', () => {
+  for (const suite of CIPHER_SUITES.values()) {
+    describe(suite.name, () => {
+      const hp = deriveHeaderProtectionKey(suite, new SeededRandom(suite.id).fill(new Uint8Array(suite.hashLen)));
+
+      it('the mask is a function of the sample only, and the reused cipher object gives the same mask again', () => {
+        const rnd = new SeededRandom(1);
+        const a = rnd.fill(new Uint8Array(40));
+        const m1 = hp.mask(a, 10).slice(0, 5);
+        const m2 = hp.mask(a, 10).slice(0, 5);
+        assert.deepEqual(m1, m2);
+        const b = new Uint8Array(16);
+        b.set(a.subarray(10, 26));
+        assert.deepEqual(hp.mask(b, 0).slice(0, 5), m1);
+        b[15]! ^= 1;
+        assert.notDeepEqual(hp.mask(b, 0).slice(0, 5), m1);
+      });
+
+      for (const form of ['long', 'short'] as const) {
+        it(`round-trips a ${form} header for every packet number length, touching only the protected bits`, () => {
+          const rnd = new SeededRandom(form === 'long' ? 2 : 3);
+          for (let pnLen = 1; pnLen <= 4; pnLen++) {
+            for (let trial = 0; trial < 50; trial++) {
+              const pnOffset = form === 'long' ? 18 : 9;
+              const buf = rnd.fill(new Uint8Array(pnOffset + 4 + 16 + rnd.int(20)));
+              buf[0] = (form === 'long' ? 0xc0 : 0x40) | (buf[0]! & (form === 'long' ? 0x0c : 0x3c)) | (pnLen - 1);
+              const clear = buf.slice();
+              protectHeader(buf, 0, pnOffset, pnLen, hp);
+              const keep = form === 'long' ? 0xf0 : 0xe0;
+              assert.equal(buf[0]! & keep, clear[0]! & keep, 'unprotected bits of byte 0 unchanged');
+              assert.deepEqual(buf.subarray(1, pnOffset), clear.subarray(1, pnOffset), 'header before the pn unchanged');
+              assert.deepEqual(buf.subarray(pnOffset + pnLen), clear.subarray(pnOffset + pnLen), 'payload unchanged');
+              const gotLen = unprotectHeader(buf, 0, pnOffset, buf.length, hp);
+              assert.equal(gotLen, pnLen);
+              assert.deepEqual(buf, clear);
+            }
+          }
+        });
+      }
+
+      it('unprotectHeader returns 0 and leaves the packet alone when it is too short to sample', () => {
+        const buf = new SeededRandom(4).fill(new Uint8Array(30));
+        buf[0] = 0x43;
+        const before = buf.slice();
+        assert.equal(unprotectHeader(buf, 0, 11, 30, hp), 0); // needs 11 + 20 = 31
+        assert.equal(unprotectHeader(buf, 0, 10, 29, hp), 0); // end before the sample's end
+        assert.deepEqual(buf, before);
+        assert.throws(() => protectHeader(buf, 0, 11, 4, hp), RangeError);
+      });
+    });
+  }
+
+  it('rejects a header protection key of the wrong length', () => {
+    assert.throws(() => headerProtectionKey(CIPHER_SUITES.get(0x1301)!, new Uint8Array(32)), RangeError);
+    assert.throws(() => headerProtectionKey(CIPHER_SUITES.get(0x1303)!, new Uint8Array(16)), RangeError);
+  });
+
+  it('the null header protection key masks nothing', () => {
+    const hp = new NullHeaderProtectionKey();
+    const buf = new SeededRandom(5).fill(new Uint8Array(40));
+    buf[0] = 0x41;
+    const before = buf.slice();
+    protectHeader(buf, 0, 5, 2, hp);
+    assert.deepEqual(buf, before);
+    assert.equal(unprotectHeader(buf, 0, 5, 40, hp), 2);
+  });
+});
