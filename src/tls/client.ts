@@ -1,0 +1,440 @@
+import { bytesEqual, concatBytes, utf8 } from '../quic/codec/bytes.js';
+import { Alert, TlsAlert } from './alerts.js';
+import { x25519KeyPair, x25519SharedSecret, type X25519KeyPair } from './crypto.js';
+import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
+import {
+  decodeAlpn,
+  decodeCertTypeServer,
+  decodeCookie,
+  decodeKeyShareHrr,
+  decodeKeyShareServer,
+  decodeSupportedVersionsServer,
+  decodeU16List,
+  encodeAlpn,
+  encodeCertTypesClient,
+  encodeCookie,
+  encodeKeyShareClient,
+  encodePskModes,
+  encodeServerName,
+  encodeSupportedVersionsClient,
+  encodeU16List,
+  ExtensionType,
+  findExtension,
+  LEGACY_VERSION,
+  NamedGroup,
+  PSK_DHE_KE,
+  SignatureScheme,
+  TLS13_VERSION,
+  type Extension,
+} from './extensions.js';
+import { EngineBase, expectType } from './handshake.js';
+import {
+  applicationTrafficSecrets,
+  earlySecret,
+  finishedVerifyData,
+  handshakeSecret,
+  handshakeTrafficSecrets,
+  masterSecret,
+  verifyFinished,
+  type TrafficSecrets,
+} from './key-schedule.js';
+import {
+  decodeCertificate,
+  decodeCertificateRequest,
+  decodeCertificateVerify,
+  decodeEncryptedExtensions,
+  decodeFinished,
+  decodeKeyUpdate,
+  decodeNewSessionTicket,
+  decodeServerHello,
+  encodeClientHello,
+  encodeFinished,
+  HandshakeType,
+  isHelloRetryRequest,
+  type RawHandshake,
+  type ServerHello,
+} from './messages.js';
+import { cipherSuite, DEFAULT_CIPHER_SUITES } from './suites.js';
+
+/**
+ * TLS 1.3 client for QUIC (RFC 9846 §2, RFC 9001 §4): a synchronous message-level state machine.
+ *
+ *   start()            -> writeData(Initial, ClientHello)
+ *   HelloRetryRequest  -> writeData(Initial, ClientHello2)
+ *   ServerHello        -> writeSecret(Handshake), readSecret(Handshake)
+ *   EncryptedExtensions-> peerTransportParameters (QUIC mode)
+ *   [CertificateRequest], Certificate, CertificateVerify
+ *   server Finished    -> writeData(Handshake, [Certificate, CertificateVerify,] Finished),
+ *                         writeSecret(Application), readSecret(Application), handshakeDone
+ *   NewSessionTicket   -> sessionTicket (Application level, after the handshake)
+ */
+export class TlsClient extends EngineBase implements TlsEngine {
+  readonly role = 'client' as const;
+
+  private state: ClientState = 'START';
+  private readonly offeredSuites: readonly number[];
+  private keyShare: X25519KeyPair | undefined;
+  private readonly sentExtensions = new Set<number>();
+  private retried = false;
+  private retrySuite = 0;
+  private cookie: Uint8Array | undefined;
+  private hsSecrets: TrafficSecrets | undefined;
+  private hsSecret: Uint8Array | undefined;
+  private certRequest: { readonly context: Uint8Array } | undefined;
+  /** Client certificate type the server accepted in EncryptedExtensions (RPK mode). */
+  private clientCertTypeAgreed = false;
+
+  constructor(config: TlsConfig) {
+    super(config);
+    this.offeredSuites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
+    if (this.offeredSuites.length === 0) throw new RangeError('cipherSuites must not be empty');
+  }
+
+  start(): void {
+    if (this.state !== 'START') throw new Error('start() called twice');
+    try {
+      this.config.random.fill(this.clientRandom);
+      const shares = this.config.initialKeyShares ?? ['x25519'];
+      if (shares.includes('x25519')) this.keyShare = this.newKeyShare();
+      const ch = this.encodeHello();
+      this.transcript.add(ch);
+      this.emit({ kind: 'writeData', level: Level.Initial, data: ch });
+      this.state = 'EXPECT_SERVER_HELLO';
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  protected expectedLevel(): Level {
+    switch (this.state) {
+      case 'START':
+      case 'EXPECT_SERVER_HELLO':
+        return Level.Initial;
+      case 'CONNECTED':
+        return Level.Application;
+      default:
+        return Level.Handshake;
+    }
+  }
+
+  protected handleMessage(msg: RawHandshake): void {
+    switch (this.state) {
+      case 'EXPECT_SERVER_HELLO':
+        expectType(msg, HandshakeType.server_hello);
+        return this.handleServerHello(msg);
+      case 'EXPECT_ENCRYPTED_EXTENSIONS':
+        expectType(msg, HandshakeType.encrypted_extensions);
+        return this.handleEncryptedExtensions(msg);
+      case 'EXPECT_CERTIFICATE_OR_REQUEST':
+        if (msg.type === HandshakeType.certificate_request) return this.handleCertificateRequest(msg);
+        expectType(msg, HandshakeType.certificate);
+        return this.handleCertificate(msg);
+      case 'EXPECT_CERTIFICATE':
+        expectType(msg, HandshakeType.certificate);
+        return this.handleCertificate(msg);
+      case 'EXPECT_CERTIFICATE_VERIFY':
+        expectType(msg, HandshakeType.certificate_verify);
+        return this.handleCertificateVerify(msg);
+      case 'EXPECT_FINISHED':
+        expectType(msg, HandshakeType.finished);
+        return this.handleFinished(msg);
+      case 'CONNECTED':
+        return this.handlePostHandshake(msg);
+      default:
+        throw new TlsAlert(Alert.unexpected_message, `message ${msg.type} before start()`);
+    }
+  }
+
+  // --- ClientHello --------------------------------------------------------------------------------
+
+  private newKeyShare(): X25519KeyPair {
+    return x25519KeyPair(this.config.random.fill(new Uint8Array(32)));
+  }
+
+  private encodeHello(): Uint8Array {
+    const cfg = this.config;
+    const exts: Extension[] = [];
+    if (cfg.serverName !== undefined) {
+      exts.push({ type: ExtensionType.server_name, data: encodeServerName(utf8(cfg.serverName)) });
+    }
+    // Only X25519 is offered: listing groups we cannot share would invite a HelloRetryRequest
+    // we could not answer.
+    exts.push({ type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519]) });
+    exts.push({ type: ExtensionType.signature_algorithms, data: encodeU16List([SignatureScheme.ed25519]) });
+    exts.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(this.alpnOffer) });
+    if (this.rpk) {
+      // RFC 7250 §4: we only present and accept raw public keys.
+      exts.push({ type: ExtensionType.client_certificate_type, data: encodeCertTypesClient([CertificateType.RawPublicKey]) });
+      exts.push({ type: ExtensionType.server_certificate_type, data: encodeCertTypesClient([CertificateType.RawPublicKey]) });
+    }
+    const shares = this.keyShare ? [{ group: NamedGroup.x25519, keyExchange: this.keyShare.publicKey }] : [];
+    exts.push({ type: ExtensionType.key_share, data: encodeKeyShareClient(shares) });
+    if (cfg.offerPskModes ?? true) {
+      // Offered so that servers (iroh) send NewSessionTickets; we never resume.
+      exts.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PSK_DHE_KE]) });
+    }
+    exts.push({ type: ExtensionType.supported_versions, data: encodeSupportedVersionsClient([TLS13_VERSION]) });
+    if (this.cookie) exts.push({ type: ExtensionType.cookie, data: encodeCookie(this.cookie) });
+    if (cfg.transportParameters !== undefined) {
+      exts.push({ type: ExtensionType.quic_transport_parameters, data: cfg.transportParameters });
+    }
+    for (const e of exts) this.sentExtensions.add(e.type);
+    return encodeClientHello({
+      legacyVersion: LEGACY_VERSION,
+      random: this.clientRandom,
+      // RFC 9001 §8.4: empty in QUIC; we never use middlebox compatibility mode over TCP either.
+      legacySessionId: new Uint8Array(0),
+      cipherSuites: this.offeredSuites,
+      compressionMethods: Uint8Array.of(0),
+      extensions: exts,
+    });
+  }
+
+  // --- ServerHello / HelloRetryRequest ------------------------------------------------------------
+
+  private handleServerHello(msg: RawHandshake): void {
+    const sh = decodeServerHello(msg.body);
+    // RFC 9846 §4.1.3 checks, common to ServerHello and HelloRetryRequest.
+    if (sh.legacyVersion !== LEGACY_VERSION) throw new TlsAlert(Alert.protocol_version, 'ServerHello legacy_version is not 0x0303');
+    const sv = findExtension(sh.extensions, ExtensionType.supported_versions);
+    if (sv === undefined) throw new TlsAlert(Alert.protocol_version, 'server did not select TLS 1.3');
+    if (decodeSupportedVersionsServer(sv) !== TLS13_VERSION) {
+      throw new TlsAlert(Alert.illegal_parameter, 'server selected a version we did not offer');
+    }
+    if (sh.legacySessionIdEcho.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'legacy_session_id_echo differs');
+    if (!this.offeredSuites.includes(sh.cipherSuite)) {
+      throw new TlsAlert(Alert.illegal_parameter, `cipher suite 0x${sh.cipherSuite.toString(16)} not offered`);
+    }
+    if (sh.compressionMethod !== 0) throw new TlsAlert(Alert.illegal_parameter, 'compression method is not 0');
+    if (isHelloRetryRequest(sh)) return this.handleHelloRetryRequest(sh, msg.raw);
+
+    this.checkServerExtensions(sh.extensions, [ExtensionType.supported_versions, ExtensionType.key_share]);
+    // RFC 9846 §4.1.4: the ServerHello after a HelloRetryRequest keeps its cipher suite.
+    if (this.retried && sh.cipherSuite !== this.retrySuite) {
+      throw new TlsAlert(Alert.illegal_parameter, 'cipher suite differs from the HelloRetryRequest');
+    }
+    const ks = findExtension(sh.extensions, ExtensionType.key_share);
+    if (ks === undefined) throw new TlsAlert(Alert.missing_extension, 'ServerHello without key_share');
+    const share = decodeKeyShareServer(ks);
+    // RFC 9846 §4.2.8: the server's share must be in a group we sent a share for.
+    if (share.group !== NamedGroup.x25519 || !this.keyShare) {
+      throw new TlsAlert(Alert.illegal_parameter, `server key share in group 0x${share.group.toString(16)} we did not share`);
+    }
+    const shared = x25519SharedSecret(this.keyShare, share.keyExchange);
+
+    const suite = cipherSuite(sh.cipherSuite);
+    this.negotiatedSuite = suite;
+    this.transcript.selectHash(suite.hash);
+    this.transcript.add(msg.raw);
+    this.hsSecret = handshakeSecret(suite.hash, earlySecret(suite.hash), shared);
+    this.hsSecrets = handshakeTrafficSecrets(suite.hash, this.hsSecret, this.transcript.digest());
+    this.keyShare = undefined;
+    this.keyLog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', this.hsSecrets.client);
+    this.keyLog('SERVER_HANDSHAKE_TRAFFIC_SECRET', this.hsSecrets.server);
+    this.emitSecret('writeSecret', Level.Handshake, this.hsSecrets.client);
+    this.emitSecret('readSecret', Level.Handshake, this.hsSecrets.server);
+    this.state = 'EXPECT_ENCRYPTED_EXTENSIONS';
+  }
+
+  /** RFC 9846 §4.1.4. */
+  private handleHelloRetryRequest(hrr: ServerHello, raw: Uint8Array): void {
+    if (this.retried) throw new TlsAlert(Alert.unexpected_message, 'second HelloRetryRequest');
+    this.checkServerExtensions(hrr.extensions, [ExtensionType.supported_versions, ExtensionType.key_share, ExtensionType.cookie]);
+    const ks = findExtension(hrr.extensions, ExtensionType.key_share);
+    const ck = findExtension(hrr.extensions, ExtensionType.cookie);
+    let changes = false;
+    if (ks !== undefined) {
+      const group = decodeKeyShareHrr(ks);
+      // The selected group must be one we support and not one we already sent a share for.
+      if (group !== NamedGroup.x25519 || this.keyShare) {
+        throw new TlsAlert(Alert.illegal_parameter, `HelloRetryRequest selects group 0x${group.toString(16)}`);
+      }
+      this.keyShare = this.newKeyShare();
+      changes = true;
+    }
+    if (ck !== undefined) {
+      this.cookie = decodeCookie(ck).slice();
+      changes = true;
+    }
+    if (!changes) throw new TlsAlert(Alert.illegal_parameter, 'HelloRetryRequest would not change the ClientHello');
+    this.retried = true;
+    this.retrySuite = hrr.cipherSuite;
+    // RFC 9846 §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)).
+    this.transcript.selectHash(cipherSuite(hrr.cipherSuite).hash);
+    this.transcript.replaceWithMessageHash();
+    this.transcript.add(raw);
+    const ch2 = this.encodeHello();
+    this.transcript.add(ch2);
+    this.emit({ kind: 'writeData', level: Level.Initial, data: ch2 });
+  }
+
+  /**
+   * RFC 9846 §4.2: a server may only answer extensions we sent (else unsupported_extension),
+   * and a recognised extension not allowed in this message is an illegal_parameter.
+   */
+  private checkServerExtensions(exts: readonly Extension[], allowed: readonly number[]): void {
+    for (const e of exts) {
+      if (allowed.includes(e.type)) {
+        // The cookie is the one extension a server may send unasked (RFC 9846 §4.2.2).
+        if (e.type !== ExtensionType.cookie && !this.sentExtensions.has(e.type)) {
+          throw new TlsAlert(Alert.unsupported_extension, `unrequested extension ${e.type}`);
+        }
+        continue;
+      }
+      if (e.type === ExtensionType.cookie) throw new TlsAlert(Alert.illegal_parameter, 'cookie outside HelloRetryRequest');
+      if (!this.sentExtensions.has(e.type)) throw new TlsAlert(Alert.unsupported_extension, `unrequested extension ${e.type}`);
+      throw new TlsAlert(Alert.illegal_parameter, `extension ${e.type} not allowed here`);
+    }
+  }
+
+  // --- EncryptedExtensions ------------------------------------------------------------------------
+
+  private handleEncryptedExtensions(msg: RawHandshake): void {
+    const { extensions } = decodeEncryptedExtensions(msg.body);
+    this.checkServerExtensions(extensions, EE_ALLOWED);
+
+    // RFC 7301 §3.2: one protocol, one we offered. QUIC requires ALPN (RFC 9001 §8.1).
+    const alpnExt = findExtension(extensions, ExtensionType.application_layer_protocol_negotiation);
+    if (alpnExt !== undefined) {
+      const list = decodeAlpn(alpnExt);
+      const chosen = list[0]!;
+      const i = this.alpnOffer.findIndex((p) => bytesEqual(p, chosen));
+      if (list.length !== 1 || i < 0) throw new TlsAlert(Alert.illegal_parameter, 'server selected an ALPN we did not offer');
+      this.negotiatedAlpn = this.config.alpnProtocols[i];
+    } else if (this.quic) {
+      throw new TlsAlert(Alert.no_application_protocol, 'server selected no ALPN');
+    }
+
+    if (this.rpk) {
+      // RFC 7250 §4.2: without server_certificate_type the server would send X.509.
+      const st = findExtension(extensions, ExtensionType.server_certificate_type);
+      if (st === undefined) throw new TlsAlert(Alert.handshake_failure, 'server did not accept raw public keys');
+      if (decodeCertTypeServer(st) !== CertificateType.RawPublicKey) {
+        throw new TlsAlert(Alert.illegal_parameter, 'server certificate type not offered');
+      }
+      const ct = findExtension(extensions, ExtensionType.client_certificate_type);
+      if (ct !== undefined) {
+        if (decodeCertTypeServer(ct) !== CertificateType.RawPublicKey) {
+          throw new TlsAlert(Alert.illegal_parameter, 'client certificate type not offered');
+        }
+        this.clientCertTypeAgreed = true;
+      }
+    }
+
+    if (this.quic) {
+      // RFC 9001 §8.2: missing quic_transport_parameters is a missing_extension.
+      const tp = findExtension(extensions, ExtensionType.quic_transport_parameters);
+      if (tp === undefined) throw new TlsAlert(Alert.missing_extension, 'no quic_transport_parameters');
+      this.emit({ kind: 'peerTransportParameters', data: tp.slice() });
+    }
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_CERTIFICATE_OR_REQUEST';
+  }
+
+  // --- server authentication ----------------------------------------------------------------------
+
+  private handleCertificateRequest(msg: RawHandshake): void {
+    const cr = decodeCertificateRequest(msg.body);
+    // RFC 9846 §4.3.2: empty context during the handshake; signature_algorithms is mandatory.
+    if (cr.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
+    const sa = findExtension(cr.extensions, ExtensionType.signature_algorithms);
+    if (sa === undefined) throw new TlsAlert(Alert.missing_extension, 'CertificateRequest without signature_algorithms');
+    if (!decodeU16List(sa, 'signature_algorithms').includes(SignatureScheme.ed25519)) {
+      throw new TlsAlert(Alert.handshake_failure, 'server does not accept Ed25519 client signatures');
+    }
+    if (this.rpk && !this.clientCertTypeAgreed) {
+      // RFC 7250 §4.2: a server requesting a certificate answers client_certificate_type.
+      throw new TlsAlert(Alert.handshake_failure, 'server requested a certificate without agreeing on raw public keys');
+    }
+    this.certRequest = { context: cr.context.slice() };
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_CERTIFICATE';
+  }
+
+  private handleCertificate(msg: RawHandshake): void {
+    const cert = decodeCertificate(msg.body);
+    if (cert.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
+    // RFC 9846 §4.4.2.4: an empty server Certificate is a decode_error.
+    if (cert.entries.length === 0) throw new TlsAlert(Alert.decode_error, 'server sent no certificate');
+    this.peerKey = this.verifyPeerCertificate(cert);
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_CERTIFICATE_VERIFY';
+  }
+
+  private handleCertificateVerify(msg: RawHandshake): void {
+    const cv = decodeCertificateVerify(msg.body);
+    this.checkCertificateVerify(cv, this.peerKey!);
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_FINISHED';
+  }
+
+  private handleFinished(msg: RawHandshake): void {
+    const suite = this.negotiatedSuite!;
+    const hs = this.hsSecrets!;
+    const fin = decodeFinished(msg.body, suite.hashLen);
+    // RFC 9846 §4.4.4: mismatch -> decrypt_error.
+    if (!verifyFinished(suite.hash, hs.server, this.transcript.digest(), fin.verifyData)) {
+      throw new TlsAlert(Alert.decrypt_error, 'server Finished does not verify');
+    }
+    this.transcript.add(msg.raw);
+    const master = masterSecret(suite.hash, this.hsSecret!);
+    const app = applicationTrafficSecrets(suite.hash, master, this.transcript.digest());
+
+    // Our flight: [Certificate, CertificateVerify,] Finished at the Handshake level.
+    const parts: Uint8Array[] = [];
+    if (this.certRequest) parts.push(...this.writeCertificateAndVerify(this.certRequest.context));
+    const ours = encodeFinished({ verifyData: finishedVerifyData(suite.hash, hs.client, this.transcript.digest()) });
+    this.transcript.add(ours);
+    parts.push(ours);
+    this.emit({ kind: 'writeData', level: Level.Handshake, data: concatBytes(...parts) });
+
+    this.keyLog('CLIENT_TRAFFIC_SECRET_0', app.client);
+    this.keyLog('SERVER_TRAFFIC_SECRET_0', app.server);
+    this.emitSecret('writeSecret', Level.Application, app.client);
+    this.emitSecret('readSecret', Level.Application, app.server);
+    this.hsSecret = undefined;
+    this.complete = true;
+    this.state = 'CONNECTED';
+    this.emit({ kind: 'handshakeDone' });
+  }
+
+  // --- after the handshake ------------------------------------------------------------------------
+
+  private handlePostHandshake(msg: RawHandshake): void {
+    switch (msg.type) {
+      case HandshakeType.new_session_ticket: {
+        const t = decodeNewSessionTicket(msg.body);
+        this.emit({ kind: 'sessionTicket', lifetime: t.lifetime, ticket: t.ticket.slice() });
+        return;
+      }
+      case HandshakeType.key_update:
+        decodeKeyUpdate(msg.body);
+        // RFC 9001 §6: a TLS KeyUpdate in QUIC is an unexpected_message (QUIC updates keys
+        // itself). Over TCP the record layer would need it; our engine does not do it either.
+        throw new TlsAlert(Alert.unexpected_message, 'KeyUpdate not allowed');
+      default:
+        // Post-handshake authentication was not offered (RFC 9846 §4.6.2).
+        throw new TlsAlert(Alert.unexpected_message, `post-handshake message ${msg.type}`);
+    }
+  }
+}
+
+type ClientState =
+  | 'START'
+  | 'EXPECT_SERVER_HELLO'
+  | 'EXPECT_ENCRYPTED_EXTENSIONS'
+  | 'EXPECT_CERTIFICATE_OR_REQUEST'
+  | 'EXPECT_CERTIFICATE'
+  | 'EXPECT_CERTIFICATE_VERIFY'
+  | 'EXPECT_FINISHED'
+  | 'CONNECTED';
+
+/** Extensions a server may answer in EncryptedExtensions (RFC 9846 §4.2 table; RFC 7250; RFC 9001). */
+const EE_ALLOWED: readonly number[] = [
+  ExtensionType.server_name,
+  ExtensionType.supported_groups,
+  ExtensionType.application_layer_protocol_negotiation,
+  ExtensionType.client_certificate_type,
+  ExtensionType.server_certificate_type,
+  ExtensionType.quic_transport_parameters,
+];

@@ -1,0 +1,140 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  sign as nodeSign,
+  verify as nodeVerify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
+import { TlsAlert, Alert } from './alerts.js';
+
+/**
+ * The one node:crypto adapter of the TLS layer (STYLE.md rule 10): X25519 key agreement and
+ * Ed25519 signatures, through node:crypto KeyObjects. Raw keys cross this boundary as
+ * `Uint8Array` (32-byte X25519 scalars / public values, 32-byte Ed25519 seeds / public keys,
+ * 64-byte signatures).
+ *
+ * Private keys are built from raw bytes wrapped in a fixed PKCS#8 prefix (RFC 8410 §7), so all
+ * randomness comes from the engine's injected `Random` and a seeded generator reproduces the
+ * whole handshake.
+ */
+
+/** An X25519 key pair: the private half stays a KeyObject, the public half is raw. */
+export interface X25519KeyPair {
+  readonly privateKey: KeyObject;
+  /** The 32-byte public value sent in key_share (RFC 9846 §4.2.8.2). */
+  readonly publicKey: Uint8Array;
+}
+
+/** An Ed25519 signing key: its KeyObject and its 32-byte public key. */
+export interface Ed25519Signer {
+  readonly privateKey: KeyObject;
+  readonly publicKey: Uint8Array;
+}
+
+/** X25519 key pair from a 32-byte private scalar (clamped by X25519 itself, RFC 7748 §5). */
+export function x25519KeyPair(secret: Uint8Array): X25519KeyPair {
+  if (secret.length !== 32) throw new RangeError('X25519 private key must be 32 bytes');
+  const privateKey = createPrivateKey({ key: pkcs8(X25519_PKCS8_PREFIX, secret), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKey: lastBytes(spki, 32) };
+}
+
+/**
+ * The X25519 shared secret with a peer's 32-byte public value. A malformed value or one giving
+ * the all-zero secret (a small-order point, RFC 9846 §7.4.2 / RFC 7748 §6.1) is the peer's
+ * fault: illegal_parameter.
+ */
+export function x25519SharedSecret(own: X25519KeyPair, peerPublic: Uint8Array): Uint8Array {
+  if (peerPublic.length !== 32) throw new TlsAlert(Alert.illegal_parameter, 'X25519 key share is not 32 bytes');
+  let shared: Uint8Array;
+  try {
+    const publicKey = createPublicKey({ key: spki(X25519_SPKI_PREFIX, peerPublic), format: 'der', type: 'spki' });
+    shared = toU8(diffieHellman({ privateKey: own.privateKey, publicKey }));
+  } catch {
+    throw new TlsAlert(Alert.illegal_parameter, 'X25519 key share rejected');
+  }
+  let acc = 0;
+  for (const b of shared) acc |= b;
+  if (acc === 0) throw new TlsAlert(Alert.illegal_parameter, 'X25519 shared secret is all zero');
+  return shared;
+}
+
+/** Ed25519 signer from a 32-byte seed (RFC 8032 §5.1.5). */
+export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
+  if (seed.length !== 32) throw new RangeError('Ed25519 secret key must be a 32-byte seed');
+  const privateKey = createPrivateKey({ key: pkcs8(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' });
+  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKey: lastBytes(der, 32) };
+}
+
+/** The 32-byte Ed25519 public key of a seed. */
+export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
+  return ed25519Signer(seed).publicKey;
+}
+
+/** Ed25519 signature (64 bytes, deterministic). */
+export function ed25519Sign(signer: Ed25519Signer, message: Uint8Array): Uint8Array {
+  return toU8(nodeSign(null, message, signer.privateKey));
+}
+
+/** True when `signature` is a valid Ed25519 signature of `message` by `publicKey`. Never throws. */
+export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    const key = createPublicKey({ key: spki(ED25519_SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
+    return nodeVerify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Ed25519 public key inside an X.509 certificate (DER), or undefined when the certificate
+ * does not parse or its key is not Ed25519.
+ */
+export function x509Ed25519PublicKey(der: Uint8Array): Uint8Array | undefined {
+  try {
+    const cert = new X509Certificate(der);
+    const spkiDer = toU8(cert.publicKey.export({ format: 'der', type: 'spki' }));
+    if (spkiDer.length !== 44) return undefined;
+    for (let i = 0; i < 12; i++) if (spkiDer[i] !== ED25519_SPKI_PREFIX[i]) return undefined;
+    return spkiDer.slice(12);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 8410 §7: PrivateKeyInfo with the X25519 OID 1.3.101.110 and a 32-byte OCTET STRING. */
+const X25519_PKCS8_PREFIX = hex('302e020100300506032b656e04220420');
+/** RFC 8410 §7: the same with the Ed25519 OID 1.3.101.112. */
+const ED25519_PKCS8_PREFIX = hex('302e020100300506032b657004220420');
+/** RFC 8410 §4: SubjectPublicKeyInfo prefixes. */
+const X25519_SPKI_PREFIX = hex('302a300506032b656e032100');
+const ED25519_SPKI_PREFIX = hex('302a300506032b6570032100');
+
+function pkcs8(prefix: Uint8Array, raw: Uint8Array): Buffer {
+  const out = Buffer.alloc(prefix.length + raw.length);
+  out.set(prefix, 0);
+  out.set(raw, prefix.length);
+  return out;
+}
+
+function spki(prefix: Uint8Array, raw: Uint8Array): Buffer {
+  return pkcs8(prefix, raw);
+}
+
+function lastBytes(b: Buffer, n: number): Uint8Array {
+  return new Uint8Array(b.subarray(b.length - n));
+}
+
+function toU8(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+function hex(s: string): Uint8Array {
+  return Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
+}

@@ -1,0 +1,263 @@
+import { DecodeError } from '../quic/codec/errors.js';
+import { bytesEqual, utf8 } from '../quic/codec/bytes.js';
+import { Alert, TlsAlert } from './alerts.js';
+import { ed25519Sign, ed25519Signer, ed25519Verify, x509Ed25519PublicKey, type Ed25519Signer } from './crypto.js';
+import { CertificateType, Level, type PeerCertificate, type TlsConfig, type TlsEvent } from './engine.js';
+import { SignatureScheme } from './extensions.js';
+import { Transcript } from './key-schedule.js';
+import {
+  encodeCertificate,
+  encodeCertificateVerify,
+  HandshakeReassembler,
+  type Certificate,
+  type CertificateVerify,
+  type RawHandshake,
+} from './messages.js';
+import { unwrapEd25519Spki, wrapEd25519Spki } from './rpk.js';
+import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
+
+/**
+ * What the client and server state machines share: per-level reassembly, the event queue, the
+ * mapping of every failure to a `TlsAlert`, the transcript, and the authentication steps
+ * (our Certificate + CertificateVerify, checking the peer's).
+ */
+export abstract class EngineBase {
+  abstract readonly role: 'client' | 'server';
+
+  protected readonly config: TlsConfig;
+  /** QUIC mode: transport parameters configured (RFC 9001 §8.2, §8.4). */
+  protected readonly quic: boolean;
+  protected readonly rpk: boolean;
+  protected readonly signer: Ed25519Signer;
+  protected readonly alpnOffer: readonly Uint8Array[];
+  protected readonly transcript = new Transcript();
+  protected clientRandom: Uint8Array = new Uint8Array(32);
+  protected negotiatedSuite: CipherSuite | undefined;
+  protected negotiatedAlpn: string | undefined;
+  protected peerKey: Uint8Array | undefined;
+  protected complete = false;
+
+  private readonly events: TlsEvent[] = [];
+  private eventHead = 0;
+  private readonly buffers: HandshakeReassembler[] = [
+    new HandshakeReassembler(),
+    new HandshakeReassembler(),
+    new HandshakeReassembler(),
+    new HandshakeReassembler(),
+  ];
+  private failure: TlsAlert | undefined;
+
+  constructor(config: TlsConfig) {
+    if (config.secretKey.length !== 32) throw new RangeError('secretKey must be a 32-byte Ed25519 seed');
+    if (config.alpnProtocols.length === 0) throw new RangeError('alpnProtocols must not be empty');
+    for (const id of config.cipherSuites ?? DEFAULT_CIPHER_SUITES) {
+      if (!CIPHER_SUITES.has(id)) throw new RangeError(`unsupported cipher suite 0x${id.toString(16)}`);
+    }
+    this.config = config;
+    this.quic = config.transportParameters !== undefined;
+    this.rpk = config.certificateType === 'rawPublicKey';
+    this.signer = ed25519Signer(config.secretKey);
+    this.alpnOffer = config.alpnProtocols.map((p) => {
+      const b = utf8(p);
+      if (b.length === 0 || b.length > 255) throw new RangeError(`bad ALPN protocol "${p}"`);
+      return b;
+    });
+  }
+
+  get handshakeComplete(): boolean {
+    return this.complete;
+  }
+
+  get alpn(): string | undefined {
+    return this.negotiatedAlpn;
+  }
+
+  get peerPublicKey(): Uint8Array | undefined {
+    return this.peerKey;
+  }
+
+  get suite(): CipherSuite | undefined {
+    return this.negotiatedSuite;
+  }
+
+  /** Our Ed25519 public key (the endpoint id in RPK mode). */
+  get publicKey(): Uint8Array {
+    return this.signer.publicKey;
+  }
+
+  pollEvent(): TlsEvent | undefined {
+    if (this.eventHead >= this.events.length) {
+      if (this.events.length > 0) {
+        this.events.length = 0;
+        this.eventHead = 0;
+      }
+      return undefined;
+    }
+    return this.events[this.eventHead++];
+  }
+
+  /**
+   * Feeds handshake bytes received at `level`. Only `TlsAlert` ever leaves: a decode failure is
+   * decode_error, anything unforeseen internal_error. After a failure, every call throws the
+   * same alert.
+   */
+  handleData(level: Level, data: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    try {
+      if (data.length === 0) return;
+      if (level !== this.expectedLevel()) {
+        throw new TlsAlert(Alert.unexpected_message, `handshake data at level ${level}, expected ${this.expectedLevel()}`);
+      }
+      const buf = this.buffers[level]!;
+      buf.push(data);
+      for (let msg = buf.next(); msg; msg = buf.next()) {
+        this.handleMessage(msg);
+        // RFC 9846 §5.1: handshake messages MUST NOT span a key change; bytes left at a level
+        // we just moved away from are an unexpected_message.
+        if (this.expectedLevel() !== level && buf.buffered > 0) {
+          throw new TlsAlert(Alert.unexpected_message, 'handshake data after a key change');
+        }
+      }
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  /** The level at which the current state expects the peer's next message. */
+  protected abstract expectedLevel(): Level;
+
+  /** Processes one complete message received at `expectedLevel()`. */
+  protected abstract handleMessage(msg: RawHandshake): void;
+
+  protected emit(ev: TlsEvent): void {
+    this.events.push(ev);
+  }
+
+  protected emitSecret(kind: 'readSecret' | 'writeSecret', level: Level, secret: Uint8Array): void {
+    const suite = this.negotiatedSuite;
+    if (!suite) throw new Error('secret before suite');
+    this.emit({ kind, level, suite, secret });
+  }
+
+  /** NSS key log line (SSLKEYLOGFILE), keyed by the client random. */
+  protected keyLog(label: string, secret: Uint8Array): void {
+    this.config.keyLog?.(label, this.clientRandom, secret);
+  }
+
+  /** Wraps an engine-side failure (e.g. in `start()`) into the stored alert. */
+  protected fail(e: unknown): TlsAlert {
+    let alert: TlsAlert;
+    if (e instanceof TlsAlert) alert = e;
+    else if (e instanceof DecodeError) alert = new TlsAlert(Alert.decode_error, e.message);
+    else alert = new TlsAlert(Alert.internal_error, e instanceof Error ? e.message : String(e));
+    this.failure = alert;
+    return alert;
+  }
+
+  // --- authentication ---------------------------------------------------------------------------
+
+  /** Our certificate entries: the SPKI (RPK) or the configured DER chain (X.509). */
+  protected ownCertificateEntries(): Uint8Array[] {
+    if (this.rpk) return [wrapEd25519Spki(this.signer.publicKey)];
+    return [...(this.config.certificateChain ?? [])];
+  }
+
+  /**
+   * Appends our Certificate (and, when it is not empty, CertificateVerify) to the transcript
+   * and returns their bytes. RFC 9846 §4.4.2 / §4.4.3.
+   */
+  protected writeCertificateAndVerify(context: Uint8Array): Uint8Array[] {
+    const entries = this.ownCertificateEntries();
+    const cert = encodeCertificate({ context, entries: entries.map((data) => ({ data, extensions: [] })) });
+    this.transcript.add(cert);
+    if (entries.length === 0) return [cert];
+    const signature = ed25519Sign(this.signer, certificateVerifyInput(this.role, this.transcript.digest()));
+    const cv = encodeCertificateVerify({ scheme: SignatureScheme.ed25519, signature });
+    this.transcript.add(cv);
+    return [cert, cv];
+  }
+
+  /**
+   * Checks the peer's non-empty Certificate and returns its Ed25519 key: `verifyPeer` when
+   * configured, else the built-in check (RPK: one Ed25519 SPKI; X.509: the leaf's Ed25519 key),
+   * then equality with `expectedPeerKey` when set. Refusals are bad_certificate.
+   */
+  protected verifyPeerCertificate(cert: Certificate): Uint8Array {
+    for (const e of cert.entries) {
+      // RFC 9846 §4.4.2: entry extensions must answer ClientHello/CertificateRequest extensions;
+      // we never ask for OCSP or SCT.
+      if (e.extensions.length > 0) throw new TlsAlert(Alert.unsupported_extension, 'unrequested certificate entry extension');
+    }
+    const peer: PeerCertificate = {
+      type: this.rpk ? CertificateType.RawPublicKey : CertificateType.X509,
+      entries: cert.entries.map((e) => e.data),
+    };
+    let key: Uint8Array;
+    if (this.config.verifyPeer) {
+      key = this.config.verifyPeer(peer);
+      if (key.length !== 32) throw new TlsAlert(Alert.bad_certificate, 'peer verifier returned no Ed25519 key');
+      return key.slice();
+    }
+    if (this.rpk) {
+      // RFC 7250 §3: a raw public key Certificate carries exactly one entry.
+      if (peer.entries.length !== 1) throw new TlsAlert(Alert.bad_certificate, 'raw public key certificate must have one entry');
+      key = unwrapEd25519Spki(peer.entries[0]!);
+    } else {
+      const leaf = x509Ed25519PublicKey(peer.entries[0]!);
+      if (!leaf) throw new TlsAlert(Alert.bad_certificate, 'peer certificate has no Ed25519 key');
+      key = leaf;
+    }
+    const expected = this.config.expectedPeerKey;
+    if (expected && !bytesEqual(expected, key)) {
+      throw new TlsAlert(Alert.bad_certificate, 'peer key is not the expected one');
+    }
+    return key;
+  }
+
+  /**
+   * Verifies the peer's CertificateVerify over the transcript up to its Certificate (the
+   * caller adds the CertificateVerify afterwards). RFC 9846 §4.4.3: bad signature ->
+   * decrypt_error; a scheme we did not offer -> illegal_parameter.
+   */
+  protected checkCertificateVerify(cv: CertificateVerify, key: Uint8Array): void {
+    if (cv.scheme !== SignatureScheme.ed25519) {
+      throw new TlsAlert(Alert.illegal_parameter, `signature scheme 0x${cv.scheme.toString(16)} not offered`);
+    }
+    const peerRole = this.role === 'client' ? 'server' : 'client';
+    if (!ed25519Verify(key, certificateVerifyInput(peerRole, this.transcript.digest()), cv.signature)) {
+      throw new TlsAlert(Alert.decrypt_error, 'CertificateVerify signature does not verify');
+    }
+  }
+
+  /** The first protocol of `offered` that `served` contains (as the server's string). */
+  protected static pickAlpn(offered: readonly Uint8Array[], served: readonly Uint8Array[], names: readonly string[]): string | undefined {
+    for (const o of offered) {
+      for (let i = 0; i < served.length; i++) if (bytesEqual(o, served[i]!)) return names[i];
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The content a CertificateVerify signs (RFC 9846 §4.4.3): 64 bytes of 0x20, the context string
+ * "TLS 1.3, server CertificateVerify" (or client), a 0 byte, then the transcript hash.
+ */
+export function certificateVerifyInput(signer: 'client' | 'server', transcriptHash: Uint8Array): Uint8Array {
+  const context = signer === 'server' ? SERVER_CV_CONTEXT : CLIENT_CV_CONTEXT;
+  const out = new Uint8Array(64 + context.length + 1 + transcriptHash.length);
+  out.fill(0x20, 0, 64);
+  out.set(context, 64);
+  out[64 + context.length] = 0;
+  out.set(transcriptHash, 64 + context.length + 1);
+  return out;
+}
+
+const SERVER_CV_CONTEXT = utf8('TLS 1.3, server CertificateVerify');
+const CLIENT_CV_CONTEXT = utf8('TLS 1.3, client CertificateVerify');
+
+/** unexpected_message unless `msg` is of `type` (RFC 9846 §4: messages come in a fixed order). */
+export function expectType(msg: RawHandshake, type: number): void {
+  if (msg.type !== type) {
+    throw new TlsAlert(Alert.unexpected_message, `got handshake message ${msg.type}, expected ${type}`);
+  }
+}

@@ -1,0 +1,137 @@
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha384 } from '@noble/hashes/sha2.js';
+import { constantTimeEqual } from '../quic/codec/bytes.js';
+import { deriveSecret, hashBytes, hashLength, hkdfExpandLabel, hkdfExtract, TranscriptHash } from './hkdf.js';
+import { encodeMessageHash } from './messages.js';
+import type { HashName } from './suites.js';
+
+/**
+ * The TLS 1.3 key schedule (RFC 9846 §7.1) for a full (EC)DHE handshake without PSK, and the
+ * transcript hash (RFC 9846 §4.4.1) including the HelloRetryRequest rule.
+ *
+ *              0
+ *              |
+ *   PSK=0 -> HKDF-Extract = Early Secret
+ *              |
+ *        Derive-Secret(., "derived", "")
+ *              v
+ *   ECDHE -> HKDF-Extract = Handshake Secret --> "c hs traffic" / "s hs traffic" (CH..SH)
+ *              |
+ *        Derive-Secret(., "derived", "")
+ *              v
+ *      0 -> HKDF-Extract = Master Secret --> "c ap traffic" / "s ap traffic" (CH..server Finished)
+ *
+ * The exporter and resumption secrets are not needed by QUIC here and are not derived.
+ */
+
+/** A client/server pair of traffic secrets for one stage. */
+export interface TrafficSecrets {
+  readonly client: Uint8Array;
+  readonly server: Uint8Array;
+}
+
+/** Early Secret with no PSK: HKDF-Extract(salt = 0, IKM = Hash.length zero bytes). */
+export function earlySecret(hash: HashName): Uint8Array {
+  const zeros = new Uint8Array(hashLength(hash));
+  return hkdfExtract(hash, new Uint8Array(0), zeros);
+}
+
+/** Handshake Secret = HKDF-Extract(Derive-Secret(Early, "derived", ""), ECDHE). */
+export function handshakeSecret(hash: HashName, early: Uint8Array, sharedSecret: Uint8Array): Uint8Array {
+  return hkdfExtract(hash, derivedSalt(hash, early), sharedSecret);
+}
+
+/** Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0). */
+export function masterSecret(hash: HashName, handshake: Uint8Array): Uint8Array {
+  return hkdfExtract(hash, derivedSalt(hash, handshake), new Uint8Array(hashLength(hash)));
+}
+
+/** "c hs traffic" / "s hs traffic" over Transcript-Hash(ClientHello..ServerHello). */
+export function handshakeTrafficSecrets(hash: HashName, handshake: Uint8Array, transcriptHash: Uint8Array): TrafficSecrets {
+  return {
+    client: deriveSecret(hash, handshake, 'c hs traffic', transcriptHash),
+    server: deriveSecret(hash, handshake, 's hs traffic', transcriptHash),
+  };
+}
+
+/** "c ap traffic" / "s ap traffic" over Transcript-Hash(ClientHello..server Finished). */
+export function applicationTrafficSecrets(hash: HashName, master: Uint8Array, transcriptHash: Uint8Array): TrafficSecrets {
+  return {
+    client: deriveSecret(hash, master, 'c ap traffic', transcriptHash),
+    server: deriveSecret(hash, master, 's ap traffic', transcriptHash),
+  };
+}
+
+/** finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 9846 §4.4.4). */
+export function finishedKey(hash: HashName, baseKey: Uint8Array): Uint8Array {
+  return hkdfExpandLabel(hash, baseKey, 'finished', new Uint8Array(0), hashLength(hash));
+}
+
+/** verify_data = HMAC(finished_key, Transcript-Hash(Handshake Context, Certificate*, CertificateVerify*)). */
+export function finishedVerifyData(hash: HashName, baseKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
+  return hmac(HMAC_HASHES[hash], finishedKey(hash, baseKey), transcriptHash);
+}
+
+/** Constant-time check of a peer's verify_data. */
+export function verifyFinished(hash: HashName, baseKey: Uint8Array, transcriptHash: Uint8Array, verifyData: Uint8Array): boolean {
+  return constantTimeEqual(finishedVerifyData(hash, baseKey, transcriptHash), verifyData);
+}
+
+/**
+ * The running transcript (RFC 9846 §4.4.1). Before the cipher suite is known (a client holds its
+ * ClientHello until the ServerHello names the hash), messages are kept and hashed once the hash
+ * is selected.
+ */
+export class Transcript {
+  private pending: Uint8Array[] = [];
+  private th: TranscriptHash | undefined;
+
+  /** The hash function, once selected. */
+  get hash(): HashName | undefined {
+    return this.th?.hash;
+  }
+
+  /** Adds one whole handshake message (header included). */
+  add(message: Uint8Array): void {
+    if (this.th) this.th.update(message);
+    else this.pending.push(message);
+  }
+
+  /** Fixes the hash function (from the negotiated suite) and hashes what was held. */
+  selectHash(hash: HashName): void {
+    if (this.th) {
+      if (this.th.hash !== hash) throw new Error('transcript hash already selected');
+      return;
+    }
+    this.th = new TranscriptHash(hash);
+    for (const m of this.pending) this.th.update(m);
+    this.pending = [];
+  }
+
+  /**
+   * After a HelloRetryRequest: the transcript so far (ClientHello1 alone) is replaced by
+   * message_hash(Hash(ClientHello1)) (RFC 9846 §4.4.1). Call after `selectHash`, before adding
+   * the HelloRetryRequest itself.
+   */
+  replaceWithMessageHash(): void {
+    const th = this.th;
+    if (!th) throw new Error('transcript hash not selected');
+    const h = th.digest();
+    const next = new TranscriptHash(th.hash);
+    next.update(encodeMessageHash(h));
+    this.th = next;
+  }
+
+  /** Transcript-Hash of everything added so far. */
+  digest(): Uint8Array {
+    if (!this.th) throw new Error('transcript hash not selected');
+    return this.th.digest();
+  }
+}
+
+/** Hash of an empty string: Derive-Secret(., "derived", "") uses it as context. */
+function derivedSalt(hash: HashName, secret: Uint8Array): Uint8Array {
+  return deriveSecret(hash, secret, 'derived', hashBytes(hash, new Uint8Array(0)));
+}
+
+const HMAC_HASHES = { sha256, sha384 } as const;

@@ -1,0 +1,377 @@
+import { concatBytes } from '../quic/codec/bytes.js';
+import { Alert, TlsAlert } from './alerts.js';
+import { x25519KeyPair, x25519SharedSecret } from './crypto.js';
+import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
+import {
+  decodeAlpn,
+  decodeCertTypesClient,
+  decodeKeyShareClient,
+  decodeSupportedVersionsClient,
+  decodeU16List,
+  encodeAlpn,
+  encodeCertTypeServer,
+  encodeKeyShareHrr,
+  encodeKeyShareServer,
+  encodeSupportedVersionsServer,
+  encodeU16List,
+  ExtensionType,
+  findExtension,
+  LEGACY_VERSION,
+  NamedGroup,
+  SignatureScheme,
+  TLS13_VERSION,
+  type Extension,
+  type KeyShareEntry,
+} from './extensions.js';
+import { EngineBase, expectType } from './handshake.js';
+import {
+  applicationTrafficSecrets,
+  earlySecret,
+  finishedVerifyData,
+  handshakeSecret,
+  handshakeTrafficSecrets,
+  masterSecret,
+  verifyFinished,
+  type TrafficSecrets,
+} from './key-schedule.js';
+import {
+  decodeCertificate,
+  decodeCertificateVerify,
+  decodeClientHello,
+  decodeFinished,
+  encodeCertificateRequest,
+  encodeEncryptedExtensions,
+  encodeFinished,
+  encodeServerHello,
+  HandshakeType,
+  HELLO_RETRY_REQUEST_RANDOM,
+  type ClientHello,
+  type RawHandshake,
+} from './messages.js';
+import { cipherSuite, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
+
+/**
+ * TLS 1.3 server for QUIC (RFC 9846 §2, RFC 9001 §4): a synchronous message-level state machine.
+ *
+ *   ClientHello (no X25519 share) -> writeData(Initial, HelloRetryRequest)
+ *   ClientHello -> peerTransportParameters (QUIC mode), writeData(Initial, ServerHello),
+ *                  writeSecret(Handshake), readSecret(Handshake),
+ *                  writeData(Handshake, EncryptedExtensions [CertificateRequest] Certificate
+ *                                      CertificateVerify Finished),
+ *                  writeSecret(Application)
+ *   client [Certificate, CertificateVerify,] Finished -> readSecret(Application), handshakeDone
+ *
+ * It sends no NewSessionTicket (we do not resume) and never a ChangeCipherSpec.
+ */
+export class TlsServer extends EngineBase implements TlsEngine {
+  readonly role = 'server' as const;
+
+  private state: ServerState = 'EXPECT_CLIENT_HELLO';
+  private readonly servedSuites: readonly number[];
+  private readonly requireClientAuth: boolean;
+  private retried = false;
+  private retrySuite = 0;
+  private firstSessionId: Uint8Array | undefined;
+  private hsSecrets: TrafficSecrets | undefined;
+  private clientAppSecret: Uint8Array | undefined;
+
+  constructor(config: TlsConfig) {
+    super(config);
+    this.servedSuites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
+    this.requireClientAuth = config.requireClientAuth ?? true;
+    if (!this.rpk && (config.certificateChain ?? []).length === 0) {
+      throw new RangeError('an X.509 server needs a certificateChain');
+    }
+  }
+
+  /** A server waits for the ClientHello: nothing to do. */
+  start(): void {}
+
+  protected expectedLevel(): Level {
+    switch (this.state) {
+      case 'EXPECT_CLIENT_HELLO':
+        return Level.Initial;
+      case 'CONNECTED':
+        return Level.Application;
+      default:
+        return Level.Handshake;
+    }
+  }
+
+  protected handleMessage(msg: RawHandshake): void {
+    switch (this.state) {
+      case 'EXPECT_CLIENT_HELLO':
+        expectType(msg, HandshakeType.client_hello);
+        return this.handleClientHello(msg);
+      case 'EXPECT_CERTIFICATE':
+        expectType(msg, HandshakeType.certificate);
+        return this.handleCertificate(msg);
+      case 'EXPECT_CERTIFICATE_VERIFY':
+        expectType(msg, HandshakeType.certificate_verify);
+        return this.handleCertificateVerify(msg);
+      case 'EXPECT_FINISHED':
+        expectType(msg, HandshakeType.finished);
+        return this.handleFinished(msg);
+      case 'CONNECTED':
+        // RFC 9001 §6: no KeyUpdate in QUIC; a TLS 1.3 client sends nothing else after Finished.
+        throw new TlsAlert(Alert.unexpected_message, `post-handshake message ${msg.type}`);
+    }
+  }
+
+  // --- ClientHello --------------------------------------------------------------------------------
+
+  private handleClientHello(msg: RawHandshake): void {
+    const ch = decodeClientHello(msg.body);
+    const exts = ch.extensions;
+
+    // Version: TLS 1.3 only, via supported_versions (RFC 9846 §4.2.1).
+    const sv = findExtension(exts, ExtensionType.supported_versions);
+    if (sv === undefined || !decodeSupportedVersionsClient(sv).includes(TLS13_VERSION)) {
+      throw new TlsAlert(Alert.protocol_version, 'client does not offer TLS 1.3');
+    }
+    // RFC 9846 §4.1.2: legacy_compression_methods must be exactly [null].
+    if (ch.compressionMethods.length !== 1 || ch.compressionMethods[0] !== 0) {
+      throw new TlsAlert(Alert.illegal_parameter, 'compression methods other than null');
+    }
+    // RFC 9001 §8.4: a QUIC ClientHello has an empty legacy_session_id; a server "MAY treat a
+    // non-empty one as a connection error of type PROTOCOL_VIOLATION". We refuse it as an
+    // illegal_parameter alert (QUIC sees CRYPTO_ERROR 0x12f).
+    if (this.quic && ch.legacySessionId.length !== 0) {
+      throw new TlsAlert(Alert.illegal_parameter, 'non-empty legacy_session_id in QUIC');
+    }
+    // RFC 9846 §4.2.11: pre_shared_key must be the last extension (we ignore it otherwise).
+    const pskAt = exts.findIndex((e) => e.type === ExtensionType.pre_shared_key);
+    if (pskAt >= 0 && pskAt !== exts.length - 1) {
+      throw new TlsAlert(Alert.illegal_parameter, 'pre_shared_key is not the last extension');
+    }
+    if (this.retried) this.checkSecondHello(ch);
+
+    // Cipher suite: the first of the client's list that we serve (iroh's rustls follows the
+    // client's preference).
+    const suiteId = ch.cipherSuites.find((s) => this.servedSuites.includes(s));
+    if (suiteId === undefined) throw new TlsAlert(Alert.handshake_failure, 'no common cipher suite');
+    if (this.retried && suiteId !== this.retrySuite) {
+      throw new TlsAlert(Alert.illegal_parameter, 'cipher suite changed after HelloRetryRequest');
+    }
+    const suite = cipherSuite(suiteId);
+
+    // Signature algorithms (RFC 9846 §4.2.3, §9.2): mandatory for certificate authentication.
+    const sa = findExtension(exts, ExtensionType.signature_algorithms);
+    if (sa === undefined) throw new TlsAlert(Alert.missing_extension, 'no signature_algorithms');
+    if (!decodeU16List(sa, 'signature_algorithms').includes(SignatureScheme.ed25519)) {
+      throw new TlsAlert(Alert.handshake_failure, 'client does not accept Ed25519');
+    }
+
+    // Key exchange (RFC 9846 §4.2.7, §4.2.8, §9.2).
+    const sg = findExtension(exts, ExtensionType.supported_groups);
+    const ks = findExtension(exts, ExtensionType.key_share);
+    if (sg === undefined) throw new TlsAlert(Alert.missing_extension, 'no supported_groups');
+    if (ks === undefined) throw new TlsAlert(Alert.missing_extension, 'no key_share');
+    const groups = decodeU16List(sg, 'supported_groups');
+    const shares = decodeKeyShareClient(ks);
+    checkShares(shares);
+    const share = shares.find((s) => s.group === NamedGroup.x25519);
+    if (!share) {
+      if (!groups.includes(NamedGroup.x25519)) throw new TlsAlert(Alert.handshake_failure, 'no common key exchange group');
+      // A second ClientHello still without our group: RFC 9846 §4.1.4 says it must carry it.
+      if (this.retried) throw new TlsAlert(Alert.illegal_parameter, 'second ClientHello without an X25519 share');
+      return this.sendHelloRetryRequest(ch, suite, msg.raw);
+    }
+
+    // ALPN (RFC 7301 §3.2; RFC 9001 §8.1: QUIC requires it).
+    const alpnExt = findExtension(exts, ExtensionType.application_layer_protocol_negotiation);
+    if (alpnExt !== undefined) {
+      const chosen = EngineBase.pickAlpn(decodeAlpn(alpnExt), this.alpnOffer, this.config.alpnProtocols);
+      if (chosen === undefined) throw new TlsAlert(Alert.no_application_protocol, 'no common ALPN protocol');
+      this.negotiatedAlpn = chosen;
+    } else if (this.quic) {
+      throw new TlsAlert(Alert.no_application_protocol, 'client offered no ALPN');
+    }
+
+    // Raw public keys (RFC 7250 §4.1). iroh's rustls refuses a ClientHello without them with
+    // handshake_failure ("IncorrectCertificateTypeExtension", CRYPTO_ERROR 0x128).
+    let answerServerType = false;
+    let answerClientType = false;
+    if (this.rpk) {
+      answerServerType = offersRawPublicKey(findExtension(exts, ExtensionType.server_certificate_type));
+      answerClientType = offersRawPublicKey(findExtension(exts, ExtensionType.client_certificate_type));
+      if (!answerServerType || (this.requireClientAuth && !answerClientType)) {
+        throw new TlsAlert(Alert.handshake_failure, 'client does not offer raw public keys');
+      }
+      if (!this.requireClientAuth) answerClientType = false;
+    }
+
+    // QUIC transport parameters (RFC 9001 §8.2).
+    let peerTp: Uint8Array | undefined;
+    if (this.quic) {
+      peerTp = findExtension(exts, ExtensionType.quic_transport_parameters);
+      if (peerTp === undefined) throw new TlsAlert(Alert.missing_extension, 'no quic_transport_parameters');
+      this.emit({ kind: 'peerTransportParameters', data: peerTp.slice() });
+    }
+
+    // --- everything checked: answer ---------------------------------------------------------------
+    const rnd = this.config.random;
+    this.clientRandom = ch.random.slice();
+    this.negotiatedSuite = suite;
+    this.transcript.selectHash(suite.hash);
+    this.transcript.add(msg.raw);
+
+    const serverRandom = rnd.fill(new Uint8Array(32));
+    const ours = x25519KeyPair(rnd.fill(new Uint8Array(32)));
+    const shared = x25519SharedSecret(ours, share.keyExchange);
+    const sh = encodeServerHello({
+      legacyVersion: LEGACY_VERSION,
+      random: serverRandom,
+      // Over TCP a middlebox-compatible client (OpenSSL) sends 32 bytes: echo them (RFC 9846 §4.1.3).
+      legacySessionIdEcho: ch.legacySessionId,
+      cipherSuite: suite.id,
+      compressionMethod: 0,
+      extensions: [
+        { type: ExtensionType.key_share, data: encodeKeyShareServer({ group: NamedGroup.x25519, keyExchange: ours.publicKey }) },
+        { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13_VERSION) },
+      ],
+    });
+    this.transcript.add(sh);
+    this.emit({ kind: 'writeData', level: Level.Initial, data: sh });
+
+    const h = suite.hash;
+    const hsSecret = handshakeSecret(h, earlySecret(h), shared);
+    const hs = handshakeTrafficSecrets(h, hsSecret, this.transcript.digest());
+    this.hsSecrets = hs;
+    this.keyLog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', hs.client);
+    this.keyLog('SERVER_HANDSHAKE_TRAFFIC_SECRET', hs.server);
+    this.emitSecret('writeSecret', Level.Handshake, hs.server);
+    this.emitSecret('readSecret', Level.Handshake, hs.client);
+
+    // Our flight at the Handshake level.
+    const eeExts: Extension[] = [];
+    if (this.negotiatedAlpn !== undefined) {
+      const i = this.config.alpnProtocols.indexOf(this.negotiatedAlpn);
+      eeExts.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([this.alpnOffer[i]!]) });
+    }
+    if (answerClientType) {
+      eeExts.push({ type: ExtensionType.client_certificate_type, data: encodeCertTypeServer(CertificateType.RawPublicKey) });
+    }
+    if (answerServerType) {
+      eeExts.push({ type: ExtensionType.server_certificate_type, data: encodeCertTypeServer(CertificateType.RawPublicKey) });
+    }
+    if (this.config.transportParameters !== undefined) {
+      eeExts.push({ type: ExtensionType.quic_transport_parameters, data: this.config.transportParameters });
+    }
+    const parts: Uint8Array[] = [encodeEncryptedExtensions({ extensions: eeExts })];
+    this.transcript.add(parts[0]!);
+    if (this.requireClientAuth) {
+      // RFC 9846 §4.3.2: empty context during the handshake; we accept Ed25519 only.
+      const cr = encodeCertificateRequest({
+        context: new Uint8Array(0),
+        extensions: [{ type: ExtensionType.signature_algorithms, data: encodeU16List([SignatureScheme.ed25519]) }],
+      });
+      this.transcript.add(cr);
+      parts.push(cr);
+    }
+    parts.push(...this.writeCertificateAndVerify(new Uint8Array(0)));
+    const fin = encodeFinished({ verifyData: finishedVerifyData(h, hs.server, this.transcript.digest()) });
+    this.transcript.add(fin);
+    parts.push(fin);
+    this.emit({ kind: 'writeData', level: Level.Handshake, data: concatBytes(...parts) });
+
+    // RFC 9001 §4.1.4 / RFC 9846 §7.1: application secrets over CH..server Finished; the server
+    // may send 1-RTT data now, and reads it only after the client's Finished.
+    const app = applicationTrafficSecrets(h, masterSecret(h, hsSecret), this.transcript.digest());
+    this.keyLog('CLIENT_TRAFFIC_SECRET_0', app.client);
+    this.keyLog('SERVER_TRAFFIC_SECRET_0', app.server);
+    this.emitSecret('writeSecret', Level.Application, app.server);
+    this.clientAppSecret = app.client;
+    this.state = this.requireClientAuth ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
+  }
+
+  /** RFC 9846 §4.1.4: HelloRetryRequest asking for an X25519 share. */
+  private sendHelloRetryRequest(ch: ClientHello, suite: CipherSuite, raw: Uint8Array): void {
+    this.retried = true;
+    this.retrySuite = suite.id;
+    this.firstSessionId = ch.legacySessionId.slice();
+    this.clientRandom = ch.random.slice();
+    this.negotiatedSuite = suite;
+    this.transcript.selectHash(suite.hash);
+    this.transcript.add(raw);
+    this.transcript.replaceWithMessageHash();
+    const hrr = encodeServerHello({
+      legacyVersion: LEGACY_VERSION,
+      random: HELLO_RETRY_REQUEST_RANDOM,
+      legacySessionIdEcho: ch.legacySessionId,
+      cipherSuite: suite.id,
+      compressionMethod: 0,
+      extensions: [
+        { type: ExtensionType.key_share, data: encodeKeyShareHrr(NamedGroup.x25519) },
+        { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13_VERSION) },
+      ],
+    });
+    this.transcript.add(hrr);
+    this.emit({ kind: 'writeData', level: Level.Initial, data: hrr });
+  }
+
+  /** The parts of ClientHello2 RFC 9846 §4.1.2 requires to stay as in ClientHello1. */
+  private checkSecondHello(ch: ClientHello): void {
+    const first = this.firstSessionId!;
+    if (ch.legacySessionId.length !== first.length || ch.legacySessionId.some((b, i) => b !== first[i])) {
+      throw new TlsAlert(Alert.illegal_parameter, 'legacy_session_id changed after HelloRetryRequest');
+    }
+    if (ch.random.some((b, i) => b !== this.clientRandom[i])) {
+      throw new TlsAlert(Alert.illegal_parameter, 'random changed after HelloRetryRequest');
+    }
+    // RFC 9846 §4.2.10: no early_data after a HelloRetryRequest.
+    if (findExtension(ch.extensions, ExtensionType.early_data) !== undefined) {
+      throw new TlsAlert(Alert.illegal_parameter, 'early_data after HelloRetryRequest');
+    }
+  }
+
+  // --- client authentication ----------------------------------------------------------------------
+
+  private handleCertificate(msg: RawHandshake): void {
+    const cert = decodeCertificate(msg.body);
+    if (cert.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
+    // RFC 9846 §4.4.2.4: no certificate when one is required -> certificate_required
+    // (iroh: CRYPTO_ERROR 0x174 "peer sent no certificates").
+    if (cert.entries.length === 0) throw new TlsAlert(Alert.certificate_required, 'client sent no certificate');
+    this.peerKey = this.verifyPeerCertificate(cert);
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_CERTIFICATE_VERIFY';
+  }
+
+  private handleCertificateVerify(msg: RawHandshake): void {
+    const cv = decodeCertificateVerify(msg.body);
+    this.checkCertificateVerify(cv, this.peerKey!);
+    this.transcript.add(msg.raw);
+    this.state = 'EXPECT_FINISHED';
+  }
+
+  private handleFinished(msg: RawHandshake): void {
+    const suite = this.negotiatedSuite!;
+    const fin = decodeFinished(msg.body, suite.hashLen);
+    if (!verifyFinished(suite.hash, this.hsSecrets!.client, this.transcript.digest(), fin.verifyData)) {
+      throw new TlsAlert(Alert.decrypt_error, 'client Finished does not verify');
+    }
+    this.transcript.add(msg.raw);
+    this.emitSecret('readSecret', Level.Application, this.clientAppSecret!);
+    this.clientAppSecret = undefined;
+    this.complete = true;
+    this.state = 'CONNECTED';
+    this.emit({ kind: 'handshakeDone' });
+  }
+}
+
+type ServerState = 'EXPECT_CLIENT_HELLO' | 'EXPECT_CERTIFICATE' | 'EXPECT_CERTIFICATE_VERIFY' | 'EXPECT_FINISHED' | 'CONNECTED';
+
+/** True when a ClientHello certificate-type list is present and includes RawPublicKey. */
+function offersRawPublicKey(data: Uint8Array | undefined): boolean {
+  return data !== undefined && decodeCertTypesClient(data).includes(CertificateType.RawPublicKey);
+}
+
+/** RFC 9846 §4.2.8: one share per group. */
+function checkShares(shares: readonly KeyShareEntry[]): void {
+  const seen = new Set<number>();
+  for (const s of shares) {
+    if (seen.has(s.group)) throw new TlsAlert(Alert.illegal_parameter, `two key shares for group 0x${s.group.toString(16)}`);
+    seen.add(s.group);
+  }
+}
