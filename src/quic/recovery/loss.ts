@@ -1,0 +1,425 @@
+import { protocolViolation } from '../errors.js';
+import { RangeSet } from '../range-set.js';
+import { DEFAULT_MAX_ACK_DELAY, K_PACKET_THRESHOLD, PACKET_SPACES, PacketSpace } from './constants.js';
+import { RttEstimator } from './rtt.js';
+import { SentPacketQueue } from './sent-packets.js';
+import type { SentPacket } from './sent-packets.js';
+
+/**
+ * Loss detection and the loss detection / PTO timer, RFC 9002 §6 and Appendix A, for the three
+ * packet number spaces of one connection. Deterministic: every time is an argument (ms).
+ *
+ * Bytes in flight: the congestion controller owns the authoritative count it checks cwnd
+ * against (RFC 9002 Appendix B layout: it is told of sends, acks, losses and discards). This
+ * detector keeps its own per-space count too (`bytesInFlight`), needed to report what a discarded
+ * space removes; the two must agree, which a debug build of the connection can assert.
+ *
+ * The connection's duties:
+ * - `onPacketSent` for every packet (ACK-only ones too, with inFlight = false);
+ * - `onAckReceived` for every ACK frame, then hand `newlyAcked`/`lost` to the controller and
+ *   `persistentCongestion` to `controller.onPersistentCongestion`;
+ * - keep the flags current: `handshakeConfirmed` (via `onHandshakeConfirmed`), `hasHandshakeKeys`
+ *   and `amplificationBlocked` (server), then call `rearm(now)` after changing them;
+ * - arm its timer at `timeout` and call `onLossTimeout(now)` when it fires;
+ * - `discardSpace` when Initial/Handshake keys are dropped.
+ *
+ * Persistent congestion (§7.6.2) is judged within the space that was acknowledged (allowed by
+ * §7.6.2 "MAY use state for just the packet number space that was acknowledged").
+ */
+export interface LossDetectorOptions {
+  /** Servers never need the client anti-deadlock PTO (Appendix A.6). */
+  readonly isServer: boolean;
+  /** The PEER's max_ack_delay in ms (RFC 9000 §18.2). Default 25; update from its parameters. */
+  readonly maxAckDelay?: number;
+  /** kInitialRtt, default 333 ms (RFC 9002 §6.2.2). */
+  readonly initialRtt?: number;
+}
+
+/** Result of `onAckReceived`. The object and its arrays are REUSED by the next call. */
+export interface AckResult<T> {
+  /** Newly acknowledged packets, ascending packet numbers. */
+  readonly newlyAcked: SentPacket<T>[];
+  /** Packets declared lost by this ACK, ascending packet numbers. */
+  readonly lost: SentPacket<T>[];
+  /** An RTT sample was taken (RFC 9002 §5.1). */
+  rttUpdated: boolean;
+  /** The losses establish persistent congestion (RFC 9002 §7.6.2). */
+  persistentCongestion: boolean;
+}
+
+/** What the loss detection timer asked for. */
+export type LossTimeoutResult<T> =
+  /** Called early or with no timer armed: nothing to do. */
+  | { readonly kind: 'none' }
+  /** Time threshold losses in `space` (RFC 9002 §6.1.2). */
+  | {
+      readonly kind: 'loss';
+      readonly space: PacketSpace;
+      readonly lost: SentPacket<T>[];
+      readonly persistentCongestion: boolean;
+    }
+  /**
+   * PTO (RFC 9002 §6.2.4): send up to `probes` ack-eliciting packets in `space` (the content is the
+   * connection's choice: new data, else retransmitted data, else PING; probes bypass cwnd). With
+   * `antiDeadlock` (client, §6.2.2.1): one Handshake packet, or an Initial in a datagram of at
+   * least 1200 bytes when `space` is Initial.
+   */
+  | { readonly kind: 'pto'; readonly space: PacketSpace; readonly probes: 1 | 2; readonly antiDeadlock: boolean };
+
+const NONE = Object.freeze({ kind: 'none' as const });
+
+export class LossDetector<T> {
+  readonly rtt: RttEstimator;
+  /** pto_count: consecutive PTO expirations without an acknowledgment (§6.2.1). */
+  ptoCount = 0;
+  /** The peer's max_ack_delay, ms (RFC 9000 §18.2). */
+  maxAckDelay: number;
+  /** RFC 9001 §4.1.2. Set via `onHandshakeConfirmed`. */
+  handshakeConfirmed = false;
+  /** Client: Handshake keys are installed (picks the anti-deadlock probe space, Appendix A.9). */
+  hasHandshakeKeys = false;
+  /** Server: the anti-amplification limit stops sending; no PTO is armed (§6.2.2.1). */
+  amplificationBlocked = false;
+  /**
+   * Appendix A.6 PeerCompletedAddressValidation(): always true for a server; for a client, true
+   * once a Handshake ACK was received or the handshake is confirmed (both set automatically).
+   */
+  peerCompletedAddressValidation: boolean;
+
+  private readonly spaces: SpaceState<T>[];
+  private timer = Number.POSITIVE_INFINITY;
+  // +Infinity before the first sample: no packet counts toward persistent congestion (§7.6.2).
+  private firstRttSample = Number.POSITIVE_INFINITY;
+  private ackElicitingInFlightTotal = 0;
+  private readonly result: AckResult<T> = { newlyAcked: [], lost: [], rttUpdated: false, persistentCongestion: false };
+  // Output of ptoTimeAndSpace (avoids allocating a pair).
+  private ptoSpace: PacketSpace = PacketSpace.Initial;
+
+  constructor(options: LossDetectorOptions) {
+    this.rtt = new RttEstimator(options.initialRtt);
+    this.maxAckDelay = options.maxAckDelay ?? DEFAULT_MAX_ACK_DELAY;
+    this.peerCompletedAddressValidation = options.isServer;
+    this.spaces = PACKET_SPACES.map(() => new SpaceState<T>());
+  }
+
+  /** When the loss detection timer fires: Infinity when not armed. May lie in the past. */
+  get timeout(): number {
+    return this.timer;
+  }
+
+  /** Sum of in-flight bytes over the spaces (mirror of the controller's count). */
+  get bytesInFlight(): number {
+    let n = 0;
+    for (const s of this.spaces) n += s.bytesInFlight;
+    return n;
+  }
+
+  /** Time of the first RTT sample, Infinity before it (Appendix A.3 first_rtt_sample). */
+  get firstRttSampleTime(): number {
+    return this.firstRttSample;
+  }
+
+  bytesInFlightIn(space: PacketSpace): number {
+    return this.state(space).bytesInFlight;
+  }
+
+  /** RFC 9002 §6.2.4: also probe spaces with ack-eliciting data in flight. */
+  hasAckElicitingInFlight(space: PacketSpace): boolean {
+    return this.state(space).ackElicitingInFlight > 0;
+  }
+
+  /** Packets neither acknowledged nor lost in `space`. */
+  outstanding(space: PacketSpace): number {
+    return this.state(space).sent.count;
+  }
+
+  /** largest_acked_packet, -1 before any ACK. */
+  largestAcked(space: PacketSpace): number {
+    return this.state(space).largestAcked;
+  }
+
+  /** Largest packet number sent, -1 before any. */
+  largestSent(space: PacketSpace): number {
+    return this.state(space).sent.largestSent;
+  }
+
+  /** loss_time of `space`, Infinity when unset. */
+  lossTime(space: PacketSpace): number {
+    return this.state(space).lossTime;
+  }
+
+  /**
+   * RFC 9002 Appendix A.5 OnPacketSent. Packet numbers must increase within a space; numbers left
+   * out (skipped on purpose, RFC 9000 §21.4) are remembered so an ACK of them is refused.
+   */
+  onPacketSent(space: PacketSpace, packet: SentPacket<T>): void {
+    const st = this.state(space);
+    if (st.discarded) throw new Error(`packet sent in discarded space ${space}`);
+    const next = st.sent.largestSent + 1;
+    if (packet.pn > next) st.skipped.insert(next, packet.pn);
+    st.sent.push(packet);
+    if (!packet.inFlight) return;
+    st.bytesInFlight += packet.size;
+    if (packet.ackEliciting) {
+      st.timeOfLastAckEliciting = packet.timeSent;
+      st.ackElicitingInFlight++;
+      this.ackElicitingInFlightTotal++;
+    }
+    this.setTimer(packet.timeSent);
+  }
+
+  /**
+   * RFC 9002 Appendix A.7 OnAckReceived for one ACK frame.
+   *
+   * @param ranges     flat pairs, largest first: [largest0, smallest0, largest1, smallest1, ...]
+   *                   (the frames module's `AckFrame.ranges`)
+   * @param ackDelayMs the decoded ACK Delay (field * 2^peer's ack_delay_exponent / 1000)
+   * @throws TransportError PROTOCOL_VIOLATION when a range covers a packet number never sent
+   *         (RFC 9000 §13.1), checked before any state changes.
+   */
+  onAckReceived(space: PacketSpace, ranges: readonly number[], ackDelayMs: number, now: number): AckResult<T> {
+    const st = this.state(space);
+    const r = this.result;
+    r.newlyAcked.length = 0;
+    r.lost.length = 0;
+    r.rttUpdated = false;
+    r.persistentCongestion = false;
+    if (ranges.length < 2) return r;
+    const largest = ranges[0]!;
+    if (largest > st.sent.largestSent) throw protocolViolation(`ACK of unsent packet ${largest}`, 0x02);
+    if (!st.skipped.isEmpty) {
+      for (let k = 0; k + 1 < ranges.length; k += 2) {
+        if (intersects(st.skipped, ranges[k + 1]!, ranges[k]!)) throw protocolViolation('ACK of a skipped packet number', 0x02);
+      }
+    }
+    if (space === PacketSpace.Handshake) this.peerCompletedAddressValidation = true;
+    if (largest > st.largestAcked) st.largestAcked = largest;
+
+    // DetectAndRemoveAckedPackets, smallest range first so `newlyAcked` ascends.
+    const q = st.sent;
+    let ackElicitingAcked = false;
+    for (let k = ranges.length - 2; k >= 0; k -= 2) {
+      const hi = ranges[k]!;
+      for (let i = q.lowerBound(ranges[k + 1]!); i < q.end && q.pnAt(i) <= hi; i++) {
+        if (q.at(i) === undefined) continue;
+        const p = q.remove(i);
+        this.onLeftFlight(st, p);
+        if (p.ackEliciting) ackElicitingAcked = true;
+        r.newlyAcked.push(p);
+      }
+    }
+    const n = r.newlyAcked.length;
+    if (n === 0) {
+      q.compact();
+      return r;
+    }
+    // RFC 9002 §5.1: sample only if the largest is newly acked and something ack-eliciting was.
+    const newest = r.newlyAcked[n - 1]!;
+    if (newest.pn === largest && ackElicitingAcked) {
+      if (!this.rtt.hasSample) this.firstRttSample = now;
+      // RFC 9002 §5.3: the ack delay of Initial ACKs MAY be ignored (they are never delayed).
+      const ackDelay = space === PacketSpace.Initial ? 0 : ackDelayMs;
+      this.rtt.update(now - newest.timeSent, ackDelay, this.handshakeConfirmed, this.maxAckDelay);
+      r.rttUpdated = true;
+    }
+    r.persistentCongestion = this.detectAndRemoveLost(st, now, r.lost);
+    q.compact();
+    // RFC 9002 §6.2.1: a client unsure of address validation keeps its backoff.
+    if (this.peerCompletedAddressValidation) this.ptoCount = 0;
+    this.setTimer(now);
+    return r;
+  }
+
+  /**
+   * RFC 9002 Appendix A.9 OnLossDetectionTimeout. Call when `timeout` has passed; an early call
+   * returns `none`. A PTO increments `ptoCount`; the probes then sent go through `onPacketSent`.
+   */
+  onLossTimeout(now: number): LossTimeoutResult<T> {
+    if (now < this.timer) return NONE;
+    let lossSpace: PacketSpace = PacketSpace.Initial;
+    let lossTime = Number.POSITIVE_INFINITY;
+    for (const space of PACKET_SPACES) {
+      const t = this.spaces[space]!.lossTime;
+      if (t < lossTime) {
+        lossTime = t;
+        lossSpace = space;
+      }
+    }
+    if (lossTime !== Number.POSITIVE_INFINITY) {
+      // Time threshold loss detection.
+      const st = this.spaces[lossSpace]!;
+      const lost: SentPacket<T>[] = [];
+      const persistentCongestion = this.detectAndRemoveLost(st, now, lost);
+      st.sent.compact();
+      this.setTimer(now);
+      return { kind: 'loss', space: lossSpace, lost, persistentCongestion };
+    }
+    let result: LossTimeoutResult<T>;
+    if (this.ackElicitingInFlightTotal === 0) {
+      // RFC 9002 §6.2.2.1: client anti-deadlock probe (the timer is only armed for it when the
+      // peer has not completed address validation).
+      const space = this.hasHandshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
+      result = { kind: 'pto', space, probes: 1, antiDeadlock: true };
+    } else {
+      this.ptoTimeAndSpace(now);
+      result = { kind: 'pto', space: this.ptoSpace, probes: 2, antiDeadlock: false };
+    }
+    this.ptoCount++;
+    this.setTimer(now);
+    return result;
+  }
+
+  /**
+   * RFC 9002 §6.4 / Appendix A.11: keys of `space` are discarded. Its packets leave flight (the
+   * returned bytes must be removed from the controller: `onPacketsDiscarded`), its loss time
+   * and PTO state reset, pto_count = 0. Later packets in the space are refused.
+   */
+  discardSpace(space: PacketSpace, now: number): number {
+    const st = this.state(space);
+    const bytes = st.bytesInFlight;
+    this.ackElicitingInFlightTotal -= st.ackElicitingInFlight;
+    st.sent.clear();
+    st.bytesInFlight = 0;
+    st.ackElicitingInFlight = 0;
+    st.lossTime = Number.POSITIVE_INFINITY;
+    st.timeOfLastAckEliciting = 0;
+    st.discarded = true;
+    this.ptoCount = 0;
+    this.setTimer(now);
+    return bytes;
+  }
+
+  /** RFC 9001 §4.1.2: the handshake is confirmed; Application PTOs may now be armed. */
+  onHandshakeConfirmed(now: number): void {
+    this.handshakeConfirmed = true;
+    this.peerCompletedAddressValidation = true;
+    this.setTimer(now);
+  }
+
+  /**
+   * Recomputes the timer after a flag changed (`hasHandshakeKeys`, `amplificationBlocked`,
+   * `maxAckDelay`). RFC 9002 Appendix A.6: when a datagram unblocks a server, rearm, and if the
+   * timer is then in the past, call `onLossTimeout` at once.
+   */
+  rearm(now: number): void {
+    this.setTimer(now);
+  }
+
+  private state(space: PacketSpace): SpaceState<T> {
+    const st = this.spaces[space];
+    if (st === undefined) throw new RangeError(`bad packet number space ${space}`);
+    return st;
+  }
+
+  private onLeftFlight(st: SpaceState<T>, p: SentPacket<T>): void {
+    if (!p.inFlight) return;
+    st.bytesInFlight -= p.size;
+    if (p.ackEliciting) {
+      st.ackElicitingInFlight--;
+      this.ackElicitingInFlightTotal--;
+    }
+  }
+
+  /**
+   * RFC 9002 Appendix A.10 DetectAndRemoveLostPackets, plus §7.6.2 persistent congestion over the
+   * packets lost now: a run of CONSECUTIVELY SENT packets (no packet in between acknowledged,
+   * still outstanding or lost earlier) whose ack-eliciting members sent after the first RTT
+   * sample span more than the persistent congestion duration. Returns that verdict.
+   */
+  private detectAndRemoveLost(st: SpaceState<T>, now: number, lost: SentPacket<T>[]): boolean {
+    st.lossTime = Number.POSITIVE_INFINITY;
+    const largestAcked = st.largestAcked;
+    if (largestAcked < 0) return false;
+    const lossDelay = this.rtt.lossDelay();
+    const lostSendTime = now - lossDelay;
+    const pcDuration = this.rtt.persistentCongestionDuration(this.maxAckDelay);
+    const q = st.sent;
+    let persistent = false;
+    let prevLost = -2;
+    let runStart = Number.NaN;
+    for (let i = q.start; i < q.end; i++) {
+      if (q.pnAt(i) > largestAcked) break;
+      const p = q.at(i);
+      if (p === undefined) continue;
+      if (p.timeSent <= lostSendTime || largestAcked >= p.pn + K_PACKET_THRESHOLD) {
+        q.remove(i);
+        this.onLeftFlight(st, p);
+        lost.push(p);
+        if (i !== prevLost + 1) runStart = Number.NaN;
+        prevLost = i;
+        if (p.ackEliciting && p.timeSent > this.firstRttSample) {
+          if (Number.isNaN(runStart)) runStart = p.timeSent;
+          else if (p.timeSent - runStart > pcDuration) persistent = true;
+        }
+      } else {
+        const t = p.timeSent + lossDelay;
+        if (t < st.lossTime) st.lossTime = t;
+      }
+    }
+    if (persistent) this.rtt.onPersistentCongestion();
+    return persistent;
+  }
+
+  /** RFC 9002 Appendix A.8 SetLossDetectionTimer. */
+  private setTimer(now: number): void {
+    let earliestLoss = Number.POSITIVE_INFINITY;
+    for (const s of this.spaces) if (s.lossTime < earliestLoss) earliestLoss = s.lossTime;
+    if (earliestLoss !== Number.POSITIVE_INFINITY) {
+      this.timer = earliestLoss; // time threshold loss detection
+      return;
+    }
+    if (this.amplificationBlocked) {
+      this.timer = Number.POSITIVE_INFINITY; // the server could not send a probe anyway
+      return;
+    }
+    if (this.ackElicitingInFlightTotal === 0 && this.peerCompletedAddressValidation) {
+      this.timer = Number.POSITIVE_INFINITY; // nothing to detect lost
+      return;
+    }
+    this.timer = this.ptoTimeAndSpace(now);
+  }
+
+  /** RFC 9002 Appendix A.8 GetPtoTimeAndSpace: returns the time, leaves the space in ptoSpace. */
+  private ptoTimeAndSpace(now: number): number {
+    const backoff = 2 ** this.ptoCount;
+    if (this.ackElicitingInFlightTotal === 0) {
+      // Anti-deadlock PTO (§6.2.2.1): counted from now.
+      this.ptoSpace = this.hasHandshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
+      return now + this.rtt.pto(this.ptoSpace, 0) * backoff;
+    }
+    let best = Number.POSITIVE_INFINITY;
+    this.ptoSpace = PacketSpace.Initial;
+    for (const space of PACKET_SPACES) {
+      const st = this.spaces[space]!;
+      if (st.ackElicitingInFlight === 0) continue;
+      // RFC 9002 §6.2.1: no Application PTO before the handshake is confirmed.
+      if (space === PacketSpace.Application && !this.handshakeConfirmed) break;
+      const t = st.timeOfLastAckEliciting + this.rtt.pto(space, this.maxAckDelay) * backoff;
+      if (t < best) {
+        best = t;
+        this.ptoSpace = space;
+      }
+    }
+    return best;
+  }
+}
+
+class SpaceState<T> {
+  readonly sent = new SentPacketQueue<T>();
+  /** Packet numbers we skipped; an ACK covering one is a PROTOCOL_VIOLATION (RFC 9000 §13.1). */
+  readonly skipped = new RangeSet(32);
+  largestAcked = -1;
+  lossTime = Number.POSITIVE_INFINITY;
+  timeOfLastAckEliciting = 0;
+  ackElicitingInFlight = 0;
+  bytesInFlight = 0;
+  discarded = false;
+}
+
+/** True when the set holds a value in [lo, hi] (inclusive). */
+function intersects(set: RangeSet, lo: number, hi: number): boolean {
+  for (let i = set.size - 1; i >= 0 && set.endAt(i) > lo; i--) {
+    if (set.startAt(i) <= hi) return true;
+  }
+  return false;
+}
