@@ -64,7 +64,9 @@ export class Pacer {
   delayUntil(now: number, bytes: number): number {
     this.refill(now);
     const need = Math.min(bytes, this.capacity);
-    if (this.tokens >= need || this.rate === Number.POSITIVE_INFINITY) return 0;
+    // Within a byte counts as enough: floating-point refills must not leave a timer that fires at
+    // `now` forever (the wake time would round back to now).
+    if (this.tokens >= need - 1 || this.rate === Number.POSITIVE_INFINITY) return 0;
     return now + (need - this.tokens) / this.rate;
   }
 

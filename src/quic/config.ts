@@ -1,0 +1,136 @@
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './streams/stream-types.js';
+import type { CongestionAlgorithm } from './congestion/controller.js';
+import { DEFAULT_CIPHER_SUITES } from '../tls/suites.js';
+
+/**
+ * Transport configuration of a connection, with the defaults a demanding user would expect and
+ * the values iroh uses where it matters for interop (IROH.md). Every field is validated by
+ * `resolveTransportConfig`, which throws a `ConfigError` naming the field and what was wrong.
+ */
+export interface TransportConfig {
+  /** Our max_idle_timeout in ms (0 = none). The effective one is the smaller of both sides'. Default 30000 (iroh). */
+  maxIdleTimeoutMs: number;
+  /** Send an ack-eliciting PING when nothing was sent for this long (0 = off). Default 0; the session layer sets 5000 like iroh. */
+  keepAliveIntervalMs: number;
+  /** Largest UDP payload we send once path MTU discovery allows (default 1452, as iroh). */
+  maxUdpPayloadSize: number;
+  /** Path MTU discovery (DPLPMTUD probes); when false we stay at 1200. Default true. */
+  mtuDiscovery: boolean;
+  /** Stream and connection windows and stream limits (src/quic/streams). */
+  streams: StreamLimits;
+  /** Our max_ack_delay in ms (default 25). */
+  maxAckDelayMs: number;
+  /** Our ack_delay_exponent (default 3). */
+  ackDelayExponent: number;
+  /** Our active_connection_id_limit: how many of the peer's CIDs we keep. Default 5 (as iroh). */
+  activeConnectionIdLimit: number;
+  /** Length of the connection IDs we issue (default 8, as iroh; 0..20). */
+  localCidLength: number;
+  /** Our max_datagram_frame_size (0 = refuse datagrams). Default 65535 (RFC 9221 §3 recommendation). */
+  maxDatagramFrameSize: number;
+  /** Datagrams queued to send / kept received before the oldest is dropped. */
+  datagramSendQueue: number;
+  datagramRecvQueue: number;
+  /** Congestion controller: 'cubic' (default, as iroh) or 'newreno'. */
+  congestionControl: CongestionAlgorithm;
+  /** Pace sends (token bucket, RFC 9002 §7.7). Default true. */
+  pacing: boolean;
+  /** kInitialRtt (RFC 9002 §6.2.2), ms. Default 333. */
+  initialRttMs: number;
+  /** Initiate a 1-RTT key update after this many packets sent in one key phase (0 = only at the AEAD limit). */
+  keyUpdateIntervalPackets: number;
+  /** TLS cipher suites (client: offer order; server: accepted set). */
+  cipherSuites: readonly number[];
+  /** Most ACK ranges tracked per packet number space (bounds memory against gaps). Default 64. */
+  maxAckRanges: number;
+  /** CRYPTO bytes buffered ahead of the handshake per level (CRYPTO_BUFFER_EXCEEDED beyond). */
+  maxCryptoBuffer: number;
+  /** Give up a handshake that has not completed after this long (ms). Default 10000. */
+  handshakeTimeoutMs: number;
+}
+
+export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
+  maxIdleTimeoutMs: 30_000,
+  keepAliveIntervalMs: 0,
+  maxUdpPayloadSize: 1452,
+  mtuDiscovery: true,
+  streams: DEFAULT_STREAM_LIMITS,
+  maxAckDelayMs: 25,
+  ackDelayExponent: 3,
+  activeConnectionIdLimit: 5,
+  localCidLength: 8,
+  maxDatagramFrameSize: 65535,
+  datagramSendQueue: 1024,
+  datagramRecvQueue: 1024,
+  congestionControl: 'cubic',
+  pacing: true,
+  initialRttMs: 333,
+  keyUpdateIntervalPackets: 0,
+  cipherSuites: DEFAULT_CIPHER_SUITES,
+  maxAckRanges: 64,
+  maxCryptoBuffer: 64 * 1024,
+  handshakeTimeoutMs: 10_000,
+});
+
+/** A bad configuration value: names the field and says what was wrong. */
+export class ConfigError extends TypeError {
+  override readonly name = 'ConfigError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+type Options = Partial<Omit<TransportConfig, 'streams'>> & { streams?: Partial<StreamLimits> };
+
+/** Merges `options` over the defaults and validates every field. */
+export function resolveTransportConfig(options: Options = {}): TransportConfig {
+  const c: TransportConfig = {
+    ...DEFAULT_TRANSPORT_CONFIG,
+    ...stripUndefined(options),
+    streams: { ...DEFAULT_STREAM_LIMITS, ...stripUndefined(options.streams ?? {}) },
+  };
+  int('maxIdleTimeoutMs', c.maxIdleTimeoutMs, 0, 2 ** 40);
+  int('keepAliveIntervalMs', c.keepAliveIntervalMs, 0, 2 ** 40);
+  int('maxUdpPayloadSize', c.maxUdpPayloadSize, 1200, 65527);
+  int('maxAckDelayMs', c.maxAckDelayMs, 0, 2 ** 14 - 1);
+  int('ackDelayExponent', c.ackDelayExponent, 0, 20);
+  int('activeConnectionIdLimit', c.activeConnectionIdLimit, 2, 64);
+  int('localCidLength', c.localCidLength, 0, 20);
+  int('maxDatagramFrameSize', c.maxDatagramFrameSize, 0, 2 ** 32);
+  int('datagramSendQueue', c.datagramSendQueue, 1, 2 ** 20);
+  int('datagramRecvQueue', c.datagramRecvQueue, 1, 2 ** 20);
+  int('initialRttMs', c.initialRttMs, 1, 60_000);
+  int('keyUpdateIntervalPackets', c.keyUpdateIntervalPackets, 0, 2 ** 40);
+  int('maxAckRanges', c.maxAckRanges, 1, 4096);
+  int('maxCryptoBuffer', c.maxCryptoBuffer, 4096, 2 ** 24);
+  int('handshakeTimeoutMs', c.handshakeTimeoutMs, 1, 2 ** 40);
+  if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
+    throw new ConfigError('congestionControl', `must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);
+  }
+  if (!Array.isArray(c.cipherSuites) || c.cipherSuites.length === 0) {
+    throw new ConfigError('cipherSuites', 'must list at least one TLS 1.3 cipher suite');
+  }
+  const s = c.streams;
+  int('streams.sendBufferSize', s.sendBufferSize, 1, 2 ** 32);
+  int('streams.initialStreamWindow', s.initialStreamWindow, 1, 2 ** 40);
+  int('streams.maxStreamWindow', s.maxStreamWindow, s.initialStreamWindow, 2 ** 40);
+  int('streams.initialConnectionWindow', s.initialConnectionWindow, 1, 2 ** 40);
+  int('streams.maxConnectionWindow', s.maxConnectionWindow, s.initialConnectionWindow, 2 ** 40);
+  int('streams.maxConcurrentBidiStreams', s.maxConcurrentBidiStreams, 0, 2 ** 32);
+  int('streams.maxConcurrentUniStreams', s.maxConcurrentUniStreams, 0, 2 ** 32);
+  return c;
+}
+
+function int(field: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new ConfigError(field, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,192 @@
+import type { PacketKey } from './crypto/aead.js';
+import type { DirectionalKeys, KeyPhase, KeySet } from './crypto/keys.js';
+import { OneRttKeys, deriveDirectionalKeys } from './crypto/keys.js';
+import { initialKeys } from './crypto/initial.js';
+import { PacketSpace } from './recovery/constants.js';
+import type { CipherSuite } from '../tls/suites.js';
+
+/**
+ * The packet protection keys of one connection, per packet number space, and the 1-RTT key
+ * update policy (RFC 9001 §4.9 key discard, §6 key update).
+ *
+ * Policy lives here, timing is the caller's: the connection says when a packet was opened with
+ * which key, when one was sent, when an ACK arrived, and asks whether an update may start.
+ */
+export class ConnectionKeys {
+  private readonly isClient: boolean;
+  initial: KeySet | undefined;
+  /** Handshake keys: the directions arrive separately (a server writes before it can read). */
+  private hsRead: DirectionalKeys | undefined;
+  private hsWrite: DirectionalKeys | undefined;
+  oneRtt: OneRttKeys | undefined;
+  /** Write keys of the current 1-RTT phase as one object (rebuilt on update: no allocation per packet). */
+  private oneRttWrite: DirectionalKeys | undefined;
+  private pendingReadSecret: { suite: CipherSuite; secret: Uint8Array } | undefined;
+  private pendingWriteSecret: { suite: CipherSuite; secret: Uint8Array } | undefined;
+
+  /** First packet number we sent in the current key phase (-1: none yet). */
+  private firstSentInPhase = -1;
+  /** First packet number received in the current phase (to tell previous-phase stragglers). */
+  private firstReceivedInPhase = -1;
+  /** An ACK acknowledged a packet of the current phase: a new update may start (§6.1). */
+  private currentPhaseAcked = true;
+  /** When the previous read key is dropped (ms), or Infinity. */
+  previousReadDiscardAt = Number.POSITIVE_INFINITY;
+  /** Packets sealed with the current 1-RTT write key (confidentiality limit, §6.6). */
+  packetsInPhase = 0;
+  /** Packets that failed authentication, over the connection (integrity limit, §6.6). */
+  authFailures = 0;
+  /** Key updates so far. */
+  get updates(): number {
+    return this.oneRtt?.generation ?? 0;
+  }
+
+  constructor(isClient: boolean) {
+    this.isClient = isClient;
+  }
+
+  /** Initial keys from the client's Destination Connection ID (RFC 9001 §5.2). */
+  setInitial(dcid: Uint8Array): void {
+    this.initial = initialKeys(dcid, this.isClient);
+  }
+
+  /** A TLS secret for the Handshake level. */
+  setHandshakeSecret(dir: 'read' | 'write', suite: CipherSuite, secret: Uint8Array): void {
+    const keys = deriveDirectionalKeys(suite, secret);
+    if (dir === 'read') this.hsRead = keys;
+    else this.hsWrite = keys;
+  }
+
+  /** A TLS secret for the 1-RTT level; the keys exist once both directions are known. */
+  setOneRttSecret(dir: 'read' | 'write', suite: CipherSuite, secret: Uint8Array): boolean {
+    if (dir === 'read') this.pendingReadSecret = { suite, secret };
+    else this.pendingWriteSecret = { suite, secret };
+    if (this.pendingReadSecret && this.pendingWriteSecret) {
+      this.oneRtt = new OneRttKeys(suite, this.pendingReadSecret.secret, this.pendingWriteSecret.secret);
+      this.pendingReadSecret = undefined;
+      this.pendingWriteSecret = undefined;
+      this.rebuildWrite();
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether packets of `space` can be sealed. */
+  canWrite(space: PacketSpace): boolean {
+    if (space === PacketSpace.Initial) return this.initial !== undefined;
+    if (space === PacketSpace.Handshake) return this.hsWrite !== undefined;
+    return this.oneRtt !== undefined;
+  }
+
+  /** Whether packets of `space` can be opened. */
+  canRead(space: PacketSpace): boolean {
+    if (space === PacketSpace.Initial) return this.initial !== undefined;
+    if (space === PacketSpace.Handshake) return this.hsRead !== undefined;
+    return this.oneRtt !== undefined;
+  }
+
+  discard(space: PacketSpace): void {
+    if (space === PacketSpace.Initial) {
+      this.initial = undefined;
+    } else if (space === PacketSpace.Handshake) {
+      this.hsRead = undefined;
+      this.hsWrite = undefined;
+    }
+  }
+
+  /** Write keys of `space` (must exist). */
+  writeKeys(space: PacketSpace): DirectionalKeys {
+    if (space === PacketSpace.Initial) return this.initial!.write;
+    if (space === PacketSpace.Handshake) return this.hsWrite!;
+    return this.oneRttWrite!;
+  }
+
+  /** Header protection key to remove protection of a received packet of `space`. */
+  readHeaderKey(space: PacketSpace): DirectionalKeys['header'] {
+    if (space === PacketSpace.Initial) return this.initial!.read.header;
+    if (space === PacketSpace.Handshake) return this.hsRead!.header;
+    return this.oneRtt!.readHeader;
+  }
+
+  /** Packet key for a long-header packet of `space`. */
+  readPacketKey(space: PacketSpace): PacketKey {
+    return space === PacketSpace.Initial ? this.initial!.read.packet : this.hsRead!.packet;
+  }
+
+  /** The current key phase bit to send. */
+  get keyPhase(): KeyPhase {
+    return this.oneRtt?.keyPhase ?? 0;
+  }
+
+  /**
+   * RFC 9001 §6.3/§6.5: the key for a 1-RTT packet with Key Phase `bit` and packet number `pn`.
+   * The other phase is the previous one when the packet is older than the first packet of the
+   * current phase, else the next one (a peer-initiated update, confirmed when it opens).
+   */
+  selectReadKey = (bit: KeyPhase, pn: number): PacketKey | null => {
+    const k = this.oneRtt!;
+    if (bit === k.keyPhase) return k.read;
+    if (k.previousRead !== null && (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase)) return k.previousRead;
+    return k.nextRead;
+  };
+
+  /**
+   * A 1-RTT packet opened. Returns true when it was the peer's key update (its bit is the next
+   * phase), which this method then performs: our write keys follow (§6.2).
+   */
+  onOneRttOpened(bit: KeyPhase, pn: number, now: number, pto: number): boolean {
+    const k = this.oneRtt!;
+    if (bit === k.keyPhase) {
+      if (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase) this.firstReceivedInPhase = pn;
+      return false;
+    }
+    if (k.previousRead !== null && (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase)) return false;
+    this.doUpdate(now, pto);
+    this.firstReceivedInPhase = pn;
+    return true;
+  }
+
+  /** Whether a locally initiated update may start now (§6.1: the current phase was acked). */
+  get canInitiateUpdate(): boolean {
+    return this.oneRtt !== undefined && this.currentPhaseAcked && this.firstSentInPhase >= 0;
+  }
+
+  /** Starts a key update (check `canInitiateUpdate` first). */
+  initiateUpdate(now: number, pto: number): void {
+    this.doUpdate(now, pto);
+    this.firstReceivedInPhase = -1;
+  }
+
+  /** A 1-RTT packet `pn` was sealed with the current keys. */
+  onOneRttSent(pn: number): void {
+    if (this.firstSentInPhase < 0) this.firstSentInPhase = pn;
+    this.packetsInPhase++;
+  }
+
+  /** The peer acknowledged 1-RTT packets up to `largest`. */
+  onOneRttAcked(largest: number): void {
+    if (this.firstSentInPhase >= 0 && largest >= this.firstSentInPhase) this.currentPhaseAcked = true;
+  }
+
+  /** Drops the previous read key when its time came (§6.5: about 3 PTO after an update). */
+  onTimeout(now: number): void {
+    if (now >= this.previousReadDiscardAt) {
+      this.oneRtt?.discardPrevious();
+      this.previousReadDiscardAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  private doUpdate(now: number, pto: number): void {
+    this.oneRtt!.update();
+    this.rebuildWrite();
+    this.firstSentInPhase = -1;
+    this.currentPhaseAcked = false;
+    this.packetsInPhase = 0;
+    this.previousReadDiscardAt = now + 3 * pto;
+  }
+
+  private rebuildWrite(): void {
+    const k = this.oneRtt!;
+    this.oneRttWrite = { packet: k.write, header: k.writeHeader };
+  }
+}

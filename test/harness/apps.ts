@@ -1,0 +1,78 @@
+import type { Connection } from '../../src/quic/connection.js';
+import { concatBytes } from '../../src/quic/codec/bytes.js';
+import type { Pair } from './pair.js';
+
+/**
+ * Small applications over a Pair: a sender that writes a buffer to a new stream as flow control
+ * allows, and a receiver that reads accepted streams to their end. Both are driven between steps.
+ */
+export class StreamSender {
+  readonly id: number;
+  private offset = 0;
+  private finished = false;
+  constructor(private readonly conn: Connection, readonly data: Uint8Array, direction: 'bidi' | 'uni' = 'bidi') {
+    const id = conn.openStream(direction);
+    if (id === null) throw new Error('stream limit reached');
+    this.id = id;
+  }
+
+  /** Writes what fits; finishes when everything was accepted. */
+  pump(): void {
+    while (this.offset < this.data.length) {
+      const n = this.conn.writeStream(this.id, this.data.subarray(this.offset, Math.min(this.data.length, this.offset + 65536)));
+      if (n === 0) break;
+      this.offset += n;
+    }
+    if (this.offset === this.data.length && !this.finished) {
+      this.conn.finishStream(this.id);
+      this.finished = true;
+    }
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+}
+
+/** Reads every stream the peer opens, keeping each one's bytes and whether it ended. */
+export class StreamReceiver {
+  readonly streams = new Map<number, { chunks: Uint8Array[]; ended: boolean; bytes: number }>();
+  constructor(private readonly conn: () => Connection | undefined) {}
+
+  pump(): void {
+    const c = this.conn();
+    if (!c) return;
+    for (const dir of ['bidi', 'uni'] as const) {
+      for (let id = c.acceptStream(dir); id !== null; id = c.acceptStream(dir)) {
+        this.streams.set(id, { chunks: [], ended: false, bytes: 0 });
+      }
+    }
+    for (const [id, s] of this.streams) {
+      if (s.ended) continue;
+      const st = c.streams.get(id);
+      const recv = st?.recv;
+      if (!recv) {
+        // Removed from the map: everything was read.
+        s.ended = true;
+        continue;
+      }
+      for (let d = recv.read(); d !== null; d = recv.read()) {
+        s.chunks.push(d);
+        s.bytes += d.length;
+      }
+      if (recv.ended) s.ended = true;
+    }
+  }
+
+  data(id: number): Uint8Array {
+    return concatBytes(...(this.streams.get(id)?.chunks ?? []));
+  }
+}
+
+/** Drives `p` while pumping the given apps, until `until()` holds. */
+export function run(p: Pair, apps: Array<{ pump(): void }>, until: () => boolean, maxMs = 120_000): void {
+  p.drive(() => {
+    for (const a of apps) a.pump();
+    return until();
+  }, maxMs);
+}
