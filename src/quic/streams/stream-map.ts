@@ -540,7 +540,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.streams.delete(id);
     s.removed = true;
     if (s.queuedAt !== null) this.scheduler.remove(s);
-    this.events.push({ type: 'closed', id });
+    this.events.push({ type: 'streamClosed', id });
     if (isLocallyInitiated(id, this.role)) return;
     const d = isBidi(id) ? 0 : 1;
     this.peerClosed[d]!++;

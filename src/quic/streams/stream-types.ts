@@ -63,7 +63,7 @@ export type StreamEvent =
   | { type: 'readable'; id: number }
   | { type: 'writable'; id: number }
   | { type: 'stopped'; id: number; code: number | bigint }
-  | { type: 'closed'; id: number }
+  | { type: 'streamClosed'; id: number }
   | { type: 'streams-available'; direction: Direction };
 
 export type OpenResult = { kind: 'opened'; stream: Stream } | { kind: 'blocked'; limit: number };

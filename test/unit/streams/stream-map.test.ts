@@ -405,7 +405,7 @@ describe('StreamMap: control frames and flow control', () => {
     m.onStreamFrameAcked(s.id, f.offset, f.length, f.fin);
     assert.equal(m.size, 0);
     assert.equal(s.removed, true);
-    assert.ok(drainEvents(m).some((e) => e.type === 'closed' && e.id === s.id));
+    assert.ok(drainEvents(m).some((e) => e.type === 'streamClosed' && e.id === s.id));
     m.onStreamFrame(s.id, 0, bytes(5), true); // late duplicate: ignored
     m.onMaxStreamData(s.id, 1 << 30);
     assert.equal(m.size, 0);
