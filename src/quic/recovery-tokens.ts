@@ -1,4 +1,6 @@
 import type { PacketSpace } from './recovery/constants.js';
+import type { SentPacket } from './recovery/sent-packets.js';
+import type { ConnectionCore } from './connection-core.js';
 import type { StreamControlFrame } from './streams/stream-types.js';
 
 /**
@@ -28,3 +30,91 @@ export type RecoveryToken =
 
 /** The tokens of one packet. */
 export type PacketTokens = RecoveryToken[];
+
+/**
+ * What acknowledgment and loss of a packet mean for the modules that produced its frames.
+ */
+
+export function onPacketAcked(c: ConnectionCore, p: SentPacket<PacketTokens>, _now: number): void {
+  for (const t of p.tokens) {
+    switch (t.k) {
+      case 'crypto':
+        c.spaces[t.space]!.crypto.onAcked(t.offset, t.length);
+        break;
+      case 'stream':
+        c.streams.onStreamFrameAcked(t.id, t.offset, t.length, t.fin);
+        break;
+      case 'control':
+        c.streams.onControlAcked(t.frame);
+        break;
+      case 'ack':
+        c.spaces[t.space]!.ack.onAckOfAckReceived(t.largest);
+        break;
+      case 'datagram':
+        c.datagrams.onAcked();
+        break;
+      case 'mtuProbe':
+        c.mtu.onProbeAcked(t.size);
+        c.onMtuChanged();
+        break;
+      case 'handshakeDone':
+      case 'newCid':
+      case 'retireCid':
+      case 'pathChallenge':
+        break;
+    }
+  }
+  if (!p.tokens.some((t) => t.k === 'mtuProbe')) c.mtu.onPacketAcked(p.size);
+}
+
+export function onPacketsLost(c: ConnectionCore, now: number, lost: readonly SentPacket<PacketTokens>[], persistentCongestion: boolean): void {
+  const congestionLost: SentPacket<PacketTokens>[] = [];
+  let blackHole = false;
+  for (const p of lost) {
+    let probe = false;
+    for (const t of p.tokens) if (onTokenLost(c, t, now)) probe = true;
+    if (probe) {
+      // RFC 8899 §4.4: a lost probe says nothing about congestion; only its bytes leave flight.
+      c.cc.onPacketsDiscarded(p.inFlight ? p.size : 0);
+    } else {
+      congestionLost.push(p);
+      if (c.mtu.onPacketLost(p.size, now)) blackHole = true;
+    }
+  }
+  if (congestionLost.length > 0) c.cc.onPacketsLost(now, congestionLost);
+  if (persistentCongestion) c.cc.onPersistentCongestion(now);
+  if (blackHole) c.onMtuChanged();
+}
+
+/** Re-queues what a lost token carried; returns true for an MTU probe. */
+function onTokenLost(c: ConnectionCore, t: RecoveryToken, _now: number): boolean {
+  switch (t.k) {
+    case 'crypto':
+      c.spaces[t.space]!.crypto.onLost(t.offset, t.length);
+      return false;
+    case 'stream':
+      c.streams.onStreamFrameLost(t.id, t.offset, t.length, t.fin);
+      return false;
+    case 'control':
+      c.streams.onControlLost(t.frame);
+      return false;
+    case 'handshakeDone':
+      c.handshakeDonePending = true;
+      return false;
+    case 'newCid':
+      c.localCids.onNewCidLost(t.seq);
+      return false;
+    case 'retireCid':
+      c.remoteCids.onRetireLost(t.seq);
+      return false;
+    case 'datagram':
+      c.datagrams.onLost();
+      return false;
+    case 'mtuProbe':
+      c.mtu.onProbeLost(t.size);
+      return true;
+    case 'ack':
+    case 'pathChallenge':
+      return false;
+  }
+}
