@@ -1,0 +1,200 @@
+import type { Connection } from '../quic/connection.js';
+import type { ConnectionEvent } from '../quic/events.js';
+
+/**
+ * QUIC streams as WHATWG streams (the WebTransport shape), with backpressure tied to flow
+ * control:
+ *
+ * - a `ReadableStream<Uint8Array>` pulls from the connection's receive buffer only when its
+ *   reader asks (highWaterMark 0): a reader that stops reading stops draining the receive
+ *   buffer, so the stream's flow-control window is not extended and the sender stops;
+ * - a `WritableStream<Uint8Array>`'s `write()` resolves once the chunk is in the connection's send
+ *   buffer (bounded, `streams.sendBufferSize`), so a writer is paced by what the peer grants.
+ *
+ * Reset and stop map to the web streams' error paths: a peer's RESET_STREAM errors the readable
+ * with a `StreamAbortedError` carrying the code; a peer's STOP_SENDING errors the writable the
+ * same way; `readable.cancel(code)` sends STOP_SENDING and `writable.abort(code)` RESET_STREAM.
+ */
+
+/** What the adapters need from the driver that owns a connection. */
+export interface ConnectionPort {
+  readonly conn: Connection;
+  /** Commands were issued: run the connection's transmit loop soon. */
+  flush(): void;
+}
+
+/** A stream ended abnormally: reset by the peer, stopped by the peer, or the connection closed. */
+export class StreamAbortedError extends Error {
+  override readonly name = 'StreamAbortedError';
+  /** 'reset': RESET_STREAM received; 'stopped': STOP_SENDING received; 'closed': connection gone. */
+  readonly kind: 'reset' | 'stopped' | 'closed';
+  /** The application error code (undefined for 'closed'). */
+  readonly code: number | bigint | undefined;
+  readonly streamId: number;
+
+  constructor(streamId: number, kind: 'reset' | 'stopped' | 'closed', code: number | bigint | undefined, detail = '') {
+    const what = kind === 'reset' ? `reset by the peer (code ${code})` : kind === 'stopped' ? `stopped by the peer (code ${code})` : `connection closed${detail ? `: ${detail}` : ''}`;
+    super(`stream ${streamId} ${what}`);
+    this.kind = kind;
+    this.code = code;
+    this.streamId = streamId;
+  }
+}
+
+/** The code an `abort(reason)` / `cancel(reason)` sends: a number/bigint reason, else 0. */
+export function errorCodeOf(reason: unknown): number | bigint {
+  if (typeof reason === 'bigint' && reason >= 0n && reason < 1n << 62n) return reason;
+  if (typeof reason === 'number' && Number.isSafeInteger(reason) && reason >= 0) return reason;
+  if (reason instanceof StreamAbortedError && reason.code !== undefined) return reason.code;
+  if (typeof reason === 'object' && reason !== null && 'code' in reason) return errorCodeOf((reason as { code: unknown }).code);
+  return 0;
+}
+
+/**
+ * Routes a connection's stream events to the web streams waiting on them. One per connection;
+ * the driver calls `dispatch` for every event and `closeAll` when the connection closes.
+ */
+export class StreamWaiters {
+  private readonly readers = new Map<number, () => void>();
+  private readonly writers = new Map<number, () => void>();
+  private closedError: ((id: number) => StreamAbortedError) | undefined;
+
+  dispatch(e: ConnectionEvent): void {
+    switch (e.type) {
+      case 'readable':
+      case 'streamClosed':
+        this.wake(this.readers, e.id);
+        if (e.type === 'streamClosed') this.wake(this.writers, e.id);
+        break;
+      case 'writable':
+      case 'stopped':
+        this.wake(this.writers, e.id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The connection closed: every waiting stream fails with `error(id)`. */
+  closeAll(error: (id: number) => StreamAbortedError): void {
+    this.closedError = error;
+    for (const f of this.readers.values()) f();
+    for (const f of this.writers.values()) f();
+    this.readers.clear();
+    this.writers.clear();
+  }
+
+  /** The error for stream `id` once the connection closed, or undefined while it is open. */
+  closedFor(id: number): StreamAbortedError | undefined {
+    return this.closedError?.(id);
+  }
+
+  waitReadable(id: number): Promise<void> {
+    return new Promise((resolve) => this.readers.set(id, resolve));
+  }
+
+  waitWritable(id: number): Promise<void> {
+    return new Promise((resolve) => this.writers.set(id, resolve));
+  }
+
+  private wake(map: Map<number, () => void>, id: number): void {
+    const f = map.get(id);
+    if (f) {
+      map.delete(id);
+      f();
+    }
+  }
+}
+
+/** A ReadableStream over the receiving part of stream `id`. */
+export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const closed = waiters.closedFor(id);
+          const recv = port.conn.streams.get(id)?.recv;
+          if (!recv) {
+            // Removed from the map: everything was delivered (or the connection is gone).
+            if (closed) controller.error(closed);
+            else controller.close();
+            return;
+          }
+          const data = recv.read(64 * 1024);
+          if (data !== null) {
+            controller.enqueue(data);
+            port.flush(); // reading may have opened the flow-control window
+            return;
+          }
+          if (recv.resetCode !== undefined) {
+            controller.error(new StreamAbortedError(id, 'reset', recv.resetCode));
+            return;
+          }
+          if (recv.ended) {
+            controller.close();
+            return;
+          }
+          if (closed) {
+            controller.error(closed);
+            return;
+          }
+          await waiters.waitReadable(id);
+        }
+      },
+      cancel(reason) {
+        if (port.conn.isClosed) return;
+        const recv = port.conn.streams.get(id)?.recv;
+        if (recv && !recv.ended) {
+          port.conn.stopSending(id, errorCodeOf(reason));
+          port.flush();
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A WritableStream over the sending part of stream `id`. */
+export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): WritableStream<Uint8Array> {
+  const failure = (): Error | undefined => {
+    const closed = waiters.closedFor(id);
+    if (closed) return closed;
+    const send = port.conn.streams.get(id)?.send;
+    if (send?.resetCode !== undefined) return new StreamAbortedError(id, 'stopped', send.resetCode);
+    return undefined;
+  };
+  return new WritableStream<Uint8Array>(
+    {
+      async write(chunk) {
+        if (!(chunk instanceof Uint8Array)) throw new TypeError('stream chunks must be Uint8Array');
+        let off = 0;
+        while (off < chunk.length) {
+          const err = failure();
+          if (err) throw err;
+          const n = port.conn.writeStream(id, off === 0 ? chunk : chunk.subarray(off));
+          if (n > 0) {
+            off += n;
+            port.flush();
+            continue;
+          }
+          await waiters.waitWritable(id);
+        }
+      },
+      close() {
+        const err = failure();
+        if (err) throw err;
+        port.conn.finishStream(id);
+        port.flush();
+      },
+      abort(reason) {
+        if (port.conn.isClosed) return;
+        const send = port.conn.streams.get(id)?.send;
+        if (send && send.resetCode === undefined) {
+          port.conn.resetStream(id, errorCodeOf(reason));
+          port.flush();
+        }
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}

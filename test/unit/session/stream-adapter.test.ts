@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { Pair } from '../../harness/pair.js';
+import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from '../../../src/session/stream-adapter.js';
+import type { Connection } from '../../../src/quic/connection.js';
+import { SeededRandom } from '../../../src/tls/random.js';
+import { bytesEqual, concatBytes } from '../../../src/quic/codec/bytes.js';
+
+/** A Pair whose events feed StreamWaiters, driven asynchronously so web-stream promises run. */
+class AsyncPair {
+  readonly p: Pair;
+  readonly cw = new StreamWaiters();
+  readonly sw = new StreamWaiters();
+  private ci = 0;
+  private si = 0;
+  constructor(p: Pair) {
+    this.p = p;
+  }
+  port(conn: () => Connection): ConnectionPort {
+    return { get conn() { return conn(); }, flush: () => {} };
+  }
+  async run(until: () => boolean, maxMs = 30_000): Promise<void> {
+    const end = this.p.now + maxMs;
+    while (!until()) {
+      if (this.p.now > end) throw new Error(`not reached within ${maxMs} ms (virtual)`);
+      this.p.flush();
+      this.dispatch();
+      await tick();
+      this.p.flush();
+      this.dispatch();
+      await tick();
+      if (until()) break;
+      if (!this.p.step()) await tick();
+      this.dispatch();
+    }
+  }
+  private dispatch(): void {
+    while (this.ci < this.p.clientEvents.length) this.cw.dispatch(this.p.clientEvents[this.ci++]!);
+    while (this.si < this.p.serverEvents.length) this.sw.dispatch(this.p.serverEvents[this.si++]!);
+  }
+}
+
+async function setup(): Promise<{ a: AsyncPair; client: ConnectionPort; server: ConnectionPort }> {
+  const p = new Pair({ link: { delayMs: 5 }, serverTransport: { streams: { initialStreamWindow: 64 * 1024, maxStreamWindow: 64 * 1024 } } });
+  p.handshake();
+  const a = new AsyncPair(p);
+  return { a, client: a.port(() => p.client), server: a.port(() => p.server!) };
+}
+
+describe('session: QUIC streams as WHATWG streams', () => {
+  it('moves 1 MB through a WritableStream into a ReadableStream, byte for byte', async () => {
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('bidi')!;
+    const data = new SeededRandom(3).fill(new Uint8Array(1_000_000));
+    const writable = writableFor(client, a.cw, id);
+    let wrote = false;
+    const writing = (async () => {
+      const w = writable.getWriter();
+      for (let off = 0; off < data.length; off += 100_000) await w.write(data.subarray(off, off + 100_000));
+      await w.close();
+      wrote = true;
+    })();
+    await a.run(() => server.conn.acceptStream('bidi') === id);
+    const chunks: Uint8Array[] = [];
+    let done = false;
+    const reading = (async () => {
+      const r = readableFor(server, a.sw, id).getReader();
+      for (let x = await r.read(); !x.done; x = await r.read()) chunks.push(x.value);
+      done = true;
+    })();
+    await a.run(() => done && wrote);
+    await Promise.all([writing, reading]);
+    assert.ok(bytesEqual(concatBytes(...chunks), data));
+  });
+
+  it('backpressure: a reader that stops reading bounds what the writer can push', async () => {
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('bidi')!;
+    const w = writableFor(client, a.cw, id).getWriter();
+    let accepted = 0;
+    void (async () => {
+      for (;;) {
+        await w.write(new Uint8Array(16 * 1024));
+        accepted += 16 * 1024;
+      }
+    })().catch(() => {});
+    // Nobody reads on the server: the writer stalls at send buffer + the peer's 64 KiB window.
+    await a.run(() => false, 2_000).catch(() => {});
+    const bound = client.conn.config.streams.sendBufferSize + 64 * 1024 + 16 * 1024;
+    assert.ok(accepted > 0, 'some data went through');
+    assert.ok(accepted <= bound, `writer pushed ${accepted} bytes, bound ${bound}`);
+    assert.ok(server.conn.streams.get(id)!.recv!.available <= 64 * 1024, 'receiver buffered no more than its window');
+  });
+
+  it('abort(code) on the writer errors the peer\'s reader with a reset and that code', async () => {
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('uni')!;
+    const w = writableFor(client, a.cw, id).getWriter();
+    await w.write(new Uint8Array(10));
+    await a.run(() => server.conn.acceptStream('uni') === id);
+    const r = readableFor(server, a.sw, id).getReader();
+    await w.abort(77);
+    let err: unknown;
+    const result = (async () => {
+      try {
+        for (let x = await r.read(); !x.done; x = await r.read());
+      } catch (e) {
+        err = e;
+      }
+    })();
+    await a.run(() => err !== undefined);
+    await result;
+    assert.ok(err instanceof StreamAbortedError, String(err));
+    assert.equal(err.kind, 'reset');
+    assert.equal(err.code, 77);
+  });
+
+  it('cancel(code) on the reader errors the peer\'s writer with a stop and that code', async () => {
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('bidi')!;
+    const w = writableFor(client, a.cw, id).getWriter();
+    await w.write(new Uint8Array(10));
+    await a.run(() => server.conn.acceptStream('bidi') === id);
+    await readableFor(server, a.sw, id).cancel(99);
+    let err: unknown;
+    void (async () => {
+      try {
+        for (;;) await w.write(new Uint8Array(1000));
+      } catch (e) {
+        err = e;
+      }
+    })();
+    await a.run(() => err !== undefined);
+    assert.ok(err instanceof StreamAbortedError, String(err));
+    assert.equal(err.kind, 'stopped');
+    assert.equal(err.code, 99);
+  });
+});
