@@ -426,17 +426,30 @@ export class ConnectionCore {
       if (r.kind === 'loss') {
         onPacketsLost(this, now, r.lost, r.persistentCongestion);
       } else if (r.kind === 'pto') {
-        const sp = this.spaces[r.space]!;
-        sp.probes = Math.max(sp.probes, r.probes);
-        // RFC 9002 §6.2.4: probes carry unacknowledged handshake data when there is some.
-        if (r.space !== PacketSpace.Application) sp.crypto.requeueUnacked();
-        if (r.antiDeadlock && r.space === PacketSpace.Initial) sp.probes = 1;
+        this.onPto(r.space, r.probes);
       }
     }
     if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete && now >= this.lastAckElicitingSent + this.config.keepAliveIntervalMs) {
       this.pingPending = true;
     }
     this.maybeAutoKeyUpdate(now);
+  }
+
+  /**
+   * RFC 9002 §6.2.4: the PTO of `space` expired. Probes (ack-eliciting, exempt from the congestion
+   * window) go in that space, carrying its unacknowledged CRYPTO data when it has some; and "the
+   * sender SHOULD send ack-eliciting packets from other packet number spaces with in-flight data,
+   * coalescing packets if possible": a server whose first flight was lost probes Initial AND
+   * Handshake in one datagram, since the client may only be able to read one of them.
+   */
+  onPto(space: PacketSpace, probes: number): void {
+    for (const sp of this.spaces) {
+      if (sp.discarded) continue;
+      if (sp.space === space) sp.probes = Math.max(sp.probes, probes);
+      else if (this.loss.hasAckElicitingInFlight(sp.space)) sp.probes = Math.max(sp.probes, 1);
+      else continue;
+      if (sp.space !== PacketSpace.Application) sp.crypto.requeueUnacked();
+    }
   }
 
   idleDeadline(): number {

@@ -5,6 +5,7 @@ import type { TransportParameters } from './transport-params.js';
 import { ConnectionCore, type ConnectionStats } from './connection-core.js';
 import { processDatagram } from './receive.js';
 import { transmit, transmitClose } from './transmit.js';
+import { StreamResetError } from './streams/stream-error.js';
 export type { ConnectionOptions, ClientConnectionOptions, ServerConnectionOptions, ConnectionTlsOptions, ConnectionStats } from './connection-core.js';
 
 /**
@@ -54,6 +55,15 @@ export class Connection extends ConnectionCore {
   /** CIDs to add to / remove from the endpoint's routing table since the last call. */
   takeCidChanges(): { added: Uint8Array[]; retired: Uint8Array[] } {
     return { added: this.localCids.takeAdded(), retired: this.localCids.takeRetired() };
+  }
+
+  /**
+   * RFC 9000 §10.3.1: whether `datagram` ends with the stateless reset token of one of the peer's
+   * CIDs. The endpoint asks this of the connections at a datagram's address when the datagram
+   * routes to no CID (a reset's DCID is random), then hands it to the matching one.
+   */
+  isStatelessReset(datagram: Uint8Array): boolean {
+    return this.remoteCids.isStatelessReset(datagram);
   }
 
   /** The largest datagram payload that can be sent now, or undefined when the peer does not accept datagrams. */
@@ -113,9 +123,17 @@ export class Connection extends ConnectionCore {
     this.sendPart(id).reset(code);
   }
 
-  /** Reads up to `max` in-order bytes of stream `id`, or null when none are available. */
+  /**
+   * Reads up to `max` in-order bytes of stream `id`, or null when none are available. When the
+   * peer reset the stream (RESET_STREAM, RFC 9000 §19.4), the read that reaches the reset throws
+   * a StreamResetError carrying the peer's application error code (byPeer true), as writeStream
+   * does after STOP_SENDING.
+   */
   readStream(id: number, max = Number.POSITIVE_INFINITY): Uint8Array | null {
-    return this.recvPart(id).read(max);
+    const recv = this.recvPart(id);
+    const data = recv.read(max);
+    if (data === null && recv.resetCode !== undefined) throw new StreamResetError(id, recv.resetCode, true);
+    return data;
   }
 
   stopSending(id: number, code: number | bigint): void {

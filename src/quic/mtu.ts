@@ -10,8 +10,10 @@
  *
  * A probe size that is lost `MAX_PROBES` times in a row is taken as too large (RFC 8899 §5.1.2).
  * Black-hole detection (RFC 8899 §4.3): when `BLACK_HOLE_THRESHOLD` packets larger than the base
- * size are lost in a row while no such packet is acknowledged, the path MTU falls back to the
- * base and the search restarts later (the route changed, the MTU shrank).
+ * size are lost while no such packet is acknowledged and no base-size packet is lost, the path
+ * MTU falls back to the base and the search restarts soon (the route changed, the MTU shrank).
+ * The connection sends its PTO probes at the base size, so they get through such a path and
+ * their acknowledgment declares the large packets lost.
  */
 
 /** RFC 9000 §14: every QUIC path carries 1200-byte UDP payloads. */
@@ -39,6 +41,11 @@ export class MtuDiscovery {
   private probeInFlight = false;
   private probeLosses = 0;
   private largeLosses = 0;
+  /** When the newest acknowledged packet larger than the base size was sent. */
+  private largeAckedSentAt = Number.NEGATIVE_INFINITY;
+  /** Since then: the largest lost size, and whether a base-size packet was lost too. */
+  private largestLost = 0;
+  private smallLost = false;
   /** Whether this search round already tried its ceiling (the first probe of a round). */
   private triedCeiling = false;
   /** When the next search may start (undefined: now, as soon as enabled). */
@@ -129,23 +136,56 @@ export class MtuDiscovery {
     }
   }
 
-  /** Any (non-probe) packet of `size` was acknowledged (evidence against a black hole). */
-  onPacketAcked(size: number): void {
-    if (size > BASE_PLPMTU) this.largeLosses = 0;
+  /**
+   * Any (non-probe) packet of `size`, sent at `sentAt`, was acknowledged (evidence against a
+   * black hole).
+   */
+  onPacketAcked(size: number, sentAt: number): void {
+    if (size <= BASE_PLPMTU || sentAt <= this.largeAckedSentAt) return;
+    this.largeAckedSentAt = sentAt;
+    this.largeLosses = 0;
+    this.smallLost = false;
   }
 
   /**
-   * Any (non-probe) packet of `size` was declared lost. Returns true when this detects a black
-   * hole and the MTU fell back to the base size (the connection then re-sizes its packets).
+   * Any (non-probe) packet of `size`, sent at `sentAt`, was declared lost. Call for each packet
+   * of a batch of losses, then `detectBlackHole` once.
+   *
+   * Only packets sent after the newest acknowledged large packet are evidence: a large packet got
+   * through after the others, so they died of congestion (a drop-tail queue loses bursts of
+   * consecutive packets, which must not read as a black hole).
    */
-  onPacketLost(size: number, now: number): boolean {
-    if (size <= BASE_PLPMTU || this.current === BASE_PLPMTU) return false;
-    if (++this.largeLosses < BLACK_HOLE_THRESHOLD) return false;
+  onPacketLost(size: number, sentAt: number): void {
+    if (this.current === BASE_PLPMTU || sentAt <= this.largeAckedSentAt) return;
+    if (size > BASE_PLPMTU) {
+      this.largeLosses++;
+      if (size > this.largestLost) this.largestLost = size;
+    } else {
+      this.smallLost = true;
+    }
+  }
+
+  /**
+   * After a batch of losses: returns true when they show a black hole, and the MTU then fell
+   * back to the base size (the connection re-sizes its packets). A black hole (RFC 8899 §4.3
+   * leaves the method open) is `BLACK_HOLE_THRESHOLD` lost large packets while packets of the
+   * base size got through: when small packets died too, the path was down for everyone (an
+   * outage or congestion), not too narrow, and the evidence so far is dropped.
+   */
+  detectBlackHole(now: number): boolean {
+    if (this.smallLost) {
+      this.smallLost = false;
+      this.largeLosses = 0;
+      this.largestLost = 0;
+      return false;
+    }
+    if (this.largeLosses < BLACK_HOLE_THRESHOLD) return false;
     this.blackHoles++;
     this.current = BASE_PLPMTU;
     this.high = BASE_PLPMTU;
-    this.resumeHigh = Math.max(BASE_PLPMTU, size - 1);
+    this.resumeHigh = Math.max(BASE_PLPMTU, this.largestLost - 1);
     this.largeLosses = 0;
+    this.largestLost = 0;
     this.probeSize = undefined;
     this.probeInFlight = false;
     this.probeLosses = 0;

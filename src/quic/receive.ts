@@ -261,9 +261,10 @@ function onRetry(c: ConnectionCore, now: number, data: Uint8Array, h: Extract<Pa
   c.expectedPeerScid = c.retryScid;
   c.remoteCids.replaceInitial(c.retryScid);
   c.keys.setInitial(c.retryScid);
-  // RFC 9002 §6.3: recovery state restarts; the Initial flight is sent again with the token.
-  const sp = c.spaces[PacketSpace.Initial]!;
-  c.cc.onPacketsDiscarded(c.loss.discardSpace(PacketSpace.Initial, now));
-  sp.crypto.requeueUnacked();
-  sp.discarded = false;
+  // RFC 9002 §6.3: loss recovery and congestion control restart (nothing was acknowledged yet,
+  // so removing the Initial bytes from flight leaves the controller in its initial state); the
+  // ClientHello is sent again, with the token, in packets whose numbers continue (RFC 9000
+  // §17.2.5.3).
+  c.cc.onPacketsDiscarded(c.loss.resetForRetry(now));
+  c.spaces[PacketSpace.Initial]!.crypto.requeueUnacked();
 }

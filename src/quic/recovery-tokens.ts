@@ -64,12 +64,11 @@ export function onPacketAcked(c: ConnectionCore, p: SentPacket<PacketTokens>, _n
         break;
     }
   }
-  if (!p.tokens.some((t) => t.k === 'mtuProbe')) c.mtu.onPacketAcked(p.size);
+  if (!p.tokens.some((t) => t.k === 'mtuProbe')) c.mtu.onPacketAcked(p.size, p.timeSent);
 }
 
 export function onPacketsLost(c: ConnectionCore, now: number, lost: readonly SentPacket<PacketTokens>[], persistentCongestion: boolean): void {
   const congestionLost: SentPacket<PacketTokens>[] = [];
-  let blackHole = false;
   for (const p of lost) {
     let probe = false;
     for (const t of p.tokens) if (onTokenLost(c, t, now)) probe = true;
@@ -78,12 +77,12 @@ export function onPacketsLost(c: ConnectionCore, now: number, lost: readonly Sen
       c.cc.onPacketsDiscarded(p.inFlight ? p.size : 0);
     } else {
       congestionLost.push(p);
-      if (c.mtu.onPacketLost(p.size, now)) blackHole = true;
+      c.mtu.onPacketLost(p.size, p.timeSent);
     }
   }
   if (congestionLost.length > 0) c.cc.onPacketsLost(now, congestionLost);
   if (persistentCongestion) c.cc.onPersistentCongestion(now);
-  if (blackHole) c.onMtuChanged();
+  if (c.mtu.detectBlackHole(now)) c.onMtuChanged();
 }
 
 /** Re-queues what a lost token carried; returns true for an MTU probe. */

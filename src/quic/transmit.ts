@@ -1,4 +1,5 @@
 import { TransportErrorCode } from './errors.js';
+import { BASE_PLPMTU } from './mtu.js';
 import { PacketSpace } from './recovery/constants.js';
 import type { RecoveryToken } from './recovery-tokens.js';
 import { transportClose, type ConnectionCore, type Space } from './connection-core.js';
@@ -18,6 +19,12 @@ export function transmit(c: ConnectionCore, now: number, out: Uint8Array): numbe
     c.loss.amplificationBlocked = budget < 1200;
     if (budget <= 0) return 0;
     limit = Math.min(limit, budget);
+  }
+  if (c.mtu.current > BASE_PLPMTU && probesPending(c)) {
+    // PTO probes go in base-size datagrams: if the path MTU shrank (a route change), full-size
+    // packets vanish without a trace and only a probe that fits can elicit the ACK that declares
+    // them lost, which is what black-hole detection needs (RFC 8899 §4.3, mtu.ts).
+    limit = Math.min(limit, BASE_PLPMTU);
   }
   const b = c.builder;
   if (c.handshakeConfirmed && c.addressValidated) {
@@ -56,16 +63,15 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { v
   const b = c.builder;
   const space = sp.space;
   const app = space === PacketSpace.Application;
-  const ackDue = sp.ack.ackPending && (sp.ack.shouldSendAck(now) || !app);
-  const probing = sp.probes > 0;
-  const congestionOk = probing || c.cc.canSend(1200);
-  const pacingOk = probing || !c.pacer || c.pacer.delayUntil(now, 1200) === 0;
-  const canElicit = congestionOk && pacingOk;
-  const hasData = hasAckElicitingData(c, sp);
-  if (!ackDue && !(hasData && canElicit) && !probing) {
-    if (hasData && !pacingOk && c.pacer) c.pacingWake = c.pacer.delayUntil(now, 1200);
+  if (!willSend(c, now, sp)) {
+    if (c.pacer && hasAckElicitingData(c, sp) && c.cc.canSend(1200)) {
+      const wake = c.pacer.delayUntil(now, 1200);
+      if (wake > 0) c.pacingWake = wake;
+    }
     return;
   }
+  const probing = sp.probes > 0;
+  const canElicit = probing || canSendAckEliciting(c, now);
   const keys = c.keys.writeKeys(space);
   const largestAcked = c.loss.largestAcked(space);
   const token = space === PacketSpace.Initial && c.role === 'client' ? c.token : undefined;
@@ -213,6 +219,11 @@ function buildMtuProbe(c: ConnectionCore, now: number, sp: Space, size: number):
   c.loss.rearm(now);
 }
 
+function probesPending(c: ConnectionCore): boolean {
+  for (const sp of c.spaces) if (sp.probes > 0) return true;
+  return false;
+}
+
 function hasAckElicitingData(c: ConnectionCore, sp: Space): boolean {
   if (sp.crypto.hasDataToSend) return true;
   if (sp.space !== PacketSpace.Application) return false;
@@ -228,13 +239,36 @@ function hasAckElicitingData(c: ConnectionCore, sp: Space): boolean {
   );
 }
 
-/** Whether a later space than `space` will put a packet in this datagram. */
+/**
+ * Whether `buildPacket` will write a packet of `sp` now: a PTO probe is owed, an ACK is due, or
+ * ack-eliciting data waits and the congestion window and the pacer allow it.
+ *
+ * RFC 9000 §13.2.1: an ACK alone goes out only when one is due (at once for ack-eliciting
+ * Initial/Handshake packets, within max_ack_delay at 1-RTT); packets that only acknowledged or
+ * padded are acknowledged when something else is sent, never by an ACK-only packet of their own
+ * ("MUST NOT send a non-ack-eliciting packet in response to a non-ack-eliciting packet").
+ */
+function willSend(c: ConnectionCore, now: number, sp: Space): boolean {
+  if (sp.probes > 0) return true;
+  if (sp.ack.ackPending && sp.ack.shouldSendAck(now)) return true;
+  return hasAckElicitingData(c, sp) && canSendAckEliciting(c, now);
+}
+
+/** The congestion window and the pacer let a full-size ack-eliciting packet go now (RFC 9002 §7, §7.7). */
+function canSendAckEliciting(c: ConnectionCore, now: number): boolean {
+  return c.cc.canSend(1200) && (!c.pacer || c.pacer.delayUntil(now, 1200) === 0);
+}
+
+/**
+ * Whether a later space than `space` will put a packet in this datagram (the padding of a
+ * datagram with an Initial goes in its last packet). Uses the same predicate as `buildPacket`, so
+ * the prediction holds.
+ */
 function laterSpaceWillSend(c: ConnectionCore, now: number, space: PacketSpace): boolean {
   for (const sp of c.spaces) {
     if (sp.space <= space || sp.discarded || !c.keys.canWrite(sp.space)) continue;
     if (sp.space === PacketSpace.Application && !c.handshakeComplete && c.role === 'server') continue;
-    if (sp.probes > 0 || sp.crypto.hasDataToSend || (sp.ack.ackPending && sp.ack.shouldSendAck(now))) return true;
-    if (sp.space === PacketSpace.Application && hasAckElicitingData(c, sp) && c.cc.canSend(1200)) return true;
+    if (willSend(c, now, sp)) return true;
   }
   return false;
 }

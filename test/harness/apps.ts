@@ -10,8 +10,9 @@ export class StreamSender {
   readonly id: number;
   private offset = 0;
   private finished = false;
-  constructor(private readonly conn: Connection, readonly data: Uint8Array, direction: 'bidi' | 'uni' = 'bidi') {
-    const id = conn.openStream(direction);
+  /** Opens a stream of `direction`, or sends on the already open stream `direction.id`. */
+  constructor(private readonly conn: Connection, readonly data: Uint8Array, direction: 'bidi' | 'uni' | { id: number } = 'bidi') {
+    const id = typeof direction === 'object' ? direction.id : conn.openStream(direction);
     if (id === null) throw new Error('stream limit reached');
     this.id = id;
   }
@@ -34,7 +35,11 @@ export class StreamSender {
   }
 }
 
-/** Reads every stream the peer opens, keeping each one's bytes and whether it ended. */
+/**
+ * Reads every stream the peer opens, keeping each one's bytes and whether it ended. Its own
+ * sending half of a bidirectional stream is finished at once (a bidirectional stream only stops
+ * counting against the peer's stream limit once both halves are done, RFC 9000 §4.6).
+ */
 export class StreamReceiver {
   readonly streams = new Map<number, { chunks: Uint8Array[]; ended: boolean; bytes: number }>();
   constructor(private readonly conn: () => Connection | undefined) {}
@@ -45,6 +50,7 @@ export class StreamReceiver {
     for (const dir of ['bidi', 'uni'] as const) {
       for (let id = c.acceptStream(dir); id !== null; id = c.acceptStream(dir)) {
         this.streams.set(id, { chunks: [], ended: false, bytes: 0 });
+        if (dir === 'bidi') c.finishStream(id);
       }
     }
     for (const [id, s] of this.streams) {

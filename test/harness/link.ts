@@ -89,6 +89,11 @@ export class Link {
     this.rng = rng;
   }
 
+  /** Changes the link's behaviour from now on (a route change, a shrinking MTU, a blackhole). */
+  set(changes: Partial<LinkConfig>): void {
+    Object.assign(this.config, changes);
+  }
+
   /** Number of datagrams handed to this link so far (the index the next one gets). */
   get sentCount(): number {
     return this.stats.sent;

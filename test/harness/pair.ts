@@ -3,6 +3,9 @@ import type { TransportConfig } from '../../src/quic/config.js';
 import type { StreamLimits } from '../../src/quic/streams/stream-types.js';
 import type { ConnectionEvent } from '../../src/quic/events.js';
 import { tryParsePacketHeader } from '../../src/quic/packet/header.js';
+import { encodeRetry } from '../../src/quic/packet/retry.js';
+import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
+import { bytesEqual } from '../../src/quic/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { publicKeyOf } from '../../src/tls/identity.js';
 import { Link, type LinkConfig } from './link.js';
@@ -30,7 +33,29 @@ export interface PairOptions {
   serverTls?: Partial<ConnectionTlsOptions>;
   /** Datagram buffer size each side transmits into. */
   bufferSize?: number;
+  /**
+   * Answer the client's first Initial with a Retry (what an endpoint validating addresses does,
+   * RFC 9000 §8.1.2) and create the server from the Initial that carries the token.
+   */
+  retry?: boolean;
+  /** Keep a copy of every datagram sent (`trace`), for tests that inspect the wire. */
+  trace?: boolean;
 }
+
+export type Side = 'client' | 'server';
+
+/** One datagram as a side handed it to its link (a copy, when `trace` is on). */
+export interface TracedDatagram {
+  readonly from: Side;
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Steps in a row at the same virtual time in which nothing was sent or delivered before the Pair
+ * declares a livelock (a timer that keeps firing at `now` without effect).
+ */
+const MAX_STALLED_STEPS = 64;
 
 export class Pair {
   now = 0;
@@ -48,6 +73,19 @@ export class Pair {
   /** Datagram sizes each side sent, in order (for exact-size assertions). */
   readonly clientSent: number[] = [];
   readonly serverSent: number[] = [];
+  /** Every datagram sent, in order, when `trace` is on. */
+  readonly trace: TracedDatagram[] = [];
+  /** Bytes each side's connection was handed by its link (what its anti-amplification counts). */
+  bytesDeliveredToClient = 0;
+  bytesDeliveredToServer = 0;
+  /** Called for every datagram a side sends, before the link sees it (assertions per datagram). */
+  onSend: ((from: Side, bytes: Uint8Array, now: number) => void) | undefined;
+  /** Called for every datagram delivered to a side, before its connection sees it. */
+  onDeliver: ((to: Side, bytes: Uint8Array, now: number) => void) | undefined;
+  /** With `retry`: the Retry sent (its SCID and token) and the client's first DCID. */
+  retrySent: { readonly odcid: Uint8Array; readonly scid: Uint8Array; readonly token: Uint8Array } | undefined;
+  private stalledSteps = 0;
+  private activity = 0;
 
   constructor(opts: PairOptions = {}) {
     this.opts = opts;
@@ -79,6 +117,19 @@ export class Pair {
   private acceptFirst(datagram: Uint8Array): void {
     const h = tryParsePacketHeader(datagram, 0, 0);
     if (h.kind !== 'long') return;
+    let retry: { originalDcid: Uint8Array; retryScid: Uint8Array } | undefined;
+    if (this.opts.retry) {
+      if (!this.retrySent) {
+        const scid = this.rng.fill(new Uint8Array(8));
+        const token = this.rng.fill(new Uint8Array(24));
+        this.retrySent = { odcid: h.dcid.slice(), scid, token };
+        this.emit('server', encodeRetry({ version: QUIC_VERSION_1, dcid: h.scid, scid, token }, h.dcid));
+        return;
+      }
+      // Only an Initial echoing our token, sent to the Retry's SCID, creates the connection.
+      if (!bytesEqual(h.token, this.retrySent.token) || !bytesEqual(h.dcid, this.retrySent.scid)) return;
+      retry = { originalDcid: this.retrySent.odcid, retryScid: this.retrySent.scid };
+    }
     this.server = new Connection(
       {
         role: 'server',
@@ -86,6 +137,7 @@ export class Pair {
         resetToken: resetTokenOf(2),
         initialDcid: h.dcid.slice(),
         clientScid: h.scid.slice(),
+        ...(retry ? { retry, addressValidated: true } : {}),
         tls: {
           secretKey: this.serverKey,
           certificateType: 'rawPublicKey',
@@ -98,23 +150,44 @@ export class Pair {
     );
   }
 
+  /** The connection of `side` (the server once created). */
+  conn(side: Side): Connection | undefined {
+    return side === 'client' ? this.client : this.server;
+  }
+
+  /** The link `side` sends on. */
+  linkFrom(side: Side): Link {
+    return side === 'client' ? this.c2s : this.s2c;
+  }
+
   /** Both sides send everything they can now. */
   flush(): void {
     for (let n = this.client.pollTransmit(this.now, this.buf); n > 0; n = this.client.pollTransmit(this.now, this.buf)) {
       this.clientSent.push(n);
-      this.c2s.send(this.now, this.buf.subarray(0, n));
+      this.emit('client', this.buf.subarray(0, n));
     }
     if (this.server) {
       for (let n = this.server.pollTransmit(this.now, this.buf); n > 0; n = this.server.pollTransmit(this.now, this.buf)) {
         this.serverSent.push(n);
-        this.s2c.send(this.now, this.buf.subarray(0, n));
+        this.emit('server', this.buf.subarray(0, n));
       }
     }
     this.drainEvents();
   }
 
-  /** Advances to the next arrival or timer; returns false when nothing is left to happen. */
-  step(): boolean {
+  /** Hands a datagram of `from` to its link (also used by tests that inject packets). */
+  emit(from: Side, bytes: Uint8Array): void {
+    this.activity++;
+    this.onSend?.(from, bytes, this.now);
+    if (this.opts.trace) this.trace.push({ from, at: this.now, bytes: bytes.slice() });
+    this.linkFrom(from).send(this.now, bytes);
+  }
+
+  /**
+   * Advances to the next arrival or timer, but not past `limit`; returns false when nothing is
+   * left to happen before it.
+   */
+  step(limit = Infinity): boolean {
     this.flush();
     const next = Math.min(
       this.client.pollTimeout(),
@@ -122,17 +195,52 @@ export class Pair {
       this.c2s.nextArrival() ?? Infinity,
       this.s2c.nextArrival() ?? Infinity,
     );
+    if (next > limit) {
+      this.now = Math.max(this.now, limit);
+      return false;
+    }
     if (next === Infinity) return false;
+    const before = this.activity;
+    const advanced = next > this.now;
     this.now = Math.max(this.now, next);
     for (const d of this.c2s.deliver(this.now)) {
+      this.activity++;
+      this.bytesDeliveredToServer += d.length;
+      this.onDeliver?.('server', d, this.now);
       if (!this.server) this.acceptFirst(d);
       this.server?.handleDatagram(this.now, d);
     }
-    for (const d of this.s2c.deliver(this.now)) this.client.handleDatagram(this.now, d);
+    for (const d of this.s2c.deliver(this.now)) {
+      this.activity++;
+      this.bytesDeliveredToClient += d.length;
+      this.onDeliver?.('client', d, this.now);
+      this.client.handleDatagram(this.now, d);
+    }
     if (this.client.pollTimeout() <= this.now) this.client.handleTimeout(this.now);
     if (this.server && this.server.pollTimeout() <= this.now) this.server.handleTimeout(this.now);
     this.flush();
+    // A sans-IO connection must make progress: a timer at or before `now` that neither sends nor
+    // changes the next deadline would spin a driver forever. Fail the test instead of hanging it.
+    if (advanced || this.activity !== before) {
+      this.stalledSteps = 0;
+    } else if (++this.stalledSteps > MAX_STALLED_STEPS) {
+      throw new Error(
+        `livelock at ${this.now} ms: ${MAX_STALLED_STEPS} steps without time advancing or a datagram moving ` +
+          `(client timeout ${this.client.pollTimeout()}, server timeout ${this.server?.pollTimeout()})`,
+      );
+    }
     return true;
+  }
+
+  /** Lets `ms` of virtual time pass, handling everything that happens meanwhile. */
+  runFor(ms: number): void {
+    const end = this.now + ms;
+    while (this.step(end));
+  }
+
+  /** Runs until both sides are terminated (or `maxMs` of virtual time passed: throws). */
+  driveToTermination(maxMs = 60_000): void {
+    this.drive(() => this.client.isTerminated && (this.server?.isTerminated ?? true), maxMs);
   }
 
   /** Steps until `until()` holds; throws if it does not within `maxMs` of virtual time. */

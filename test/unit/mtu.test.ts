@@ -58,8 +58,10 @@ describe('path MTU discovery (RFC 8899 style)', () => {
     m.enable(1452);
     search(m, 1452);
     assert.equal(m.current, 1452);
-    for (let i = 1; i < BLACK_HOLE_THRESHOLD; i++) assert.equal(m.onPacketLost(1452, 100), false);
-    assert.equal(m.onPacketLost(1452, 100), true);
+    for (let i = 1; i < BLACK_HOLE_THRESHOLD; i++) m.onPacketLost(1452, 50 + i);
+    assert.equal(m.detectBlackHole(100), false);
+    m.onPacketLost(1452, 60);
+    assert.equal(m.detectBlackHole(100), true);
     assert.equal(m.current, BASE_PLPMTU);
     assert.equal(m.blackHoles, 1);
     assert.equal(m.pollProbe(500), undefined, 'paused briefly');
@@ -72,11 +74,39 @@ describe('path MTU discovery (RFC 8899 style)', () => {
     m.enable(1452);
     search(m, 1452);
     for (let i = 0; i < 10; i++) {
-      m.onPacketLost(1452, 0);
-      m.onPacketLost(1452, 0);
-      m.onPacketAcked(1452);
-      assert.equal(m.onPacketLost(1000, 0), false);
+      m.onPacketLost(1452, 10 * i);
+      m.onPacketLost(1452, 10 * i + 1);
+      m.onPacketAcked(1452, 10 * i + 2);
+      m.onPacketLost(1000, 10 * i + 3);
+      assert.equal(m.detectBlackHole(10 * i + 5), false);
     }
+    assert.equal(m.current, 1452);
+  });
+
+  it('losses of large packets sent before an acknowledged large one are congestion, not a black hole', () => {
+    const m = new MtuDiscovery(1452);
+    m.enable(1452);
+    search(m, 1452);
+    // A drop-tail queue lost a burst of 10 packets sent at t = 1..10; the one sent at 11 got through.
+    m.onPacketAcked(1452, 11);
+    for (let t = 1; t <= 10; t++) m.onPacketLost(1452, t);
+    assert.equal(m.detectBlackHole(50), false);
+    assert.equal(m.current, 1452);
+    // After it, large losses do count.
+    for (let t = 12; t < 12 + BLACK_HOLE_THRESHOLD; t++) m.onPacketLost(1452, t);
+    assert.equal(m.detectBlackHole(60), true);
+    assert.equal(m.current, BASE_PLPMTU);
+  });
+
+  it('an outage is not a black hole: base-size packets lost with the large ones void the evidence', () => {
+    const m = new MtuDiscovery(1452);
+    m.enable(1452);
+    search(m, 1452);
+    for (let t = 1; t <= 10; t++) m.onPacketLost(1452, t);
+    m.onPacketLost(1200, 11); // a base-size PTO probe died too
+    assert.equal(m.detectBlackHole(50), false);
+    for (let t = 12; t < 12 + BLACK_HOLE_THRESHOLD - 1; t++) m.onPacketLost(1452, t);
+    assert.equal(m.detectBlackHole(60), false, 'the count started over');
     assert.equal(m.current, 1452);
   });
 

@@ -275,15 +275,23 @@ export class LossDetector<T> {
    * and PTO state reset, pto_count = 0. Later packets in the space are refused.
    */
   discardSpace(space: PacketSpace, now: number): number {
-    const st = this.state(space);
-    const bytes = st.bytesInFlight;
-    this.ackElicitingInFlightTotal -= st.ackElicitingInFlight;
-    st.sent.clear();
-    st.bytesInFlight = 0;
-    st.ackElicitingInFlight = 0;
-    st.lossTime = Number.POSITIVE_INFINITY;
-    st.timeOfLastAckEliciting = 0;
-    st.discarded = true;
+    const bytes = this.forgetSent(space);
+    this.state(space).discarded = true;
+    this.ptoCount = 0;
+    this.setTimer(now);
+    return bytes;
+  }
+
+  /**
+   * RFC 9002 §6.3: a client that receives a Retry resets loss recovery: the Initial packets sent
+   * so far are forgotten (neither acknowledged nor lost: the caller re-queues their content), the
+   * RTT estimator and the PTO backoff start over. Unlike a discard, the space stays usable and its
+   * packet numbers continue (RFC 9000 §17.2.5.3). Returns the bytes that left flight.
+   */
+  resetForRetry(now: number): number {
+    const bytes = this.forgetSent(PacketSpace.Initial);
+    this.rtt.reset();
+    this.firstRttSample = Number.POSITIVE_INFINITY;
     this.ptoCount = 0;
     this.setTimer(now);
     return bytes;
@@ -311,6 +319,19 @@ export class LossDetector<T> {
     return st;
   }
 
+  /** Drops every outstanding packet of `space` (keeping its packet number sequence); returns their in-flight bytes. */
+  private forgetSent(space: PacketSpace): number {
+    const st = this.state(space);
+    const bytes = st.bytesInFlight;
+    this.ackElicitingInFlightTotal -= st.ackElicitingInFlight;
+    st.sent.clear();
+    st.bytesInFlight = 0;
+    st.ackElicitingInFlight = 0;
+    st.lossTime = Number.POSITIVE_INFINITY;
+    st.timeOfLastAckEliciting = 0;
+    return bytes;
+  }
+
   private onLeftFlight(st: SpaceState<T>, p: SentPacket<T>): void {
     if (!p.inFlight) return;
     st.bytesInFlight -= p.size;
@@ -331,7 +352,6 @@ export class LossDetector<T> {
     const largestAcked = st.largestAcked;
     if (largestAcked < 0) return false;
     const lossDelay = this.rtt.lossDelay();
-    const lostSendTime = now - lossDelay;
     const pcDuration = this.rtt.persistentCongestionDuration(this.maxAckDelay);
     const q = st.sent;
     let persistent = false;
@@ -341,7 +361,11 @@ export class LossDetector<T> {
       if (q.pnAt(i) > largestAcked) break;
       const p = q.at(i);
       if (p === undefined) continue;
-      if (p.timeSent <= lostSendTime || largestAcked >= p.pn + K_PACKET_THRESHOLD) {
+      // Appendix A.10 compares time_sent <= now - loss_delay; the same sum that sets loss_time
+      // is compared here instead, so a timer armed at that sum always finds the packet lost
+      // (with now - loss_delay, rounding can leave it just short and the timer firing forever).
+      const lostAt = p.timeSent + lossDelay;
+      if (lostAt <= now || largestAcked >= p.pn + K_PACKET_THRESHOLD) {
         q.remove(i);
         this.onLeftFlight(st, p);
         lost.push(p);
@@ -351,9 +375,8 @@ export class LossDetector<T> {
           if (Number.isNaN(runStart)) runStart = p.timeSent;
           else if (p.timeSent - runStart > pcDuration) persistent = true;
         }
-      } else {
-        const t = p.timeSent + lossDelay;
-        if (t < st.lossTime) st.lossTime = t;
+      } else if (lostAt < st.lossTime) {
+        st.lossTime = lostAt;
       }
     }
     if (persistent) this.rtt.onPersistentCongestion();

@@ -168,6 +168,22 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
       assert.equal(d.bytesInFlight, 1000);
     });
 
+    it('a timer armed at time_sent + loss_delay always finds the packet lost (no floating-point spin)', () => {
+      // Values where (t + d) - d < t in binary floating point: comparing time_sent with
+      // now - loss_delay would leave the packet "not yet lost" at its own loss time forever.
+      const d = confirmed();
+      const t = 2023.79;
+      d.onPacketSent(Application, pkt(0, t));
+      d.onPacketSent(Application, pkt(1, t));
+      d.onAckReceived(Application, [1, 1], 0, t + 21.7);
+      const lossDelay = (9 / 8) * d.rtt.latest;
+      assert.ok(t + lossDelay - lossDelay < t, 'precondition: the rounding case');
+      assert.equal(d.timeout, t + lossDelay);
+      const r = d.onLossTimeout(d.timeout);
+      assert.equal(r.kind, 'loss');
+      assert.deepEqual(r.kind === 'loss' && pns(r.lost), [0]);
+    });
+
     it('time threshold on the ACK itself when the packets are old enough', () => {
       const d = confirmed();
       d.onPacketSent(Application, pkt(0, 0));
