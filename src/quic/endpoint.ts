@@ -1,0 +1,687 @@
+import { toHex } from './codec/bytes.js';
+import { ConfigError, resolveTransportConfig } from './config.js';
+import { Connection } from './connection.js';
+import {
+  EndpointError,
+  bucket,
+  int,
+  mergeTransport,
+  type ConnectOptions,
+  type ConnectionHandle,
+  type EndpointConfig,
+  type EndpointEvent,
+  type EndpointStats,
+  type Transmit,
+  type TransportOptions,
+} from './endpoint-config.js';
+import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './endpoint-packets.js';
+import { TransportErrorCode } from './errors.js';
+import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from './packet/header.js';
+import { StatelessResetKey, TokenBucket, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
+import { AddressTokens } from './tokens.js';
+import type { Random } from '../tls/random.js';
+
+export {
+  EndpointError,
+  type ConnectOptions,
+  type ConnectionHandle,
+  type EndpointConfig,
+  type EndpointEvent,
+  type EndpointStats,
+  type RateLimit,
+  type Transmit,
+  type TransportOptions,
+} from './endpoint-config.js';
+
+/**
+ * The endpoint core (RFC 9000 §5.2, §6, §8.1, §10.3): one per UDP socket, many connections,
+ * sans-IO like the connection (STYLE.md rule 2). The UDP driver (src/session) feeds it datagrams
+ * with their source address and the time, and pulls datagrams with their destination address,
+ * one timer deadline and events:
+ *
+ *   handleDatagram(now, from, bytes) | handleTimeout(now) | connect(...) | close(...)
+ *   then pollTransmit(now, out) until null, pollTimeout(), pollEvent() until undefined.
+ *
+ * It routes datagrams to connections by Destination Connection ID (every active CID we issued,
+ * kept current from `Connection.takeCidChanges()`), and, for a server, Initial and 0-RTT packets
+ * also by the client's first DCID, so copies of one Initial (iroh sends one per candidate
+ * address, IROH.md) reach one connection. It creates server connections from valid Initials
+ * within its limits, and answers what it cannot route without holding state: Version
+ * Negotiation, Retry, an Initial CONNECTION_CLOSE to refuse, Stateless Reset.
+ *
+ * Addresses ("ip:port") are opaque strings to the core. A connection's datagrams go to the
+ * address of the latest packet that opened (a replayed or forged datagram does not move it).
+ * Path validation on migration is a later issue.
+ *
+ * Connections are owned by the endpoint: the driver may call any command of a `Connection`, but
+ * its events are drained by the endpoint (`pollEvent` here), never by calling
+ * `Connection.pollEvent` directly. `pollTransmit`, `pollTimeout` and the event sweep visit every
+ * connection: O(connections) per call, fine for the peer-to-peer sizes this serves.
+ */
+
+/** RFC 9000 §14.1: the smallest datagram that may carry a client Initial. */
+export const MIN_INITIAL_DATAGRAM = 1200;
+/** RFC 9000 §7.2: a client's first Destination Connection ID has at least 8 bytes. */
+const MIN_INITIAL_DCID = 8;
+
+interface Entry {
+  readonly handle: ConnectionHandle;
+  readonly connection: Connection;
+  remoteAddress: string;
+  /** Routing keys (hex) of our CIDs that route to it. */
+  readonly cids: Set<string>;
+  /** Server: the routing key of the client's Initial DCID. */
+  initialKey: string | undefined;
+  /** An incoming connection counted in `handshakesInFlight`. */
+  handshaking: boolean;
+}
+
+export class EndpointCore {
+  readonly localCidLength: number;
+  readonly maxConnections: number;
+  readonly maxHandshakes: number;
+  readonly retryMode: 'never' | 'always' | 'underLoad';
+  readonly retryThreshold: number;
+  private readonly stat: EndpointStats = {
+    datagramsReceived: 0, bytesReceived: 0, datagramsSent: 0, bytesSent: 0, connectionsAccepted: 0,
+    connectionsOpened: 0, connectionsRefused: 0, droppedMalformed: 0, droppedUnroutable: 0, droppedInitials: 0,
+    droppedUnauthenticated: 0, droppedResponses: 0, versionNegotiationsSent: 0, retriesSent: 0, invalidTokens: 0,
+    statelessResetsSent: 0, statelessResetsRateLimited: 0, statelessResetsReceived: 0, cidCollisions: 0, internalErrors: 0,
+  };
+  private readonly random: Random;
+  private readonly server: EndpointConfig['server'];
+  private readonly clientTransport: TransportOptions;
+  private readonly serverTransport: TransportOptions;
+  private readonly resetKey: StatelessResetKey;
+  private readonly resetTokenFn: (cid: Uint8Array) => Uint8Array;
+  private readonly tokens: AddressTokens;
+  private readonly resetBucket: TokenBucket;
+  private readonly responseBucket: TokenBucket;
+  private readonly maxQueued: number;
+  /** Our CIDs -> connection. */
+  private readonly routes = new Map<string, Entry>();
+  /** Server: clients' Initial DCIDs -> connection (Initial and 0-RTT packets only). */
+  private readonly initialRoutes = new Map<string, Entry>();
+  /** Remote address -> connections there (Stateless Reset detection, RFC 9000 §10.3.1). */
+  private readonly byAddress = new Map<string, Set<Entry>>();
+  private readonly entries = new Map<ConnectionHandle, Entry>();
+  /** Round-robin order for pollTransmit. */
+  private order: Entry[] = [];
+  private cursor = 0;
+  private handshaking = 0;
+  private nextHandle = 1;
+  private readonly responses: Array<{ bytes: Uint8Array; address: string }> = [];
+  private readonly events: EndpointEvent[] = [];
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  /** The last bug caught at the boundary (for the driver's log). */
+  lastInternalError: unknown;
+
+  constructor(config: EndpointConfig) {
+    this.random = config.random;
+    this.server = config.server;
+    this.localCidLength = config.localCidLength ?? 8;
+    int('localCidLength', this.localCidLength, 4, 20);
+    this.maxConnections = config.maxConnections ?? 4096;
+    int('maxConnections', this.maxConnections, 1, 2 ** 30);
+    this.maxHandshakes = config.maxHandshakes ?? 256;
+    int('maxHandshakes', this.maxHandshakes, 1, 2 ** 30);
+    this.retryMode = config.retry ?? 'never';
+    if (this.retryMode !== 'never' && this.retryMode !== 'always' && this.retryMode !== 'underLoad') {
+      throw new ConfigError('retry', `must be 'never', 'always' or 'underLoad', got ${String(this.retryMode)}`);
+    }
+    this.retryThreshold = config.retryThreshold ?? Math.ceil(this.maxHandshakes / 2);
+    int('retryThreshold', this.retryThreshold, 0, 2 ** 30);
+    this.maxQueued = config.maxQueuedResponses ?? 256;
+    int('maxQueuedResponses', this.maxQueued, 1, 2 ** 20);
+    if (!(config.staticKey instanceof Uint8Array) || config.staticKey.length !== 32) {
+      throw new ConfigError('staticKey', 'must be 32 bytes');
+    }
+    this.clientTransport = this.transportFor(config.transport, 'transport');
+    this.serverTransport = this.transportFor(mergeTransport(config.transport, config.server?.transport), 'server.transport');
+    this.resetKey = new StatelessResetKey(config.staticKey);
+    this.resetTokenFn = (cid) => this.resetKey.token(cid);
+    this.tokens = new AddressTokens(config.staticKey, {
+      ...(config.retryTokenLifetimeMs !== undefined ? { retryLifetimeMs: config.retryTokenLifetimeMs } : {}),
+      ...(config.newTokenLifetimeMs !== undefined ? { newTokenLifetimeMs: config.newTokenLifetimeMs } : {}),
+    });
+    this.resetBucket = bucket('statelessResetRate', config.statelessResetRate ?? { perSecond: 20, burst: 20 });
+    this.responseBucket = bucket('responseRate', config.responseRate ?? { perSecond: 200, burst: 200 });
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  get stats(): Readonly<EndpointStats> {
+    return { ...this.stat };
+  }
+
+  /** Connections alive (not yet terminated). */
+  get connectionCount(): number {
+    return this.entries.size;
+  }
+
+  /** Incoming connections whose handshake has not completed (nor failed). */
+  get handshakesInFlight(): number {
+    return this.handshaking;
+  }
+
+  /** True once `close()` finished: every connection terminated. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** True when this endpoint accepts incoming connections (and is not closing). */
+  get isAccepting(): boolean {
+    return this.server !== undefined && this.state === 'open';
+  }
+
+  /** The connection of `handle`, or undefined when it has terminated (or never existed). */
+  connection(handle: ConnectionHandle): Connection | undefined {
+    return this.entries.get(handle)?.connection;
+  }
+
+  /** Where `handle`'s datagrams go: the address of its latest packet that opened. */
+  remoteAddress(handle: ConnectionHandle): string | undefined {
+    return this.entries.get(handle)?.remoteAddress;
+  }
+
+  /** Handles of the live connections. */
+  handles(): ConnectionHandle[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The stateless reset token we give for `cid` (tests, diagnostics). */
+  statelessResetToken(cid: Uint8Array): Uint8Array {
+    return this.resetKey.token(cid);
+  }
+
+  /**
+   * A NEW_TOKEN token (RFC 9000 §8.1.3) for the client of `handle` at its current address: valid
+   * on a later connection from the same host for `newTokenLifetimeMs`. Sending it needs a
+   * NEW_TOKEN frame from the connection.
+   */
+  issueNewToken(now: number, handle: ConnectionHandle): Uint8Array | undefined {
+    const e = this.entries.get(handle);
+    return e ? this.tokens.issueNewToken(now, e.remoteAddress, this.random) : undefined;
+  }
+
+  // ------------------------------------------------------------------ inputs and commands
+
+  /** A UDP datagram arrived from `remoteAddress`. Never throws: what does not parse is dropped and counted. */
+  handleDatagram(now: number, remoteAddress: string, datagram: Uint8Array): void {
+    this.stat.datagramsReceived++;
+    this.stat.bytesReceived += datagram.length;
+    if (this.state === 'closed') return;
+    try {
+      this.route(now, remoteAddress, datagram);
+    } catch (e) {
+      // Connections catch their own errors; this is a bug of ours. Drop the datagram, keep serving.
+      this.stat.internalErrors++;
+      this.lastInternalError = e;
+    }
+  }
+
+  /** Timers are due (or any time: only what is due happens). */
+  handleTimeout(now: number): void {
+    for (const e of [...this.order]) {
+      if (e.connection.pollTimeout() <= now) {
+        e.connection.handleTimeout(now);
+        this.service(e);
+      }
+    }
+  }
+
+  /**
+   * Opens a client connection to `remoteAddress`. Throws `EndpointError` when the endpoint is
+   * closing or at `maxConnections`, `ConfigError`/`RangeError` for bad options.
+   */
+  connect(now: number, remoteAddress: string, options: ConnectOptions): { handle: ConnectionHandle; connection: Connection } {
+    if (this.state !== 'open') throw new EndpointError('the endpoint is closing');
+    if (this.entries.size >= this.maxConnections) throw new EndpointError(`connection limit of ${this.maxConnections} reached`);
+    const connection = new Connection(
+      {
+        role: 'client',
+        tls: options.tls,
+        transport: this.transportFor(mergeTransport(this.clientTransport, options.transport), 'transport'),
+        random: this.random,
+        resetToken: this.resetTokenFn,
+        ...(options.initialDcidLength !== undefined ? { initialDcidLength: options.initialDcidLength } : {}),
+        ...(options.token !== undefined ? { token: options.token } : {}),
+      },
+      now,
+    );
+    const e = this.register(connection, remoteAddress);
+    this.stat.connectionsOpened++;
+    this.service(e);
+    return { handle: e.handle, connection };
+  }
+
+  /**
+   * Closes every connection with an application CONNECTION_CLOSE (`code`, `reason`) and stops
+   * accepting. A 'closed' event follows once every connection has terminated.
+   */
+  close(now: number, code: number | bigint = 0, reason = ''): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    for (const e of [...this.order]) {
+      e.connection.close(now, code, reason);
+      this.service(e);
+    }
+    this.maybeFinishClose();
+  }
+
+  // ------------------------------------------------------------------ outputs
+
+  /**
+   * Writes the next datagram into `out` (at least the largest `maxUdpPayloadSize`, 1500 bytes
+   * is safe) and says where it goes, or returns null when nothing is to be sent now. Endpoint
+   * answers go first, then connections in round-robin, one datagram each per call.
+   */
+  pollTransmit(now: number, out: Uint8Array): Transmit | null {
+    for (let r = this.responses.shift(); r; r = this.responses.shift()) {
+      if (r.bytes.length > out.length) {
+        this.stat.droppedResponses++;
+        continue;
+      }
+      out.set(r.bytes);
+      return this.sent(r.bytes.length, r.address);
+    }
+    const n = this.order.length;
+    for (let i = 0; i < n; i++) {
+      const e = this.order[(this.cursor + i) % n]!;
+      const length = e.connection.pollTransmit(now, out);
+      if (length > 0) {
+        this.cursor = (this.cursor + i + 1) % n;
+        const address = e.remoteAddress;
+        this.service(e);
+        return this.sent(length, address);
+      }
+    }
+    return null;
+  }
+
+  /** When `handleTimeout` should next be called (the earliest connection timer), or Infinity. */
+  pollTimeout(): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (const e of this.order) t = Math.min(t, e.connection.pollTimeout());
+    return t;
+  }
+
+  /** The next event, or undefined. */
+  pollEvent(): EndpointEvent | undefined {
+    if (this.events.length === 0) {
+      // Commands called on a Connection directly (close, stream writes) can raise events and
+      // CID changes between our calls: collect them.
+      for (const e of [...this.order]) this.service(e);
+    }
+    return this.events.shift();
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  private route(now: number, address: string, datagram: Uint8Array): void {
+    const first = datagram[0];
+    if (first === undefined) {
+      this.stat.droppedMalformed++;
+      return;
+    }
+    if ((first & HEADER_FORM_BIT) === 0) {
+      this.routeShort(now, address, datagram, first);
+      return;
+    }
+    const h = tryParsePacketHeader(datagram, 0, this.localCidLength);
+    switch (h.kind) {
+      case 'invalid':
+      case 'short':
+        this.stat.droppedMalformed++;
+        return;
+      case 'versionNegotiation':
+      case 'retry': {
+        // Answers to a client connection of ours. RFC 9000 §6.1: never answer a VN packet.
+        const e = this.routes.get(toHex(h.dcid));
+        if (e) this.deliver(now, e, address, datagram);
+        else this.stat.droppedUnroutable++;
+        return;
+      }
+      case 'unsupportedVersion':
+        this.onUnsupportedVersion(now, address, datagram, h);
+        return;
+      case 'long': {
+        const initialish = h.type === LongPacketType.Initial || h.type === LongPacketType.ZeroRtt;
+        const e = this.routes.get(toHex(h.dcid)) ?? (initialish ? this.initialRoutes.get(toHex(h.dcid)) : undefined);
+        if (e) {
+          // RFC 9000 §14.1: a server discards Initials in datagrams under 1200 bytes.
+          if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) {
+            this.stat.droppedInitials++;
+            return;
+          }
+          this.deliver(now, e, address, datagram);
+        } else if (h.type === LongPacketType.Initial) {
+          this.onNewInitial(now, address, datagram, h);
+        } else {
+          // 0-RTT before its Initial, Handshake for a connection we do not know: nothing to do
+          // (a Stateless Reset is useless before the peer has our token, RFC 9000 §10.3).
+          this.stat.droppedUnroutable++;
+        }
+        return;
+      }
+    }
+  }
+
+  private routeShort(now: number, address: string, datagram: Uint8Array, first: number): void {
+    if (datagram.length < 1 + this.localCidLength) {
+      this.stat.droppedMalformed++;
+      return;
+    }
+    const dcid = datagram.subarray(1, 1 + this.localCidLength);
+    const e = this.routes.get(toHex(dcid));
+    if (e) {
+      this.deliver(now, e, address, datagram);
+      return;
+    }
+    // RFC 9000 §10.3.1: a Stateless Reset has a random DCID; it is recognised by its trailing
+    // token among the connections at the address it came from.
+    const here = this.byAddress.get(address);
+    if (here) {
+      for (const c of here) {
+        if (c.connection.isStatelessReset(datagram)) {
+          this.stat.statelessResetsReceived++;
+          this.deliver(now, c, address, datagram);
+          return;
+        }
+      }
+    }
+    // RFC 9000 §17.3.1: without the Fixed Bit it is no QUIC v1 packet: no answer.
+    if ((first & FIXED_BIT) === 0) {
+      this.stat.droppedMalformed++;
+      return;
+    }
+    this.sendStatelessReset(now, address, datagram.length, dcid);
+  }
+
+  /** RFC 9000 §10.3: answer a short-header packet for a CID we do not know (lost state). */
+  private sendStatelessReset(now: number, address: string, triggerLength: number, dcid: Uint8Array): void {
+    // Strictly smaller than the trigger and at least 21 bytes (§10.3, §10.3.3): a datagram of 21
+    // bytes or fewer could itself be a reset, and gets no answer.
+    const length = statelessResetLength(triggerLength, this.random);
+    if (length === 0) {
+      this.stat.droppedUnroutable++;
+      return;
+    }
+    if (!this.resetBucket.take(now)) {
+      this.stat.statelessResetsRateLimited++;
+      return;
+    }
+    const bytes = new Uint8Array(length);
+    writeStatelessReset(bytes, length, this.resetKey.token(dcid), this.random);
+    if (this.queue(bytes, address)) this.stat.statelessResetsSent++;
+  }
+
+  private onUnsupportedVersion(now: number, address: string, datagram: Uint8Array, h: UnsupportedVersionHeader): void {
+    // RFC 9000 §6.1: a server answers a packet that might start a connection with Version
+    // Negotiation; §14.1 / §6.1: only for datagrams of at least 1200 bytes (smaller ones cannot
+    // start a connection in any version we could speak, and must not be amplified).
+    if (!this.isAccepting || datagram.length < MIN_INITIAL_DATAGRAM) {
+      this.stat.droppedUnroutable++;
+      return;
+    }
+    if (!this.takeResponse(now)) return;
+    if (this.queue(versionNegotiationFor(h, this.random), address)) this.stat.versionNegotiationsSent++;
+  }
+
+  /** A client Initial for no connection: accept it, ask for a Retry, or refuse it. */
+  private onNewInitial(now: number, address: string, datagram: Uint8Array, h: LongHeader): void {
+    if (!this.server) {
+      this.stat.droppedUnroutable++;
+      return;
+    }
+    if (datagram.length < MIN_INITIAL_DATAGRAM) {
+      // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
+      // datagram with a payload that is smaller than ... 1200 bytes."
+      this.stat.droppedInitials++;
+      return;
+    }
+    if (this.state !== 'open') {
+      this.refuse(now, address, h, TransportErrorCode.CONNECTION_REFUSED, 'endpoint closing');
+      return;
+    }
+    let validated = false;
+    let retry: { originalDcid: Uint8Array; retryScid: Uint8Array } | undefined;
+    if (h.token.length > 0) {
+      const t = this.tokens.validate(h.token, now, address, h.dcid);
+      if (t.kind === 'retry') {
+        retry = { originalDcid: t.originalDcid, retryScid: t.retryScid };
+        validated = true;
+      } else if (t.kind === 'newToken') {
+        validated = true;
+      } else {
+        this.stat.invalidTokens++;
+        if (t.retry) {
+          // RFC 9000 §8.1.2: "If a server receives a client Initial that contains an invalid
+          // Retry token but is otherwise valid, it knows the client will not accept another
+          // Retry token. ... the server SHOULD immediately close the connection with an
+          // INVALID_TOKEN error." A packet that does not even open is just dropped.
+          if (initialAuthenticates(datagram, h)) this.refuse(now, address, h, TransportErrorCode.INVALID_TOKEN, t.reason);
+          else this.stat.droppedUnauthenticated++;
+          return;
+        }
+        // RFC 9000 §8.1.3: another invalid token: "proceed as if the client did not have a
+        // validated address, including potentially sending a Retry packet".
+      }
+    }
+    if (!retry && h.dcid.length < MIN_INITIAL_DCID) {
+      this.stat.droppedInitials++;
+      return;
+    }
+    if (this.entries.size >= this.maxConnections) {
+      this.refuse(now, address, h, TransportErrorCode.CONNECTION_REFUSED, 'too many connections');
+      return;
+    }
+    if (!validated && (this.retryMode === 'always' || (this.retryMode === 'underLoad' && this.handshaking >= this.retryThreshold))) {
+      this.sendRetry(now, address, h);
+      return;
+    }
+    // RFC 9000 §5.2.2: "If a server refuses to accept a new connection, it SHOULD send an
+    // Initial packet containing a CONNECTION_CLOSE frame with error code CONNECTION_REFUSED."
+    if (this.handshaking >= this.maxHandshakes) {
+      this.refuse(now, address, h, TransportErrorCode.CONNECTION_REFUSED, 'too many handshakes in flight');
+      return;
+    }
+    this.accept(now, address, datagram, h, retry, validated);
+  }
+
+  private accept(
+    now: number,
+    address: string,
+    datagram: Uint8Array,
+    h: LongHeader,
+    retry: { originalDcid: Uint8Array; retryScid: Uint8Array } | undefined,
+    validated: boolean,
+  ): void {
+    const connection = new Connection(
+      {
+        role: 'server',
+        tls: this.server!.tls,
+        transport: this.serverTransport,
+        random: this.random,
+        resetToken: this.resetTokenFn,
+        initialDcid: h.dcid.slice(),
+        clientScid: h.scid.slice(),
+        ...(retry ? { retry } : {}),
+        ...(validated ? { addressValidated: true } : {}),
+      },
+      now,
+    );
+    const e = this.register(connection, address);
+    e.initialKey = toHex(h.dcid);
+    this.initialRoutes.set(e.initialKey, e);
+    e.handshaking = true;
+    this.handshaking++;
+    connection.handleDatagram(now, datagram);
+    if (connection.packetsReceived === 0) {
+      // Nothing in it opened: an Initial-shaped forgery. Keep no state for it (no handshake slot
+      // held until a timeout, no event).
+      this.stat.droppedUnauthenticated++;
+      this.unregister(e);
+      return;
+    }
+    this.stat.connectionsAccepted++;
+    this.events.push({ type: 'incoming', handle: e.handle, connection, remoteAddress: address });
+    this.service(e);
+  }
+
+  private sendRetry(now: number, address: string, h: LongHeader): void {
+    if (!this.takeResponse(now)) return;
+    // RFC 9000 §17.2.5.1: our Retry SCID "MUST NOT be equal to the Destination Connection ID
+    // field of the packet sent by the client".
+    let scid = this.random.fill(new Uint8Array(this.localCidLength));
+    while (toHex(scid) === toHex(h.dcid)) scid = this.random.fill(new Uint8Array(this.localCidLength));
+    const token = this.tokens.issueRetry(now, address, h.dcid, scid);
+    if (this.queue(retryFor(h, scid, token, this.random), address)) this.stat.retriesSent++;
+  }
+
+  private refuse(now: number, address: string, h: LongHeader, code: number, reason: string): void {
+    if (!this.takeResponse(now)) return;
+    const scid = this.random.fill(new Uint8Array(this.localCidLength));
+    if (this.queue(initialCloseFor(h, scid, code, reason), address) && code === TransportErrorCode.CONNECTION_REFUSED) {
+      this.stat.connectionsRefused++;
+    }
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private register(connection: Connection, address: string): Entry {
+    const e: Entry = {
+      handle: this.nextHandle++ as ConnectionHandle,
+      connection,
+      remoteAddress: address,
+      cids: new Set(),
+      initialKey: undefined,
+      handshaking: false,
+    };
+    this.entries.set(e.handle, e);
+    this.order.push(e);
+    this.addAddress(e);
+    this.updateCids(e);
+    return e;
+  }
+
+  /** Hands `datagram` to `e`; moves its address when a packet of it opened. */
+  private deliver(now: number, e: Entry, address: string, datagram: Uint8Array): void {
+    const before = e.connection.packetsReceived;
+    e.connection.handleDatagram(now, datagram);
+    if (address !== e.remoteAddress && e.connection.packetsReceived !== before) {
+      this.removeAddress(e);
+      e.remoteAddress = address;
+      this.addAddress(e);
+    }
+    this.service(e);
+  }
+
+  /** After anything touched `e`: routing changes and events. */
+  private service(e: Entry): void {
+    if (!this.entries.has(e.handle)) return;
+    this.updateCids(e);
+    for (let ev = e.connection.pollEvent(); ev; ev = e.connection.pollEvent()) {
+      if (ev.type === 'connected' || ev.type === 'closed') this.endHandshake(e);
+      this.events.push({ type: 'connection', handle: e.handle, event: ev });
+      if (ev.type === 'terminated') {
+        this.unregister(e);
+        this.maybeFinishClose();
+        return;
+      }
+    }
+  }
+
+  private updateCids(e: Entry): void {
+    const { added, retired } = e.connection.takeCidChanges();
+    for (const cid of added) {
+      const k = toHex(cid);
+      if (this.routes.has(k)) {
+        this.stat.cidCollisions++;
+        continue;
+      }
+      this.routes.set(k, e);
+      e.cids.add(k);
+    }
+    for (const cid of retired) {
+      const k = toHex(cid);
+      if (this.routes.get(k) === e) this.routes.delete(k);
+      e.cids.delete(k);
+    }
+  }
+
+  private endHandshake(e: Entry): void {
+    if (!e.handshaking) return;
+    e.handshaking = false;
+    this.handshaking--;
+  }
+
+  private unregister(e: Entry): void {
+    this.endHandshake(e);
+    for (const k of e.cids) if (this.routes.get(k) === e) this.routes.delete(k);
+    e.cids.clear();
+    if (e.initialKey !== undefined && this.initialRoutes.get(e.initialKey) === e) this.initialRoutes.delete(e.initialKey);
+    this.removeAddress(e);
+    this.entries.delete(e.handle);
+    const i = this.order.indexOf(e);
+    if (i >= 0) {
+      this.order.splice(i, 1);
+      if (this.cursor > i) this.cursor--;
+      if (this.cursor >= this.order.length) this.cursor = 0;
+    }
+  }
+
+  private maybeFinishClose(): void {
+    if (this.state === 'closing' && this.entries.size === 0) {
+      this.state = 'closed';
+      this.responses.length = 0;
+      this.events.push({ type: 'closed' });
+    }
+  }
+
+  private addAddress(e: Entry): void {
+    let s = this.byAddress.get(e.remoteAddress);
+    if (!s) this.byAddress.set(e.remoteAddress, (s = new Set()));
+    s.add(e);
+  }
+
+  private removeAddress(e: Entry): void {
+    const s = this.byAddress.get(e.remoteAddress);
+    if (!s) return;
+    s.delete(e);
+    if (s.size === 0) this.byAddress.delete(e.remoteAddress);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private takeResponse(now: number): boolean {
+    if (this.responseBucket.take(now)) return true;
+    this.stat.droppedResponses++;
+    return false;
+  }
+
+  private queue(bytes: Uint8Array, address: string): boolean {
+    if (this.responses.length >= this.maxQueued) {
+      this.stat.droppedResponses++;
+      return false;
+    }
+    this.responses.push({ bytes, address });
+    return true;
+  }
+
+  private sent(length: number, address: string): Transmit {
+    this.stat.datagramsSent++;
+    this.stat.bytesSent += length;
+    return { length, address };
+  }
+
+  /** Transport options with our CID length; validated now so a bad option fails here, not per Initial. */
+  private transportFor(t: TransportOptions | undefined, field: string): TransportOptions {
+    if (t?.localCidLength !== undefined && t.localCidLength !== this.localCidLength) {
+      throw new ConfigError(`${field}.localCidLength`, `must equal the endpoint's localCidLength (${this.localCidLength}): short headers are routed by it`);
+    }
+    const out: TransportOptions = { ...t, localCidLength: this.localCidLength };
+    resolveTransportConfig(out);
+    return out;
+  }
+}
