@@ -1,149 +1,138 @@
-/**
- * `quic-peer demo`: shows, in one process, what the library does today. It runs the TLS 1.3
- * handshake between a quic-peer client and server with Ed25519 raw public keys (exactly the
- * messages iroh exchanges), derives the QUIC packet protection keys from its secrets, and
- * protects and opens 1-RTT packets with them, timing each step.
- *
- * As the connection and the UDP endpoint land, this grows into the full loopback demo (issue #4).
- */
 import { performance } from 'node:perf_hooks';
-import { CryptoRandom, EndpointId, Level, TlsClient, TlsServer, generateSecretKey, cipherSuite } from '../tls/index.js';
-import type { TlsEngine, TlsEvent } from '../tls/index.js';
-import { deriveDirectionalKeys } from '../quic/crypto/index.js';
-import { Writer } from '../quic/codec/writer.js';
-import { sealPacket, openPacket } from '../quic/packet/protection.js';
-import { parsePacketHeader, writeShortHeader } from '../quic/packet/header.js';
+import { Endpoint } from '../session/endpoint.js';
+import { Session } from '../session/session.js';
+import { intOpt, parseArgs } from './args.js';
+import { echoSession } from './listen.js';
 
-const HELP = `quic-peer demo: an in-process tour of quic-peer
+/**
+ * `quic-peer demo` (what `npm start` runs): in one process, a listener and a dialer on loopback
+ * UDP: the handshake time, echo round trips, datagrams, and a bulk transfer with a live progress
+ * bar and a summary of throughput, RTT, loss and path MTU.
+ */
+export const DEMO_HELP = `quic-peer demo: a listener and a dialer in one process, over loopback UDP
 
-Usage: quic-peer demo [--handshakes N] [--packets N]
+Usage: quic-peer demo [--bytes N] [--pings N] [--datagrams N]
 
-  --handshakes N   TLS 1.3 raw-public-key handshakes to time (default 200)
-  --packets N      1-RTT packets of 1200 bytes to protect and open (default 20000)`;
+  --bytes N       size of the bulk transfer (default 100000000, 100 MB)
+  --pings N       64-byte echo round trips to time (default 200)
+  --datagrams N   datagrams of 100 bytes to send and count (default 1000)`;
 
-export async function runDemo(args: string[]): Promise<number> {
-  let handshakes = 200;
-  let packets = 20000;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${HELP}\n`);
-      return 0;
-    }
-    const v = Number(args[i + 1]);
-    if ((a === '--handshakes' || a === '--packets') && Number.isSafeInteger(v) && v > 0) {
-      if (a === '--handshakes') handshakes = v;
-      else packets = v;
-      i++;
-      continue;
-    }
-    process.stderr.write(`quic-peer demo: bad argument '${a}'\n\n${HELP}\n`);
-    return 2;
+const DEMO_SPEC = { bytes: { value: true }, pings: { value: true }, datagrams: { value: true }, help: {} } as const;
+
+export async function runDemo(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, DEMO_SPEC);
+  if (p.flags.has('help')) {
+    process.stdout.write(`${DEMO_HELP}\n`);
+    return 0;
   }
-
-  const random = new CryptoRandom();
-  const serverKey = generateSecretKey(random);
-  const clientKey = generateSecretKey(random);
-  const serverId = EndpointId.fromSecretKey(serverKey);
-  const clientId = EndpointId.fromSecretKey(clientKey);
+  if (p.positionals.length > 0) throw new Error(`unexpected argument '${p.positionals[0]}'`);
+  const bytes = intOpt(p, 'bytes', 100_000_000);
+  const pings = intOpt(p, 'pings', 200);
+  const datagramCount = intOpt(p, 'datagrams', 1000);
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
-  out('quic-peer demo');
-  out(`  server id  ${serverId.toString()}`);
-  out(`  client id  ${clientId.toString()}`);
 
-  // One handshake in detail.
-  const first = handshake(serverKey, clientKey, serverId.bytes, random);
-  out(`\nTLS 1.3 handshake, Ed25519 raw public keys both ways, ALPN ${first.alpn}`);
-  out(`  cipher suite       ${first.suite}`);
-  out(`  server saw client  ${EndpointId.fromBytes(first.serverSawClient).toString()}`);
-  out(`  flights (bytes)    ClientHello ${first.sizes[0]}, server flight ${first.sizes[1]}, client flight ${first.sizes[2]}`);
+  const listener = await Endpoint.bind({ bind: '127.0.0.1:0' });
+  const dialer = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  try {
+    out('quic-peer demo (loopback UDP, one process)');
+    out(`  listener  ${listener.id.toString()}@${listener.boundAddresses[0]}`);
+    out(`  dialer    ${dialer.id.toString()}`);
+    const serving = (async () => {
+      for (let s = await Session.accept(listener); s; s = await Session.accept(listener)) void echoSession(s);
+    })();
 
-  const t0 = performance.now();
-  for (let i = 0; i < handshakes; i++) handshake(serverKey, clientKey, serverId.bytes, random);
-  const hsMs = (performance.now() - t0) / handshakes;
-  out(`  ${handshakes} handshakes: ${hsMs.toFixed(2)} ms each (both sides, in memory)`);
+    // Handshake.
+    const t0 = performance.now();
+    const session = await Session.connect(dialer, listener.ticket());
+    const hsMs = performance.now() - t0;
+    out(`\nhandshake      ${hsMs.toFixed(2)} ms (TLS 1.3, Ed25519 raw public keys both ways, ALPN ${session.alpn})`);
+    out(`  peer proved  ${session.remoteId.toString()}`);
 
-  // Packet protection with the negotiated 1-RTT keys.
-  const suite = cipherSuite(first.suiteId);
-  const write = deriveDirectionalKeys(suite, first.clientWriteSecret);
-  const read = deriveDirectionalKeys(suite, first.clientWriteSecret);
-  const dcid = random.fill(new Uint8Array(8));
-  const buf = new Uint8Array(1452);
-  const payload = random.fill(new Uint8Array(1200));
-  const t1 = performance.now();
-  let bytes = 0;
-  for (let pn = 0; pn < packets; pn++) {
-    const w = new Writer(buf);
-    const marks = writeShortHeader(w, dcid, pn, 2, 0);
-    w.bytesOf(payload);
-    const end = sealPacket(w, marks, pn, write);
-    const h = parsePacketHeader(buf, 0, dcid.length, end);
-    if (h.kind !== 'short') throw new Error('expected a short header');
-    const opened = openPacket(buf, h, read.header, read.packet, pn - 1);
-    if (!opened) throw new Error(`packet ${pn} failed to open`);
-    bytes += payload.length;
+    // Echo round trips on one stream.
+    const { readable, writable } = await session.createBidirectionalStream();
+    const w = writable.getWriter();
+    const r = readable.getReader();
+    const msg = new Uint8Array(64).fill(0x61);
+    const rtts: number[] = [];
+    for (let i = 0; i < pings; i++) {
+      const t = performance.now();
+      await w.write(msg);
+      let got = 0;
+      while (got < msg.length) {
+        const x = await r.read();
+        if (x.done) throw new Error('echo stream ended early');
+        got += x.value.length;
+      }
+      rtts.push((performance.now() - t) * 1000);
+    }
+    await w.close();
+    rtts.sort((a, b) => a - b);
+    out(`echo           ${pings} round trips of 64 bytes: p50 ${pct(rtts, 0.5).toFixed(0)} us, p99 ${pct(rtts, 0.99).toFixed(0)} us`);
+
+    // Datagrams.
+    let received = 0;
+    const counting = (async () => {
+      for (let d = await session.recvDatagram(); d && received < datagramCount; d = await session.recvDatagram()) received++;
+    })();
+    for (let i = 0; i < datagramCount; i++) await session.sendDatagram(new Uint8Array(100).fill(i & 0xff));
+    await Promise.race([counting, sleep(1000)]);
+    out(`datagrams      ${received}/${datagramCount} echoed (unreliable by design; max size ${session.maxDatagramSize() ?? 0} bytes)`);
+
+    // Bulk transfer on a uni stream to the listener, which echoes it back on another uni stream:
+    // count what the listener received through the echo's arrival, one direction timed.
+    const bulk = await session.createBidirectionalStream();
+    const chunk = new Uint8Array(64 * 1024);
+    const start = performance.now();
+    let sent = 0;
+    let echoed = 0;
+    const tty = process.stdout.isTTY === true;
+    let lastDraw = 0;
+    const draw = (final = false): void => {
+      const now = performance.now();
+      if (!final && now - lastDraw < (tty ? 100 : 2000)) return;
+      lastDraw = now;
+      const secs = (now - start) / 1000;
+      const frac = echoed / bytes;
+      const width = 30;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      const line = `transfer       [${bar}] ${(frac * 100).toFixed(0).padStart(3)}%  ${mb(echoed)} / ${mb(bytes)} MB  ${mbps(echoed, secs)} Mbit/s`;
+      if (tty) process.stdout.write(`\r${line}${final ? '\n' : ''}`);
+      else out(line);
+    };
+    const reading = (async () => {
+      for await (const c of bulk.readable as unknown as AsyncIterable<Uint8Array>) {
+        echoed += c.length;
+        draw();
+      }
+    })();
+    const bw = bulk.writable.getWriter();
+    while (sent < bytes) {
+      const n = Math.min(chunk.length, bytes - sent);
+      await bw.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+      sent += n;
+    }
+    await bw.close();
+    await reading;
+    draw(true);
+    const secs = (performance.now() - start) / 1000;
+    const st = session.getStats();
+    out(`  ${mb(bytes)} MB each way in ${secs.toFixed(2)} s: ${mbps(bytes, secs)} Mbit/s goodput per direction`);
+    out(`  rtt ${st.rtt.smoothed.toFixed(2)} ms smoothed, ${st.rtt.min.toFixed(2)} ms min; cwnd ${(st.cwnd / 1024).toFixed(0)} KiB; path MTU ${st.mtu} bytes`);
+    out(`  packets sent ${st.packetsSent}, lost ${st.packetsLost} (${((100 * st.packetsLost) / Math.max(1, st.packetsSent)).toFixed(2)}%), congestion events ${st.congestionEvents}, key updates ${st.keyUpdates}`);
+
+    session.close({ closeCode: 0, reason: 'demo done' });
+    await session.closed;
+    void serving;
+    return 0;
+  } finally {
+    await Promise.all([dialer.close(), listener.close()]);
   }
-  const secs = (performance.now() - t1) / 1000;
-  out(`\n1-RTT packet protection (${suite.name}), seal + header protection + open`);
-  out(`  ${packets} packets of ${payload.length} bytes: ${((bytes * 8) / secs / 1e6).toFixed(0)} Mbit/s, ${(packets / secs / 1000).toFixed(1)} k packets/s`);
-  out('\nNext: the QUIC connection, the UDP endpoint and the Session API (see the README).');
-  return 0;
 }
 
-interface HandshakeResult {
-  alpn: string;
-  suite: string;
-  suiteId: number;
-  serverSawClient: Uint8Array;
-  sizes: [number, number, number];
-  clientWriteSecret: Uint8Array;
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-/** Runs one in-memory handshake, moving bytes between the engines level by level. */
-function handshake(serverKey: Uint8Array, clientKey: Uint8Array, serverId: Uint8Array, random: CryptoRandom): HandshakeResult {
-  const alpnProtocols = ['iroh-http/2-duplex'];
-  const client = new TlsClient({
-    secretKey: clientKey, certificateType: 'rawPublicKey', alpnProtocols, random,
-    transportParameters: new Uint8Array([0x0f, 0x00]), expectedPeerKey: serverId,
-  });
-  const server = new TlsServer({
-    secretKey: serverKey, certificateType: 'rawPublicKey', alpnProtocols, random,
-    transportParameters: new Uint8Array([0x0f, 0x00]),
-  });
-  const sizes: [number, number, number] = [0, 0, 0];
-  let clientWriteSecret: Uint8Array | undefined;
-  client.start();
-  let flight = 0;
-  for (let round = 0; round < 4 && !(client.handshakeComplete && server.handshakeComplete); round++) {
-    const fromClient = drain(client, (e) => {
-      if (e.kind === 'writeSecret' && e.level === Level.Application) clientWriteSecret = e.secret;
-    });
-    if (fromClient.length) sizes[flight === 0 ? 0 : 2] += fromClient.reduce((n, [, d]) => n + d.length, 0);
-    for (const [level, data] of fromClient) server.handleData(level, data);
-    const fromServer = drain(server, () => {});
-    if (fromServer.length) sizes[1] += fromServer.reduce((n, [, d]) => n + d.length, 0);
-    for (const [level, data] of fromServer) client.handleData(level, data);
-    flight++;
-  }
-  drain(client, (e) => {
-    if (e.kind === 'writeSecret' && e.level === Level.Application) clientWriteSecret = e.secret;
-  });
-  if (!client.handshakeComplete || !server.handshakeComplete || !clientWriteSecret) throw new Error('handshake did not complete');
-  return {
-    alpn: client.alpn ?? '',
-    suite: client.suite?.name ?? '',
-    suiteId: client.suite?.id ?? 0,
-    serverSawClient: server.peerPublicKey ?? new Uint8Array(0),
-    sizes,
-    clientWriteSecret,
-  };
-}
-
-function drain(engine: TlsEngine, onEvent: (e: TlsEvent) => void): Array<[Level, Uint8Array]> {
-  const out: Array<[Level, Uint8Array]> = [];
-  for (let e = engine.pollEvent(); e; e = engine.pollEvent()) {
-    onEvent(e);
-    if (e.kind === 'writeData') out.push([e.level, e.data]);
-  }
-  return out;
-}
+const mb = (n: number): string => (n / 1e6).toFixed(1);
+const mbps = (n: number, secs: number): string => (secs > 0 ? ((n * 8) / secs / 1e6).toFixed(0) : '0');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());

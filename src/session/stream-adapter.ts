@@ -9,7 +9,8 @@ import type { ConnectionEvent } from '../quic/events.js';
  *   reader asks (highWaterMark 0): a reader that stops reading stops draining the receive
  *   buffer, so the stream's flow-control window is not extended and the sender stops;
  * - a `WritableStream<Uint8Array>`'s `write()` resolves once the chunk is in the connection's send
- *   buffer (bounded, `streams.sendBufferSize`), so a writer is paced by what the peer grants.
+ *   buffer (bounded, `streams.sendBufferSize`), so a writer is paced by what the peer grants;
+ *   its `close()` resolves once the peer acknowledged every byte and the FIN.
  *
  * Reset and stop map to the web streams' error paths: a peer's RESET_STREAM errors the readable
  * with a `StreamAbortedError` carrying the code; a peer's STOP_SENDING errors the writable the
@@ -68,6 +69,7 @@ export class StreamWaiters {
         break;
       case 'writable':
       case 'stopped':
+      case 'sendDone':
         this.wake(this.writers, e.id);
         break;
       default:
@@ -180,11 +182,20 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
           await waiters.waitWritable(id);
         }
       },
-      close() {
+      async close() {
         const err = failure();
         if (err) throw err;
         port.conn.finishStream(id);
         port.flush();
+        // Resolve once the peer acknowledged every byte and the FIN, so closing the session
+        // right after cannot lose data still in flight.
+        for (;;) {
+          const send = port.conn.streams.get(id)?.send;
+          if (!send || send.isTerminal) return;
+          const e = failure();
+          if (e) throw e;
+          await waiters.waitWritable(id);
+        }
       },
       abort(reason) {
         if (port.conn.isClosed) return;

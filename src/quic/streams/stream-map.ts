@@ -386,6 +386,9 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   }
 
   onSendTerminal(id: number): void {
+    // The sending part is done: every byte and the FIN acknowledged (or the reset acknowledged).
+    // A writer waiting for its data to be delivered (a graceful close) wakes on this.
+    if (this.streams.has(id)) this.events.push({ type: 'sendDone', id });
     this.maybeRemove(id);
   }
 

@@ -64,6 +64,8 @@ export type StreamEvent =
   | { type: 'writable'; id: number }
   | { type: 'stopped'; id: number; code: number | bigint }
   | { type: 'streamClosed'; id: number }
+  /** The sending part is terminal: all data and the FIN (or the reset) acknowledged. */
+  | { type: 'sendDone'; id: number }
   | { type: 'streams-available'; direction: Direction };
 
 export type OpenResult = { kind: 'opened'; stream: Stream } | { kind: 'blocked'; limit: number };

@@ -335,6 +335,7 @@ describe('StreamMap: control frames and flow control', () => {
     m.onControlLost(frames[0]!);
     assert.deepEqual(drainControl(m), frames);
     m.onControlAcked(frames[0]!);
+    assert.deepEqual(drainEvents(m), [{ type: 'sendDone', id: s.id }], 'the acknowledged reset ends the sending part');
     m.onControlLost(frames[0]!);
     assert.deepEqual(drainControl(m), []);
     m.onStopSending(s.id, 78);

@@ -1,0 +1,71 @@
+/**
+ * A small command-line parser: `--flag`, `--opt value`, `--opt=value`, repeated options, and
+ * positionals. Unknown options are errors with the name in the message (no silent typos).
+ */
+export interface OptionSpec {
+  /** Takes a value (else a boolean flag). */
+  readonly value?: boolean;
+  /** May be given several times (values collected in order). */
+  readonly repeat?: boolean;
+}
+
+export interface ParsedArgs {
+  readonly options: Map<string, string[]>;
+  readonly flags: Set<string>;
+  readonly positionals: string[];
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function parseArgs(argv: readonly string[], spec: Readonly<Record<string, OptionSpec>>): ParsedArgs {
+  const options = new Map<string, string[]>();
+  const flags = new Set<string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--') || a === '--') {
+      if (a.startsWith('-') && a.length > 1 && a !== '-h') throw new UsageError(`unknown option '${a}'`);
+      if (a === '-h') flags.add('help');
+      else positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    const s = spec[name];
+    if (!s) throw new UsageError(`unknown option '--${name}'`);
+    if (!s.value) {
+      if (eq >= 0) throw new UsageError(`option '--${name}' takes no value`);
+      flags.add(name);
+      continue;
+    }
+    let v: string | undefined;
+    if (eq >= 0) v = a.slice(eq + 1);
+    else v = argv[++i];
+    if (v === undefined || v === '') throw new UsageError(`option '--${name}' needs a value`);
+    const list = options.get(name) ?? [];
+    if (list.length > 0 && !s.repeat) throw new UsageError(`option '--${name}' given twice`);
+    list.push(v);
+    options.set(name, list);
+  }
+  return { options, flags, positionals };
+}
+
+/** The single value of `name`, or undefined. */
+export function opt(p: ParsedArgs, name: string): string | undefined {
+  return p.options.get(name)?.[0];
+}
+
+/** A positive integer option, or the default. */
+export function intOpt(p: ParsedArgs, name: string, dflt: number): number {
+  const v = opt(p, name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`option '--${name}' must be a positive integer, got '${v}'`);
+  return n;
+}

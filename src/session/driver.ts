@@ -1,0 +1,199 @@
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { EndpointCore, EndpointEvent } from '../quic/endpoint.js';
+import { BufferPool, type PooledBuffer } from '../quic/codec/pool.js';
+import { parseSocketAddr } from './addressing.js';
+
+/**
+ * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (DESIGN.md). It
+ * feeds the sans-IO EndpointCore with datagrams and time and carries out what it asks:
+ *
+ * - every received datagram goes to `core.handleDatagram` (the core copies what it keeps, so the
+ *   socket's buffer is not retained);
+ * - output is batched per event-loop turn: inputs only mark the driver dirty, and one `flush` in
+ *   the check phase (setImmediate) sends everything, so a burst of received packets is handled
+ *   before anything is sent (and ACKs are coalesced);
+ * - datagrams are written into pooled buffers, released in the send callback;
+ * - one timer, re-armed from `core.pollTimeout()` after every flush;
+ * - a bug surfacing from the core never escapes into Node's event loop: it is counted and
+ *   logged once per kind.
+ */
+export interface DriverOptions {
+  /** Socket receive/send buffer sizes requested (the OS may cap them). Default 4 MiB. */
+  socketBufferBytes?: number;
+  /** Called with every endpoint event, in order. */
+  onEvent(e: EndpointEvent): void;
+  /** Called when a socket or the core fails in a way the driver cannot absorb. */
+  onError?(e: Error): void;
+}
+
+export interface BoundSocket {
+  readonly socket: dgram.Socket;
+  readonly family: 4 | 6;
+  /** The local address, ip:port. */
+  readonly address: string;
+}
+
+/** Largest datagram we write: covers every path MTU we probe (our maximum UDP payload). */
+const BUFFER_SIZE = 1500;
+
+export class UdpDriver {
+  readonly core: EndpointCore;
+  readonly sockets: readonly BoundSocket[];
+  private readonly opts: DriverOptions;
+  private readonly pool = new BufferPool({ bufferSize: BUFFER_SIZE, maxBuffers: 2048, slabBuffers: 64 });
+  private readonly t0 = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private scheduled = false;
+  private closed = false;
+  /** Parsed remote addresses, so the send path does not re-parse a string per packet. */
+  private readonly addrCache = new Map<string, { host: string; port: number; family: 4 | 6 }>();
+  /** Counters for stats and tests. */
+  readonly counters = { received: 0, sent: 0, sendErrors: 0, poolExhausted: 0, coreErrors: 0 };
+  private readonly onSent = (buf: PooledBuffer, err: Error | null): void => {
+    buf.release();
+    if (err) this.counters.sendErrors++;
+    if (this.poolWaiting) {
+      this.poolWaiting = false;
+      this.schedule();
+    }
+  };
+  private poolWaiting = false;
+
+  constructor(core: EndpointCore, sockets: BoundSocket[], opts: DriverOptions) {
+    this.core = core;
+    this.sockets = sockets;
+    this.opts = opts;
+    for (const s of sockets) {
+      const size = opts.socketBufferBytes ?? 4 * 1024 * 1024;
+      try {
+        s.socket.setRecvBufferSize(size);
+        s.socket.setSendBufferSize(size);
+      } catch {
+        // Some platforms refuse large buffers; the defaults still work, only bursts may drop.
+      }
+      s.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+      s.socket.on('error', (err) => this.opts.onError?.(err));
+    }
+  }
+
+  /** Milliseconds since the driver started: the clock handed to the core. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** Something changed (a command was issued): flush at the end of this event-loop turn. */
+  schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** Stops timers and closes the sockets. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    this.counters.received++;
+    const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    try {
+      this.core.handleDatagram(this.now(), address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+    } catch (e) {
+      this.coreError(e);
+    }
+    this.schedule();
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.closed) return;
+    const now = this.now();
+    try {
+      this.transmit(now);
+      for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) this.opts.onEvent(e);
+      // Event handlers may have issued commands: send what they produced in this same turn.
+      this.transmit(now);
+    } catch (e) {
+      this.coreError(e);
+    }
+    this.arm(now);
+  };
+
+  private transmit(now: number): void {
+    for (;;) {
+      const buf = this.pool.acquire();
+      if (!buf) {
+        // Every buffer is in the kernel's hands: resume when a send callback returns one.
+        this.counters.poolExhausted++;
+        this.poolWaiting = true;
+        return;
+      }
+      const t = this.core.pollTransmit(now, buf.bytes);
+      if (t === null) {
+        buf.release();
+        return;
+      }
+      const to = this.resolve(t.address);
+      const sock = this.sockets.find((s) => s.family === to.family) ?? this.sockets[0]!;
+      buf.length = t.length;
+      this.counters.sent++;
+      sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, (err) => this.onSent(buf, err));
+    }
+  }
+
+  private arm(now: number): void {
+    const at = this.core.pollTimeout();
+    if (at === this.timerAt && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      if (this.closed) return;
+      try {
+        this.core.handleTimeout(this.now());
+      } catch (e) {
+        this.coreError(e);
+      }
+      this.flush();
+    }, Math.max(0, Math.ceil(at - now)));
+  }
+
+  private resolve(address: string): { host: string; port: number; family: 4 | 6 } {
+    let a = this.addrCache.get(address);
+    if (!a) {
+      a = parseSocketAddr(address);
+      if (this.addrCache.size > 4096) this.addrCache.clear();
+      this.addrCache.set(address, a);
+    }
+    return a;
+  }
+
+  private coreError(e: unknown): void {
+    this.counters.coreErrors++;
+    this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/** Binds a UDP socket on `address` (ip:port; port 0 = any). */
+export async function bindSocket(address: string): Promise<BoundSocket> {
+  const a = parseSocketAddr(address);
+  const socket = dgram.createSocket(a.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(a.port, a.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  const local = socket.address();
+  return { socket, family: a.family, address: a.family === 6 ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}` };
+}

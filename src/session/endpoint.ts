@@ -1,0 +1,273 @@
+import { networkInterfaces } from 'node:os';
+import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent, type TransportOptions } from '../quic/endpoint.js';
+import { CryptoRandom } from '../tls/random.js';
+import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
+import type { KeyLogger } from '../tls/engine.js';
+import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
+import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
+import { KeyLogFile } from './keylog.js';
+import { ConnectError, InvalidArgumentError } from './errors.js';
+import { Session, SessionCore, type ConnectOptions } from './session.js';
+
+/** iroh-http's session ALPN: the default, so a quic-peer session speaks to an iroh-http session. */
+export const DEFAULT_ALPN = 'iroh-http/2-duplex';
+
+export interface EndpointOptions {
+  /** Our Ed25519 secret key (32-byte seed, or 64 hex chars). Default: a fresh random key. */
+  readonly secretKey?: Uint8Array | string;
+  /** ALPNs served to incoming sessions (default [`iroh-http/2-duplex`]). */
+  readonly alpns?: readonly string[];
+  /**
+   * Socket addresses to bind (ip:port, port 0 = any). Default loopback only:
+   * ['127.0.0.1:0', '[::1]:0'] (the IPv6 one is skipped when the host has no ::1).
+   */
+  readonly bind?: string | readonly string[];
+  /** Transport options of every connection (windows, idle timeout, congestion control...). */
+  readonly transport?: TransportOptions;
+  /** Accept incoming sessions (default true). */
+  readonly acceptIncoming?: boolean;
+  /** Most sessions at once (default 4096); most incoming handshakes in flight (default 256). */
+  readonly maxSessions?: number;
+  readonly maxHandshakes?: number;
+  /** Address validation with Retry (default 'underLoad'). */
+  readonly retry?: 'never' | 'always' | 'underLoad';
+  /** Dial timeout (default 10 s). */
+  readonly dialTimeoutMs?: number;
+  /** NSS key log (a file path, or a callback) for Wireshark: never in production. */
+  readonly keylog?: string | KeyLogger;
+}
+
+/** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
+export class Endpoint {
+  readonly id: EndpointId;
+  /** @internal */
+  readonly core: EndpointCore;
+  readonly dialTimeoutMs: number;
+  private readonly driver: UdpDriver;
+  private readonly secretKey: Uint8Array;
+  private readonly sessions = new Map<ConnectionHandle, SessionCore>();
+  private readonly acceptQueue: Session[] = [];
+  private acceptWaiters: Array<(s: Session | null) => void> = [];
+  private readonly keyLog: KeyLogger | undefined;
+  private readonly keyLogFile: KeyLogFile | undefined;
+  private closing: Promise<void> | undefined;
+  private closedResolve: (() => void) | undefined;
+
+  private constructor(secretKey: Uint8Array, core: EndpointCore, sockets: BoundSocket[], dialTimeoutMs: number, keylog: EndpointOptions['keylog']) {
+    this.secretKey = secretKey;
+    this.id = EndpointId.fromSecretKey(secretKey);
+    this.core = core;
+    this.dialTimeoutMs = dialTimeoutMs;
+    if (typeof keylog === 'string') {
+      this.keyLogFile = new KeyLogFile(keylog);
+      this.keyLog = this.keyLogFile.logger;
+    } else {
+      this.keyLog = keylog;
+    }
+    this.driver = new UdpDriver(core, sockets, {
+      onEvent: (e) => this.onEvent(e),
+      onError: () => {
+        // Socket errors (e.g. ICMP unreachable on some platforms) and caught core bugs: the
+        // affected connection handles itself; the endpoint keeps serving the others.
+      },
+    });
+  }
+
+  /** Binds the sockets and starts the endpoint. */
+  static async bind(options: EndpointOptions = {}): Promise<Endpoint> {
+    const random = new CryptoRandom();
+    const secretKey = parseSecret(options.secretKey, random);
+    const alpns = options.alpns ?? [DEFAULT_ALPN];
+    if (!Array.isArray(alpns) || alpns.length === 0 || alpns.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 255)) {
+      throw new InvalidArgumentError('alpns must be a non-empty list of non-empty strings (at most 255 bytes each)');
+    }
+    const dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
+    if (!Number.isFinite(dialTimeoutMs) || dialTimeoutMs <= 0) throw new InvalidArgumentError(`dialTimeoutMs must be positive, got ${dialTimeoutMs}`);
+    const explicit = options.bind !== undefined;
+    const addrs = typeof options.bind === 'string' ? [options.bind] : (options.bind ?? ['127.0.0.1:0', '[::1]:0']);
+    const sockets: BoundSocket[] = [];
+    for (const a of addrs) {
+      try {
+        parseSocketAddr(a);
+      } catch (e) {
+        throw new InvalidArgumentError(`bind address ${a}: ${(e as Error).message}`);
+      }
+      try {
+        sockets.push(await bindSocket(a));
+      } catch (e) {
+        // The default IPv6 loopback may not exist (IPv6 disabled): skip it; an explicit address must bind.
+        if (explicit || sockets.length === 0) {
+          for (const s of sockets) s.socket.close();
+          throw new InvalidArgumentError(`cannot bind ${a}: ${(e as Error).message}`);
+        }
+      }
+    }
+    const transport: TransportOptions = { keepAliveIntervalMs: 5_000, ...options.transport };
+    const staticKey = random.fill(new Uint8Array(32));
+    const core = new EndpointCore({
+      staticKey,
+      random,
+      transport,
+      ...(options.acceptIncoming === false
+        ? {}
+        : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns } } }),
+      ...(options.maxSessions !== undefined ? { maxConnections: options.maxSessions } : {}),
+      ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
+      retry: options.retry ?? 'underLoad',
+    });
+    return new Endpoint(secretKey, core, sockets, dialTimeoutMs, options.keylog);
+  }
+
+  /** Our addresses: the bound sockets (unspecified addresses expanded to the host's interfaces). */
+  addr(): EndpointAddr {
+    const out: string[] = [];
+    for (const s of this.driver.sockets) {
+      const a = parseSocketAddr(s.address);
+      if (a.host === '0.0.0.0' || a.host === '::') {
+        for (const list of Object.values(networkInterfaces())) {
+          for (const i of list ?? []) {
+            if ((i.family === 'IPv4') === (a.family === 4)) out.push(formatSocketAddr({ host: i.address, port: a.port }));
+          }
+        }
+      } else {
+        out.push(s.address);
+      }
+    }
+    return { id: this.id, addrs: out };
+  }
+
+  /** An iroh `endpoint…` ticket for our id and addresses. */
+  ticket(): string {
+    return encodeEndpointTicket(this.addr());
+  }
+
+  /** The local socket addresses actually bound. */
+  get boundAddresses(): string[] {
+    return this.driver.sockets.map((s) => s.address);
+  }
+
+  /** Milliseconds on the driver's clock. @internal */
+  now(): number {
+    return this.driver.now();
+  }
+
+  /** Run the transmit loop at the end of this event-loop turn. @internal */
+  schedule(): void {
+    this.driver.schedule();
+  }
+
+  /** Number of live sessions (incoming and outgoing). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Closes every session gracefully (application close, code 0) and resolves once they are gone
+   * and the sockets are closed. Pending `accept`s resolve to null.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = new Promise<void>((resolve) => {
+        this.closedResolve = resolve;
+      }).then(async () => {
+        await this.driver.close();
+        this.keyLogFile?.close();
+      });
+      for (const f of this.acceptWaiters.splice(0)) f(null);
+      this.core.close(this.now(), 0, 'endpoint closing');
+      this.schedule();
+      // The peers may never answer: the closing periods end on their own, but do not wait forever.
+      setTimeout(() => this.closedResolve?.(), 3_000).unref();
+    }
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal Starts a connection to `remote`; Session.connect awaits its readiness. */
+  dial(remote: string | EndpointId | EndpointAddr, options: ConnectOptions): SessionCore {
+    if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
+    const alpn = options.alpn ?? DEFAULT_ALPN;
+    if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
+    let addr: EndpointAddr;
+    if (remote instanceof EndpointId) addr = parseRemote(remote.toString(), options.directAddrs);
+    else if (typeof remote === 'string') addr = parseRemote(remote, options.directAddrs);
+    else addr = { id: remote.id, addrs: [...remote.addrs, ...(options.directAddrs ?? [])] };
+    const families = new Set(this.driver.sockets.map((s) => s.family));
+    const address = addr.addrs.find((a) => families.has(parseSocketAddr(a).family));
+    if (!address) {
+      throw new ConnectError('no-address', `no direct address to dial ${addr.id.toString()} from our ${[...families].map((f) => `IPv${f}`).join('/')} sockets: pass directAddrs, an id@ip:port or a ticket`);
+    }
+    let opened;
+    try {
+      opened = this.core.connect(this.now(), address, {
+        tls: {
+          secretKey: this.secretKey,
+          certificateType: 'rawPublicKey',
+          alpnProtocols: [alpn],
+          expectedPeerKey: addr.id.bytes,
+          ...(this.keyLog ? { keyLog: this.keyLog } : {}),
+        },
+      });
+    } catch (e) {
+      if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);
+      throw e;
+    }
+    const core = new SessionCore(this, opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`);
+    this.sessions.set(opened.handle, core);
+    this.schedule();
+    return core;
+  }
+
+  /** @internal */
+  acceptNext(): Promise<Session | null> {
+    const s = this.acceptQueue.shift();
+    if (s) return Promise.resolve(s);
+    if (this.closing) return Promise.resolve(null);
+    return new Promise((resolve) => this.acceptWaiters.push(resolve));
+  }
+
+  private onEvent(e: EndpointEvent): void {
+    switch (e.type) {
+      case 'incoming': {
+        const core = new SessionCore(this, e.handle, e.connection, `incoming@${e.remoteAddress}`);
+        this.sessions.set(e.handle, core);
+        core.ready.then(
+          () => {
+            core.target = `${core.conn.peerPublicKey ? EndpointId.fromBytes(core.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
+            const s = new Session(core);
+            const w = this.acceptWaiters.shift();
+            if (w) w(s);
+            else this.acceptQueue.push(s);
+          },
+          () => {
+            // A handshake that failed never becomes a session.
+          },
+        );
+        break;
+      }
+      case 'connection': {
+        const s = this.sessions.get(e.handle);
+        if (!s) break;
+        s.onEvent(e.event);
+        if (e.event.type === 'terminated') this.sessions.delete(e.handle);
+        break;
+      }
+      case 'closed':
+        this.closedResolve?.();
+        break;
+    }
+  }
+}
+
+function parseSecret(s: Uint8Array | string | undefined, random: CryptoRandom): Uint8Array {
+  try {
+    if (s === undefined) return generateSecretKey(random);
+    if (typeof s === 'string') return secretKeyFromHex(s);
+    return secretKeyFromBytes(s);
+  } catch (e) {
+    throw new InvalidArgumentError(`secretKey: ${(e as Error).message}`);
+  }
+}

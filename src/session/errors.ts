@@ -1,0 +1,93 @@
+import { transportErrorName } from '../quic/errors.js';
+import { alertName } from '../tls/alerts.js';
+import type { CloseReason } from '../quic/events.js';
+
+/**
+ * Typed errors of the session layer. Each says what was wrong in its message and carries a
+ * machine-readable `kind`, so an application (or an FFI caller) can branch on it.
+ */
+
+/** A bad argument to the API (a close code above 2^62-1, a malformed remote, an unknown option...). */
+export class InvalidArgumentError extends TypeError {
+  override readonly name = 'InvalidArgumentError';
+}
+
+/** Why a dial failed. */
+export type ConnectErrorKind =
+  /** No answer within the dial timeout (nobody listens there, or packets are lost). */
+  | 'timeout'
+  /** The peer is not the endpoint id we dialled (its key differs), or it refused our key. */
+  | 'authentication'
+  /** No common ALPN (TLS no_application_protocol). */
+  | 'alpn'
+  /** The peer refused the connection (CONNECTION_REFUSED, version mismatch, stateless reset). */
+  | 'refused'
+  /** No usable direct address for the remote. */
+  | 'no-address'
+  /** The endpoint is closed or cannot open more connections. */
+  | 'endpoint'
+  /** Any other failure before the handshake completed. */
+  | 'failed';
+
+export class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+  readonly kind: ConnectErrorKind;
+  /** The connection's close reason, when the failure came from the connection. */
+  readonly reason: CloseReason | undefined;
+  constructor(kind: ConnectErrorKind, message: string, reason?: CloseReason) {
+    super(message);
+    this.kind = kind;
+    this.reason = reason;
+  }
+}
+
+/** The session is closed: an operation that needs it open. */
+export class SessionClosedError extends Error {
+  override readonly name = 'SessionClosedError';
+  readonly closeCode: number | bigint;
+  readonly reason: string;
+  constructor(closeCode: number | bigint, reason: string) {
+    super(`session closed (code ${closeCode}${reason ? `: ${reason}` : ''})`);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}
+
+/** A human description of a connection's close reason. */
+export function describeClose(r: CloseReason): string {
+  const who = r.remote ? 'by the peer' : 'locally';
+  switch (r.kind) {
+    case 'application':
+      return `closed ${who} with code ${r.code}${r.reason ? `: ${r.reason}` : ''}`;
+    case 'transport': {
+      const code = typeof r.code === 'bigint' ? Number(r.code) : r.code;
+      const alert = code >= 0x100 && code <= 0x1ff ? ` (TLS ${alertName(code - 0x100)})` : '';
+      return `transport error ${transportErrorName(code)}${alert} ${who}${r.reason ? `: ${r.reason}` : ''}`;
+    }
+    case 'idle':
+      return 'idle timeout: the peer stopped answering';
+    case 'handshakeTimeout':
+      return r.reason;
+    case 'reset':
+      return 'the peer reset the connection (stateless reset)';
+    case 'versionMismatch':
+      return r.reason;
+  }
+}
+
+/** Maps a connection that closed before its handshake completed to a ConnectError. */
+export function connectErrorFor(r: CloseReason, target: string): ConnectError {
+  const code = typeof r.code === 'bigint' ? Number(r.code) : r.code;
+  if (r.kind === 'transport' && code >= 0x100 && code <= 0x1ff) {
+    const alert = code - 0x100;
+    if (alert === 120) return new ConnectError('alpn', `${target}: no common ALPN (TLS no_application_protocol)`, r);
+    if ([42, 43, 46, 48, 51, 116].includes(alert) || (alert === 40 && /certificate/i.test(r.reason))) {
+      return new ConnectError('authentication', `${target}: authentication failed (TLS ${alertName(alert)}${r.reason ? `: ${r.reason}` : ''})`, r);
+    }
+  }
+  if (r.kind === 'handshakeTimeout') return new ConnectError('timeout', `${target}: ${r.reason}`, r);
+  if (r.kind === 'reset' || r.kind === 'versionMismatch' || (r.kind === 'transport' && code === 0x2)) {
+    return new ConnectError('refused', `${target}: connection refused (${describeClose(r)})`, r);
+  }
+  return new ConnectError('failed', `${target}: ${describeClose(r)}`, r);
+}

@@ -1,0 +1,372 @@
+import type { Connection, ConnectionStats } from '../quic/connection.js';
+import type { ConnectionHandle } from '../quic/endpoint.js';
+import type { CloseReason, ConnectionEvent } from '../quic/events.js';
+import { isVarintExact } from '../quic/codec/varint.js';
+import { DatagramError } from '../quic/datagrams.js';
+import { EndpointId } from '../tls/identity.js';
+import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from './stream-adapter.js';
+import { ConnectError, InvalidArgumentError, SessionClosedError, connectErrorFor, describeClose } from './errors.js';
+import type { Endpoint } from './endpoint.js';
+import type { EndpointAddr } from './addressing.js';
+
+/**
+ * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
+ * the `Session` of iroh-http's Rust core, see the README).
+ *
+ * Each `connect` is its own connection: closing a session never affects another to the same peer.
+ */
+
+/** How a session ended: the application code and reason, or 0 and a description. */
+export interface CloseInfo {
+  readonly closeCode: number | bigint;
+  readonly reason: string;
+}
+
+/** A bidirectional stream: both halves as web streams. */
+export interface BidirectionalStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+export interface SessionDatagrams {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  /** The largest datagram that can be sent now (0 when the peer accepts none). */
+  readonly maxDatagramSize: number;
+}
+
+/**
+ * A promise that can also be called: `await session.ready` (WebTransport) and
+ * `await session.ready()` (the seed's method) both work.
+ */
+export type CallablePromise<T> = Promise<T> & (() => Promise<T>);
+
+function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
+  const f = (() => p) as CallablePromise<T>;
+  f.then = p.then.bind(p) as Promise<T>['then'];
+  f.catch = p.catch.bind(p) as Promise<T>['catch'];
+  f.finally = p.finally.bind(p) as Promise<T>['finally'];
+  return f;
+}
+
+/** The largest application error code: 2^62 - 1 (a QUIC varint). */
+const MAX_CODE = (1n << 62n) - 1n;
+
+/**
+ * Per-connection state the endpoint keeps: event dispatch, stream and datagram waiters, the
+ * ready/closed promises. @internal (applications hold a `Session`).
+ */
+export class SessionCore implements ConnectionPort {
+  readonly conn: Connection;
+  readonly handle: ConnectionHandle;
+  readonly endpoint: Endpoint;
+  readonly waiters = new StreamWaiters();
+  readonly ready: Promise<void>;
+  readonly closed: Promise<CloseInfo>;
+  closeInfo: CloseInfo | undefined;
+  /** The close reason as the connection reported it. */
+  closeReason: CloseReason | undefined;
+  connected = false;
+  /** What to call the peer in errors (its id and address). */
+  target: string;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private resolveClosed!: (c: CloseInfo) => void;
+  private readonly incoming: { bidi: number[]; uni: number[] } = { bidi: [], uni: [] };
+  private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
+  private streamsAvailable: Array<() => void> = [];
+  private datagramWaiters: Array<() => void> = [];
+
+  constructor(endpoint: Endpoint, handle: ConnectionHandle, conn: Connection, target: string) {
+    this.endpoint = endpoint;
+    this.handle = handle;
+    this.conn = conn;
+    this.target = target;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // a failed dial is reported by connect(); never an unhandled rejection
+    this.closed = new Promise<CloseInfo>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  flush(): void {
+    this.endpoint.schedule();
+  }
+
+  onEvent(e: ConnectionEvent): void {
+    switch (e.type) {
+      case 'connected':
+        this.connected = true;
+        this.resolveReady();
+        break;
+      case 'incoming':
+        this.incoming[e.direction].push(e.id);
+        this.incomingWaiters[e.direction].shift()?.();
+        break;
+      case 'streams-available':
+        for (const f of this.streamsAvailable.splice(0)) f();
+        break;
+      case 'datagram':
+        for (const f of this.datagramWaiters.splice(0)) f();
+        break;
+      case 'closed':
+        this.onClosed(e.reason);
+        break;
+      default:
+        this.waiters.dispatch(e);
+        break;
+    }
+  }
+
+  /** The connection is gone (closed by either side, idle, reset...). */
+  onClosed(r: CloseReason): void {
+    if (this.closeInfo) return;
+    this.closeReason = r;
+    this.closeInfo = r.kind === 'application' ? { closeCode: r.code, reason: r.reason } : { closeCode: 0, reason: describeClose(r) };
+    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target));
+    const info = this.closeInfo;
+    this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
+    for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();
+    this.resolveClosed(info);
+  }
+
+  /** Opens a stream, waiting while the peer's stream limit blocks. */
+  async openStream(direction: 'bidi' | 'uni'): Promise<number> {
+    for (;;) {
+      this.assertOpen();
+      const id = this.conn.openStream(direction);
+      if (id !== null) {
+        this.flush();
+        return id;
+      }
+      await new Promise<void>((resolve) => this.streamsAvailable.push(resolve));
+    }
+  }
+
+  /** The next stream the peer opened, or null once the session is closed. */
+  async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
+    for (;;) {
+      const id = this.incoming[direction].shift() ?? this.conn.acceptStream(direction);
+      if (id !== undefined && id !== null) return id;
+      if (this.closeInfo) return null;
+      await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
+    }
+  }
+
+  /** The next datagram, or null once the session is closed. */
+  async nextDatagram(): Promise<Uint8Array | null> {
+    for (;;) {
+      const d = this.conn.recvDatagram();
+      if (d) return d;
+      if (this.closeInfo) return null;
+      await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
+    }
+  }
+
+  assertOpen(): void {
+    if (this.closeInfo) throw new SessionClosedError(this.closeInfo.closeCode, this.closeInfo.reason);
+  }
+}
+
+export interface ConnectOptions {
+  /** Extra direct addresses (ip:port) to dial, merged with the ones in `remote`. */
+  readonly directAddrs?: readonly string[];
+  /** The ALPN to speak (default `iroh-http/2-duplex`, so a quic-peer session speaks to an iroh-http one). */
+  readonly alpn?: string;
+  /** Give up when the handshake has not completed after this long (default: the endpoint's dialTimeoutMs). */
+  readonly timeoutMs?: number;
+}
+
+export class Session {
+  /** @internal */
+  readonly core: SessionCore;
+  /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
+  readonly ready: CallablePromise<void>;
+  /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
+  readonly closed: CallablePromise<CloseInfo>;
+  /** Incoming bidirectional streams the peer opens. */
+  readonly incomingBidirectionalStreams: ReadableStream<BidirectionalStream>;
+  /** Incoming unidirectional streams the peer opens. */
+  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
+  readonly datagrams: SessionDatagrams;
+
+  /** @internal Sessions come from `Session.connect` and `Session.accept`. */
+  constructor(core: SessionCore) {
+    this.core = core;
+    this.ready = callablePromise(core.ready);
+    this.closed = callablePromise(core.closed);
+    this.incomingBidirectionalStreams = new ReadableStream<BidirectionalStream>(
+      {
+        pull: async (c) => {
+          const s = await this.nextBidiStream();
+          if (s) c.enqueue(s);
+          else c.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    this.incomingUnidirectionalStreams = new ReadableStream<ReadableStream<Uint8Array>>(
+      {
+        pull: async (c) => {
+          const s = await this.nextUniStream();
+          if (s) c.enqueue(s);
+          else c.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const session = this;
+    this.datagrams = {
+      readable: new ReadableStream<Uint8Array>(
+        {
+          pull: async (c) => {
+            const d = await this.recvDatagram();
+            if (d) c.enqueue(d);
+            else c.close();
+          },
+        },
+        { highWaterMark: 0 },
+      ),
+      writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d) }),
+      get maxDatagramSize(): number {
+        return session.maxDatagramSize() ?? 0;
+      },
+    };
+  }
+
+  /**
+   * Dials `remote`: an endpoint id (hex or base32, or an EndpointId), `id@ip:port`, an iroh
+   * `endpoint…` ticket or an iroh-http JSON ticket. Resolves once the handshake completed and the
+   * peer proved it holds that id's key; rejects with a ConnectError saying why not.
+   */
+  static async connect(endpoint: Endpoint, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+    const core = endpoint.dial(remote, options);
+    const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new ConnectError('timeout', `${core.target}: no answer within ${timeoutMs} ms`));
+        core.conn.close(endpoint.now(), 0, 'dial timeout');
+        endpoint.schedule();
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([core.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return new Session(core);
+  }
+
+  /** The next incoming session whose handshake completed, or null once the endpoint closes. */
+  static accept(endpoint: Endpoint): Promise<Session | null> {
+    return endpoint.acceptNext();
+  }
+
+  /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */
+  get remoteId(): EndpointId {
+    const key = this.core.conn.peerPublicKey;
+    if (!key) throw new SessionClosedError(0, 'the handshake did not complete');
+    return EndpointId.fromBytes(key);
+  }
+
+  /** The negotiated ALPN. */
+  get alpn(): string {
+    return this.core.conn.alpn ?? '';
+  }
+
+  /** The remote socket address of the latest packet. */
+  get remoteAddress(): string | undefined {
+    return this.core.endpoint.core.remoteAddress(this.core.handle);
+  }
+
+  // ---- WebTransport shape ----
+
+  async createBidirectionalStream(): Promise<BidirectionalStream> {
+    const id = await this.core.openStream('bidi');
+    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+  }
+
+  async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
+    const id = await this.core.openStream('uni');
+    return writableFor(this.core, this.core.waiters, id);
+  }
+
+  /**
+   * Closes the session with an application code (0..2^62-1) and reason: `close({ closeCode,
+   * reason })` as WebTransport, or `close(code, reason)` as the seed.
+   */
+  close(info?: { closeCode?: number | bigint; reason?: string } | number | bigint, reason?: string): void {
+    const code = typeof info === 'object' ? (info.closeCode ?? 0) : (info ?? 0);
+    const why = typeof info === 'object' ? (info.reason ?? '') : (reason ?? '');
+    if (!isVarintExact(code) || (typeof code === 'bigint' && code > MAX_CODE)) {
+      throw new InvalidArgumentError(`close code must be an integer in [0, 2^62-1], got ${String(code)}`);
+    }
+    if (typeof why !== 'string') throw new InvalidArgumentError('close reason must be a string');
+    if (this.core.closeInfo) return;
+    this.core.conn.close(this.core.endpoint.now(), code, why);
+    // Our own close: report our code and reason (the connection will not hear back).
+    this.core.onClosed({ kind: 'application', code, reason: why, remote: false });
+    this.core.flush();
+  }
+
+  getStats(): ConnectionStats {
+    return this.core.conn.getStats();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+
+  // ---- the seed's methods ----
+
+  createBidiStream(): Promise<BidirectionalStream> {
+    return this.createBidirectionalStream();
+  }
+
+  /** The next bidirectional stream the peer opens, or null when the session is closed. */
+  async nextBidiStream(): Promise<BidirectionalStream | null> {
+    const id = await this.core.nextIncoming('bidi');
+    if (id === null) return null;
+    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+  }
+
+  createUniStream(): Promise<WritableStream<Uint8Array>> {
+    return this.createUnidirectionalStream();
+  }
+
+  /** The next unidirectional stream the peer opens, or null when the session is closed. */
+  async nextUniStream(): Promise<ReadableStream<Uint8Array> | null> {
+    const id = await this.core.nextIncoming('uni');
+    return id === null ? null : readableFor(this.core, this.core.waiters, id);
+  }
+
+  /** Sends a datagram; rejects with a DatagramError over `maxDatagramSize()` or when unsupported. */
+  async sendDatagram(data: Uint8Array): Promise<void> {
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('datagrams must be Uint8Array');
+    this.core.assertOpen();
+    try {
+      this.core.conn.sendDatagram(data);
+    } catch (e) {
+      if (e instanceof DatagramError && e.kind === 'too-large') {
+        throw new DatagramError('too-large', `${e.message}; check session.maxDatagramSize()`);
+      }
+      throw e;
+    }
+    this.core.flush();
+  }
+
+  /** The next datagram, or null when the session is closed. */
+  recvDatagram(): Promise<Uint8Array | null> {
+    return this.core.nextDatagram();
+  }
+
+  /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
+  maxDatagramSize(): number | null {
+    return this.core.conn.maxDatagramSize() ?? null;
+  }
+}
