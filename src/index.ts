@@ -1,9 +1,29 @@
 /**
- * quic-peer's public API.
- *
- * Today: identities (Ed25519 keys, endpoint ids) and the TLS 1.3 engine. The Endpoint and the
- * WebTransport-shaped Session arrive with the UDP endpoint (see the README).
+ * quic-peer's public API: endpoints and WebTransport-shaped sessions over QUIC v1 with iroh's
+ * TLS (Ed25519 raw public keys), identities, addressing and tickets. The handle registry for
+ * callers across a worker or native boundary is `quic-peer/handles`.
  */
+export { Endpoint, DEFAULT_ALPN, type EndpointOptions } from './session/endpoint.js';
+export {
+  Session,
+  type BidirectionalStream,
+  type CallablePromise,
+  type CloseInfo,
+  type ConnectOptions,
+  type SessionDatagrams,
+} from './session/session.js';
+export { StreamAbortedError } from './session/stream-adapter.js';
+export { ConnectError, InvalidArgumentError, SessionClosedError, type ConnectErrorKind } from './session/errors.js';
+export {
+  InvalidRemoteError,
+  decodeEndpointTicket,
+  encodeEndpointTicket,
+  parseRemote,
+  type EndpointAddr,
+} from './session/addressing.js';
+export { DatagramError } from './quic/datagrams.js';
+export { ConfigError, type TransportConfig } from './quic/config.js';
+export type { ConnectionStats } from './quic/connection.js';
 export {
   EndpointId,
   InvalidEndpointIdError,
@@ -15,7 +35,6 @@ export {
   formatSecretKeyFile,
   publicKeyOf,
   CryptoRandom,
-  SeededRandom,
   TlsAlert,
 } from './tls/index.js';
 export type { Random } from './tls/index.js';

@@ -72,7 +72,6 @@ export class SessionCore implements ConnectionPort {
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (c: CloseInfo) => void;
-  private readonly incoming: { bidi: number[]; uni: number[] } = { bidi: [], uni: [] };
   private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
   private streamsAvailable: Array<() => void> = [];
   private datagramWaiters: Array<() => void> = [];
@@ -103,7 +102,7 @@ export class SessionCore implements ConnectionPort {
         this.resolveReady();
         break;
       case 'incoming':
-        this.incoming[e.direction].push(e.id);
+        // The stream waits in the connection's accept queue; wake one waiter to take it.
         this.incomingWaiters[e.direction].shift()?.();
         break;
       case 'streams-available':
@@ -149,8 +148,8 @@ export class SessionCore implements ConnectionPort {
   /** The next stream the peer opened, or null once the session is closed. */
   async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
     for (;;) {
-      const id = this.incoming[direction].shift() ?? this.conn.acceptStream(direction);
-      if (id !== undefined && id !== null) return id;
+      const id = this.conn.acceptStream(direction);
+      if (id !== null) return id;
       if (this.closeInfo) return null;
       await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
     }
