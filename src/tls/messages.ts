@@ -279,7 +279,7 @@ export function decodeNewSessionTicket(body: Uint8Array): NewSessionTicket {
 export function decodeKeyUpdate(body: Uint8Array): KeyUpdate {
   return parse(body, 'KeyUpdate', (r) => {
     const requestUpdate = r.u8();
-    // RFC 9846 §4.6.3: any other value is an illegal_parameter.
+    // RFC 9846 §4.6.3: every other value is an illegal_parameter.
     if (requestUpdate > 1) throw new TlsAlert(Alert.illegal_parameter, `KeyUpdate request_update ${requestUpdate}`);
     return { requestUpdate };
   });
