@@ -5,7 +5,7 @@ import { loadOrCreateSecret, stderr, stdinToStream, streamToStdout } from './com
 
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
 
-Usage: quic-peer listen [--alpn A]... [--bind ip:port]... [--secret-file F] [--echo] [--keylog FILE]
+Usage: quic-peer listen [--alpn A]... [--bind ip:port]... [--secret-file F] [--echo] [--keylog FILE] [--qlog DIR]
 
 Prints 'listening <id>@<ip:port>' and 'ticket <endpoint…>' on stderr, then:
   without --echo  accepts ONE session and pipes its first bidirectional stream to stdout and
@@ -20,6 +20,8 @@ Options:
   --secret-file F   load the Ed25519 secret key from F, or create F with a new one (keeps the id)
   --echo            echo server mode (see above)
   --keylog FILE     append TLS secrets to FILE in NSS key log format (for Wireshark)
+  --qlog DIR        write a qlog trace (JSON-SEQ, qvis) of every connection into DIR,
+                    one file <odcid>-server.sqlog each
   --max-sessions N  most sessions at once (default 4096)`;
 
 export const LISTEN_SPEC = {
@@ -28,6 +30,7 @@ export const LISTEN_SPEC = {
   'secret-file': { value: true },
   echo: {},
   keylog: { value: true },
+  qlog: { value: true },
   'max-sessions': { value: true },
   help: {},
 } as const;
@@ -49,31 +52,43 @@ export async function runListen(argv: string[]): Promise<number> {
 async function bindFromArgs(p: ParsedArgs): Promise<Endpoint> {
   const secretFile = opt(p, 'secret-file');
   const keylog = opt(p, 'keylog');
+  const qlogDir = opt(p, 'qlog');
   const bind = p.options.get('bind');
   return Endpoint.bind({
     ...(secretFile ? { secretKey: loadOrCreateSecret(secretFile) } : {}),
     alpns: p.options.get('alpn') ?? [DEFAULT_ALPN],
     ...(bind ? { bind } : {}),
     ...(keylog ? { keylog } : {}),
+    ...(qlogDir ? { qlogDir } : {}),
     maxSessions: intOpt(p, 'max-sessions', 4096),
   });
 }
 
 /** Accepts one session and pipes its first bidi stream with stdin/stdout. */
 async function pipeOne(ep: Endpoint): Promise<number> {
-  const s = await Session.accept(ep);
-  if (!s) return 1;
-  stderr(`session from ${s.remoteId.toString()} (${s.alpn})`);
-  const st = await s.nextBidiStream();
-  if (!st) {
-    stderr(`session closed before opening a stream: ${(await s.closed).reason}`);
+  try {
+    const s = await Session.accept(ep);
+    if (!s) return 1;
+    stderr(`session from ${s.remoteId.toString()} (${s.alpn})`);
+    const st = await s.nextBidiStream();
+    if (!st) {
+      stderr(`session closed before opening a stream: ${(await s.closed).reason}`);
+      return 1;
+    }
+    try {
+      await Promise.all([streamToStdout(st.readable), stdinToStream(st.writable)]);
+    } catch (e) {
+      // The dialer closes the session as soon as it has read our FIN, possibly before its ACK of
+      // that FIN reaches us: a clean close (code 0) by the peer after both directions ended is
+      // success, anything else is a failure.
+      const info = await Promise.race([s.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100).unref())]);
+      if (!(info && info.closeCode === 0)) throw e;
+    }
+    s.close({ closeCode: 0, reason: 'done' });
+    return 0;
+  } finally {
     await ep.close();
-    return 1;
   }
-  await Promise.all([streamToStdout(st.readable), stdinToStream(st.writable)]);
-  s.close({ closeCode: 0, reason: 'done' });
-  await ep.close();
-  return 0;
 }
 
 /** Echoes everything of every session until interrupted. */

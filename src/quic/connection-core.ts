@@ -31,6 +31,7 @@ import { TlsServer } from '../tls/server.js';
 import type { Random } from '../tls/random.js';
 import { onPacketsLost } from './recovery-tokens.js';
 import { replayBuffered } from './receive.js';
+import { attachQlog, qlogPacketsLost, qlogRemoteParameters, qlogTlsKey, type QlogSink, type QlogTracer } from './qlog.js';
 
 /** What the TLS layer needs besides what the connection supplies (transport parameters, randomness). */
 export type ConnectionTlsOptions = Omit<TlsConfig, 'transportParameters' | 'random' | 'cipherSuites'>;
@@ -45,6 +46,8 @@ export interface ClientConnectionOptions {
   readonly initialDcidLength?: number;
   /** A NEW_TOKEN token from an earlier connection to this server (RFC 9000 §8.1.3). */
   readonly token?: Uint8Array;
+  /** qlog tracing from the start (or later with `setQlog`). */
+  readonly qlog?: QlogSink;
 }
 
 export interface ServerConnectionOptions {
@@ -61,6 +64,8 @@ export interface ServerConnectionOptions {
   readonly retry?: { readonly originalDcid: Uint8Array; readonly retryScid: Uint8Array };
   /** The client's address is validated (a valid Retry or NEW_TOKEN token): no amplification limit. */
   readonly addressValidated?: boolean;
+  /** qlog tracing from the start (or later with `setQlog`). */
+  readonly qlog?: QlogSink;
 }
 
 export type ConnectionOptions = ClientConnectionOptions | ServerConnectionOptions;
@@ -149,6 +154,10 @@ export class ConnectionCore {
   readonly builder: PacketBuilder;
   readonly frames = new FrameIterator();
   readonly events: ConnectionEvent[] = [];
+  /** qlog tracing (qlog.ts): undefined unless a sink is attached; every hook tests it first. */
+  qlog: QlogTracer | undefined = undefined;
+  /** The transport parameters we sent (for qlog). */
+  readonly localParams: TransportParameters;
 
   // ---- handshake / addressing ----
   /** The client's first DCID (original_destination_connection_id). */
@@ -263,6 +272,7 @@ export class ConnectionCore {
       if (this.retryScid) params.retrySourceConnectionId = this.retryScid;
     }
     this.builder = new PacketBuilder(ourScid);
+    this.localParams = params;
 
     const tlsConfig: TlsConfig = {
       ...options.tls,
@@ -275,6 +285,15 @@ export class ConnectionCore {
       this.tls.start();
       this.processTlsEvents(now);
     }
+    if (options.qlog) attachQlog(this, options.qlog, now);
+  }
+
+  /**
+   * Starts qlog tracing into `sink` (the local transport parameters and the state are logged
+   * first), replaces the sink of a running trace, or stops tracing (undefined).
+   */
+  setQlog(sink: QlogSink | undefined, now: number): void {
+    attachQlog(this, sink, now);
   }
 
   /** True once the handshake completed (the peer is authenticated). */
@@ -309,6 +328,7 @@ export class ConnectionCore {
           } else if (e.level === Level.Application) {
             this.keys.setOneRttSecret(dir, e.suite, e.secret);
           }
+          if (this.qlog && e.level !== Level.Initial) qlogTlsKey(this, this.qlog, e.level === Level.Handshake ? 'handshake' : '1rtt', dir);
           if (dir === 'read') replayBuffered(this, now);
           break;
         }
@@ -345,6 +365,7 @@ export class ConnectionCore {
       if (p.statelessResetToken) this.remoteCids.setInitialResetToken(p.statelessResetToken);
     }
     this.peerParams = p;
+    if (this.qlog) qlogRemoteParameters(this.qlog, p);
     this.streams.setPeerParams(p);
     this.loss.maxAckDelay = p.maxAckDelay;
     this.datagrams.setPeerMaxFrameSize(p.maxDatagramFrameSize);
@@ -358,6 +379,7 @@ export class ConnectionCore {
   onHandshakeComplete(now: number): void {
     this.handshakeComplete = true;
     if (this.state === 'handshake') this.state = 'established';
+    if (this.qlog) this.qlog.stateChanged(this);
     this.events.push({ type: 'connected' });
     if (this.role === 'server') {
       // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
@@ -370,6 +392,7 @@ export class ConnectionCore {
   onHandshakeConfirmed(now: number): void {
     if (this.handshakeConfirmed) return;
     this.handshakeConfirmed = true;
+    if (this.qlog) this.qlog.stateChanged(this);
     this.loss.onHandshakeConfirmed(now);
     // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
     if (!this.spaces[PacketSpace.Initial]!.discarded) this.discardSpace(PacketSpace.Initial, now);
@@ -424,6 +447,7 @@ export class ConnectionCore {
     if (now >= this.loss.timeout) {
       const r = this.loss.onLossTimeout(now);
       if (r.kind === 'loss') {
+        if (this.qlog) qlogPacketsLost(this, this.qlog, r.space, r.lost);
         onPacketsLost(this, now, r.lost, r.persistentCongestion);
       } else if (r.kind === 'pto') {
         this.onPto(r.space, r.probes);
@@ -527,6 +551,13 @@ export class ConnectionCore {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.events.push({ type: 'terminated' });
+    const q = this.qlog;
+    if (q) {
+      // The trace ends here: the final state, then the sink is told no event follows.
+      q.diff(this);
+      attachQlog(this, undefined, q.now);
+      q.sink.close?.();
+    }
   }
 
   localTransportParameters(scid: Uint8Array): TransportParameters {

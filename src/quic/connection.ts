@@ -6,6 +6,8 @@ import { ConnectionCore, type ConnectionStats } from './connection-core.js';
 import { processDatagram } from './receive.js';
 import { transmit, transmitClose } from './transmit.js';
 import { StreamResetError } from './streams/stream-error.js';
+import { qlogAfterInput, type QlogTracer } from './qlog.js';
+export type { QlogSink } from './qlog.js';
 export type { ConnectionOptions, ClientConnectionOptions, ServerConnectionOptions, ConnectionTlsOptions, ConnectionStats } from './connection-core.js';
 
 /**
@@ -170,9 +172,11 @@ export class Connection extends ConnectionCore {
    */
   close(now: number, code: number | bigint, reason = ''): void {
     if (this.isClosed) return;
+    if (this.qlog) this.qlog.now = now;
     this.enterClosing(now, { kind: 'connectionClose', application: true, errorCode: code, frameType: 0, reason: utf8(reason) }, {
       kind: 'application', code, reason, remote: false,
     });
+    if (this.qlog) qlogAfterInput(this, this.qlog);
   }
 
   /**
@@ -187,21 +191,25 @@ export class Connection extends ConnectionCore {
       this.onPacketWhileClosing(now);
       return;
     }
+    if (this.qlog) this.qlog.now = now;
     try {
       processDatagram(this, now, data);
     } catch (e) {
       this.onError(now, e);
     }
+    if (this.qlog) qlogAfterInput(this, this.qlog);
   }
 
   /** The timer from `pollTimeout()` fired (or any time: only what is due happens). */
   handleTimeout(now: number): void {
     if (this.state === 'terminated') return;
+    if (this.qlog) this.qlog.now = now;
     try {
       this.onTimeout(now);
     } catch (e) {
       this.onError(now, e);
     }
+    if (this.qlog) qlogAfterInput(this, this.qlog);
   }
 
   /**
@@ -210,6 +218,7 @@ export class Connection extends ConnectionCore {
    */
   pollTransmit(now: number, out: Uint8Array): number {
     if (this.state === 'terminated' || this.state === 'draining') return 0;
+    if (this.qlog) return this.pollTransmitTraced(now, out, this.qlog);
     try {
       if (this.state === 'closing') return transmitClose(this, out);
       return transmit(this, now, out);
@@ -217,6 +226,20 @@ export class Connection extends ConnectionCore {
       this.onError(now, e);
       return this.state === 'closing' ? transmitClose(this, out) : 0;
     }
+  }
+
+  /** `pollTransmit` while tracing: the packets are logged as sealed; then what changed. */
+  private pollTransmitTraced(now: number, out: Uint8Array, q: QlogTracer): number {
+    q.now = now;
+    let len: number;
+    try {
+      len = this.state === 'closing' ? transmitClose(this, out) : transmit(this, now, out);
+    } catch (e) {
+      this.onError(now, e);
+      len = this.state === 'closing' ? transmitClose(this, out) : 0;
+    }
+    if (this.qlog) qlogAfterInput(this, this.qlog);
+    return len;
   }
 
   /** When `handleTimeout` should next be called (ms), or Infinity. */

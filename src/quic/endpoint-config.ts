@@ -1,6 +1,7 @@
 import { ConfigError, type resolveTransportConfig } from './config.js';
 import type { Connection, ConnectionTlsOptions } from './connection.js';
 import type { ConnectionEvent } from './events.js';
+import type { QlogSink } from './qlog.js';
 import { TokenBucket } from './stateless-reset.js';
 import type { Random } from '../tls/random.js';
 
@@ -58,6 +59,22 @@ export interface EndpointConfig {
   readonly responseRate?: RateLimit;
   /** Endpoint-generated datagrams waiting for `pollTransmit` before new ones are dropped (default 256). */
   readonly maxQueuedResponses?: number;
+  /**
+   * qlog tracing: asked once per new connection for a sink (undefined: not traced). An outgoing
+   * connection is asked when it opens; an incoming one once its first datagram authenticated (so
+   * forged Initials create no trace), the events of that datagram replayed into the sink first.
+   */
+  readonly qlog?: (info: QlogConnectionInfo) => QlogSink | undefined;
+}
+
+/** What a qlog sink factory learns of a new connection. */
+export interface QlogConnectionInfo {
+  readonly handle: ConnectionHandle;
+  readonly role: 'client' | 'server';
+  /** The client's first Destination Connection ID (both sides know it: the trace's ODCID). */
+  readonly odcid: Uint8Array;
+  /** The connection's clock at creation (ms). */
+  readonly now: number;
 }
 
 /** What `connect` needs besides the endpoint's defaults. */

@@ -14,6 +14,7 @@ import {
   type Transmit,
   type TransportOptions,
 } from './endpoint-config.js';
+import { QlogRecorder } from './qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './endpoint-packets.js';
 import { TransportErrorCode } from './errors.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from './packet/header.js';
@@ -28,6 +29,7 @@ export {
   type EndpointConfig,
   type EndpointEvent,
   type EndpointStats,
+  type QlogConnectionInfo,
   type RateLimit,
   type Transmit,
   type TransportOptions,
@@ -115,10 +117,12 @@ export class EndpointCore {
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** The last bug caught at the boundary (for the driver's log). */
   lastInternalError: unknown;
+  private readonly qlogFactory: EndpointConfig['qlog'];
 
   constructor(config: EndpointConfig) {
     this.random = config.random;
     this.server = config.server;
+    this.qlogFactory = config.qlog;
     this.localCidLength = config.localCidLength ?? 8;
     int('localCidLength', this.localCidLength, 4, 20);
     this.maxConnections = config.maxConnections ?? 4096;
@@ -250,6 +254,7 @@ export class EndpointCore {
       now,
     );
     const e = this.register(connection, remoteAddress);
+    if (this.qlogFactory) this.startQlog(e, now, undefined);
     this.stat.connectionsOpened++;
     this.service(e);
     return { handle: e.handle, connection };
@@ -516,6 +521,9 @@ export class EndpointCore {
     this.initialRoutes.set(e.initialKey, e);
     e.handshaking = true;
     this.handshaking++;
+    // Traced: the first datagram's events wait in memory until it proves to be a real client.
+    const early = this.qlogFactory ? new QlogRecorder() : undefined;
+    if (early) connection.setQlog(early, now);
     connection.handleDatagram(now, datagram);
     if (connection.packetsReceived === 0) {
       // Nothing in it opened: an Initial-shaped forgery. Keep no state for it (no handshake slot
@@ -525,6 +533,7 @@ export class EndpointCore {
       return;
     }
     this.stat.connectionsAccepted++;
+    if (early) this.startQlog(e, now, early);
     this.events.push({ type: 'incoming', handle: e.handle, connection, remoteAddress: address });
     this.service(e);
   }
@@ -590,6 +599,14 @@ export class EndpointCore {
         return;
       }
     }
+  }
+
+  /** Asks the qlog factory for `e`'s sink; replays `early` (events recorded before) into it. */
+  private startQlog(e: Entry, now: number, early: QlogRecorder | undefined): void {
+    const c = e.connection;
+    const sink = this.qlogFactory!({ handle: e.handle, role: c.role, odcid: c.originalDestinationCid, now });
+    if (sink && early) for (const ev of early.events) sink.event(ev);
+    c.setQlog(sink, now);
   }
 
   private updateCids(e: Entry): void {

@@ -8,6 +8,7 @@ import { verifyRetry } from './packet/retry.js';
 import { PacketSpace } from './recovery/constants.js';
 import { FRAME_CONTEXT, MAX_BUFFERED_PACKETS, SPACE_LEVEL, type ConnectionCore } from './connection-core.js';
 import { onPacketAcked, onPacketsLost } from './recovery-tokens.js';
+import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogPacketsLost, qlogStatelessReceived } from './qlog.js';
 
 /**
  * The receive path of a connection: datagram -> packets -> header protection removed -> opened ->
@@ -23,25 +24,26 @@ export function processDatagram(c: ConnectionCore, now: number, data: Uint8Array
     const h = tryParsePacketHeader(data, at, localCidLen);
     if (h.kind === 'invalid') {
       c.packetsDropped++;
+      if (c.qlog) qlogPacketDropped(c.qlog, undefined, data.length - at, 'invalid');
       break;
     }
     at = h.end;
-    if (h.kind === 'versionNegotiation') {
-      onVersionNegotiation(c, now, h.versions);
-      return;
-    }
-    if (h.kind === 'retry') {
-      onRetry(c, now, data, h);
+    if (h.kind === 'versionNegotiation' || h.kind === 'retry') {
+      if (c.qlog) qlogStatelessReceived(c.qlog, h, h.end - h.start);
+      if (h.kind === 'retry') onRetry(c, now, data, h);
+      else onVersionNegotiation(c, now, h.versions);
       return;
     }
     if (h.kind === 'unsupportedVersion') {
       c.packetsDropped++;
+      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'unsupported');
       continue;
     }
     // RFC 9000 §12.2: coalesced packets with another DCID than the first are ignored.
     if (firstDcid === undefined) firstDcid = h.dcid;
     else if (!bytesEqual(firstDcid, h.dcid)) {
       c.packetsDropped++;
+      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'rejected');
       continue;
     }
     if (processPacket(c, now, data, h)) anyProcessed = true;
@@ -60,6 +62,7 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
   if (h.kind === 'long') {
     if (h.type === LongPacketType.ZeroRtt) {
       c.packetsDropped++; // we never accept 0-RTT
+      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'unsupported');
       return false;
     }
     space = h.type === LongPacketType.Initial ? PacketSpace.Initial : PacketSpace.Handshake;
@@ -69,25 +72,33 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
   const sp = c.spaces[space]!;
   if (sp.discarded) {
     c.packetsDropped++;
+    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'key_unavailable');
     return false;
   }
   // RFC 9001 §5.7: keys not there yet (reordering): keep a copy for later, bounded.
   const readable = c.keys.canRead(space) && !(space === PacketSpace.Application && c.role === 'server' && !c.handshakeComplete);
   if (!readable) {
-    if (c.buffered.length < MAX_BUFFERED_PACKETS) c.buffered.push({ bytes: data.slice(h.start, h.end), space });
-    else c.packetsDropped++;
+    if (c.buffered.length < MAX_BUFFERED_PACKETS) {
+      c.buffered.push({ bytes: data.slice(h.start, h.end), space });
+      if (c.qlog) qlogPacketBuffered(c.qlog, h, h.end - h.start);
+    } else {
+      c.packetsDropped++;
+      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'key_unavailable');
+    }
     return false;
   }
   const hp = c.keys.readHeaderKey(space);
   const u = removeHeaderProtection(data, h, hp);
   if (u === null) {
     c.packetsDropped++;
+    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'invalid');
     return false;
   }
   const largest = sp.ack.largestReceived;
   const opened = openPayload(data, h, u, largest, space === PacketSpace.Application ? c.keys.selectReadKey : c.keys.readPacketKey(space));
   if (opened === null) {
     c.packetsDropped++;
+    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'decryption_failure');
     if (++c.keys.authFailures > (c.keys.oneRtt?.suite.integrityLimit ?? 2 ** 52)) {
       throw new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'too many packets failed authentication');
     }
@@ -95,10 +106,14 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
   }
   if (sp.ack.isDuplicate(opened.pn)) {
     c.packetsDropped++;
+    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'duplicate');
     return true;
   }
   c.packetsReceived++;
-  if (space === PacketSpace.Application) c.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, c.currentPto());
+  if (c.qlog) qlogPacketReceived(c, c.qlog, h, space, opened.pn, opened.payload, h.end - h.start);
+  if (space === PacketSpace.Application && c.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, c.currentPto())) {
+    c.qlog?.remoteKeyUpdate(c.keys.updates); // RFC 9001 §6.2: the peer's key update
+  }
 
   // Address and CID learning from long headers.
   if (h.kind === 'long') {
@@ -107,6 +122,7 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
       c.peerScidKnown = true;
       c.expectedPeerScid = h.scid.slice();
       c.remoteCids.replaceInitial(h.scid.slice());
+      if (c.qlog) c.qlog.stateChanged(c);
     }
     if (space === PacketSpace.Handshake && c.role === 'server' && !c.addressValidated) {
       // RFC 9000 §8.1: a Handshake packet from the client validates its address.
@@ -218,7 +234,10 @@ function onAck(c: ConnectionCore, now: number, ranges: number[], ackDelayField: 
     for (const p of r.newlyAcked) onPacketAcked(c, p, now);
     c.cc.onPacketsAcked(now, r.newlyAcked, c.loss.rtt);
   }
-  if (r.lost.length > 0) onPacketsLost(c, now, r.lost, r.persistentCongestion);
+  if (r.lost.length > 0) {
+    if (c.qlog) qlogPacketsLost(c, c.qlog, space, r.lost);
+    onPacketsLost(c, now, r.lost, r.persistentCongestion);
+  }
   c.updatePacer();
 }
 

@@ -6,6 +6,7 @@ import type { KeyLogger } from '../tls/engine.js';
 import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
 import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
 import { KeyLogFile } from './keylog.js';
+import { QlogDir } from './qlog.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
 import { Session, SessionCore, type ConnectOptions } from './session.js';
 
@@ -35,6 +36,11 @@ export interface EndpointOptions {
   readonly dialTimeoutMs?: number;
   /** NSS key log (a file path, or a callback) for Wireshark: never in production. */
   readonly keylog?: string | KeyLogger;
+  /**
+   * Write a qlog trace of every connection into this directory (created if missing): one
+   * JSON-SEQ file per connection, `<odcid hex>-<client|server>.sqlog`. For debugging.
+   */
+  readonly qlogDir?: string;
 }
 
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
@@ -50,20 +56,25 @@ export class Endpoint {
   private acceptWaiters: Array<(s: Session | null) => void> = [];
   private readonly keyLog: KeyLogger | undefined;
   private readonly keyLogFile: KeyLogFile | undefined;
+  private qlogDir: QlogDir | undefined;
   private closing: Promise<void> | undefined;
   private closedResolve: (() => void) | undefined;
+  private readonly closeListeners: Array<() => void> = [];
 
-  private constructor(secretKey: Uint8Array, core: EndpointCore, sockets: BoundSocket[], dialTimeoutMs: number, keylog: EndpointOptions['keylog']) {
+  private constructor(
+    secretKey: Uint8Array,
+    core: EndpointCore,
+    sockets: BoundSocket[],
+    dialTimeoutMs: number,
+    keyLog: KeyLogger | undefined,
+    keyLogFile: KeyLogFile | undefined,
+  ) {
     this.secretKey = secretKey;
     this.id = EndpointId.fromSecretKey(secretKey);
     this.core = core;
     this.dialTimeoutMs = dialTimeoutMs;
-    if (typeof keylog === 'string') {
-      this.keyLogFile = new KeyLogFile(keylog);
-      this.keyLog = this.keyLogFile.logger;
-    } else {
-      this.keyLog = keylog;
-    }
+    this.keyLog = keyLog;
+    this.keyLogFile = keyLogFile;
     this.driver = new UdpDriver(core, sockets, {
       onEvent: (e) => this.onEvent(e),
       onError: () => {
@@ -83,6 +94,19 @@ export class Endpoint {
     }
     const dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
     if (!Number.isFinite(dialTimeoutMs) || dialTimeoutMs <= 0) throw new InvalidArgumentError(`dialTimeoutMs must be positive, got ${dialTimeoutMs}`);
+    let qlogDir: QlogDir | undefined;
+    if (options.qlogDir !== undefined) {
+      try {
+        qlogDir = new QlogDir(options.qlogDir);
+      } catch (e) {
+        throw new InvalidArgumentError(`qlogDir ${options.qlogDir}: ${(e as Error).message}`);
+      }
+    }
+    // The key log covers incoming sessions too, not only dials: it is opened here, before the core,
+    // so the server's TLS config gets it. (Found by the iroh interop suite, which opens the
+    // Handshake packets of sessions iroh dialled to read our EncryptedExtensions: none were logged.)
+    const keyLogFile = typeof options.keylog === 'string' ? new KeyLogFile(options.keylog) : undefined;
+    const keyLog = keyLogFile?.logger ?? (typeof options.keylog === 'function' ? options.keylog : undefined);
     const explicit = options.bind !== undefined;
     const addrs = typeof options.bind === 'string' ? [options.bind] : (options.bind ?? ['127.0.0.1:0', '[::1]:0']);
     const sockets: BoundSocket[] = [];
@@ -98,6 +122,7 @@ export class Endpoint {
         // The default IPv6 loopback may not exist (IPv6 disabled): skip it; an explicit address must bind.
         if (explicit || sockets.length === 0) {
           for (const s of sockets) s.socket.close();
+          keyLogFile?.close();
           throw new InvalidArgumentError(`cannot bind ${a}: ${(e as Error).message}`);
         }
       }
@@ -110,12 +135,15 @@ export class Endpoint {
       transport,
       ...(options.acceptIncoming === false
         ? {}
-        : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns } } }),
+        : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}) } } }),
       ...(options.maxSessions !== undefined ? { maxConnections: options.maxSessions } : {}),
       ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
       retry: options.retry ?? 'underLoad',
+      ...(qlogDir ? { qlog: qlogDir.factory } : {}),
     });
-    return new Endpoint(secretKey, core, sockets, dialTimeoutMs, options.keylog);
+    const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile);
+    ep.qlogDir = qlogDir;
+    return ep;
   }
 
   /** Our addresses: the bound sockets (unspecified addresses expanded to the host's interfaces). */
@@ -172,10 +200,18 @@ export class Endpoint {
       }).then(async () => {
         await this.driver.close();
         this.keyLogFile?.close();
+        await this.qlogDir?.close();
       });
       for (const f of this.acceptWaiters.splice(0)) f(null);
       this.core.close(this.now(), 0, 'endpoint closing');
       this.schedule();
+      for (const f of this.closeListeners.splice(0)) {
+        try {
+          f();
+        } catch {
+          // A listener's failure must not stop the close.
+        }
+      }
       // The peers may never answer: the closing periods end on their own, but do not wait forever.
       setTimeout(() => this.closedResolve?.(), 3_000).unref();
     }
@@ -184,6 +220,16 @@ export class Endpoint {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Calls `listener` once when `close()` starts, after every session was told to close (code 0,
+   * 'endpoint closing'); at once when the endpoint is already closing. For owners of per-endpoint
+   * state, such as the handle store (src/handles/endpoint.ts).
+   */
+  onClose(listener: () => void): void {
+    if (this.closing) listener();
+    else this.closeListeners.push(listener);
   }
 
   /** @internal Starts a connection to `remote`; Session.connect awaits its readiness. */

@@ -2,6 +2,7 @@ import { Connection, type ConnectionTlsOptions } from '../../src/quic/connection
 import type { TransportConfig } from '../../src/quic/config.js';
 import type { StreamLimits } from '../../src/quic/streams/stream-types.js';
 import type { ConnectionEvent } from '../../src/quic/events.js';
+import type { QlogSink } from '../../src/quic/qlog.js';
 import { tryParsePacketHeader } from '../../src/quic/packet/header.js';
 import { encodeRetry } from '../../src/quic/packet/retry.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
@@ -40,6 +41,9 @@ export interface PairOptions {
   retry?: boolean;
   /** Keep a copy of every datagram sent (`trace`), for tests that inspect the wire. */
   trace?: boolean;
+  /** qlog sinks attached to each connection from its creation. */
+  clientQlog?: QlogSink;
+  serverQlog?: QlogSink;
 }
 
 export type Side = 'client' | 'server';
@@ -108,6 +112,7 @@ export class Pair {
           ...opts.clientTls,
         },
         ...(opts.clientTransport ? { transport: opts.clientTransport } : {}),
+        ...(opts.clientQlog ? { qlog: opts.clientQlog } : {}),
       },
       this.now,
     );
@@ -145,6 +150,7 @@ export class Pair {
           ...this.opts.serverTls,
         },
         ...(this.opts.serverTransport ? { transport: this.opts.serverTransport } : {}),
+        ...(this.opts.serverQlog ? { qlog: this.opts.serverQlog } : {}),
       },
       this.now,
     );

@@ -1,0 +1,561 @@
+import { toHex } from './codec/bytes.js';
+import { FrameIterator } from './frames/decode.js';
+import type { Frame } from './frames/frame.js';
+import { FrameContext } from './frames/types.js';
+import { transportErrorName } from './errors.js';
+import { LongPacketType, type PacketHeader } from './packet/header.js';
+import { PacketSpace } from './recovery/constants.js';
+import type { SentPacket } from './recovery/sent-packets.js';
+import type { TransportParameters } from './transport-params.js';
+import type { ConnectionCore } from './connection-core.js';
+
+/**
+ * qlog tracing of a connection (draft-ietf-quic-qlog-quic-events, the "0.3" schema that quinn,
+ * quiche and neqo write and qvis reads), sans-IO: the connection hands typed events to a
+ * `QlogSink` and knows nothing of files (src/session/qlog.ts writes them as JSON-SEQ).
+ *
+ * A useful subset of the schema: transport:parameters_set, packet_sent, packet_received,
+ * packet_dropped, packet_buffered; recovery:metrics_updated (only the fields that changed),
+ * packet_lost; security:key_updated (never the secrets); connectivity:connection_state_updated,
+ * connection_closed. Times are the connection's `now` (ms on the driver's clock).
+ *
+ * Cost: with no sink, every hook is one `if (c.qlog)` on a field that is undefined; no event
+ * object is ever built. With a sink, sent and received packets are decoded a second time to list
+ * their frames (tracing is for debugging, not for the fast path).
+ */
+
+/** Where a connection's events go. */
+export interface QlogSink {
+  /** One event (the object is the sink's to keep). */
+  event(e: QlogEvent): void;
+  /** The connection terminated: no event follows. */
+  close?(): void;
+}
+
+export type QlogPacketType = 'initial' | 'handshake' | '0RTT' | '1RTT' | 'retry' | 'version_negotiation' | 'stateless_reset' | 'unknown';
+
+export interface QlogPacketHeader {
+  readonly packet_type: QlogPacketType;
+  readonly packet_number?: number;
+  /** Connection IDs, hex (long headers carry both, short headers the DCID). */
+  readonly scid?: string;
+  readonly dcid?: string;
+  readonly token?: { readonly length: number };
+}
+
+/** Sizes of a packet on the wire: `length` is the whole packet, `payload_length` its frames (plaintext). */
+export interface QlogRawInfo {
+  readonly length: number;
+  readonly payload_length?: number;
+}
+
+/** An error code: a number, or its decimal string beyond 2^53 (JSON has no bigint). */
+export type QlogCode = number | string;
+
+/** The frames of a packet, each with its key fields (qlog QuicFrame). */
+export type QlogFrame =
+  | { readonly frame_type: 'padding'; readonly length: number }
+  | { readonly frame_type: 'ping' }
+  | { readonly frame_type: 'ack'; readonly ack_delay: number; readonly acked_ranges: Array<[number, number]>; readonly ect0?: number; readonly ect1?: number; readonly ce?: number }
+  | { readonly frame_type: 'reset_stream'; readonly stream_id: number; readonly error_code: QlogCode; readonly final_size: number }
+  | { readonly frame_type: 'stop_sending'; readonly stream_id: number; readonly error_code: QlogCode }
+  | { readonly frame_type: 'crypto'; readonly offset: number; readonly length: number }
+  | { readonly frame_type: 'new_token'; readonly token: { readonly length: number } }
+  | { readonly frame_type: 'stream'; readonly stream_id: number; readonly offset: number; readonly length: number; readonly fin: boolean }
+  | { readonly frame_type: 'max_data'; readonly maximum: number }
+  | { readonly frame_type: 'max_stream_data'; readonly stream_id: number; readonly maximum: number }
+  | { readonly frame_type: 'max_streams'; readonly stream_type: QlogStreamType; readonly maximum: number }
+  | { readonly frame_type: 'data_blocked'; readonly limit: number }
+  | { readonly frame_type: 'stream_data_blocked'; readonly stream_id: number; readonly limit: number }
+  | { readonly frame_type: 'streams_blocked'; readonly stream_type: QlogStreamType; readonly limit: number }
+  | { readonly frame_type: 'new_connection_id'; readonly sequence_number: number; readonly retire_prior_to: number; readonly connection_id_length: number; readonly connection_id: string; readonly stateless_reset_token: string }
+  | { readonly frame_type: 'retire_connection_id'; readonly sequence_number: number }
+  | { readonly frame_type: 'path_challenge' | 'path_response'; readonly data: string }
+  | {
+      readonly frame_type: 'connection_close';
+      readonly error_space: 'transport' | 'application';
+      /** Transport: the RFC 9000 §20.1 name in lower case (or CRYPTO_ERROR(0x1xx)); application: the code. */
+      readonly error_code: QlogCode;
+      readonly raw_error_code: QlogCode;
+      readonly reason: string;
+      readonly trigger_frame_type?: number;
+    }
+  | { readonly frame_type: 'handshake_done' }
+  | { readonly frame_type: 'datagram'; readonly length: number }
+  /** A frame that did not decode (received packets only; the rest of the packet is not listed). */
+  | { readonly frame_type: 'unknown'; readonly raw_frame_type?: number };
+
+export type QlogStreamType = 'bidirectional' | 'unidirectional';
+
+export interface QlogPacketEventData {
+  readonly header: QlogPacketHeader;
+  readonly frames?: QlogFrame[];
+  readonly raw: QlogRawInfo;
+  /** Received Retry / Version Negotiation: their content. */
+  readonly supported_versions?: string[];
+}
+
+export type QlogDropTrigger = 'invalid' | 'unsupported' | 'rejected' | 'key_unavailable' | 'decryption_failure' | 'duplicate';
+
+export type QlogConnectionState =
+  | 'attempted'
+  | 'handshake_started'
+  | 'handshake_complete'
+  | 'handshake_confirmed'
+  | 'closing'
+  | 'draining'
+  | 'closed';
+
+export type QlogKeyType =
+  | 'client_initial_secret' | 'server_initial_secret'
+  | 'client_handshake_secret' | 'server_handshake_secret'
+  | 'client_1rtt_secret' | 'server_1rtt_secret';
+
+/** recovery:metrics_updated: only the fields whose value changed since the previous event. */
+export interface QlogMetrics {
+  min_rtt?: number;
+  smoothed_rtt?: number;
+  latest_rtt?: number;
+  rtt_variance?: number;
+  pto_count?: number;
+  congestion_window?: number;
+  bytes_in_flight?: number;
+  /** Absent while Infinity (no congestion event yet). */
+  ssthresh?: number;
+}
+
+/** transport:parameters_set (qlog TransportParameters; CIDs and tokens as hex). */
+export interface QlogParameters {
+  readonly owner: 'local' | 'remote';
+  readonly original_destination_connection_id?: string;
+  readonly initial_source_connection_id?: string;
+  readonly retry_source_connection_id?: string;
+  readonly stateless_reset_token?: string;
+  readonly disable_active_migration: boolean;
+  readonly max_idle_timeout: number;
+  readonly max_udp_payload_size: number;
+  readonly ack_delay_exponent: number;
+  readonly max_ack_delay: number;
+  readonly active_connection_id_limit: number;
+  readonly initial_max_data: number;
+  readonly initial_max_stream_data_bidi_local: number;
+  readonly initial_max_stream_data_bidi_remote: number;
+  readonly initial_max_stream_data_uni: number;
+  readonly initial_max_streams_bidi: number;
+  readonly initial_max_streams_uni: number;
+  readonly max_datagram_frame_size: number;
+  readonly preferred_address?: { readonly ip_v4: string; readonly port_v4: number; readonly ip_v6: string; readonly port_v6: number; readonly connection_id: string };
+}
+
+export interface QlogClosed {
+  readonly owner: 'local' | 'remote';
+  readonly connection_code?: QlogCode;
+  readonly application_code?: QlogCode;
+  readonly reason: string;
+  readonly trigger: 'clean' | 'error' | 'application' | 'idle_timeout' | 'handshake_timeout' | 'stateless_reset' | 'version_mismatch';
+}
+
+/** One event: `time` in ms on the connection's clock; `name` category:event; `data` as the schema says. */
+export type QlogEvent =
+  | { readonly time: number; readonly name: 'transport:parameters_set'; readonly data: QlogParameters }
+  | { readonly time: number; readonly name: 'transport:packet_sent'; readonly data: QlogPacketEventData }
+  | { readonly time: number; readonly name: 'transport:packet_received'; readonly data: QlogPacketEventData }
+  | { readonly time: number; readonly name: 'transport:packet_dropped'; readonly data: { readonly header: QlogPacketHeader; readonly raw: QlogRawInfo; readonly trigger: QlogDropTrigger } }
+  | { readonly time: number; readonly name: 'transport:packet_buffered'; readonly data: { readonly header: QlogPacketHeader; readonly raw: QlogRawInfo; readonly trigger: 'keys_unavailable' } }
+  | { readonly time: number; readonly name: 'recovery:metrics_updated'; readonly data: QlogMetrics }
+  | { readonly time: number; readonly name: 'recovery:packet_lost'; readonly data: { readonly header: QlogPacketHeader; readonly trigger: 'reordering_threshold' | 'time_threshold' } }
+  | { readonly time: number; readonly name: 'security:key_updated'; readonly data: { readonly key_type: QlogKeyType; readonly trigger: 'tls' | 'local_update' | 'remote_update'; readonly generation?: number } }
+  | { readonly time: number; readonly name: 'connectivity:connection_state_updated'; readonly data: { readonly old?: QlogConnectionState; readonly new: QlogConnectionState } }
+  | { readonly time: number; readonly name: 'connectivity:connection_closed'; readonly data: QlogClosed };
+
+export type QlogEventName = QlogEvent['name'];
+
+/** A sink that keeps every event in memory (tests; the endpoint holds a server's first events in one until it accepts). */
+export class QlogRecorder implements QlogSink {
+  readonly events: QlogEvent[] = [];
+  closed = false;
+
+  event(e: QlogEvent): void {
+    this.events.push(e);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** The events named `name`, typed. */
+  named<N extends QlogEventName>(name: N): Array<Extract<QlogEvent, { name: N }>> {
+    return this.events.filter((e): e is Extract<QlogEvent, { name: N }> => e.name === name);
+  }
+}
+
+/**
+ * The per-connection tracing state: the sink, the time of the input being processed, and what
+ * was last reported (metrics, state, key generation), so only changes become events.
+ */
+export class QlogTracer {
+  sink: QlogSink;
+  /** `now` of the input being processed (set by the connection's entry points). */
+  now: number;
+  private metrics: Required<QlogMetrics> = {
+    min_rtt: -1, smoothed_rtt: -1, latest_rtt: -1, rtt_variance: -1, pto_count: -1, congestion_window: -1, bytes_in_flight: -1, ssthresh: -1,
+  };
+  private state: QlogConnectionState | undefined;
+  private closeLogged = false;
+  private generation = 0;
+  private readonly frames = new FrameIterator();
+
+  constructor(sink: QlogSink, now: number) {
+    this.sink = sink;
+    this.now = now;
+  }
+
+  /** Events built by the functions below go through here. */
+  emit(e: QlogEvent): void {
+    this.sink.event(e);
+  }
+
+  /** @internal the connection state/metrics/close/key-generation diff (see `qlogAfterInput`). */
+  diff(c: ConnectionCore): void {
+    const now = this.now;
+    this.stateChanged(c);
+    if (c.closeReason && !this.closeLogged) {
+      this.closeLogged = true;
+      this.emit({ time: now, name: 'connectivity:connection_closed', data: closedData(c) });
+    }
+    const gen = c.keys.updates;
+    if (gen !== this.generation) {
+      // A remote update was logged where it was detected (receive path); what is left is ours.
+      this.generation = gen;
+      this.keyUpdated('client_1rtt_secret', 'local_update', gen);
+      this.keyUpdated('server_1rtt_secret', 'local_update', gen);
+    }
+    this.metricsDiff(c);
+  }
+
+  /**
+   * Logs the connection state if it changed. Called after every input and also where the
+   * handshake progresses, since one datagram can start, complete and confirm it.
+   */
+  stateChanged(c: ConnectionCore): void {
+    const st = stateOf(c);
+    if (st === this.state) return;
+    this.emit({ time: this.now, name: 'connectivity:connection_state_updated', data: this.state === undefined ? { new: st } : { old: this.state, new: st } });
+    this.state = st;
+  }
+
+  /** A key was installed (`generation` for 1-RTT updates). */
+  keyUpdated(keyType: QlogKeyType, trigger: 'tls' | 'local_update' | 'remote_update', generation?: number): void {
+    this.emit({ time: this.now, name: 'security:key_updated', data: generation === undefined ? { key_type: keyType, trigger } : { key_type: keyType, trigger, generation } });
+  }
+
+  /** The peer updated the 1-RTT keys (RFC 9001 §6.2): logged at once, as remote. */
+  remoteKeyUpdate(generation: number): void {
+    this.generation = generation;
+    this.keyUpdated('client_1rtt_secret', 'remote_update', generation);
+    this.keyUpdated('server_1rtt_secret', 'remote_update', generation);
+  }
+
+  /** The frames of a plaintext payload, listed as qlog frames (never throws). */
+  listFrames(payload: Uint8Array, space: PacketSpace, ackDelayExponent: number): QlogFrame[] {
+    const out: QlogFrame[] = [];
+    const it = this.frames;
+    try {
+      it.reset(payload, SPACE_CONTEXT[space]);
+      for (let f = it.next(); f !== null; f = it.next()) out.push(qlogFrame(f, ackDelayExponent));
+    } catch {
+      out.push({ frame_type: 'unknown' });
+    }
+    return out;
+  }
+
+  private metricsDiff(c: ConnectionCore): void {
+    const r = c.loss.rtt;
+    const m = this.metrics;
+    let d: QlogMetrics | undefined;
+    const set = <K extends keyof QlogMetrics>(k: K, v: number): void => {
+      if (m[k] === v) return;
+      m[k] = v;
+      (d ??= {})[k] = v;
+    };
+    if (r.hasSample) set('min_rtt', r.min);
+    set('smoothed_rtt', r.smoothed);
+    set('latest_rtt', r.latest);
+    set('rtt_variance', r.rttvar);
+    set('pto_count', c.loss.ptoCount);
+    set('congestion_window', c.cc.window);
+    set('bytes_in_flight', c.cc.bytesInFlight);
+    if (Number.isFinite(c.cc.ssthresh)) set('ssthresh', c.cc.ssthresh);
+    if (d) this.emit({ time: this.now, name: 'recovery:metrics_updated', data: d });
+  }
+}
+
+// ------------------------------------------------------------------ hooks the connection calls
+
+/**
+ * Starts tracing `c` into `sink` (or swaps the sink of a running trace, or stops with undefined).
+ * A new trace begins with the local transport parameters, the Initial keys and the state.
+ */
+export function attachQlog(c: ConnectionCore, sink: QlogSink | undefined, now: number): void {
+  if (!sink) {
+    c.qlog = undefined;
+    c.builder.onSealed = undefined;
+    return;
+  }
+  if (c.qlog) {
+    c.qlog.sink = sink;
+    return;
+  }
+  const q = new QlogTracer(sink, now);
+  c.qlog = q;
+  c.builder.onSealed = (space, pn, plaintext, size) => qlogPacketSent(c, space, pn, plaintext, size);
+  q.emit({ time: now, name: 'transport:parameters_set', data: qlogParameters('local', c.localParams) });
+  if (c.keys.initial) {
+    q.keyUpdated('client_initial_secret', 'tls');
+    q.keyUpdated('server_initial_secret', 'tls');
+  }
+  if (c.peerParams) q.emit({ time: now, name: 'transport:parameters_set', data: qlogParameters('remote', c.peerParams) });
+  q.diff(c);
+}
+
+/** After every input and command: state, close, local key update and metrics, when changed. */
+export function qlogAfterInput(c: ConnectionCore, q: QlogTracer): void {
+  q.diff(c);
+}
+
+/** A packet was sealed (PacketBuilder.onSealed): `plaintext` is its frames before encryption. */
+export function qlogPacketSent(c: ConnectionCore, space: PacketSpace, pn: number, plaintext: Uint8Array, size: number): void {
+  const q = c.qlog;
+  if (!q) return;
+  const exponent = space === PacketSpace.Application ? c.config.ackDelayExponent : 3;
+  const long = space !== PacketSpace.Application;
+  const header: QlogPacketHeader = long
+    ? { packet_type: SPACE_TYPE[space], packet_number: pn, scid: toHex(c.builder.scid), dcid: toHex(c.remoteCids.current) }
+    : { packet_type: '1RTT', packet_number: pn, dcid: toHex(c.remoteCids.current) };
+  q.emit({
+    time: q.now,
+    name: 'transport:packet_sent',
+    data: { header, frames: q.listFrames(plaintext, space, exponent), raw: { length: size, payload_length: plaintext.length } },
+  });
+}
+
+/** A packet opened: `payload` is its plaintext frames. */
+export function qlogPacketReceived(c: ConnectionCore, q: QlogTracer, h: PacketHeader, space: PacketSpace, pn: number, payload: Uint8Array, size: number): void {
+  const exponent = space === PacketSpace.Application ? (c.peerParams?.ackDelayExponent ?? 3) : 3;
+  q.emit({
+    time: q.now,
+    name: 'transport:packet_received',
+    data: { header: headerOf(h, pn), frames: q.listFrames(payload, space, exponent), raw: { length: size, payload_length: payload.length } },
+  });
+}
+
+/** A Retry or Version Negotiation packet arrived (whether or not it was acted on). */
+export function qlogStatelessReceived(q: QlogTracer, h: PacketHeader, size: number): void {
+  const data: QlogPacketEventData = h.kind === 'versionNegotiation'
+    ? { header: headerOf(h, undefined), raw: { length: size }, supported_versions: h.versions.map((v) => v.toString(16).padStart(8, '0')) }
+    : { header: headerOf(h, undefined), raw: { length: size } };
+  q.emit({ time: q.now, name: 'transport:packet_received', data });
+}
+
+/** A packet was dropped on receipt (`h` undefined: the datagram's header did not parse). */
+export function qlogPacketDropped(q: QlogTracer, h: PacketHeader | undefined, size: number, trigger: QlogDropTrigger): void {
+  q.emit({ time: q.now, name: 'transport:packet_dropped', data: { header: h ? headerOf(h, undefined) : { packet_type: 'unknown' }, raw: { length: size }, trigger } });
+}
+
+/** A packet waits for its keys (RFC 9001 §5.7). */
+export function qlogPacketBuffered(q: QlogTracer, h: PacketHeader, size: number): void {
+  q.emit({ time: q.now, name: 'transport:packet_buffered', data: { header: headerOf(h, undefined), raw: { length: size }, trigger: 'keys_unavailable' } });
+}
+
+/** Packets of `space` declared lost (RFC 9002 §6.1): by packet threshold when 3 later ones were acknowledged, else by time. */
+export function qlogPacketsLost(c: ConnectionCore, q: QlogTracer, space: PacketSpace, lost: readonly SentPacket<unknown>[]): void {
+  const largestAcked = c.loss.largestAcked(space);
+  for (const p of lost) {
+    q.emit({
+      time: q.now,
+      name: 'recovery:packet_lost',
+      data: { header: { packet_type: SPACE_TYPE[space], packet_number: p.pn }, trigger: largestAcked >= p.pn + 3 ? 'reordering_threshold' : 'time_threshold' },
+    });
+  }
+}
+
+/** The peer's transport parameters arrived. */
+export function qlogRemoteParameters(q: QlogTracer, p: TransportParameters): void {
+  q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('remote', p) });
+}
+
+/** A TLS secret installed keys of the Handshake or 1-RTT level (`dir` from our side). */
+export function qlogTlsKey(c: ConnectionCore, q: QlogTracer, level: 'handshake' | '1rtt', dir: 'read' | 'write'): void {
+  const writer = dir === 'write' ? c.role : c.role === 'client' ? 'server' : 'client';
+  q.keyUpdated(`${writer}_${level}_secret`, 'tls');
+}
+
+// ------------------------------------------------------------------ conversions
+
+const SPACE_TYPE: Record<PacketSpace, QlogPacketType> = {
+  [PacketSpace.Initial]: 'initial',
+  [PacketSpace.Handshake]: 'handshake',
+  [PacketSpace.Application]: '1RTT',
+};
+
+const SPACE_CONTEXT: Record<PacketSpace, FrameContext> = {
+  [PacketSpace.Initial]: FrameContext.Initial,
+  [PacketSpace.Handshake]: FrameContext.Handshake,
+  [PacketSpace.Application]: FrameContext.OneRtt,
+};
+
+function headerOf(h: PacketHeader, pn: number | undefined): QlogPacketHeader {
+  switch (h.kind) {
+    case 'long': {
+      const type: QlogPacketType = h.type === LongPacketType.Initial ? 'initial' : h.type === LongPacketType.Handshake ? 'handshake' : '0RTT';
+      const base = { packet_type: type, scid: toHex(h.scid), dcid: toHex(h.dcid) };
+      const withPn = pn === undefined ? base : { ...base, packet_number: pn };
+      return h.type === LongPacketType.Initial && h.token.length > 0 ? { ...withPn, token: { length: h.token.length } } : withPn;
+    }
+    case 'short':
+      return pn === undefined ? { packet_type: '1RTT', dcid: toHex(h.dcid) } : { packet_type: '1RTT', packet_number: pn, dcid: toHex(h.dcid) };
+    case 'retry':
+      return { packet_type: 'retry', scid: toHex(h.scid), dcid: toHex(h.dcid), token: { length: h.token.length } };
+    case 'versionNegotiation':
+      return { packet_type: 'version_negotiation', scid: toHex(h.scid), dcid: toHex(h.dcid) };
+    default:
+      return { packet_type: 'unknown' };
+  }
+}
+
+function stateOf(c: ConnectionCore): QlogConnectionState {
+  switch (c.state) {
+    case 'closing':
+      return 'closing';
+    case 'draining':
+      return 'draining';
+    case 'terminated':
+      return 'closed';
+    default:
+      if (c.handshakeConfirmed) return 'handshake_confirmed';
+      if (c.handshakeComplete) return 'handshake_complete';
+      // A client has only attempted until the server answered (its SCID learnt).
+      return c.role === 'client' && !c.peerScidKnown ? 'attempted' : 'handshake_started';
+  }
+}
+
+function closedData(c: ConnectionCore): QlogClosed {
+  const r = c.closeReason!;
+  const owner = r.remote ? 'remote' : 'local';
+  switch (r.kind) {
+    case 'application':
+      return { owner, application_code: code(r.code), reason: r.reason, trigger: 'application' };
+    case 'transport':
+      return { owner, connection_code: code(r.code), reason: r.reason, trigger: r.code === 0 ? 'clean' : 'error' };
+    case 'idle':
+      return { owner, reason: r.reason, trigger: 'idle_timeout' };
+    case 'handshakeTimeout':
+      return { owner, connection_code: code(r.code), reason: r.reason, trigger: 'handshake_timeout' };
+    case 'reset':
+      return { owner, reason: r.reason, trigger: 'stateless_reset' };
+    case 'versionMismatch':
+      return { owner, reason: r.reason, trigger: 'version_mismatch' };
+  }
+}
+
+function code(v: number | bigint): QlogCode {
+  if (typeof v === 'number') return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+/** qlog's TransportParameters from ours. */
+export function qlogParameters(owner: 'local' | 'remote', p: TransportParameters): QlogParameters {
+  return {
+    owner,
+    ...(p.originalDestinationConnectionId ? { original_destination_connection_id: toHex(p.originalDestinationConnectionId) } : {}),
+    ...(p.initialSourceConnectionId ? { initial_source_connection_id: toHex(p.initialSourceConnectionId) } : {}),
+    ...(p.retrySourceConnectionId ? { retry_source_connection_id: toHex(p.retrySourceConnectionId) } : {}),
+    ...(p.statelessResetToken ? { stateless_reset_token: toHex(p.statelessResetToken) } : {}),
+    disable_active_migration: p.disableActiveMigration,
+    max_idle_timeout: p.maxIdleTimeout,
+    max_udp_payload_size: p.maxUdpPayloadSize,
+    ack_delay_exponent: p.ackDelayExponent,
+    max_ack_delay: p.maxAckDelay,
+    active_connection_id_limit: p.activeConnectionIdLimit,
+    initial_max_data: p.initialMaxData,
+    initial_max_stream_data_bidi_local: p.initialMaxStreamDataBidiLocal,
+    initial_max_stream_data_bidi_remote: p.initialMaxStreamDataBidiRemote,
+    initial_max_stream_data_uni: p.initialMaxStreamDataUni,
+    initial_max_streams_bidi: p.initialMaxStreamsBidi,
+    initial_max_streams_uni: p.initialMaxStreamsUni,
+    max_datagram_frame_size: p.maxDatagramFrameSize,
+    ...(p.preferredAddress
+      ? {
+          preferred_address: {
+            ip_v4: [...p.preferredAddress.ipv4Address].join('.'),
+            port_v4: p.preferredAddress.ipv4Port,
+            ip_v6: toHex(p.preferredAddress.ipv6Address),
+            port_v6: p.preferredAddress.ipv6Port,
+            connection_id: toHex(p.preferredAddress.connectionId),
+          },
+        }
+      : {}),
+  };
+}
+
+/** One decoded frame as qlog lists it. `ackDelayExponent` scales ACK delays to ms (RFC 9000 §19.3). */
+export function qlogFrame(f: Frame, ackDelayExponent: number): QlogFrame {
+  switch (f.kind) {
+    case 'padding':
+      return { frame_type: 'padding', length: f.length };
+    case 'ping':
+      return { frame_type: 'ping' };
+    case 'ack': {
+      const ranges: Array<[number, number]> = [];
+      for (let i = 0; i + 1 < f.ranges.length; i += 2) ranges.push([f.ranges[i + 1]!, f.ranges[i]!]);
+      const base = { frame_type: 'ack' as const, ack_delay: (f.ackDelay * 2 ** ackDelayExponent) / 1000, acked_ranges: ranges };
+      return f.ecn ? { ...base, ect0: f.ecn.ect0, ect1: f.ecn.ect1, ce: f.ecn.ce } : base;
+    }
+    case 'resetStream':
+      return { frame_type: 'reset_stream', stream_id: f.streamId, error_code: code(f.errorCode), final_size: f.finalSize };
+    case 'stopSending':
+      return { frame_type: 'stop_sending', stream_id: f.streamId, error_code: code(f.errorCode) };
+    case 'crypto':
+      return { frame_type: 'crypto', offset: f.offset, length: f.data.length };
+    case 'newToken':
+      return { frame_type: 'new_token', token: { length: f.token.length } };
+    case 'stream':
+      return { frame_type: 'stream', stream_id: f.streamId, offset: f.offset, length: f.data.length, fin: f.fin };
+    case 'maxData':
+      return { frame_type: 'max_data', maximum: f.maximum };
+    case 'maxStreamData':
+      return { frame_type: 'max_stream_data', stream_id: f.streamId, maximum: f.maximum };
+    case 'maxStreams':
+      return { frame_type: 'max_streams', stream_type: f.bidi ? 'bidirectional' : 'unidirectional', maximum: f.maximum };
+    case 'dataBlocked':
+      return { frame_type: 'data_blocked', limit: f.maximum };
+    case 'streamDataBlocked':
+      return { frame_type: 'stream_data_blocked', stream_id: f.streamId, limit: f.maximum };
+    case 'streamsBlocked':
+      return { frame_type: 'streams_blocked', stream_type: f.bidi ? 'bidirectional' : 'unidirectional', limit: f.maximum };
+    case 'newConnectionId':
+      return {
+        frame_type: 'new_connection_id', sequence_number: f.sequence, retire_prior_to: f.retirePriorTo,
+        connection_id_length: f.connectionId.length, connection_id: toHex(f.connectionId), stateless_reset_token: toHex(f.resetToken),
+      };
+    case 'retireConnectionId':
+      return { frame_type: 'retire_connection_id', sequence_number: f.sequence };
+    case 'pathChallenge':
+      return { frame_type: 'path_challenge', data: toHex(f.data) };
+    case 'pathResponse':
+      return { frame_type: 'path_response', data: toHex(f.data) };
+    case 'connectionClose': {
+      const reason = new TextDecoder('utf-8', { fatal: false }).decode(f.reason);
+      if (f.application) return { frame_type: 'connection_close', error_space: 'application', error_code: code(f.errorCode), raw_error_code: code(f.errorCode), reason };
+      const name = typeof f.errorCode === 'number' ? transportErrorName(f.errorCode).toLowerCase() : code(f.errorCode);
+      return {
+        frame_type: 'connection_close', error_space: 'transport', error_code: name, raw_error_code: code(f.errorCode), reason,
+        ...(f.frameType !== 0 ? { trigger_frame_type: f.frameType } : {}),
+      };
+    }
+    case 'handshakeDone':
+      return { frame_type: 'handshake_done' };
+    case 'datagram':
+      return { frame_type: 'datagram', length: f.data.length };
+  }
+}
