@@ -58,6 +58,8 @@ export function errorCodeOf(reason: unknown): number | bigint {
 export class StreamWaiters {
   private readonly readers = new Map<number, () => void>();
   private readonly writers = new Map<number, () => void>();
+  /** Writables to error as soon as their stream is stopped or the connection closes, even idle. */
+  private readonly sendWatchers = new Map<number, (e: StreamAbortedError) => void>();
   private closedError: ((id: number) => StreamAbortedError) | undefined;
 
   dispatch(e: ConnectionEvent): void {
@@ -65,11 +67,25 @@ export class StreamWaiters {
       case 'readable':
       case 'streamClosed':
         this.wake(this.readers, e.id);
-        if (e.type === 'streamClosed') this.wake(this.writers, e.id);
+        if (e.type === 'streamClosed') {
+          this.sendWatchers.delete(e.id);
+          this.wake(this.writers, e.id);
+        }
+        break;
+      case 'stopped': {
+        // RFC 9000 §3.5: the peer no longer reads; error the writable at once, even when no
+        // write is pending (WebTransport errors the stream on STOP_SENDING, it does not wait).
+        const watcher = this.sendWatchers.get(e.id);
+        this.sendWatchers.delete(e.id);
+        watcher?.(new StreamAbortedError(e.id, 'stopped', e.code));
+        this.wake(this.writers, e.id);
+        break;
+      }
+      case 'sendDone':
+        this.sendWatchers.delete(e.id);
+        this.wake(this.writers, e.id);
         break;
       case 'writable':
-      case 'stopped':
-      case 'sendDone':
         this.wake(this.writers, e.id);
         break;
       default:
@@ -82,8 +98,20 @@ export class StreamWaiters {
     this.closedError = error;
     for (const f of this.readers.values()) f();
     for (const f of this.writers.values()) f();
+    const watchers = [...this.sendWatchers];
     this.readers.clear();
     this.writers.clear();
+    this.sendWatchers.clear();
+    for (const [id, f] of watchers) f(error(id));
+  }
+
+  /**
+   * Calls `onError` once if stream `id`'s sending part is stopped by the peer or the connection
+   * closes before the part is done (then at once if it already closed).
+   */
+  watchSend(id: number, onError: (e: StreamAbortedError) => void): void {
+    if (this.closedError) onError(this.closedError(id));
+    else this.sendWatchers.set(id, onError);
   }
 
   /** The error for stream `id` once the connection closed, or undefined while it is open. */
@@ -167,6 +195,11 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
   };
   return new WritableStream<Uint8Array>(
     {
+      start(controller) {
+        // A stop or a connection close errors the writable even while nothing is written, so
+        // `writer.closed` (and a pump waiting on it) learns the code at once.
+        waiters.watchSend(id, (e) => controller.error(e));
+      },
       async write(chunk) {
         if (!(chunk instanceof Uint8Array)) throw new TypeError('stream chunks must be Uint8Array');
         let off = 0;

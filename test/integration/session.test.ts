@@ -21,9 +21,13 @@ describe('Session over real UDP (loopback)', function () {
   this.timeout(30_000);
   let server: Endpoint;
   let client: Endpoint;
+  // A connection that fails its handshake has no RTT sample, so its closing or draining period
+  // is 3 PTO computed from kInitialRtt (RFC 9002 §6.2.2): 3 s at the default 333 ms, which
+  // Endpoint.close() waits for. Loopback's RTT is far below 30 ms.
+  const transport = { initialRttMs: 30 };
   beforeEach(async () => {
-    server = await Endpoint.bind({ bind: '127.0.0.1:0' });
-    client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    server = await Endpoint.bind({ bind: '127.0.0.1:0', transport });
+    client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport });
   });
   afterEach(async () => {
     await Promise.all([client.close(), server.close()]);
