@@ -421,7 +421,8 @@ export class ConnectionCore {
     this.closeFrame = { kind: 'connectionClose', application: false, errorCode: 0, frameType: 0, reason: new Uint8Array(0) };
     this.closeSendPending = this.handshakeComplete;
     this.state = 'draining';
-    this.closeDeadline = now + 3 * this.currentPto();
+    // Refused during the handshake (bad certificate, no ALPN...): nothing to drain for, end now.
+    this.closeDeadline = this.handshakeComplete ? now + 3 * this.currentPto() : now;
   }
 
   onTimeout(now: number): void {

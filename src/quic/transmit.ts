@@ -300,5 +300,10 @@ export function transmitClose(c: ConnectionCore, out: Uint8Array): number {
   }
   const len = b.finishDatagram();
   c.bytesSent += len;
+  // A connection whose handshake never completed holds nothing worth a closing period (no
+  // session, no streams): the CONNECTION_CLOSE is sent once and the state discarded (RFC 9000
+  // §10.2 allows leaving the closing state early; the cost is at most a stateless reset).
+  // Without this, a failed dial keeps its endpoint busy for 3 PTOs of the 333 ms initial RTT.
+  if (!c.handshakeComplete) c.terminate();
   return len;
 }
