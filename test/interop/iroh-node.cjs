@@ -30,6 +30,20 @@
  *       Connects, opens a bidi stream, sends the message (or all of stdin), finishes, reads the echo;
  *       optionally a datagram and a uni-stream round trip; closes with the code and prints one
  *       {"event":"result","ok":bool,...} line. Exit 0 when ok, 1 otherwise.
+ *
+ *   rpc [--alpn A ...] [--bind 127.0.0.1:0] [--secret HEX32] [--timeout-ms 120000] [--log LEVEL]
+ *       A remote-controlled iroh endpoint (what the interop scenarios drive, see iroh-rpc.ts).
+ *       Prints the same "ready" line as echo, then reads one JSON request per stdin line,
+ *       {"id":N,"op":OP,...}, runs them concurrently and answers each with one line
+ *       {"re":N,"ok":true,...} or {"re":N,"ok":false,"error":TEXT}. Connections and streams are
+ *       numbered handles. Bytes travel as base64 ("b64"); reads answer {len, sha256, b64}.
+ *       Ops: connect {nodeId, addrs, alpn} | accept {} -> {conn, remoteId, alpn, from};
+ *       echo {conn, datagrams?} (serve it like `echo` does; datagrams: false leaves them to readDatagram); openBi|acceptBi|openUni|acceptUni {conn} -> {stream};
+ *       write {stream, b64}; finish|stopped|receivedReset {stream}; reset|stop {stream, code};
+ *       read {stream, max?} (to the end); sendDatagram {conn, b64}; readDatagram {conn};
+ *       info {conn} -> {maxDatagramSize, stats, paths, rtt, closeReason}; close {conn, code, reason};
+ *       closed {conn} -> {reason}; exit {} (closes the endpoint, then the process exits 0).
+ *       It also exits when stdin ends or after --timeout-ms.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -224,7 +238,11 @@ async function serveConnection(inc, maxBytes) {
   }
   const remoteId = idHex(conn.remoteId());
   emit({ event: 'accepted', from, remoteId, alpn: Buffer.from(conn.alpn()).toString('utf8') });
+  await serveEstablished(conn, remoteId, maxBytes);
+}
 
+/** Echoes every bidi stream, uni stream and datagram of `conn` until it closes. */
+async function serveEstablished(conn, remoteId, maxBytes, { datagrams = true } = {}) {
   const bi = (async () => {
     for (;;) {
       const s = await conn.acceptBi();
@@ -257,7 +275,7 @@ async function serveConnection(inc, maxBytes) {
     }
   })();
   const dgrams = (async () => {
-    for (;;) {
+    while (datagrams) {
       const d = await conn.readDatagram();
       try {
         conn.sendDatagram(d);
@@ -362,11 +380,191 @@ async function runDial(iroh, opts) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// rpc
+
+function readyLine(iroh, ep, alpns) {
+  const addrs = ep
+    .addr()
+    .directAddresses()
+    .sort((a, b) => Number(a.startsWith('[')) - Number(b.startsWith('['))); // IPv4 first
+  return {
+    event: 'ready',
+    id: idHex(ep.id()),
+    addrs,
+    sockets: ep.boundSockets(),
+    ticket: iroh.EndpointTicket.fromAddr(ep.addr()).toString(),
+    alpns,
+  };
+}
+
+async function runRpc(iroh, opts) {
+  const timeoutMs = intOpt(opts, 'timeout-ms', 120_000);
+  // A dial-only endpoint may serve no ALPN at all (then every incoming handshake fails).
+  const ep = await makeBuilder(iroh, opts, opts.alpn).bind();
+  emit(readyLine(iroh, ep, opts.alpn));
+
+  const handles = new Map();
+  let next = 1;
+  const put = (obj) => {
+    const h = next++;
+    handles.set(h, obj);
+    return h;
+  };
+  const get = (h, what) => {
+    const o = handles.get(h);
+    if (o === undefined || (what && o.kind !== what)) throw new Error(`no ${what || 'object'} with handle ${h}`);
+    return o;
+  };
+  const b64 = (b) => Buffer.from(b).toString('base64');
+  const unb64 = (s) => Array.from(Buffer.from(s || '', 'base64'));
+  const connInfo = (conn) => ({ conn: put({ kind: 'conn', conn }), remoteId: idHex(conn.remoteId()), alpn: Buffer.from(conn.alpn()).toString('utf8') });
+  // NB: the binding wraps each SendStream/RecvStream in a mutex held for a whole call, so e.g. a
+  // pending `stopped()` blocks `write` on the same stream; and `readToEnd` after
+  // `receivedReset()` fails with `Read(ClosedStream)`. Scenarios use one op per stream at a time.
+  const sendOf = (r) => {
+    const s = get(r.stream, 'stream');
+    if (!s.send) throw new Error(`stream ${r.stream} has no send side`);
+    return s.send;
+  };
+  const recvOf = (r) => {
+    const s = get(r.stream, 'stream');
+    if (!s.recv) throw new Error(`stream ${r.stream} has no receive side`);
+    return s.recv;
+  };
+
+  const ops = {
+    async connect(r) {
+      const target = new iroh.EndpointAddr(iroh.EndpointId.fromString(r.nodeId), null, r.addrs);
+      const t0 = performance.now();
+      const conn = await ep.connect(target, bytes(r.alpn));
+      return { ...connInfo(conn), connectMs: Math.round(performance.now() - t0) };
+    },
+    async accept() {
+      const inc = await ep.acceptNext();
+      if (inc === null) throw new Error('endpoint closed');
+      let from = null;
+      try {
+        from = (await inc.remoteAddr()).addr ?? null;
+      } catch {
+        // only informative
+      }
+      const conn = await (await inc.accept()).connect();
+      return { ...connInfo(conn), from };
+    },
+    async echo(r) {
+      const { conn } = get(r.conn, 'conn');
+      void serveEstablished(conn, idHex(conn.remoteId()), 16 << 20, { datagrams: r.datagrams !== false });
+      return {};
+    },
+    async openBi(r) {
+      const s = await get(r.conn, 'conn').conn.openBi();
+      return { stream: put({ kind: 'stream', send: s.send, recv: s.recv }) };
+    },
+    async acceptBi(r) {
+      const s = await get(r.conn, 'conn').conn.acceptBi();
+      return { stream: put({ kind: 'stream', send: s.send, recv: s.recv }) };
+    },
+    async openUni(r) {
+      return { stream: put({ kind: 'stream', send: await get(r.conn, 'conn').conn.openUni() }) };
+    },
+    async acceptUni(r) {
+      return { stream: put({ kind: 'stream', recv: await get(r.conn, 'conn').conn.acceptUni() }) };
+    },
+    async write(r) {
+      await sendOf(r).writeAll(unb64(r.b64));
+      return {};
+    },
+    async finish(r) {
+      await sendOf(r).finish();
+      return {};
+    },
+    async reset(r) {
+      await sendOf(r).reset(BigInt(r.code));
+      return {};
+    },
+    async stopped(r) {
+      return { code: await sendOf(r).stopped() };
+    },
+    async stop(r) {
+      await recvOf(r).stop(BigInt(r.code));
+      return {};
+    },
+    async receivedReset(r) {
+      return { code: await recvOf(r).receivedReset() };
+    },
+    async read(r) {
+      const data = Buffer.from(await recvOf(r).readToEnd(r.max ?? 16 << 20));
+      return { len: data.length, sha256: sha256(data), b64: data.length <= (r.b64Max ?? 1 << 20) ? b64(data) : undefined };
+    },
+    async sendDatagram(r) {
+      get(r.conn, 'conn').conn.sendDatagram(unb64(r.b64));
+      return {};
+    },
+    async readDatagram(r) {
+      return { b64: b64(await get(r.conn, 'conn').conn.readDatagram()) };
+    },
+    async info(r) {
+      const { conn } = get(r.conn, 'conn');
+      return { maxDatagramSize: conn.maxDatagramSize(), stats: conn.stats(), paths: conn.paths(), rtt: conn.rtt(), closeReason: conn.closeReason() };
+    },
+    async close(r) {
+      get(r.conn, 'conn').conn.close(BigInt(r.code ?? 0), bytes(r.reason ?? ''));
+      return {};
+    },
+    async closed(r) {
+      return { reason: await get(r.conn, 'conn').conn.closed() };
+    },
+    async exit() {
+      setImmediate(() => void shutdown('exit requested'));
+      return {};
+    },
+  };
+
+  let stopping = false;
+  const shutdown = async (why) => {
+    if (stopping) return;
+    stopping = true;
+    emit({ event: 'exit', why });
+    await Promise.race([ep.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+    process.exit(0);
+  };
+  setTimeout(() => void shutdown('timeout'), timeoutMs).unref();
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  let buf = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line === '') continue;
+      let req;
+      try {
+        req = JSON.parse(line);
+      } catch {
+        emit({ event: 'error', where: 'rpc', error: `bad request line: ${line.slice(0, 200)}` });
+        continue;
+      }
+      const op = ops[req.op];
+      const run = op === undefined ? Promise.reject(new Error(`unknown op ${req.op}`)) : Promise.resolve().then(() => op(req));
+      run.then(
+        (res) => emit({ re: req.id, ok: true, ...res }),
+        (e) => emit({ re: req.id, ok: false, error: errMsg(e) }),
+      );
+    }
+  });
+  process.stdin.on('end', () => void shutdown('stdin closed'));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd !== 'check' && cmd !== 'echo' && cmd !== 'dial') {
-    fail(EXIT_USAGE, 'usage: iroh-node.cjs check | echo --alpn A ... | dial --id HEX --addr IP:PORT --alpn A ...');
+  if (cmd !== 'check' && cmd !== 'echo' && cmd !== 'dial' && cmd !== 'rpc') {
+    fail(EXIT_USAGE, 'usage: iroh-node.cjs check | echo --alpn A ... | dial --id HEX --addr IP:PORT --alpn A ... | rpc [--alpn A ...]');
   }
   // The isolation check comes before iroh is even loaded.
   const problems = isolationProblems();
@@ -384,6 +582,7 @@ async function main() {
   const opts = parseArgs(rest);
   const iroh = loadIroh();
   if (cmd === 'echo') await runEcho(iroh, opts);
+  else if (cmd === 'rpc') await runRpc(iroh, opts);
   else await runDial(iroh, opts);
 }
 
