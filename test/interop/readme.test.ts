@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot, runScenario } from './iroh.js';
+import { requireIsolation } from './netns.js';
+
+/** The README's "Interop with iroh" example must work as written against a real iroh node. */
+describe('README: the "Interop with iroh" example against a real iroh node', function () {
+  this.timeout(60_000);
+  before(async function () {
+    await requireIsolation(this);
+  });
+
+  it('dials the iroh echo node by its ticket, echoes, sends a datagram and closes', async () => {
+    const root = repoRoot();
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const at = readme.indexOf('## Interop with iroh');
+    assert.ok(at >= 0, 'README has an "Interop with iroh" section');
+    const m = /```js\n([\s\S]*?)```/.exec(readme.slice(at));
+    assert.ok(m, 'the section has a js example');
+    const dir = mkdtempSync(join(tmpdir(), 'qp-readme-iroh-'));
+    try {
+      const file = join(dir, 'example.mjs');
+      writeFileSync(file, m[1]!.replace("from 'quic-peer'", `from '${join(root, 'build/src/index.js')}'`));
+      const { result } = await runScenario<{ stdout: string; stderr: string; code: number | null; irohId: string }>(
+        new URL('./scenarios/readme.js', import.meta.url),
+        { args: [file], timeoutMs: 45_000 },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`connected to ${result.irohId} \\(ALPN my-app/1\\)`));
+      assert.match(result.stdout, /hello iroh/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
