@@ -268,11 +268,25 @@ export class Endpoint {
   }
 
   /** @internal */
-  acceptNext(): Promise<Session | null> {
+  acceptNext(signal?: AbortSignal): Promise<Session | null> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     const s = this.acceptQueue.shift();
     if (s) return Promise.resolve(s);
     if (this.closing) return Promise.resolve(null);
-    return new Promise((resolve) => this.acceptWaiters.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter = (x: Session | null): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(x);
+      };
+      // An abandoned accept must not keep its place: the next session goes to the next caller.
+      const onAbort = (): void => {
+        const i = this.acceptWaiters.indexOf(waiter);
+        if (i >= 0) this.acceptWaiters.splice(i, 1);
+        reject(abortError(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.acceptWaiters.push(waiter);
+    });
   }
 
   private onEvent(e: EndpointEvent): void {
@@ -306,6 +320,10 @@ export class Endpoint {
         break;
     }
   }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('accept aborted', 'AbortError');
 }
 
 function parseSecret(s: Uint8Array | string | undefined, random: CryptoRandom): Uint8Array {

@@ -260,9 +260,12 @@ export class Session {
     return new Session(core);
   }
 
-  /** The next incoming session whose handshake completed, or null once the endpoint closes. */
-  static accept(endpoint: Endpoint): Promise<Session | null> {
-    return endpoint.acceptNext();
+  /**
+   * The next incoming session whose handshake completed, or null once the endpoint closes.
+   * `signal` abandons the wait (it rejects with the abort reason and gives up its turn).
+   */
+  static accept(endpoint: Endpoint, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
+    return endpoint.acceptNext(options.signal);
   }
 
   /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */

@@ -149,3 +149,26 @@ describe('Session lifecycle over real UDP (loopback)', function () {
     assert.match(d.remoteAddress ?? '', /^\[::1\]:/);
   });
 });
+
+describe('Session.accept with an AbortSignal', function () {
+  this.timeout(20_000);
+  it('an aborted accept rejects and gives up its turn: the next session goes to the next caller', async () => {
+    const server = await Endpoint.bind({ bind: '127.0.0.1:0' });
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      const ac = new AbortController();
+      const abandoned = Session.accept(server, { signal: ac.signal });
+      ac.abort();
+      await assert.rejects(abandoned, /abort/i);
+      const accepted = Session.accept(server);
+      await Session.connect(client, `${server.id.toString()}@${server.boundAddresses[0]}`);
+      const s = await accepted;
+      assert.ok(s && s.remoteId.equals(client.id));
+      const pre = new AbortController();
+      pre.abort(new Error('already aborted'));
+      await assert.rejects(Session.accept(server, { signal: pre.signal }), /already aborted/);
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+});
