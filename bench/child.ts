@@ -1,0 +1,200 @@
+/**
+ * The benchmark's child processes (`node build/bench/child.js ROLE [ARG]`), so that the measured
+ * server side runs on its own core. Every child prints one JSON line `{"ready":...}` once it
+ * listens, then serves until its stdin ends or its hard deadline passes (it never outlives the
+ * parent). Roles:
+ *
+ *   quic-server           a quic-peer Endpoint on 127.0.0.1:0 (ALPN bench/1). Per bidi stream, the
+ *                         first byte says what to do: 'B' read to the end, answer the byte count
+ *                         (8 bytes) and finish; 'E' echo every chunk; 'D' answer the number of
+ *                         datagrams this session received so far.
+ *   pipeline-recv SECRET  a bare UDP socket: removes header protection and opens AES-128-GCM short
+ *                         header packets sealed with the 1-RTT keys derived from SECRET (hex);
+ *                         on a 3-byte "END" datagram prints {bytes, packets, failed, spanMs}.
+ *   tls-server            node:tls over TCP on 127.0.0.1:0, Ed25519 X.509 certificate: per
+ *                         connection, counts bytes to the end and answers the count (8 bytes).
+ *   heap N                --expose-gc: client and server Endpoint in this one process, opens N idle
+ *                         sessions and prints {heapPerConn, before, after, n}.
+ */
+import { createSocket } from 'node:dgram';
+import { createServer as createTlsServer } from 'node:tls';
+import { Endpoint } from '../src/session/endpoint.js';
+import { Session } from '../src/session/session.js';
+import type { BidirectionalStream } from '../src/session/session.js';
+import { cipherSuite, TLS_AES_128_GCM_SHA256 } from '../src/tls/suites.js';
+import { deriveDirectionalKeys } from '../src/quic/crypto/keys.js';
+import { unprotectHeader } from '../src/quic/crypto/header-protection.js';
+import { fromHex } from '../src/quic/codec/bytes.js';
+import { makeIdentity } from '../test/tls-openssl/certs.js';
+import { BENCH_ALPN, PIPE_DCID_LEN, PIPE_PN_LEN } from './common.js';
+
+/** A child never lives longer than this, whatever the parent does. */
+const HARD_DEADLINE_MS = 10 * 60_000;
+
+function emit(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+async function serveStream(s: BidirectionalStream, datagrams: () => number): Promise<void> {
+  const reader = s.readable.getReader();
+  const writer = s.writable.getWriter();
+  let mode = 0;
+  let count = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    let chunk = value;
+    if (mode === 0 && chunk.length > 0) {
+      mode = chunk[0]!;
+      chunk = chunk.subarray(1);
+    }
+    if (mode === 0x45 /* E */ && chunk.length > 0) await writer.write(chunk.slice());
+    count += chunk.length;
+  }
+  if (mode === 0x42 /* B */) await writer.write(u64(count));
+  else if (mode === 0x44 /* D */) await writer.write(u64(datagrams()));
+  await writer.close();
+}
+
+async function serveSession(session: Session): Promise<void> {
+  let datagrams = 0;
+  void (async () => {
+    for (let d = await session.recvDatagram(); d !== null; d = await session.recvDatagram()) datagrams++;
+  })().catch(() => {});
+  for (;;) {
+    const s = await session.nextBidiStream();
+    if (s === null) return;
+    void serveStream(s, () => datagrams).catch(() => {});
+  }
+}
+
+async function quicServer(): Promise<() => Promise<void>> {
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
+  void (async () => {
+    for (let s = await Session.accept(ep); s !== null; s = await Session.accept(ep)) void serveSession(s).catch(() => {});
+  })().catch(() => {});
+  emit({ ready: true, ticket: ep.ticket() });
+  return () => ep.close();
+}
+
+function pipelineRecv(secretHex: string): () => Promise<void> {
+  const keys = deriveDirectionalKeys(cipherSuite(TLS_AES_128_GCM_SHA256), fromHex(secretHex));
+  const sock = createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
+  let bytes = 0;
+  let packets = 0;
+  let failed = 0;
+  let first = 0;
+  let last = 0;
+  const pnOffset = 1 + PIPE_DCID_LEN;
+  sock.on('message', (msg: Buffer) => {
+    if (msg.length === 3) {
+      emit({ bytes, packets, failed, spanMs: last - first });
+      bytes = packets = failed = 0;
+      return;
+    }
+    const pnLen = unprotectHeader(msg, 0, pnOffset, msg.length, keys.header);
+    if (pnLen !== PIPE_PN_LEN) {
+      failed++;
+      return;
+    }
+    const pn = msg.readUInt32BE(pnOffset);
+    const plain = keys.packet.open(pn, msg, 0, pnOffset + pnLen, msg.length);
+    if (plain === null) {
+      failed++;
+      return;
+    }
+    const t = performance.now();
+    if (packets === 0) first = t;
+    last = t;
+    packets++;
+    bytes += plain.length;
+  });
+  sock.bind(0, '127.0.0.1', () => emit({ ready: true, port: sock.address().port }));
+  return async () => void sock.close();
+}
+
+async function tlsServer(): Promise<() => Promise<void>> {
+  const id = await makeIdentity('bench.local');
+  const server = createTlsServer({ key: id.keyPem, cert: id.certPem, minVersion: 'TLSv1.3' }, (sock) => {
+    let count = 0;
+    sock.on('data', (b: Buffer) => (count += b.length));
+    sock.on('end', () => sock.end(u64(count)));
+    sock.on('error', () => sock.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  emit({ ready: true, port: typeof addr === 'object' && addr !== null ? addr.port : 0, certPem: id.certPem });
+  return async () => void server.close();
+}
+
+async function heap(n: number): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('heap: run with --expose-gc');
+  const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const held: Session[] = [];
+  void (async () => {
+    for (let s = await Session.accept(server); s !== null; s = await Session.accept(server)) held.push(s);
+  })().catch(() => {});
+  const target = server.ticket();
+  const dial = (): Promise<Session> => Session.connect(client, target, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+  // Warm up (code paths, JIT, pools) before the baseline.
+  for (const s of await Promise.all(Array.from({ length: 8 }, dial))) held.push(s);
+  await new Promise((r) => setTimeout(r, 200));
+  const warm = held.length;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const clients: Session[] = [];
+  for (let i = 0; i < n; i += 32) {
+    const batch = await Promise.all(Array.from({ length: Math.min(32, n - i) }, dial));
+    clients.push(...batch);
+  }
+  // Let the server side settle (accepted sessions, handshake confirmation, ACKs).
+  await new Promise((r) => setTimeout(r, 300));
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  emit({ heapPerConn: (after - before) / n, before, after, n, serverSessions: held.length - warm, clients: clients.length });
+  await client.close();
+  await server.close();
+}
+
+async function main(): Promise<void> {
+  const role = process.argv[2];
+  const arg = process.argv[3] ?? '';
+  const deadline = setTimeout(() => process.exit(2), HARD_DEADLINE_MS);
+  deadline.unref();
+  let stop: () => Promise<void>;
+  switch (role) {
+    case 'quic-server':
+      stop = await quicServer();
+      break;
+    case 'pipeline-recv':
+      stop = pipelineRecv(arg);
+      break;
+    case 'tls-server':
+      stop = await tlsServer();
+      break;
+    case 'heap':
+      await heap(Number(arg));
+      process.exit(0);
+      return;
+    default:
+      throw new Error(`unknown role ${String(role)}`);
+  }
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    void stop().finally(() => process.exit(0));
+  });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench child: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+/** Constants shared by the benchmark's parent (run.ts) and children (child.ts). */
+export const BENCH_ALPN = 'bench/1';
+/** Short header used by the pipeline: first byte, 8-byte DCID, 4-byte packet number. */
+export const PIPE_DCID_LEN = 8;
+export const PIPE_PN_LEN = 4;
+
+/** The keys of PERF.md's benchmark contract, in the order of its table. */
+export const CONTRACT_KEYS = [
+  'bulk_mbps',
+  'bulk_streams16_mbps',
+  'pipeline_ceiling_mbps',
+  'iroh_bulk_mbps',
+  'tls_tcp_mbps',
+  'handshake_ms_p50',
+  'handshake_ms_p99',
+  'iroh_handshake_ms_p50',
+  'handshakes_per_s',
+  'rtt_us_p50',
+  'datagrams_per_s',
+  'datagram_loss',
+  'heap_bytes_per_idle_conn',
+  'bulk_inmem_nullkeys_mbps',
+] as const;
+export type ContractKey = (typeof CONTRACT_KEYS)[number];

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONTRACT_KEYS } from '../../bench/common.js';
+
+/**
+ * The benchmark harness (bench/run.ts) in --smoke mode: every measurement path runs with tiny
+ * sizes, and the last stdout line is one JSON object holding every key of PERF.md's contract,
+ * each a number, or null with a note saying why (e.g. iroh where no loopback-only namespace can
+ * be made).
+ */
+describe('bench --smoke', function () {
+  this.timeout(90_000);
+
+  it('prints every contract key as a number (or null with a note) on the last line', function () {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = join(here, '..', '..', 'bench', 'run.js');
+    assert.ok(existsSync(script), `${script} not built`);
+    const r = spawnSync(process.execPath, [script, '--smoke', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `bench exited ${r.status ?? r.signal}: ${r.stderr.slice(-2000)}`);
+    const lines = r.stdout.trim().split('\n');
+    const last = JSON.parse(lines[lines.length - 1] ?? '') as Record<string, unknown> & {
+      notes: Record<string, string>;
+      machine: { cores: number; node: string };
+    };
+    for (const k of CONTRACT_KEYS) {
+      const v = last[k];
+      if (v === null) {
+        assert.equal(typeof last.notes[k], 'string', `${k} is null without a note`);
+        assert.ok(!last.notes[k]!.startsWith('failed'), `${k} failed: ${last.notes[k]}`);
+      } else {
+        assert.equal(typeof v, 'number', `${k} is ${JSON.stringify(v)}`);
+        assert.ok(Number.isFinite(v as number) && (v as number) >= 0, `${k} = ${String(v)}`);
+      }
+    }
+    assert.ok(last.machine.cores >= 1);
+    assert.equal(last.machine.node, process.version);
+    // The quic-peer figures themselves must have been measured.
+    for (const k of ['bulk_mbps', 'handshake_ms_p50', 'rtt_us_p50', 'pipeline_ceiling_mbps', 'tls_tcp_mbps'] as const) {
+      assert.equal(typeof last[k], 'number', `${k}: ${last.notes[k] ?? ''}`);
+    }
+  });
+});
