@@ -47,6 +47,12 @@ export interface TransportConfig {
   maxCryptoBuffer: number;
   /** Give up a handshake that has not completed after this long (ms). Default 10000. */
   handshakeTimeoutMs: number;
+  /**
+   * INSECURE: null packet protection (no encryption, zero tags, headers in clear) while the TLS
+   * handshake still authenticates the peer. Both ends must set it. For benchmarks that measure
+   * the protocol logic alone (bulk_inmem_nullkeys_mbps) and for tests; never on a network.
+   */
+  insecureNullKeys: boolean;
 }
 
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -70,6 +76,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxAckRanges: 64,
   maxCryptoBuffer: 64 * 1024,
   handshakeTimeoutMs: 10_000,
+  insecureNullKeys: false,
 });
 
 /** A bad configuration value: names the field and says what was wrong. */
@@ -106,6 +113,7 @@ export function resolveTransportConfig(options: Options = {}): TransportConfig {
   int('maxAckRanges', c.maxAckRanges, 1, 4096);
   int('maxCryptoBuffer', c.maxCryptoBuffer, 4096, 2 ** 24);
   int('handshakeTimeoutMs', c.handshakeTimeoutMs, 1, 2 ** 40);
+  if (typeof c.insecureNullKeys !== 'boolean') throw new ConfigError('insecureNullKeys', `must be a boolean, got ${String(c.insecureNullKeys)}`);
   if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
     throw new ConfigError('congestionControl', `must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);
   }

@@ -218,7 +218,7 @@ export class ConnectionCore {
     const isClient = options.role === 'client';
     const c = this.config;
 
-    this.keys = new ConnectionKeys(isClient);
+    this.keys = new ConnectionKeys(isClient, c.insecureNullKeys);
     this.spaces = PACKET_SPACES.map((space) => ({
       space,
       ack: new AckTracker(space, { maxRanges: c.maxAckRanges, maxAckDelay: c.maxAckDelayMs }),

@@ -1,6 +1,7 @@
 import type { PacketKey } from './crypto/aead.js';
 import type { DirectionalKeys, KeyPhase, KeySet } from './crypto/keys.js';
-import { OneRttKeys, deriveDirectionalKeys } from './crypto/keys.js';
+import { OneRttKeys, REAL_KEYS, deriveDirectionalKeys } from './crypto/keys.js';
+import { NULL_KEYS, nullDirectionalKeys, nullKeySet } from './crypto/null.js';
 import { initialKeys } from './crypto/initial.js';
 import { PacketSpace } from './recovery/constants.js';
 import type { CipherSuite } from '../tls/suites.js';
@@ -41,18 +42,22 @@ export class ConnectionKeys {
     return this.oneRtt?.generation ?? 0;
   }
 
-  constructor(isClient: boolean) {
+  /** Null packet protection (TransportConfig.insecureNullKeys): benchmarks of the protocol logic only. */
+  private readonly nullKeys: boolean;
+
+  constructor(isClient: boolean, nullKeys = false) {
     this.isClient = isClient;
+    this.nullKeys = nullKeys;
   }
 
   /** Initial keys from the client's Destination Connection ID (RFC 9001 §5.2). */
   setInitial(dcid: Uint8Array): void {
-    this.initial = initialKeys(dcid, this.isClient);
+    this.initial = this.nullKeys ? nullKeySet() : initialKeys(dcid, this.isClient);
   }
 
   /** A TLS secret for the Handshake level. */
   setHandshakeSecret(dir: 'read' | 'write', suite: CipherSuite, secret: Uint8Array): void {
-    const keys = deriveDirectionalKeys(suite, secret);
+    const keys = this.nullKeys ? nullDirectionalKeys() : deriveDirectionalKeys(suite, secret);
     if (dir === 'read') this.hsRead = keys;
     else this.hsWrite = keys;
   }
@@ -62,7 +67,7 @@ export class ConnectionKeys {
     if (dir === 'read') this.pendingReadSecret = { suite, secret };
     else this.pendingWriteSecret = { suite, secret };
     if (this.pendingReadSecret && this.pendingWriteSecret) {
-      this.oneRtt = new OneRttKeys(suite, this.pendingReadSecret.secret, this.pendingWriteSecret.secret);
+      this.oneRtt = new OneRttKeys(suite, this.pendingReadSecret.secret, this.pendingWriteSecret.secret, this.nullKeys ? NULL_KEYS : REAL_KEYS);
       this.pendingReadSecret = undefined;
       this.pendingWriteSecret = undefined;
       this.rebuildWrite();

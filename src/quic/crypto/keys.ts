@@ -77,6 +77,15 @@ export function nextTrafficSecret(suite: CipherSuite, secret: Uint8Array): Uint8
   return hkdfExpandLabel(suite.hash, secret, 'quic ku', EMPTY, suite.hashLen);
 }
 
+/** How 1-RTT keys are made from traffic secrets (real derivations, or null keys: null.ts). */
+export interface KeyFactory {
+  packetKey(suite: CipherSuite, secret: Uint8Array): PacketKey;
+  headerKey(suite: CipherSuite, secret: Uint8Array): HeaderProtectionKey;
+}
+
+/** RFC 9001 §5.1 derivations. */
+export const REAL_KEYS: KeyFactory = { packetKey: derivePacketKey, headerKey: deriveHeaderProtectionKey };
+
 /** A key phase: the value of the Key Phase bit of short headers (RFC 9001 §6). */
 export type KeyPhase = 0 | 1;
 
@@ -108,18 +117,22 @@ export class OneRttKeys {
   private nextReadSecret: Uint8Array;
   private nextWriteSecret: Uint8Array;
 
-  constructor(suite: CipherSuite, readSecret: Uint8Array, writeSecret: Uint8Array) {
+  /** Turns traffic secrets into keys: the real derivations, or null keys for benchmarks. */
+  private readonly factory: KeyFactory;
+
+  constructor(suite: CipherSuite, readSecret: Uint8Array, writeSecret: Uint8Array, factory: KeyFactory = REAL_KEYS) {
     this.suite = suite;
-    this.readHeader = deriveHeaderProtectionKey(suite, readSecret);
-    this.writeHeader = deriveHeaderProtectionKey(suite, writeSecret);
+    this.factory = factory;
+    this.readHeader = factory.headerKey(suite, readSecret);
+    this.writeHeader = factory.headerKey(suite, writeSecret);
     this.readSecret = readSecret.slice();
     this.writeSecret = writeSecret.slice();
-    this.read = derivePacketKey(suite, readSecret);
-    this.write = derivePacketKey(suite, writeSecret);
+    this.read = factory.packetKey(suite, readSecret);
+    this.write = factory.packetKey(suite, writeSecret);
     this.nextReadSecret = nextTrafficSecret(suite, readSecret);
     this.nextWriteSecret = nextTrafficSecret(suite, writeSecret);
-    this.nextRead = derivePacketKey(suite, this.nextReadSecret);
-    this.nextWrite = derivePacketKey(suite, this.nextWriteSecret);
+    this.nextRead = factory.packetKey(suite, this.nextReadSecret);
+    this.nextWrite = factory.packetKey(suite, this.nextWriteSecret);
   }
 
   /** The current read/write traffic secrets (for key logging and tests; do not keep copies). */
@@ -161,8 +174,8 @@ export class OneRttKeys {
     this.writeSecret = this.nextWriteSecret;
     this.nextReadSecret = nextTrafficSecret(this.suite, this.readSecret);
     this.nextWriteSecret = nextTrafficSecret(this.suite, this.writeSecret);
-    this.nextRead = derivePacketKey(this.suite, this.nextReadSecret);
-    this.nextWrite = derivePacketKey(this.suite, this.nextWriteSecret);
+    this.nextRead = this.factory.packetKey(this.suite, this.nextReadSecret);
+    this.nextWrite = this.factory.packetKey(this.suite, this.nextWriteSecret);
     this.keyPhase = this.keyPhase === 0 ? 1 : 0;
     this.generation++;
   }

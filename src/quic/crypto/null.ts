@@ -1,6 +1,6 @@
 import { AEAD_TAG_LENGTH, type PacketKey } from './aead.js';
 import type { HeaderProtectionKey } from './header-protection.js';
-import type { DirectionalKeys, KeySet } from './keys.js';
+import type { DirectionalKeys, KeyFactory, KeySet } from './keys.js';
 
 /**
  * Null keys, for tests and benchmarks that want the packet pipeline without the cost (or the
@@ -51,3 +51,9 @@ export function nullDirectionalKeys(): DirectionalKeys {
 export function nullKeySet(): KeySet {
   return { read: nullDirectionalKeys(), write: nullDirectionalKeys() };
 }
+
+/** Makes null keys from any secret (OneRttKeys with this factory still runs key updates). */
+export const NULL_KEYS: KeyFactory = {
+  packetKey: () => new NullPacketKey(),
+  headerKey: () => new NullHeaderProtectionKey(),
+};
