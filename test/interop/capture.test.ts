@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
-import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reader } from '../../src/quic/codec/reader.js';
-import { hkdfExpandLabel, hkdfExtract } from '../../src/tls/hkdf.js';
 import { repoRoot } from './iroh.js';
+import {
+  cryptoStream,
+  handshakeMessages,
+  helloExtensions,
+  initialKeys,
+  openPacket,
+  parseFrames,
+  type Dir,
+  type Frame,
+  type Packet,
+  type PacketKeys,
+} from './wire.js';
 
 /**
  * test/fixtures/iroh-capture.json: the first UDP datagrams between two real iroh 1.0.2 endpoints,
@@ -30,134 +40,39 @@ const datagram = (dir: 'c2s' | 's2c', n: number): Uint8Array => {
   return b;
 };
 
-// RFC 9001 §5.2: the QUIC v1 Initial salt.
-const INITIAL_SALT = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
-
-interface Opened {
-  type: number;
-  dcid: Uint8Array;
-  scid: Uint8Array;
-  pn: number;
-  payload: Uint8Array;
-  /** Bytes of the datagram after this packet (coalesced packets). */
-  next: number;
-}
-
-/** Opens the long-header Initial packet at `at` (RFC 9000 §17.2.2, RFC 9001 §5.3-5.4). */
-function openInitial(dgram: Uint8Array, at: number, secret: Uint8Array): Opened {
-  const r = new Reader(dgram, at);
-  const b0 = r.u8();
-  assert.equal(b0 & 0xc0, 0xc0, 'long header with the fixed bit');
-  assert.equal(r.u32(), 1, 'QUIC v1');
-  const type = (b0 & 0x30) >> 4;
-  const dcid = r.vec8();
-  const scid = r.vec8();
-  assert.equal(type, 0, 'Initial');
-  r.bytes(r.varint()); // token
-  const length = r.varint();
-  const pnOffset = dgram.length - r.remaining;
-  const key = hkdfExpandLabel('sha256', secret, 'quic key', new Uint8Array(0), 16);
-  const iv = hkdfExpandLabel('sha256', secret, 'quic iv', new Uint8Array(0), 12);
-  const hp = hkdfExpandLabel('sha256', secret, 'quic hp', new Uint8Array(0), 16);
-  // RFC 9001 §5.4.2: the sample starts 4 bytes after the start of the packet number field.
-  const sample = dgram.subarray(pnOffset + 4, pnOffset + 20);
-  const mask = createCipheriv('aes-128-ecb', hp, null).update(sample);
-  const header = Buffer.from(dgram.subarray(at, pnOffset + 4));
-  header[0] = (header[0] as number) ^ ((mask[0] as number) & 0x0f);
-  const pnLen = ((header[0] as number) & 0x03) + 1;
-  let pn = 0;
-  for (let i = 0; i < pnLen; i++) {
-    const j = pnOffset - at + i;
-    header[j] = (header[j] as number) ^ (mask[1 + i] as number);
-    pn = pn * 256 + (header[j] as number);
-  }
-  const aad = header.subarray(0, pnOffset - at + pnLen);
-  const nonce = Buffer.from(iv);
-  for (let i = 0; i < 8; i++) nonce[11 - i] = (nonce[11 - i] as number) ^ (Math.floor(pn / 2 ** (8 * i)) & 0xff);
-  const end = pnOffset + length;
-  const body = dgram.subarray(pnOffset + pnLen, end - 16);
-  const d = createDecipheriv('aes-128-gcm', key, nonce);
-  d.setAAD(aad);
-  d.setAuthTag(dgram.subarray(end - 16, end));
-  const payload = Buffer.concat([d.update(body), d.final()]);
-  return { type, dcid, scid, pn, payload, next: end };
-}
-
-/** The CRYPTO frame data at offset 0 in an Initial payload (skips PADDING, PING and ACK). */
-function cryptoAtZero(payload: Uint8Array): Uint8Array {
-  const r = new Reader(payload);
-  while (!r.atEnd) {
-    const t = r.varint();
-    if (t === 0x00 || t === 0x01) continue; // PADDING, PING
-    if (t === 0x02 || t === 0x03) {
-      // RFC 9000 §19.3: largest, delay, range count, first range, ranges, [ECN counts]
-      r.varint();
-      r.varint();
-      const n = r.varint();
-      r.varint();
-      for (let i = 0; i < 2 * n; i++) r.varint();
-      if (t === 0x03) for (let i = 0; i < 3; i++) r.varint();
-      continue;
-    }
-    if (t === 0x06) {
-      const off = r.varint();
-      const data = r.bytes(r.varint());
-      if (off === 0) return data;
-      continue;
-    }
-    throw new Error(`unexpected frame type ${t} in an Initial`);
-  }
-  throw new Error('no CRYPTO frame at offset 0');
-}
-
 const hex = (b: Uint8Array | undefined): string => (b === undefined ? '(absent)' : Buffer.from(b).toString('hex'));
 
-/** Session id and extensions of a ClientHello (type 1) or ServerHello (type 2), RFC 9846 §4.1.2-4.1.3. */
-function helloExtensions(msg: Uint8Array, type: number): { sessionId: Uint8Array; ext: Map<number, Uint8Array> } {
-  const r = new Reader(msg);
-  assert.equal(r.u8(), type);
-  const body = r.sub24();
-  body.u16(); // legacy_version
-  body.bytes(32); // random
-  const sessionId = body.vec8();
-  if (type === 0x01) {
-    body.vec16(); // cipher_suites
-    body.vec8(); // legacy_compression_methods
-  } else {
-    body.u16(); // cipher_suite
-    body.u8(); // legacy_compression_method
-  }
-  const exts = body.sub16();
-  const ext = new Map<number, Uint8Array>();
-  while (!exts.atEnd) {
-    const t = exts.u16();
-    ext.set(t, exts.vec16());
-  }
-  return { sessionId, ext };
+/**
+ * Opens the Initial at the start of `dgram` with the Initial keys of `dir` (wire.ts: an opener
+ * independent of our packet code) and returns it with the first TLS message of its CRYPTO data.
+ */
+function openInitial(dgram: Uint8Array, keys: Record<Dir, PacketKeys>, dir: Dir): { packet: Packet; next: number; hello: { type: number; body: Uint8Array } } {
+  const { packet, next } = openPacket(dgram, 0, (s) => (s === 'initial' ? keys[dir] : undefined), 8);
+  assert.ok(packet, 'an Initial');
+  const crypto = parseFrames(packet.payload).filter((f): f is Extract<Frame, { type: 'crypto' }> => f.type === 'crypto');
+  const hello = handshakeMessages(cryptoStream(crypto))[0];
+  assert.ok(hello, 'a TLS message at CRYPTO offset 0');
+  return { packet, next, hello };
 }
 
 describe('interop fixture: captured iroh <-> iroh datagrams (iroh-capture.json)', () => {
   const c1 = datagram('c2s', 1);
   const s1 = datagram('s2c', 1);
-  const clientDcid = (() => {
-    const r = new Reader(c1, 5);
-    return r.vec8();
-  })();
-  const initialSecret = hkdfExtract('sha256', INITIAL_SALT, clientDcid);
-  const clientSecret = hkdfExpandLabel('sha256', initialSecret, 'client in', new Uint8Array(0), 32);
-  const serverSecret = hkdfExpandLabel('sha256', initialSecret, 'server in', new Uint8Array(0), 32);
+  const keys = initialKeys(new Reader(c1, 5).vec8()); // the client's first DCID
 
   it('starts with a padded client Initial with a 20-byte DCID and an 8-byte SCID (IROH.md)', () => {
     assert.ok(c1.length >= 1200, `client Initial datagram is ${c1.length} bytes`);
-    const p = openInitial(c1, 0, clientSecret);
+    const { packet: p } = openInitial(c1, keys, 'c2s');
     assert.equal(p.dcid.length, 20);
     assert.equal(p.scid.length, 8);
     assert.equal(p.pn, 0);
   });
 
   it("the client Initial carries iroh's ClientHello: RPK both ways, the ALPN, transport parameters", () => {
-    const ch = helloExtensions(cryptoAtZero(openInitial(c1, 0, clientSecret).payload), 0x01);
-    assert.equal(ch.sessionId.length, 0, 'no middlebox compatibility mode (RFC 9001 §8.4)');
+    const { hello } = openInitial(c1, keys, 'c2s');
+    assert.equal(hello.type, 0x01, 'ClientHello');
+    const ch = helloExtensions(hello.type, hello.body);
+    assert.equal(ch.sessionId?.length, 0, 'no middlebox compatibility mode (RFC 9001 §8.4)');
     // RFC 7250: client_certificate_type (19) and server_certificate_type (20) = [RawPublicKey (2)].
     assert.equal(hex(ch.ext.get(19)), '0102');
     assert.equal(hex(ch.ext.get(20)), '0102');
@@ -168,22 +83,24 @@ describe('interop fixture: captured iroh <-> iroh datagrams (iroh-capture.json)'
   });
 
   it('the ServerHello carries only key_share and supported_versions, with an empty session id echo', () => {
-    const sh = helloExtensions(cryptoAtZero(openInitial(s1, 0, serverSecret).payload), 0x02);
-    assert.equal(sh.sessionId.length, 0);
+    const { hello } = openInitial(s1, keys, 's2c');
+    assert.equal(hello.type, 0x02, 'ServerHello');
+    const sh = helloExtensions(hello.type, hello.body);
+    assert.equal(sh.sessionId?.length, 0);
     assert.deepEqual([...sh.ext.keys()].sort((a, b) => a - b), [43, 51]);
     assert.equal(hex(sh.ext.get(43)), '0304', 'TLS 1.3');
   });
 
   it("the server's first datagram is 1200 bytes: an Initial with the ServerHello, then a Handshake packet", () => {
     assert.equal(s1.length, 1200);
-    const clientScid = openInitial(c1, 0, clientSecret).scid;
-    const p = openInitial(s1, 0, serverSecret);
+    const clientScid = openInitial(c1, keys, 'c2s').packet.scid;
+    const { packet: p, next, hello } = openInitial(s1, keys, 's2c');
     assert.deepEqual(Buffer.from(p.dcid), Buffer.from(clientScid), "the server answers to the client's SCID");
     assert.equal(p.scid.length, 8);
-    assert.equal(cryptoAtZero(p.payload)[0], 0x02, 'ServerHello');
+    assert.equal(hello.type, 0x02, 'ServerHello');
     // Coalesced after it: a long-header Handshake packet (type 2) filling the datagram.
-    assert.ok(p.next < s1.length);
-    const b0 = s1[p.next] as number;
+    assert.ok(next < s1.length);
+    const b0 = s1[next] as number;
     assert.equal(b0 & 0xc0, 0xc0);
     assert.equal((b0 & 0x30) >> 4, 2, 'Handshake');
   });
@@ -191,7 +108,7 @@ describe('interop fixture: captured iroh <-> iroh datagrams (iroh-capture.json)'
   it('a flipped ciphertext bit makes the Initial fail to open (the oracle is not vacuous)', () => {
     const bad = Buffer.from(c1);
     bad[100] = (bad[100] as number) ^ 0x01;
-    assert.throws(() => openInitial(bad, 0, clientSecret), /auth|Unsupported state/);
+    assert.throws(() => openInitial(bad, keys, 'c2s'), /auth|Unsupported state/);
   });
 
   it('records the identities used (secret keys and ids)', () => {

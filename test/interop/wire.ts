@@ -72,6 +72,8 @@ export type Space = 'initial' | 'handshake' | 'zeroRtt' | 'oneRtt';
 export interface Packet {
   space: Space;
   dcid: Uint8Array;
+  /** Source Connection ID of a long header (empty for 1-RTT). */
+  scid: Uint8Array;
   pn: number;
   payload: Uint8Array;
 }
@@ -130,11 +132,12 @@ export function openPacket(
   const b0 = c.u8();
   let space: Space;
   let dcid: Uint8Array;
+  let scid: Uint8Array = new Uint8Array(0);
   let end: number;
   if (b0 & 0x80) {
     if (c.uint(4) !== 1) throw new Error('not QUIC v1');
     dcid = c.bytes(c.u8());
-    c.bytes(c.u8()); // scid
+    scid = c.bytes(c.u8());
     const type = (b0 & 0x30) >> 4;
     space = (['initial', 'zeroRtt', 'handshake', 'retry'] as const)[type] as Space;
     if (type === 3) throw new Error('Retry packets are not expected here');
@@ -175,7 +178,7 @@ export function openPacket(
   d.setAAD(aad);
   d.setAuthTag(dgram.subarray(end - 16, end));
   const payload = new Uint8Array(Buffer.concat([d.update(body), d.final()]));
-  return { packet: { space, dcid, pn, payload }, next: end };
+  return { packet: { space, dcid, scid, pn, payload }, next: end };
 }
 
 export type Frame =
@@ -282,12 +285,16 @@ export function handshakeMessages(stream: Uint8Array): Array<{ type: number; bod
 }
 
 /** Extensions of a ClientHello (1), ServerHello (2) or EncryptedExtensions (8) body. */
-export function helloExtensions(type: number, body: Uint8Array): { suite?: number; ext: Map<number, Uint8Array> } {
+export function helloExtensions(
+  type: number,
+  body: Uint8Array,
+): { suite?: number; sessionId?: Uint8Array; ext: Map<number, Uint8Array> } {
   const c = new Cursor(body);
   let suite: number | undefined;
+  let sessionId: Uint8Array | undefined;
   if (type === 1 || type === 2) {
     c.bytes(2 + 32); // legacy_version, random
-    c.bytes(c.u8()); // legacy_session_id
+    sessionId = c.bytes(c.u8()); // legacy_session_id
     if (type === 1) {
       c.bytes(c.uint(2)); // cipher_suites
       c.bytes(c.u8()); // legacy_compression_methods
@@ -302,7 +309,7 @@ export function helloExtensions(type: number, body: Uint8Array): { suite?: numbe
     const t = exts.uint(2);
     ext.set(t, exts.bytes(exts.uint(2)));
   }
-  return suite === undefined ? { ext } : { suite, ext };
+  return { ext, ...(suite === undefined ? {} : { suite }), ...(sessionId === undefined ? {} : { sessionId }) };
 }
 
 export interface RawTransportParameter {
