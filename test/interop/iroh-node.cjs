@@ -195,18 +195,7 @@ async function runEcho(iroh, opts) {
     alpns: opts.alpn,
   });
 
-  let stopping = false;
-  const shutdown = async (why) => {
-    if (stopping) return;
-    stopping = true;
-    emit({ event: 'exit', why });
-    // Endpoint.close() closes connections gracefully; never let it hang the exit.
-    await Promise.race([ep.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
-    process.exit(0);
-  };
-  setTimeout(() => void shutdown('timeout'), timeoutMs).unref();
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const shutdown = exitOnSignals(ep, timeoutMs);
   if (!opts['ignore-stdin']) {
     process.stdin.on('end', () => void shutdown('stdin closed'));
     process.stdin.on('close', () => void shutdown('stdin closed'));
@@ -520,17 +509,7 @@ async function runRpc(iroh, opts) {
     },
   };
 
-  let stopping = false;
-  const shutdown = async (why) => {
-    if (stopping) return;
-    stopping = true;
-    emit({ event: 'exit', why });
-    await Promise.race([ep.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
-    process.exit(0);
-  };
-  setTimeout(() => void shutdown('timeout'), timeoutMs).unref();
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const shutdown = exitOnSignals(ep, timeoutMs);
 
   let buf = '';
   process.stdin.setEncoding('utf8');
@@ -587,3 +566,23 @@ async function main() {
 }
 
 main().catch((e) => fail(1, (e && e.stack) || String(e)));
+
+/**
+ * Exits (0) once, on SIGTERM/SIGINT, after `timeoutMs`, or when the returned function is called,
+ * closing the endpoint first (Endpoint.close() closes connections gracefully; it may not hang the
+ * exit for more than 2 s). Emits an 'exit' event with the reason.
+ */
+function exitOnSignals(ep, timeoutMs) {
+  let stopping = false;
+  const shutdown = async (why) => {
+    if (stopping) return;
+    stopping = true;
+    emit({ event: 'exit', why });
+    await Promise.race([ep.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+    process.exit(0);
+  };
+  setTimeout(() => void shutdown('timeout'), timeoutMs).unref();
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return shutdown;
+}
