@@ -6,7 +6,10 @@
  *    every Uint8Array live: a leak of packet or stream buffers shows there, not in heapUsed).
  *    A slope, not first-vs-last, because single samples are noisy (a 1 MB bulk body in flight
  *    or not); the fit over many samples averages that out. The default 0.5 MB/min would flag a
- *    leak of ~8 KB per second, e.g. 2 KB per churned session.
+ *    leak of ~8 KB per second, e.g. 2 KB per churned session. heapUsed still creeps for several
+ *    minutes without a leak: V8 keeps compiling hot functions (a heap-snapshot diff between 40 s
+ *    and 195 s of a run showed +1 MB, all of it code, deopt data and code metadata; no object
+ *    type of ours grew), hence the 120 s warm-up and a slope rather than a zero-growth rule.
  * 2. Counts: once the traffic stops and the churned sessions drained, sessions, connections,
  *    streams (both sides) and process handles (sockets, ...; not timers) are exactly what they
  *    were before the traffic started. And during the run, after the warm-up, no count trends:
