@@ -11,6 +11,12 @@ import { TransportError, TransportErrorCode } from './errors.js';
  * flights are a few kilobytes, so 64 KiB is generous.
  */
 export const DEFAULT_CRYPTO_BUFFER = 64 * 1024;
+/**
+ * Most out-of-order chunks kept. A handshake flight arrives in a handful of packet-sized CRYPTO
+ * frames (a few dozen with retransmissions re-split differently); thousands of tiny frames are an
+ * attack on the reassembly (RFC 9000 §21.7) and are refused with CRYPTO_BUFFER_EXCEEDED.
+ */
+export const MAX_CRYPTO_CHUNKS = 256;
 
 export class CryptoStream {
   // ---- send side ----
@@ -138,6 +144,16 @@ export class CryptoStream {
     // Out of order: keep a copy (one per offset; a longer copy at the same offset wins).
     const known = this.pending.get(offset);
     if (!known || known.length < data.length) {
+      // The span check above bounds how far ahead data may reach, not how much is stored:
+      // overlapping chunks at distinct offsets would each be kept. Bound both (RFC 9000 §7.5).
+      const bytes = this.pendingBytes - (known?.length ?? 0) + data.length;
+      if (bytes > this.maxBuffer || (!known && this.pending.size >= MAX_CRYPTO_CHUNKS)) {
+        throw new TransportError(
+          TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
+          `CRYPTO data buffered out of order would reach ${bytes} bytes in ${this.pending.size + (known ? 0 : 1)} chunks (limits ${this.maxBuffer}, ${MAX_CRYPTO_CHUNKS})`,
+          frameType,
+        );
+      }
       if (known) this.pendingBytes -= known.length;
       this.pending.set(offset, data.slice());
       this.pendingBytes += data.length;

@@ -70,6 +70,22 @@ export class RangeSet {
     return i >= 0 && end <= this.ends[i]!;
   }
 
+  /**
+   * True when inserting [start, end) would merge with an existing range (overlap or adjacency),
+   * i.e. would not add a new disjoint range. An empty [start, end) never adds one.
+   */
+  touches(start: number, end: number): boolean {
+    if (start >= end) return true;
+    let lo = 0;
+    let hi = this.starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ends[mid]! < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.starts.length && this.starts[lo]! <= end;
+  }
+
   /** Adds one value. Returns false when it was already present. */
   add(v: number): boolean {
     const n = this.starts.length;

@@ -36,6 +36,18 @@ export type RecvState = (typeof RecvState)[keyof typeof RecvState];
 const FRAME_RESET_STREAM = 0x04;
 const FRAME_STREAM = 0x08;
 
+/**
+ * Most disjoint received ranges (the data already readable plus the islands beyond holes) one
+ * stream part tracks. Flow control bounds the BYTES a peer can make us buffer, not the number of
+ * holes: 1-byte frames at every other offset of a 256 KiB window would make 128 Ki ranges, and
+ * inserting them in descending order costs O(n) each (O(n^2) in all). RFC 9000 §21.7 ("limiting
+ * the size of tracking data structures") and §21.9 (a connection error for excessive
+ * non-productive frames): a frame that would open hole number 1025 closes the connection with
+ * PROTOCOL_VIOLATION. A well-behaved sender sends full packets of stream data; 1024 holes means
+ * 1024 lost packets in one stream's window at once.
+ */
+export const MAX_RECV_RANGES = 1025;
+
 /** Notifications to the owner (the stream map). */
 export interface RecvStreamOwner {
   /** New contiguous data, the end of the stream, or a reset is ready for the application. */
@@ -52,6 +64,7 @@ export class RecvStream {
   readonly window: ReceiveWindow;
   private readonly conn: ReceiveWindow | null;
   private readonly owner: RecvStreamOwner | null;
+  private readonly maxRanges: number;
 
   private _state: RecvState = RecvState.Recv;
   private readonly ring = new ByteRing();
@@ -68,12 +81,13 @@ export class RecvStream {
   constructor(
     id: number,
     window: ReceiveWindow,
-    opts: { conn?: ReceiveWindow | null; owner?: RecvStreamOwner | null } = {},
+    opts: { conn?: ReceiveWindow | null; owner?: RecvStreamOwner | null; maxRanges?: number } = {},
   ) {
     this.id = id;
     this.window = window;
     this.conn = opts.conn ?? null;
     this.owner = opts.owner ?? null;
+    this.maxRanges = opts.maxRanges ?? MAX_RECV_RANGES;
   }
 
   get state(): RecvState {
@@ -135,6 +149,7 @@ export class RecvStream {
     const delta = end > this._highest ? end - this._highest : 0;
     this.window.check(delta, FRAME_STREAM);
     this.conn?.check(delta, FRAME_STREAM);
+    this.checkRanges(offset, end);
     // Committed from here on.
     const prevHighest = this._highest;
     if (delta > 0) {
@@ -328,6 +343,19 @@ export class RecvStream {
     } else if (fin && end < this._highest) {
       throw err(`final size ${end} below data already received up to ${this._highest}`);
     }
+  }
+
+  /** Throws PROTOCOL_VIOLATION when storing [offset, end) would exceed `maxRanges` (see MAX_RECV_RANGES). */
+  private checkRanges(offset: number, end: number): void {
+    if (this._state !== RecvState.Recv && this._state !== RecvState.SizeKnown) return; // dropped anyway
+    if (this.received.size < this.maxRanges) return;
+    const from = this.stopped ? offset : Math.max(offset, this._readOffset);
+    if (from >= end || this.received.touches(from, end)) return;
+    throw new TransportError(
+      TransportErrorCode.PROTOCOL_VIOLATION,
+      `stream ${this.id}: more than ${this.maxRanges - 1} holes in the received data (RFC 9000 §21.7)`,
+      FRAME_STREAM,
+    );
   }
 
   private consume(dest: Uint8Array, destOffset: number, n: number): void {
