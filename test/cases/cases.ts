@@ -432,7 +432,9 @@ export const CASES: readonly InteropCase[] = [
       if (!q && kbps <= 9_000) failures.push(`goodput ${kbps} kbit/s is not above 90% of the 10 Mbit/s link`);
       const st = o.serverStats[0];
       const sender = st ? `; server: ${st.packetsLost} lost, ${st.congestionEvents} congestion events, srtt ${st.rtt.smoothed.toFixed(0)} ms, mtu ${st.mtu}` : '';
-      return { failures, notes: [`${kbps} kbit/s${sender}`], goodputKbps: kbps };
+      const l = o.relay.linkStats('toClient');
+      const link = `; link to client idle ${l.idleMs.toFixed(0)} ms, deliveries late by ${(l.lateMsTotal / Math.max(1, l.delivered)).toFixed(1)} ms on average (max ${l.lateMsMax.toFixed(0)})`;
+      return { failures, notes: [`${kbps} kbit/s${sender}${link}`], goodputKbps: kbps };
     },
   },
   {
