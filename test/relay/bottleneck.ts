@@ -33,6 +33,11 @@ interface InFlight<T> {
 }
 
 export class Bottleneck<T extends { readonly bytes: Uint8Array }> {
+  /**
+   * Diagnostics: ms the link sat idle between packets (nothing to serialize: the sender did not
+   * keep the queue filled), and how late the timer delivered packets (a starved event loop).
+   */
+  readonly stats = { idleMs: 0, lateMsTotal: 0, lateMsMax: 0, delivered: 0 };
   private readonly cfg: BottleneckConfig;
   private readonly deliver: (item: T) => void;
   /** When the link finishes serializing the last accepted packet (ms, performance.now). */
@@ -68,6 +73,7 @@ export class Bottleneck<T extends { readonly bytes: Uint8Array }> {
     if (this.cfg.bandwidthBps > 0) {
       this.expire(now);
       if (this.departures.length - this.departHead >= this.cfg.queuePackets) return false;
+      if (this.busyUntil > 0 && now > this.busyUntil) this.stats.idleMs += now - this.busyUntil;
       const txMs = ((item.bytes.length + this.cfg.headerBytes) * 8 * 1000) / this.cfg.bandwidthBps;
       departAt = Math.max(now, this.busyUntil) + txMs;
       this.busyUntil = departAt;
@@ -111,11 +117,16 @@ export class Bottleneck<T extends { readonly bytes: Uint8Array }> {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     // Half a millisecond of slack: a timer never fires early, so this only merges near neighbours.
-    const now = performance.now() + 0.5;
+    const real = performance.now();
+    const now = real + 0.5;
     while (this.queueHead < this.queue.length) {
       const head = this.queue[this.queueHead] as InFlight<T>;
       if (head.at > now) break;
       this.queueHead++;
+      const late = Math.max(0, real - head.at);
+      this.stats.lateMsTotal += late;
+      this.stats.lateMsMax = Math.max(this.stats.lateMsMax, late);
+      this.stats.delivered++;
       this.deliver(head.item);
       if (this.closed) return;
     }

@@ -179,6 +179,11 @@ export class ImpairingRelay {
     this.front.close();
   }
 
+  /** Link diagnostics of a direction: idle time of the bottleneck, lateness of deliveries. */
+  linkStats(dir: Direction): Bottleneck<Item>['stats'] {
+    return this.links[dir].stats;
+  }
+
   /** Counters as a one-line summary (for logs). */
   describe(): string {
     const d = (c: DirectionCounters): string =>
