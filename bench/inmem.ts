@@ -8,9 +8,11 @@
  * The same transfer as `bulk_inmem_nullkeys_mbps` in run.ts (test/harness/pair.ts, 1 ms link, one
  * uni stream, both sides in this thread), with null packet protection unless `--real` (then
  * AES-128-GCM). Prints one JSON line per run: Mbit/s by wall clock and by CPU time (steadier on a
- * shared machine), packets each way, ns per data packet. `--discard` reads 64 KiB at a time and
+ * shared machine), packets each way, ns per data packet, and the garbage collections of the run
+ * (scavenges count the bytes allocated: the steadiest figure on a loaded machine). `--discard` reads 64 KiB at a time and
  * drops the bytes (as the session's readable and the bench server do) instead of keeping them.
  */
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Pair } from '../test/harness/pair.js';
 import { StreamReceiver, StreamSender, run as runPair } from '../test/harness/apps.js';
 
@@ -44,6 +46,19 @@ class DiscardingReceiver {
   }
 }
 
+/** Garbage collections seen (minor = scavenges: their count follows the bytes allocated). */
+const gc = { minor: 0, major: 0, ms: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+    else gc.major++;
+    gc.ms += e.duration;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+const gcTick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 for (let r = 0; r < runs; r++) {
   const transport = real ? {} : { insecureNullKeys: true };
   const p = new Pair({ seed: 6, link: { delayMs: 1, queuePackets: 100_000 }, clientTransport: transport, serverTransport: transport });
@@ -55,12 +70,15 @@ for (let r = 0; r < runs; r++) {
   const received = (): number => (receiver instanceof DiscardingReceiver ? receiver.bytes : receiver.streams.get(sender.id)?.bytes ?? 0);
   const sent0 = p.clientSent.length;
   const acks0 = p.serverSent.length;
+  await gcTick();
+  const gc0 = { ...gc };
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   runPair(p, [sender, receiver], done, 3_600_000);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  await gcTick(); // GC entries are delivered asynchronously
   const got = received();
   if (got !== bytes) throw new Error(`delivered ${got} of ${bytes}`);
   const packets = p.clientSent.length - sent0;
@@ -78,6 +96,9 @@ for (let r = 0; r < runs; r++) {
       ackPackets: acks,
       nsPerDataPacket: Math.round((ms * 1e6) / packets),
       cpuNsPerDataPacket: Math.round((cpuMs * 1e6) / packets),
+      scavenges: gc.minor - gc0.minor,
+      majorGcs: gc.major - gc0.major,
+      gcMs: Math.round(gc.ms - gc0.ms),
     }),
   );
 }
