@@ -150,7 +150,9 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boo
   }
   if (retransmission) c.packetsRetransmitted++;
   c.packetsSent++;
-  c.loss.rearm(now);
+  // An in-flight packet already re-armed the loss timer at `now` in onPacketSent; rearm for the
+  // others too (the anti-amplification flag may have changed at the top of transmit).
+  if (!inFlight) c.loss.rearm(now);
   return needPadding;
 }
 
@@ -235,7 +237,6 @@ function buildMtuProbe(c: ConnectionCore, now: number, sp: Space, size: number):
   c.cc.onPacketSent(now, len, c.currentPto());
   c.pacer?.onPacketSent(now, len);
   c.packetsSent++;
-  c.loss.rearm(now);
 }
 
 function probesPending(c: ConnectionCore): boolean {
