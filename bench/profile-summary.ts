@@ -2,12 +2,13 @@
  * Where the time goes per packet: attributes the samples of a `node --cpu-prof` profile to the
  * components of bench/README.md's breakdown.
  *
- *   node build/bench/profile-summary.js FILE.cpuprofile [PACKETS]
+ *   node build/bench/profile-summary.js FILE.cpuprofile... [--packets N]
  *
  * Each sample is charged to the first frame, walking from the sampled function toward the root,
  * that names a component (node:crypto's `update` under `seal` is AEAD, under `mask` header
  * protection; shared helpers such as range-set.ts and codec/ are transparent and charged to their
- * caller). With PACKETS (data packets of the run), also prints ns per packet. Percentages are of
+ * caller). Several files are summed (e.g. repeated runs). With --packets (data packets of all the
+runs), also prints ns per packet. Percentages are of
  * the busy time: idle and startup (module loading, anything no rule names) are left out.
  */
 import { readFileSync } from 'node:fs';
@@ -77,10 +78,15 @@ export function summarize(p: Profile): Map<string, number> {
 }
 
 function main(): void {
-  const [file, packetsArg] = process.argv.slice(2);
-  if (!file) throw new Error('usage: profile-summary FILE.cpuprofile [PACKETS]');
-  const packets = Number(packetsArg ?? 0);
-  const cats = summarize(JSON.parse(readFileSync(file, 'utf8')) as Profile);
+  const args = process.argv.slice(2);
+  const pi = args.indexOf('--packets');
+  const packets = pi >= 0 ? Number(args[pi + 1]) : 0;
+  const files = args.filter((_, i) => pi < 0 || (i !== pi && i !== pi + 1));
+  if (files.length === 0) throw new Error('usage: profile-summary FILE.cpuprofile... [--packets N]');
+  const cats = new Map<string, number>();
+  for (const file of files) {
+    for (const [c, us] of summarize(JSON.parse(readFileSync(file, 'utf8')) as Profile)) cats.set(c, (cats.get(c) ?? 0) + us);
+  }
   let total = 0;
   for (const us of cats.values()) total += us;
   const excluded = (c: string): boolean => c === IDLE || c === OTHER || c === APP;

@@ -29,131 +29,86 @@ export type RecoveryToken =
   | { readonly k: 'mtuProbe'; readonly size: number };
 
 /**
- * Numeric codes of the tokens every data packet carries (STREAM, CRYPTO, ACK), stored flat; any
- * other token is kept as its object (OBJECT).
+ * One sent packet with its tokens, in ONE object allocated per packet: the SentPacket fields, the
+ * tokens every data packet carries stored inline (its first STREAM frame, its ACK frame), and any
+ * other token (CRYPTO, control frames, further STREAM frames...) in `more`. Before, a packet cost a
+ * SentPacket, a token array and an object per token, all living one RTT. (A free list of records
+ * was tried and measured slower: a recycled record is cold in the cache when reused, a fresh one
+ * is allocated warm in the young generation.)
  */
-const OBJECT = 0;
-const STREAM = 1;
-const STREAM_FIN = 2;
-const CRYPTO = 3;
-const ACK = 4;
-/** Numbers per token in `PacketTokens.nums`: code, then up to three fields. */
-const STRIDE = 4;
-
-/**
- * The tokens of one packet. The hot ones are stored as numbers in one flat array that is reused
- * (no object per token, no array per packet); the rare ones as their objects.
- */
-export class PacketTokens {
-  /** Number of tokens. */
-  count = 0;
-  /** Whether one of them is an MTU probe (its fate says nothing about congestion). */
+export class PacketTokens implements SentPacket<PacketTokens> {
+  pn = 0;
+  /** Time sent, ms. */
+  timeSent = 0;
+  size = 0;
+  ackEliciting = false;
+  inFlight = false;
+  /** The first STREAM token: stream id (-1: none), offset, length, FIN. */
+  streamId = -1;
+  streamOffset = 0;
+  streamLength = 0;
+  streamFin = false;
+  /** The ACK token: packet number space and Largest Acknowledged (-1: none). */
+  ackSpace: PacketSpace = 0;
+  ackLargest = -1;
+  /** Whether one of the tokens is an MTU probe (its fate says nothing about congestion). */
   mtuProbe = false;
-  /** [code, a, b, c] per token: STREAM id, offset, length; CRYPTO space, offset, length; ACK space, largest. */
-  readonly nums: number[] = [];
-  /** The token object of an OBJECT token, at the token's index. */
-  readonly objs: Array<RecoveryToken | undefined> = [];
+  /** The other tokens, in the order they were added. */
+  more: RecoveryToken[] | null = null;
 
-  clear(): void {
-    if (this.objs.length > 0) this.objs.length = 0;
-    this.count = 0;
-    this.mtuProbe = false;
+  /** The record is its own token list (SentPacket.tokens). */
+  get tokens(): PacketTokens {
+    return this;
+  }
+
+  /** Number of tokens. */
+  get count(): number {
+    return (this.streamId >= 0 ? 1 : 0) + (this.ackLargest >= 0 ? 1 : 0) + (this.more === null ? 0 : this.more.length);
   }
 
   addStream(id: number, offset: number, length: number, fin: boolean): void {
-    this.put(fin ? STREAM_FIN : STREAM, id, offset, length);
-  }
-
-  addCrypto(space: PacketSpace, offset: number, length: number): void {
-    this.put(CRYPTO, space, offset, length);
+    if (this.streamId >= 0) {
+      this.push({ k: 'stream', id, offset, length, fin });
+      return;
+    }
+    this.streamId = id;
+    this.streamOffset = offset;
+    this.streamLength = length;
+    this.streamFin = fin;
   }
 
   addAck(space: PacketSpace, largest: number): void {
-    this.put(ACK, space, largest, 0);
+    if (this.ackLargest >= 0) {
+      this.push({ k: 'ack', space, largest });
+      return;
+    }
+    this.ackSpace = space;
+    this.ackLargest = largest;
   }
 
-  /** Any token (the hot kinds are stored flat like their add* methods do). */
+  /** Any token (STREAM and ACK go inline when their slot is free). */
   add(t: RecoveryToken): void {
-    switch (t.k) {
-      case 'stream':
-        this.addStream(t.id, t.offset, t.length, t.fin);
-        return;
-      case 'crypto':
-        this.addCrypto(t.space, t.offset, t.length);
-        return;
-      case 'ack':
-        this.addAck(t.space, t.largest);
-        return;
-      default:
-        if (t.k === 'mtuProbe') this.mtuProbe = true;
-        this.objs[this.count] = t;
-        this.put(OBJECT, 0, 0, 0);
+    if (t.k === 'stream') this.addStream(t.id, t.offset, t.length, t.fin);
+    else if (t.k === 'ack') this.addAck(t.space, t.largest);
+    else {
+      if (t.k === 'mtuProbe') this.mtuProbe = true;
+      this.push(t);
     }
   }
 
   /** The tokens as objects (tests, debugging; allocates). */
   toArray(): RecoveryToken[] {
     const out: RecoveryToken[] = [];
-    for (let i = 0; i < this.count; i++) {
-      const n = this.nums;
-      const j = i * STRIDE;
-      const code = n[j]!;
-      if (code === STREAM || code === STREAM_FIN) out.push({ k: 'stream', id: n[j + 1]!, offset: n[j + 2]!, length: n[j + 3]!, fin: code === STREAM_FIN });
-      else if (code === CRYPTO) out.push({ k: 'crypto', space: n[j + 1]! as PacketSpace, offset: n[j + 2]!, length: n[j + 3]! });
-      else if (code === ACK) out.push({ k: 'ack', space: n[j + 1]! as PacketSpace, largest: n[j + 2]! });
-      else out.push(this.objs[i]!);
-    }
+    if (this.ackLargest >= 0) out.push({ k: 'ack', space: this.ackSpace, largest: this.ackLargest });
+    if (this.streamId >= 0) out.push({ k: 'stream', id: this.streamId, offset: this.streamOffset, length: this.streamLength, fin: this.streamFin });
+    if (this.more !== null) out.push(...this.more);
     return out;
   }
 
-  private put(code: number, a: number, b: number, c: number): void {
-    const j = this.count * STRIDE;
-    const n = this.nums;
-    n[j] = code;
-    n[j + 1] = a;
-    n[j + 2] = b;
-    n[j + 3] = c;
-    this.count++;
+  private push(t: RecoveryToken): void {
+    if (this.more === null) this.more = [t];
+    else this.more.push(t);
   }
-}
-
-/** A sent packet with its tokens: one object, recycled once the packet is acknowledged or lost. */
-export class SentRecord implements SentPacket<PacketTokens> {
-  pn = 0;
-  timeSent = 0;
-  size = 0;
-  ackEliciting = false;
-  inFlight = false;
-  readonly tokens = new PacketTokens();
-}
-
-/**
- * Records of acknowledged or lost packets, reused for the next packets sent: shared by every
- * connection of the process (one thread), bounded.
- */
-const free: SentRecord[] = [];
-const MAX_FREE = 4096;
-
-/** An empty record for the packet being built. */
-export function takeSentRecord(): SentRecord {
-  const r = free.pop();
-  if (r === undefined) return new SentRecord();
-  r.tokens.clear();
-  return r;
-}
-
-/** Returns a record taken for a packet that was abandoned before it was sent. */
-export function returnUnsentRecord(r: SentRecord): void {
-  if (free.length < MAX_FREE) free.push(r);
-}
-
-/**
- * Returns a record whose packet was acknowledged or declared lost. Its fields are left as they are
- * until `takeSentRecord` hands it out again, which only happens when a packet is built: the
- * congestion controller reads acked and lost packets in the same ACK processing, after this.
- */
-function recycle(p: SentPacket<PacketTokens>): void {
-  if (p instanceof SentRecord && free.length < MAX_FREE) free.push(p);
 }
 
 /**
@@ -162,31 +117,26 @@ function recycle(p: SentPacket<PacketTokens>): void {
 
 export function onPacketAcked(c: ConnectionCore, p: SentPacket<PacketTokens>, _now: number): void {
   const t = p.tokens;
-  const n = t.nums;
-  for (let i = 0, j = 0; i < t.count; i++, j += STRIDE) {
-    switch (n[j]) {
-      case STREAM:
-      case STREAM_FIN:
-        c.streams.onStreamFrameAcked(n[j + 1]!, n[j + 2]!, n[j + 3]!, n[j] === STREAM_FIN);
-        break;
-      case CRYPTO:
-        c.spaces[n[j + 1]!]!.crypto.onAcked(n[j + 2]!, n[j + 3]!);
-        break;
-      case ACK:
-        c.spaces[n[j + 1]!]!.ack.onAckOfAckReceived(n[j + 2]!);
-        break;
-      default:
-        onObjectAcked(c, t.objs[i]!);
-    }
-  }
+  if (t.ackLargest >= 0) c.spaces[t.ackSpace]!.ack.onAckOfAckReceived(t.ackLargest);
+  if (t.streamId >= 0) c.streams.onStreamFrameAcked(t.streamId, t.streamOffset, t.streamLength, t.streamFin);
+  const more = t.more;
+  if (more !== null) for (let i = 0; i < more.length; i++) onTokenAcked(c, more[i]!);
   if (!t.mtuProbe) c.mtu.onPacketAcked(p.size, p.timeSent);
-  recycle(p);
 }
 
-function onObjectAcked(c: ConnectionCore, t: RecoveryToken): void {
+function onTokenAcked(c: ConnectionCore, t: RecoveryToken): void {
   switch (t.k) {
+    case 'crypto':
+      c.spaces[t.space]!.crypto.onAcked(t.offset, t.length);
+      break;
+    case 'stream':
+      c.streams.onStreamFrameAcked(t.id, t.offset, t.length, t.fin);
+      break;
     case 'control':
       c.streams.onControlAcked(t.frame);
+      break;
+    case 'ack':
+      c.spaces[t.space]!.ack.onAckOfAckReceived(t.largest);
       break;
     case 'datagram':
       c.datagrams.onAcked();
@@ -195,9 +145,6 @@ function onObjectAcked(c: ConnectionCore, t: RecoveryToken): void {
       c.mtu.onProbeAcked(t.size);
       c.onMtuChanged();
       break;
-    case 'stream':
-    case 'crypto':
-    case 'ack':
     case 'handshakeDone':
     case 'newCid':
     case 'retireCid':
@@ -211,24 +158,12 @@ const congestionLost: SentPacket<PacketTokens>[] = [];
 
 export function onPacketsLost(c: ConnectionCore, now: number, lost: readonly SentPacket<PacketTokens>[], persistentCongestion: boolean): void {
   congestionLost.length = 0;
-  for (const p of lost) {
+  for (let k = 0; k < lost.length; k++) {
+    const p = lost[k]!;
     const t = p.tokens;
-    const n = t.nums;
-    for (let i = 0, j = 0; i < t.count; i++, j += STRIDE) {
-      switch (n[j]) {
-        case STREAM:
-        case STREAM_FIN:
-          c.streams.onStreamFrameLost(n[j + 1]!, n[j + 2]!, n[j + 3]!, n[j] === STREAM_FIN);
-          break;
-        case CRYPTO:
-          c.spaces[n[j + 1]!]!.crypto.onLost(n[j + 2]!, n[j + 3]!);
-          break;
-        case ACK:
-          break;
-        default:
-          onObjectLost(c, t.objs[i]!);
-      }
-    }
+    if (t.streamId >= 0) c.streams.onStreamFrameLost(t.streamId, t.streamOffset, t.streamLength, t.streamFin);
+    const more = t.more;
+    if (more !== null) for (let i = 0; i < more.length; i++) onTokenLost(c, more[i]!);
     if (t.mtuProbe) {
       // RFC 8899 §4.4: a lost probe says nothing about congestion; only its bytes leave flight.
       c.cc.onPacketsDiscarded(p.inFlight ? p.size : 0);
@@ -239,14 +174,19 @@ export function onPacketsLost(c: ConnectionCore, now: number, lost: readonly Sen
   }
   if (congestionLost.length > 0) c.cc.onPacketsLost(now, congestionLost);
   congestionLost.length = 0;
-  for (const p of lost) recycle(p);
   if (persistentCongestion) c.cc.onPersistentCongestion(now);
   if (c.mtu.detectBlackHole(now)) c.onMtuChanged();
 }
 
 /** Re-queues what a lost token carried. */
-function onObjectLost(c: ConnectionCore, t: RecoveryToken): void {
+function onTokenLost(c: ConnectionCore, t: RecoveryToken): void {
   switch (t.k) {
+    case 'crypto':
+      c.spaces[t.space]!.crypto.onLost(t.offset, t.length);
+      return;
+    case 'stream':
+      c.streams.onStreamFrameLost(t.id, t.offset, t.length, t.fin);
+      return;
     case 'control':
       c.streams.onControlLost(t.frame);
       return;
@@ -265,8 +205,6 @@ function onObjectLost(c: ConnectionCore, t: RecoveryToken): void {
     case 'mtuProbe':
       c.mtu.onProbeLost(t.size);
       return;
-    case 'stream':
-    case 'crypto':
     case 'ack':
     case 'pathChallenge':
       return;

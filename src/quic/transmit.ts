@@ -1,7 +1,7 @@
 import { TransportErrorCode } from './errors.js';
 import { BASE_PLPMTU } from './mtu.js';
 import { PacketSpace } from './recovery/constants.js';
-import { DATAGRAM_TOKEN, HANDSHAKE_DONE_TOKEN, returnUnsentRecord, takeSentRecord, type PacketTokens } from './recovery-tokens.js';
+import { DATAGRAM_TOKEN, HANDSHAKE_DONE_TOKEN, PacketTokens } from './recovery-tokens.js';
 import { transportClose, type ConnectionCore, type Space } from './connection-core.js';
 
 /**
@@ -80,8 +80,8 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boo
   const largestAcked = c.loss.largestAcked(space);
   const token = space === PacketSpace.Initial && c.role === 'client' ? c.token : undefined;
   if (!b.beginPacket(space, sp.nextPn, largestAcked, app ? c.keys.keyPhase : 0, token)) return needPadding;
-  const record = takeSentRecord();
-  const tokens = record.tokens;
+  const record = new PacketTokens();
+  const tokens = record;
   let ackEliciting = false;
   let retransmission = false;
 
@@ -97,7 +97,7 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boo
     // CRYPTO data.
     for (let chunk = sp.crypto.nextChunk(b.cryptoRoom()); chunk; chunk = sp.crypto.nextChunk(b.cryptoRoom())) {
       b.writeCrypto(chunk.offset, chunk.data);
-      tokens.addCrypto(space, chunk.offset, chunk.data.length);
+      tokens.add({ k: 'crypto', space, offset: chunk.offset, length: chunk.data.length });
       ackEliciting = true;
       if (b.cryptoRoom() <= 0) break;
     }
@@ -117,7 +117,6 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boo
   }
   if (tokens.count === 0 && !ackEliciting && !b.packetHasFrames) {
     b.abandonPacket();
-    returnUnsentRecord(record);
     return needPadding;
   }
   // RFC 9000 §14.1: datagrams with Initial packets are padded to 1200 bytes (the client's all of
@@ -226,8 +225,8 @@ function buildMtuProbe(c: ConnectionCore, now: number, sp: Space, size: number):
   const pn = sp.nextPn++;
   c.keys.onOneRttSent(pn);
   c.mtu.onProbeSent(size);
-  const record = takeSentRecord();
-  record.tokens.add({ k: 'mtuProbe', size });
+  const record = new PacketTokens();
+  record.add({ k: 'mtuProbe', size });
   record.pn = pn;
   record.timeSent = now;
   record.size = len;
