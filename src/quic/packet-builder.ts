@@ -15,7 +15,7 @@ import {
 } from './frames/encode.js';
 import type { Frame } from './frames/frame.js';
 import { FrameType } from './frames/types.js';
-import { LongPacketType, writeLongHeader, writeShortHeader, type PacketMarks } from './packet/header.js';
+import { LongPacketType, writeLongHeader, writeShortHeader, type MutablePacketMarks, type PacketMarks } from './packet/header.js';
 import { packetNumberLength } from './packet/number.js';
 import { sealPacket } from './packet/protection.js';
 import { QUIC_VERSION_1 } from './packet/version.js';
@@ -38,10 +38,12 @@ const TAG_LENGTH = 16;
 export class PacketBuilder {
   /** Our Source Connection ID for long headers. */
   readonly scid: Uint8Array;
-  private w: Writer = new Writer(new Uint8Array(0));
+  private readonly w: Writer = new Writer(new Uint8Array(0));
   private limit = 0;
   private dcid: Uint8Array = new Uint8Array(0);
   private marks: PacketMarks | undefined;
+  /** The marks of every short-header packet (reused: one packet is open at a time). */
+  private readonly shortMarks: MutablePacketMarks = { start: 0, lengthAt: -1, lengthWidth: 0, pnOffset: 0, pnLen: 1 };
   private packetSpace: PacketSpace = PacketSpace.Initial;
   private pn = 0;
   private frameStart = 0;
@@ -63,7 +65,7 @@ export class PacketBuilder {
 
   /** Starts a datagram in `out`, at most `limit` bytes, toward `dcid`. */
   beginDatagram(out: Uint8Array, limit: number, dcid: Uint8Array): void {
-    this.w = new Writer(out, 0, Math.min(limit, out.length));
+    this.w.reset(out, 0, Math.min(limit, out.length));
     this.limit = Math.min(limit, out.length);
     this.dcid = dcid;
     this.marks = undefined;
@@ -115,7 +117,7 @@ export class PacketBuilder {
     this.pn = pn;
     this.padded = false;
     if (space === PacketSpace.Application) {
-      this.marks = writeShortHeader(this.w, this.dcid, pn, pnLen, keyPhase);
+      this.marks = writeShortHeader(this.w, this.dcid, pn, pnLen, keyPhase, false, this.shortMarks);
     } else {
       this.marks = writeLongHeader(
         this.w,

@@ -113,27 +113,50 @@ export class RangeSet {
    */
   insert(start: number, end: number): number {
     if (start >= end) return 0;
-    const before = this.count();
+    const starts = this.starts;
+    const ends = this.ends;
+    const n = starts.length;
+    // Fast paths, allocation-free: after the highest range, or touching only it (in-order data).
+    if (n === 0 || start > ends[n - 1]!) {
+      starts.push(start);
+      ends.push(end);
+      this.trim();
+      return end - start;
+    }
+    if (start >= starts[n - 1]!) {
+      const lastEnd = ends[n - 1]!;
+      if (end <= lastEnd) return 0;
+      ends[n - 1] = end;
+      return end - lastEnd;
+    }
     // First range whose end >= start (may merge), last range whose start <= end (may merge).
     let lo = 0;
-    let hi = this.starts.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! < start) lo = mid + 1;
+      if (ends[mid]! < start) lo = mid + 1;
       else hi = mid;
     }
     let j = lo;
     let newStart = start;
     let newEnd = end;
-    while (j < this.starts.length && this.starts[j]! <= end) {
-      if (this.starts[j]! < newStart) newStart = this.starts[j]!;
-      if (this.ends[j]! > newEnd) newEnd = this.ends[j]!;
+    let covered = 0;
+    while (j < n && starts[j]! <= end) {
+      if (starts[j]! < newStart) newStart = starts[j]!;
+      if (ends[j]! > newEnd) newEnd = ends[j]!;
+      covered += ends[j]! - starts[j]!;
       j++;
     }
-    this.starts.splice(lo, j - lo, newStart);
-    this.ends.splice(lo, j - lo, newEnd);
-    this.trim();
-    return this.count() - before;
+    if (j - lo === 1) {
+      // Merges into one range: rewrite it in place.
+      starts[lo] = newStart;
+      ends[lo] = newEnd;
+    } else {
+      starts.splice(lo, j - lo, newStart);
+      ends.splice(lo, j - lo, newEnd);
+      this.trim();
+    }
+    return newEnd - newStart - covered;
   }
 
   /** Removes every value below `v`. */

@@ -1,7 +1,7 @@
 import { TransportErrorCode } from './errors.js';
 import { BASE_PLPMTU } from './mtu.js';
 import { PacketSpace } from './recovery/constants.js';
-import type { RecoveryToken } from './recovery-tokens.js';
+import { DATAGRAM_TOKEN, HANDSHAKE_DONE_TOKEN, PacketTokens } from './recovery-tokens.js';
 import { transportClose, type ConnectionCore, type Space } from './connection-core.js';
 
 /**
@@ -39,12 +39,12 @@ export function transmit(c: ConnectionCore, now: number, out: Uint8Array): numbe
     }
   }
   b.beginDatagram(out, limit, c.remoteCids.current);
-  const needPadding = { value: false };
+  let needPadding = false;
   for (const sp of c.spaces) {
     if (sp.discarded || !c.keys.canWrite(sp.space)) continue;
     if (sp.space === PacketSpace.Application && !c.handshakeComplete && c.role === 'server') continue;
     if (b.remaining < 64) break;
-    buildPacket(c, now, sp, needPadding);
+    needPadding = buildPacket(c, now, sp, needPadding);
     if (sp.space === PacketSpace.Handshake && c.role === 'client' && b.sentInDatagram(PacketSpace.Handshake)) {
       // RFC 9001 §4.9.1: a client discards Initial keys once it first sends a Handshake packet.
       c.discardSpace(PacketSpace.Initial, now);
@@ -58,8 +58,12 @@ export function transmit(c: ConnectionCore, now: number, out: Uint8Array): numbe
   return len;
 }
 
-/** Builds one packet of `sp` into the current datagram, if it has anything to say. */
-function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { value: boolean }): void {
+/**
+ * Builds one packet of `sp` into the current datagram, if it has anything to say. `needPadding`:
+ * an earlier packet of the datagram requires it padded to 1200 bytes; returns the same for the
+ * next packet.
+ */
+function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boolean): boolean {
   const b = c.builder;
   const space = sp.space;
   const app = space === PacketSpace.Application;
@@ -68,15 +72,16 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { v
       const wake = c.pacer.delayUntil(now, 1200);
       if (wake > 0) c.pacingWake = wake;
     }
-    return;
+    return needPadding;
   }
   const probing = sp.probes > 0;
   const canElicit = probing || canSendAckEliciting(c, now);
   const keys = c.keys.writeKeys(space);
   const largestAcked = c.loss.largestAcked(space);
   const token = space === PacketSpace.Initial && c.role === 'client' ? c.token : undefined;
-  if (!b.beginPacket(space, sp.nextPn, largestAcked, app ? c.keys.keyPhase : 0, token)) return;
-  const tokens: RecoveryToken[] = [];
+  if (!b.beginPacket(space, sp.nextPn, largestAcked, app ? c.keys.keyPhase : 0, token)) return needPadding;
+  const record = new PacketTokens();
+  const tokens = record;
   let ackEliciting = false;
   let retransmission = false;
 
@@ -85,14 +90,14 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { v
     const frame = sp.ack.ackFrame(now, space === PacketSpace.Application ? c.config.ackDelayExponent : 3, c.config.maxAckRanges);
     if (frame && b.writeAck(frame)) {
       sp.ack.onAckSent();
-      tokens.push({ k: 'ack', space, largest: frame.largest });
+      tokens.addAck(space, frame.largest);
     }
   }
   if (canElicit || probing) {
     // CRYPTO data.
     for (let chunk = sp.crypto.nextChunk(b.cryptoRoom()); chunk; chunk = sp.crypto.nextChunk(b.cryptoRoom())) {
       b.writeCrypto(chunk.offset, chunk.data);
-      tokens.push({ k: 'crypto', space, offset: chunk.offset, length: chunk.data.length });
+      tokens.add({ k: 'crypto', space, offset: chunk.offset, length: chunk.data.length });
       ackEliciting = true;
       if (b.cryptoRoom() <= 0) break;
     }
@@ -110,21 +115,26 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { v
     }
     if (app && ackEliciting) c.pingPending = false;
   }
-  if (tokens.length === 0 && !ackEliciting && !b.packetHasFrames) {
+  if (tokens.count === 0 && !ackEliciting && !b.packetHasFrames) {
     b.abandonPacket();
-    return;
+    return needPadding;
   }
   // RFC 9000 §14.1: datagrams with Initial packets are padded to 1200 bytes (the client's all of
   // them, the server's those with ack-eliciting Initials).
-  if (space === PacketSpace.Initial && (c.role === 'client' || ackEliciting)) needPadding.value = true;
+  if (space === PacketSpace.Initial && (c.role === 'client' || ackEliciting)) needPadding = true;
   const isLast = space === PacketSpace.Application || !laterSpaceWillSend(c, now, space);
-  if (needPadding.value && isLast) b.padTo(1200);
+  if (needPadding && isLast) b.padTo(1200);
   const size = b.finishPacket(keys);
   const pn = sp.nextPn++;
   if (probing && ackEliciting) sp.probes--;
   if (app) c.keys.onOneRttSent(pn);
   const inFlight = ackEliciting || b.lastPacketPadded;
-  c.loss.onPacketSent(space, { pn, timeSent: now, size, ackEliciting, inFlight, tokens });
+  record.pn = pn;
+  record.timeSent = now;
+  record.size = size;
+  record.ackEliciting = ackEliciting;
+  record.inFlight = inFlight;
+  c.loss.onPacketSent(space, record);
   if (inFlight) {
     c.cc.onPacketSent(now, size, c.currentPto());
     c.pacer?.onPacketSent(now, size);
@@ -139,17 +149,20 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: { v
   }
   if (retransmission) c.packetsRetransmitted++;
   c.packetsSent++;
-  c.loss.rearm(now);
+  // An in-flight packet already re-armed the loss timer at `now` in onPacketSent; rearm for the
+  // others too (the anti-amplification flag may have changed at the top of transmit).
+  if (!inFlight) c.loss.rearm(now);
+  return needPadding;
 }
 
 /** Frames of the application space after ACK and CRYPTO. Returns whether any is ack-eliciting. */
-function fillApplication(c: ConnectionCore, now: number, tokens: RecoveryToken[]): boolean {
+function fillApplication(c: ConnectionCore, now: number, tokens: PacketTokens): boolean {
   const b = c.builder;
   let eliciting = false;
   if (c.handshakeDonePending && c.role === 'server' && b.room(1)) {
     b.writeHandshakeDone();
     c.handshakeDonePending = false;
-    tokens.push({ k: 'handshakeDone' });
+    tokens.add(HANDSHAKE_DONE_TOKEN);
     eliciting = true;
   }
   while (c.pathResponses.length > 0 && b.room(9)) {
@@ -161,19 +174,19 @@ function fillApplication(c: ConnectionCore, now: number, tokens: RecoveryToken[]
     const f = c.streams.pollControlFrame(now, c.loss.rtt.smoothed);
     if (f === null) break;
     b.writeStreamControl(f);
-    tokens.push({ k: 'control', frame: f });
+    tokens.add({ k: 'control', frame: f });
     eliciting = true;
   }
   for (let n = c.localCids.peekPending(); n && b.room(1 + 8 + 8 + 1 + n.cid.length + 16); n = c.localCids.peekPending()) {
     b.writeNewConnectionId(n.seq, n.retirePriorTo, n.cid, n.resetToken);
     c.localCids.onNewCidSent(n.seq);
-    tokens.push({ k: 'newCid', seq: n.seq });
+    tokens.add({ k: 'newCid', seq: n.seq });
     eliciting = true;
   }
   for (let s = c.remoteCids.peekRetire(); s !== undefined && b.room(9); s = c.remoteCids.peekRetire()) {
     b.writeRetireConnectionId(s);
     c.remoteCids.onRetireSent(s);
-    tokens.push({ k: 'retireCid', seq: s });
+    tokens.add({ k: 'retireCid', seq: s });
     eliciting = true;
   }
   // Datagrams before stream data: they are the latency-sensitive traffic.
@@ -183,7 +196,7 @@ function fillApplication(c: ConnectionCore, now: number, tokens: RecoveryToken[]
       break;
     }
     c.datagrams.onSent();
-    tokens.push({ k: 'datagram' });
+    tokens.add(DATAGRAM_TOKEN);
     eliciting = true;
   }
   // Stream data, round-robin across streams.
@@ -195,7 +208,7 @@ function fillApplication(c: ConnectionCore, now: number, tokens: RecoveryToken[]
     if (chunk === null) break;
     b.writeStream(s, chunk.offset, chunk.length, chunk.fin);
     if (!chunk.isNew) b.retransmittedStream = true;
-    tokens.push({ k: 'stream', id: s.id, offset: chunk.offset, length: chunk.length, fin: chunk.fin });
+    tokens.addStream(s.id, chunk.offset, chunk.length, chunk.fin);
     eliciting = true;
     if (b.remaining < 24) break;
   }
@@ -212,11 +225,17 @@ function buildMtuProbe(c: ConnectionCore, now: number, sp: Space, size: number):
   const pn = sp.nextPn++;
   c.keys.onOneRttSent(pn);
   c.mtu.onProbeSent(size);
-  c.loss.onPacketSent(sp.space, { pn, timeSent: now, size: len, ackEliciting: true, inFlight: true, tokens: [{ k: 'mtuProbe', size }] });
+  const record = new PacketTokens();
+  record.add({ k: 'mtuProbe', size });
+  record.pn = pn;
+  record.timeSent = now;
+  record.size = len;
+  record.ackEliciting = true;
+  record.inFlight = true;
+  c.loss.onPacketSent(sp.space, record);
   c.cc.onPacketSent(now, len, c.currentPto());
   c.pacer?.onPacketSent(now, len);
   c.packetsSent++;
-  c.loss.rearm(now);
 }
 
 function probesPending(c: ConnectionCore): boolean {

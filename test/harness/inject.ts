@@ -7,6 +7,7 @@ import { sealPacket } from '../../src/quic/packet/protection.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
 import { PacketSpace } from '../../src/quic/recovery/constants.js';
 import type { Pair, Side } from './pair.js';
+import { PacketTokens } from '../../src/quic/recovery-tokens.js';
 
 /**
  * Test-only packet injection: seals arbitrary frame bytes into a packet of `space` with the
@@ -47,7 +48,7 @@ export function injectPacket(p: Pair, from: Side, frames: Uint8Array, space: Pac
   // RFC 9000 §14.1: a server drops a client Initial in a datagram under 1200 bytes.
   if (space === PacketSpace.Initial && from === 'client' && w.pos < 1200 - 16) w.zeros(1200 - 16 - w.pos);
   const end = sealPacket(w, marks, pn, c.keys.writeKeys(space));
-  c.loss.onPacketSent(space, { pn, timeSent: p.now, size: end, ackEliciting: false, inFlight: false, tokens: [] });
+  c.loss.onPacketSent(space, { pn, timeSent: p.now, size: end, ackEliciting: false, inFlight: false, tokens: new PacketTokens() });
   if (space === PacketSpace.Application) c.keys.onOneRttSent(pn);
   p.emit(from, out.subarray(0, end));
 }

@@ -14,7 +14,7 @@ import { VARINT_SATURATED } from './varint.js';
  */
 export class Reader {
   /** The whole underlying view; reads happen in [pos, end). */
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
   pos: number;
   end: number;
 
@@ -25,6 +25,17 @@ export class Reader {
     this.buf = buf;
     this.pos = start;
     this.end = end;
+  }
+
+  /** Points the cursor at another view (a reader reused per packet, no allocation). */
+  reset(buf: Uint8Array, start = 0, end = buf.length): this {
+    if (start < 0 || end > buf.length || start > end) {
+      throw new RangeError(`Reader bounds [${start}, ${end}) outside a view of ${buf.length} bytes`);
+    }
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   /** Bytes left to read. */

@@ -31,6 +31,18 @@ export class Writer {
     this.grow = growable;
   }
 
+  /** Points a fixed writer at another buffer (a writer reused per datagram, no allocation). */
+  reset(buf: Uint8Array, start = 0, end = buf.length): this {
+    if (start < 0 || end > buf.length || start > end) {
+      throw new RangeError(`Writer bounds [${start}, ${end}) outside a view of ${buf.length} bytes`);
+    }
+    if (this.grow) throw new RangeError('reset() is for fixed writers');
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
+  }
+
   /** A writer over its own buffer that grows as needed. */
   static growable(initial = 256): Writer {
     return new Writer(new Uint8Array(initial), 0, initial, true);

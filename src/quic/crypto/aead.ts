@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type CipherGCM, type DecipherGCM, type KeyObject } from 'node:crypto';
 import type { AeadName, CipherSuite } from '../../tls/suites.js';
 
 /**
@@ -44,6 +44,9 @@ export interface PacketKey {
 /** AEAD tag length of every QUIC v1 cipher suite. */
 export const AEAD_TAG_LENGTH = 16;
 
+/** Options of every ChaCha20-Poly1305 cipher object (one object, not one per packet). */
+const CHACHA_OPTIONS = Object.freeze({ authTagLength: AEAD_TAG_LENGTH });
+
 /** A real AEAD key (AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305) backed by node:crypto. */
 export class AeadPacketKey implements PacketKey {
   readonly tagLen = AEAD_TAG_LENGTH;
@@ -74,10 +77,11 @@ export class AeadPacketKey implements PacketKey {
     const nonce = this.makeNonce(pn);
     const aad = buf.subarray(headerStart, payloadStart);
     const plaintext = buf.subarray(payloadStart, payloadEnd);
-    const cipher = this.aead === 'chacha20-poly1305'
-      ? createCipheriv(this.aead, this.key, nonce, { authTagLength: AEAD_TAG_LENGTH })
-      : createCipheriv(this.aead, this.key, nonce);
-    cipher.setAAD(aad, { plaintextLength: plaintext.length });
+    const cipher = (this.aead === 'chacha20-poly1305'
+      ? createCipheriv(this.aead, this.key, nonce, CHACHA_OPTIONS)
+      : createCipheriv(this.aead, this.key, nonce)) as CipherGCM;
+    // No options object: plaintextLength matters only for CCM, which QUIC v1 does not use.
+    cipher.setAAD(aad);
     const ct = cipher.update(plaintext);
     buf.set(ct, payloadStart);
     // GCM and ChaCha20-Poly1305 are stream modes: update() already returned every byte.
@@ -91,10 +95,10 @@ export class AeadPacketKey implements PacketKey {
     const ctEnd = packetEnd - AEAD_TAG_LENGTH;
     if (ctEnd < payloadStart || headerStart > payloadStart || packetEnd > buf.length) return null;
     const nonce = this.makeNonce(pn);
-    const decipher = this.aead === 'chacha20-poly1305'
-      ? createDecipheriv(this.aead, this.key, nonce, { authTagLength: AEAD_TAG_LENGTH })
-      : createDecipheriv(this.aead, this.key, nonce);
-    decipher.setAAD(buf.subarray(headerStart, payloadStart), { plaintextLength: ctEnd - payloadStart });
+    const decipher = (this.aead === 'chacha20-poly1305'
+      ? createDecipheriv(this.aead, this.key, nonce, CHACHA_OPTIONS)
+      : createDecipheriv(this.aead, this.key, nonce)) as DecipherGCM;
+    decipher.setAAD(buf.subarray(headerStart, payloadStart));
     decipher.setAuthTag(buf.subarray(ctEnd, packetEnd));
     const pt = decipher.update(buf.subarray(payloadStart, ctEnd));
     try {

@@ -61,7 +61,7 @@ export class FrameIterator {
   ackEliciting = false;
   /** True while every frame returned was a probing frame (PATH_*, NEW_CONNECTION_ID, PADDING). */
   probingOnly = true;
-  private r: Reader = new Reader(EMPTY);
+  private readonly r: Reader = new Reader(EMPTY);
   private context: FrameContext = 3;
 
   /**
@@ -72,7 +72,7 @@ export class FrameIterator {
    */
   reset(payload: Uint8Array, context: FrameContext, start = 0, end = payload.length): this {
     if (end <= start) throw protocolViolation('packet payload has no frames');
-    this.r = new Reader(payload, start, end);
+    this.r.reset(payload, start, end);
     this.context = context;
     this.frameType = 0;
     this.count = 0;

@@ -223,6 +223,9 @@ export interface PacketMarks {
   readonly pnLen: PacketNumberLength;
 }
 
+/** `PacketMarks` a caller reuses across packets. */
+export type MutablePacketMarks = { -readonly [K in keyof PacketMarks]: PacketMarks[K] };
+
 /**
  * Writes an Initial/0-RTT/Handshake header with the truncated packet number in clear, reserving
  * `lengthWidth` bytes for the Length varint, which `sealPacket` back-patches once the payload is
@@ -274,6 +277,7 @@ export function writeShortHeader(
   pnLen: PacketNumberLength,
   keyPhase: 0 | 1,
   spin = false,
+  into?: MutablePacketMarks,
 ): PacketMarks {
   checkCid(dcid);
   const start = w.pos;
@@ -281,7 +285,14 @@ export function writeShortHeader(
   w.bytesOf(dcid);
   const pnOffset = w.reserve(pnLen);
   writePacketNumber(w.buf, pnOffset, pn, pnLen);
-  return { start, lengthAt: -1, lengthWidth: 0, pnOffset, pnLen };
+  if (into === undefined) return { start, lengthAt: -1, lengthWidth: 0, pnOffset, pnLen };
+  // A sender's reused marks (one per packet builder): no object per packet.
+  into.start = start;
+  into.lengthAt = -1;
+  into.lengthWidth = 0;
+  into.pnOffset = pnOffset;
+  into.pnLen = pnLen;
+  return into;
 }
 
 /** Bytes `writeShortHeader` writes. */

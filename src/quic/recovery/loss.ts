@@ -386,7 +386,9 @@ export class LossDetector<T> {
   /** RFC 9002 Appendix A.8 SetLossDetectionTimer. */
   private setTimer(now: number): void {
     let earliestLoss = Number.POSITIVE_INFINITY;
-    for (const s of this.spaces) if (s.lossTime < earliestLoss) earliestLoss = s.lossTime;
+    // Indexed loops here: this runs for every packet sent.
+    const spaces = this.spaces;
+    for (let i = 0; i < spaces.length; i++) if (spaces[i]!.lossTime < earliestLoss) earliestLoss = spaces[i]!.lossTime;
     if (earliestLoss !== Number.POSITIVE_INFINITY) {
       this.timer = earliestLoss; // time threshold loss detection
       return;
@@ -412,7 +414,8 @@ export class LossDetector<T> {
     }
     let best = Number.POSITIVE_INFINITY;
     this.ptoSpace = PacketSpace.Initial;
-    for (const space of PACKET_SPACES) {
+    for (let i = 0; i < PACKET_SPACES.length; i++) {
+      const space = PACKET_SPACES[i]!;
       const st = this.spaces[space]!;
       if (st.ackElicitingInFlight === 0) continue;
       // RFC 9002 §6.2.1: no Application PTO before the handshake is confirmed.

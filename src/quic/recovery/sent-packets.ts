@@ -104,8 +104,12 @@ export class SentPacketQueue<T> {
       return;
     }
     if (this.head >= 32 && this.head * 2 >= this.slots.length) {
-      this.pns.splice(0, this.head);
-      this.slots.splice(0, this.head);
+      // copyWithin + length, not splice: splice would allocate an array of the removed entries.
+      const n = this.slots.length - this.head;
+      this.pns.copyWithin(0, this.head);
+      this.slots.copyWithin(0, this.head);
+      this.pns.length = n;
+      this.slots.length = n;
       this.head = 0;
     }
   }

@@ -336,12 +336,13 @@ export class RecvStream {
    * the final size and a final size below data already received are FINAL_SIZE_ERROR.
    */
   private checkFinalSize(end: number, fin: boolean, frameType: number): void {
-    const err = (why: string): TransportError => new TransportError(TransportErrorCode.FINAL_SIZE_ERROR, why, frameType);
+    // No closure for the error: this runs for every STREAM frame.
+    const FSE = TransportErrorCode.FINAL_SIZE_ERROR;
     if (this._finalSize >= 0) {
-      if (fin && end !== this._finalSize) throw err(`final size changed from ${this._finalSize} to ${end}`);
-      if (end > this._finalSize) throw err(`data up to ${end} beyond final size ${this._finalSize}`);
+      if (fin && end !== this._finalSize) throw new TransportError(FSE, `final size changed from ${this._finalSize} to ${end}`, frameType);
+      if (end > this._finalSize) throw new TransportError(FSE, `data up to ${end} beyond final size ${this._finalSize}`, frameType);
     } else if (fin && end < this._highest) {
-      throw err(`final size ${end} below data already received up to ${this._highest}`);
+      throw new TransportError(FSE, `final size ${end} below data already received up to ${this._highest}`, frameType);
     }
   }
 

@@ -39,7 +39,10 @@ export class Scheduler<T extends Schedulable> {
 
   /** The next item to serve (highest level, FIFO order), or null. */
   front(): T | null {
-    for (const lv of this.levels) {
+    const levels = this.levels;
+    // Indexed, not for-of: called several times per packet, it must not allocate an iterator.
+    for (let l = 0; l < levels.length; l++) {
+      const lv = levels[l]!;
       while (lv.head < lv.items.length) {
         const item = lv.items[lv.head];
         if (item !== undefined && item.queuedAt === lv.priority) return item;

@@ -406,19 +406,17 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
    */
   private lookup(id: number, frameType: number, toRecvPart: boolean): Stream | null {
     const local = isLocallyInitiated(id, this.role);
-    const stateError = (why: string): TransportError =>
-      new TransportError(TransportErrorCode.STREAM_STATE_ERROR, `stream ${id}: ${why}`, frameType);
     // RFC 9000 §19.4, §19.8, §19.13: STREAM / RESET_STREAM / STREAM_DATA_BLOCKED for a send-only
     // stream; §19.5, §19.10: STOP_SENDING / MAX_STREAM_DATA for a receive-only stream.
-    if (isUni(id) && toRecvPart && local) throw stateError('frame for our send-only stream');
-    if (isUni(id) && !toRecvPart && !local) throw stateError('frame for our receive-only stream');
+    if (isUni(id) && toRecvPart && local) throw streamStateError(id, 'frame for our send-only stream', frameType);
+    if (isUni(id) && !toRecvPart && !local) throw streamStateError(id, 'frame for our receive-only stream', frameType);
     const found = this.streams.get(id);
     if (found !== undefined) return found;
     const d = isBidi(id) ? 0 : 1;
     const index = streamIndex(id);
     if (local) {
       // RFC 9000 §19.5, §19.8, §19.10: a locally initiated stream that has not yet been created.
-      if (index >= this.nextLocal[d]!) throw stateError('locally initiated stream not yet opened');
+      if (index >= this.nextLocal[d]!) throw streamStateError(id, 'locally initiated stream not yet opened', frameType);
       return null;
     }
     if (index < this.nextPeer[d]!) return null;
@@ -551,4 +549,9 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     const step = Math.max(1, Math.floor(this.concurrency(d) / 8));
     if (target - this.localMaxStreams[d] >= step) this.maxStreamsPending[d] = true;
   }
+}
+
+/** STREAM_STATE_ERROR for a frame about stream `id` (a function, not a closure per frame). */
+function streamStateError(id: number, why: string, frameType: number): TransportError {
+  return new TransportError(TransportErrorCode.STREAM_STATE_ERROR, `stream ${id}: ${why}`, frameType);
 }

@@ -1,0 +1,75 @@
+/**
+ * The two-process bulk transfer alone (`bulk_mbps` of run.ts), for profiling the sender (this
+ * process) and the receiver (the quic-server child):
+ *
+ *   node build/bench/bulk.js [--mb N] [--runs N] [--child-prof DIR]
+ *   node --cpu-prof --cpu-prof-dir=DIR build/bench/bulk.js --mb 100 --child-prof DIR
+ *
+ * `--child-prof DIR` starts the child with `--cpu-prof --cpu-prof-dir=DIR`. Prints one JSON line per
+ * run (Mbit/s, and the CPU time of this process during the run).
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Endpoint } from '../src/session/endpoint.js';
+import { Session } from '../src/session/session.js';
+import { BENCH_ALPN } from './common.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const bytes = Number(opt('--mb', '30')) * 1_000_000;
+const runs = Number(opt('--runs', '2'));
+const childProf = opt('--child-prof', '');
+
+async function main(): Promise<void> {
+  const flags = childProf ? ['--cpu-prof', `--cpu-prof-dir=${childProf}`] : [];
+  const child = spawn(process.execPath, [...flags, join(here, 'child.js'), 'quic-server'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const hard = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  hard.unref();
+  const ready = await new Promise<{ ticket: string }>((resolve, reject) => {
+    let buf = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      buf += s;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { ticket: string });
+    });
+    child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
+  });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  try {
+    for (let r = 0; r < runs; r++) {
+      const session = await Session.connect(client, ready.ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const s = await session.createBidirectionalStream();
+      const w = s.writable.getWriter();
+      const chunk = new Uint8Array(64 * 1024).fill(0x61);
+      await w.write(Uint8Array.of(0x42));
+      for (let sent = 0; sent < bytes; sent += chunk.length) await w.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent));
+      await w.close();
+      const reader = s.readable.getReader();
+      const parts: Uint8Array[] = [];
+      for (let x = await reader.read(); !x.done; x = await reader.read()) parts.push(x.value);
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const counted = Number(Buffer.concat(parts).readBigUInt64BE(0));
+      if (counted !== bytes) throw new Error(`server counted ${counted} of ${bytes}`);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      console.log(JSON.stringify({ mbps: Math.round((bytes * 8) / (ms * 1000)), ms: Math.round(ms), senderCpuMs: Math.round(cpuMs) }));
+      session.close(0, 'bye');
+    }
+  } finally {
+    await client.close();
+    child.stdin.end();
+    await new Promise((r) => child.on('close', r));
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bulk: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
