@@ -1,4 +1,5 @@
 import {
+  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -98,6 +99,18 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   } catch {
     return false;
   }
+}
+
+/**
+ * HMAC (RFC 2104) with SHA-256 or SHA-384. node:crypto's createHmac costs ~2.5-3.5 us for the
+ * 32-48 byte inputs of a key schedule here, @noble/hashes' hmac ~6.5 us (measured for issue
+ * #6; DESIGN.md's table compared noble with hkdfSync, ~14 us, not with createHmac). HKDF and
+ * Finished are built on it (hkdf.ts, key-schedule.ts).
+ */
+export function hmacDigest(hash: 'sha256' | 'sha384', key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  const h = createHmac(hash, key);
+  for (const d of data) h.update(d);
+  return toU8(h.digest());
 }
 
 /**
