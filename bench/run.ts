@@ -299,6 +299,26 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
   });
 }
 
+/** heap-server child: heap growth of the server end per idle connection (clients in this process). */
+async function heapServerEnd(sz: Sizes): Promise<Record<string, unknown>> {
+  const child = await startChild('heap-server', [], ['--expose-gc'], 30_000);
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const held: Session[] = [];
+  try {
+    const dial = (): Promise<Session> => Session.connect(client, String(child.ready['ticket']), { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+    for (const s of await Promise.all(Array.from({ length: 8 }, dial))) held.push(s);
+    child.proc.stdin.write('base\n');
+    await child.next(30_000);
+    for (let i = 0; i < sz.idleConns; i += 32) held.push(...(await Promise.all(Array.from({ length: Math.min(32, sz.idleConns - i) }, dial))));
+    child.proc.stdin.write(`measure ${sz.idleConns}\n`);
+    return await child.next(30_000);
+  } finally {
+    for (const s of held) s.close(0, 'bye');
+    await withTimeout(client.close(), 3000, 'client close').catch(() => {});
+    await child.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The minimal pipeline: seal + send here, receive + open in a child.
 
@@ -481,9 +501,15 @@ async function main(): Promise<void> {
     const child = await startChild('heap', [String(sz.idleConns)], ['--expose-gc'], 60_000);
     void child.stop();
     extra['heap'] = child.ready;
-    notes.heap_bytes_per_idle_conn = `${sz.idleConns} idle sessions, client and server Endpoint in ONE child process (--expose-gc): heapUsed growth / n, so each figure holds both ends of a connection`;
+    notes.heap_bytes_per_idle_conn = `${sz.idleConns} idle sessions, client and server Endpoint in ONE child process (--expose-gc): heapUsed growth / n, so each figure holds both ends of a connection (details.heap_server_end: the server end alone)`;
     return Number(child.ready['heapPerConn']);
   });
+  // The same, server end alone (what a server holds per idle connection): the parent dials.
+  try {
+    extra['heap_server_end'] = await withTimeout(heapServerEnd(sz), 90_000, 'heap server end');
+  } catch (e) {
+    extra['heap_server_end'] = { failed: (e as Error).message.slice(0, 300) };
+  }
   await run('bulk_inmem_nullkeys_mbps', async () => inmem(sz));
   await run('iroh_bulk_mbps', async () => {
     await withTimeout(irohSuite(sz), 95_000, 'iroh');
