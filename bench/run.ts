@@ -233,13 +233,16 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
 
     // Datagrams: rate-limited sender (token bucket at a target rate), the server counts.
     await run('datagrams_per_s', async () => {
-      const target = 50_000; // per second: below what one connection sustains here (not congested)
+      // Offered above the contract's 100 000/s target (at 50 000/s, as before, the figure could
+      // never reach it): what is not delivered shows up as loss (send-queue drops under the
+      // congestion window or pacer, or the receiver falling behind).
+      const target = 125_000;
       const payload = new Uint8Array(100).fill(0x64);
       let sent = 0;
       let dropped = 0;
       const t0 = performance.now();
       while (performance.now() - t0 < sz.datagramMs) {
-        const due = Math.min(64, Math.floor(((performance.now() - t0) / 1000) * target) - sent);
+        const due = Math.min(256, Math.floor(((performance.now() - t0) / 1000) * target) - sent);
         for (let i = 0; i < due; i++) {
           try {
             await session.sendDatagram(payload);
@@ -258,8 +261,9 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
       await w.close();
       const received = Number(Buffer.from(await readAll(s.readable.getReader())).readBigUInt64BE(0));
       results.datagram_loss = sent === 0 ? null : Math.max(0, 1 - received / sent);
-      extra['datagrams'] = { target_per_s: target, sent, received, send_errors: dropped, ms: Math.round(elapsed) };
-      notes.datagrams_per_s = `100-byte datagrams offered at ${target}/s (token bucket per event-loop turn) for ${sz.datagramMs} ms; delivered/elapsed; loss = 1 - received/sent`;
+      const st = session.getStats();
+      extra['datagrams'] = { target_per_s: target, sent, received, send_errors: dropped, ms: Math.round(elapsed), sender: st.datagrams, packets_sent: st.packetsSent, srtt_ms: st.rtt.smoothed, cwnd: st.cwnd };
+      notes.datagrams_per_s = `100-byte datagrams offered at ${target}/s (token bucket per event-loop turn, at most 256 per turn) for ${sz.datagramMs} ms; delivered/elapsed; loss = 1 - received/sent`;
       return received / (elapsed / 1000);
     });
   } finally {
