@@ -74,6 +74,18 @@ export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, le
 }
 
 const LABEL_PREFIX = new TextEncoder().encode('tls13 ');
+const ENCODER = new TextEncoder();
+/** Encoded labels: a key schedule uses a fixed dozen ("c hs traffic", "quic key"...), ~30 per handshake. */
+const LABELS = new Map<string, Uint8Array>();
+
+function labelBytes(label: string): Uint8Array {
+  let b = LABELS.get(label);
+  if (b === undefined) {
+    b = ENCODER.encode(label);
+    if (LABELS.size < 256) LABELS.set(label, b);
+  }
+  return b;
+}
 
 /**
  * HKDF-Expand-Label(Secret, Label, Context, Length) = HKDF-Expand(Secret, HkdfLabel, Length)
@@ -87,7 +99,7 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const l = typeof label === 'string' ? new TextEncoder().encode(label) : label;
+  const l = typeof label === 'string' ? labelBytes(label) : label;
   const fullLen = LABEL_PREFIX.length + l.length;
   if (fullLen > 255 || context.length > 255) throw new RangeError('HKDF label or context too long');
   const info = new Uint8Array(2 + 1 + fullLen + 1 + context.length);
