@@ -15,6 +15,10 @@
  *                         connection, counts bytes to the end and answers the count (8 bytes).
  *   heap N                --expose-gc: client and server Endpoint in this one process, opens N idle
  *                         sessions and prints {heapPerConn, before, after, n}.
+ *   heap-server           --expose-gc: a server Endpoint alone (the parent dials): on the stdin
+ *                         line "base" it records heapUsed after gc and prints {base}; on
+ *                         "measure N" it prints {heapPerConn, before, after, sessions} for the N
+ *                         sessions dialled since: what a server holds per idle connection.
  */
 import { createSocket } from 'node:dgram';
 import { createServer as createTlsServer } from 'node:tls';
@@ -165,6 +169,43 @@ async function heap(n: number): Promise<void> {
   await server.close();
 }
 
+async function heapServer(): Promise<() => Promise<void>> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('heap-server: run with --expose-gc');
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
+  const held: Session[] = [];
+  void (async () => {
+    for (let s = await Session.accept(ep); s !== null; s = await Session.accept(ep)) held.push(s);
+  })().catch(() => {});
+  let before = 0;
+  let heldBefore = 0;
+  let buf = '';
+  process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const [cmd, arg] = buf.slice(0, nl).split(' ');
+      buf = buf.slice(nl + 1);
+      void (async () => {
+        // Let the last handshakes settle (confirmation, ACKs, NEW_CONNECTION_IDs) first.
+        await new Promise((r) => setTimeout(r, 300));
+        gc();
+        gc();
+        const used = process.memoryUsage().heapUsed;
+        if (cmd === 'base') {
+          before = used;
+          heldBefore = held.length;
+          emit({ base: used, sessions: held.length });
+        } else if (cmd === 'measure') {
+          const n = Number(arg);
+          emit({ heapPerConn: (used - before) / n, before, after: used, n, sessions: held.length - heldBefore });
+        }
+      })();
+    }
+  });
+  emit({ ready: true, ticket: ep.ticket() });
+  return () => ep.close();
+}
+
 async function main(): Promise<void> {
   const role = process.argv[2];
   const arg = process.argv[3] ?? '';
@@ -180,6 +221,9 @@ async function main(): Promise<void> {
       break;
     case 'tls-server':
       stop = await tlsServer();
+      break;
+    case 'heap-server':
+      stop = await heapServer();
       break;
     case 'heap':
       await heap(Number(arg));

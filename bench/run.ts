@@ -233,13 +233,16 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
 
     // Datagrams: rate-limited sender (token bucket at a target rate), the server counts.
     await run('datagrams_per_s', async () => {
-      const target = 50_000; // per second: below what one connection sustains here (not congested)
+      // Offered above the contract's 100 000/s target (at 50 000/s, as before, the figure could
+      // never reach it): what is not delivered shows up as loss (send-queue drops under the
+      // congestion window or pacer, or the receiver falling behind).
+      const target = 125_000;
       const payload = new Uint8Array(100).fill(0x64);
       let sent = 0;
       let dropped = 0;
       const t0 = performance.now();
       while (performance.now() - t0 < sz.datagramMs) {
-        const due = Math.min(64, Math.floor(((performance.now() - t0) / 1000) * target) - sent);
+        const due = Math.min(256, Math.floor(((performance.now() - t0) / 1000) * target) - sent);
         for (let i = 0; i < due; i++) {
           try {
             await session.sendDatagram(payload);
@@ -258,8 +261,9 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
       await w.close();
       const received = Number(Buffer.from(await readAll(s.readable.getReader())).readBigUInt64BE(0));
       results.datagram_loss = sent === 0 ? null : Math.max(0, 1 - received / sent);
-      extra['datagrams'] = { target_per_s: target, sent, received, send_errors: dropped, ms: Math.round(elapsed) };
-      notes.datagrams_per_s = `100-byte datagrams offered at ${target}/s (token bucket per event-loop turn) for ${sz.datagramMs} ms; delivered/elapsed; loss = 1 - received/sent`;
+      const st = session.getStats();
+      extra['datagrams'] = { target_per_s: target, sent, received, send_errors: dropped, ms: Math.round(elapsed), sender: st.datagrams, packets_sent: st.packetsSent, srtt_ms: st.rtt.smoothed, cwnd: st.cwnd };
+      notes.datagrams_per_s = `100-byte datagrams offered at ${target}/s (token bucket per event-loop turn, at most 256 per turn) for ${sz.datagramMs} ms; delivered/elapsed; loss = 1 - received/sent`;
       return received / (elapsed / 1000);
     });
   } finally {
@@ -297,6 +301,26 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
     extra['bulk_streams16_runs_mbps'] = runs;
     return median(runs);
   });
+}
+
+/** heap-server child: heap growth of the server end per idle connection (clients in this process). */
+async function heapServerEnd(sz: Sizes): Promise<Record<string, unknown>> {
+  const child = await startChild('heap-server', [], ['--expose-gc'], 30_000);
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const held: Session[] = [];
+  try {
+    const dial = (): Promise<Session> => Session.connect(client, String(child.ready['ticket']), { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+    for (const s of await Promise.all(Array.from({ length: 8 }, dial))) held.push(s);
+    child.proc.stdin.write('base\n');
+    await child.next(30_000);
+    for (let i = 0; i < sz.idleConns; i += 32) held.push(...(await Promise.all(Array.from({ length: Math.min(32, sz.idleConns - i) }, dial))));
+    child.proc.stdin.write(`measure ${sz.idleConns}\n`);
+    return await child.next(30_000);
+  } finally {
+    for (const s of held) s.close(0, 'bye');
+    await withTimeout(client.close(), 3000, 'client close').catch(() => {});
+    await child.stop();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,9 +505,15 @@ async function main(): Promise<void> {
     const child = await startChild('heap', [String(sz.idleConns)], ['--expose-gc'], 60_000);
     void child.stop();
     extra['heap'] = child.ready;
-    notes.heap_bytes_per_idle_conn = `${sz.idleConns} idle sessions, client and server Endpoint in ONE child process (--expose-gc): heapUsed growth / n, so each figure holds both ends of a connection`;
+    notes.heap_bytes_per_idle_conn = `${sz.idleConns} idle sessions, client and server Endpoint in ONE child process (--expose-gc): heapUsed growth / n, so each figure holds both ends of a connection (details.heap_server_end: the server end alone)`;
     return Number(child.ready['heapPerConn']);
   });
+  // The same, server end alone (what a server holds per idle connection): the parent dials.
+  try {
+    extra['heap_server_end'] = await withTimeout(heapServerEnd(sz), 90_000, 'heap server end');
+  } catch (e) {
+    extra['heap_server_end'] = { failed: (e as Error).message.slice(0, 300) };
+  }
   await run('bulk_inmem_nullkeys_mbps', async () => inmem(sz));
   await run('iroh_bulk_mbps', async () => {
     await withTimeout(irohSuite(sz), 95_000, 'iroh');

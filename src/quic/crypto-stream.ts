@@ -18,10 +18,19 @@ export const DEFAULT_CRYPTO_BUFFER = 64 * 1024;
  */
 export const MAX_CRYPTO_CHUNKS = 256;
 
+const EMPTY = new Uint8Array(0);
+
 export class CryptoStream {
   // ---- send side ----
-  private sendBuf = new Uint8Array(1024);
-  /** Bytes TLS has written so far (the send buffer holds [0, sendLen)). */
+  /**
+   * Unacknowledged and unsent bytes: offsets [sendBase, sendLen). Allocated on the first write
+   * and sized to need; dropped once everything is acknowledged, so an idle connection keeps no
+   * handshake bytes (issue #6, heap per idle connection).
+   */
+  private sendBuf: Uint8Array = EMPTY;
+  /** Stream offset of sendBuf[0]. */
+  private sendBase = 0;
+  /** Bytes TLS has written so far. */
   private sendLen = 0;
   /** Next never-sent offset. */
   private sendNext = 0;
@@ -45,14 +54,15 @@ export class CryptoStream {
 
   /** Appends handshake bytes from TLS. */
   write(data: Uint8Array): void {
-    if (this.sendLen + data.length > this.sendBuf.length) {
-      let cap = this.sendBuf.length * 2;
-      while (cap < this.sendLen + data.length) cap *= 2;
+    const used = this.sendLen - this.sendBase;
+    if (used + data.length > this.sendBuf.length) {
+      let cap = Math.max(256, this.sendBuf.length * 2);
+      while (cap < used + data.length) cap *= 2;
       const next = new Uint8Array(cap);
-      next.set(this.sendBuf.subarray(0, this.sendLen));
+      next.set(this.sendBuf.subarray(0, used));
       this.sendBuf = next;
     }
-    this.sendBuf.set(data, this.sendLen);
+    this.sendBuf.set(data, used);
     this.sendLen += data.length;
   }
 
@@ -79,13 +89,13 @@ export class CryptoStream {
       this.lost.remove(start, end);
       // Skip the parts acknowledged since they were declared lost.
       if (this.acked.hasAll(start, end)) continue;
-      return { offset: start, data: this.sendBuf.subarray(start, end) };
+      return { offset: start, data: this.sendBuf.subarray(start - this.sendBase, end - this.sendBase) };
     }
     if (this.sendNext < this.sendLen) {
       const start = this.sendNext;
       const end = Math.min(this.sendLen, start + maxLen);
       this.sendNext = end;
-      return { offset: start, data: this.sendBuf.subarray(start, end) };
+      return { offset: start, data: this.sendBuf.subarray(start - this.sendBase, end - this.sendBase) };
     }
     return undefined;
   }
@@ -93,6 +103,11 @@ export class CryptoStream {
   onAcked(offset: number, length: number): void {
     this.acked.insert(offset, offset + length);
     this.lost.remove(offset, offset + length);
+    // Everything written is acknowledged: nothing can be lost or resent below sendLen any more.
+    if (this.sendNext === this.sendLen && this.sendLen > this.sendBase && this.acked.hasAll(0, this.sendLen)) {
+      this.sendBuf = EMPTY;
+      this.sendBase = this.sendLen;
+    }
   }
 
   onLost(offset: number, length: number): void {

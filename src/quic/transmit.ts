@@ -212,7 +212,9 @@ function fillApplication(c: ConnectionCore, now: number, tokens: PacketTokens): 
     eliciting = true;
     if (b.remaining < 24) break;
   }
-  c.cc.setAppLimited(!c.streams.nextSendable() && c.cc.bytesInFlight < c.cc.window / 2);
+  // Datagrams left queued (the window, not the application, stopped them) count as data to
+  // send like stream data: without this, a datagram-only flow stayed at the initial window.
+  c.cc.setAppLimited(!c.streams.nextSendable() && c.datagrams.queuedCount === 0 && c.cc.bytesInFlight < c.cc.window / 2);
   return eliciting;
 }
 

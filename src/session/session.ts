@@ -182,22 +182,33 @@ export interface ConnectOptions {
 export class Session {
   /** @internal */
   readonly core: SessionCore;
-  /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
-  readonly ready: CallablePromise<void>;
-  /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
-  readonly closed: CallablePromise<CloseInfo>;
-  /** Incoming bidirectional streams the peer opens. */
-  readonly incomingBidirectionalStreams: ReadableStream<BidirectionalStream>;
-  /** Incoming unidirectional streams the peer opens. */
-  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
-  readonly datagrams: SessionDatagrams;
+  // The web streams and callable promises below are built on first use: an idle session held by
+  // a server should not carry four web streams it may never read (issue #6, heap per idle
+  // connection: they were ~9 KB of each session's heap).
+  private readyP: CallablePromise<void> | undefined;
+  private closedP: CallablePromise<CloseInfo> | undefined;
+  private incomingBidi: ReadableStream<BidirectionalStream> | undefined;
+  private incomingUni: ReadableStream<ReadableStream<Uint8Array>> | undefined;
+  private datagramStreams: SessionDatagrams | undefined;
 
   /** @internal Sessions come from `Session.connect` and `Session.accept`. */
   constructor(core: SessionCore) {
     this.core = core;
-    this.ready = callablePromise(core.ready);
-    this.closed = callablePromise(core.closed);
-    this.incomingBidirectionalStreams = new ReadableStream<BidirectionalStream>(
+  }
+
+  /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
+  get ready(): CallablePromise<void> {
+    return (this.readyP ??= callablePromise(this.core.ready));
+  }
+
+  /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
+  get closed(): CallablePromise<CloseInfo> {
+    return (this.closedP ??= callablePromise(this.core.closed));
+  }
+
+  /** Incoming bidirectional streams the peer opens. */
+  get incomingBidirectionalStreams(): ReadableStream<BidirectionalStream> {
+    return (this.incomingBidi ??= new ReadableStream<BidirectionalStream>(
       {
         pull: async (c) => {
           const s = await this.nextBidiStream();
@@ -206,8 +217,12 @@ export class Session {
         },
       },
       { highWaterMark: 0 },
-    );
-    this.incomingUnidirectionalStreams = new ReadableStream<ReadableStream<Uint8Array>>(
+    ));
+  }
+
+  /** Incoming unidirectional streams the peer opens. */
+  get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
+    return (this.incomingUni ??= new ReadableStream<ReadableStream<Uint8Array>>(
       {
         pull: async (c) => {
           const s = await this.nextUniStream();
@@ -216,9 +231,14 @@ export class Session {
         },
       },
       { highWaterMark: 0 },
-    );
+    ));
+  }
+
+  /** Datagrams as web streams (WebTransport's `datagrams`). */
+  get datagrams(): SessionDatagrams {
+    if (this.datagramStreams) return this.datagramStreams;
     const session = this;
-    this.datagrams = {
+    this.datagramStreams = {
       readable: new ReadableStream<Uint8Array>(
         {
           pull: async (c) => {
@@ -234,6 +254,7 @@ export class Session {
         return session.maxDatagramSize() ?? 0;
       },
     };
+    return this.datagramStreams;
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -15,9 +16,15 @@ import { TlsAlert, Alert } from './alerts.js';
  * `Uint8Array` (32-byte X25519 scalars / public values, 32-byte Ed25519 seeds / public keys,
  * 64-byte signatures).
  *
- * Private keys are built from raw bytes wrapped in a fixed PKCS#8 prefix (RFC 8410 §7), so all
- * randomness comes from the engine's injected `Random` and a seeded generator reproduces the
- * whole handshake.
+ * Private keys are built from raw bytes, so all randomness comes from the engine's injected
+ * `Random` and a seeded generator reproduces the whole handshake.
+ *
+ * Speed (issue #6, handshake latency): keys are imported as JWK (RFC 8037 OKP keys), not as
+ * PKCS#8/SPKI DER. Node 20's DER import goes through OpenSSL 3's decoder lookup and costs
+ * ~130 us per public key and ~670 us per private key on the benchmark machine; the JWK import
+ * builds the key from its raw bytes directly (~12 us public, ~65-80 us private with the public
+ * half derived). A client and a server each did three DER imports per handshake: ~1.5 ms of CPU
+ * each. The signer of an endpoint's own (fixed) Ed25519 key is also cached.
  */
 
 /** An X25519 key pair: the private half stays a KeyObject, the public half is raw. */
@@ -36,9 +43,7 @@ export interface Ed25519Signer {
 /** X25519 key pair from a 32-byte private scalar (clamped by X25519 itself, RFC 7748 §5). */
 export function x25519KeyPair(secret: Uint8Array): X25519KeyPair {
   if (secret.length !== 32) throw new RangeError('X25519 private key must be 32 bytes');
-  const privateKey = createPrivateKey({ key: pkcs8(X25519_PKCS8_PREFIX, secret), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { privateKey, publicKey: lastBytes(spki, 32) };
+  return rawPrivateKey('X25519', X25519_PKCS8_PREFIX, secret);
 }
 
 /**
@@ -50,8 +55,7 @@ export function x25519SharedSecret(own: X25519KeyPair, peerPublic: Uint8Array): 
   if (peerPublic.length !== 32) throw new TlsAlert(Alert.illegal_parameter, 'X25519 key share is not 32 bytes');
   let shared: Uint8Array;
   try {
-    const publicKey = createPublicKey({ key: spki(X25519_SPKI_PREFIX, peerPublic), format: 'der', type: 'spki' });
-    shared = toU8(diffieHellman({ privateKey: own.privateKey, publicKey }));
+    shared = toU8(diffieHellman({ privateKey: own.privateKey, publicKey: rawPublicKey('X25519', peerPublic) }));
   } catch {
     throw new TlsAlert(Alert.illegal_parameter, 'X25519 key share rejected');
   }
@@ -61,12 +65,20 @@ export function x25519SharedSecret(own: X25519KeyPair, peerPublic: Uint8Array): 
   return shared;
 }
 
-/** Ed25519 signer from a 32-byte seed (RFC 8032 §5.1.5). */
+/**
+ * Ed25519 signer from a 32-byte seed (RFC 8032 §5.1.5). An endpoint signs every handshake with
+ * the same seed: the last few signers are cached (keyed by the seed's bytes, so a caller that
+ * reuses and overwrites one array still gets the right key).
+ */
 export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
   if (seed.length !== 32) throw new RangeError('Ed25519 secret key must be a 32-byte seed');
-  const privateKey = createPrivateKey({ key: pkcs8(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' });
-  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { privateKey, publicKey: lastBytes(der, 32) };
+  const id = Buffer.from(seed.buffer, seed.byteOffset, 32).toString('latin1');
+  const hit = signerCache.get(id);
+  if (hit) return hit;
+  const signer = rawPrivateKey('Ed25519', ED25519_PKCS8_PREFIX, seed);
+  if (signerCache.size >= SIGNER_CACHE_SIZE) signerCache.delete(signerCache.keys().next().value as string);
+  signerCache.set(id, signer);
+  return signer;
 }
 
 /** The 32-byte Ed25519 public key of a seed. */
@@ -83,11 +95,22 @@ export function ed25519Sign(signer: Ed25519Signer, message: Uint8Array): Uint8Ar
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    const key = createPublicKey({ key: spki(ED25519_SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
-    return nodeVerify(null, message, key, signature);
+    return nodeVerify(null, message, rawPublicKey('Ed25519', publicKey), signature);
   } catch {
     return false;
   }
+}
+
+/**
+ * HMAC (RFC 2104) with SHA-256 or SHA-384. node:crypto's createHmac costs ~2.5-3.5 us for the
+ * 32-48 byte inputs of a key schedule here, @noble/hashes' hmac ~6.5 us (measured for issue
+ * #6; DESIGN.md's table compared noble with hkdfSync, ~14 us, not with createHmac). HKDF and
+ * Finished are built on it (hkdf.ts, key-schedule.ts).
+ */
+export function hmacDigest(hash: 'sha256' | 'sha384', key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  const h = createHmac(hash, key);
+  for (const d of data) h.update(d);
+  return toU8(h.digest());
 }
 
 /**
@@ -113,22 +136,48 @@ const X25519_PKCS8_PREFIX = hex('302e020100300506032b656e04220420');
 /** RFC 8410 §7: the same with the Ed25519 OID 1.3.101.112. */
 const ED25519_PKCS8_PREFIX = hex('302e020100300506032b657004220420');
 /** RFC 8410 §4: SubjectPublicKeyInfo prefixes. */
-const X25519_SPKI_PREFIX = hex('302a300506032b656e032100');
 const ED25519_SPKI_PREFIX = hex('302a300506032b6570032100');
+
+/** Signers kept (an endpoint has one key; tests and multi-identity hosts a few). */
+const SIGNER_CACHE_SIZE = 8;
+const signerCache = new Map<string, Ed25519Signer>();
+
+/** A public KeyObject from its raw 32 bytes, as an RFC 8037 §2 OKP JWK. */
+function rawPublicKey(crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv, x: b64url(raw) }, format: 'jwk' });
+}
+
+/**
+ * A private KeyObject and its raw public half from the raw 32-byte private key. The JWK import
+ * builds the key from `d` alone and derives the public half (Node 20 requires an `x` member but
+ * does not use it for a private key: we pass a placeholder and export the derived one). Should a
+ * Node version check `x` against `d`, the import throws and the slow, exact DER path is taken.
+ */
+function rawPrivateKey(crv: 'X25519' | 'Ed25519', pkcs8Prefix: Uint8Array, raw: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: { kty: 'OKP', crv, d: b64url(raw), x: PLACEHOLDER_X }, format: 'jwk' });
+  } catch {
+    privateKey = createPrivateKey({ key: pkcs8(pkcs8Prefix, raw), format: 'der', type: 'pkcs8' });
+  }
+  const x = createPublicKey(privateKey).export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new Error(`${crv} key export gave no public value`);
+  const publicKey = new Uint8Array(Buffer.from(x, 'base64url'));
+  if (publicKey.length !== 32) throw new Error(`${crv} public key is ${publicKey.length} bytes`);
+  return { privateKey, publicKey };
+}
+
+const PLACEHOLDER_X = 'A'.repeat(43);
+
+function b64url(raw: Uint8Array): string {
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('base64url');
+}
 
 function pkcs8(prefix: Uint8Array, raw: Uint8Array): Buffer {
   const out = Buffer.alloc(prefix.length + raw.length);
   out.set(prefix, 0);
   out.set(raw, prefix.length);
   return out;
-}
-
-function spki(prefix: Uint8Array, raw: Uint8Array): Buffer {
-  return pkcs8(prefix, raw);
-}
-
-function lastBytes(b: Buffer, n: number): Uint8Array {
-  return new Uint8Array(b.subarray(b.length - n));
 }
 
 function toU8(b: Buffer): Uint8Array {

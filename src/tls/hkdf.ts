@@ -1,12 +1,15 @@
-import { extract as hkdfExtractNoble, expand as hkdfExpandNoble } from '@noble/hashes/hkdf.js';
 import { sha256, sha384 } from '@noble/hashes/sha2.js';
 import type { HashName } from './suites.js';
+import { hmacDigest } from './crypto.js';
 
 /**
  * HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label / Derive-Secret (RFC 9846 §7.1).
  *
- * @noble/hashes serves here: it is faster than node:crypto's hkdfSync for the 16-48 byte outputs
- * a key schedule derives (DESIGN.md, crypto choices). QUIC packet protection derives its keys
+ * Built on the adapter's HMAC (crypto.ts: node:crypto's createHmac, faster here than both
+ * hkdfSync and @noble/hashes for the 16-48 byte outputs a key schedule derives; a handshake
+ * derives ~30 of them per end). The transcript stays on @noble/hashes: for its small messages
+ * and repeated digests of a running hash it measured faster (6 updates + digests: 9 us) than
+ * node:crypto's hash copy + digest (15 us). QUIC packet protection derives its keys
  * with the same function and the "quic key" / "quic iv" / "quic hp" / "quic ku" labels
  * (RFC 9001 §5.1), which is why QUIC imports it from here.
  */
@@ -49,15 +52,40 @@ export class TranscriptHash {
   }
 }
 
+/** HKDF-Extract(salt, IKM) = HMAC-Hash(salt, IKM) (RFC 5869 §2.2; an empty salt is HashLen zeros). */
 export function hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return hkdfExtractNoble(HASHES[hash], ikm, salt);
+  return hmacDigest(hash, salt.length === 0 ? new Uint8Array(hashLength(hash)) : salt, ikm);
 }
 
+/** HKDF-Expand(PRK, info, L): T(i) = HMAC-Hash(PRK, T(i-1) | info | i), L <= 255 * HashLen (RFC 5869 §2.3). */
 export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  return hkdfExpandNoble(HASHES[hash], prk, info, length);
+  const hl = hashLength(hash);
+  if (!Number.isInteger(length) || length < 0 || length > 255 * hl) throw new RangeError(`HKDF-Expand length ${length} out of range`);
+  const out = new Uint8Array(length);
+  let prev: Uint8Array = new Uint8Array(0);
+  const counter = new Uint8Array(1);
+  for (let i = 0, at = 0; at < length; i++) {
+    counter[0] = i + 1;
+    prev = hmacDigest(hash, prk, prev, info, counter);
+    out.set(prev.subarray(0, Math.min(hl, length - at)), at);
+    at += hl;
+  }
+  return out;
 }
 
 const LABEL_PREFIX = new TextEncoder().encode('tls13 ');
+const ENCODER = new TextEncoder();
+/** Encoded labels: a key schedule uses a fixed dozen ("c hs traffic", "quic key"...), ~30 per handshake. */
+const LABELS = new Map<string, Uint8Array>();
+
+function labelBytes(label: string): Uint8Array {
+  let b = LABELS.get(label);
+  if (b === undefined) {
+    b = ENCODER.encode(label);
+    if (LABELS.size < 256) LABELS.set(label, b);
+  }
+  return b;
+}
 
 /**
  * HKDF-Expand-Label(Secret, Label, Context, Length) = HKDF-Expand(Secret, HkdfLabel, Length)
@@ -71,7 +99,7 @@ export function hkdfExpandLabel(
   context: Uint8Array,
   length: number,
 ): Uint8Array {
-  const l = typeof label === 'string' ? new TextEncoder().encode(label) : label;
+  const l = typeof label === 'string' ? labelBytes(label) : label;
   const fullLen = LABEL_PREFIX.length + l.length;
   if (fullLen > 255 || context.length > 255) throw new RangeError('HKDF label or context too long');
   const info = new Uint8Array(2 + 1 + fullLen + 1 + context.length);

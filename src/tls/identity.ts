@@ -249,13 +249,23 @@ export function base32Decode(text: string): Uint8Array {
 
 const HEX_RE = /^[0-9a-fA-F]*$/;
 
+const VALID_POINTS_KEPT = 1024;
+const validPoints = new Set<string>();
+
 /**
  * RFC 8032 §5.1.3 point decoding: y < p (canonical encoding) and x recoverable from y. Strict
  * (not ZIP-215), like node:crypto's verification; no key derived from a seed fails it.
  */
 function assertEd25519Point(bytes: Uint8Array): void {
+  // The decoding costs a field square root (~0.1-0.3 ms in JavaScript) and the same few ids are
+  // parsed again and again (a ticket per dial, the peer's key per accepted session): remember
+  // the last valid ones. Only valid points are kept, so the cache never hides a failure.
+  const id = toHex(bytes);
+  if (validPoints.has(id)) return;
   try {
     ed25519.Point.fromBytes(bytes, false);
+    if (validPoints.size >= VALID_POINTS_KEPT) validPoints.clear();
+    validPoints.add(id);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new InvalidEndpointIdError('point', `${toHex(bytes)} is not an Ed25519 public key (${why})`);

@@ -1,6 +1,5 @@
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256, sha384 } from '@noble/hashes/sha2.js';
 import { constantTimeEqual } from '../quic/codec/bytes.js';
+import { hmacDigest } from './crypto.js';
 import { deriveSecret, hashBytes, hashLength, hkdfExpandLabel, hkdfExtract, TranscriptHash } from './hkdf.js';
 import { encodeMessageHash } from './messages.js';
 import type { HashName } from './suites.js';
@@ -69,7 +68,7 @@ export function finishedKey(hash: HashName, baseKey: Uint8Array): Uint8Array {
 
 /** verify_data = HMAC(finished_key, Transcript-Hash(Handshake Context, Certificate*, CertificateVerify*)). */
 export function finishedVerifyData(hash: HashName, baseKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
-  return hmac(HMAC_HASHES[hash], finishedKey(hash, baseKey), transcriptHash);
+  return hmacDigest(hash, finishedKey(hash, baseKey), transcriptHash);
 }
 
 /** Constant-time check of a peer's verify_data. */
@@ -134,4 +133,3 @@ function derivedSalt(hash: HashName, secret: Uint8Array): Uint8Array {
   return deriveSecret(hash, secret, 'derived', hashBytes(hash, new Uint8Array(0)));
 }
 
-const HMAC_HASHES = { sha256, sha384 } as const;

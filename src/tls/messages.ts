@@ -299,8 +299,10 @@ export interface RawHandshake {
  * arrive split over several CRYPTO frames, and one call may carry several messages. The bytes
  * handed out are fresh copies, so their views stay valid after the caller reuses its buffer.
  */
+const EMPTY_BUF = new Uint8Array(0);
+
 export class HandshakeReassembler {
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY_BUF;
   private start = 0;
   private end = 0;
   private readonly maxMessage: number;
@@ -342,6 +344,8 @@ export class HandshakeReassembler {
     const raw = b.slice(s, s + HANDSHAKE_HEADER_SIZE + len);
     this.start += raw.length;
     if (this.start === this.end) {
+      // Nothing pending: give the buffer back (a finished handshake keeps no flight bytes).
+      this.buf = EMPTY_BUF;
       this.start = 0;
       this.end = 0;
     }

@@ -220,6 +220,23 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     assert.equal(p.client.getStats().packetsRetransmitted, 0);
   });
 
+  it('datagrams left queued make the flow not app-limited (RFC 9002 §7.8): the window may grow', () => {
+    const p = new Pair({ seed: testSeed(71), link: { delayMs: 10 } });
+    p.handshake();
+    p.runFor(3000); // MTU search done
+    // A packet whose build ends with inflight under half the window and nothing else to send
+    // marks the flow app-limited; with datagrams still queued it must not.
+    p.client.sendDatagram(new Uint8Array(100));
+    p.runFor(50);
+    assert.equal(p.client.cc.appLimited, true, 'a lone datagram: app-limited');
+    // Two full packets' worth offered, the pacer and window let both out, the rest waits...
+    for (let k = 0; k < 40; k++) p.client.sendDatagram(new Uint8Array(1000));
+    const out = new Uint8Array(1500);
+    assert.ok(p.client.pollTransmit(p.now, out) > 0, 'a packet was built');
+    assert.ok(p.client.getStats().datagrams.sent < 40, 'datagrams are still queued');
+    assert.equal(p.client.cc.appLimited, false, 'queued datagrams: not app-limited');
+  });
+
   it('an idle connection stays silent: no ACK answers an ACK (RFC 9000 §13.2.1)', () => {
     const p = new Pair({ seed: testSeed(70), link: { delayMs: 10 }, trace: true });
     p.handshake();

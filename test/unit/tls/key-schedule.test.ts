@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
 import { x25519KeyPair, x25519SharedSecret } from '../../../src/tls/crypto.js';
-import { hkdfExpandLabel } from '../../../src/tls/hkdf.js';
+import { hkdfExpand, hkdfExpandLabel, hkdfExtract } from '../../../src/tls/hkdf.js';
 import {
   applicationTrafficSecrets,
   earlySecret,
@@ -181,5 +181,22 @@ describe('reference HKDF sanity', () => {
     const t1 = createHmac('sha256', prk).update(Buffer.from([7, 1])).digest();
     const t2 = createHmac('sha256', prk).update(Buffer.concat([t1, Buffer.from([7, 2])])).digest();
     assert.equal(toHex(viaNode), toHex(Buffer.concat([t1, t2]).subarray(0, 42)));
+  });
+
+  it('HKDF matches RFC 5869 test cases 1 and 3 (multi-block expand, empty salt and info)', () => {
+    const ikm = new Uint8Array(22).fill(0x0b);
+    const prk1 = hkdfExtract('sha256', fromHex('000102030405060708090a0b0c'), ikm);
+    assert.equal(toHex(prk1), '077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5');
+    assert.equal(
+      toHex(hkdfExpand('sha256', prk1, fromHex('f0f1f2f3f4f5f6f7f8f9'), 42)),
+      '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
+    );
+    const prk3 = hkdfExtract('sha256', new Uint8Array(0), ikm);
+    assert.equal(toHex(prk3), '19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04');
+    assert.equal(
+      toHex(hkdfExpand('sha256', prk3, new Uint8Array(0), 42)),
+      '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8',
+    );
+    assert.throws(() => hkdfExpand('sha256', prk3, new Uint8Array(0), 255 * 32 + 1), RangeError);
   });
 });
