@@ -363,7 +363,9 @@ function switchTo(c: ConnectionCore, now: number, from: Path, to: Path): void {
     c.loss.rtt.reset(c.config.initialRttMs);
     ps.rttFrom = c.spaces[PacketSpace.Application]!.nextPn;
   }
-  if (!to.validated) c.loss.amplificationBlocked = to.budget < PATH_DATAGRAM_SIZE;
+  // The PTO stays disarmed while the limit blocks us (RFC 9002 §6.2.2.1); transmit.ts keeps the
+  // flag current from here on.
+  c.loss.amplificationBlocked = !to.validated && to.budget < PATH_DATAGRAM_SIZE;
   c.loss.rearm(now);
   c.updatePacer();
 }
@@ -548,12 +550,6 @@ export function transmitPath(c: ConnectionCore, now: number, out: Uint8Array): n
     }
   }
   return 0;
-}
-
-/** Whether `transmitPath` has something to send (for the driver's wake-up logic). */
-export function pathDataPending(c: ConnectionCore): boolean {
-  for (const p of c.paths.all()) if (p.challengePending || p.responses.length > 0) return true;
-  return false;
 }
 
 function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: Path): number {
