@@ -173,9 +173,18 @@ export class Paths {
 
   /** The earliest path timer (challenge re-send or validation deadline), or Infinity. */
   get timeout(): number {
-    let t = Number.POSITIVE_INFINITY;
-    for (const p of this.all()) t = Math.min(t, p.nextChallengeAt, p.deadline);
+    // Called after every input: no iterator unless some path besides the current one exists.
+    const cur = this.current;
+    let t = Math.min(cur.nextChallengeAt, cur.deadline);
+    if (this.fallback) t = Math.min(t, this.fallback.nextChallengeAt, this.fallback.deadline);
+    if (this.others.size > 0) for (const p of this.others.values()) t = Math.min(t, p.nextChallengeAt, p.deadline);
     return t;
+  }
+
+  /** Whether a path datagram may be owed (cheap: checked on every `pollTransmit`). */
+  get mayHaveWork(): boolean {
+    const cur = this.current;
+    return cur.challengePending || cur.responses.length > 0 || this.fallback !== undefined || this.others.size > 0;
   }
 
   /** The controller that owns Application packet `pn` (see `ccHistory`). */
@@ -509,6 +518,7 @@ export function onPacketsLostOnPaths(c: ConnectionCore, now: number, lost: reado
     }
   }
   if (mine.length > 0) onPacketsLost(c, now, mine, persistentCongestion);
+  if (byCc.size > 0) c.updatePacer(); // an MTU change above may have paced by an old window
   pruneHistory(c);
 }
 
@@ -540,7 +550,7 @@ export function restoreRtt(c: ConnectionCore, s: RttState): void {
  */
 export function transmitPath(c: ConnectionCore, now: number, out: Uint8Array): number {
   const ps = c.paths;
-  if (!c.handshakeComplete || !c.keys.canWrite(PacketSpace.Application)) return 0;
+  if (!ps.mayHaveWork || !c.handshakeComplete || !c.keys.canWrite(PacketSpace.Application)) return 0;
   for (const p of ps.all()) {
     if (!p.challengePending && p.responses.length === 0) continue;
     const len = buildPathDatagram(c, now, out, p);
