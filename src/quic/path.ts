@@ -294,7 +294,7 @@ export function onPathResponse(c: ConnectionCore, now: number, data: Uint8Array)
       c.loss.rearm(now);
       if (c.qlog) qlogMigration(c, p, 'migration_complete');
       // §8.2.1: validated with a datagram under 1200 bytes: validate again with a full one.
-      if (mtuUnverified) startValidation(c, now, p, true);
+      if (mtuUnverified) startValidation(c, now, p, true, true);
     } else if (c.qlog) {
       qlogMigration(c, p, 'probing_successful');
     }
