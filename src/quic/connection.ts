@@ -284,7 +284,11 @@ export class Connection extends ConnectionCore {
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline;
     let t = Math.min(this.loss.timeout, this.idleDeadline(), this.pacingWake, this.keys.previousReadDiscardAt);
     if (!this.handshakeComplete) t = Math.min(t, this.handshakeDeadline);
-    for (const s of this.spaces) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
+    // An ACK that the anti-amplification limit keeps us from sending (RFC 9000 §8.1, §9.3) waits
+    // for the peer's next datagram: its deadline is no timer, or a driver would spin on it.
+    if (!this.amplificationBlocked()) {
+      for (const s of this.spaces) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
+    }
     if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete) {
       t = Math.min(t, this.lastAckElicitingSent + this.config.keepAliveIntervalMs);
     }
@@ -298,6 +302,11 @@ export class Connection extends ConnectionCore {
     const e = this.events.shift();
     if (e) return e;
     return this.streams.pollEvent() ?? undefined;
+  }
+
+  /** The current path is unvalidated and its 3x budget is too small for any packet. */
+  private amplificationBlocked(): boolean {
+    return !this.addressValidated && 3 * this.amplificationReceived - this.amplificationSent < MIN_PACKET_BUDGET;
   }
 
   private assertUsable(): void {
@@ -316,6 +325,9 @@ export class Connection extends ConnectionCore {
     return s.recv;
   }
 }
+
+/** Fewer bytes than this cannot carry a packet (header, a frame, the 16-byte tag). */
+const MIN_PACKET_BUDGET = 64;
 
 /** Thrown by commands on a closed connection. */
 export class ConnectionClosedError extends Error {
