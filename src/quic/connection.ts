@@ -284,16 +284,17 @@ export class Connection extends ConnectionCore {
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline;
     let t = Math.min(this.loss.timeout, this.idleDeadline(), this.pacingWake, this.keys.previousReadDiscardAt);
     if (!this.handshakeComplete) t = Math.min(t, this.handshakeDeadline);
-    // An ACK that the anti-amplification limit keeps us from sending (RFC 9000 §8.1, §9.3) waits
-    // for the peer's next datagram: its deadline is no timer, or a driver would spin on it.
+    // What the anti-amplification limit keeps us from sending (an ACK, a keep-alive; RFC 9000
+    // §8.1, §9.3) waits for the peer's next datagram: its deadline is no timer, or a driver would
+    // spin on it. MTU probes wait for a validated path (transmit.ts).
     if (!this.amplificationBlocked()) {
       for (const s of this.spaces) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
-    }
-    if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete) {
-      t = Math.min(t, this.lastAckElicitingSent + this.config.keepAliveIntervalMs);
+      if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete) {
+        t = Math.min(t, this.lastAckElicitingSent + this.config.keepAliveIntervalMs);
+      }
     }
     const mtuAt = this.mtu.nextSearchAt;
-    if (mtuAt !== undefined) t = Math.min(t, mtuAt);
+    if (mtuAt !== undefined && this.addressValidated) t = Math.min(t, mtuAt);
     return Math.min(t, this.paths.timeout);
   }
 
