@@ -61,6 +61,35 @@ describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () =>
     assert.ok(s.remoteCids.currentSequence >= 3, `sending with client CID ${s.remoteCids.currentSequence}`);
   });
 
+  it('a forged move to a silent address: the 3x limit blocks ACKs and keep-alives without a busy timer, then the validation times out and reverts', () => {
+    const p = new Pair({ seed: testSeed(74), serverTransport: { keepAliveIntervalMs: 300 }, trace: true });
+    p.handshake();
+    p.runFor(500);
+    const s = p.server!;
+    let copy: Uint8Array | undefined;
+    p.onSend = (from, bytes) => {
+      if (from === 'client' && !copy) copy = bytes.slice();
+    };
+    // The genuine client goes silent; a copy of its last packet arrives from elsewhere first.
+    p.c2s.set({ blackhole: () => true });
+    p.client.ping();
+    p.flush();
+    assert.ok(copy && copy.length < 100);
+    p.c2s.set({ blackhole: () => false });
+    p.c2s.send(p.now, copy, '198.51.100.99:9999');
+    p.c2s.set({ blackhole: () => true });
+    p.drive(() => s.getStats().paths.migrations === 1);
+    assert.equal(s.remoteAddress, '198.51.100.99:9999');
+    // Pair.step throws on a timer that fires at `now` without effect: none here for ~3 s.
+    p.drive(() => s.remoteAddress === p.clientAddress, 10_000);
+    const st = s.getStats().paths;
+    assert.equal(st.pathValidationFailures, 1);
+    assert.equal(st.migrationsReverted, 1);
+    const toForged = p.trace.filter((d) => d.from === 'server' && d.clientAddress === '198.51.100.99:9999').reduce((n, d) => n + d.bytes.length, 0);
+    assert.ok(toForged > 0 && toForged <= 3 * copy.length, `${toForged} bytes sent for ${copy.length}`);
+    assert.ok(!s.isClosed);
+  });
+
   it('a driver without addresses sees no migration (the path is whatever the datagrams come from)', () => {
     const p = new Pair({ seed: testSeed(73) });
     p.handshake();
