@@ -20,10 +20,11 @@ import { onPacketsLost, type PacketTokens, type RecoveryToken } from './recovery
  *   of 8 fresh random bytes in a datagram padded to 1200 bytes (less only when the 3x
  *   anti-amplification limit of the unvalidated address forbids it, §8.2.1, §9.3.1), re-sent with
  *   fresh data after each PTO (with backoff), abandoned after 3 x max(PTO, PTO with kInitialRtt)
- *   (§8.2.4). The last validated path is kept as `fallback`: it is probed too (§9.3.3, the
- *   off-path forwarding defense: the genuine peer answers from there with a non-probing packet and
- *   brings the connection back), and a failed validation reverts to it (§9.3.2), restoring its
- *   congestion state. With no validated path left the connection ends silently (§9.3.2).
+ *   (§8.2.4). The last validated path is kept as `fallback`: it gets one PATH_CHALLENGE too
+ *   (§9.3.3, the off-path forwarding defense: the genuine peer answers from there with a
+ *   non-probing packet and brings the connection back; after a real rebinding that challenge goes
+ *   unanswered), and a failed validation reverts to it (§9.3.2), restoring its congestion state.
+ *   With no validated path left the connection ends silently (§9.3.2).
  * - Congestion control and RTT (§9.4): a new IP address gets a fresh controller and RTT estimator;
  *   a port-only change (NAT rebinding, which §9.4 lets us treat so) keeps both, as quinn does.
  *   Every packet's acknowledgment or loss goes to the controller of the path it was sent on
@@ -164,10 +165,14 @@ export class Paths {
     this.rx = this.current;
   }
 
-  /** Every path with something to do, current first. */
+  /**
+   * Every path. The old path comes first: its one challenge leaves before the new path's, so the
+   * first datagram to each new destination carries a PATH_CHALLENGE (what the QUIC interop
+   * runner's rebinding tests check).
+   */
   *all(): Generator<Path> {
-    yield this.current;
     if (this.fallback) yield this.fallback;
+    yield this.current;
     yield* this.others.values();
   }
 
@@ -589,7 +594,9 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
     if (p.challenges.length > 8) p.challenges.shift();
     p.challengePending = false;
     // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off.
-    p.nextChallengeAt = now + c.currentPto() * 2 ** p.attempts;
+    // The old path's check (§9.3.3) is one challenge, as quinn sends it: it induces the genuine
+    // peer's answer there; after a real NAT rebinding nobody is left to answer it.
+    p.nextChallengeAt = p === ps.fallback ? Number.POSITIVE_INFINITY : now + c.currentPto() * 2 ** p.attempts;
     p.attempts++;
     p.mtuUnverified = target < PATH_DATAGRAM_SIZE;
     tokens.push({ k: 'pathChallenge' });

@@ -76,9 +76,24 @@ describe('migration: the server follows its client to a new address with path va
       if (!sc.loss.rtt.hasSample) rttKept = false;
       if (validatedAt === Number.POSITIVE_INFINITY && sc.getStats().paths.pathValidations > 0) validatedAt = net.now;
     });
+    // The interop runner's rebinding check: the first server datagram to each new destination
+    // carries a PATH_CHALLENGE (the counter moves while that datagram is written).
+    let lastTo = C;
+    let challenges = sc.getStats().paths.pathChallengesSent;
+    const firstToNewCarriesChallenge: boolean[] = [];
+    net.tap = (d) => {
+      if (d.from === S) {
+        const n = sc.getStats().paths.pathChallengesSent;
+        if (d.to !== lastTo) firstToNewCarriesChallenge.push(n > challenges);
+        challenges = n;
+        lastTo = d.to;
+      }
+      return [d.bytes];
+    };
     net.rebind(C, C_PORT);
     net.drive(() => t.done());
     assert.ok(bytesEqual(t.bytes(), t.data));
+    assert.ok(firstToNewCarriesChallenge.length >= 1 && firstToNewCarriesChallenge.every((x) => x), String(firstToNewCarriesChallenge));
 
     const st = sc.getStats().paths;
     assert.equal(server.remoteAddress(sh), C_PORT);
