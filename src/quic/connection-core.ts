@@ -109,7 +109,8 @@ export const SPACE_LEVEL: Record<PacketSpace, Level> = {
 /** Undecryptable packets kept until their keys arrive (RFC 9001 §5.7). */
 export const MAX_BUFFERED_PACKETS = 16;
 
-export interface ConnectionStats {
+/** Connection counters; the path ones (PATH_CHALLENGE/RESPONSE, validations, migrations: path.ts) at the top level. */
+export interface ConnectionStats extends Readonly<PathStats> {
   /** RTT figures in ms. */
   readonly rtt: { readonly smoothed: number; readonly min: number; readonly latest: number; readonly variance: number };
   readonly cwnd: number;
@@ -130,8 +131,6 @@ export interface ConnectionStats {
   readonly keyUpdates: number;
   readonly ptoCount: number;
   readonly datagrams: Readonly<Datagrams['stats']>;
-  /** Path validation and the peer's address changes (RFC 9000 §8.2, §9). */
-  readonly paths: Readonly<PathStats>;
 }
 
 /**

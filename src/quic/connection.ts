@@ -62,7 +62,7 @@ export class Connection extends ConnectionCore {
   /**
    * Checks that the peer still holds the current address (RFC 9000 §8.2: "an endpoint might check
    * that a peer is still in possession of its address after a period of quiescence"): a
-   * PATH_CHALLENGE in a probing datagram; `getStats().paths.pathValidations` counts the answer.
+   * PATH_CHALLENGE in a probing datagram; `getStats().pathValidations` counts the answer.
    */
   validatePath(now: number): void {
     this.assertUsable();
@@ -121,7 +121,7 @@ export class Connection extends ConnectionCore {
       keyUpdates: this.keys.updates,
       ptoCount: this.loss.ptoCount,
       datagrams: { ...this.datagrams.stats },
-      paths: { ...this.paths.stats },
+      ...this.paths.stats,
     };
   }
 

@@ -74,16 +74,16 @@ describe('migration: the server follows its client to a new address with path va
     let rttKept = true;
     net.onStep.push(() => {
       if (!sc.loss.rtt.hasSample) rttKept = false;
-      if (validatedAt === Number.POSITIVE_INFINITY && sc.getStats().paths.pathValidations > 0) validatedAt = net.now;
+      if (validatedAt === Number.POSITIVE_INFINITY && sc.getStats().pathValidations > 0) validatedAt = net.now;
     });
     // The interop runner's rebinding check: the first server datagram to each new destination
     // carries a PATH_CHALLENGE (the counter moves while that datagram is written).
     let lastTo = C;
-    let challenges = sc.getStats().paths.pathChallengesSent;
+    let challenges = sc.getStats().pathChallengesSent;
     const firstToNewCarriesChallenge: boolean[] = [];
     net.tap = (d) => {
       if (d.from === S) {
-        const n = sc.getStats().paths.pathChallengesSent;
+        const n = sc.getStats().pathChallengesSent;
         if (d.to !== lastTo) firstToNewCarriesChallenge.push(n > challenges);
         challenges = n;
         lastTo = d.to;
@@ -95,7 +95,7 @@ describe('migration: the server follows its client to a new address with path va
     assert.ok(bytesEqual(t.bytes(), t.data));
     assert.ok(firstToNewCarriesChallenge.length >= 1 && firstToNewCarriesChallenge.every((x) => x), String(firstToNewCarriesChallenge));
 
-    const st = sc.getStats().paths;
+    const st = sc.getStats();
     assert.equal(server.remoteAddress(sh), C_PORT);
     assert.equal(st.migrations, 1);
     assert.equal(st.migrationsReverted, 0);
@@ -138,7 +138,7 @@ describe('migration: the server follows its client to a new address with path va
     assert.ok(ccBefore.window > ccBefore.initialWindow, 'the window grew before');
     let atMigration: { window: number; initial: number; hasSample: boolean; smoothed: number } | undefined;
     net.onStep.push(() => {
-      if (!atMigration && sc.getStats().paths.migrations === 1) {
+      if (!atMigration && sc.getStats().migrations === 1) {
         atMigration = { window: sc.cc.window, initial: sc.cc.initialWindow, hasSample: sc.loss.rtt.hasSample, smoothed: sc.loss.rtt.smoothed };
       }
     });
@@ -152,7 +152,7 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(atMigration.smoothed, 333);
     assert.notEqual(sc.cc, ccBefore);
     assert.ok(sc.loss.rtt.hasSample);
-    assert.equal(sc.getStats().paths.pathValidationFailures, 0);
+    assert.equal(sc.getStats().pathValidationFailures, 0);
     assert.ok(sc.paths.current.validated);
   });
 
@@ -170,11 +170,11 @@ describe('migration: the server follows its client to a new address with path va
       }
       return [d.bytes];
     };
-    net.drive(() => sc.getStats().paths.migrations === 1);
+    net.drive(() => sc.getStats().migrations === 1);
     assert.equal(server.remoteAddress(sh), X);
     net.drive(() => t.done());
     assert.ok(bytesEqual(t.bytes(), t.data));
-    const st = sc.getStats().paths;
+    const st = sc.getStats();
     assert.equal(server.remoteAddress(sh), C);
     assert.equal(st.migrationsReverted, 1, 'back on the old path');
     assert.equal(sc.cc, ccBefore, 'its congestion state restored (§9.3.2)');
@@ -201,12 +201,12 @@ describe('migration: the server follows its client to a new address with path va
       }
       return [d.bytes];
     };
-    net.drive(() => sc.getStats().paths.migrations === 1);
+    net.drive(() => sc.getStats().migrations === 1);
     const movedAt = net.now;
     const timeout = validationTimeout(sc);
     assert.ok(timeout >= 6 * 333, `validation timeout ${timeout} ms`);
     net.drive(() => server.remoteAddress(sh) === C, 10_000);
-    const st = sc.getStats().paths;
+    const st = sc.getStats();
     assert.equal(st.pathValidationFailures, 1);
     assert.equal(st.migrationsReverted, 1);
     assert.ok(net.now >= movedAt + timeout - 1 && net.now < t0 + 5000, `reverted at ${net.now - movedAt} ms after the move`);
@@ -241,15 +241,15 @@ describe('migration: the server follows its client to a new address with path va
       }
       return [d.bytes];
     };
-    net.drive(() => cc.getStats().paths.pathValidations === 1);
-    const st = sc.getStats().paths;
+    net.drive(() => cc.getStats().pathValidations === 1);
+    const st = sc.getStats();
     assert.equal(st.migrations, 0);
     assert.equal(st.pathChallengesReceived, 1);
     assert.equal(st.pathResponsesSent, 1);
     assert.equal(server.remoteAddress(sh), C);
     const toX = net.sent.filter((d) => d.from === S && d.to === X);
     assert.deepEqual(toX.map((d) => d.bytes.length), [1200], 'one response, expanded to 1200 bytes (§8.2.2)');
-    assert.equal(cc.getStats().paths.pathChallengesSent, 1);
+    assert.equal(cc.getStats().pathChallengesSent, 1);
   });
 
   it('reordering across a rebind: an older packet from the old address does not move the path back (§9.3)', () => {
@@ -287,13 +287,13 @@ describe('migration: the server follows its client to a new address with path va
     // processed, not dropped, yet the path stays.
     assert.ok(sc.paths.fallback?.address === C && !sc.paths.current.validated);
     assert.equal(sc.packetsDropped, dropped, 'the late packet opened');
-    assert.equal(sc.getStats().paths.migrations, 1);
+    assert.equal(sc.getStats().migrations, 1);
     assert.equal(server.remoteAddress(sh), C_PORT);
     net.drive(() => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
     assert.equal(server.remoteAddress(sh), C_PORT);
-    assert.equal(sc.getStats().paths.migrationsReverted, 0);
-    assert.equal(sc.getStats().paths.migrations, 1);
+    assert.equal(sc.getStats().migrationsReverted, 0);
+    assert.equal(sc.getStats().migrations, 1);
   });
 
   it('disable_active_migration: the server drops packets from the new address, without a Stateless Reset (§9)', () => {
@@ -304,7 +304,7 @@ describe('migration: the server follows its client to a new address with path va
     cc.ping();
     net.drive(() => sc.isClosed, 20_000);
     assert.equal(closeReason(net, S, sh)?.kind, 'idle');
-    const st = sc.getStats().paths;
+    const st = sc.getStats();
     assert.ok(st.datagramsFromUnknownAddress > 0);
     assert.equal(st.migrations, 0);
     assert.equal(st.pathChallengesSent, 0);
@@ -326,7 +326,7 @@ describe('migration: the server follows its client to a new address with path va
     cc.ping();
     net.drive(() => copied);
     net.runFor(500);
-    assert.equal(cc.getStats().paths.datagramsFromUnknownAddress, 1);
+    assert.equal(cc.getStats().datagramsFromUnknownAddress, 1);
     assert.equal(client.remoteAddress(ch), S);
     assert.ok(!cc.isClosed);
   });
