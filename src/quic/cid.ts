@@ -176,6 +176,11 @@ export class RemoteCids {
   private retirePriorTo = 0;
   /** Sequence numbers we must retire (RETIRE_CONNECTION_ID pending or lost). */
   private readonly pendingRetire = new Set<number>();
+  /**
+   * Sequence numbers we have sent with (RFC 9000 §9.5: a CID used toward one peer address is not
+   * used toward another; a path switch takes an unused one, `takeUnused`).
+   */
+  private readonly used = new Set<number>([0]);
   private readonly zeroLength: boolean;
 
   /** `initialCid`: the Source Connection ID of the peer's first long-header packet (seq 0). */
@@ -189,6 +194,45 @@ export class RemoteCids {
   /** The DCID to put in packets we send. */
   get current(): Uint8Array {
     return this.active.get(this.currentSeq)!.cid;
+  }
+
+  /** Sequence number of `current`. */
+  get currentSequence(): number {
+    return this.currentSeq;
+  }
+
+  /** The CID of sequence `seq` while it is active, else undefined. */
+  cidOf(seq: number): Uint8Array | undefined {
+    return this.active.get(seq)?.cid;
+  }
+
+  /**
+   * The lowest active sequence never sent with, or undefined when the peer gave us no spare
+   * (RFC 9000 §9.5: then a path switch keeps the current CID, which §9.5 allows when the peer's
+   * address changed under it, as in NAT rebinding). A zero-length CID has no spare.
+   */
+  unusedSequence(): number | undefined {
+    let best: number | undefined;
+    for (const s of this.active.keys()) if (!this.used.has(s) && (best === undefined || s < best)) best = s;
+    return best;
+  }
+
+  /** Sends with sequence `seq` from now on (it must be active). */
+  use(seq: number): void {
+    if (!this.active.has(seq)) throw new RangeError(`peer connection ID ${seq} is not active`);
+    this.currentSeq = seq;
+    this.used.add(seq);
+  }
+
+  /**
+   * We stop using sequence `seq` (a path it served was abandoned, RFC 9000 §5.1.2): it leaves the
+   * active set and a RETIRE_CONNECTION_ID is queued, which lets the peer issue a replacement. The
+   * current CID is never retired this way; an inactive one is already retired.
+   */
+  retire(seq: number): void {
+    if (seq === this.currentSeq || !this.active.has(seq)) return;
+    this.active.delete(seq);
+    this.pendingRetire.add(seq);
   }
 
   /**
@@ -242,6 +286,7 @@ export class RemoteCids {
           throw protocolViolation('Retire Prior To retires every connection ID', 0x18);
         }
         this.currentSeq = next;
+        this.used.add(next);
       }
     }
     if (this.active.size > this.limit) {

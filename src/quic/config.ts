@@ -53,6 +53,14 @@ export interface TransportConfig {
    * the protocol logic alone (bulk_inmem_nullkeys_mbps) and for tests; never on a network.
    */
   insecureNullKeys: boolean;
+  /**
+   * Send disable_active_migration (RFC 9000 §18.2) and, as a server, drop every packet from
+   * another client address once the handshake is confirmed (§9 lets us drop them, without a
+   * Stateless Reset, rather than validate the new path). A NAT rebinding of the client then ends
+   * the connection by idle timeout. Default false: the peer's address changes are followed with
+   * path validation (src/quic/path.ts).
+   */
+  disableActiveMigration: boolean;
 }
 
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -77,6 +85,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxCryptoBuffer: 64 * 1024,
   handshakeTimeoutMs: 10_000,
   insecureNullKeys: false,
+  disableActiveMigration: false,
 });
 
 /** A bad configuration value: names the field and says what was wrong. */
@@ -113,6 +122,9 @@ export function resolveTransportConfig(options: Options = {}): TransportConfig {
   int('maxAckRanges', c.maxAckRanges, 1, 4096);
   int('maxCryptoBuffer', c.maxCryptoBuffer, 4096, 2 ** 24);
   int('handshakeTimeoutMs', c.handshakeTimeoutMs, 1, 2 ** 40);
+  if (typeof c.disableActiveMigration !== 'boolean') {
+    throw new ConfigError('disableActiveMigration', `must be a boolean, got ${String(c.disableActiveMigration)}`);
+  }
   if (typeof c.insecureNullKeys !== 'boolean') throw new ConfigError('insecureNullKeys', `must be a boolean, got ${String(c.insecureNullKeys)}`);
   if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
     throw new ConfigError('congestionControl', `must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);

@@ -29,7 +29,7 @@ import { TlsAlert } from '../tls/alerts.js';
 import { TlsClient } from '../tls/client.js';
 import { TlsServer } from '../tls/server.js';
 import type { Random } from '../tls/random.js';
-import { onPacketsLost } from './recovery-tokens.js';
+import { Paths, onPacketsLostOnPaths, onPathTimeout, type PathStats } from './path.js';
 import { replayBuffered } from './receive.js';
 import { attachQlog, qlogPacketsLost, qlogRemoteParameters, qlogTlsKey, type QlogSink, type QlogTracer } from './qlog.js';
 
@@ -46,6 +46,8 @@ export interface ClientConnectionOptions {
   readonly initialDcidLength?: number;
   /** A NEW_TOKEN token from an earlier connection to this server (RFC 9000 §8.1.3). */
   readonly token?: Uint8Array;
+  /** The server's address ("ip:port", opaque): datagrams from any other are discarded (RFC 9000 §9). */
+  readonly remoteAddress?: string;
   /** qlog tracing from the start (or later with `setQlog`). */
   readonly qlog?: QlogSink;
 }
@@ -64,6 +66,8 @@ export interface ServerConnectionOptions {
   readonly retry?: { readonly originalDcid: Uint8Array; readonly retryScid: Uint8Array };
   /** The client's address is validated (a valid Retry or NEW_TOKEN token): no amplification limit. */
   readonly addressValidated?: boolean;
+  /** The client's address ("ip:port", opaque), as the datagrams to `handleDatagram` name it. */
+  readonly remoteAddress?: string;
   /** qlog tracing from the start (or later with `setQlog`). */
   readonly qlog?: QlogSink;
 }
@@ -105,7 +109,8 @@ export const SPACE_LEVEL: Record<PacketSpace, Level> = {
 /** Undecryptable packets kept until their keys arrive (RFC 9001 §5.7). */
 export const MAX_BUFFERED_PACKETS = 16;
 
-export interface ConnectionStats {
+/** Connection counters; the path ones (PATH_CHALLENGE/RESPONSE, validations, migrations: path.ts) at the top level. */
+export interface ConnectionStats extends Readonly<PathStats> {
   /** RTT figures in ms. */
   readonly rtt: { readonly smoothed: number; readonly min: number; readonly latest: number; readonly variance: number };
   readonly cwnd: number;
@@ -144,7 +149,8 @@ export class ConnectionCore {
   readonly keys: ConnectionKeys;
   readonly spaces: Space[];
   readonly loss: LossDetector<PacketTokens>;
-  readonly cc: CongestionController;
+  /** The congestion controller of the current path (path.ts swaps it on migration, RFC 9000 §9.4). */
+  cc: CongestionController;
   readonly pacer: Pacer | undefined;
   readonly streams: StreamMap;
   readonly datagrams: Datagrams;
@@ -171,10 +177,8 @@ export class ConnectionCore {
   /** The peer's initial_source_connection_id must equal this (RFC 9000 §7.3). */
   expectedPeerScid: Uint8Array;
   peerParams: TransportParameters | undefined;
-  addressValidated: boolean;
-  /** Anti-amplification (RFC 9000 §8.1): bytes received from / sent to an unvalidated client. */
-  amplificationReceived = 0;
-  amplificationSent = 0;
+  /** The peer's addresses, path validation and migration (path.ts). */
+  readonly paths: Paths;
   handshakeComplete = false;
   handshakeConfirmed = false;
   handshakeDonePending = false;
@@ -200,7 +204,10 @@ export class ConnectionCore {
   /** DCID of the packet being processed (RETIRE_CONNECTION_ID may not retire it, §19.16). */
   rxDcid: Uint8Array = new Uint8Array(0);
 
-  // ---- path validation (PATH_CHALLENGE from the peer) ----
+  /**
+   * PATH_RESPONSEs for transmit.ts's packets: always empty now, responses go in padded datagrams
+   * on the path their challenge came from (path.ts, RFC 9000 §8.2.2).
+   */
   readonly pathResponses: Uint8Array[] = [];
 
   // ---- stats ----
@@ -255,7 +262,7 @@ export class ConnectionCore {
       this.token = options.token ?? new Uint8Array(0);
       this.peerScidKnown = false;
       this.expectedPeerScid = dcid; // replaced by the server's SCID from its first Initial
-      this.addressValidated = true;
+      this.paths = new Paths(options.remoteAddress ?? '', true);
       params = this.localTransportParameters(ourScid);
     } else {
       this.originalDcid = options.retry?.originalDcid ?? options.initialDcid;
@@ -265,7 +272,7 @@ export class ConnectionCore {
       this.token = new Uint8Array(0);
       this.peerScidKnown = true;
       this.expectedPeerScid = options.clientScid;
-      this.addressValidated = options.addressValidated ?? false;
+      this.paths = new Paths(options.remoteAddress ?? '', options.addressValidated ?? false);
       params = this.localTransportParameters(ourScid);
       params.originalDestinationConnectionId = this.originalDcid;
       params.statelessResetToken = this.localCids.initial!.resetToken;
@@ -294,6 +301,32 @@ export class ConnectionCore {
    */
   setQlog(sink: QlogSink | undefined, now: number): void {
     attachQlog(this, sink, now);
+  }
+
+  /** The current path's address is validated (RFC 9000 §8): no anti-amplification limit. */
+  get addressValidated(): boolean {
+    return this.paths.current.validated;
+  }
+
+  set addressValidated(v: boolean) {
+    this.paths.current.validated = v;
+  }
+
+  /** Anti-amplification (RFC 9000 §8.1, §9.3): bytes received from / sent to the current path while unvalidated. */
+  get amplificationReceived(): number {
+    return this.paths.current.received;
+  }
+
+  set amplificationReceived(v: number) {
+    this.paths.current.received = v;
+  }
+
+  get amplificationSent(): number {
+    return this.paths.current.sent;
+  }
+
+  set amplificationSent(v: number) {
+    this.paths.current.sent = v;
   }
 
   /** True once the handshake completed (the peer is authenticated). */
@@ -444,12 +477,16 @@ export class ConnectionCore {
       return;
     }
     this.keys.onTimeout(now);
+    if (now >= this.paths.timeout) {
+      onPathTimeout(this, now);
+      if (this.isTerminated) return;
+    }
     if (now >= this.pacingWake) this.pacingWake = Number.POSITIVE_INFINITY;
     if (now >= this.loss.timeout) {
       const r = this.loss.onLossTimeout(now);
       if (r.kind === 'loss') {
         if (this.qlog) qlogPacketsLost(this, this.qlog, r.space, r.lost);
-        onPacketsLost(this, now, r.lost, r.persistentCongestion);
+        onPacketsLostOnPaths(this, now, r.lost, r.persistentCongestion, r.space);
       } else if (r.kind === 'pto') {
         this.onPto(r.space, r.probes);
       }
@@ -577,6 +614,7 @@ export class ConnectionCore {
     p.activeConnectionIdLimit = c.activeConnectionIdLimit;
     p.initialSourceConnectionId = scid;
     p.maxDatagramFrameSize = c.maxDatagramFrameSize;
+    p.disableActiveMigration = c.disableActiveMigration;
     return p;
   }
 }

@@ -7,8 +7,10 @@ import { processDatagram } from './receive.js';
 import { transmit, transmitClose } from './transmit.js';
 import { StreamResetError } from './streams/stream-error.js';
 import { qlogAfterInput, type QlogTracer } from './qlog.js';
+import { onDatagramFrom, transmitPath, validateCurrentPath } from './path.js';
 export type { QlogSink } from './qlog.js';
 export type { ConnectionOptions, ClientConnectionOptions, ServerConnectionOptions, ConnectionTlsOptions, ConnectionStats } from './connection-core.js';
+export type { PathStats } from './path.js';
 
 /**
  * A QUIC connection (RFC 9000), sans-IO: a driver feeds it datagrams and time and pulls
@@ -42,6 +44,31 @@ export class Connection extends ConnectionCore {
   /** The peer's transport parameters, once known. */
   get peerTransportParameters(): Readonly<TransportParameters> | undefined {
     return this.peerParams;
+  }
+
+  /**
+   * Where this connection's non-probing packets go: the peer's address as the driver named it
+   * (undefined when the driver gives none). It follows the peer's migrations (path.ts).
+   */
+  get remoteAddress(): string | undefined {
+    return this.paths.current.address || undefined;
+  }
+
+  /** The destination of the datagram the last `pollTransmit` wrote (path datagrams may go elsewhere). */
+  get transmitAddress(): string | undefined {
+    return this.paths.txAddress || undefined;
+  }
+
+  /**
+   * Checks that the peer still holds the current address (RFC 9000 §8.2: "an endpoint might check
+   * that a peer is still in possession of its address after a period of quiescence"): a
+   * PATH_CHALLENGE in a probing datagram; `getStats().pathValidations` counts the answer.
+   */
+  validatePath(now: number): void {
+    this.assertUsable();
+    if (!this.handshakeConfirmed) return;
+    if (this.qlog) this.qlog.now = now;
+    validateCurrentPath(this, now);
   }
 
   /** Our CID of sequence 0 (the endpoint routes it to us). */
@@ -94,6 +121,7 @@ export class Connection extends ConnectionCore {
       keyUpdates: this.keys.updates,
       ptoCount: this.loss.ptoCount,
       datagrams: { ...this.datagrams.stats },
+      ...this.paths.stats,
     };
   }
 
@@ -180,13 +208,17 @@ export class Connection extends ConnectionCore {
   }
 
   /**
-   * A UDP datagram arrived for this connection. Never throws on peer input: malformed packets are
-   * dropped, protocol violations close the connection.
+   * A UDP datagram arrived for this connection from `from` ("ip:port"; omitted, the current
+   * path). Never throws on peer input: malformed packets are dropped, protocol violations close
+   * the connection.
    */
-  handleDatagram(now: number, data: Uint8Array): void {
+  handleDatagram(now: number, data: Uint8Array, from?: string): void {
     if (this.state === 'terminated' || this.state === 'draining') return;
     this.bytesReceived += data.length;
-    if (!this.addressValidated) this.amplificationReceived += data.length;
+    if (!onDatagramFrom(this, from, data.length)) {
+      this.packetsDropped++;
+      return;
+    }
     if (this.state === 'closing') {
       this.onPacketWhileClosing(now);
       return;
@@ -219,11 +251,13 @@ export class Connection extends ConnectionCore {
   pollTransmit(now: number, out: Uint8Array): number {
     if (this.state === 'terminated' || this.state === 'draining') return 0;
     if (this.qlog) return this.pollTransmitTraced(now, out, this.qlog);
+    this.paths.txAddress = this.paths.current.address;
     try {
       if (this.state === 'closing') return transmitClose(this, out);
-      return transmit(this, now, out);
+      return transmitPath(this, now, out) || transmit(this, now, out);
     } catch (e) {
       this.onError(now, e);
+      this.paths.txAddress = this.paths.current.address;
       return this.state === 'closing' ? transmitClose(this, out) : 0;
     }
   }
@@ -231,11 +265,13 @@ export class Connection extends ConnectionCore {
   /** `pollTransmit` while tracing: the packets are logged as sealed; then what changed. */
   private pollTransmitTraced(now: number, out: Uint8Array, q: QlogTracer): number {
     q.now = now;
+    this.paths.txAddress = this.paths.current.address;
     let len: number;
     try {
-      len = this.state === 'closing' ? transmitClose(this, out) : transmit(this, now, out);
+      len = this.state === 'closing' ? transmitClose(this, out) : transmitPath(this, now, out) || transmit(this, now, out);
     } catch (e) {
       this.onError(now, e);
+      this.paths.txAddress = this.paths.current.address;
       len = this.state === 'closing' ? transmitClose(this, out) : 0;
     }
     if (this.qlog) qlogAfterInput(this, this.qlog);
@@ -248,13 +284,18 @@ export class Connection extends ConnectionCore {
     if (this.state === 'closing' || this.state === 'draining') return this.closeDeadline;
     let t = Math.min(this.loss.timeout, this.idleDeadline(), this.pacingWake, this.keys.previousReadDiscardAt);
     if (!this.handshakeComplete) t = Math.min(t, this.handshakeDeadline);
-    for (const s of this.spaces) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
-    if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete) {
-      t = Math.min(t, this.lastAckElicitingSent + this.config.keepAliveIntervalMs);
+    // What the anti-amplification limit keeps us from sending (an ACK, a keep-alive; RFC 9000
+    // §8.1, §9.3) waits for the peer's next datagram: its deadline is no timer, or a driver would
+    // spin on it. MTU probes wait for a validated path (transmit.ts).
+    if (!this.amplificationBlocked()) {
+      for (const s of this.spaces) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
+      if (this.config.keepAliveIntervalMs > 0 && this.handshakeComplete) {
+        t = Math.min(t, this.lastAckElicitingSent + this.config.keepAliveIntervalMs);
+      }
     }
     const mtuAt = this.mtu.nextSearchAt;
-    if (mtuAt !== undefined) t = Math.min(t, mtuAt);
-    return t;
+    if (mtuAt !== undefined && this.addressValidated) t = Math.min(t, mtuAt);
+    return Math.min(t, this.paths.timeout);
   }
 
   /** The next event, or undefined. */
@@ -262,6 +303,11 @@ export class Connection extends ConnectionCore {
     const e = this.events.shift();
     if (e) return e;
     return this.streams.pollEvent() ?? undefined;
+  }
+
+  /** The current path is unvalidated and its 3x budget is too small for any packet. */
+  private amplificationBlocked(): boolean {
+    return !this.addressValidated && 3 * this.amplificationReceived - this.amplificationSent < MIN_PACKET_BUDGET;
   }
 
   private assertUsable(): void {
@@ -280,6 +326,9 @@ export class Connection extends ConnectionCore {
     return s.recv;
   }
 }
+
+/** Fewer bytes than this cannot carry a packet (header, a frame, the 16-byte tag). */
+const MIN_PACKET_BUDGET = 64;
 
 /** Thrown by commands on a closed connection. */
 export class ConnectionClosedError extends Error {

@@ -51,9 +51,15 @@ export {
  * within its limits, and answers what it cannot route without holding state: Version
  * Negotiation, Retry, an Initial CONNECTION_CLOSE to refuse, Stateless Reset.
  *
- * Addresses ("ip:port") are opaque strings to the core. A connection's datagrams go to the
- * address of the latest packet that opened (a replayed or forged datagram does not move it).
- * Path validation on migration is a later issue.
+ * Addresses ("ip:port") are opaque strings to the core. Each datagram is handed to its
+ * connection with its source address, and each datagram a connection writes goes where the
+ * connection says (`Connection.transmitAddress`): the connection follows its peer's address
+ * changes itself, with path validation (src/quic/path.ts, RFC 9000 §8.2, §9): a server moves to
+ * a client's new address only on its highest-numbered non-probing packet, validates it with
+ * PATH_CHALLENGE under the 3x anti-amplification limit, probes the old address, and reverts when
+ * validation fails; a client ignores datagrams from any address but its server's. Routing stays
+ * by connection ID; the address index (Stateless Reset detection) follows each connection's
+ * current address.
  *
  * Connections are owned by the endpoint: the driver may call any command of a `Connection`, but
  * its events are drained by the endpoint (`pollEvent` here), never by calling
@@ -183,7 +189,7 @@ export class EndpointCore {
     return this.entries.get(handle)?.connection;
   }
 
-  /** Where `handle`'s datagrams go: the address of its latest packet that opened. */
+  /** Where `handle`'s non-probing datagrams go: its peer's current (possibly migrated) address. */
   remoteAddress(handle: ConnectionHandle): string | undefined {
     return this.entries.get(handle)?.remoteAddress;
   }
@@ -250,6 +256,7 @@ export class EndpointCore {
         resetToken: this.resetTokenFn,
         ...(options.initialDcidLength !== undefined ? { initialDcidLength: options.initialDcidLength } : {}),
         ...(options.token !== undefined ? { token: options.token } : {}),
+        remoteAddress,
       },
       now,
     );
@@ -296,7 +303,8 @@ export class EndpointCore {
       const length = e.connection.pollTransmit(now, out);
       if (length > 0) {
         this.cursor = (this.cursor + i + 1) % n;
-        const address = e.remoteAddress;
+        // A path datagram (PATH_CHALLENGE/RESPONSE) may go to another address than the current one.
+        const address = e.connection.transmitAddress ?? e.remoteAddress;
         this.service(e);
         return this.sent(length, address);
       }
@@ -513,6 +521,7 @@ export class EndpointCore {
         clientScid: h.scid.slice(),
         ...(retry ? { retry } : {}),
         ...(validated ? { addressValidated: true } : {}),
+        remoteAddress: address,
       },
       now,
     );
@@ -524,7 +533,7 @@ export class EndpointCore {
     // Traced: the first datagram's events wait in memory until it proves to be a real client.
     const early = this.qlogFactory ? new QlogRecorder() : undefined;
     if (early) connection.setQlog(early, now);
-    connection.handleDatagram(now, datagram);
+    connection.handleDatagram(now, datagram, address);
     if (connection.packetsReceived === 0) {
       // Nothing in it opened: an Initial-shaped forgery. Keep no state for it (no handshake slot
       // held until a timeout, no event).
@@ -574,21 +583,22 @@ export class EndpointCore {
     return e;
   }
 
-  /** Hands `datagram` to `e`; moves its address when a packet of it opened. */
+  /** Hands `datagram` from `address` to `e` (the connection decides whether its path moves). */
   private deliver(now: number, e: Entry, address: string, datagram: Uint8Array): void {
-    const before = e.connection.packetsReceived;
-    e.connection.handleDatagram(now, datagram);
-    if (address !== e.remoteAddress && e.connection.packetsReceived !== before) {
+    e.connection.handleDatagram(now, datagram, address);
+    this.service(e);
+  }
+
+  /** After anything touched `e`: its address, routing changes and events. */
+  private service(e: Entry): void {
+    if (!this.entries.has(e.handle)) return;
+    const address = e.connection.remoteAddress;
+    if (address !== undefined && address !== e.remoteAddress) {
+      // The peer migrated (or reverted): keep the address index on its current address.
       this.removeAddress(e);
       e.remoteAddress = address;
       this.addAddress(e);
     }
-    this.service(e);
-  }
-
-  /** After anything touched `e`: routing changes and events. */
-  private service(e: Entry): void {
-    if (!this.entries.has(e.handle)) return;
     this.updateCids(e);
     for (let ev = e.connection.pollEvent(); ev; ev = e.connection.pollEvent()) {
       if (ev.type === 'connected' || ev.type === 'closed') this.endHandshake(e);

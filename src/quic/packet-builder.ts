@@ -198,6 +198,11 @@ export class PacketBuilder {
     this.w.u8(FrameType.HANDSHAKE_DONE);
   }
 
+  writePathChallenge(data: Uint8Array): void {
+    this.w.u8(FrameType.PATH_CHALLENGE);
+    this.w.bytesOf(data);
+  }
+
   writePathResponse(data: Uint8Array): void {
     this.w.u8(FrameType.PATH_RESPONSE);
     this.w.bytesOf(data);

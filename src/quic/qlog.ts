@@ -17,7 +17,8 @@ import type { ConnectionCore } from './connection-core.js';
  * A useful subset of the schema: transport:parameters_set, packet_sent, packet_received,
  * packet_dropped, packet_buffered; recovery:metrics_updated (only the fields that changed),
  * packet_lost; security:key_updated (never the secrets); connectivity:connection_state_updated,
- * connection_closed. Times are the connection's `now` (ms on the driver's clock).
+ * connection_closed, connection_id_updated (the peer CID we send with changed on a migration) and
+ * migration_state_updated (path validation and the peer's address changes, path.ts). Times are the connection's `now` (ms on the driver's clock).
  *
  * Cost: with no sink, every hook is one `if (c.qlog)` on a field that is undefined; no event
  * object is ever built. With a sink, sent and received packets are decoded a second time to list
@@ -166,9 +167,30 @@ export type QlogEvent =
   | { readonly time: number; readonly name: 'recovery:packet_lost'; readonly data: { readonly header: QlogPacketHeader; readonly trigger: 'reordering_threshold' | 'time_threshold' } }
   | { readonly time: number; readonly name: 'security:key_updated'; readonly data: { readonly key_type: QlogKeyType; readonly trigger: 'tls' | 'local_update' | 'remote_update'; readonly generation?: number } }
   | { readonly time: number; readonly name: 'connectivity:connection_state_updated'; readonly data: { readonly old?: QlogConnectionState; readonly new: QlogConnectionState } }
-  | { readonly time: number; readonly name: 'connectivity:connection_closed'; readonly data: QlogClosed };
+  | { readonly time: number; readonly name: 'connectivity:connection_closed'; readonly data: QlogClosed }
+  | { readonly time: number; readonly name: 'connectivity:connection_id_updated'; readonly data: { readonly owner: 'local' | 'remote'; readonly old?: string; readonly new?: string } }
+  | { readonly time: number; readonly name: 'connectivity:migration_state_updated'; readonly data: QlogMigration };
 
 export type QlogEventName = QlogEvent['name'];
+
+/** qlog PathEndpointInfo: one end of a path. */
+export interface QlogPathEndpoint {
+  readonly ip_v4?: string;
+  readonly port_v4?: number;
+  readonly ip_v6?: string;
+  readonly port_v6?: number;
+}
+
+/**
+ * migration_state_updated (qlog QUIC events, MigrationState): our view of the peer's address
+ * changes and of path validation (src/quic/path.ts). `path_remote` is the peer address concerned.
+ */
+export interface QlogMigration {
+  readonly new:
+    | 'probing_started' | 'probing_abandoned' | 'probing_successful'
+    | 'migration_started' | 'migration_abandoned' | 'migration_complete';
+  readonly path_remote: QlogPathEndpoint;
+}
 
 /** A sink that keeps every event in memory (tests; the endpoint holds a server's first events in one until it accepts). */
 export class QlogRecorder implements QlogSink {

@@ -7,7 +7,17 @@ import { openPayload, removeHeaderProtection } from './packet/protection.js';
 import { verifyRetry } from './packet/retry.js';
 import { PacketSpace } from './recovery/constants.js';
 import { FRAME_CONTEXT, MAX_BUFFERED_PACKETS, SPACE_LEVEL, type ConnectionCore } from './connection-core.js';
-import { onPacketAcked, onPacketsLost } from './recovery-tokens.js';
+import { onPacketAcked } from './recovery-tokens.js';
+import {
+  onPacketFrom,
+  onPacketsAckedOnPaths,
+  onPacketsLostOnPaths,
+  onPathChallenge,
+  onPathResponse,
+  restoreRtt,
+  rttSnapshotNeeded,
+  saveRtt,
+} from './path.js';
 import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogPacketsLost, qlogStatelessReceived } from './qlog.js';
 
 /**
@@ -137,11 +147,18 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
 
   c.rxDcid = h.dcid;
   const ackEliciting = processFrames(c, now, opened.payload, space);
+  // RFC 9000 §9.3: a packet from another address may move the path (path.ts decides).
+  if (c.paths.rxAddress !== c.paths.current.address && c.state !== 'draining') {
+    onPacketFrom(c, now, space, opened.pn, largest, lastProbingOnly);
+  }
   sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
   c.lastActivity = now;
   c.ackElicitingSentSinceReceive = false;
   return true;
 }
+
+/** Whether the packet `processFrames` last handled held only probing frames (RFC 9000 §9.1). */
+let lastProbingOnly = true;
 
 /** Decodes and dispatches every frame; returns whether the packet was ack-eliciting. */
 function processFrames(c: ConnectionCore, now: number, payload: Uint8Array, space: PacketSpace): boolean {
@@ -151,6 +168,7 @@ function processFrames(c: ConnectionCore, now: number, payload: Uint8Array, spac
     if (c.state === 'draining') break;
     onFrame(c, now, f, it.frameType, space);
   }
+  lastProbingOnly = it.probingOnly;
   return it.ackEliciting;
 }
 
@@ -204,11 +222,13 @@ function onFrame(c: ConnectionCore, now: number, f: Frame, frameType: number, sp
       c.localCids.onRetire(f.sequence, c.rxDcid);
       return;
     case 'pathChallenge':
-      // RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE (bounded: a peer could flood).
-      if (c.pathResponses.length < 4) c.pathResponses.push(f.data.slice());
+      // RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE on the path it came from (bounded).
+      onPathChallenge(c, f.data);
       return;
     case 'pathResponse':
-      return; // we send no PATH_CHALLENGE yet: an unsolicited response is ignored (§8.2.3 allows it)
+      // RFC 9000 §8.2.3: validates the path of the matching challenge; others are ignored.
+      onPathResponse(c, now, f.data);
+      return;
     case 'connectionClose':
       c.onConnectionClose(now, f);
       return;
@@ -228,15 +248,18 @@ function onAck(c: ConnectionCore, now: number, ranges: number[], ackDelayField: 
   // RFC 9000 §19.3: ack_delay is scaled by the PEER's exponent; it applies to 1-RTT only in RFC 9002 terms.
   const exponent = space === PacketSpace.Application ? (c.peerParams?.ackDelayExponent ?? 3) : 3;
   const ackDelayMs = (ackDelayField * 2 ** exponent) / 1000;
+  // RFC 9000 §9.4: an RTT sample of a packet sent on the previous path is not one of this path.
+  const rttBefore = ranges.length > 0 && rttSnapshotNeeded(c, space, ranges[0]!) ? saveRtt(c) : undefined;
   const r = c.loss.onAckReceived(space, ranges, ackDelayMs, now);
+  if (rttBefore && r.rttUpdated) restoreRtt(c, rttBefore);
   if (space === PacketSpace.Application && ranges.length > 0) c.keys.onOneRttAcked(ranges[0]!);
   if (r.newlyAcked.length > 0) {
     for (const p of r.newlyAcked) onPacketAcked(c, p, now);
-    c.cc.onPacketsAcked(now, r.newlyAcked, c.loss.rtt);
+    onPacketsAckedOnPaths(c, now, r.newlyAcked, space);
   }
   if (r.lost.length > 0) {
     if (c.qlog) qlogPacketsLost(c, c.qlog, space, r.lost);
-    onPacketsLost(c, now, r.lost, r.persistentCongestion);
+    onPacketsLostOnPaths(c, now, r.lost, r.persistentCongestion, space);
   }
   c.updatePacer();
 }

@@ -301,7 +301,7 @@ export class Session {
     return this.core.conn.alpn ?? '';
   }
 
-  /** The remote socket address of the latest packet. */
+  /** The peer's current socket address (a server follows its client's NAT rebinding, RFC 9000 §9). */
   get remoteAddress(): string | undefined {
     return this.core.endpoint.core.remoteAddress(this.core.handle);
   }

@@ -66,6 +66,8 @@ interface InFlight {
   at: number;
   seq: number;
   bytes: Uint8Array;
+  /** The source address the datagram was sent with (Pair's NAT view), if any. */
+  from: string | undefined;
 }
 
 export class Link {
@@ -99,7 +101,8 @@ export class Link {
     return this.stats.sent;
   }
 
-  send(now: number, datagram: Uint8Array): void {
+  /** Puts a datagram on the link; `from` (its source address) comes back with it from `deliverFrom`. */
+  send(now: number, datagram: Uint8Array, from?: string): void {
     const c = this.config;
     const index = this.stats.sent++;
     this.stats.sentBytes += datagram.length;
@@ -144,10 +147,10 @@ export class Link {
     let arrival = departure + c.delayMs + (c.jitterMs > 0 ? this.rng.next() * c.jitterMs : 0);
     if (c.jitterMs === 0) arrival = Math.max(arrival, this.lastArrival);
     this.lastArrival = Math.max(this.lastArrival, arrival);
-    this.enqueue(arrival, bytes);
+    this.enqueue(arrival, bytes, from);
     if (c.duplicateRate > 0 && this.rng.next() < c.duplicateRate) {
       this.stats.duplicated++;
-      this.enqueue(arrival + (c.jitterMs > 0 ? this.rng.next() * c.jitterMs : 0), bytes.slice());
+      this.enqueue(arrival + (c.jitterMs > 0 ? this.rng.next() * c.jitterMs : 0), bytes.slice(), from);
     }
   }
 
@@ -158,18 +161,23 @@ export class Link {
 
   /** Datagrams that have arrived by `now`, in arrival order. */
   deliver(now: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
+    return this.deliverFrom(now).map((d) => d.bytes);
+  }
+
+  /** `deliver`, with the source address each datagram was sent with. */
+  deliverFrom(now: number): Array<{ bytes: Uint8Array; from: string | undefined }> {
+    const out: Array<{ bytes: Uint8Array; from: string | undefined }> = [];
     while (this.inFlight.length > 0 && this.inFlight[0]!.at <= now) {
       const d = this.inFlight.shift()!;
       this.stats.delivered++;
       this.stats.deliveredBytes += d.bytes.length;
-      out.push(d.bytes);
+      out.push({ bytes: d.bytes, from: d.from });
     }
     return out;
   }
 
-  private enqueue(at: number, bytes: Uint8Array): void {
-    const item = { at, seq: this.seq++, bytes };
+  private enqueue(at: number, bytes: Uint8Array, from: string | undefined): void {
+    const item = { at, seq: this.seq++, bytes, from };
     let i = this.inFlight.length;
     while (i > 0 && this.inFlight[i - 1]!.at > at) i--;
     this.inFlight.splice(i, 0, item);

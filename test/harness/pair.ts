@@ -53,7 +53,12 @@ export interface TracedDatagram {
   readonly from: Side;
   readonly at: number;
   readonly bytes: Uint8Array;
+  /** The client's end of it: the client's source address, or the server's destination. */
+  readonly clientAddress: string;
 }
+
+/** The server's address (the client only hears this one, RFC 9000 §9). */
+export const SERVER_ADDRESS = '192.0.2.1:443';
 
 /**
  * Steps in a row at the same virtual time in which nothing was sent or delivered before the Pair
@@ -90,6 +95,15 @@ export class Pair {
   retrySent: { readonly odcid: Uint8Array; readonly scid: Uint8Array; readonly token: Uint8Array } | undefined;
   private stalledSteps = 0;
   private activity = 0;
+  /**
+   * The client's address as the server sees it. A NAT rebinding changes it (`rebindClient`): the
+   * client's datagrams are sent from the new one (those in flight keep the old one).
+   */
+  clientAddress = '192.0.2.2:5000';
+  /** Client addresses at which server datagrams still reach the client (live NAT mappings). */
+  readonly clientReachable = new Set<string>([this.clientAddress]);
+  /** Server datagrams to a client address that no longer reaches it. */
+  serverDatagramsUnreachable = 0;
 
   constructor(opts: PairOptions = {}) {
     this.opts = opts;
@@ -156,6 +170,16 @@ export class Pair {
     );
   }
 
+  /**
+   * NAT rebinding of the client (RFC 9000 §9): its next datagrams come from `address`; with
+   * `keepOld` false, the old mapping dies and server datagrams sent to it are lost.
+   */
+  rebindClient(address: string, keepOld = true): void {
+    if (!keepOld) this.clientReachable.delete(this.clientAddress);
+    this.clientAddress = address;
+    this.clientReachable.add(address);
+  }
+
   /** The connection of `side` (the server once created). */
   conn(side: Side): Connection | undefined {
     return side === 'client' ? this.client : this.server;
@@ -175,18 +199,27 @@ export class Pair {
     if (this.server) {
       for (let n = this.server.pollTransmit(this.now, this.buf); n > 0; n = this.server.pollTransmit(this.now, this.buf)) {
         this.serverSent.push(n);
-        this.emit('server', this.buf.subarray(0, n));
+        this.emit('server', this.buf.subarray(0, n), this.server.transmitAddress);
       }
     }
     this.drainEvents();
   }
 
-  /** Hands a datagram of `from` to its link (also used by tests that inject packets). */
-  emit(from: Side, bytes: Uint8Array): void {
+  /**
+   * Hands a datagram of `from` to its link (also used by tests that inject packets). A server
+   * datagram goes to `to` (default the client's current address) and is lost when no mapping
+   * reaches the client there.
+   */
+  emit(from: Side, bytes: Uint8Array, to?: string): void {
     this.activity++;
     this.onSend?.(from, bytes, this.now);
-    if (this.opts.trace) this.trace.push({ from, at: this.now, bytes: bytes.slice() });
-    this.linkFrom(from).send(this.now, bytes);
+    const clientAddress = from === 'client' ? this.clientAddress : (to ?? this.clientAddress);
+    if (this.opts.trace) this.trace.push({ from, at: this.now, bytes: bytes.slice(), clientAddress });
+    if (from === 'server' && !this.clientReachable.has(clientAddress)) {
+      this.serverDatagramsUnreachable++;
+      return;
+    }
+    this.linkFrom(from).send(this.now, bytes, from === 'client' ? clientAddress : SERVER_ADDRESS);
   }
 
   /**
@@ -209,18 +242,18 @@ export class Pair {
     const before = this.activity;
     const advanced = next > this.now;
     this.now = Math.max(this.now, next);
-    for (const d of this.c2s.deliver(this.now)) {
+    for (const { bytes: d, from } of this.c2s.deliverFrom(this.now)) {
       this.activity++;
       this.bytesDeliveredToServer += d.length;
       this.onDeliver?.('server', d, this.now);
       if (!this.server) this.acceptFirst(d);
-      this.server?.handleDatagram(this.now, d);
+      this.server?.handleDatagram(this.now, d, from);
     }
-    for (const d of this.s2c.deliver(this.now)) {
+    for (const { bytes: d, from } of this.s2c.deliverFrom(this.now)) {
       this.activity++;
       this.bytesDeliveredToClient += d.length;
       this.onDeliver?.('client', d, this.now);
-      this.client.handleDatagram(this.now, d);
+      this.client.handleDatagram(this.now, d, from);
     }
     if (this.client.pollTimeout() <= this.now) this.client.handleTimeout(this.now);
     if (this.server && this.server.pollTimeout() <= this.now) this.server.handleTimeout(this.now);

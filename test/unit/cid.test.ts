@@ -98,6 +98,31 @@ describe('connection IDs (RFC 9000 §5.1)', () => {
       assert.equal(r.peekRetire(), 1, 'a lost RETIRE_CONNECTION_ID is re-sent');
     });
 
+    it('path switches take a CID never used before, and retire the ones left behind (RFC 9000 §9.5)', () => {
+      const r = new RemoteCids(cidOf(0), 4);
+      assert.equal(r.unusedSequence(), undefined, 'no spare yet');
+      r.onNewCid(1, 0, cidOf(1), tok(1));
+      r.onNewCid(2, 0, cidOf(2), tok(2));
+      assert.equal(r.unusedSequence(), 1);
+      r.use(1);
+      assert.deepEqual(r.current, cidOf(1));
+      assert.equal(r.currentSequence, 1);
+      assert.equal(r.unusedSequence(), 2, 'sequence 0 was used: never again toward another address');
+      r.retire(1); // the current one is never retired this way
+      assert.equal(r.peekRetire(), undefined);
+      r.retire(0);
+      assert.equal(r.peekRetire(), 0);
+      assert.equal(r.cidOf(0), undefined);
+      r.retire(0); // already retired: nothing more
+      r.onRetireSent(0);
+      assert.equal(r.peekRetire(), undefined);
+      assert.throws(() => r.use(0), RangeError);
+      // Retire Prior To moving us marks the new current one used.
+      r.onNewCid(3, 2, cidOf(3), tok(3));
+      assert.equal(r.currentSequence, 2);
+      assert.equal(r.unusedSequence(), 3);
+    });
+
     it('retires at once a CID that arrives below the Retire Prior To already seen', () => {
       const r = new RemoteCids(cidOf(0), 4);
       r.onNewCid(5, 4, cidOf(5), tok(5));

@@ -99,7 +99,7 @@ describe('endpoint core: connections, routing, version negotiation', () => {
     });
   }
 
-  it('sends to the address of the latest packet that opened (NAT rebinding)', () => {
+  it('follows the client to its new address after a NAT rebinding (path validation: test/unit/endpoint/migration.test.ts)', () => {
     const ids = new Identities(4);
     const net = new Net(4);
     const server = net.add(S, ids.server());

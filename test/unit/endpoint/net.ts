@@ -27,6 +27,14 @@ export class Net {
   tap: ((d: SentDatagram) => Uint8Array[] | null) | undefined;
   /** Called before every step (applications pump here). */
   readonly onStep: Array<() => void> = [];
+  /**
+   * NAT: the source address the datagrams of the endpoint at a (private) address appear from
+   * (`rebind`), and the endpoint that datagrams to a public address reach.
+   */
+  private readonly natOut = new Map<string, string>();
+  private readonly natIn = new Map<string, string>();
+  /** Addresses whose datagrams vanish (a NAT mapping that expired, a host that is gone). */
+  readonly unreachable = new Set<string>();
   private readonly links = new Map<string, { from: string; to: string; link: Link }>();
   private readonly buf = new Uint8Array(1500);
   private readonly seed: number;
@@ -58,14 +66,31 @@ export class Net {
     this.link(from, to).send(this.now, bytes);
   }
 
+  /**
+   * NAT rebinding: from now on the datagrams of the endpoint at `address` appear from
+   * `publicAddress`, and datagrams to `publicAddress` reach it. Earlier public addresses keep
+   * reaching it unless listed in `unreachable`.
+   */
+  rebind(address: string, publicAddress: string): void {
+    this.natOut.set(address, publicAddress);
+    this.natIn.set(publicAddress, address);
+  }
+
+  /** The endpoint a datagram to `to` reaches, if any. */
+  endpointAt(to: string): EndpointCore | undefined {
+    if (this.unreachable.has(to)) return undefined;
+    return this.endpoints.get(to) ?? this.endpoints.get(this.natIn.get(to) ?? '');
+  }
+
   /** Every endpoint sends what it can now; events are collected. */
   flush(): void {
     for (const [addr, ep] of this.endpoints) {
+      const from = this.natOut.get(addr) ?? addr;
       for (let t = ep.pollTransmit(this.now, this.buf); t; t = ep.pollTransmit(this.now, this.buf)) {
-        const d: SentDatagram = { at: this.now, from: addr, to: t.address, bytes: this.buf.slice(0, t.length) };
+        const d: SentDatagram = { at: this.now, from, to: t.address, bytes: this.buf.slice(0, t.length) };
         this.sent.push(d);
         const out = this.tap ? this.tap(d) : [d.bytes];
-        if (out) for (const b of out) this.link(addr, t.address).send(this.now, b);
+        if (out) for (const b of out) this.link(from, t.address).send(this.now, b);
       }
       const evs = this.events.get(addr)!;
       for (let e = ep.pollEvent(); e; e = ep.pollEvent()) evs.push(e);
@@ -81,7 +106,7 @@ export class Net {
     if (next === Number.POSITIVE_INFINITY) return false;
     this.now = Math.max(this.now, next);
     for (const l of this.links.values()) {
-      const ep = this.endpoints.get(l.to);
+      const ep = this.endpointAt(l.to);
       for (const d of l.link.deliver(this.now)) ep?.handleDatagram(this.now, l.from, d);
     }
     for (const ep of this.endpoints.values()) if (ep.pollTimeout() <= this.now) ep.handleTimeout(this.now);
@@ -98,6 +123,22 @@ export class Net {
         throw new Error(`nothing left to happen at ${this.now.toFixed(1)} ms and the condition does not hold`);
       }
     }
+  }
+
+  /** When the next arrival or timer is due (Infinity: nothing left). */
+  nextEventTime(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const ep of this.endpoints.values()) next = Math.min(next, ep.pollTimeout());
+    for (const l of this.links.values()) next = Math.min(next, l.link.nextArrival() ?? Number.POSITIVE_INFINITY);
+    return next;
+  }
+
+  /** Lets `ms` of virtual time pass, handling everything due meanwhile (never beyond it). */
+  runFor(ms: number): void {
+    const end = this.now + ms;
+    this.flush();
+    while (this.nextEventTime() <= end) this.step();
+    this.now = Math.max(this.now, end);
   }
 
   /** Runs until nothing is left to happen or `maxMs` passed. */
