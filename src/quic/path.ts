@@ -4,7 +4,7 @@ import type { ConnectionCore } from './connection-core.js';
 import type { QlogMigration, QlogPathEndpoint } from './qlog.js';
 import { PacketSpace } from './recovery/constants.js';
 import type { SentPacket } from './recovery/sent-packets.js';
-import { onPacketsLost, type PacketTokens, type RecoveryToken } from './recovery-tokens.js';
+import { onPacketsLost, PacketTokens } from './recovery-tokens.js';
 
 /**
  * Paths, path validation and the peer's address changes (RFC 9000 §8.2, §9), for the endpoint
@@ -580,7 +580,7 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
   const dcid = p === ps.fallback ? (c.remoteCids.cidOf(p.cidSeq) ?? c.remoteCids.current) : c.remoteCids.current;
   b.beginDatagram(out, target, dcid);
   if (!b.beginPacket(PacketSpace.Application, sp.nextPn, c.loss.largestAcked(PacketSpace.Application), c.keys.keyPhase, undefined)) return 0;
-  const tokens: RecoveryToken[] = [];
+  const record = new PacketTokens();
   let responses = 0;
   while (p.responses.length > 0 && b.room(9)) {
     b.writePathResponse(p.responses.shift()!);
@@ -599,7 +599,7 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
     p.nextChallengeAt = p === ps.fallback ? Number.POSITIVE_INFINITY : now + c.currentPto() * 2 ** p.attempts;
     p.attempts++;
     p.mtuUnverified = target < PATH_DATAGRAM_SIZE;
-    tokens.push({ k: 'pathChallenge' });
+    record.add({ k: 'pathChallenge' });
     ps.stats.pathChallengesSent++;
   }
   // §9.3.3: the response on the active path is non-probing, so a genuine peer's answer reaches
@@ -609,7 +609,12 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
   const size = b.finishPacket(c.keys.writeKeys(PacketSpace.Application));
   const pn = sp.nextPn++;
   c.keys.onOneRttSent(pn);
-  c.loss.onPacketSent(PacketSpace.Application, { pn, timeSent: now, size, ackEliciting: true, inFlight: false, tokens });
+  record.pn = pn;
+  record.timeSent = now;
+  record.size = size;
+  record.ackEliciting = true;
+  record.inFlight = false;
+  c.loss.onPacketSent(PacketSpace.Application, record);
   const len = b.finishDatagram();
   ps.stats.pathResponsesSent += responses;
   c.packetsSent++;
