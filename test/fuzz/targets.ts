@@ -1,0 +1,23 @@
+import type { Target } from './engine.js';
+import { DecodersTarget } from './target-decoders.js';
+import { ConnectionTarget } from './target-connection.js';
+import { EndpointTarget } from './target-endpoint.js';
+
+/** Every fuzz target, by name (see test/fuzz/README.md). */
+export const TARGET_NAMES = ['decoders', 'handshake', 'established', 'endpoint', 'bounds'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+export function makeTarget(name: string): Target {
+  switch (name) {
+    case 'decoders':
+      return new DecodersTarget();
+    case 'handshake':
+    case 'established':
+    case 'bounds':
+      return new ConnectionTarget(name);
+    case 'endpoint':
+      return new EndpointTarget();
+    default:
+      throw new TypeError(`unknown fuzz target '${name}' (one of ${TARGET_NAMES.join(', ')})`);
+  }
+}
