@@ -26,8 +26,13 @@ export class CryptoStream {
   // ---- receive side ----
   /** Offset up to which data was handed to TLS. */
   private recvOffset = 0;
-  /** Out-of-order chunks (copied), keyed by offset. */
-  private readonly pending = new Map<number, Uint8Array>();
+  /**
+   * Out-of-order bytes, addressed by offset - recvOffset (so at most `maxBuffer` long), and the
+   * absolute ranges of them received. Overlapping and repeated frames land on the same bytes:
+   * memory is bounded by the window, not by what the peer sends (each byte stored once).
+   */
+  private recvBuf = new Uint8Array(0);
+  private readonly recvRanges = new RangeSet();
   private pendingBytes = 0;
   private readonly maxBuffer: number;
 
@@ -128,43 +133,40 @@ export class CryptoStream {
         frameType,
       );
     }
-    const out: Uint8Array[] = [];
-    if (offset <= this.recvOffset) {
-      out.push(data.slice(this.recvOffset - offset));
+    if (offset < this.recvOffset) {
+      data = data.subarray(this.recvOffset - offset);
+      offset = this.recvOffset;
+    }
+    if (offset === this.recvOffset && this.recvRanges.isEmpty) {
+      // In order with nothing waiting: the common case, one copy.
       this.recvOffset = end;
-      this.drainPending(out);
-      return out;
+      return [data.slice()];
     }
-    // Out of order: keep a copy (one per offset; a longer copy at the same offset wins).
-    const known = this.pending.get(offset);
-    if (!known || known.length < data.length) {
-      if (known) this.pendingBytes -= known.length;
-      this.pending.set(offset, data.slice());
-      this.pendingBytes += data.length;
+    // Store the bytes at their place in the window (a copy: `data` views the packet).
+    const rel = offset - this.recvOffset;
+    if (end - this.recvOffset > this.recvBuf.length) {
+      let cap = Math.max(1024, this.recvBuf.length);
+      while (cap < end - this.recvOffset) cap *= 2;
+      const next = new Uint8Array(Math.min(cap, this.maxBuffer));
+      next.set(this.recvBuf);
+      this.recvBuf = next;
     }
-    return out;
+    this.recvBuf.set(data, rel);
+    this.pendingBytes += this.recvRanges.insert(offset, end);
+    if (this.recvRanges.startAt(0) !== this.recvOffset) return [];
+    // The gap at the delivery offset is filled: hand out the first range, slide the window.
+    const upTo = this.recvRanges.endAt(0);
+    const n = upTo - this.recvOffset;
+    const out = this.recvBuf.slice(0, n);
+    this.recvBuf.copyWithin(0, n);
+    this.recvRanges.shift();
+    this.pendingBytes -= n;
+    this.recvOffset = upTo;
+    return [out];
   }
 
-  /** Bytes buffered out of order (tests, limits). */
+  /** Bytes buffered out of order (tests, limits): never more than the buffer limit. */
   get bufferedBytes(): number {
     return this.pendingBytes;
-  }
-
-  private drainPending(out: Uint8Array[]): void {
-    let progressed = true;
-    while (progressed && this.pending.size > 0) {
-      progressed = false;
-      for (const [off, chunk] of this.pending) {
-        const end = off + chunk.length;
-        if (off > this.recvOffset) continue;
-        this.pending.delete(off);
-        this.pendingBytes -= chunk.length;
-        if (end > this.recvOffset) {
-          out.push(chunk.subarray(this.recvOffset - off));
-          this.recvOffset = end;
-        }
-        progressed = true;
-      }
-    }
   }
 }
