@@ -84,17 +84,24 @@ export function runFuzz(opts: RunOptions): Map<string, TargetReport> {
   for (const s of states) reports.set(s.t.name, s.report);
   const deadline = opts.seconds !== undefined ? performance.now() + opts.seconds * 1000 : Infinity;
   const maxFindings = opts.maxFindings ?? 1;
-  for (;;) {
-    let active = 0;
+  const live = (s: (typeof states)[number]): boolean =>
+    s.report.findings.length < maxFindings && (opts.executions === undefined || s.report.executions < opts.executions);
+  if (opts.executions !== undefined) {
+    // Fixed work: each target in turn, epoch by epoch (the order does not change the inputs).
     for (const s of states) {
-      if (s.report.findings.length >= maxFindings) continue;
-      if (opts.executions !== undefined && s.report.executions >= opts.executions) continue;
-      if (performance.now() > deadline) continue;
-      active++;
-      const budget = opts.executions !== undefined ? opts.executions - s.report.executions : Infinity;
-      runEpoch(s.t, opts.seed, s.rng.nextU32(), Math.min(s.t.epochLength, budget), s.report, opts.onFinding);
+      while (live(s) && performance.now() <= deadline) {
+        const budget = opts.executions - s.report.executions;
+        runEpoch(s.t, opts.seed, s.rng.nextU32(), Math.min(s.t.epochLength, budget), s.report, opts.onFinding);
+      }
     }
-    if (active === 0) break;
+  } else {
+    // A time budget: the next epoch goes to the target that has had the least time so far.
+    for (;;) {
+      let next: (typeof states)[number] | undefined;
+      for (const s of states) if (live(s) && (!next || s.report.ms < next.report.ms)) next = s;
+      if (!next || performance.now() > deadline) break;
+      runEpoch(next.t, opts.seed, next.rng.nextU32(), next.t.epochLength, next.report, opts.onFinding);
+    }
   }
   return reports;
 }

@@ -30,9 +30,12 @@ export class Mutator {
   ) {}
 
   /** A mutated copy of a frame payload. */
-  payload(src: Uint8Array, hostileBias = 0.25): Uint8Array {
+  payload(src: Uint8Array, hostileBias = 0.25, dropAcks = false): Uint8Array {
     this.ops = [];
     const t = tokenize(src);
+    // A captured ACK acknowledges packets of the capture, which a live victim mostly never sent
+    // (PROTOCOL_VIOLATION at once): targets that want to get further drop most of them.
+    if (dropAcks && this.rng.int(4) !== 0) t.frames = t.frames.filter((f) => f.type !== 0x02n && f.type !== 0x03n);
     const n = 1 + this.rng.int(4);
     for (let i = 0; i < n; i++) this.applyOne(t, hostileBias);
     let out = serialize(t);

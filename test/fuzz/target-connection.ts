@@ -98,7 +98,7 @@ export class ConnectionTarget implements Target {
     } else {
       const seeds = corpus().payloads.filter((p) => p.from === 'client' || rng.int(4) === 0);
       const seed = seeds[rng.int(seeds.length)]!;
-      bytes = m.payload(seed.payload, this.mode === 'bounds' ? 0.5 : 0.25);
+      bytes = m.payload(seed.payload, this.mode === 'bounds' ? 0.5 : 0.25, true);
     }
     return { kind: 'frames', bytes, space, pnSkip, ops: m.ops };
   }

@@ -70,7 +70,7 @@ export class EndpointTarget implements Target {
     const c = corpus();
     if (rng.int(5) < 3) {
       const seed = c.payloads[rng.int(c.payloads.length)]!;
-      const bytes = rng.int(4) === 0 ? m.hostilePayload(1 + rng.int(3), rng.int(2) === 0) : m.payload(seed.payload);
+      const bytes = rng.int(4) === 0 ? m.hostilePayload(1 + rng.int(3), rng.int(2) === 0) : m.payload(seed.payload, 0.25, true);
       return { kind: 'sealed', bytes, space: rng.int(8) === 0 ? PacketSpace.Handshake : PacketSpace.Application, aim: 'A', ops: m.ops };
     }
     // Raw datagrams are made now, from the current state, and stored whole (replay is exact).
