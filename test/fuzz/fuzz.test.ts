@@ -13,6 +13,7 @@ import { makeTarget } from './targets.js';
  */
 const PLAN: ReadonlyArray<readonly [target: string, executions: number]> = [
   ['decoders', 4000],
+  ['clienthello', 200],
   ['handshake', 200],
   ['established', 200],
   ['bounds', 400],

@@ -2,9 +2,10 @@ import type { Target } from './engine.js';
 import { DecodersTarget } from './target-decoders.js';
 import { ConnectionTarget } from './target-connection.js';
 import { EndpointTarget } from './target-endpoint.js';
+import { ClientHelloTarget } from './target-clienthello.js';
 
 /** Every fuzz target, by name (see test/fuzz/README.md). */
-export const TARGET_NAMES = ['decoders', 'handshake', 'established', 'endpoint', 'bounds'] as const;
+export const TARGET_NAMES = ['decoders', 'clienthello', 'handshake', 'established', 'endpoint', 'bounds'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function makeTarget(name: string): Target {
@@ -17,6 +18,8 @@ export function makeTarget(name: string): Target {
       return new ConnectionTarget(name);
     case 'endpoint':
       return new EndpointTarget();
+    case 'clienthello':
+      return new ClientHelloTarget();
     default:
       throw new TypeError(`unknown fuzz target '${name}' (one of ${TARGET_NAMES.join(', ')})`);
   }
