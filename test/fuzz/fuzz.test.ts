@@ -16,6 +16,7 @@ const PLAN: ReadonlyArray<readonly [target: string, executions: number]> = [
   ['clienthello', 200],
   ['handshake', 200],
   ['established', 200],
+  ['client', 150],
   ['bounds', 400],
   ['endpoint', 250],
 ];

@@ -16,6 +16,8 @@ import { checkBounds, closeOutcome, sealFrom, service } from './oracle.js';
  *   Handshake packets (some Initial, some 1-RTT that must wait for keys, RFC 9001 §5.7).
  * - `established`: after the handshake, with a stream open; inputs are 1-RTT packets (some in
  *   spaces already discarded).
+ * - `client`: the other way round: an established CLIENT fed mutated 1-RTT packets sealed with
+ *   the server's keys (server-only frames: HANDSHAKE_DONE, NEW_TOKEN, server-initiated streams).
  * - `bounds`: both phases, tight limits, mostly well-formed hostile frames that do NOT close the
  *   connection (out-of-order stream and CRYPTO data, packet-number gaps, CID and PATH_CHALLENGE
  *   floods, datagrams), so state accumulates; the caps are checked after every input.
@@ -26,7 +28,7 @@ import { checkBounds, closeOutcome, sealFrom, service } from './oracle.js';
  * epoch the Pair runs on for a while so the client also digests the server's answers, under the
  * same properties.
  */
-export type ConnectionPhase = 'handshake' | 'established' | 'bounds';
+export type ConnectionPhase = 'handshake' | 'established' | 'bounds' | 'client';
 
 /** Limits small enough for the fuzzer to reach them in an epoch. */
 const TIGHT: TransportOptions = {
@@ -62,16 +64,17 @@ export class ConnectionTarget implements Target {
       handshake: 'a server Connection mid-handshake fed sealed mutated Initial/Handshake/1-RTT packets',
       established: 'an established server Connection fed sealed mutated 1-RTT packets',
       bounds: 'caps on buffered state after many well-formed hostile frames (tight limits)',
+      client: 'an established client Connection fed sealed mutated 1-RTT packets from the server',
     }[mode];
     this.donors = corpus().payloads.map((p) => p.payload);
   }
 
   get exhausted(): boolean {
-    return this.pair?.server?.isClosed ?? true;
+    return this.victim()?.isClosed ?? true;
   }
 
   reset(epochSeed: number): void {
-    this.phase = this.mode === 'bounds' ? (epochSeed & 1 ? 'handshake' : 'established') : this.mode;
+    this.phase = this.mode === 'bounds' ? (epochSeed & 1 ? 'handshake' : 'established') : this.mode === 'client' ? 'established' : this.mode;
     const transport = this.mode === 'bounds' ? TIGHT : {};
     const p = new Pair({ seed: (epochSeed % 100_000) + 1, clientTransport: transport, serverTransport: transport });
     if (this.phase === 'handshake') {
@@ -96,20 +99,26 @@ export class ConnectionTarget implements Target {
     if (this.mode === 'bounds' && rng.int(4) !== 0) {
       bytes = m.hostilePayload(1 + rng.int(4), true, space !== PacketSpace.Application);
     } else {
-      const seeds = corpus().payloads.filter((p) => p.from === 'client' || rng.int(4) === 0);
+      const sender = this.mode === 'client' ? 'server' : 'client';
+      const seeds = corpus().payloads.filter((p) => p.from === sender || rng.int(4) === 0);
       const seed = seeds[rng.int(seeds.length)]!;
       bytes = m.payload(seed.payload, this.mode === 'bounds' ? 0.5 : 0.25, true);
     }
-    return { kind: 'frames', bytes, space, pnSkip, ops: m.ops };
+    // Now and then the client starts a key update first (RFC 9001 §6): the packet carries the
+    // other key phase, sealed with the next keys.
+    const keyUpdate = this.phase === 'established' && rng.int(16) === 0;
+    return { kind: 'frames', bytes, space, pnSkip, ops: m.ops, ...(keyUpdate ? { aim: 'key-update' } : {}) };
   }
 
   exec(input: FuzzInput): string {
     const p = this.pair!;
-    const s = p.server!;
+    const s = this.victim()!;
+    const from = this.mode === 'client' ? p.server! : p.client;
     const space = (input.space ?? PacketSpace.Application) as PacketSpace;
     const padTo = space === PacketSpace.Initial ? 1200 : 0;
     const skip = input.pnSkip ?? 0;
-    const bytes = sealFrom(p.client, this.now, space, input.bytes, skip, padTo) ?? sealFrom(p.client, this.now, PacketSpace.Application, input.bytes, skip);
+    if (input.aim === 'key-update') from.initiateKeyUpdate(this.now);
+    const bytes = sealFrom(from, this.now, space, input.bytes, skip, padTo) ?? sealFrom(from, this.now, PacketSpace.Application, input.bytes, skip);
     if (!bytes) return 'unsealable';
     this.now += 1;
     p.now = this.now;
@@ -117,8 +126,9 @@ export class ConnectionTarget implements Target {
     const buffered = s.buffered.length;
     s.handleDatagram(this.now, bytes);
     service(s, this.now, this.buf);
-    const closed = closeOutcome(s, 'server');
-    checkBounds(s, 'server');
+    const who = this.mode === 'client' ? 'client' : 'server';
+    const closed = closeOutcome(s, who);
+    checkBounds(s, who);
     if (closed) return closed;
     if (s.packetsReceived > received) return 'processed';
     return s.buffered.length > buffered ? 'buffered' : 'dropped';
@@ -136,6 +146,11 @@ export class ConnectionTarget implements Target {
       checkBounds(p.server, 'server');
     }
     checkBounds(p.client, 'client');
+  }
+
+  /** The connection the inputs are aimed at. */
+  private victim(): Connection | undefined {
+    return this.mode === 'client' ? this.pair?.client : this.pair?.server;
   }
 
   /** The connections (tests). */

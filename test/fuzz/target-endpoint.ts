@@ -71,7 +71,10 @@ export class EndpointTarget implements Target {
     if (rng.int(5) < 3) {
       const seed = c.payloads[rng.int(c.payloads.length)]!;
       const bytes = rng.int(4) === 0 ? m.hostilePayload(1 + rng.int(3), rng.int(2) === 0) : m.payload(seed.payload, 0.25, true);
-      return { kind: 'sealed', bytes, space: rng.int(8) === 0 ? PacketSpace.Handshake : PacketSpace.Application, aim: 'A', ops: m.ops };
+      // Sometimes from B's address: an authentic A packet there moves A to B's address (what a
+      // NAT rebinding looks like); B must not notice.
+      const aim = rng.int(8) === 0 ? 'A-from-B-address' : 'A';
+      return { kind: 'sealed', bytes, space: rng.int(8) === 0 ? PacketSpace.Handshake : PacketSpace.Application, aim, ops: m.ops };
     }
     // Raw datagrams are made now, from the current state, and stored whole (replay is exact).
     const fromB = rng.int(4) === 0;
@@ -128,7 +131,8 @@ export class EndpointTarget implements Target {
     }
     const before = this.server.stats;
     const receivedA = this.serverA.connection.packetsReceived;
-    this.server.handleDatagram(net.now, input.aim === 'B-address' ? ADDR_B : ADDR_A, bytes);
+    const from = input.aim === 'B-address' || input.aim === 'A-from-B-address' ? ADDR_B : ADDR_A;
+    this.server.handleDatagram(net.now, from, bytes);
     if (this.server.pollTimeout() <= net.now) this.server.handleTimeout(net.now);
     net.flush();
     this.checkEndpoint();

@@ -5,7 +5,7 @@ import { EndpointTarget } from './target-endpoint.js';
 import { ClientHelloTarget } from './target-clienthello.js';
 
 /** Every fuzz target, by name (see test/fuzz/README.md). */
-export const TARGET_NAMES = ['decoders', 'clienthello', 'handshake', 'established', 'endpoint', 'bounds'] as const;
+export const TARGET_NAMES = ['decoders', 'clienthello', 'handshake', 'established', 'client', 'endpoint', 'bounds'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function makeTarget(name: string): Target {
@@ -15,6 +15,7 @@ export function makeTarget(name: string): Target {
     case 'handshake':
     case 'established':
     case 'bounds':
+    case 'client':
       return new ConnectionTarget(name);
     case 'endpoint':
       return new EndpointTarget();
