@@ -14,11 +14,12 @@ import { makeTarget } from './targets.js';
 const PLAN: ReadonlyArray<readonly [target: string, executions: number]> = [
   ['decoders', 4000],
   ['clienthello', 200],
-  ['handshake', 200],
-  ['established', 200],
-  ['client', 150],
+  ['serverflight', 100],
+  ['handshake', 150],
+  ['established', 150],
+  ['client', 100],
   ['bounds', 400],
-  ['endpoint', 250],
+  ['endpoint', 200],
 ];
 
 describe('fuzz: seeded structure-aware mutation, fixed executions (test/fuzz/README.md)', function () {

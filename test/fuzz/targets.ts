@@ -3,9 +3,10 @@ import { DecodersTarget } from './target-decoders.js';
 import { ConnectionTarget } from './target-connection.js';
 import { EndpointTarget } from './target-endpoint.js';
 import { ClientHelloTarget } from './target-clienthello.js';
+import { ServerFlightTarget } from './target-serverflight.js';
 
 /** Every fuzz target, by name (see test/fuzz/README.md). */
-export const TARGET_NAMES = ['decoders', 'clienthello', 'handshake', 'established', 'client', 'endpoint', 'bounds'] as const;
+export const TARGET_NAMES = ['decoders', 'clienthello', 'serverflight', 'handshake', 'established', 'client', 'endpoint', 'bounds'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function makeTarget(name: string): Target {
@@ -21,6 +22,8 @@ export function makeTarget(name: string): Target {
       return new EndpointTarget();
     case 'clienthello':
       return new ClientHelloTarget();
+    case 'serverflight':
+      return new ServerFlightTarget();
     default:
       throw new TypeError(`unknown fuzz target '${name}' (one of ${TARGET_NAMES.join(', ')})`);
   }
