@@ -77,6 +77,9 @@ export class ClientHelloTarget implements Target {
     }
     const st = this.ep.stats;
     if (st.internalErrors > 0) throw new Finding('endpoint-internal', String(this.ep.lastInternalError));
+    if (this.ep.connectionCount > this.ep.maxConnections || this.ep.handshakesInFlight > this.ep.maxHandshakes) {
+      throw new Finding('unbounded', `endpoint: ${this.ep.connectionCount} connections, ${this.ep.handshakesInFlight} handshakes in flight`);
+    }
     const last = this.conns[this.conns.length - 1];
     for (const c of this.conns) {
       const o = closeOutcome(c, 'server');
