@@ -12,7 +12,8 @@ import { TransportError, TransportErrorCode } from './errors.js';
  */
 export const DEFAULT_CRYPTO_BUFFER = 64 * 1024;
 /**
- * Most out-of-order chunks kept. A handshake flight arrives in a handful of packet-sized CRYPTO
+ * Most separate out-of-order ranges kept (bytes are stored once, in a window bounded by the
+ * buffer limit; this bounds the bookkeeping). A handshake flight arrives in a handful of packet-sized CRYPTO
  * frames (a few dozen with retransmissions re-split differently); thousands of tiny frames are an
  * attack on the reassembly (RFC 9000 §21.7) and are refused with CRYPTO_BUFFER_EXCEEDED.
  */
@@ -41,8 +42,13 @@ export class CryptoStream {
   // ---- receive side ----
   /** Offset up to which data was handed to TLS. */
   private recvOffset = 0;
-  /** Out-of-order chunks (copied), keyed by offset. */
-  private readonly pending = new Map<number, Uint8Array>();
+  /**
+   * Out-of-order bytes, addressed by offset - recvOffset (so at most `maxBuffer` long), and the
+   * absolute ranges of them received. Overlapping and repeated frames land on the same bytes:
+   * memory is bounded by the window, not by what the peer sends (each byte stored once).
+   */
+  private recvBuf = new Uint8Array(0);
+  private readonly recvRanges = new RangeSet();
   private pendingBytes = 0;
   private readonly maxBuffer: number;
 
@@ -149,53 +155,48 @@ export class CryptoStream {
         frameType,
       );
     }
-    const out: Uint8Array[] = [];
-    if (offset <= this.recvOffset) {
-      out.push(data.slice(this.recvOffset - offset));
+    if (offset < this.recvOffset) {
+      data = data.subarray(this.recvOffset - offset);
+      offset = this.recvOffset;
+    }
+    if (offset === this.recvOffset && this.recvRanges.isEmpty) {
+      // In order with nothing waiting: the common case, one copy.
       this.recvOffset = end;
-      this.drainPending(out);
-      return out;
+      return [data.slice()];
     }
-    // Out of order: keep a copy (one per offset; a longer copy at the same offset wins).
-    const known = this.pending.get(offset);
-    if (!known || known.length < data.length) {
-      // The span check above bounds how far ahead data may reach, not how much is stored:
-      // overlapping chunks at distinct offsets would each be kept. Bound both (RFC 9000 §7.5).
-      const bytes = this.pendingBytes - (known?.length ?? 0) + data.length;
-      if (bytes > this.maxBuffer || (!known && this.pending.size >= MAX_CRYPTO_CHUNKS)) {
-        throw new TransportError(
-          TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
-          `CRYPTO data buffered out of order would reach ${bytes} bytes in ${this.pending.size + (known ? 0 : 1)} chunks (limits ${this.maxBuffer}, ${MAX_CRYPTO_CHUNKS})`,
-          frameType,
-        );
-      }
-      if (known) this.pendingBytes -= known.length;
-      this.pending.set(offset, data.slice());
-      this.pendingBytes += data.length;
+    // Bytes are stored once, but many tiny holes still cost work per frame: bound the ranges too.
+    if (this.recvRanges.size >= MAX_CRYPTO_CHUNKS && !this.recvRanges.touches(offset, end)) {
+      throw new TransportError(
+        TransportErrorCode.CRYPTO_BUFFER_EXCEEDED,
+        `CRYPTO data out of order in more than ${MAX_CRYPTO_CHUNKS} separate ranges`,
+        frameType,
+      );
     }
-    return out;
+    // Store the bytes at their place in the window (a copy: `data` views the packet).
+    const rel = offset - this.recvOffset;
+    if (end - this.recvOffset > this.recvBuf.length) {
+      let cap = Math.max(1024, this.recvBuf.length);
+      while (cap < end - this.recvOffset) cap *= 2;
+      const next = new Uint8Array(Math.min(cap, this.maxBuffer));
+      next.set(this.recvBuf);
+      this.recvBuf = next;
+    }
+    this.recvBuf.set(data, rel);
+    this.pendingBytes += this.recvRanges.insert(offset, end);
+    if (this.recvRanges.startAt(0) !== this.recvOffset) return [];
+    // The gap at the delivery offset is filled: hand out the first range, slide the window.
+    const upTo = this.recvRanges.endAt(0);
+    const n = upTo - this.recvOffset;
+    const out = this.recvBuf.slice(0, n);
+    this.recvBuf.copyWithin(0, n);
+    this.recvRanges.shift();
+    this.pendingBytes -= n;
+    this.recvOffset = upTo;
+    return [out];
   }
 
-  /** Bytes buffered out of order (tests, limits). */
+  /** Bytes buffered out of order (tests, limits): never more than the buffer limit. */
   get bufferedBytes(): number {
     return this.pendingBytes;
-  }
-
-  private drainPending(out: Uint8Array[]): void {
-    let progressed = true;
-    while (progressed && this.pending.size > 0) {
-      progressed = false;
-      for (const [off, chunk] of this.pending) {
-        const end = off + chunk.length;
-        if (off > this.recvOffset) continue;
-        this.pending.delete(off);
-        this.pendingBytes -= chunk.length;
-        if (end > this.recvOffset) {
-          out.push(chunk.subarray(this.recvOffset - off));
-          this.recvOffset = end;
-        }
-        progressed = true;
-      }
-    }
   }
 }
