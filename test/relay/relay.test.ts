@@ -40,7 +40,7 @@ async function rig(opts: Omit<RelayOptions, 'server'>, v6 = false) {
     server.close();
     client.close();
   };
-  return { relay, send, got, sources, atServer, close };
+  return { relay, send, got, sources, atServer, close, serverSocket: server };
 }
 
 const numbered = (i: number, size = 100): Uint8Array => {
@@ -256,6 +256,28 @@ describe('relay: over UDP on loopback', function () {
       }
     });
   }
+
+  it('rebind: the replaced mapping still carries server -> client packets for graceMs, then not', async () => {
+    const r = await rig({ link: { delayMs: 0, bandwidthBps: 0 }, rebind: { mode: 'port', firstMs: 100_000, everyMs: 100_000, graceMs: 150 } });
+    const server = r.serverSocket;
+    try {
+      r.send(numbered(1));
+      await until(() => r.got.length === 1, 2_000);
+      const old = parseLoopback(r.sources[0]!);
+      r.relay.rebindAll();
+      // The server answers the old address (as an RFC 9000 §9.3.3 challenge on the old path would).
+      server.send(numbered(2), old.port, old.host);
+      await until(() => r.got.length === 2, 2_000);
+      assert.equal(r.got.length, 2, 'within the grace period the old mapping forwards');
+      assert.equal(idOf(r.got[1]!.bytes), 2);
+      await sleep(300);
+      server.send(numbered(3), old.port, old.host);
+      await sleep(100);
+      assert.equal(r.got.length, 2, 'after the grace period the old mapping is gone');
+    } finally {
+      r.close();
+    }
+  });
 
   it('works over ::1', async function () {
     let r;

@@ -14,8 +14,11 @@
  *
  * NAT rebinding (`rebind`): every `everyMs` (first after `firstMs`), each client's back socket is
  * replaced by a new one, on a new port ('port') or on a new address of 127.0.0.0/8 and a new port
- * ('addr'), and the old one is closed: the server sees the client come from a new address, as
- * when a NAT drops a mapping. Packets already in the relay leave through the new socket.
+ * ('addr'): the server sees the client come from a new address. Packets already in the relay
+ * leave through the new socket. The old mapping still carries server -> client packets for
+ * `graceMs` (default 2000), then its socket is closed: a NAT keeps a replaced mapping until it
+ * times out. The interop runner's check needs this: every PATH_CHALLENGE the server sends must
+ * be answered, including the one RFC 9000 §9.3.3 sends on the old path.
  *
  * Loopback only: the relay refuses a server address outside 127.0.0.0/8 and ::1.
  */
@@ -38,7 +41,7 @@ export interface RelayOptions {
   /** Alternate `onMs` of normal service and `offMs` of total loss, starting with "on". */
   readonly blackhole?: { readonly onMs: number; readonly offMs: number };
   /** NAT rebinding of every client: a new port, or a new 127.0.0.X address and port. */
-  readonly rebind?: { readonly mode: 'port' | 'addr'; readonly firstMs: number; readonly everyMs: number };
+  readonly rebind?: { readonly mode: 'port' | 'addr'; readonly firstMs: number; readonly everyMs: number; readonly graceMs?: number };
   /** Sees every packet: on arrival ('in'), when dropped ('drop') and when delivered ('out'). */
   readonly tap?: (e: TapEvent) => void;
 }
@@ -97,6 +100,8 @@ export class ImpairingRelay {
   private readonly t0 = performance.now();
   private rebindTimer: NodeJS.Timeout | undefined;
   private nextHost = 2;
+  /** Replaced back sockets still in their grace period (server -> client only). */
+  private readonly retiring = new Set<dgram.Socket>();
   private closed = false;
 
   private constructor(opts: RelayOptions, server: { host: string; port: number; family: 4 | 6 }, front: dgram.Socket) {
@@ -161,10 +166,15 @@ export class ImpairingRelay {
   /** Replaces every client's server-facing socket now (what the rebind timer does). */
   rebindAll(): void {
     if (this.closed || !this.opts.rebind) return;
+    const grace = this.opts.rebind.graceMs ?? 2000;
     for (const f of this.flows.values()) {
       const old = f.back;
       this.bindBack(f, this.opts.rebind.mode === 'addr' ? this.freshHost() : '127.0.0.1');
-      old.close();
+      this.retiring.add(old);
+      const t = setTimeout(() => {
+        if (this.retiring.delete(old)) old.close(); // (close() of the relay may have come first)
+      }, grace);
+      t.unref();
     }
     this.rebinds++;
   }
@@ -176,6 +186,8 @@ export class ImpairingRelay {
     this.links.toServer.close();
     this.links.toClient.close();
     for (const f of this.flows.values()) f.back.close();
+    for (const s of this.retiring) s.close();
+    this.retiring.clear();
     this.front.close();
   }
 
@@ -213,9 +225,9 @@ export class ImpairingRelay {
     const s = dgram.createSocket(this.server.family === 4 ? 'udp4' : 'udp6');
     s.on('error', () => {});
     s.on('message', (msg) => {
-      // Only the server talks to a back socket; a late packet to a replaced socket is lost (the
-      // socket is closed), as behind a NAT that dropped the mapping.
-      if (f.back === s) this.arrive('toClient', new Uint8Array(msg), f);
+      // Only the server talks to a back socket. A replaced one still forwards during its grace
+      // period; after that it is closed and what the server sends there is lost.
+      if (f.back === s || this.retiring.has(s)) this.arrive('toClient', new Uint8Array(msg), f);
     });
     // Sends issued before the bind completes are queued by node:dgram and leave from this socket.
     s.bind(0, host, () => {
