@@ -14,7 +14,7 @@
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Pair } from '../test/harness/pair.js';
-import { StreamReceiver, StreamSender, run as runPair } from '../test/harness/apps.js';
+import { DiscardingReceiver, StreamReceiver, StreamSender, run as runPair } from '../test/harness/apps.js';
 
 const args = process.argv.slice(2);
 const real = args.includes('--real');
@@ -24,27 +24,6 @@ const bytes = (mbArg >= 0 ? Number(args[mbArg + 1]) : 10) * 1_000_000;
 const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 1;
 /** Read in 64 KiB chunks and drop them (what the session's readable and the bench server do). */
 const discard = args.includes('--discard');
-
-/** Reads the one stream the peer opens, 64 KiB at a time, counting and dropping the bytes. */
-class DiscardingReceiver {
-  bytes = 0;
-  ended = false;
-  private id: number | null = null;
-  constructor(private readonly p: Pair) {}
-  pump(): void {
-    const c = this.p.server;
-    if (!c) return;
-    if (this.id === null) this.id = c.acceptStream('uni');
-    if (this.id === null || this.ended) return;
-    const recv = c.streams.get(this.id)?.recv;
-    if (!recv) {
-      this.ended = true;
-      return;
-    }
-    for (let d = recv.read(65536); d !== null; d = recv.read(65536)) this.bytes += d.length;
-    if (recv.ended) this.ended = true;
-  }
-}
 
 /** Garbage collections seen (minor = scavenges: their count follows the bytes allocated). */
 const gc = { minor: 0, major: 0, ms: 0 };

@@ -36,6 +36,31 @@ export class StreamSender {
 }
 
 /**
+ * Reads the first unidirectional stream the client opens on the server, 64 KiB at a time,
+ * counting and dropping the bytes (as a real receiver and the bench server do): for measuring
+ * the protocol, not the harness's copies.
+ */
+export class DiscardingReceiver {
+  bytes = 0;
+  ended = false;
+  private id: number | null = null;
+  constructor(private readonly p: Pair) {}
+  pump(): void {
+    const c = this.p.server;
+    if (!c || this.ended) return;
+    if (this.id === null) this.id = c.acceptStream('uni');
+    if (this.id === null) return;
+    const recv = c.streams.get(this.id)?.recv;
+    if (!recv) {
+      this.ended = true;
+      return;
+    }
+    for (let d = recv.read(65536); d !== null; d = recv.read(65536)) this.bytes += d.length;
+    if (recv.ended) this.ended = true;
+  }
+}
+
+/**
  * Reads every stream the peer opens, keeping each one's bytes and whether it ended. Its own
  * sending half of a bidirectional stream is finished at once (a bidirectional stream only stops
  * counting against the peer's stream limit once both halves are done, RFC 9000 §4.6).
