@@ -1,13 +1,6 @@
 import type { Connection } from '../../src/quic/connection.js';
-import { Writer } from '../../src/quic/codec/writer.js';
 import { TransportErrorCode, transportErrorName } from '../../src/quic/errors.js';
 import { frameTypeName } from '../../src/quic/frames/types.js';
-import { LongPacketType, writeLongHeader, writeShortHeader } from '../../src/quic/packet/header.js';
-import { packetNumberLength } from '../../src/quic/packet/number.js';
-import { sealPacket } from '../../src/quic/packet/protection.js';
-import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
-import { PacketTokens } from '../../src/quic/recovery-tokens.js';
 import { MAX_BUFFERED_PACKETS } from '../../src/quic/connection-core.js';
 
 /**
@@ -23,62 +16,7 @@ export class Finding extends Error {
   }
 }
 
-/**
- * Seals `payload` as the next packet of `space` from `c`, with its current keys, packet number
- * and connection IDs (the way test/harness/inject.ts does, but returning the bytes): the receiver
- * sees an authenticated packet whose frames are whatever the fuzzer made. `pnSkip` leaves a gap
- * in the packet numbers (ACK ranges at the receiver). Returns undefined when `c` cannot write
- * `space` (keys not there yet or discarded).
- */
-export function sealFrom(
-  c: Connection,
-  now: number,
-  space: PacketSpace,
-  payload: Uint8Array,
-  pnSkip = 0,
-  padTo = 0,
-  /** Leave the sender's state alone (a packet it never sent: forged copies for raw mutation). */
-  dryRun = false,
-): Uint8Array | undefined {
-  if (!c.keys.canWrite(space) || c.spaces[space]!.discarded) return undefined;
-  const sp = c.spaces[space]!;
-  const pn = sp.nextPn + pnSkip;
-  if (!dryRun) sp.nextPn = pn + 1;
-  const out = new Uint8Array(Math.max(padTo, payload.length + 128));
-  const w = new Writer(out);
-  const pnLen = packetNumberLength(pn, c.loss.largestAcked(space));
-  const dcid = c.remoteCids.current;
-  const marks =
-    space === PacketSpace.Application
-      ? writeShortHeader(w, dcid, pn, pnLen, c.keys.keyPhase)
-      : writeLongHeader(
-          w,
-          {
-            type: space === PacketSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake,
-            version: QUIC_VERSION_1,
-            dcid,
-            scid: c.initialLocalCid,
-          },
-          pn,
-          pnLen,
-          // The Length field must hold the whole (possibly oversized) mutated payload.
-          payload.length + pnLen + 16 < 0x3fff ? 2 : 4,
-        );
-  w.bytesOf(payload);
-  // RFC 9000 §14.1: client Initials travel in datagrams of at least 1200 bytes; PADDING after the
-  // mutated frames only adds frames the receiver skips.
-  if (padTo > 0 && w.pos < padTo - 16) w.zeros(padTo - 16 - w.pos);
-  const end = sealPacket(w, marks, pn, c.keys.writeKeys(space));
-  if (dryRun) return out.slice(0, end);
-  // Recorded as sent (not ack-eliciting, not in flight) so the receiver's ACK of it is legitimate.
-  const record = new PacketTokens();
-  record.pn = pn;
-  record.timeSent = now;
-  record.size = end;
-  c.loss.onPacketSent(space, record);
-  if (space === PacketSpace.Application) c.keys.onOneRttSent(pn);
-  return out.slice(0, end);
-}
+export { sealFrom } from '../harness/inject.js';
 
 /** RFC 9000 §20.1 codes and the CRYPTO_ERROR range (RFC 9001 §4.8). */
 export function isDefinedTransportCode(code: number | bigint): boolean {

@@ -6,6 +6,7 @@ import { packetNumberLength } from '../../src/quic/packet/number.js';
 import { sealPacket } from '../../src/quic/packet/protection.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
 import { PacketSpace } from '../../src/quic/recovery/constants.js';
+import type { Connection } from '../../src/quic/connection.js';
 import type { Pair, Side } from './pair.js';
 import { PacketTokens } from '../../src/quic/recovery-tokens.js';
 
@@ -22,11 +23,35 @@ import { PacketTokens } from '../../src/quic/recovery-tokens.js';
 export function injectPacket(p: Pair, from: Side, frames: Uint8Array, space: PacketSpace = PacketSpace.Application): void {
   const c = p.conn(from);
   if (!c) throw new Error(`no ${from} connection yet`);
-  if (!c.keys.canWrite(space)) throw new Error(`${from} has no write keys for space ${space}`);
+  // RFC 9000 §14.1: a server drops a client Initial in a datagram under 1200 bytes.
+  const bytes = sealFrom(c, p.now, space, frames, 0, space === PacketSpace.Initial && from === 'client' ? 1200 : 0);
+  if (!bytes) throw new Error(`${from} has no write keys for space ${space}`);
+  p.emit(from, bytes);
+}
+
+/**
+ * Seals `payload` as the next packet of `space` from `c`, with its current keys, packet number
+ * and connection IDs: the receiver
+ * sees an authenticated packet whose frames are whatever the fuzzer made. `pnSkip` leaves a gap
+ * in the packet numbers (ACK ranges at the receiver). Returns undefined when `c` cannot write
+ * `space` (keys not there yet or discarded).
+ */
+export function sealFrom(
+  c: Connection,
+  now: number,
+  space: PacketSpace,
+  payload: Uint8Array,
+  pnSkip = 0,
+  padTo = 0,
+  /** Leave the sender's state alone (a packet it never sent: forged copies for raw mutation). */
+  dryRun = false,
+): Uint8Array | undefined {
+  if (!c.keys.canWrite(space) || c.spaces[space]!.discarded) return undefined;
   const sp = c.spaces[space]!;
-  const out = new Uint8Array(1500);
+  const pn = sp.nextPn + pnSkip;
+  if (!dryRun) sp.nextPn = pn + 1;
+  const out = new Uint8Array(Math.max(padTo, payload.length + 128));
   const w = new Writer(out);
-  const pn = sp.nextPn++;
   const pnLen = packetNumberLength(pn, c.loss.largestAcked(space));
   const dcid = c.remoteCids.current;
   const marks =
@@ -42,15 +67,23 @@ export function injectPacket(p: Pair, from: Side, frames: Uint8Array, space: Pac
           },
           pn,
           pnLen,
-          2,
+          // The Length field must hold the whole (possibly oversized) mutated payload.
+          payload.length + pnLen + 16 < 0x3fff ? 2 : 4,
         );
-  w.bytesOf(frames);
-  // RFC 9000 §14.1: a server drops a client Initial in a datagram under 1200 bytes.
-  if (space === PacketSpace.Initial && from === 'client' && w.pos < 1200 - 16) w.zeros(1200 - 16 - w.pos);
+  w.bytesOf(payload);
+  // RFC 9000 §14.1: client Initials travel in datagrams of at least 1200 bytes; PADDING after the
+  // mutated frames only adds frames the receiver skips.
+  if (padTo > 0 && w.pos < padTo - 16) w.zeros(padTo - 16 - w.pos);
   const end = sealPacket(w, marks, pn, c.keys.writeKeys(space));
-  c.loss.onPacketSent(space, { pn, timeSent: p.now, size: end, ackEliciting: false, inFlight: false, tokens: new PacketTokens() });
+  if (dryRun) return out.slice(0, end);
+  // Recorded as sent (not ack-eliciting, not in flight) so the receiver's ACK of it is legitimate.
+  const record = new PacketTokens();
+  record.pn = pn;
+  record.timeSent = now;
+  record.size = end;
+  c.loss.onPacketSent(space, record);
   if (space === PacketSpace.Application) c.keys.onOneRttSent(pn);
-  p.emit(from, out.subarray(0, end));
+  return out.slice(0, end);
 }
 
 /** The wire bytes of `frames`, in order. */
