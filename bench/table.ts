@@ -1,0 +1,80 @@
+/**
+ * The README's benchmark table from a results file (issue #6's targets, as ratios within the run):
+ *
+ *   node build/bench/table.js [bench/results/<file>.json]   (default: the latest full run)
+ *
+ * Prints a Markdown table: each key, its value, the anchor it is compared with (from the same
+ * run), the target and whether it is met.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../test/interop/iroh.js';
+
+type Results = Record<string, unknown> & { details?: Record<string, unknown>; date?: string };
+
+export interface Row {
+  readonly key: string;
+  readonly value: string;
+  readonly anchor: string;
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+const num = (r: Results, k: string): number | null => (typeof r[k] === 'number' ? (r[k] as number) : null);
+const f = (n: number | null, digits = 0): string => (n === null ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
+
+/** The rows of the table for one run's results (a contract key may be null: then "n/a", not met). */
+export function tableRows(r: Results): Row[] {
+  const bulk = num(r, 'bulk_mbps');
+  const ceiling = num(r, 'pipeline_ceiling_mbps');
+  const iroh = num(r, 'iroh_bulk_mbps');
+  const s16 = num(r, 'bulk_streams16_mbps');
+  const hs = num(r, 'handshake_ms_p50');
+  const irohHs = num(r, 'iroh_handshake_ms_p50');
+  const hps = num(r, 'handshakes_per_s');
+  const dps = num(r, 'datagrams_per_s');
+  const dloss = num(r, 'datagram_loss');
+  const heap = num(r, 'heap_bytes_per_idle_conn');
+  const heapServer = (r.details?.['heap_server_end'] as { heapPerConn?: number } | undefined)?.heapPerConn ?? null;
+  const inmem = num(r, 'bulk_inmem_nullkeys_mbps');
+  const rc = ratio(bulk, ceiling);
+  const ri = ratio(bulk, iroh);
+  const rs = ratio(s16, bulk);
+  const rh = ratio(hs, irohHs);
+  const rn = ratio(inmem, bulk);
+  const ge = (x: number | null, t: number): boolean | null => (x === null ? null : x >= t);
+  const le = (x: number | null, t: number): boolean | null => (x === null ? null : x <= t);
+  return [
+    { key: 'bulk_mbps', value: `${f(bulk)} Mbit/s`, anchor: `pipeline ceiling ${f(ceiling)} (x${f(rc, 2)})`, target: '>= 0.7 x ceiling', met: ge(rc, 0.7) },
+    { key: 'bulk_mbps vs iroh', value: `${f(bulk)} Mbit/s`, anchor: `iroh ${f(iroh)} (x${f(ri, 1)})`, target: '>= 8 x iroh', met: ge(ri, 8) },
+    { key: 'bulk_streams16_mbps', value: `${f(s16)} Mbit/s`, anchor: `bulk (x${f(rs, 2)})`, target: '>= 0.9 x bulk', met: ge(rs, 0.9) },
+    { key: 'handshake_ms_p50', value: `${f(hs, 2)} ms (p99 ${f(num(r, 'handshake_ms_p99'), 1)})`, anchor: `iroh ${f(irohHs, 2)} ms (x${f(rh, 1)})`, target: '<= 2 x iroh', met: le(rh, 2) },
+    { key: 'handshakes_per_s', value: f(hps), anchor: '', target: '>= 500', met: ge(hps, 500) },
+    { key: 'datagrams_per_s', value: `${f(dps)} (loss ${f(dloss === null ? null : dloss * 100, 2)}%)`, anchor: '', target: '>= 100,000, loss < 1%', met: dps === null || dloss === null ? null : dps >= 100_000 && dloss < 0.01 },
+    { key: 'heap_bytes_per_idle_conn', value: `${f(heap)} B both ends; ${f(heapServer)} B server end`, anchor: '', target: '<= 32 KiB', met: heapServer === null ? le(heap, 32 * 1024) : le(heapServer, 32 * 1024) },
+    { key: 'bulk_inmem_nullkeys_mbps', value: `${f(inmem)} Mbit/s`, anchor: `bulk (x${f(rn, 1)})`, target: '>= 3 x bulk', met: ge(rn, 3) },
+    { key: 'rtt_us_p50', value: `${f(num(r, 'rtt_us_p50'))} us`, anchor: '', target: '', met: null },
+    { key: 'tls_tcp_mbps', value: `${f(num(r, 'tls_tcp_mbps'))} Mbit/s`, anchor: '(anchor)', target: '', met: null },
+  ];
+}
+
+export function markdownTable(r: Results): string {
+  const lines = ['| key | quic-peer | anchor, same run | target | met |', '|---|---|---|---|---|'];
+  for (const row of tableRows(r)) lines.push(`| \`${row.key}\` | ${row.value} | ${row.anchor} | ${row.target} | ${row.met === null ? '' : row.met ? 'yes' : '**no**'} |`);
+  return lines.join('\n');
+}
+
+function latestFull(): string {
+  const dir = join(repoRoot(), 'bench', 'results');
+  const files = readdirSync(dir).filter((n) => /^\d{4}-.*Z\.json$/.test(n)).sort();
+  const last = files[files.length - 1];
+  if (last === undefined) throw new Error(`no full run in ${dir}: run npm run bench`);
+  return join(dir, last);
+}
+
+if (process.argv[1] !== undefined && /table\.js$/.test(process.argv[1])) {
+  const file = process.argv[2] ?? latestFull();
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  process.stdout.write(`${file} (${String(r.date)})\n\n${markdownTable(r)}\n`);
+}

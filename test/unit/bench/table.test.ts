@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { markdownTable, tableRows } from '../../../bench/table.js';
+
+/** The README's benchmark table (bench/table.ts): ratios within one run and the issue's targets. */
+describe('bench table', () => {
+  const run = {
+    bulk_mbps: 400, pipeline_ceiling_mbps: 500, iroh_bulk_mbps: 40, bulk_streams16_mbps: 350,
+    handshake_ms_p50: 3, handshake_ms_p99: 9, iroh_handshake_ms_p50: 2, handshakes_per_s: 499,
+    datagrams_per_s: 100_000, datagram_loss: 0.009, heap_bytes_per_idle_conn: 60_000,
+    bulk_inmem_nullkeys_mbps: 1199, rtt_us_p50: 500, tls_tcp_mbps: 5000,
+    details: { heap_server_end: { heapPerConn: 32 * 1024 } },
+  };
+  const met = (rows: ReturnType<typeof tableRows>, key: string): boolean | null => rows.find((r) => r.key === key)!.met;
+
+  it('marks each target from ratios within the run, at the boundaries', () => {
+    const rows = tableRows(run);
+    assert.equal(met(rows, 'bulk_mbps'), true); // 0.8 >= 0.7
+    assert.equal(met(rows, 'bulk_mbps vs iroh'), true); // 10 >= 8
+    assert.equal(met(rows, 'bulk_streams16_mbps'), false); // 0.875 < 0.9
+    assert.equal(met(rows, 'handshake_ms_p50'), true); // 1.5 <= 2
+    assert.equal(met(rows, 'handshakes_per_s'), false); // 499 < 500
+    assert.equal(met(rows, 'datagrams_per_s'), true); // 100,000 and 0.9%
+    assert.equal(met(rows, 'heap_bytes_per_idle_conn'), true); // server end exactly 32 KiB
+    assert.equal(met(rows, 'bulk_inmem_nullkeys_mbps'), false); // 2.9975 < 3
+  });
+
+  it('a key that was not measured is n/a and not met; the table is Markdown', () => {
+    const rows = tableRows({ ...run, iroh_bulk_mbps: null });
+    assert.equal(met(rows, 'bulk_mbps vs iroh'), null);
+    assert.match(rows.find((r) => r.key === 'bulk_mbps vs iroh')!.anchor, /iroh n\/a/);
+    const md = markdownTable(run).split('\n');
+    assert.equal(md[0], '| key | quic-peer | anchor, same run | target | met |');
+    assert.equal(md.length, 2 + rows.length);
+    assert.ok(md.some((l) => l.includes('`handshakes_per_s`') && l.endsWith('| **no** |')));
+  });
+});
