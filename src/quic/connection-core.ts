@@ -184,6 +184,9 @@ export class ConnectionCore {
   handshakeDonePending = false;
   readonly handshakeDeadline: number;
   readonly buffered: Array<{ bytes: Uint8Array; space: PacketSpace }> = [];
+  /** A packet's frames are being dispatched (receive.ts): a replay of `buffered` waits for the end. */
+  inFrames = false;
+  replayDeferred = false;
 
   // ---- closing ----
   closeReason: CloseReason | undefined;

@@ -154,6 +154,7 @@ function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Excl
   sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
   c.lastActivity = now;
   c.ackElicitingSentSinceReceive = false;
+  replayDeferred(c, now);
   return true;
 }
 
@@ -164,12 +165,28 @@ let lastProbingOnly = true;
 function processFrames(c: ConnectionCore, now: number, payload: Uint8Array, space: PacketSpace): boolean {
   const it = c.frames;
   it.reset(payload, FRAME_CONTEXT[space]);
-  for (let f = it.next(); f !== null; f = it.next()) {
-    if (c.state === 'draining') break;
-    onFrame(c, now, f, it.frameType, space);
+  // A CRYPTO frame may install read keys, and packets buffered for them are replayed: not from
+  // inside this loop, which would reuse `c.frames` and skip the rest of this packet. They are
+  // replayed once this packet is done (`replayDeferred`, end of `processPacket`).
+  c.inFrames = true;
+  try {
+    for (let f = it.next(); f !== null; f = it.next()) {
+      if (c.state === 'draining') break;
+      onFrame(c, now, f, it.frameType, space);
+    }
+  } finally {
+    c.inFrames = false;
   }
   lastProbingOnly = it.probingOnly;
   return it.ackEliciting;
+}
+
+/** Runs the replay of buffered packets that new keys asked for while a packet was being read. */
+function replayDeferred(c: ConnectionCore, now: number): void {
+  if (!c.replayDeferred) return;
+  c.replayDeferred = false;
+  if (c.state !== 'handshake' && c.state !== 'established') return; // the packet ended the connection
+  replayBuffered(c, now);
 }
 
 function onFrame(c: ConnectionCore, now: number, f: Frame, frameType: number, space: PacketSpace): void {
@@ -274,6 +291,10 @@ function onCrypto(c: ConnectionCore, now: number, space: PacketSpace, offset: nu
 /** New read keys arrived: process the packets that waited for them. */
 export function replayBuffered(c: ConnectionCore, now: number): void {
   if (c.buffered.length === 0) return;
+  if (c.inFrames) {
+    c.replayDeferred = true;
+    return;
+  }
   const pending = c.buffered.splice(0);
   for (const b of pending) {
     const h = tryParsePacketHeader(b.bytes, 0, c.config.localCidLength);
