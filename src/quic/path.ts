@@ -611,12 +611,7 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
   const size = b.finishPacket(c.keys.writeKeys(PacketSpace.Application));
   const pn = sp.nextPn++;
   c.keys.onOneRttSent(pn);
-  record.pn = pn;
-  record.timeSent = now;
-  record.size = size;
-  record.ackEliciting = true;
-  record.inFlight = false;
-  c.loss.onPacketSent(PacketSpace.Application, record);
+  c.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, size, true, false));
   const len = b.finishDatagram();
   ps.stats.pathResponsesSent += responses;
   c.packetsSent++;

@@ -56,6 +56,16 @@ export class PacketTokens implements SentPacket<PacketTokens> {
   /** The other tokens, in the order they were added. */
   more: RecoveryToken[] | null = null;
 
+  /** Fills in what the loss detector needs once the packet is sealed (before `onPacketSent`). */
+  sent(pn: number, timeSent: number, size: number, ackEliciting: boolean, inFlight: boolean): this {
+    this.pn = pn;
+    this.timeSent = timeSent;
+    this.size = size;
+    this.ackEliciting = ackEliciting;
+    this.inFlight = inFlight;
+    return this;
+  }
+
   /** The record is its own token list (SentPacket.tokens). */
   get tokens(): PacketTokens {
     return this;

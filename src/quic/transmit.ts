@@ -129,12 +129,7 @@ function buildPacket(c: ConnectionCore, now: number, sp: Space, needPadding: boo
   if (probing && ackEliciting) sp.probes--;
   if (app) c.keys.onOneRttSent(pn);
   const inFlight = ackEliciting || b.lastPacketPadded;
-  record.pn = pn;
-  record.timeSent = now;
-  record.size = size;
-  record.ackEliciting = ackEliciting;
-  record.inFlight = inFlight;
-  c.loss.onPacketSent(space, record);
+  c.loss.onPacketSent(space, record.sent(pn, now, size, ackEliciting, inFlight));
   if (inFlight) {
     c.cc.onPacketSent(now, size, c.currentPto());
     c.pacer?.onPacketSent(now, size);
@@ -229,12 +224,7 @@ function buildMtuProbe(c: ConnectionCore, now: number, sp: Space, size: number):
   c.mtu.onProbeSent(size);
   const record = new PacketTokens();
   record.add({ k: 'mtuProbe', size });
-  record.pn = pn;
-  record.timeSent = now;
-  record.size = len;
-  record.ackEliciting = true;
-  record.inFlight = true;
-  c.loss.onPacketSent(sp.space, record);
+  c.loss.onPacketSent(sp.space, record.sent(pn, now, len, true, true));
   c.cc.onPacketSent(now, len, c.currentPto());
   c.pacer?.onPacketSent(now, len);
   c.packetsSent++;

@@ -77,11 +77,7 @@ export function sealFrom(
   const end = sealPacket(w, marks, pn, c.keys.writeKeys(space));
   if (dryRun) return out.slice(0, end);
   // Recorded as sent (not ack-eliciting, not in flight) so the receiver's ACK of it is legitimate.
-  const record = new PacketTokens();
-  record.pn = pn;
-  record.timeSent = now;
-  record.size = end;
-  c.loss.onPacketSent(space, record);
+  c.loss.onPacketSent(space, new PacketTokens().sent(pn, now, end, false, false));
   if (space === PacketSpace.Application) c.keys.onOneRttSent(pn);
   return out.slice(0, end);
 }
