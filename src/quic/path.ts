@@ -19,8 +19,8 @@ import { onPacketsLost, PacketTokens } from './recovery-tokens.js';
  * - On a move to an address not validated before, path validation starts (§8.2.1): a PATH_CHALLENGE
  *   of 8 fresh random bytes in a datagram padded to 1200 bytes (less only when the 3x
  *   anti-amplification limit of the unvalidated address forbids it, §8.2.1, §9.3.1), re-sent with
- *   fresh data after each PTO (with backoff), abandoned after 3 x max(PTO, PTO with kInitialRtt)
- *   (§8.2.4). The last validated path is kept as `fallback`: it gets one PATH_CHALLENGE too
+ *   the same data after each PTO (with backoff), abandoned after 3 x max(PTO, PTO with kInitialRtt)
+ *   (§8.2.4). The last validated path is kept as `fallback`: it gets a PATH_CHALLENGE too
  *   (§9.3.3, the off-path forwarding defense: the genuine peer answers from there with a
  *   non-probing packet and brings the connection back; after a real rebinding that challenge goes
  *   unanswered), and a failed validation reverts to it (§9.3.2), restoring its congestion state.
@@ -595,10 +595,12 @@ function buildPathDatagram(c: ConnectionCore, now: number, out: Uint8Array, p: P
     b.writePathChallenge(data);
     if (last === undefined) p.challenges.push(data);
     p.challengePending = false;
-    // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off.
-    // The old path's check (§9.3.3) is one challenge, as quinn sends it: it induces the genuine
-    // peer's answer there; after a real NAT rebinding nobody is left to answer it.
-    p.nextChallengeAt = p === ps.fallback ? Number.POSITIVE_INFINITY : now + c.currentPto() * 2 ** p.attempts;
+    // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off,
+    // until the validation's deadline. That holds for the old path's check (§9.3.3) too: one
+    // lost probe would otherwise leave it unanswered (the interop runner's rebind check fails on
+    // that); after a real NAT rebinding nobody answers there, and the deadline bounds the cost to
+    // a few datagrams.
+    p.nextChallengeAt = now + c.currentPto() * 2 ** p.attempts;
     p.attempts++;
     p.mtuUnverified = target < PATH_DATAGRAM_SIZE;
     record.add({ k: 'pathChallenge' });

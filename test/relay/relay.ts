@@ -16,7 +16,7 @@
  * replaced by a new one, on a new port ('port') or on a new address of 127.0.0.0/8 and a new port
  * ('addr'): the server sees the client come from a new address. Packets already in the relay
  * leave through the new socket. The old mapping still carries server -> client packets for
- * `graceMs` (default 2000), then its socket is closed: a NAT keeps a replaced mapping until it
+ * `graceMs` (default 5000), then its socket is closed: a NAT keeps a replaced mapping until it
  * times out. The interop runner's check needs this: every PATH_CHALLENGE the server sends must
  * be answered, including the one RFC 9000 §9.3.3 sends on the old path.
  *
@@ -166,7 +166,7 @@ export class ImpairingRelay {
   /** Replaces every client's server-facing socket now (what the rebind timer does). */
   rebindAll(): void {
     if (this.closed || !this.opts.rebind) return;
-    const grace = this.opts.rebind.graceMs ?? 2000;
+    const grace = this.opts.rebind.graceMs ?? 5000;
     for (const f of this.flows.values()) {
       const old = f.back;
       this.bindBack(f, this.opts.rebind.mode === 'addr' ? this.freshHost() : '127.0.0.1');
