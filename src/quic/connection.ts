@@ -26,6 +26,13 @@ export type { PathStats } from './path.js';
  * a TransportError that closes this connection with the RFC code; nothing escapes to the driver.
  */
 export class Connection extends ConnectionCore {
+  /**
+   * Set by the owner (EndpointCore): called by every command below, which may give the
+   * connection something to send or move its timer, so the owner polls only connections that
+   * were touched. (Inputs, timers and pollTransmit go through the owner already.)
+   */
+  onCommand: (() => void) | undefined = undefined;
+
   /** Why the connection closed, once it did. */
   get closeInfo(): CloseReason | undefined {
     return this.closeReason;
@@ -65,6 +72,7 @@ export class Connection extends ConnectionCore {
    * PATH_CHALLENGE in a probing datagram; `getStats().pathValidations` counts the answer.
    */
   validatePath(now: number): void {
+    this.onCommand?.();
     this.assertUsable();
     if (!this.handshakeConfirmed) return;
     if (this.qlog) this.qlog.now = now;
@@ -127,6 +135,7 @@ export class Connection extends ConnectionCore {
 
   /** Opens a stream; returns its id, or null when the peer's stream limit blocks (retry on 'streams-available'). */
   openStream(direction: Direction, priority = 0): number | null {
+    this.onCommand?.();
     this.assertUsable();
     const r = this.streams.open(direction, priority);
     return r.kind === 'opened' ? r.stream.id : null;
@@ -134,21 +143,25 @@ export class Connection extends ConnectionCore {
 
   /** The next stream the peer opened, or null. */
   acceptStream(direction: Direction): number | null {
+    this.onCommand?.();
     return this.streams.accept(direction)?.id ?? null;
   }
 
   /** Writes what fits of `data` into stream `id`'s send buffer; returns the bytes accepted. */
   writeStream(id: number, data: Uint8Array): number {
+    this.onCommand?.();
     this.assertUsable();
     return this.sendPart(id).write(data);
   }
 
   finishStream(id: number): void {
+    this.onCommand?.();
     this.assertUsable();
     this.sendPart(id).finish();
   }
 
   resetStream(id: number, code: number | bigint): void {
+    this.onCommand?.();
     if (this.isClosed) return;
     this.sendPart(id).reset(code);
   }
@@ -160,6 +173,7 @@ export class Connection extends ConnectionCore {
    * does after STOP_SENDING.
    */
   readStream(id: number, max = Number.POSITIVE_INFINITY): Uint8Array | null {
+    this.onCommand?.();
     const recv = this.recvPart(id);
     const data = recv.read(max);
     if (data === null && recv.resetCode !== undefined) throw new StreamResetError(id, recv.resetCode, true);
@@ -167,28 +181,33 @@ export class Connection extends ConnectionCore {
   }
 
   stopSending(id: number, code: number | bigint): void {
+    this.onCommand?.();
     if (this.isClosed) return;
     this.recvPart(id).stopSending(code);
   }
 
   /** Queues a datagram; throws DatagramError when unsupported or too large. */
   sendDatagram(data: Uint8Array): void {
+    this.onCommand?.();
     this.assertUsable();
     this.datagrams.send(data, this.mtu.current, this.remoteCids.current.length);
   }
 
   /** The oldest received datagram, or undefined. */
   recvDatagram(): Uint8Array | undefined {
+    this.onCommand?.();
     return this.datagrams.recv();
   }
 
   /** Sends an ack-eliciting PING (keeps the path alive, measures RTT). */
   ping(): void {
+    this.onCommand?.();
     this.pingPending = true;
   }
 
   /** Starts a 1-RTT key update (RFC 9001 §6.1); returns false when one may not start yet. */
   initiateKeyUpdate(now: number): boolean {
+    this.onCommand?.();
     if (!this.handshakeConfirmed || !this.keys.canInitiateUpdate) return false;
     this.keys.initiateUpdate(now, this.currentPto());
     return true;
@@ -199,6 +218,7 @@ export class Connection extends ConnectionCore {
    * entering the closing period (RFC 9000 §10.2.1).
    */
   close(now: number, code: number | bigint, reason = ''): void {
+    this.onCommand?.();
     if (this.isClosed) return;
     if (this.qlog) this.qlog.now = now;
     this.enterClosing(now, { kind: 'connectionClose', application: true, errorCode: code, frameType: 0, reason: utf8(reason) }, {

@@ -14,6 +14,7 @@ import {
   type Transmit,
   type TransportOptions,
 } from './endpoint-config.js';
+import { DeadlineHeap } from './endpoint-timers.js';
 import { QlogRecorder } from './qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './endpoint-packets.js';
 import { TransportErrorCode } from './errors.js';
@@ -63,8 +64,12 @@ export {
  *
  * Connections are owned by the endpoint: the driver may call any command of a `Connection`, but
  * its events are drained by the endpoint (`pollEvent` here), never by calling
- * `Connection.pollEvent` directly. `pollTransmit`, `pollTimeout` and the event sweep visit every
- * connection: O(connections) per call, fine for the peer-to-peer sizes this serves.
+ * `Connection.pollEvent` directly. Outputs cost what there is to do, not O(connections): a
+ * connection becomes "dirty" when it got a datagram, a timer or a command (every `Connection`
+ * command calls its `onCommand` hook; code that changes a connection's streams without a command,
+ * like the session's stream adapter, calls `touch(handle)`), and only dirty connections are asked
+ * for datagrams and events; the others' deadlines sit in a min-heap (endpoint-timers.ts), refreshed
+ * whenever a connection leaves the dirty set.
  */
 
 /** RFC 9000 §14.1: the smallest datagram that may carry a client Initial. */
@@ -82,6 +87,9 @@ interface Entry {
   initialKey: string | undefined;
   /** An incoming connection counted in `handshakesInFlight`. */
   handshaking: boolean;
+  /** Its `pollTimeout()` as filed in the deadline heap (valid while not dirty). */
+  deadline: number;
+  heapIndex: number;
 }
 
 export class EndpointCore {
@@ -113,9 +121,13 @@ export class EndpointCore {
   /** Remote address -> connections there (Stateless Reset detection, RFC 9000 §10.3.1). */
   private readonly byAddress = new Map<string, Set<Entry>>();
   private readonly entries = new Map<ConnectionHandle, Entry>();
-  /** Round-robin order for pollTransmit. */
-  private order: Entry[] = [];
-  private cursor = 0;
+  /**
+   * Connections touched since they last had nothing to send (input, timer, command): the only
+   * ones pollTransmit, pollTimeout and pollEvent ask. Insertion order is the round-robin order.
+   */
+  private readonly dirty = new Set<Entry>();
+  /** Deadlines of the connections that are not dirty. */
+  private readonly timers = new DeadlineHeap<Entry>();
   private handshaking = 0;
   private nextHandle = 1;
   private readonly responses: Array<{ bytes: Uint8Array; address: string }> = [];
@@ -232,12 +244,25 @@ export class EndpointCore {
 
   /** Timers are due (or any time: only what is due happens). */
   handleTimeout(now: number): void {
-    for (const e of [...this.order]) {
-      if (e.connection.pollTimeout() <= now) {
-        e.connection.handleTimeout(now);
-        this.service(e);
-      }
+    const due: Entry[] = [];
+    // Filed deadlines are current for connections that are not dirty; a dirty one is asked.
+    for (const e of this.timers.takeDue(now)) if (!this.dirty.has(e)) due.push(e);
+    for (const e of this.dirty) if (e.connection.pollTimeout() <= now) due.push(e);
+    for (const e of due) {
+      if (!this.entries.has(e.handle)) continue;
+      this.dirty.add(e);
+      e.connection.handleTimeout(now);
+      this.service(e);
     }
+  }
+
+  /**
+   * Code changed `handle`'s connection without calling one of its commands (the session's stream
+   * adapter reads and writes stream parts directly): poll it at the next `pollTransmit`.
+   */
+  touch(handle: ConnectionHandle): void {
+    const e = this.entries.get(handle);
+    if (e) this.dirty.add(e);
   }
 
   /**
@@ -274,7 +299,7 @@ export class EndpointCore {
   close(now: number, code: number | bigint = 0, reason = ''): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    for (const e of [...this.order]) {
+    for (const e of [...this.entries.values()]) {
       e.connection.close(now, code, reason);
       this.service(e);
     }
@@ -297,25 +322,28 @@ export class EndpointCore {
       out.set(r.bytes);
       return this.sent(r.bytes.length, r.address);
     }
-    const n = this.order.length;
-    for (let i = 0; i < n; i++) {
-      const e = this.order[(this.cursor + i) % n]!;
+    for (const e of this.dirty) {
       const length = e.connection.pollTransmit(now, out);
       if (length > 0) {
-        this.cursor = (this.cursor + i + 1) % n;
+        // Round robin: to the back of the line, one datagram per connection per turn.
+        this.dirty.delete(e);
+        this.dirty.add(e);
         // A path datagram (PATH_CHALLENGE/RESPONSE) may go to another address than the current one.
         const address = e.connection.transmitAddress ?? e.remoteAddress;
         this.service(e);
         return this.sent(length, address);
       }
+      // Nothing more to send until its next input, timer or command: file its deadline.
+      this.service(e);
+      if (this.dirty.delete(e)) this.timers.set(e, e.connection.pollTimeout());
     }
     return null;
   }
 
   /** When `handleTimeout` should next be called (the earliest connection timer), or Infinity. */
   pollTimeout(): number {
-    let t = Number.POSITIVE_INFINITY;
-    for (const e of this.order) t = Math.min(t, e.connection.pollTimeout());
+    let t = this.timers.earliest();
+    for (const e of this.dirty) t = Math.min(t, e.connection.pollTimeout());
     return t;
   }
 
@@ -324,7 +352,7 @@ export class EndpointCore {
     if (this.events.length === 0) {
       // Commands called on a Connection directly (close, stream writes) can raise events and
       // CID changes between our calls: collect them.
-      for (const e of [...this.order]) this.service(e);
+      for (const e of [...this.dirty]) this.service(e);
     }
     return this.events.shift();
   }
@@ -575,9 +603,14 @@ export class EndpointCore {
       cids: new Set(),
       initialKey: undefined,
       handshaking: false,
+      deadline: Number.POSITIVE_INFINITY,
+      heapIndex: -1,
     };
     this.entries.set(e.handle, e);
-    this.order.push(e);
+    this.dirty.add(e);
+    connection.onCommand = () => {
+      if (this.entries.has(e.handle)) this.dirty.add(e);
+    };
     this.addAddress(e);
     this.updateCids(e);
     return e;
@@ -585,6 +618,7 @@ export class EndpointCore {
 
   /** Hands `datagram` from `address` to `e` (the connection decides whether its path moves). */
   private deliver(now: number, e: Entry, address: string, datagram: Uint8Array): void {
+    this.dirty.add(e);
     e.connection.handleDatagram(now, datagram, address);
     this.service(e);
   }
@@ -650,12 +684,9 @@ export class EndpointCore {
     if (e.initialKey !== undefined && this.initialRoutes.get(e.initialKey) === e) this.initialRoutes.delete(e.initialKey);
     this.removeAddress(e);
     this.entries.delete(e.handle);
-    const i = this.order.indexOf(e);
-    if (i >= 0) {
-      this.order.splice(i, 1);
-      if (this.cursor > i) this.cursor--;
-      if (this.cursor >= this.order.length) this.cursor = 0;
-    }
+    this.dirty.delete(e);
+    this.timers.remove(e);
+    e.connection.onCommand = undefined;
   }
 
   private maybeFinishClose(): void {

@@ -12,7 +12,10 @@ import { parseSocketAddr } from './addressing.js';
  *   socket's buffer is not retained);
  * - output is batched per event-loop turn: inputs only mark the driver dirty, and one `flush` in
  *   the check phase (setImmediate) sends everything, so a burst of received packets is handled
- *   before anything is sent (and ACKs are coalesced);
+ *   before anything is sent (and ACKs are coalesced); except that when a burst has kept the
+ *   driver busy for `flushBudgetMs`, it flushes in the middle of it, so the first answers (say to
+ *   32 ClientHellos, each a key agreement and a signature) do not wait for the last one. A flush
+ *   costs what it sends (the core polls only connections that were touched);
  * - datagrams are written into pooled buffers, released in the send callback;
  * - one timer, re-armed from `core.pollTimeout()` after every flush;
  * - a bug surfacing from the core never escapes into Node's event loop: it is counted and
@@ -21,6 +24,11 @@ import { parseSocketAddr } from './addressing.js';
 export interface DriverOptions {
   /** Socket receive/send buffer sizes requested (the OS may cap them). Default 4 MiB. */
   socketBufferBytes?: number;
+  /**
+   * Processing time (ms) of received datagrams after which the driver flushes within a burst
+   * rather than at the end of the event-loop turn. Default 1; Infinity: only at the end.
+   */
+  flushBudgetMs?: number;
   /** Called with every endpoint event, in order. */
   onEvent(e: EndpointEvent): void;
   /** Called when a socket or the core fails in a way the driver cannot absorb. */
@@ -46,11 +54,14 @@ export class UdpDriver {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private scheduled = false;
+  /** When the datagrams since the last flush began to be processed (NaN: none since). */
+  private busySince = Number.NaN;
+  private readonly flushBudgetMs: number;
   private closed = false;
   /** Parsed remote addresses, so the send path does not re-parse a string per packet. */
   private readonly addrCache = new Map<string, { host: string; port: number; family: 4 | 6 }>();
   /** Counters for stats and tests. */
-  readonly counters = { received: 0, sent: 0, sendErrors: 0, poolExhausted: 0, coreErrors: 0 };
+  readonly counters = { received: 0, sent: 0, sendErrors: 0, poolExhausted: 0, coreErrors: 0, burstFlushes: 0 };
   private readonly onSent = (buf: PooledBuffer, err: Error | null): void => {
     buf.release();
     if (err) this.counters.sendErrors++;
@@ -65,6 +76,7 @@ export class UdpDriver {
     this.core = core;
     this.sockets = sockets;
     this.opts = opts;
+    this.flushBudgetMs = opts.flushBudgetMs ?? 1;
     for (const s of sockets) {
       const size = opts.socketBufferBytes ?? 4 * 1024 * 1024;
       try {
@@ -102,16 +114,30 @@ export class UdpDriver {
     if (this.closed) return;
     this.counters.received++;
     const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    const now = this.now();
+    if (Number.isNaN(this.busySince)) this.busySince = now;
     try {
-      this.core.handleDatagram(this.now(), address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+      this.core.handleDatagram(now, address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
     } catch (e) {
       this.coreError(e);
     }
-    this.schedule();
+    if (this.now() - this.busySince >= this.flushBudgetMs) {
+      // A long burst: send what is ready now (the flush scheduled for the turn's end still runs).
+      this.counters.burstFlushes++;
+      this.flushNow();
+      this.schedule();
+    } else {
+      this.schedule();
+    }
   }
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    this.flushNow();
+  };
+
+  private flushNow(): void {
+    this.busySince = Number.NaN;
     if (this.closed) return;
     const now = this.now();
     try {
@@ -123,7 +149,7 @@ export class UdpDriver {
       this.coreError(e);
     }
     this.arm(now);
-  };
+  }
 
   private transmit(now: number): void {
     for (;;) {

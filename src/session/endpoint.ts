@@ -179,8 +179,12 @@ export class Endpoint {
     return this.driver.now();
   }
 
-  /** Run the transmit loop at the end of this event-loop turn. @internal */
-  schedule(): void {
+  /**
+   * Run the transmit loop at the end of this event-loop turn; `handle`: that connection was
+   * changed (it is polled even if the change bypassed its commands). @internal
+   */
+  schedule(handle?: ConnectionHandle): void {
+    if (handle !== undefined) this.core.touch(handle);
     this.driver.schedule();
   }
 

@@ -92,7 +92,7 @@ export class SessionCore implements ConnectionPort {
   }
 
   flush(): void {
-    this.endpoint.schedule();
+    this.endpoint.schedule(this.handle);
   }
 
   onEvent(e: ConnectionEvent): void {

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import type { Connection } from '../../src/quic/connection.js';
+import type { EndpointCore } from '../../src/quic/endpoint.js';
+import { UdpDriver, bindSocket } from '../../src/session/driver.js';
+import { Identities } from '../unit/endpoint/net.js';
+
+/** Real loopback sockets, bounded time: the driver's flush within a burst (flushBudgetMs). */
+describe('UDP driver: flushing within a burst of received datagrams', () => {
+  async function run(serverBudget: number): Promise<{ connected: number; burstFlushes: number }> {
+    const ids = new Identities(31);
+    const server = ids.server();
+    const client = ids.client();
+    const sSock = await bindSocket('127.0.0.1:0');
+    const cSock = await bindSocket('127.0.0.1:0');
+    const sDrv = new UdpDriver(server, [sSock], { onEvent: () => {}, flushBudgetMs: serverBudget });
+    const cDrv = new UdpDriver(client, [cSock], { onEvent: () => {} });
+    try {
+      const conns: Connection[] = [];
+      for (let i = 0; i < 8; i++) conns.push(client.connect(cDrv.now(), sSock.address, { tls: ids.clientTls() }).connection);
+      cDrv.schedule();
+      const deadline = Date.now() + 10_000;
+      while (!conns.every((c) => c.isConnected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      return { connected: conns.filter((c) => c.isConnected).length, burstFlushes: sDrv.counters.burstFlushes };
+    } finally {
+      closeAll(server, client);
+      await Promise.all([sDrv.close(), cDrv.close()]);
+    }
+  }
+
+  function closeAll(...eps: EndpointCore[]): void {
+    for (const ep of eps) ep.close(0);
+  }
+
+  it('with a budget of 0 the server flushes after every datagram, and every handshake completes', async () => {
+    const r = await run(0);
+    assert.equal(r.connected, 8);
+    assert.ok(r.burstFlushes >= 8, `burst flushes: ${r.burstFlushes}`);
+  });
+
+  it('with no budget (Infinity) it only flushes at the end of the turn', async () => {
+    const r = await run(Number.POSITIVE_INFINITY);
+    assert.equal(r.connected, 8);
+    assert.equal(r.burstFlushes, 0);
+  });
+});
