@@ -296,9 +296,15 @@ function countAll(server: Endpoint, clients: Endpoint[]): Counts {
 }
 
 /** Waits (up to 20 s) until `done(counts)` holds and the counts are stable for a second. */
+/**
+ * Waits until the counts are stable for 1 s and `done` holds, or 40 s. A churned connection whose
+ * CONNECTION_CLOSE was lost (1% loss) while its peer had nothing to send lives on until the peer
+ * learns otherwise: a keep-alive answered by a stateless reset, at worst the 30 s idle timeout
+ * (RFC 9000 §10.1). That is the protocol working, not a leak, so the wait covers it.
+ */
 async function quiesce(counts: () => Counts, done: (c: Counts) => boolean): Promise<Counts> {
   let last = counts();
-  const end = performance.now() + 20_000;
+  const end = performance.now() + 40_000;
   let stableSince = performance.now();
   while (performance.now() < end) {
     await sleep(100);
