@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Endpoint } from '../src/session/endpoint.js';
 import { Session } from '../src/session/session.js';
+import { streamUpload } from './upload.js';
 import { BENCH_ALPN } from './common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,20 +45,8 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       const session = await Session.connect(client, ready.ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
       const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const s = await session.createBidirectionalStream();
-      const w = s.writable.getWriter();
-      const chunk = new Uint8Array(64 * 1024).fill(0x61);
-      await w.write(Uint8Array.of(0x42));
-      for (let sent = 0; sent < bytes; sent += chunk.length) await w.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent));
-      await w.close();
-      const reader = s.readable.getReader();
-      const parts: Uint8Array[] = [];
-      for (let x = await reader.read(); !x.done; x = await reader.read()) parts.push(x.value);
-      const ms = performance.now() - t0;
+      const ms = await streamUpload(session, bytes);
       const cpu = process.cpuUsage(cpu0);
-      const counted = Number(Buffer.concat(parts).readBigUInt64BE(0));
-      if (counted !== bytes) throw new Error(`server counted ${counted} of ${bytes}`);
       const cpuMs = (cpu.user + cpu.system) / 1000;
       console.log(JSON.stringify({ mbps: Math.round((bytes * 8) / (ms * 1000)), ms: Math.round(ms), senderCpuMs: Math.round(cpuMs) }));
       session.close(0, 'bye');

@@ -25,6 +25,7 @@ import { probeIsolation, runIsolated } from '../test/interop/netns.js';
 import { repoRoot } from '../test/interop/iroh.js';
 import { BENCH_ALPN, CONTRACT_KEYS, PIPE_DCID_LEN, PIPE_PN_LEN, type ContractKey } from './common.js';
 import { killChildren, machineInfo, mbps, median, percentile, startChild, withTimeout } from './proc.js';
+import { readAll, streamUpload } from './upload.js';
 
 
 type Mode = 'full' | 'quick' | 'smoke';
@@ -60,34 +61,8 @@ const extra: Record<string, unknown> = {};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    parts.push(value);
-  }
-  return Buffer.concat(parts);
-}
-
 // ---------------------------------------------------------------------------------------------
 // quic-peer over UDP loopback, server in a child
-
-/** Sends `bytes` on one new stream ('B' protocol), returns ms until the server confirmed the count. */
-async function streamUpload(session: Session, bytes: number): Promise<number> {
-  const t0 = performance.now();
-  const s = await session.createBidirectionalStream();
-  const w = s.writable.getWriter();
-  const chunk = new Uint8Array(64 * 1024).fill(0x61);
-  await w.write(Uint8Array.of(0x42));
-  for (let sent = 0; sent < bytes; sent += chunk.length) await w.write(sent + chunk.length <= bytes ? chunk : chunk.subarray(0, bytes - sent));
-  await w.close();
-  const answer = await readAll(s.readable.getReader());
-  const ms = performance.now() - t0;
-  const counted = Number(Buffer.from(answer).readBigUInt64BE(0));
-  if (counted !== bytes) throw new Error(`server counted ${counted} bytes, sent ${bytes}`);
-  return ms;
-}
 
 async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });

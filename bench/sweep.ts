@@ -20,6 +20,7 @@ import { repoRoot } from '../test/interop/iroh.js';
 import { BENCH_ALPN } from './common.js';
 import { killChildren, machineInfo, mbps, median, startChild, withTimeout, type Child } from './proc.js';
 import { bytesLabel, lineChartSvg } from './plot.js';
+import { streamUpload } from './upload.js';
 
 type Mode = 'full' | 'quick' | 'smoke';
 const MB = 1_000_000;
@@ -40,32 +41,6 @@ export interface SweepPoint {
 
 function u64(answer: Uint8Array): number {
   return Number(Buffer.from(answer).readBigUInt64BE(0));
-}
-
-async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
-  return Buffer.concat(parts);
-}
-
-/** One stream, `bytes` in writes of `size`, 'B' protocol of bench/child.ts; returns ms. */
-async function quicUpload(session: Session, bytes: number, size: number): Promise<number> {
-  const chunk = new Uint8Array(size).fill(0x71);
-  const t0 = performance.now();
-  const s = await session.createBidirectionalStream();
-  const w = s.writable.getWriter();
-  await w.write(Uint8Array.of(0x42));
-  for (let sent = 0; sent < bytes; sent += size) {
-    const part = sent + size <= bytes ? chunk : chunk.subarray(0, bytes - sent);
-    // Keep a few writes in flight (as an application streaming messages would), not one at a time.
-    if (w.desiredSize !== null && w.desiredSize <= 0) await w.ready;
-    void w.write(part).catch(() => {});
-  }
-  await w.close();
-  const counted = u64(await readAll(s.readable.getReader()));
-  const ms = performance.now() - t0;
-  if (counted !== bytes) throw new Error(`quic server counted ${counted}, sent ${bytes} (writes of ${size})`);
-  return ms;
 }
 
 async function tlsUpload(child: Child, bytes: number, size: number): Promise<number> {
@@ -125,7 +100,7 @@ async function main(): Promise<void> {
       const q: number[] = [];
       const t: number[] = [];
       for (let r = 0; r < plan.runs; r++) {
-        q.push(mbps(bytes, await withTimeout(quicUpload(session, bytes, size), 120_000, `quic ${size}`)));
+        q.push(mbps(bytes, await withTimeout(streamUpload(session, bytes, size, true), 120_000, `quic ${size}`)));
         t.push(mbps(bytes, await withTimeout(tlsUpload(tlsServer, bytes, size), 120_000, `tls ${size}`)));
       }
       const p: SweepPoint = { size, bytes, quic_mbps: Math.round(median(q) * 10) / 10, tls_mbps: Math.round(median(t) * 10) / 10 };
