@@ -56,7 +56,6 @@ async function main(): Promise<void> {
     console.log(`${mark} ${c.name.padEnd(20)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${r.notes.join('; ')}`);
     for (const f of r.failures) console.log(`       ! ${f}`);
     if (args.verbose && r.relay) console.log(`       relay: ${r.relay}`);
-    if (r.result === 'failed' && c.needsMigration) console.log('       (needs path migration, RFC 9000 §9: branch migration)');
   }
   console.log('');
   console.log(formatTable(results));
