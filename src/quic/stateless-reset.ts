@@ -1,8 +1,7 @@
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { FIXED_BIT } from './packet/header.js';
 import { endpointSubkey } from './tokens.js';
 import type { Random } from '../tls/random.js';
+import { HmacSha256 } from '../tls/hmac-sha256.js';
 
 /**
  * Stateless resets (RFC 9000 §10.3): the tokens an endpoint derives for its connection IDs, the
@@ -31,15 +30,16 @@ export const MAX_STATELESS_RESET_LENGTH = 64;
  * connections whose state it lost. All our CIDs have one length, as §10.3.2 requires.
  */
 export class StatelessResetKey {
-  private readonly key: Uint8Array;
+  /** HMAC-SHA-256 in JS with the pads precomputed: ~1 us per token (noble's hmac: ~11 us). */
+  private readonly key: HmacSha256;
 
   constructor(staticKey: Uint8Array) {
-    this.key = endpointSubkey(staticKey, 'stateless reset token');
+    this.key = new HmacSha256(endpointSubkey(staticKey, 'stateless reset token'));
   }
 
   /** The stateless reset token of `cid`. */
   token(cid: Uint8Array): Uint8Array {
-    return hmac(sha256, this.key, cid).slice(0, STATELESS_RESET_TOKEN_LENGTH);
+    return this.key.digest([cid]).slice(0, STATELESS_RESET_TOKEN_LENGTH);
   }
 }
 

@@ -1,11 +1,11 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
-import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, constantTimeEqual, utf8 } from './codec/bytes.js';
 import { DecodeError } from './codec/errors.js';
 import { Reader } from './codec/reader.js';
 import { Writer } from './codec/writer.js';
 import type { Random } from '../tls/random.js';
+import { HmacSha256 } from '../tls/hmac-sha256.js';
 
 /**
  * Address-validation tokens (RFC 9000 §8.1.2-§8.1.4): what a server puts in a Retry packet or a
@@ -73,11 +73,11 @@ export interface AddressTokenOptions {
 export class AddressTokens {
   readonly retryLifetimeMs: number;
   readonly newTokenLifetimeMs: number;
-  private readonly key: Uint8Array;
+  private readonly key: HmacSha256;
 
   /** `staticKey`: the endpoint's 32-byte secret; the token key is derived from it (HKDF). */
   constructor(staticKey: Uint8Array, options: AddressTokenOptions = {}) {
-    this.key = endpointSubkey(staticKey, 'address validation token');
+    this.key = new HmacSha256(endpointSubkey(staticKey, 'address validation token'));
     this.retryLifetimeMs = options.retryLifetimeMs ?? DEFAULT_RETRY_TOKEN_LIFETIME_MS;
     this.newTokenLifetimeMs = options.newTokenLifetimeMs ?? DEFAULT_NEW_TOKEN_LIFETIME_MS;
   }
@@ -158,11 +158,7 @@ export class AddressTokens {
   }
 
   private tag(body: Uint8Array, address: string): Uint8Array {
-    const a = utf8(address);
-    const msg = new Uint8Array(body.length + a.length);
-    msg.set(body);
-    msg.set(a, body.length);
-    return hmac(sha256, this.key, msg).subarray(0, TOKEN_TAG_LENGTH);
+    return this.key.digest([body, utf8(address)]).subarray(0, TOKEN_TAG_LENGTH);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { TlsAlert, Alert } from './alerts.js';
+import { hmacSha256 } from './hmac-sha256.js';
 
 /**
  * The one node:crypto adapter of the TLS layer (STYLE.md rule 10): X25519 key agreement and
@@ -108,6 +109,9 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
  * Finished are built on it (hkdf.ts, key-schedule.ts).
  */
 export function hmacDigest(hash: 'sha256' | 'sha384', key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  // SHA-256 (every QUIC Initial and the TLS_AES_128_GCM_SHA256 / CHACHA20 suites): plain JS,
+  // ~1 us instead of ~4.8 us per call (hmac-sha256.ts). SHA-384 stays on node:crypto.
+  if (hash === 'sha256') return hmacSha256(key, data);
   const h = createHmac(hash, key);
   for (const d of data) h.update(d);
   return toU8(h.digest());
