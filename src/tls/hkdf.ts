@@ -57,10 +57,17 @@ export function hkdfExtract(hash: HashName, salt: Uint8Array, ikm: Uint8Array): 
   return hmacDigest(hash, salt.length === 0 ? new Uint8Array(hashLength(hash)) : salt, ikm);
 }
 
+const COUNTER_ONE = new Uint8Array([1]);
+
 /** HKDF-Expand(PRK, info, L): T(i) = HMAC-Hash(PRK, T(i-1) | info | i), L <= 255 * HashLen (RFC 5869 §2.3). */
 export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   const hl = hashLength(hash);
   if (!Number.isInteger(length) || length < 0 || length > 255 * hl) throw new RangeError(`HKDF-Expand length ${length} out of range`);
+  // Every key schedule output (keys, IVs, secrets) fits in T(1): one HMAC, no buffers to join.
+  if (length <= hl) {
+    const t1 = hmacDigest(hash, prk, info, COUNTER_ONE);
+    return length === hl ? t1 : t1.slice(0, length);
+  }
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
   const counter = new Uint8Array(1);
