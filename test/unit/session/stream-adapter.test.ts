@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { Pair } from '../../harness/pair.js';
-import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from '../../../src/session/stream-adapter.js';
+import { StreamAbortedError, StreamWaiters, WRITE_YIELD_BYTES, readableFor, writableFor, type ConnectionPort } from '../../../src/session/stream-adapter.js';
 import type { Connection } from '../../../src/quic/connection.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { bytesEqual, concatBytes } from '../../../src/quic/codec/bytes.js';
@@ -71,6 +71,51 @@ describe('session: QUIC streams as WHATWG streams', () => {
     await a.run(() => done && wrote);
     await Promise.all([writing, reading]);
     assert.ok(bytesEqual(concatBytes(...chunks), data));
+  });
+
+  it('a pipelined writer of small chunks lets the event loop turn every WRITE_YIELD_BYTES', async () => {
+    const { a, client } = await setup();
+    const id = client.conn.openStream('bidi')!;
+    const w = writableFor(client, a.cw, id).getWriter();
+    const chunk = new Uint8Array(64);
+    const total = 4 * WRITE_YIELD_BYTES; // well within the 1 MiB send buffer: no write waits for room
+    // What the send buffer held when the event loop first turned (a driver's flush runs there).
+    let atFirstTurn = -1;
+    setImmediate(() => (atFirstTurn = client.conn.streams.get(id)!.send!.buffered));
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      if (w.desiredSize !== null && w.desiredSize <= 0) await w.ready;
+      void w.write(chunk);
+    }
+    await w.ready;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(client.conn.streams.get(id)!.send!.buffered, total);
+    assert.ok(atFirstTurn > 0 && atFirstTurn <= WRITE_YIELD_BYTES, `buffered ${atFirstTurn} bytes before the event loop turned`);
+  });
+
+  it('write() copies: reusing a chunk once its write resolved does not change the bytes sent', async () => {
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('bidi')!;
+    const chunk = new Uint8Array(100);
+    let wrote = false;
+    const writing = (async () => {
+      const w = writableFor(client, a.cw, id).getWriter();
+      for (let i = 0; i < 2000; i++) await w.write(chunk.fill(i & 0xff));
+      await w.close();
+      wrote = true;
+    })();
+    await a.run(() => server.conn.acceptStream('bidi') === id);
+    const chunks: Uint8Array[] = [];
+    let done = false;
+    const reading = (async () => {
+      const r = readableFor(server, a.sw, id).getReader();
+      for (let x = await r.read(); !x.done; x = await r.read()) chunks.push(x.value);
+      done = true;
+    })();
+    await a.run(() => done && wrote);
+    await Promise.all([writing, reading]);
+    const got = concatBytes(...chunks);
+    assert.equal(got.length, 2000 * 100);
+    for (let i = 0; i < 2000; i++) assert.equal(got[i * 100 + 99], i & 0xff, `chunk ${i}`);
   });
 
   it('backpressure: a reader that stops reading bounds what the writer can push', async () => {
