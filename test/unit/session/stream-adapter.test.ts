@@ -40,6 +40,20 @@ class AsyncPair {
   }
 }
 
+/** Reads stream `id` on the server side to its end while the pair runs, until `wrote()` too. */
+async function readToEnd(a: AsyncPair, server: ConnectionPort, id: number, wrote: () => boolean): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  let done = false;
+  const reading = (async () => {
+    const r = readableFor(server, a.sw, id).getReader();
+    for (let x = await r.read(); !x.done; x = await r.read()) chunks.push(x.value);
+    done = true;
+  })();
+  await a.run(() => done && wrote());
+  await reading;
+  return chunks;
+}
+
 async function setup(): Promise<{ a: AsyncPair; client: ConnectionPort; server: ConnectionPort }> {
   const p = new Pair({ link: { delayMs: 5 }, serverTransport: { streams: { initialStreamWindow: 64 * 1024, maxStreamWindow: 64 * 1024 } } });
   p.handshake();
@@ -61,15 +75,8 @@ describe('session: QUIC streams as WHATWG streams', () => {
       wrote = true;
     })();
     await a.run(() => server.conn.acceptStream('bidi') === id);
-    const chunks: Uint8Array[] = [];
-    let done = false;
-    const reading = (async () => {
-      const r = readableFor(server, a.sw, id).getReader();
-      for (let x = await r.read(); !x.done; x = await r.read()) chunks.push(x.value);
-      done = true;
-    })();
-    await a.run(() => done && wrote);
-    await Promise.all([writing, reading]);
+    const chunks = await readToEnd(a, server, id, () => wrote);
+    await writing;
     assert.ok(bytesEqual(concatBytes(...chunks), data));
   });
 
@@ -104,15 +111,8 @@ describe('session: QUIC streams as WHATWG streams', () => {
       wrote = true;
     })();
     await a.run(() => server.conn.acceptStream('bidi') === id);
-    const chunks: Uint8Array[] = [];
-    let done = false;
-    const reading = (async () => {
-      const r = readableFor(server, a.sw, id).getReader();
-      for (let x = await r.read(); !x.done; x = await r.read()) chunks.push(x.value);
-      done = true;
-    })();
-    await a.run(() => done && wrote);
-    await Promise.all([writing, reading]);
+    const chunks = await readToEnd(a, server, id, () => wrote);
+    await writing;
     const got = concatBytes(...chunks);
     assert.equal(got.length, 2000 * 100);
     for (let i = 0; i < 2000; i++) assert.equal(got[i * 100 + 99], i & 0xff, `chunk ${i}`);
