@@ -273,12 +273,12 @@ export class Connection extends ConnectionCore {
     if (this.qlog) return this.pollTransmitTraced(now, out, this.qlog);
     this.paths.txAddress = this.paths.current.address;
     try {
-      if (this.state === 'closing') return transmitClose(this, out);
+      if (this.state === 'closing') return transmitClose(this, now, out);
       return transmitPath(this, now, out) || transmit(this, now, out);
     } catch (e) {
       this.onError(now, e);
       this.paths.txAddress = this.paths.current.address;
-      return this.state === 'closing' ? transmitClose(this, out) : 0;
+      return this.state === 'closing' ? transmitClose(this, now, out) : 0;
     }
   }
 
@@ -288,11 +288,11 @@ export class Connection extends ConnectionCore {
     this.paths.txAddress = this.paths.current.address;
     let len: number;
     try {
-      len = this.state === 'closing' ? transmitClose(this, out) : transmitPath(this, now, out) || transmit(this, now, out);
+      len = this.state === 'closing' ? transmitClose(this, now, out) : transmitPath(this, now, out) || transmit(this, now, out);
     } catch (e) {
       this.onError(now, e);
       this.paths.txAddress = this.paths.current.address;
-      len = this.state === 'closing' ? transmitClose(this, out) : 0;
+      len = this.state === 'closing' ? transmitClose(this, now, out) : 0;
     }
     if (this.qlog) qlogAfterInput(this, this.qlog);
     return len;

@@ -284,7 +284,7 @@ function laterSpaceWillSend(c: ConnectionCore, now: number, space: PacketSpace):
   return false;
 }
 
-export function transmitClose(c: ConnectionCore, out: Uint8Array): number {
+export function transmitClose(c: ConnectionCore, now: number, out: Uint8Array): number {
   if (!c.closeSendPending || !c.closeFrame) return 0;
   c.closeSendPending = false;
   const b = c.builder;
@@ -301,6 +301,11 @@ export function transmitClose(c: ConnectionCore, out: Uint8Array): number {
       ? transportClose(TransportErrorCode.APPLICATION_ERROR, '')
       : c.closeFrame;
     if (!b.beginPacket(sp.space, sp.nextPn, c.loss.largestAcked(sp.space), c.keys.keyPhase, sp.space === PacketSpace.Initial && c.role === 'client' ? c.token : undefined)) break;
+    // ACKs first, as quinn does: the peer learns what arrived before the connection ends. Without
+    // it, a FIN received just before an application closes (delayed ACK pending) is never
+    // acknowledged, and the peer's wait for that acknowledgment fails with the close.
+    const ack = sp.ack.ackFrame(now, sp.space === PacketSpace.Application ? c.config.ackDelayExponent : 3, Math.min(c.config.maxAckRanges, CLOSE_ACK_RANGES));
+    if (ack && b.writeAck(ack)) sp.ack.onAckSent();
     b.writeConnectionClose(f);
     if (sp.space === PacketSpace.Initial) wroteInitial = true;
     const isLast = sp.space === PacketSpace.Application || (c.handshakeComplete ? false : sp.space === PacketSpace.Handshake || !c.keys.canWrite(PacketSpace.Handshake));
@@ -318,3 +323,6 @@ export function transmitClose(c: ConnectionCore, out: Uint8Array): number {
   if (!c.handshakeComplete) c.terminate();
   return len;
 }
+
+/** ACK ranges sent with a CONNECTION_CLOSE: few enough that the close frame always fits after them. */
+const CLOSE_ACK_RANGES = 16;

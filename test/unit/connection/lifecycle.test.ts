@@ -125,6 +125,28 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     assert.throws(() => p.client.openStream('bidi'), /connection closed/);
   });
 
+  it('a CONNECTION_CLOSE carries the pending ACK: a FIN read just before the close is acknowledged (first-hour item 12)', () => {
+    const p = new Pair({ seed: testSeed(67), link: { delayMs: 10 } });
+    p.handshake();
+    p.runFor(200);
+    const id = p.client.openStream('bidi')!;
+    assert.equal(p.client.writeStream(id, payload(100)), 100);
+    p.client.finishStream(id);
+    // Deliver the data; the server reads it to the end and closes at once, before its delayed ACK.
+    let read = 0;
+    p.drive(() => {
+      const s = p.server!;
+      const got = s.acceptStream('bidi') ?? (read > 0 || s.isClosed ? id : null);
+      if (got === null) return false;
+      for (let d = s.readStream(id); d; d = s.readStream(id)) read += d.length;
+      return read === 100;
+    });
+    p.server!.close(p.now, 0, 'done');
+    p.drive(() => p.client.isClosed);
+    const types = p.clientEvents.map((e) => e.type);
+    assert.ok(p.clientEvents.some((e) => e.type === 'sendDone' && e.id === id), `the client's FIN was acknowledged: ${types.join(', ')}`);
+  });
+
   it('a server close with a bigint code (up to 2^62-1) reaches the client exactly', () => {
     const p = new Pair({ seed: testSeed(66), link: { delayMs: 10 } });
     p.handshake();
