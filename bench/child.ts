@@ -28,7 +28,7 @@ import type { BidirectionalStream } from '../src/session/session.js';
 import { cipherSuite, TLS_AES_128_GCM_SHA256 } from '../src/tls/suites.js';
 import { deriveDirectionalKeys } from '../src/quic/crypto/keys.js';
 import { unprotectHeader } from '../src/quic/crypto/header-protection.js';
-import { fromHex } from '../src/quic/codec/bytes.js';
+import { fromHex } from '../src/codec/bytes.js';
 import { makeIdentity } from '../test/tls-openssl/certs.js';
 import { BENCH_ALPN, PIPE_DCID_LEN, PIPE_PN_LEN } from './common.js';
 

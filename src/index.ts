@@ -21,9 +21,9 @@ export {
   parseRemote,
   type EndpointAddr,
 } from './session/addressing.js';
-export { DatagramError } from './quic/datagrams.js';
-export { ConfigError, type TransportConfig } from './quic/config.js';
-export type { ConnectionStats } from './quic/connection.js';
+export { DatagramError } from './quic/connection/datagrams.js';
+export { ConfigError, type TransportConfig } from './quic/transport-config.js';
+export type { ConnectionStats } from './quic/connection/connection.js';
 export {
   EndpointId,
   InvalidEndpointIdError,

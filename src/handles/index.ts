@@ -8,4 +8,4 @@ export * from './body-channel.js';
 export * from './store.js';
 export * from './pumps.js';
 export * from './ffi.js';
-export * from './endpoint.js';
+export * from './endpoint-handles.js';

@@ -1,7 +1,7 @@
-import { Reader } from './codec/reader.js';
-import { Writer } from './codec/writer.js';
-import { DecodeError } from './codec/errors.js';
-import { VARINT_SATURATED, isVarint, sizeVarint } from './codec/varint.js';
+import { Reader } from '../codec/reader.js';
+import { Writer } from '../codec/writer.js';
+import { DecodeError } from '../codec/errors.js';
+import { VARINT_SATURATED, isVarint, sizeVarint } from '../codec/varint.js';
 import { TransportError, transportParameterError } from './errors.js';
 
 /**

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import type { EndpointCore, EndpointEvent } from '../quic/endpoint.js';
-import { BufferPool, type PooledBuffer } from '../quic/codec/pool.js';
+import type { EndpointCore, EndpointEvent } from '../quic/endpoint/endpoint-core.js';
+import { BufferPool, type PooledBuffer } from '../codec/pool.js';
 import { parseSocketAddr } from './addressing.js';
 
 /**

@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent, type TransportOptions } from '../quic/endpoint.js';
+import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent, type TransportOptions } from '../quic/endpoint/endpoint-core.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
@@ -229,7 +229,7 @@ export class Endpoint {
   /**
    * Calls `listener` once when `close()` starts, after every session was told to close (code 0,
    * 'endpoint closing'); at once when the endpoint is already closing. For owners of per-endpoint
-   * state, such as the handle store (src/handles/endpoint.ts).
+   * state, such as the handle store (src/handles/endpoint-handles.ts).
    */
   onClose(listener: () => void): void {
     if (this.closing) listener();

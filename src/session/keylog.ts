@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { KeyLogger } from '../tls/engine.js';
-import { toHex } from '../quic/codec/bytes.js';
+import { toHex } from '../codec/bytes.js';
 
 /**
  * TLS key logging in the NSS key log format (the `SSLKEYLOGFILE` format), so that Wireshark can

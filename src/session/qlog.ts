@@ -1,8 +1,8 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { toHex } from '../quic/codec/bytes.js';
-import type { QlogConnectionInfo } from '../quic/endpoint-config.js';
-import type { QlogEvent, QlogSink } from '../quic/qlog.js';
+import { toHex } from '../codec/bytes.js';
+import type { QlogConnectionInfo } from '../quic/endpoint/config.js';
+import type { QlogEvent, QlogSink } from '../quic/connection/qlog.js';
 
 /**
  * qlog files (issue #4): one JSON-SEQ file per connection in a directory, what qvis and the qlog

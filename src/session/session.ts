@@ -1,8 +1,8 @@
-import type { Connection, ConnectionStats } from '../quic/connection.js';
-import type { ConnectionHandle } from '../quic/endpoint.js';
+import type { Connection, ConnectionStats } from '../quic/connection/connection.js';
+import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
 import type { CloseReason, ConnectionEvent } from '../quic/events.js';
-import { isVarintExact } from '../quic/codec/varint.js';
-import { DatagramError } from '../quic/datagrams.js';
+import { isVarintExact } from '../codec/varint.js';
+import { DatagramError } from '../quic/connection/datagrams.js';
 import { EndpointId } from '../tls/identity.js';
 import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from './stream-adapter.js';
 import { ConnectError, InvalidArgumentError, SessionClosedError, connectErrorFor, describeClose } from './errors.js';

@@ -1,4 +1,4 @@
-import type { Connection } from '../quic/connection.js';
+import type { Connection } from '../quic/connection/connection.js';
 import type { ConnectionEvent } from '../quic/events.js';
 
 /**

@@ -1,4 +1,4 @@
-import { bytesEqual, concatBytes, utf8 } from '../quic/codec/bytes.js';
+import { bytesEqual, concatBytes, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { x25519KeyPair, x25519SharedSecret, type X25519KeyPair } from './crypto.js';
 import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';

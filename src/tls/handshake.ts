@@ -1,5 +1,5 @@
-import { DecodeError } from '../quic/codec/errors.js';
-import { bytesEqual, utf8 } from '../quic/codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
+import { bytesEqual, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { ed25519Sign, ed25519Signer, ed25519Verify, x509Ed25519PublicKey, type Ed25519Signer } from './crypto.js';
 import { CertificateType, Level, type PeerCertificate, type TlsConfig, type TlsEvent } from './engine.js';

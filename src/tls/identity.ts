@@ -1,6 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { DecodeError } from '../quic/codec/errors.js';
-import { bytesEqual, fromHex, toHex } from '../quic/codec/bytes.js';
+import { DecodeError } from '../codec/errors.js';
+import { bytesEqual, fromHex, toHex } from '../codec/bytes.js';
 import { ed25519PublicKey } from './crypto.js';
 import type { Random } from './random.js';
 

@@ -1,4 +1,4 @@
-import { constantTimeEqual } from '../quic/codec/bytes.js';
+import { constantTimeEqual } from '../codec/bytes.js';
 import { hmacDigest } from './crypto.js';
 import { deriveSecret, hashBytes, hashLength, hkdfExpandLabel, hkdfExtract, TranscriptHash } from './hkdf.js';
 import { encodeMessageHash } from './messages.js';

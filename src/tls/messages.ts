@@ -1,6 +1,6 @@
-import { Reader } from '../quic/codec/reader.js';
-import { Writer } from '../quic/codec/writer.js';
-import { DecodeError } from '../quic/codec/errors.js';
+import { Reader } from '../codec/reader.js';
+import { Writer } from '../codec/writer.js';
+import { DecodeError } from '../codec/errors.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { readExtensions, writeExtensions, type Extension } from './extensions.js';
 

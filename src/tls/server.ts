@@ -1,4 +1,4 @@
-import { concatBytes } from '../quic/codec/bytes.js';
+import { concatBytes } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { x25519KeyPair, x25519SharedSecret } from './crypto.js';
 import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';

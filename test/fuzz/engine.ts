@@ -1,5 +1,5 @@
 import { SeededRandom } from '../../src/tls/random.js';
-import { fromHex, toHex } from '../../src/quic/codec/bytes.js';
+import { fromHex, toHex } from '../../src/codec/bytes.js';
 import { Finding } from './oracle.js';
 
 /**

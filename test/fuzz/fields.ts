@@ -1,5 +1,5 @@
-import { Reader } from '../../src/quic/codec/reader.js';
-import { Writer } from '../../src/quic/codec/writer.js';
+import { Reader } from '../../src/codec/reader.js';
+import { Writer } from '../../src/codec/writer.js';
 
 /**
  * A frame as a list of wire fields, the structure the mutator works on.

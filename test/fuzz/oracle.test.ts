@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { toHex } from '../../src/quic/codec/bytes.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
+import { toHex } from '../../src/codec/bytes.js';
+import { PacketSpace } from '../../src/quic/packet/space.js';
 import { Pair } from '../harness/pair.js';
 import { corpus } from './corpus.js';
 import { serialize, tokenize } from './fields.js';

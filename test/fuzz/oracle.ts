@@ -1,7 +1,7 @@
-import type { Connection } from '../../src/quic/connection.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
 import { TransportErrorCode, transportErrorName } from '../../src/quic/errors.js';
 import { frameTypeName } from '../../src/quic/frames/types.js';
-import { MAX_BUFFERED_PACKETS } from '../../src/quic/connection-core.js';
+import { MAX_BUFFERED_PACKETS } from '../../src/quic/connection/connection-core.js';
 
 /**
  * What the fuzzer holds true of a connection fed hostile input, and the helper that seals a

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CryptoStream } from '../../src/quic/crypto-stream.js';
-import { concatBytes } from '../../src/quic/codec/bytes.js';
+import { CryptoStream } from '../../src/quic/connection/crypto-stream.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { repoRoot } from '../interop/iroh.js';
 import { replay, type FindingRecord } from './engine.js';

@@ -1,8 +1,8 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import type { Connection } from '../../src/quic/connection.js';
-import type { EndpointCore } from '../../src/quic/endpoint.js';
-import { fromHex, toHex } from '../../src/quic/codec/bytes.js';
-import { Writer } from '../../src/quic/codec/writer.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
+import type { EndpointCore } from '../../src/quic/endpoint/endpoint-core.js';
+import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { Writer } from '../../src/codec/writer.js';
 import { initialKeys } from '../../src/quic/crypto/initial.js';
 import { writeCryptoFrameHeader } from '../../src/quic/frames/encode.js';
 import { LongPacketType, writeLongHeader } from '../../src/quic/packet/header.js';

@@ -1,6 +1,6 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import type { Connection } from '../../src/quic/connection.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
+import { PacketSpace } from '../../src/quic/packet/space.js';
 import { Pair, type TransportOptions } from '../harness/pair.js';
 import { corpus } from './corpus.js';
 import type { FuzzInput, Target } from './engine.js';

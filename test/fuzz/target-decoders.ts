@@ -1,7 +1,7 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import { DecodeError } from '../../src/quic/codec/errors.js';
-import { toHex } from '../../src/quic/codec/bytes.js';
-import { Writer } from '../../src/quic/codec/writer.js';
+import { DecodeError } from '../../src/codec/errors.js';
+import { toHex } from '../../src/codec/bytes.js';
+import { Writer } from '../../src/codec/writer.js';
 import { TransportError, TransportErrorCode, transportErrorName } from '../../src/quic/errors.js';
 import { decodeFrames } from '../../src/quic/frames/decode.js';
 import { writeFrame } from '../../src/quic/frames/encode.js';

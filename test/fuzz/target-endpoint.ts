@@ -1,7 +1,7 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import type { Connection } from '../../src/quic/connection.js';
-import type { ConnectionHandle, EndpointCore } from '../../src/quic/endpoint.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
+import type { ConnectionHandle, EndpointCore } from '../../src/quic/endpoint/endpoint-core.js';
+import { PacketSpace } from '../../src/quic/packet/space.js';
 import { Identities, Net } from '../unit/endpoint/net.js';
 import { corpus } from './corpus.js';
 import type { FuzzInput, Target } from './engine.js';
@@ -9,7 +9,7 @@ import { Mutator } from './mutate.js';
 import { Finding, checkBounds, closeOutcome, sealFrom } from './oracle.js';
 
 /**
- * Target `endpoint`: an EndpointCore (src/quic/endpoint.ts) serving two established connections,
+ * Target `endpoint`: an EndpointCore (src/quic/endpoint/endpoint-core.ts) serving two established connections,
  * from clients A and B. Every input is aimed at A or at the endpoint at large:
  * - `sealed`: mutated frames sealed with client A's keys, from A's address;
  * - `raw`: byte-mutated datagrams: captured ones (quic-peer and iroh, long and short headers), a

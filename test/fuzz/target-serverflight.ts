@@ -1,12 +1,12 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import { Writer } from '../../src/quic/codec/writer.js';
+import { Writer } from '../../src/codec/writer.js';
 import { nullDirectionalKeys } from '../../src/quic/crypto/null.js';
 import { decodeFrames } from '../../src/quic/frames/decode.js';
 import { writeCryptoFrameHeader } from '../../src/quic/frames/encode.js';
 import { LongPacketType, tryParsePacketHeader, writeLongHeader } from '../../src/quic/packet/header.js';
 import { sealPacket } from '../../src/quic/packet/protection.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../src/quic/packet/space.js';
 import { HandshakeReassembler } from '../../src/tls/messages.js';
 import { Pair } from '../harness/pair.js';
 import { contextOf, corpus } from './corpus.js';

@@ -1,6 +1,6 @@
 import type { SeededRandom } from '../../src/tls/random.js';
-import { Reader } from '../../src/quic/codec/reader.js';
-import { Writer } from '../../src/quic/codec/writer.js';
+import { Reader } from '../../src/codec/reader.js';
+import { Writer } from '../../src/codec/writer.js';
 import * as M from '../../src/tls/messages.js';
 import type { Extension } from '../../src/tls/extensions.js';
 import type { Mutator } from './mutate.js';

@@ -1,5 +1,5 @@
-import type { Connection } from '../../src/quic/connection.js';
-import { concatBytes } from '../../src/quic/codec/bytes.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 import type { Pair } from './pair.js';
 
 /**

@@ -1,14 +1,14 @@
-import { Writer } from '../../src/quic/codec/writer.js';
+import { Writer } from '../../src/codec/writer.js';
 import { writeFrame } from '../../src/quic/frames/encode.js';
 import type { Frame } from '../../src/quic/frames/frame.js';
 import { LongPacketType, writeLongHeader, writeShortHeader } from '../../src/quic/packet/header.js';
 import { packetNumberLength } from '../../src/quic/packet/number.js';
 import { sealPacket } from '../../src/quic/packet/protection.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
-import { PacketSpace } from '../../src/quic/recovery/constants.js';
-import type { Connection } from '../../src/quic/connection.js';
+import { PacketSpace } from '../../src/quic/packet/space.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
 import type { Pair, Side } from './pair.js';
-import { PacketTokens } from '../../src/quic/recovery-tokens.js';
+import { PacketTokens } from '../../src/quic/connection/recovery-tokens.js';
 
 /**
  * Test-only packet injection: seals arbitrary frame bytes into a packet of `space` with the

@@ -1,12 +1,12 @@
-import { Connection, type ConnectionTlsOptions } from '../../src/quic/connection.js';
-import type { TransportConfig } from '../../src/quic/config.js';
+import { Connection, type ConnectionTlsOptions } from '../../src/quic/connection/connection.js';
+import type { TransportConfig } from '../../src/quic/transport-config.js';
 import type { StreamLimits } from '../../src/quic/streams/stream-types.js';
 import type { ConnectionEvent } from '../../src/quic/events.js';
-import type { QlogSink } from '../../src/quic/qlog.js';
+import type { QlogSink } from '../../src/quic/connection/qlog.js';
 import { tryParsePacketHeader } from '../../src/quic/packet/header.js';
 import { encodeRetry } from '../../src/quic/packet/retry.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { publicKeyOf } from '../../src/tls/identity.js';
 import { Link, type LinkConfig } from './link.js';

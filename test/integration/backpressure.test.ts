@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Endpoint } from '../../src/session/endpoint.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { Loopback, readAll, sleep, within } from './util.js';
 

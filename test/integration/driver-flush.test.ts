@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Connection } from '../../src/quic/connection.js';
-import type { EndpointCore } from '../../src/quic/endpoint.js';
+import type { Connection } from '../../src/quic/connection/connection.js';
+import type { EndpointCore } from '../../src/quic/endpoint/endpoint-core.js';
 import { UdpDriver, bindSocket } from '../../src/session/driver.js';
 import { Identities } from '../unit/endpoint/net.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { Connection } from '../../src/quic/connection.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { Connection } from '../../src/quic/connection/connection.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
 import { SeededRandom } from '../../src/tls/random.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Endpoint } from '../../src/session/endpoint.js';
-import { createEndpointHandles, HANDLE_RELEASED_REASON, type EndpointHandles } from '../../src/handles/endpoint.js';
+import { createEndpointHandles, HANDLE_RELEASED_REASON, type EndpointHandles } from '../../src/handles/endpoint-handles.js';
 import {
   BodyTooLargeError,
   ChannelClosedError,
@@ -10,7 +10,7 @@ import {
   type InvalidHandleReason,
 } from '../../src/handles/errors.js';
 import type { FfiDuplexStream } from '../../src/handles/ffi.js';
-import { bytesEqual, concatBytes } from '../../src/quic/codec/bytes.js';
+import { bytesEqual, concatBytes } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { Loopback, sleep, within } from './util.js';
 

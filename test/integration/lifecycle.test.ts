@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session, type CloseInfo } from '../../src/session/session.js';
 import { SessionClosedError } from '../../src/session/errors.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { Loopback, echoBidi, readAll, target, within, writeAll } from './util.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { Session } from '../../src/session/session.js';
 import { SeededRandom } from '../../src/tls/random.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { Loopback, echoBidi, readAll, within, writeAll } from './util.js';
 
 /**

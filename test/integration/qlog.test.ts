@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
 import { parseJsonSeq } from '../../src/session/qlog.js';
-import { bytesEqual, concatBytes } from '../../src/quic/codec/bytes.js';
+import { bytesEqual, concatBytes } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 
 /**

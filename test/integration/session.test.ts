@@ -3,7 +3,7 @@ import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
 import { ConnectError } from '../../src/session/errors.js';
 import { SeededRandom } from '../../src/tls/random.js';
-import { bytesEqual, concatBytes } from '../../src/quic/codec/bytes.js';
+import { bytesEqual, concatBytes } from '../../src/codec/bytes.js';
 
 async function readAll(r: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];

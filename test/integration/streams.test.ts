@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Endpoint } from '../../src/session/endpoint.js';
 import { StreamAbortedError } from '../../src/session/stream-adapter.js';
 import { SeededRandom } from '../../src/tls/random.js';
-import { bytesEqual } from '../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
 import { Loopback, echoBidi, readAll, within, writeAll } from './util.js';
 
 /** A predicate for assert.rejects: a StreamAbortedError of this kind and code. */

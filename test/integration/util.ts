@@ -1,7 +1,7 @@
 /** Helpers shared by the integration tests (real UDP on loopback). */
 import { Endpoint, type EndpointOptions } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
-import { concatBytes } from '../../src/quic/codec/bytes.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 
 /** Rejects with `what` when `p` has not settled within `ms` (so a hang fails with a message). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reader } from '../../src/quic/codec/reader.js';
+import { Reader } from '../../src/codec/reader.js';
 import { repoRoot } from './iroh.js';
 import {
   cryptoStream,

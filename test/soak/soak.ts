@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
-import { bytesEqual, concatBytes } from '../../src/quic/codec/bytes.js';
+import { bytesEqual, concatBytes } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { ImpairingRelay } from '../relay/relay.js';
 

@@ -4,7 +4,7 @@ import { connect as tlsConnect, createServer as tlsCreateServer, type Connection
 import { Alert, TlsAlert, alertName } from '../../src/tls/alerts.js';
 import { TlsClient } from '../../src/tls/client.js';
 import { Level, type KeyLogger, type TlsConfig } from '../../src/tls/engine.js';
-import { toHex } from '../../src/quic/codec/bytes.js';
+import { toHex } from '../../src/codec/bytes.js';
 import { TlsServer } from '../../src/tls/server.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { CIPHER_SUITES, TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 } from '../../src/tls/suites.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { fromHex, toHex } from '../../src/quic/codec/bytes.js';
-import { Writer, writeVarintAt } from '../../src/quic/codec/writer.js';
+import { fromHex, toHex } from '../../src/codec/bytes.js';
+import { Writer, writeVarintAt } from '../../src/codec/writer.js';
 import {
   INITIAL_SUITE,
   OneRttKeys,

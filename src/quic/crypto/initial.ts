@@ -1,4 +1,4 @@
-import { fromHex } from '../codec/bytes.js';
+import { fromHex } from '../../codec/bytes.js';
 import { hkdfExpandLabel, hkdfExtract } from '../../tls/hkdf.js';
 import { TLS_AES_128_GCM_SHA256, cipherSuite, type CipherSuite } from '../../tls/suites.js';
 import { QUIC_VERSION_1 } from '../packet/version.js';

@@ -1,5 +1,5 @@
 import { createCipheriv } from 'node:crypto';
-import { constantTimeEqual, fromHex } from '../codec/bytes.js';
+import { constantTimeEqual, fromHex } from '../../codec/bytes.js';
 import { QUIC_VERSION_1 } from '../packet/version.js';
 
 /**

@@ -1,6 +1,6 @@
-import { Reader } from '../codec/reader.js';
-import { DecodeError } from '../codec/errors.js';
-import { VARINT_MAX_BIG, VARINT_SATURATED, sizeVarint } from '../codec/varint.js';
+import { Reader } from '../../codec/reader.js';
+import { DecodeError } from '../../codec/errors.js';
+import { VARINT_MAX_BIG, VARINT_SATURATED, sizeVarint } from '../../codec/varint.js';
 import {
   TransportError,
   TransportErrorCode,

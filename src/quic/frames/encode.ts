@@ -1,5 +1,5 @@
-import type { Writer } from '../codec/writer.js';
-import { sizeVarint, sizeVarintExact } from '../codec/varint.js';
+import type { Writer } from '../../codec/writer.js';
+import { sizeVarint, sizeVarintExact } from '../../codec/varint.js';
 import type { EcnCounts, Frame } from './frame.js';
 import { FrameType, STREAM_FIN_BIT, STREAM_LEN_BIT, STREAM_OFF_BIT } from './types.js';
 

@@ -1,7 +1,7 @@
-import { DecodeError } from '../codec/errors.js';
-import { Reader } from '../codec/reader.js';
-import { sizeVarint } from '../codec/varint.js';
-import type { Writer } from '../codec/writer.js';
+import { DecodeError } from '../../codec/errors.js';
+import { Reader } from '../../codec/reader.js';
+import { sizeVarint } from '../../codec/varint.js';
+import type { Writer } from '../../codec/writer.js';
 import { writePacketNumber, type PacketNumberLength } from './number.js';
 import { VERSION_NEGOTIATION, isSupportedVersion } from './version.js';
 

@@ -1,4 +1,4 @@
-import { writeVarintAt, type Writer } from '../codec/writer.js';
+import { writeVarintAt, type Writer } from '../../codec/writer.js';
 import type { PacketKey } from '../crypto/aead.js';
 import {
   HP_SAMPLE_LENGTH,

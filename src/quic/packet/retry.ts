@@ -1,4 +1,4 @@
-import { Writer } from '../codec/writer.js';
+import { Writer } from '../../codec/writer.js';
 import { RETRY_INTEGRITY_TAG_LENGTH, retryIntegrityTag, verifyRetryIntegrity } from '../crypto/retry.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, MAX_CID_LENGTH, type RetryHeader } from './header.js';
 

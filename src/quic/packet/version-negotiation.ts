@@ -1,4 +1,4 @@
-import { Writer } from '../codec/writer.js';
+import { Writer } from '../../codec/writer.js';
 import { FIXED_BIT, HEADER_FORM_BIT, MAX_CID_LENGTH_INVARIANT } from './header.js';
 import { SUPPORTED_VERSIONS, VERSION_NEGOTIATION } from './version.js';
 

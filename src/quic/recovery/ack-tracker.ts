@@ -1,5 +1,6 @@
 import { RangeSet } from '../range-set.js';
-import { DEFAULT_MAX_ACK_DELAY, PacketSpace } from './constants.js';
+import { DEFAULT_MAX_ACK_DELAY } from './constants.js';
+import { PacketSpace } from '../packet/space.js';
 
 /**
  * The RECEIVER side of acknowledgments for one packet number space (RFC 9000 §13.2): which

@@ -1,18 +1,8 @@
 /**
- * Packet number spaces and the loss-recovery constants of RFC 9002 §6 and Appendix A.2.
+ * The loss-recovery constants of RFC 9002 §6 and Appendix A.2 (the packet number spaces are in
+ * src/quic/packet/space.ts).
  * All times are milliseconds (numbers, possibly fractional).
  */
-
-/** RFC 9002 Appendix A.2 kPacketNumberSpace. 0-RTT and 1-RTT packets share `Application`. */
-export const PacketSpace = {
-  Initial: 0,
-  Handshake: 1,
-  Application: 2,
-} as const;
-export type PacketSpace = (typeof PacketSpace)[keyof typeof PacketSpace];
-
-/** The three spaces in RFC order (Initial, Handshake, Application). */
-export const PACKET_SPACES: readonly PacketSpace[] = [PacketSpace.Initial, PacketSpace.Handshake, PacketSpace.Application];
 
 /** RFC 9002 §6.1.1: reordering threshold in packets. */
 export const K_PACKET_THRESHOLD = 3;

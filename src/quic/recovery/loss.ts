@@ -1,6 +1,7 @@
 import { protocolViolation } from '../errors.js';
 import { RangeSet } from '../range-set.js';
-import { DEFAULT_MAX_ACK_DELAY, K_PACKET_THRESHOLD, PACKET_SPACES, PacketSpace } from './constants.js';
+import { DEFAULT_MAX_ACK_DELAY, K_PACKET_THRESHOLD } from './constants.js';
+import { PACKET_SPACES, PacketSpace } from '../packet/space.js';
 import { RttEstimator } from './rtt.js';
 import { SentPacketQueue } from './sent-packets.js';
 import type { SentPacket } from './sent-packets.js';

@@ -1,4 +1,5 @@
-import { K_GRANULARITY, K_INITIAL_RTT, K_PERSISTENT_CONGESTION_THRESHOLD, K_TIME_THRESHOLD, PacketSpace } from './constants.js';
+import { K_GRANULARITY, K_INITIAL_RTT, K_PERSISTENT_CONGESTION_THRESHOLD, K_TIME_THRESHOLD } from './constants.js';
+import { PacketSpace } from '../packet/space.js';
 
 /**
  * RTT estimation, RFC 9002 §5 (variables of Appendix A.3). One estimator per path.

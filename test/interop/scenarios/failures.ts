@@ -16,7 +16,7 @@ import { attempt, bindOurs, errorInfo, ourAddr, pair, readAll, sleep, withTimeou
 import { Session } from '../../../src/session/session.js';
 import { EndpointId, generateSecretKey } from '../../../src/tls/identity.js';
 import { CryptoRandom } from '../../../src/tls/random.js';
-import { utf8 } from '../../../src/quic/codec/bytes.js';
+import { utf8 } from '../../../src/codec/bytes.js';
 
 assertIsolated();
 

@@ -15,7 +15,7 @@ import { IrohRpc, sha256Hex } from '../iroh-rpc.js';
 import { attempt, bindOurs, errorInfo, ourAddr, pair, readAll, withTimeout, writeAll, type Direction } from '../peer.js';
 import { DEFAULT_ALPN } from '../../../src/session/endpoint.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual, utf8 } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual, utf8 } from '../../../src/codec/bytes.js';
 
 assertIsolated();
 

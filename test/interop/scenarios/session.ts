@@ -20,7 +20,7 @@ import { KeyLogSecrets, handshakeMessages, helloExtensions, isGreaseParameter, o
 import type { Conversation, Dir } from '../wire.js';
 import { attempt, bindOurs, errorInfo, ourAddr, pair, readAll, sleep, withTimeout, writeAll, type Direction } from '../peer.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual, utf8 } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual, utf8 } from '../../../src/codec/bytes.js';
 import type { Session } from '../../../src/session/session.js';
 
 assertIsolated();

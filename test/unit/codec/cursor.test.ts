@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer, writeVarintAt } from '../../../src/quic/codec/writer.js';
-import { DecodeError, BufferOverflowError } from '../../../src/quic/codec/errors.js';
-import { VARINT_SATURATED, sizeVarint, sizeVarintExact } from '../../../src/quic/codec/varint.js';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer, writeVarintAt } from '../../../src/codec/writer.js';
+import { DecodeError, BufferOverflowError } from '../../../src/codec/errors.js';
+import { VARINT_SATURATED, sizeVarint, sizeVarintExact } from '../../../src/codec/varint.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
 describe('varint (RFC 9000 §16)', () => {

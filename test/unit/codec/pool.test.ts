@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BufferPool, BufferPoolError } from '../../../src/quic/codec/pool.js';
+import { BufferPool, BufferPoolError } from '../../../src/codec/pool.js';
 
 describe('BufferPool', () => {
   it('hands out distinct buffers of the configured size and reuses released ones', () => {

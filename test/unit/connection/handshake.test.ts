@@ -3,7 +3,7 @@ import { Pair } from '../../harness/pair.js';
 import { describe as describeDatagram, isAckEliciting, packetsOf, sentBy } from '../../harness/wire.js';
 import { testSeed, withSeed } from '../../harness/seed.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
 import { K_GRANULARITY, K_INITIAL_RTT } from '../../../src/quic/recovery/constants.js';
 import { encodeRetry } from '../../../src/quic/packet/retry.js';
 import { QUIC_VERSION_1 } from '../../../src/quic/packet/version.js';

@@ -3,7 +3,7 @@ import { Pair } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
 import { testSeed } from '../../harness/seed.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
 import { StreamResetError } from '../../../src/quic/streams/stream-error.js';
 import type { ConnectionEvent } from '../../../src/quic/events.js';
 

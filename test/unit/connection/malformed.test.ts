@@ -3,8 +3,8 @@ import { Pair, type Side, type TransportOptions } from '../../harness/pair.js';
 import { frameBytes, injectPacket } from '../../harness/inject.js';
 import { testSeed } from '../../harness/seed.js';
 import { TransportErrorCode as E } from '../../../src/quic/errors.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
-import { fromHex } from '../../../src/quic/codec/bytes.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
+import { fromHex } from '../../../src/codec/bytes.js';
 
 /**
  * A peer that sends what the RFC forbids gets the connection closed with the RFC's error code

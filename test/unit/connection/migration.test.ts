@@ -3,14 +3,14 @@ import { Pair } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
 import { testSeed } from '../../harness/seed.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
 
 function payload(n: number, seed = 5): Uint8Array {
   return new SeededRandom(seed).fill(new Uint8Array(n));
 }
 
 /**
- * NAT rebinding of the client seen by the server connection (RFC 9000 §9; src/quic/path.ts), on a
+ * NAT rebinding of the client seen by the server connection (RFC 9000 §9; src/quic/connection/paths.ts), on a
  * Pair with addresses (`Pair.rebindClient`) over seeded lossy, reordering links.
  */
 describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Pair } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import { resolveTransportConfig } from '../../../src/quic/config.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import { resolveTransportConfig } from '../../../src/quic/transport-config.js';
 
 /** TransportConfig.insecureNullKeys: the benchmark mode that measures protocol logic alone. */
 describe('connection: insecure null keys (benchmarks only)', () => {

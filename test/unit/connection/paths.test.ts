@@ -3,8 +3,8 @@ import { Pair } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
 import { testSeed } from '../../harness/seed.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import { BASE_PLPMTU } from '../../../src/quic/mtu.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import { BASE_PLPMTU } from '../../../src/quic/connection/mtu.js';
 
 function payload(n: number, seed = 5): Uint8Array {
   return new SeededRandom(seed).fill(new Uint8Array(n));

@@ -3,9 +3,9 @@ import { Pair, type PairOptions } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
 import { testSeed } from '../../harness/seed.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import { QlogRecorder, type QlogEvent, type QlogFrame, type QlogMetrics } from '../../../src/quic/qlog.js';
-import type { Connection } from '../../../src/quic/connection.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import { QlogRecorder, type QlogEvent, type QlogFrame, type QlogMetrics } from '../../../src/quic/connection/qlog.js';
+import type { Connection } from '../../../src/quic/connection/connection.js';
 
 /**
  * qlog tracing (issue #4) over the simulated pair: what the sinks of both connections receive for

@@ -4,7 +4,7 @@ import { sealFrom, frameBytes } from '../../harness/inject.js';
 import { testSeed } from '../../harness/seed.js';
 import { initialKeys, openPacket, parseFrames, cryptoStream } from '../../interop/wire.js';
 import { tryParsePacketHeader } from '../../../src/quic/packet/header.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 
 /**
  * A CRYPTO frame that installs new read keys makes the connection process the packets it had

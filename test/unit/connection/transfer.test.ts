@@ -3,7 +3,7 @@ import { Pair, type PairOptions } from '../../harness/pair.js';
 import { StreamReceiver, StreamSender, run } from '../../harness/apps.js';
 import { testSeed } from '../../harness/seed.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
 import type { LinkConfig } from '../../harness/link.js';
 
 function payload(n: number, seed = 5): Uint8Array {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { toHex } from '../../../src/quic/codec/bytes.js';
+import { toHex } from '../../../src/codec/bytes.js';
 import { AeadPacketKey, NullPacketKey, derivePacketKey, type PacketKey } from '../../../src/quic/crypto/index.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { CIPHER_SUITES, type CipherSuite } from '../../../src/tls/suites.js';

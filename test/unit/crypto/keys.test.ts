@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { toHex } from '../../../src/quic/codec/bytes.js';
+import { toHex } from '../../../src/codec/bytes.js';
 import {
   OneRttKeys,
   deriveDirectionalKeys,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { DeadlineHeap, type HeapItem } from '../../../src/quic/endpoint-timers.js';
-import type { EndpointCore } from '../../../src/quic/endpoint.js';
+import { DeadlineHeap, type HeapItem } from '../../../src/quic/endpoint/deadline-heap.js';
+import type { EndpointCore } from '../../../src/quic/endpoint/endpoint-core.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { Identities, Net } from './net.js';
 import { incoming } from './helpers.js';

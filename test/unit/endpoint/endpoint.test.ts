@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import { ConfigError } from '../../../src/quic/config.js';
-import { EndpointCore, EndpointError } from '../../../src/quic/endpoint.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import { ConfigError } from '../../../src/quic/transport-config.js';
+import { EndpointCore, EndpointError } from '../../../src/quic/endpoint/endpoint-core.js';
 import { encodeVersionNegotiation } from '../../../src/quic/packet/version-negotiation.js';
 import { QUIC_VERSION_1, isReservedVersion } from '../../../src/quic/packet/version.js';
 import { SeededRandom } from '../../../src/tls/random.js';

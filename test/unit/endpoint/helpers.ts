@@ -1,7 +1,7 @@
-import type { Connection } from '../../../src/quic/connection.js';
-import type { ConnectionHandle, EndpointEvent } from '../../../src/quic/endpoint.js';
+import type { Connection } from '../../../src/quic/connection/connection.js';
+import type { ConnectionHandle, EndpointEvent } from '../../../src/quic/endpoint/endpoint-core.js';
 import type { CloseReason } from '../../../src/quic/events.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
+import { Writer } from '../../../src/codec/writer.js';
 import { initialKeys } from '../../../src/quic/crypto/initial.js';
 import { LongPacketType, tryParsePacketHeader, writeLongHeader, type PacketHeader } from '../../../src/quic/packet/header.js';
 import { sealPacket } from '../../../src/quic/packet/protection.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import { Connection } from '../../../src/quic/connection.js';
-import { EndpointError, type ConnectionHandle, type EndpointCore } from '../../../src/quic/endpoint.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import { Connection } from '../../../src/quic/connection/connection.js';
+import { EndpointError, type ConnectionHandle, type EndpointCore } from '../../../src/quic/endpoint/endpoint-core.js';
 import { TransportErrorCode } from '../../../src/quic/errors.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { StreamReceiver, StreamSender } from '../../harness/apps.js';

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { bytesEqual } from '../../../src/quic/codec/bytes.js';
-import type { Connection } from '../../../src/quic/connection.js';
-import type { EndpointConfig } from '../../../src/quic/endpoint.js';
-import { QlogRecorder } from '../../../src/quic/qlog.js';
-import { validationTimeout } from '../../../src/quic/path.js';
+import { bytesEqual } from '../../../src/codec/bytes.js';
+import type { Connection } from '../../../src/quic/connection/connection.js';
+import type { EndpointConfig } from '../../../src/quic/endpoint/endpoint-core.js';
+import { QlogRecorder } from '../../../src/quic/connection/qlog.js';
+import { validationTimeout } from '../../../src/quic/connection/paths.js';
 import { StreamReceiver, StreamSender } from '../../harness/apps.js';
 import { Identities, Net } from './net.js';
 import { closeReason, incoming, payload } from './helpers.js';
 
 /**
- * The peer's address changes, as the server sees them (RFC 9000 §8.2, §9; src/quic/path.ts):
+ * The peer's address changes, as the server sees them (RFC 9000 §8.2, §9; src/quic/connection/paths.ts):
  * endpoint cores on a simulated network with a NAT (`Net.rebind`), virtual time.
  */
 const S = '10.0.0.1:443';

@@ -1,5 +1,5 @@
-import { EndpointCore, type EndpointConfig, type EndpointEvent } from '../../../src/quic/endpoint.js';
-import type { ConnectionTlsOptions } from '../../../src/quic/connection.js';
+import { EndpointCore, type EndpointConfig, type EndpointEvent } from '../../../src/quic/endpoint/endpoint-core.js';
+import type { ConnectionTlsOptions } from '../../../src/quic/connection/connection.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { publicKeyOf } from '../../../src/tls/identity.js';
 import { Link, type LinkConfig } from '../../harness/link.js';

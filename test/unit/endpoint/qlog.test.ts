@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { bytesEqual, toHex } from '../../../src/quic/codec/bytes.js';
-import type { QlogConnectionInfo } from '../../../src/quic/endpoint.js';
-import { QlogRecorder } from '../../../src/quic/qlog.js';
+import { bytesEqual, toHex } from '../../../src/codec/bytes.js';
+import type { QlogConnectionInfo } from '../../../src/quic/endpoint/endpoint-core.js';
+import { QlogRecorder } from '../../../src/quic/connection/qlog.js';
 import { Identities, Net } from './net.js';
 import { buildInitial, incoming } from './helpers.js';
 

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from '../../../src/quic/codec/bytes.js';
-import { AddressTokens, NEW_TOKEN_TOKEN, RETRY_TOKEN, hostOf, type TokenCheck } from '../../../src/quic/tokens.js';
+import { utf8 } from '../../../src/codec/bytes.js';
+import { AddressTokens, NEW_TOKEN_TOKEN, RETRY_TOKEN, hostOf, type TokenCheck } from '../../../src/quic/endpoint/address-tokens.js';
 import {
   MIN_STATELESS_RESET_LENGTH,
   StatelessResetKey,
   TokenBucket,
   statelessResetLength,
   writeStatelessReset,
-} from '../../../src/quic/stateless-reset.js';
+} from '../../../src/quic/endpoint/stateless-reset.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { testSeed } from '../../harness/seed.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual, utf8 } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual, utf8 } from '../../../src/codec/bytes.js';
 import { TransportErrorCode } from '../../../src/quic/errors.js';
 import { LongPacketType } from '../../../src/quic/packet/header.js';
 import { SeededRandom } from '../../../src/tls/random.js';

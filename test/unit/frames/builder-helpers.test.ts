@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { BufferOverflowError } from '../../../src/quic/codec/errors.js';
-import { toHex } from '../../../src/quic/codec/bytes.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { BufferOverflowError } from '../../../src/codec/errors.js';
+import { toHex } from '../../../src/codec/bytes.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import {
   FrameContext,

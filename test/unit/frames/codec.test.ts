@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import {

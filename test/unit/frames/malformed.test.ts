@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { fromHex } from '../../../src/quic/codec/bytes.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { fromHex } from '../../../src/codec/bytes.js';
 import { TransportError, TransportErrorCode as E } from '../../../src/quic/errors.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { LocalCids, RemoteCids } from '../../../src/quic/cid.js';
+import { LocalCids, RemoteCids } from '../../../src/quic/connection/cids.js';
 import { TransportError, TransportErrorCode as E } from '../../../src/quic/errors.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
 /**
  * Connection IDs over a long life (RFC 9000 §5.1): whatever order a peer issues and retires them
  * in, what we track stays bounded. The single-frame rules (CONNECTION_ID_LIMIT_ERROR beyond
- * active_connection_id_limit, retirements owed) are in test/unit/cid.test.ts and
+ * active_connection_id_limit, retirements owed) are in test/unit/connection/cids.test.ts and
  * test/unit/connection/malformed.test.ts.
  */
 const cid = (n: number): Uint8Array => {

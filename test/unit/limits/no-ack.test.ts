@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Pair } from '../../harness/pair.js';
 import { testSeed } from '../../harness/seed.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { EndpointError } from '../../../src/quic/endpoint.js';
+import { EndpointError } from '../../../src/quic/endpoint/endpoint-core.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { testSeed } from '../../harness/seed.js';
 import { Identities } from '../endpoint/net.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
+import { DecodeError } from '../../../src/codec/errors.js';
+import { Writer } from '../../../src/codec/writer.js';
 import {
   LongPacketType,
   QUIC_VERSION_1,

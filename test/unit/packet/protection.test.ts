@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { toHex } from '../../../src/quic/codec/bytes.js';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
+import { toHex } from '../../../src/codec/bytes.js';
+import { DecodeError } from '../../../src/codec/errors.js';
+import { Writer } from '../../../src/codec/writer.js';
 import {
   OneRttKeys,
   deriveDirectionalKeys,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
-import { VARINT_SATURATED, sizeVarintExact } from '../../../src/quic/codec/varint.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { DecodeError } from '../../../src/codec/errors.js';
+import { VARINT_SATURATED, sizeVarintExact } from '../../../src/codec/varint.js';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 import { decodeFrames } from '../../../src/quic/frames/decode.js';
 import { sizeFrame, writeFrame } from '../../../src/quic/frames/encode.js';

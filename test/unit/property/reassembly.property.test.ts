@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CryptoStream } from '../../../src/quic/crypto-stream.js';
-import { concatBytes } from '../../../src/quic/codec/bytes.js';
+import { CryptoStream } from '../../../src/quic/connection/crypto-stream.js';
+import { concatBytes } from '../../../src/codec/bytes.js';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 import { RangeSet } from '../../../src/quic/range-set.js';
 import { RecvStream } from '../../../src/quic/streams/recv-stream.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { DecodeError } from '../../../src/codec/errors.js';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 import { decodeTransportParameters, TransportParameterId } from '../../../src/quic/transport-params.js';
 import { Alert, TlsAlert } from '../../../src/tls/alerts.js';

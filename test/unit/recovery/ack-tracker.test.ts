@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AckTracker } from '../../../src/quic/recovery/ack-tracker.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
 const INF = Number.POSITIVE_INFINITY;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { LossDetector } from '../../../src/quic/recovery/loss.js';
 import type { SentPacket } from '../../../src/quic/recovery/sent-packets.js';
 import { SeededRandom } from '../../../src/tls/random.js';

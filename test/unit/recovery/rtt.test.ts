@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { RttEstimator } from '../../../src/quic/recovery/rtt.js';
 
 describe('RttEstimator (RFC 9002 §5)', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createController } from '../../../src/quic/congestion/controller.js';
 import type { CongestionAlgorithm } from '../../../src/quic/congestion/controller.js';
 import { AckTracker } from '../../../src/quic/recovery/ack-tracker.js';
-import { PacketSpace } from '../../../src/quic/recovery/constants.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { LossDetector } from '../../../src/quic/recovery/loss.js';
 import { Pacer } from '../../../src/quic/recovery/pacer.js';
 import { SeededRandom } from '../../../src/tls/random.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SocketAddress, isIP } from 'node:net';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { EndpointId, base32Encode, generateSecretKey } from '../../../src/tls/identity.js';
 import {

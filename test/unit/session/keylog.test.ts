@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../../../src/quic/codec/bytes.js';
+import { toHex } from '../../../src/codec/bytes.js';
 import { Level, type TlsEvent } from '../../../src/tls/engine.js';
 import { KEY_LOG_LABELS, KeyLogFile, formatKeyLogLine, keyLogger } from '../../../src/session/keylog.js';
 import { clientConfig, runHandshake, serverConfig } from '../tls/helpers.js';

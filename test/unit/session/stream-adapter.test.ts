@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { Pair } from '../../harness/pair.js';
 import { StreamAbortedError, StreamWaiters, WRITE_YIELD_BYTES, readableFor, writableFor, type ConnectionPort } from '../../../src/session/stream-adapter.js';
-import type { Connection } from '../../../src/quic/connection.js';
+import type { Connection } from '../../../src/quic/connection/connection.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { bytesEqual, concatBytes } from '../../../src/quic/codec/bytes.js';
+import { bytesEqual, concatBytes } from '../../../src/codec/bytes.js';
 
 /** A Pair whose events feed StreamWaiters, driven asynchronously so web-stream promises run. */
 class AsyncPair {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
-import { Reader } from '../../../src/quic/codec/reader.js';
-import { Writer } from '../../../src/quic/codec/writer.js';
-import { fromHex, toHex, utf8 } from '../../../src/quic/codec/bytes.js';
+import { DecodeError } from '../../../src/codec/errors.js';
+import { Reader } from '../../../src/codec/reader.js';
+import { Writer } from '../../../src/codec/writer.js';
+import { fromHex, toHex, utf8 } from '../../../src/codec/bytes.js';
 import { Alert, TlsAlert } from '../../../src/tls/alerts.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import * as X from '../../../src/tls/extensions.js';

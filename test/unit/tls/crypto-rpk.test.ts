@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { Alert, TlsAlert } from '../../../src/tls/alerts.js';
 import {
   ed25519PublicKey,

@@ -9,7 +9,7 @@ import {
   TLS_AES_256_GCM_SHA384,
   TLS_CHACHA20_POLY1305_SHA256,
 } from '../../../src/tls/suites.js';
-import { toHex } from '../../../src/quic/codec/bytes.js';
+import { toHex } from '../../../src/codec/bytes.js';
 import {
   CLIENT_KEY,
   CLIENT_TP,
@@ -327,7 +327,7 @@ describe('TLS handshake failures', () => {
 
   it('ALPN the client did not offer: illegal_parameter; none in QUIC mode: no_application_protocol', async () => {
     const { encodeAlpn } = await import('../../../src/tls/extensions.js');
-    const { utf8 } = await import('../../../src/quic/codec/bytes.js');
+    const { utf8 } = await import('../../../src/codec/bytes.js');
     // Server serves and answers "zz" because the ClientHello was rewritten to offer "zz".
     const f = expectFailure(clientConfig(), serverConfig({ alpnProtocols: ['zz'] }), {
       tamper: (from, level, data) =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { HmacSha256, hmacSha256, sha256 as jsSha256 } from '../../../src/tls/hmac-sha256.js';
 import { hmacDigest } from '../../../src/tls/crypto.js';
 import { withSeed } from '../../harness/seed.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { DecodeError } from '../../../src/quic/codec/errors.js';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { DecodeError } from '../../../src/codec/errors.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { ED25519_SPKI_PREFIX, wrapEd25519Spki } from '../../../src/tls/rpk.js';
 import {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
-import { fromHex, toHex } from '../../../src/quic/codec/bytes.js';
+import { fromHex, toHex } from '../../../src/codec/bytes.js';
 import { x25519KeyPair, x25519SharedSecret } from '../../../src/tls/crypto.js';
 import { hkdfExpand, hkdfExpandLabel, hkdfExtract } from '../../../src/tls/hkdf.js';
 import {

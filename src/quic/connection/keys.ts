@@ -1,10 +1,10 @@
-import type { PacketKey } from './crypto/aead.js';
-import type { DirectionalKeys, KeyPhase, KeySet } from './crypto/keys.js';
-import { OneRttKeys, REAL_KEYS, deriveDirectionalKeys } from './crypto/keys.js';
-import { NULL_KEYS, nullDirectionalKeys, nullKeySet } from './crypto/null.js';
-import { initialKeys } from './crypto/initial.js';
-import { PacketSpace } from './recovery/constants.js';
-import type { CipherSuite } from '../tls/suites.js';
+import type { PacketKey } from '../crypto/aead.js';
+import type { DirectionalKeys, KeyPhase, KeySet } from '../crypto/keys.js';
+import { OneRttKeys, REAL_KEYS, deriveDirectionalKeys } from '../crypto/keys.js';
+import { NULL_KEYS, nullDirectionalKeys, nullKeySet } from '../crypto/null.js';
+import { initialKeys } from '../crypto/initial.js';
+import { PacketSpace } from '../packet/space.js';
+import type { CipherSuite } from '../../tls/suites.js';
 
 /**
  * The packet protection keys of one connection, per packet number space, and the 1-RTT key

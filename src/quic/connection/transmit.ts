@@ -1,6 +1,6 @@
-import { TransportErrorCode } from './errors.js';
+import { TransportErrorCode } from '../errors.js';
 import { BASE_PLPMTU } from './mtu.js';
-import { PacketSpace } from './recovery/constants.js';
+import { PacketSpace } from '../packet/space.js';
 import { DATAGRAM_TOKEN, HANDSHAKE_DONE_TOKEN, PacketTokens } from './recovery-tokens.js';
 import { transportClose, type ConnectionCore, type Space } from './connection-core.js';
 

@@ -1,6 +1,6 @@
-import { Writer } from './codec/writer.js';
-import { sizeVarint } from './codec/varint.js';
-import type { DirectionalKeys } from './crypto/keys.js';
+import { Writer } from '../../codec/writer.js';
+import { sizeVarint } from '../../codec/varint.js';
+import type { DirectionalKeys } from '../crypto/keys.js';
 import {
   maxCryptoDataThatFits,
   maxStreamDataThatFits,
@@ -12,17 +12,17 @@ import {
   writeFrame,
   writeStreamFrameHeader,
   sizeFrame,
-} from './frames/encode.js';
-import type { Frame } from './frames/frame.js';
-import { FrameType } from './frames/types.js';
-import { LongPacketType, writeLongHeader, writeShortHeader, type MutablePacketMarks, type PacketMarks } from './packet/header.js';
-import { packetNumberLength } from './packet/number.js';
-import { sealPacket } from './packet/protection.js';
-import { QUIC_VERSION_1 } from './packet/version.js';
-import type { AckFrameData } from './recovery/ack-tracker.js';
-import { PacketSpace } from './recovery/constants.js';
-import type { SendStream } from './streams/send-stream.js';
-import type { StreamControlFrame } from './streams/stream-types.js';
+} from '../frames/encode.js';
+import type { Frame } from '../frames/frame.js';
+import { FrameType } from '../frames/types.js';
+import { LongPacketType, writeLongHeader, writeShortHeader, type MutablePacketMarks, type PacketMarks } from '../packet/header.js';
+import { packetNumberLength } from '../packet/number.js';
+import { sealPacket } from '../packet/protection.js';
+import { QUIC_VERSION_1 } from '../packet/version.js';
+import type { AckFrameData } from '../recovery/ack-tracker.js';
+import { PacketSpace } from '../packet/space.js';
+import type { SendStream } from '../streams/send-stream.js';
+import type { StreamControlFrame } from '../streams/stream-types.js';
 
 /** Every AEAD here appends a 16-byte tag (RFC 9001 §5.3). */
 const TAG_LENGTH = 16;

@@ -1,4 +1,4 @@
-import { protocolViolation } from './errors.js';
+import { protocolViolation } from '../errors.js';
 
 /**
  * Unreliable datagrams (RFC 9221): a bounded send queue with a drop-oldest policy, a bounded

@@ -1,5 +1,5 @@
-import { RangeSet } from './range-set.js';
-import { TransportError, TransportErrorCode } from './errors.js';
+import { RangeSet } from '../range-set.js';
+import { TransportError, TransportErrorCode } from '../errors.js';
 
 /**
  * The CRYPTO stream of one encryption level (RFC 9000 §19.6, RFC 9001 §4.1.3): the handshake

@@ -1,7 +1,7 @@
-import { FIXED_BIT } from './packet/header.js';
-import { endpointSubkey } from './tokens.js';
-import type { Random } from '../tls/random.js';
-import { HmacSha256 } from '../tls/hmac-sha256.js';
+import { FIXED_BIT } from '../packet/header.js';
+import { endpointSubkey } from './address-tokens.js';
+import type { Random } from '../../tls/random.js';
+import { HmacSha256 } from '../../tls/hmac-sha256.js';
 
 /**
  * Stateless resets (RFC 9000 §10.3): the tokens an endpoint derives for its connection IDs, the

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { LocalCids, RemoteCids } from '../../src/quic/cid.js';
-import { TransportError, TransportErrorCode } from '../../src/quic/errors.js';
-import { SeededRandom } from '../../src/tls/random.js';
+import { LocalCids, RemoteCids } from '../../../src/quic/connection/cids.js';
+import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
+import { SeededRandom } from '../../../src/tls/random.js';
 
 const token = (cid: Uint8Array): Uint8Array => new Uint8Array(16).fill(cid[0]! ^ 0x5a);
 const cidOf = (n: number, len = 8): Uint8Array => new Uint8Array(len).fill(n);

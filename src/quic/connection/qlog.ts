@@ -1,12 +1,12 @@
-import { toHex } from './codec/bytes.js';
-import { FrameIterator } from './frames/decode.js';
-import type { Frame } from './frames/frame.js';
-import { FrameContext } from './frames/types.js';
-import { transportErrorName } from './errors.js';
-import { LongPacketType, type PacketHeader } from './packet/header.js';
-import { PacketSpace } from './recovery/constants.js';
-import type { SentPacket } from './recovery/sent-packets.js';
-import type { TransportParameters } from './transport-params.js';
+import { toHex } from '../../codec/bytes.js';
+import { FrameIterator } from '../frames/decode.js';
+import type { Frame } from '../frames/frame.js';
+import { FrameContext } from '../frames/types.js';
+import { transportErrorName } from '../errors.js';
+import { LongPacketType, type PacketHeader } from '../packet/header.js';
+import { PacketSpace } from '../packet/space.js';
+import type { SentPacket } from '../recovery/sent-packets.js';
+import type { TransportParameters } from '../transport-params.js';
 import type { ConnectionCore } from './connection-core.js';
 
 /**
@@ -183,7 +183,7 @@ export interface QlogPathEndpoint {
 
 /**
  * migration_state_updated (qlog QUIC events, MigrationState): our view of the peer's address
- * changes and of path validation (src/quic/path.ts). `path_remote` is the peer address concerned.
+ * changes and of path validation (src/quic/connection/paths.ts). `path_remote` is the peer address concerned.
  */
 export interface QlogMigration {
   readonly new:

@@ -1,16 +1,16 @@
-import { utf8 } from './codec/bytes.js';
-import type { CloseReason, ConnectionEvent } from './events.js';
-import type { Direction } from './streams/stream-id.js';
-import type { TransportParameters } from './transport-params.js';
+import { utf8 } from '../../codec/bytes.js';
+import type { CloseReason, ConnectionEvent } from '../events.js';
+import type { Direction } from '../streams/stream-id.js';
+import type { TransportParameters } from '../transport-params.js';
 import { ConnectionCore, type ConnectionStats } from './connection-core.js';
 import { processDatagram } from './receive.js';
 import { transmit, transmitClose } from './transmit.js';
-import { StreamResetError } from './streams/stream-error.js';
+import { StreamResetError } from '../streams/stream-error.js';
 import { qlogAfterInput, type QlogTracer } from './qlog.js';
-import { onDatagramFrom, transmitPath, validateCurrentPath } from './path.js';
+import { onDatagramFrom, transmitPath, validateCurrentPath } from './paths.js';
 export type { QlogSink } from './qlog.js';
 export type { ConnectionOptions, ClientConnectionOptions, ServerConnectionOptions, ConnectionTlsOptions, ConnectionStats } from './connection-core.js';
-export type { PathStats } from './path.js';
+export type { PathStats } from './paths.js';
 
 /**
  * A QUIC connection (RFC 9000), sans-IO: a driver feeds it datagrams and time and pulls

@@ -1,6 +1,6 @@
-import { toHex } from './codec/bytes.js';
-import { ConfigError, resolveTransportConfig } from './config.js';
-import { Connection } from './connection.js';
+import { toHex } from '../../codec/bytes.js';
+import { ConfigError, resolveTransportConfig } from '../transport-config.js';
+import { Connection } from '../connection/connection.js';
 import {
   EndpointError,
   bucket,
@@ -13,15 +13,15 @@ import {
   type EndpointStats,
   type Transmit,
   type TransportOptions,
-} from './endpoint-config.js';
-import { DeadlineHeap } from './endpoint-timers.js';
-import { QlogRecorder } from './qlog.js';
-import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './endpoint-packets.js';
-import { TransportErrorCode } from './errors.js';
-import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from './packet/header.js';
+} from './config.js';
+import { DeadlineHeap } from './deadline-heap.js';
+import { QlogRecorder } from '../connection/qlog.js';
+import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
+import { TransportErrorCode } from '../errors.js';
+import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
 import { StatelessResetKey, TokenBucket, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
-import { AddressTokens } from './tokens.js';
-import type { Random } from '../tls/random.js';
+import { AddressTokens } from './address-tokens.js';
+import type { Random } from '../../tls/random.js';
 
 export {
   EndpointError,
@@ -34,7 +34,7 @@ export {
   type RateLimit,
   type Transmit,
   type TransportOptions,
-} from './endpoint-config.js';
+} from './config.js';
 
 /**
  * The endpoint core (RFC 9000 §5.2, §6, §8.1, §10.3): one per UDP socket, many connections,
@@ -55,7 +55,7 @@ export {
  * Addresses ("ip:port") are opaque strings to the core. Each datagram is handed to its
  * connection with its source address, and each datagram a connection writes goes where the
  * connection says (`Connection.transmitAddress`): the connection follows its peer's address
- * changes itself, with path validation (src/quic/path.ts, RFC 9000 §8.2, §9): a server moves to
+ * changes itself, with path validation (src/quic/connection/paths.ts, RFC 9000 §8.2, §9): a server moves to
  * a client's new address only on its highest-numbered non-probing packet, validates it with
  * PATH_CHALLENGE under the 3x anti-amplification limit, probes the old address, and reverts when
  * validation fails; a client ignores datagrams from any address but its server's. Routing stays

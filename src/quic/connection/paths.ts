@@ -1,9 +1,9 @@
-import { toHex } from './codec/bytes.js';
-import { createController, type CongestionController } from './congestion/controller.js';
+import { toHex } from '../../codec/bytes.js';
+import { createController, type CongestionController } from '../congestion/controller.js';
 import type { ConnectionCore } from './connection-core.js';
 import type { QlogMigration, QlogPathEndpoint } from './qlog.js';
-import { PacketSpace } from './recovery/constants.js';
-import type { SentPacket } from './recovery/sent-packets.js';
+import { PacketSpace } from '../packet/space.js';
+import type { SentPacket } from '../recovery/sent-packets.js';
 import { onPacketsLost, PacketTokens } from './recovery-tokens.js';
 
 /**

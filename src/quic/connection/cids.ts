@@ -1,6 +1,6 @@
-import { bytesEqual, constantTimeEqual, toHex } from './codec/bytes.js';
-import { TransportError, TransportErrorCode, protocolViolation } from './errors.js';
-import type { Random } from '../tls/random.js';
+import { bytesEqual, constantTimeEqual, toHex } from '../../codec/bytes.js';
+import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
+import type { Random } from '../../tls/random.js';
 
 /**
  * Connection IDs (RFC 9000 §5.1): the ones we issue to the peer (`LocalCids`, the peer puts them

@@ -58,7 +58,7 @@ export interface TransportConfig {
    * another client address once the handshake is confirmed (§9 lets us drop them, without a
    * Stateless Reset, rather than validate the new path). A NAT rebinding of the client then ends
    * the connection by idle timeout. Default false: the peer's address changes are followed with
-   * path validation (src/quic/path.ts).
+   * path validation (src/quic/connection/paths.ts).
    */
   disableActiveMigration: boolean;
 }

@@ -1,35 +1,35 @@
-import { bytesEqual, fromUtf8, utf8 } from './codec/bytes.js';
-import { LocalCids, RemoteCids, type ResetTokenFn } from './cid.js';
-import { resolveTransportConfig, type TransportConfig } from './config.js';
-import { createController, type CongestionController } from './congestion/controller.js';
-import { ConnectionKeys } from './connection-keys.js';
+import { bytesEqual, fromUtf8, utf8 } from '../../codec/bytes.js';
+import { LocalCids, RemoteCids, type ResetTokenFn } from './cids.js';
+import { resolveTransportConfig, type TransportConfig } from '../transport-config.js';
+import { createController, type CongestionController } from '../congestion/controller.js';
+import { ConnectionKeys } from './keys.js';
 import { CryptoStream } from './crypto-stream.js';
 import { Datagrams } from './datagrams.js';
-import { TransportError, TransportErrorCode, transportParameterError } from './errors.js';
-import type { CloseReason, ConnectionEvent } from './events.js';
-import { FrameContext } from './frames/types.js';
-import { FrameIterator } from './frames/decode.js';
-import type { Frame } from './frames/frame.js';
+import { TransportError, TransportErrorCode, transportParameterError } from '../errors.js';
+import type { CloseReason, ConnectionEvent } from '../events.js';
+import { FrameContext } from '../frames/types.js';
+import { FrameIterator } from '../frames/decode.js';
+import type { Frame } from '../frames/frame.js';
 import { MtuDiscovery } from './mtu.js';
-import { AckTracker } from './recovery/ack-tracker.js';
-import { PacketSpace, PACKET_SPACES } from './recovery/constants.js';
-import { LossDetector } from './recovery/loss.js';
-import { Pacer } from './recovery/pacer.js';
+import { AckTracker } from '../recovery/ack-tracker.js';
+import { PacketSpace, PACKET_SPACES } from '../packet/space.js';
+import { LossDetector } from '../recovery/loss.js';
+import { Pacer } from '../recovery/pacer.js';
 import type { PacketTokens } from './recovery-tokens.js';
-import { StreamMap } from './streams/stream-map.js';
+import { StreamMap } from '../streams/stream-map.js';
 import { PacketBuilder } from './packet-builder.js';
 import {
   decodeTransportParameters,
   defaultTransportParameters,
   encodeTransportParameters,
   type TransportParameters,
-} from './transport-params.js';
-import { Level, type TlsConfig, type TlsEngine } from '../tls/engine.js';
-import { TlsAlert } from '../tls/alerts.js';
-import { TlsClient } from '../tls/client.js';
-import { TlsServer } from '../tls/server.js';
-import type { Random } from '../tls/random.js';
-import { Paths, onPacketsLostOnPaths, onPathTimeout, type PathStats } from './path.js';
+} from '../transport-params.js';
+import { Level, type TlsConfig, type TlsEngine } from '../../tls/engine.js';
+import { TlsAlert } from '../../tls/alerts.js';
+import { TlsClient } from '../../tls/client.js';
+import { TlsServer } from '../../tls/server.js';
+import type { Random } from '../../tls/random.js';
+import { Paths, onPacketsLostOnPaths, onPathTimeout, type PathStats } from './paths.js';
 import { replayBuffered } from './receive.js';
 import { attachQlog, qlogPacketsLost, qlogRemoteParameters, qlogTlsKey, type QlogSink, type QlogTracer } from './qlog.js';
 

@@ -1,11 +1,11 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual, constantTimeEqual, utf8 } from './codec/bytes.js';
-import { DecodeError } from './codec/errors.js';
-import { Reader } from './codec/reader.js';
-import { Writer } from './codec/writer.js';
-import type { Random } from '../tls/random.js';
-import { HmacSha256 } from '../tls/hmac-sha256.js';
+import { bytesEqual, constantTimeEqual, utf8 } from '../../codec/bytes.js';
+import { DecodeError } from '../../codec/errors.js';
+import { Reader } from '../../codec/reader.js';
+import { Writer } from '../../codec/writer.js';
+import type { Random } from '../../tls/random.js';
+import { HmacSha256 } from '../../tls/hmac-sha256.js';
 
 /**
  * Address-validation tokens (RFC 9000 §8.1.2-§8.1.4): what a server puts in a Retry packet or a

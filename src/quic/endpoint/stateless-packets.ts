@@ -1,14 +1,14 @@
-import { utf8 } from './codec/bytes.js';
-import { Writer } from './codec/writer.js';
-import { initialKeys } from './crypto/initial.js';
-import { sizeFrame, writeFrame } from './frames/encode.js';
-import type { Frame } from './frames/frame.js';
-import { LongPacketType, sizeLongHeader, tryParsePacketHeader, writeLongHeader, type LongHeader, type UnsupportedVersionHeader } from './packet/header.js';
-import { openPayload, removeHeaderProtection, sealPacket } from './packet/protection.js';
-import { encodeRetry } from './packet/retry.js';
-import { SUPPORTED_VERSIONS } from './packet/version.js';
-import { encodeVersionNegotiation } from './packet/version-negotiation.js';
-import type { Random } from '../tls/random.js';
+import { utf8 } from '../../codec/bytes.js';
+import { Writer } from '../../codec/writer.js';
+import { initialKeys } from '../crypto/initial.js';
+import { sizeFrame, writeFrame } from '../frames/encode.js';
+import type { Frame } from '../frames/frame.js';
+import { LongPacketType, sizeLongHeader, tryParsePacketHeader, writeLongHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
+import { openPayload, removeHeaderProtection, sealPacket } from '../packet/protection.js';
+import { encodeRetry } from '../packet/retry.js';
+import { SUPPORTED_VERSIONS } from '../packet/version.js';
+import { encodeVersionNegotiation } from '../packet/version-negotiation.js';
+import type { Random } from '../../tls/random.js';
 
 /**
  * The packets an endpoint sends without a connection (RFC 9000 §5.2.2, §6, §8.1.2): Version

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BASE_PLPMTU, BLACK_HOLE_THRESHOLD, MAX_PROBES, MtuDiscovery, RAISE_TIMER_MS } from '../../src/quic/mtu.js';
+import { BASE_PLPMTU, BLACK_HOLE_THRESHOLD, MAX_PROBES, MtuDiscovery, RAISE_TIMER_MS } from '../../../src/quic/connection/mtu.js';
 
 /** Runs the search against a path that carries `pathMtu`; returns the probe sizes tried. */
 function search(m: MtuDiscovery, pathMtu: number, now = 0): number[] {

@@ -1,9 +1,9 @@
-import { ConfigError, type resolveTransportConfig } from './config.js';
-import type { Connection, ConnectionTlsOptions } from './connection.js';
-import type { ConnectionEvent } from './events.js';
-import type { QlogSink } from './qlog.js';
+import { ConfigError, type resolveTransportConfig } from '../transport-config.js';
+import type { Connection, ConnectionTlsOptions } from '../connection/connection.js';
+import type { ConnectionEvent } from '../events.js';
+import type { QlogSink } from '../connection/qlog.js';
 import { TokenBucket } from './stateless-reset.js';
-import type { Random } from '../tls/random.js';
+import type { Random } from '../../tls/random.js';
 
 /** The public types of the endpoint core (endpoint.ts) and the validation of its configuration. */
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { CryptoStream } from '../../src/quic/crypto-stream.js';
-import { TransportError, TransportErrorCode } from '../../src/quic/errors.js';
-import { concatBytes } from '../../src/quic/codec/bytes.js';
-import { SeededRandom } from '../../src/tls/random.js';
+import { CryptoStream } from '../../../src/quic/connection/crypto-stream.js';
+import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
+import { concatBytes } from '../../../src/codec/bytes.js';
+import { SeededRandom } from '../../../src/tls/random.js';
 
 describe('CRYPTO stream', () => {
   it('sends new data in chunks and re-sends only lost, unacknowledged ranges', () => {

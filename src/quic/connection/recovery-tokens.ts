@@ -1,7 +1,7 @@
-import type { PacketSpace } from './recovery/constants.js';
-import type { SentPacket } from './recovery/sent-packets.js';
+import type { PacketSpace } from '../packet/space.js';
+import type { SentPacket } from '../recovery/sent-packets.js';
 import type { ConnectionCore } from './connection-core.js';
-import type { StreamControlFrame } from './streams/stream-types.js';
+import type { StreamControlFrame } from '../streams/stream-types.js';
 
 /**
  * Recovery tokens: what a sent packet carried that matters when it is acknowledged or lost

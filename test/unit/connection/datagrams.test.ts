@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { DatagramError, Datagrams, datagramOverhead } from '../../src/quic/datagrams.js';
-import { TransportError, TransportErrorCode } from '../../src/quic/errors.js';
+import { DatagramError, Datagrams, datagramOverhead } from '../../../src/quic/connection/datagrams.js';
+import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 
 const d = (n: number, fill = 0): Uint8Array => new Uint8Array(n).fill(fill);
 

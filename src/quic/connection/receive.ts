@@ -1,11 +1,11 @@
-import { bytesEqual } from './codec/bytes.js';
-import { TransportError, TransportErrorCode, protocolViolation } from './errors.js';
-import type { Frame } from './frames/frame.js';
-import { LongPacketType, tryParsePacketHeader, type PacketHeader } from './packet/header.js';
-import { QUIC_VERSION_1 } from './packet/version.js';
-import { openPayload, removeHeaderProtection } from './packet/protection.js';
-import { verifyRetry } from './packet/retry.js';
-import { PacketSpace } from './recovery/constants.js';
+import { bytesEqual } from '../../codec/bytes.js';
+import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
+import type { Frame } from '../frames/frame.js';
+import { LongPacketType, tryParsePacketHeader, type PacketHeader } from '../packet/header.js';
+import { QUIC_VERSION_1 } from '../packet/version.js';
+import { openPayload, removeHeaderProtection } from '../packet/protection.js';
+import { verifyRetry } from '../packet/retry.js';
+import { PacketSpace } from '../packet/space.js';
 import { FRAME_CONTEXT, MAX_BUFFERED_PACKETS, SPACE_LEVEL, type ConnectionCore } from './connection-core.js';
 import { onPacketAcked } from './recovery-tokens.js';
 import {
@@ -17,7 +17,7 @@ import {
   restoreRtt,
   rttSnapshotNeeded,
   saveRtt,
-} from './path.js';
+} from './paths.js';
 import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogPacketsLost, qlogStatelessReceived } from './qlog.js';
 
 /**
