@@ -1,5 +1,6 @@
 import type { Connection } from '../quic/connection/connection.js';
 import type { ConnectionEvent } from '../quic/events.js';
+import { StreamResetError } from '../quic/streams/stream-error.js';
 
 /**
  * QUIC streams as WHATWG streams (the WebTransport shape), with backpressure tied to flow
@@ -143,21 +144,25 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
       async pull(controller) {
         for (;;) {
           const closed = waiters.closedFor(id);
-          const recv = port.conn.streams.get(id)?.recv;
-          if (!recv) {
+          const recv = port.conn.recvStream(id);
+          if (recv.isGone) {
             // Removed from the map: everything was delivered (or the connection is gone).
             if (closed) controller.error(closed);
             else controller.close();
             return;
           }
-          const data = recv.read(64 * 1024);
+          let data: Uint8Array | null;
+          try {
+            data = recv.read(64 * 1024);
+          } catch (e) {
+            // The read reached the peer's RESET_STREAM.
+            if (!(e instanceof StreamResetError)) throw e;
+            controller.error(new StreamAbortedError(id, 'reset', e.code));
+            return;
+          }
           if (data !== null) {
             controller.enqueue(data);
             port.flush(); // reading may have opened the flow-control window
-            return;
-          }
-          if (recv.resetCode !== undefined) {
-            controller.error(new StreamAbortedError(id, 'reset', recv.resetCode));
             return;
           }
           if (recv.ended) {
@@ -173,9 +178,9 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
       },
       cancel(reason) {
         if (port.conn.isClosed) return;
-        const recv = port.conn.streams.get(id)?.recv;
-        if (recv && !recv.ended) {
-          port.conn.stopSending(id, errorCodeOf(reason));
+        const recv = port.conn.recvStream(id);
+        if (!recv.isGone && !recv.ended) {
+          recv.stop(errorCodeOf(reason));
           port.flush();
         }
       },
@@ -204,8 +209,8 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
   const failure = (): Error | undefined => {
     const closed = waiters.closedFor(id);
     if (closed) return closed;
-    const send = port.conn.streams.get(id)?.send;
-    if (send?.resetCode !== undefined) return new StreamAbortedError(id, 'stopped', send.resetCode);
+    const code = port.conn.sendStream(id).resetCode;
+    if (code !== undefined) return new StreamAbortedError(id, 'stopped', code);
     return undefined;
   };
   /** Bytes buffered since the last wait for the event loop (WRITE_YIELD_BYTES). */
@@ -255,9 +260,9 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
         port.flush();
         // Resolve once the peer acknowledged every byte and the FIN, so closing the session
         // right after cannot lose data still in flight.
+        const send = port.conn.sendStream(id);
         for (;;) {
-          const send = port.conn.streams.get(id)?.send;
-          if (!send || send.isTerminal) return;
+          if (send.isDone) return;
           const e = failure();
           if (e) throw e;
           await waiters.waitWritable(id);
@@ -265,9 +270,9 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
       },
       abort(reason) {
         if (port.conn.isClosed) return;
-        const send = port.conn.streams.get(id)?.send;
-        if (send && send.resetCode === undefined) {
-          port.conn.resetStream(id, errorCodeOf(reason));
+        const send = port.conn.sendStream(id);
+        if (!send.isDone && send.resetCode === undefined) {
+          send.reset(errorCodeOf(reason));
           port.flush();
         }
       },

@@ -38,15 +38,21 @@ describe('fuzz harness: corpus, field view, sealing and oracles', () => {
     assert.equal(s.packetsReceived, before + 1);
     assert.equal(closeOutcome(s, 'server'), undefined);
     // A dry run leaves the sender's packet numbers alone.
-    const pn = p.client.spaces[PacketSpace.Application]!.nextPn;
+    const app = p.client.internals.spaces.at(PacketSpace.Application);
+    const pn = app.nextPn;
     sealFrom(p.client, p.now, PacketSpace.Application, Uint8Array.of(0x01), 0, 0, true);
-    assert.equal(p.client.spaces[PacketSpace.Application]!.nextPn, pn);
+    assert.equal(app.nextPn, pn);
   });
 
   it('closing with INTERNAL_ERROR (an exception inside the core) is a finding; a defined code is an outcome', () => {
     const p = new Pair({ seed: 4 });
     p.handshake();
-    p.server!.onError(p.now, new TypeError('boom'));
+    // An exception inside the core: the receive path throws a TypeError on the next datagram.
+    const rx = p.server!.internals.receiver;
+    rx.handleDatagram = () => {
+      throw new TypeError('boom');
+    };
+    p.server!.handleDatagram(p.now, new Uint8Array(100));
     assert.throws(() => closeOutcome(p.server!, 'server'), (e: unknown) => e instanceof Finding && e.kind === 'internal-error');
     const q = new Pair({ seed: 5 });
     q.handshake();
@@ -59,7 +65,7 @@ describe('fuzz harness: corpus, field view, sealing and oracles', () => {
     const p = new Pair({ seed: 6 });
     p.handshake();
     checkBounds(p.server!, 'server');
-    for (let i = 0; i < 5; i++) p.server!.pathResponses.push(new Uint8Array(8));
+    for (let i = 0; i < 5; i++) p.server!.internals.paths.current.responses.push(new Uint8Array(8));
     assert.throws(() => checkBounds(p.server!, 'server'), (e: unknown) => e instanceof Finding && e.kind === 'unbounded');
   });
 });

@@ -1,7 +1,8 @@
 import type { Connection } from '../../src/quic/connection/connection.js';
 import { TransportErrorCode, transportErrorName } from '../../src/quic/errors.js';
 import { frameTypeName } from '../../src/quic/frames/types.js';
-import { MAX_BUFFERED_PACKETS } from '../../src/quic/connection/connection-core.js';
+import { MAX_BUFFERED_PACKETS } from '../../src/quic/connection/receive.js';
+import { MAX_RESPONSES } from '../../src/quic/connection/paths.js';
 
 /**
  * What the fuzzer holds true of a connection fed hostile input, and the helper that seals a
@@ -53,29 +54,31 @@ export function checkBounds(c: Connection, who: string): void {
   // A closed connection accepts nothing more and its state is about to go: a limit check that
   // closed it may have left the one entry over the cap that triggered it.
   if (c.isClosed) return;
-  const cfg = c.config;
+  const { config: cfg, receiver, spaces, paths, datagrams, remoteCids, streams, events } = c.internals;
   const fail = (what: string): never => {
     throw new Finding('unbounded', `${who}: ${what}`);
   };
-  if (c.buffered.length > MAX_BUFFERED_PACKETS) fail(`${c.buffered.length} packets buffered awaiting keys > ${MAX_BUFFERED_PACKETS}`);
-  for (const sp of c.spaces) {
+  if (receiver.bufferedCount > MAX_BUFFERED_PACKETS) fail(`${receiver.bufferedCount} packets buffered awaiting keys > ${MAX_BUFFERED_PACKETS}`);
+  for (const sp of spaces.all) {
     if (sp.crypto.bufferedBytes > cfg.maxCryptoBuffer) {
       fail(`space ${sp.space}: ${sp.crypto.bufferedBytes} CRYPTO bytes buffered out of order > maxCryptoBuffer ${cfg.maxCryptoBuffer}`);
     }
     const ranges = sp.ack.receivedRanges().length;
     if (ranges > cfg.maxAckRanges) fail(`space ${sp.space}: ${ranges} ACK ranges tracked > maxAckRanges ${cfg.maxAckRanges}`);
   }
-  if (c.pathResponses.length > 4) fail(`${c.pathResponses.length} PATH_RESPONSEs queued`);
-  if (c.datagrams.receivedCount > cfg.datagramRecvQueue) fail(`${c.datagrams.receivedCount} datagrams queued > ${cfg.datagramRecvQueue}`);
-  if (c.remoteCids.activeCount > cfg.activeConnectionIdLimit) {
-    fail(`${c.remoteCids.activeCount} peer CIDs kept > active_connection_id_limit ${cfg.activeConnectionIdLimit}`);
+  for (const p of paths.all()) {
+    if (p.responses.length > MAX_RESPONSES) fail(`${p.responses.length} PATH_RESPONSEs queued for ${p.address}`);
+  }
+  if (datagrams.receivedCount > cfg.datagramRecvQueue) fail(`${datagrams.receivedCount} datagrams queued > ${cfg.datagramRecvQueue}`);
+  if (remoteCids.activeCount > cfg.activeConnectionIdLimit) {
+    fail(`${remoteCids.activeCount} peer CIDs kept > active_connection_id_limit ${cfg.activeConnectionIdLimit}`);
   }
   const s = cfg.streams;
   const maxStreams = s.maxConcurrentBidiStreams + s.maxConcurrentUniStreams + 8;
-  if (c.streams.size > maxStreams) fail(`${c.streams.size} streams > ${maxStreams}`);
+  if (streams.size > maxStreams) fail(`${streams.size} streams > ${maxStreams}`);
   let total = 0;
   for (let id = 0; id < 4 * maxStreams + 4; id++) {
-    const recv = c.streams.get(id)?.recv;
+    const recv = streams.get(id)?.recv;
     if (!recv) continue;
     const held = recv.highestOffset - recv.readOffset;
     if (held > s.maxStreamWindow) fail(`stream ${id} holds ${held} bytes > maxStreamWindow ${s.maxStreamWindow}`);
@@ -84,7 +87,7 @@ export function checkBounds(c: Connection, who: string): void {
     total += held;
   }
   if (total > s.maxConnectionWindow) fail(`streams hold ${total} bytes > maxConnectionWindow ${s.maxConnectionWindow}`);
-  if (c.events.length > 10_000) fail(`${c.events.length} undrained events`);
+  if (events.length > 10_000) fail(`${events.length} undrained events`);
 }
 
 /** Everything a driver does after an input: transmit until idle, drain events, fire due timers. */

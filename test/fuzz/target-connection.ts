@@ -80,7 +80,7 @@ export class ConnectionTarget implements Target {
     if (this.phase === 'handshake') {
       // Stop when the client has the server's flight (and Handshake keys) but the server has not
       // seen the client's Finished: the server is mid-handshake.
-      p.drive(() => p.server !== undefined && p.client.keys.canWrite(PacketSpace.Handshake), 10_000);
+      p.drive(() => p.server !== undefined && p.client.internals.keys.canWrite(PacketSpace.Handshake), 10_000);
     } else {
       p.handshake();
       const id = p.client.openStream('bidi')!;
@@ -123,7 +123,7 @@ export class ConnectionTarget implements Target {
     this.now += 1;
     p.now = this.now;
     const received = s.packetsReceived;
-    const buffered = s.buffered.length;
+    const buffered = s.internals.receiver.bufferedCount;
     s.handleDatagram(this.now, bytes);
     service(s, this.now, this.buf);
     const who = this.mode === 'client' ? 'client' : 'server';
@@ -131,7 +131,7 @@ export class ConnectionTarget implements Target {
     checkBounds(s, who);
     if (closed) return closed;
     if (s.packetsReceived > received) return 'processed';
-    return s.buffered.length > buffered ? 'buffered' : 'dropped';
+    return s.internals.receiver.bufferedCount > buffered ? 'buffered' : 'dropped';
   }
 
   endEpoch(): void {

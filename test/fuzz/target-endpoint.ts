@@ -90,7 +90,7 @@ export class EndpointTarget implements Target {
       }
       case 2: {
         // B's connection id with a body that cannot authenticate: from A's address or B's own.
-        const dcid = this.clientB.remoteCids.current;
+        const dcid = this.clientB.internals.remoteCids.current;
         const body = rng.fill(new Uint8Array(20 + rng.int(1300)));
         bytes = new Uint8Array(1 + dcid.length + body.length);
         bytes[0] = 0x40 | (rng.nextU32() & 0x3f);
@@ -214,7 +214,7 @@ export class EndpointTarget implements Target {
 /** Reads what stream `id` has (0 when its receiving part is not there, or gone after its end). */
 function readAll(c: Connection, id: number): number {
   let n = 0;
-  while (c.streams.get(id)?.recv) {
+  while (!c.recvStream(id).isGone) {
     const x = c.readStream(id);
     if (!x) break;
     n += x.length;

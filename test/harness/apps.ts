@@ -1,3 +1,4 @@
+import { StreamResetError } from '../../src/quic/streams/stream-error.js';
 import type { Connection } from '../../src/quic/connection/connection.js';
 import { concatBytes } from '../../src/codec/bytes.js';
 import type { Pair } from './pair.js';
@@ -50,8 +51,8 @@ export class DiscardingReceiver {
     if (!c || this.ended) return;
     if (this.id === null) this.id = c.acceptStream('uni');
     if (this.id === null) return;
-    const recv = c.streams.get(this.id)?.recv;
-    if (!recv) {
+    const recv = c.recvStream(this.id);
+    if (recv.isGone) {
       this.ended = true;
       return;
     }
@@ -80,16 +81,22 @@ export class StreamReceiver {
     }
     for (const [id, s] of this.streams) {
       if (s.ended) continue;
-      const st = c.streams.get(id);
-      const recv = st?.recv;
-      if (!recv) {
+      const recv = c.recvStream(id);
+      if (recv.isGone) {
         // Removed from the map: everything was read.
         s.ended = true;
         continue;
       }
-      for (let d = recv.read(); d !== null; d = recv.read()) {
-        s.chunks.push(d);
-        s.bytes += d.length;
+      try {
+        for (let d = recv.read(); d !== null; d = recv.read()) {
+          s.chunks.push(d);
+          s.bytes += d.length;
+        }
+      } catch (e) {
+        // The peer reset the stream: what arrived before is all there is.
+        if (!(e instanceof StreamResetError)) throw e;
+        s.ended = true;
+        continue;
       }
       if (recv.ended) s.ended = true;
     }

@@ -8,7 +8,7 @@ import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
 import { PacketSpace } from '../../src/quic/packet/space.js';
 import type { Connection } from '../../src/quic/connection/connection.js';
 import type { Pair, Side } from './pair.js';
-import { PacketTokens } from '../../src/quic/connection/recovery-tokens.js';
+import { PacketRecord } from '../../src/quic/connection/sent-packet.js';
 
 /**
  * Test-only packet injection: seals arbitrary frame bytes into a packet of `space` with the
@@ -46,17 +46,21 @@ export function sealFrom(
   /** Leave the sender's state alone (a packet it never sent: forged copies for raw mutation). */
   dryRun = false,
 ): Uint8Array | undefined {
-  if (!c.keys.canWrite(space) || c.spaces[space]!.discarded) return undefined;
-  const sp = c.spaces[space]!;
+  const { keys, spaces, loss, remoteCids, paths } = c.internals;
+  const sp = spaces.at(space);
+  if (!keys.canWrite(space) || sp.discarded) return undefined;
   const pn = sp.nextPn + pnSkip;
-  if (!dryRun) sp.nextPn = pn + 1;
+  if (!dryRun) {
+    sp.skipPns(pnSkip);
+    sp.takePn();
+  }
   const out = new Uint8Array(Math.max(padTo, payload.length + 128));
   const w = new Writer(out);
-  const pnLen = packetNumberLength(pn, c.loss.largestAcked(space));
-  const dcid = c.remoteCids.current;
+  const pnLen = packetNumberLength(pn, loss.largestAcked(space));
+  const dcid = remoteCids.current;
   const marks =
     space === PacketSpace.Application
-      ? writeShortHeader(w, dcid, pn, pnLen, c.keys.keyPhase)
+      ? writeShortHeader(w, dcid, pn, pnLen, keys.keyPhase)
       : writeLongHeader(
           w,
           {
@@ -74,11 +78,11 @@ export function sealFrom(
   // RFC 9000 §14.1: client Initials travel in datagrams of at least 1200 bytes; PADDING after the
   // mutated frames only adds frames the receiver skips.
   if (padTo > 0 && w.pos < padTo - 16) w.zeros(padTo - 16 - w.pos);
-  const end = sealPacket(w, marks, pn, c.keys.writeKeys(space));
+  const end = sealPacket(w, marks, pn, keys.writeKeys(space));
   if (dryRun) return out.slice(0, end);
   // Recorded as sent (not ack-eliciting, not in flight) so the receiver's ACK of it is legitimate.
-  c.loss.onPacketSent(space, new PacketTokens().sent(pn, now, end, false, false));
-  if (space === PacketSpace.Application) c.keys.onOneRttSent(pn);
+  loss.onPacketSent(space, new PacketRecord(paths.current).sent(pn, now, end, false, false), paths.recovery.rtt);
+  if (space === PacketSpace.Application) keys.onOneRttSent(pn);
   return out.slice(0, end);
 }
 

@@ -276,7 +276,7 @@ export function sameCounts(a: Counts, b: Counts): boolean {
 }
 
 function countAll(server: Endpoint, clients: Endpoint[]): Counts {
-  const streams = (ep: Endpoint): number => ep.core.handles().reduce((n, h) => n + (ep.core.connection(h)?.streams.size ?? 0), 0);
+  const streams = (ep: Endpoint): number => ep.core.handles().reduce((n, h) => n + (ep.core.connection(h)?.internals.streams.size ?? 0), 0);
   let handles = 0;
   let timers = 0;
   for (const r of process.getActiveResourcesInfo()) {

@@ -1,4 +1,7 @@
 import { protocolViolation } from '../errors.js';
+import type { DatagramStats } from './stats.js';
+
+export type { DatagramStats } from './stats.js';
 
 /**
  * Unreliable datagrams (RFC 9221): a bounded send queue with a drop-oldest policy, a bounded
@@ -38,20 +41,6 @@ export const DEFAULT_DATAGRAM_CONFIG: DatagramConfig = {
   recvQueueCount: 1024,
   recvQueueBytes: 1 << 20,
 };
-
-export interface DatagramStats {
-  /** Handed to a packet. */
-  sent: number;
-  /** In a packet the peer acknowledged. */
-  acked: number;
-  /** In a packet declared lost (never retransmitted). */
-  lost: number;
-  /** Dropped from the send queue to make room (drop-oldest) or because they no longer fit. */
-  droppedSend: number;
-  received: number;
-  /** Dropped from the receive queue because the application did not read them in time. */
-  droppedRecv: number;
-}
 
 /**
  * Short-header packet overhead around a DATAGRAM frame: flags (1) + DCID + the longest packet

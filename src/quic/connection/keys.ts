@@ -15,11 +15,11 @@ import type { CipherSuite } from '../../tls/suites.js';
  */
 export class ConnectionKeys {
   private readonly isClient: boolean;
-  initial: KeySet | undefined;
+  private initial: KeySet | undefined;
   /** Handshake keys: the directions arrive separately (a server writes before it can read). */
   private hsRead: DirectionalKeys | undefined;
   private hsWrite: DirectionalKeys | undefined;
-  oneRtt: OneRttKeys | undefined;
+  private oneRtt: OneRttKeys | undefined;
   /** Write keys of the current 1-RTT phase as one object (rebuilt on update: no allocation per packet). */
   private oneRttWrite: DirectionalKeys | undefined;
   private pendingReadSecret: { suite: CipherSuite; secret: Uint8Array } | undefined;
@@ -32,14 +32,44 @@ export class ConnectionKeys {
   /** An ACK acknowledged a packet of the current phase: a new update may start (§6.1). */
   private currentPhaseAcked = true;
   /** When the previous read key is dropped (ms), or Infinity. */
-  previousReadDiscardAt = Number.POSITIVE_INFINITY;
+  private discardPreviousAt = Number.POSITIVE_INFINITY;
   /** Packets sealed with the current 1-RTT write key (confidentiality limit, §6.6). */
-  packetsInPhase = 0;
+  private sealedInPhase = 0;
   /** Packets that failed authentication, over the connection (integrity limit, §6.6). */
-  authFailures = 0;
+  private authFailures = 0;
+
   /** Key updates so far. */
   get updates(): number {
     return this.oneRtt?.generation ?? 0;
+  }
+
+  /** Whether Initial keys are installed. */
+  get hasInitialKeys(): boolean {
+    return this.initial !== undefined;
+  }
+
+  /** When the previous 1-RTT read key is dropped (ms), or Infinity: a timer of the connection. */
+  get previousReadDiscardAt(): number {
+    return this.discardPreviousAt;
+  }
+
+  /**
+   * RFC 9001 §6.6: the 1-RTT write key should be updated, because `interval` packets were sealed
+   * with it (0: no periodic update) or it nears 90% of its AEAD's confidentiality limit.
+   */
+  updateDue(interval: number): boolean {
+    const k = this.oneRtt;
+    if (!k) return false;
+    const limit = Math.floor(k.suite.confidentialityLimit * 0.9);
+    return (interval > 0 && this.sealedInPhase >= interval) || this.sealedInPhase >= limit;
+  }
+
+  /**
+   * A packet failed authentication. Returns true once more failed than the integrity limit of the
+   * AEAD allows over the connection (RFC 9001 §6.6: AEAD_LIMIT_REACHED).
+   */
+  onAuthFailure(): boolean {
+    return ++this.authFailures > (this.oneRtt?.suite.integrityLimit ?? 2 ** 52);
   }
 
   /** Null packet protection (TransportConfig.insecureNullKeys): benchmarks of the protocol logic only. */
@@ -156,6 +186,14 @@ export class ConnectionKeys {
     return this.oneRtt !== undefined && this.currentPhaseAcked && this.firstSentInPhase >= 0;
   }
 
+  /**
+   * RFC 9001 §6.6: starts a key update when one is due (`updateDue`) and allowed (call only once
+   * the handshake is confirmed, §6.1).
+   */
+  maybeUpdate(now: number, interval: number, pto: number): void {
+    if (this.canInitiateUpdate && this.updateDue(interval)) this.initiateUpdate(now, pto);
+  }
+
   /** Starts a key update (check `canInitiateUpdate` first). */
   initiateUpdate(now: number, pto: number): void {
     this.doUpdate(now, pto);
@@ -165,7 +203,7 @@ export class ConnectionKeys {
   /** A 1-RTT packet `pn` was sealed with the current keys. */
   onOneRttSent(pn: number): void {
     if (this.firstSentInPhase < 0) this.firstSentInPhase = pn;
-    this.packetsInPhase++;
+    this.sealedInPhase++;
   }
 
   /** The peer acknowledged 1-RTT packets up to `largest`. */
@@ -175,9 +213,9 @@ export class ConnectionKeys {
 
   /** Drops the previous read key when its time came (§6.5: about 3 PTO after an update). */
   onTimeout(now: number): void {
-    if (now >= this.previousReadDiscardAt) {
+    if (now >= this.discardPreviousAt) {
       this.oneRtt?.discardPrevious();
-      this.previousReadDiscardAt = Number.POSITIVE_INFINITY;
+      this.discardPreviousAt = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -186,8 +224,8 @@ export class ConnectionKeys {
     this.rebuildWrite();
     this.firstSentInPhase = -1;
     this.currentPhaseAcked = false;
-    this.packetsInPhase = 0;
-    this.previousReadDiscardAt = now + 3 * pto;
+    this.sealedInPhase = 0;
+    this.discardPreviousAt = now + 3 * pto;
   }
 
   private rebuildWrite(): void {

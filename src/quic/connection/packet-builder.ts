@@ -32,7 +32,7 @@ const TAG_LENGTH = 16;
  * (long for Initial/Handshake, short for 1-RTT, which must come last), frames written in place
  * into the caller's buffer, then sealing and header protection.
  *
- * It decides nothing about WHAT to send (that is the connection's job); it knows how much room is
+ * It decides nothing about WHAT to send (that is the transmitter's job); it knows how much room is
  * left and writes frames exactly. Room always accounts for the AEAD tag of the open packet.
  */
 export class PacketBuilder {
@@ -51,11 +51,9 @@ export class PacketBuilder {
   /** Whether the last finished packet carried PADDING (it then counts in flight, RFC 9002 §2). */
   lastPacketPadded = false;
   private padded = false;
-  /** Set by the connection when a STREAM frame carried retransmitted data (stats). */
-  retransmittedStream = false;
   /**
-   * Observer of every sealed packet, set only while qlog tracing (qlog.ts): its space, number,
-   * plaintext frames (a copy) and size. Unset, it costs one test per packet.
+   * Observer of every sealed packet, set by its owner (the transmitter) only while qlog tracing:
+   * its space, number, plaintext frames (a copy) and size. Unset, it costs one test per packet.
    */
   onSealed: ((space: PacketSpace, pn: number, plaintext: Uint8Array, size: number) => void) | undefined;
 

@@ -7,7 +7,7 @@ import { LongPacketType, type PacketHeader } from '../packet/header.js';
 import { PacketSpace } from '../packet/space.js';
 import type { SentPacket } from '../recovery/sent-packets.js';
 import type { TransportParameters } from '../transport-params.js';
-import type { ConnectionCore } from './connection-core.js';
+import type { CloseReason } from '../events.js';
 
 /**
  * qlog tracing of a connection (draft-ietf-quic-qlog-quic-events, the "0.3" schema that quinn,
@@ -20,7 +20,10 @@ import type { ConnectionCore } from './connection-core.js';
  * connection_closed, connection_id_updated (the peer CID we send with changed on a migration) and
  * migration_state_updated (path validation and the peer's address changes, path.ts). Times are the connection's `now` (ms on the driver's clock).
  *
- * Cost: with no sink, every hook is one `if (c.qlog)` on a field that is undefined; no event
+ * The functions here take the data they log, never the connection (as quinn's and neqo's qlog
+ * modules do): the connection calls them with packet numbers, sizes, headers and snapshots.
+ *
+ * Cost: with no sink, every hook is one `if (this.qlog)` on a field that is undefined; no event
  * object is ever built. With a sink, sent and received packets are decoded a second time to list
  * their frames (tracing is for debugging, not for the fast path).
  */
@@ -237,30 +240,31 @@ export class QlogTracer {
     this.sink.event(e);
   }
 
-  /** @internal the connection state/metrics/close/key-generation diff (see `qlogAfterInput`). */
-  diff(c: ConnectionCore): void {
+  /**
+   * After every input and command: the connection state, its close, a local key update and the
+   * recovery metrics, each logged when it changed since the last snapshot.
+   */
+  afterInput(s: QlogSnapshot): void {
     const now = this.now;
-    this.stateChanged(c);
-    if (c.closeReason && !this.closeLogged) {
+    this.stateChanged(s.state);
+    if (s.closeReason && !this.closeLogged) {
       this.closeLogged = true;
-      this.emit({ time: now, name: 'connectivity:connection_closed', data: closedData(c) });
+      this.emit({ time: now, name: 'connectivity:connection_closed', data: closedData(s.closeReason) });
     }
-    const gen = c.keys.updates;
-    if (gen !== this.generation) {
+    if (s.keyGeneration !== this.generation) {
       // A remote update was logged where it was detected (receive path); what is left is ours.
-      this.generation = gen;
-      this.keyUpdated('client_1rtt_secret', 'local_update', gen);
-      this.keyUpdated('server_1rtt_secret', 'local_update', gen);
+      this.generation = s.keyGeneration;
+      this.keyUpdated('client_1rtt_secret', 'local_update', s.keyGeneration);
+      this.keyUpdated('server_1rtt_secret', 'local_update', s.keyGeneration);
     }
-    this.metricsDiff(c);
+    this.metricsDiff(s);
   }
 
   /**
    * Logs the connection state if it changed. Called after every input and also where the
    * handshake progresses, since one datagram can start, complete and confirm it.
    */
-  stateChanged(c: ConnectionCore): void {
-    const st = stateOf(c);
+  stateChanged(st: QlogConnectionState): void {
     if (st === this.state) return;
     this.emit({ time: this.now, name: 'connectivity:connection_state_updated', data: this.state === undefined ? { new: st } : { old: this.state, new: st } });
     this.state = st;
@@ -291,8 +295,7 @@ export class QlogTracer {
     return out;
   }
 
-  private metricsDiff(c: ConnectionCore): void {
-    const r = c.loss.rtt;
+  private metricsDiff(s: QlogSnapshot): void {
     const m = this.metrics;
     let d: QlogMetrics | undefined;
     const set = <K extends keyof QlogMetrics>(k: K, v: number): void => {
@@ -300,70 +303,71 @@ export class QlogTracer {
       m[k] = v;
       (d ??= {})[k] = v;
     };
-    if (r.hasSample) set('min_rtt', r.min);
-    set('smoothed_rtt', r.smoothed);
-    set('latest_rtt', r.latest);
-    set('rtt_variance', r.rttvar);
-    set('pto_count', c.loss.ptoCount);
-    set('congestion_window', c.cc.window);
-    set('bytes_in_flight', c.cc.bytesInFlight);
-    if (Number.isFinite(c.cc.ssthresh)) set('ssthresh', c.cc.ssthresh);
+    if (s.rtt.hasSample) set('min_rtt', s.rtt.min);
+    set('smoothed_rtt', s.rtt.smoothed);
+    set('latest_rtt', s.rtt.latest);
+    set('rtt_variance', s.rtt.rttvar);
+    set('pto_count', s.ptoCount);
+    set('congestion_window', s.cc.window);
+    set('bytes_in_flight', s.cc.bytesInFlight);
+    if (Number.isFinite(s.cc.ssthresh)) set('ssthresh', s.cc.ssthresh);
     if (d) this.emit({ time: this.now, name: 'recovery:metrics_updated', data: d });
   }
+}
+
+/** What `QlogTracer.afterInput` compares with the last snapshot (the current path's recovery state). */
+export interface QlogSnapshot {
+  readonly state: QlogConnectionState;
+  readonly closeReason: CloseReason | undefined;
+  /** 1-RTT key generation (key updates so far). */
+  readonly keyGeneration: number;
+  readonly rtt: { readonly hasSample: boolean; readonly min: number; readonly smoothed: number; readonly latest: number; readonly rttvar: number };
+  readonly ptoCount: number;
+  readonly cc: { readonly window: number; readonly bytesInFlight: number; readonly ssthresh: number };
 }
 
 // ------------------------------------------------------------------ hooks the connection calls
 
 /**
- * Starts tracing `c` into `sink` (or swaps the sink of a running trace, or stops with undefined).
- * A new trace begins with the local transport parameters, the Initial keys and the state.
+ * A new trace begins with the local transport parameters, the Initial keys (when installed) and,
+ * when known already, the peer's parameters.
  */
-export function attachQlog(c: ConnectionCore, sink: QlogSink | undefined, now: number): void {
-  if (!sink) {
-    c.qlog = undefined;
-    c.builder.onSealed = undefined;
-    return;
-  }
-  if (c.qlog) {
-    c.qlog.sink = sink;
-    return;
-  }
-  const q = new QlogTracer(sink, now);
-  c.qlog = q;
-  c.builder.onSealed = (space, pn, plaintext, size) => qlogPacketSent(c, space, pn, plaintext, size);
-  q.emit({ time: now, name: 'transport:parameters_set', data: qlogParameters('local', c.localParams) });
-  if (c.keys.initial) {
+export function startTrace(q: QlogTracer, localParams: TransportParameters, initialKeys: boolean, peerParams: TransportParameters | undefined): void {
+  q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('local', localParams) });
+  if (initialKeys) {
     q.keyUpdated('client_initial_secret', 'tls');
     q.keyUpdated('server_initial_secret', 'tls');
   }
-  if (c.peerParams) q.emit({ time: now, name: 'transport:parameters_set', data: qlogParameters('remote', c.peerParams) });
-  q.diff(c);
+  if (peerParams) q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('remote', peerParams) });
 }
 
-/** After every input and command: state, close, local key update and metrics, when changed. */
-export function qlogAfterInput(c: ConnectionCore, q: QlogTracer): void {
-  q.diff(c);
-}
-
-/** A packet was sealed (PacketBuilder.onSealed): `plaintext` is its frames before encryption. */
-export function qlogPacketSent(c: ConnectionCore, space: PacketSpace, pn: number, plaintext: Uint8Array, size: number): void {
-  const q = c.qlog;
-  if (!q) return;
-  const exponent = space === PacketSpace.Application ? c.config.ackDelayExponent : 3;
-  const long = space !== PacketSpace.Application;
-  const header: QlogPacketHeader = long
-    ? { packet_type: SPACE_TYPE[space], packet_number: pn, scid: toHex(c.builder.scid), dcid: toHex(c.remoteCids.current) }
-    : { packet_type: '1RTT', packet_number: pn, dcid: toHex(c.remoteCids.current) };
+/**
+ * A packet was sealed: `plaintext` is its frames before encryption; `scid`/`dcid` its connection
+ * IDs; `ackDelayExponent` the one of its ACK frames (ours at 1-RTT, 3 before).
+ */
+export function qlogPacketSent(
+  q: QlogTracer,
+  space: PacketSpace,
+  pn: number,
+  plaintext: Uint8Array,
+  size: number,
+  scid: Uint8Array,
+  dcid: Uint8Array,
+  ackDelayExponent: number,
+): void {
+  const header: QlogPacketHeader = space !== PacketSpace.Application
+    ? { packet_type: SPACE_TYPE[space], packet_number: pn, scid: toHex(scid), dcid: toHex(dcid) }
+    : { packet_type: '1RTT', packet_number: pn, dcid: toHex(dcid) };
   q.emit({
     time: q.now,
     name: 'transport:packet_sent',
-    data: { header, frames: q.listFrames(plaintext, space, exponent), raw: { length: size, payload_length: plaintext.length } },
+    data: { header, frames: q.listFrames(plaintext, space, ackDelayExponent), raw: { length: size, payload_length: plaintext.length } },
   });
 }
 
-/** A packet opened: `payload` is its plaintext frames. */
-export function qlogPacketReceived(c: ConnectionCore, q: QlogTracer, h: PacketHeader, space: PacketSpace, pn: number, payload: Uint8Array, size: number): void {
-  const exponent = space === PacketSpace.Application ? (c.peerParams?.ackDelayExponent ?? 3) : 3;
+/** A packet opened: `payload` is its plaintext frames; `ackDelayExponent` the peer's (3 before 1-RTT). */
+export function qlogPacketReceived(q: QlogTracer, h: PacketHeader, space: PacketSpace, pn: number, payload: Uint8Array, size: number, ackDelayExponent: number): void {
+  const exponent = ackDelayExponent;
   q.emit({
     time: q.now,
     name: 'transport:packet_received',
@@ -390,8 +394,7 @@ export function qlogPacketBuffered(q: QlogTracer, h: PacketHeader, size: number)
 }
 
 /** Packets of `space` declared lost (RFC 9002 §6.1): by packet threshold when 3 later ones were acknowledged, else by time. */
-export function qlogPacketsLost(c: ConnectionCore, q: QlogTracer, space: PacketSpace, lost: readonly SentPacket<unknown>[]): void {
-  const largestAcked = c.loss.largestAcked(space);
+export function qlogPacketsLost(q: QlogTracer, space: PacketSpace, lost: readonly SentPacket<unknown>[], largestAcked: number): void {
   for (const p of lost) {
     q.emit({
       time: q.now,
@@ -406,10 +409,47 @@ export function qlogRemoteParameters(q: QlogTracer, p: TransportParameters): voi
   q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('remote', p) });
 }
 
-/** A TLS secret installed keys of the Handshake or 1-RTT level (`dir` from our side). */
-export function qlogTlsKey(c: ConnectionCore, q: QlogTracer, level: 'handshake' | '1rtt', dir: 'read' | 'write'): void {
-  const writer = dir === 'write' ? c.role : c.role === 'client' ? 'server' : 'client';
+/** A TLS secret of `writer` (the side that writes with it) installed keys of the Handshake or 1-RTT level. */
+export function qlogTlsKey(q: QlogTracer, writer: 'client' | 'server', level: 'handshake' | '1rtt'): void {
   q.keyUpdated(`${writer}_${level}_secret`, 'tls');
+}
+
+/** The peer CID we send with changed (a migration: RFC 9000 §9.5). */
+export function qlogCidUpdated(q: QlogTracer, before: Uint8Array, after: Uint8Array): void {
+  q.emit({ time: q.now, name: 'connectivity:connection_id_updated', data: { owner: 'remote', old: toHex(before), new: toHex(after) } });
+}
+
+/** Path validation and the peer's address changes (paths.ts): `address` is the peer address concerned. */
+export function qlogMigration(q: QlogTracer, address: string, state: QlogMigration['new']): void {
+  q.emit({ time: q.now, name: 'connectivity:migration_state_updated', data: { new: state, path_remote: endpointInfo(address) } });
+}
+
+/** qlog's PathEndpointInfo of an "ip:port" address. */
+function endpointInfo(address: string): QlogPathEndpoint {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (address.startsWith('[')) return { ip_v6: address.slice(1, address.indexOf(']')), port_v6: port };
+  return { ip_v4: address.slice(0, i), port_v4: port };
+}
+
+/** qlog's connection state from the connection's state and its handshake's progress. */
+export function qlogState(
+  state: 'handshake' | 'established' | 'closing' | 'draining' | 'terminated',
+  handshake: { readonly isConfirmed: boolean; readonly isComplete: boolean; readonly peerAnswered: boolean },
+): QlogConnectionState {
+  switch (state) {
+    case 'closing':
+      return 'closing';
+    case 'draining':
+      return 'draining';
+    case 'terminated':
+      return 'closed';
+    default:
+      if (handshake.isConfirmed) return 'handshake_confirmed';
+      if (handshake.isComplete) return 'handshake_complete';
+      // A client has only attempted until the server answered (its SCID learnt).
+      return handshake.peerAnswered ? 'handshake_started' : 'attempted';
+  }
 }
 
 // ------------------------------------------------------------------ conversions
@@ -445,24 +485,7 @@ function headerOf(h: PacketHeader, pn: number | undefined): QlogPacketHeader {
   }
 }
 
-function stateOf(c: ConnectionCore): QlogConnectionState {
-  switch (c.state) {
-    case 'closing':
-      return 'closing';
-    case 'draining':
-      return 'draining';
-    case 'terminated':
-      return 'closed';
-    default:
-      if (c.handshakeConfirmed) return 'handshake_confirmed';
-      if (c.handshakeComplete) return 'handshake_complete';
-      // A client has only attempted until the server answered (its SCID learnt).
-      return c.role === 'client' && !c.peerScidKnown ? 'attempted' : 'handshake_started';
-  }
-}
-
-function closedData(c: ConnectionCore): QlogClosed {
-  const r = c.closeReason!;
+function closedData(r: CloseReason): QlogClosed {
   const owner = r.remote ? 'remote' : 'local';
   switch (r.kind) {
     case 'application':

@@ -1,333 +1,253 @@
 import { bytesEqual } from '../../codec/bytes.js';
-import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
+import { TransportError, TransportErrorCode } from '../errors.js';
+import { FrameIterator } from '../frames/decode.js';
 import type { Frame } from '../frames/frame.js';
-import { LongPacketType, tryParsePacketHeader, type PacketHeader } from '../packet/header.js';
-import { QUIC_VERSION_1 } from '../packet/version.js';
+import { LongPacketType, tryParsePacketHeader, type LongHeader, type PacketHeader, type RetryHeader } from '../packet/header.js';
 import { openPayload, removeHeaderProtection } from '../packet/protection.js';
-import { verifyRetry } from '../packet/retry.js';
 import { PacketSpace } from '../packet/space.js';
-import { FRAME_CONTEXT, MAX_BUFFERED_PACKETS, SPACE_LEVEL, type ConnectionCore } from './connection-core.js';
-import { onPacketAcked } from './recovery-tokens.js';
-import {
-  onPacketFrom,
-  onPacketsAckedOnPaths,
-  onPacketsLostOnPaths,
-  onPathChallenge,
-  onPathResponse,
-  restoreRtt,
-  rttSnapshotNeeded,
-  saveRtt,
-} from './paths.js';
-import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogPacketsLost, qlogStatelessReceived } from './qlog.js';
+import type { ConnectionKeys } from './keys.js';
+import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogStatelessReceived, type QlogTracer } from './qlog.js';
+import type { PacketSpaces } from './spaces.js';
+
+/** Undecryptable packets kept until their keys arrive (RFC 9001 §5.7). */
+export const MAX_BUFFERED_PACKETS = 16;
+
+/** What the receive path hands to the connection, which decides what each thing means. */
+export interface ReceiveHandler {
+  /** A Version Negotiation packet (RFC 9000 §6.2). */
+  onVersionNegotiation(now: number, versions: readonly number[]): void;
+  /** A Retry packet (RFC 9000 §17.2.5). */
+  onRetry(now: number, datagram: Uint8Array, h: RetryHeader): void;
+  /** A long-header packet opened, before its frames (connection IDs and addresses learnt from it). */
+  onLongHeader(now: number, h: LongHeader, space: PacketSpace): void;
+  /** One frame of an opened packet. */
+  onFrame(now: number, f: Frame, frameType: number, space: PacketSpace): void;
+  /**
+   * An opened packet's frames were handled. `largestBefore`: the largest packet number of its
+   * space received before it; `probingOnly`: it held only probing frames (RFC 9000 §9.1).
+   */
+  onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean): void;
+  /** No packet of the datagram opened and it ends with one of the peer's reset tokens (RFC 9000 §10.3.1). */
+  onStatelessReset(now: number): void;
+}
+
+/** What the receive path reads of the rest of the connection. */
+export interface ReceiveDeps {
+  readonly localCidLength: number;
+  readonly keys: ConnectionKeys;
+  readonly spaces: PacketSpaces;
+  readonly handler: ReceiveHandler;
+  /** Keys of `space` may be used for received packets now (a server reads no 1-RTT before the handshake completes). */
+  canOpen(space: PacketSpace): boolean;
+  /** The connection still processes frames (not draining or terminated). */
+  isOpen(): boolean;
+  /** Whether `datagram` ends with the stateless reset token of one of the peer's CIDs. */
+  isStatelessReset(datagram: Uint8Array): boolean;
+  /** The current PTO (a peer's key update schedules the discard of the old read key, RFC 9001 §6.5). */
+  pto(): number;
+  /** The ack_delay_exponent of the peer's ACK frames in `space` (qlog only). */
+  peerAckDelayExponent(space: PacketSpace): number;
+  qlog(): QlogTracer | undefined;
+}
+
+/** Counters of the receive path. */
+export interface ReceiveStats {
+  readonly packetsReceived: number;
+  readonly bytesReceived: number;
+  /** Packets dropped on receipt (undecryptable, duplicate, malformed header, unknown address). */
+  readonly packetsDropped: number;
+}
 
 /**
  * The receive path of a connection: datagram -> packets -> header protection removed -> opened ->
- * frames dispatched to the modules (RFC 9000 §12, §13; RFC 9001 §5).
+ * deduplicated -> frames handed to the connection (RFC 9000 §12, §13; RFC 9001 §5). It owns what
+ * only receiving needs: packets buffered until their keys arrive (RFC 9001 §5.7), the frame
+ * iterator, the DCID of the packet being processed, and its counters.
  */
+export class Receiver {
+  private readonly d: ReceiveDeps;
+  private readonly frames = new FrameIterator();
+  private readonly buffered: Array<{ readonly bytes: Uint8Array; readonly space: PacketSpace }> = [];
+  /** A packet's frames are being dispatched: a replay of `buffered` waits for the end. */
+  private inFrames = false;
+  private replayDeferred = false;
+  private dcid: Uint8Array = new Uint8Array(0);
+  private received = 0;
+  private bytes = 0;
+  private dropped = 0;
 
-export function processDatagram(c: ConnectionCore, now: number, data: Uint8Array): void {
-  const localCidLen = c.config.localCidLength;
-  let at = 0;
-  let firstDcid: Uint8Array | undefined;
-  let anyProcessed = false;
-  while (at < data.length) {
-    const h = tryParsePacketHeader(data, at, localCidLen);
-    if (h.kind === 'invalid') {
-      c.packetsDropped++;
-      if (c.qlog) qlogPacketDropped(c.qlog, undefined, data.length - at, 'invalid');
-      break;
+  constructor(deps: ReceiveDeps) {
+    this.d = deps;
+  }
+
+  get stats(): ReceiveStats {
+    return { packetsReceived: this.received, bytesReceived: this.bytes, packetsDropped: this.dropped };
+  }
+
+  /** Packets that opened so far. */
+  get packetsReceived(): number {
+    return this.received;
+  }
+
+  /** Packets waiting for their keys. */
+  get bufferedCount(): number {
+    return this.buffered.length;
+  }
+
+  /** The DCID of the packet being processed (RETIRE_CONNECTION_ID may not retire it, RFC 9000 §19.16). */
+  get packetDcid(): Uint8Array {
+    return this.dcid;
+  }
+
+  /** A datagram was refused unread (its source address, or the connection is closing). */
+  onDatagramDropped(size: number): void {
+    this.bytes += size;
+    this.dropped++;
+  }
+
+  /** A datagram that counts but is not processed (the connection is closing: RFC 9000 §10.2.1). */
+  onDatagramIgnored(size: number): void {
+    this.bytes += size;
+  }
+
+  /** Processes every packet of a datagram. Throws TransportError on a protocol violation. */
+  handleDatagram(now: number, data: Uint8Array): void {
+    this.bytes += data.length;
+    const q = this.d.qlog();
+    let at = 0;
+    let firstDcid: Uint8Array | undefined;
+    let anyProcessed = false;
+    while (at < data.length) {
+      const h = tryParsePacketHeader(data, at, this.d.localCidLength);
+      if (h.kind === 'invalid') {
+        this.dropped++;
+        if (q) qlogPacketDropped(q, undefined, data.length - at, 'invalid');
+        break;
+      }
+      at = h.end;
+      if (h.kind === 'versionNegotiation' || h.kind === 'retry') {
+        if (q) qlogStatelessReceived(q, h, h.end - h.start);
+        if (h.kind === 'retry') this.d.handler.onRetry(now, data, h);
+        else this.d.handler.onVersionNegotiation(now, h.versions);
+        return;
+      }
+      if (h.kind === 'unsupportedVersion') {
+        this.drop(h, 'unsupported');
+        continue;
+      }
+      // RFC 9000 §12.2: coalesced packets with another DCID than the first are ignored.
+      if (firstDcid === undefined) firstDcid = h.dcid;
+      else if (!bytesEqual(firstDcid, h.dcid)) {
+        this.drop(h, 'rejected');
+        continue;
+      }
+      if (this.processPacket(now, data, h)) anyProcessed = true;
     }
-    at = h.end;
-    if (h.kind === 'versionNegotiation' || h.kind === 'retry') {
-      if (c.qlog) qlogStatelessReceived(c.qlog, h, h.end - h.start);
-      if (h.kind === 'retry') onRetry(c, now, data, h);
-      else onVersionNegotiation(c, now, h.versions);
+    // RFC 9000 §10.3.1: a datagram none of whose packets opened may be a Stateless Reset.
+    if (!anyProcessed && data.length > 0 && (data[0]! & 0x80) === 0 && this.d.isStatelessReset(data)) {
+      this.d.handler.onStatelessReset(now);
+    }
+  }
+
+  /** New read keys arrived: process the packets that waited for them. */
+  onReadKeys(now: number): void {
+    if (this.buffered.length === 0) return;
+    if (this.inFrames) {
+      // A CRYPTO frame installed the keys: replaying now would reuse the frame iterator and skip
+      // the rest of the current packet. Replayed once it is done.
+      this.replayDeferred = true;
       return;
     }
-    if (h.kind === 'unsupportedVersion') {
-      c.packetsDropped++;
-      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'unsupported');
-      continue;
+    const pending = this.buffered.splice(0);
+    for (const b of pending) {
+      const h = tryParsePacketHeader(b.bytes, 0, this.d.localCidLength);
+      if (h.kind === 'long' || h.kind === 'short') this.processPacket(now, b.bytes, h);
     }
-    // RFC 9000 §12.2: coalesced packets with another DCID than the first are ignored.
-    if (firstDcid === undefined) firstDcid = h.dcid;
-    else if (!bytesEqual(firstDcid, h.dcid)) {
-      c.packetsDropped++;
-      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'rejected');
-      continue;
-    }
-    if (processPacket(c, now, data, h)) anyProcessed = true;
   }
-  // RFC 9000 §10.3.1: a datagram none of whose packets opened may be a Stateless Reset.
-  if (!anyProcessed && data.length > 0 && (data[0]! & 0x80) === 0 && c.remoteCids.isStatelessReset(data)) {
-    c.closeReason = { kind: 'reset', code: 0, reason: 'stateless reset from the peer', remote: true };
-    c.events.push({ type: 'closed', reason: c.closeReason });
-    c.enterDraining(now);
-  }
-}
 
-/** Opens and processes one packet; returns false when it was dropped. */
-function processPacket(c: ConnectionCore, now: number, data: Uint8Array, h: Exclude<PacketHeader, { kind: 'retry' | 'versionNegotiation' | 'unsupportedVersion' }>): boolean {
-  let space: PacketSpace;
-  if (h.kind === 'long') {
-    if (h.type === LongPacketType.ZeroRtt) {
-      c.packetsDropped++; // we never accept 0-RTT
-      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'unsupported');
+  /** Keys of `space` were discarded: its waiting packets can never open. */
+  discardBuffered(space: PacketSpace): void {
+    if (this.buffered.length === 0) return;
+    const keep = this.buffered.filter((b) => b.space !== space);
+    this.buffered.splice(0, this.buffered.length, ...keep);
+  }
+
+  /** Opens and processes one packet; returns false when it was dropped. */
+  private processPacket(now: number, data: Uint8Array, h: Extract<PacketHeader, { kind: 'long' | 'short' }>): boolean {
+    const d = this.d;
+    const q = d.qlog();
+    let space: PacketSpace;
+    if (h.kind === 'long') {
+      if (h.type === LongPacketType.ZeroRtt) {
+        this.drop(h, 'unsupported'); // we never accept 0-RTT
+        return false;
+      }
+      space = h.type === LongPacketType.Initial ? PacketSpace.Initial : PacketSpace.Handshake;
+    } else {
+      space = PacketSpace.Application;
+    }
+    const sp = d.spaces.at(space);
+    if (sp.discarded) {
+      this.drop(h, 'key_unavailable');
       return false;
     }
-    space = h.type === LongPacketType.Initial ? PacketSpace.Initial : PacketSpace.Handshake;
-  } else {
-    space = PacketSpace.Application;
-  }
-  const sp = c.spaces[space]!;
-  if (sp.discarded) {
-    c.packetsDropped++;
-    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'key_unavailable');
-    return false;
-  }
-  // RFC 9001 §5.7: keys not there yet (reordering): keep a copy for later, bounded.
-  const readable = c.keys.canRead(space) && !(space === PacketSpace.Application && c.role === 'server' && !c.handshakeComplete);
-  if (!readable) {
-    if (c.buffered.length < MAX_BUFFERED_PACKETS) {
-      c.buffered.push({ bytes: data.slice(h.start, h.end), space });
-      if (c.qlog) qlogPacketBuffered(c.qlog, h, h.end - h.start);
-    } else {
-      c.packetsDropped++;
-      if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'key_unavailable');
+    // RFC 9001 §5.7: keys not there yet (reordering): keep a copy for later, bounded.
+    if (!d.keys.canRead(space) || !d.canOpen(space)) {
+      if (this.buffered.length < MAX_BUFFERED_PACKETS) {
+        this.buffered.push({ bytes: data.slice(h.start, h.end), space });
+        if (q) qlogPacketBuffered(q, h, h.end - h.start);
+      } else {
+        this.drop(h, 'key_unavailable');
+      }
+      return false;
     }
-    return false;
-  }
-  const hp = c.keys.readHeaderKey(space);
-  const u = removeHeaderProtection(data, h, hp);
-  if (u === null) {
-    c.packetsDropped++;
-    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'invalid');
-    return false;
-  }
-  const largest = sp.ack.largestReceived;
-  const opened = openPayload(data, h, u, largest, space === PacketSpace.Application ? c.keys.selectReadKey : c.keys.readPacketKey(space));
-  if (opened === null) {
-    c.packetsDropped++;
-    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'decryption_failure');
-    if (++c.keys.authFailures > (c.keys.oneRtt?.suite.integrityLimit ?? 2 ** 52)) {
-      throw new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'too many packets failed authentication');
+    const u = removeHeaderProtection(data, h, d.keys.readHeaderKey(space));
+    if (u === null) {
+      this.drop(h, 'invalid');
+      return false;
     }
-    return false;
-  }
-  if (sp.ack.isDuplicate(opened.pn)) {
-    c.packetsDropped++;
-    if (c.qlog) qlogPacketDropped(c.qlog, h, h.end - h.start, 'duplicate');
+    const largest = sp.ack.largestReceived;
+    const opened = openPayload(data, h, u, largest, space === PacketSpace.Application ? d.keys.selectReadKey : d.keys.readPacketKey(space));
+    if (opened === null) {
+      this.drop(h, 'decryption_failure');
+      // RFC 9001 §6.6: the integrity limit of the AEAD.
+      if (d.keys.onAuthFailure()) throw new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'too many packets failed authentication');
+      return false;
+    }
+    if (sp.ack.isDuplicate(opened.pn)) {
+      this.drop(h, 'duplicate');
+      return true;
+    }
+    this.received++;
+    if (q) qlogPacketReceived(q, h, space, opened.pn, opened.payload, h.end - h.start, d.peerAckDelayExponent(space));
+    if (space === PacketSpace.Application && d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, d.pto())) {
+      q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
+    }
+    if (h.kind === 'long') d.handler.onLongHeader(now, h, space);
+    this.dcid = h.dcid;
+    const it = this.frames;
+    it.reset(opened.payload, sp.frameContext);
+    this.inFrames = true;
+    try {
+      for (let f = it.next(); f !== null; f = it.next()) {
+        if (!d.isOpen()) break;
+        d.handler.onFrame(now, f, it.frameType, space);
+      }
+    } finally {
+      this.inFrames = false;
+    }
+    d.handler.onPacketProcessed(now, space, opened.pn, largest, it.probingOnly);
+    sp.ack.onPacketReceived(opened.pn, it.ackEliciting, now);
+    if (this.replayDeferred) {
+      this.replayDeferred = false;
+      if (d.isOpen()) this.onReadKeys(now); // unless the packet ended the connection
+    }
     return true;
   }
-  c.packetsReceived++;
-  if (c.qlog) qlogPacketReceived(c, c.qlog, h, space, opened.pn, opened.payload, h.end - h.start);
-  if (space === PacketSpace.Application && c.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, c.currentPto())) {
-    c.qlog?.remoteKeyUpdate(c.keys.updates); // RFC 9001 §6.2: the peer's key update
+
+  private drop(h: PacketHeader, trigger: Parameters<typeof qlogPacketDropped>[3]): void {
+    this.dropped++;
+    const q = this.d.qlog();
+    if (q) qlogPacketDropped(q, h, h.end - h.start, trigger);
   }
-
-  // Address and CID learning from long headers.
-  if (h.kind === 'long') {
-    if (c.role === 'client' && h.type === LongPacketType.Initial && !c.peerScidKnown) {
-      // RFC 9000 §7.2: the client switches to the server's chosen CID.
-      c.peerScidKnown = true;
-      c.expectedPeerScid = h.scid.slice();
-      c.remoteCids.replaceInitial(h.scid.slice());
-      if (c.qlog) c.qlog.stateChanged(c);
-    }
-    if (space === PacketSpace.Handshake && c.role === 'server' && !c.addressValidated) {
-      // RFC 9000 §8.1: a Handshake packet from the client validates its address.
-      c.addressValidated = true;
-      c.loss.amplificationBlocked = false;
-    }
-    if (space === PacketSpace.Handshake && c.role === 'server' && !c.spaces[PacketSpace.Initial]!.discarded) {
-      // RFC 9001 §4.9.1: a server discards Initial keys when it first processes a Handshake packet.
-      c.discardSpace(PacketSpace.Initial, now);
-    }
-  }
-
-  c.rxDcid = h.dcid;
-  const ackEliciting = processFrames(c, now, opened.payload, space);
-  // RFC 9000 §9.3: a packet from another address may move the path (path.ts decides).
-  if (c.paths.rxAddress !== c.paths.current.address && c.state !== 'draining') {
-    onPacketFrom(c, now, space, opened.pn, largest, lastProbingOnly);
-  }
-  sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
-  c.lastActivity = now;
-  c.ackElicitingSentSinceReceive = false;
-  replayDeferred(c, now);
-  return true;
-}
-
-/** Whether the packet `processFrames` last handled held only probing frames (RFC 9000 §9.1). */
-let lastProbingOnly = true;
-
-/** Decodes and dispatches every frame; returns whether the packet was ack-eliciting. */
-function processFrames(c: ConnectionCore, now: number, payload: Uint8Array, space: PacketSpace): boolean {
-  const it = c.frames;
-  it.reset(payload, FRAME_CONTEXT[space]);
-  // A CRYPTO frame may install read keys, and packets buffered for them are replayed: not from
-  // inside this loop, which would reuse `c.frames` and skip the rest of this packet. They are
-  // replayed once this packet is done (`replayDeferred`, end of `processPacket`).
-  c.inFrames = true;
-  try {
-    for (let f = it.next(); f !== null; f = it.next()) {
-      if (c.state === 'draining') break;
-      onFrame(c, now, f, it.frameType, space);
-    }
-  } finally {
-    c.inFrames = false;
-  }
-  lastProbingOnly = it.probingOnly;
-  return it.ackEliciting;
-}
-
-/** Runs the replay of buffered packets that new keys asked for while a packet was being read. */
-function replayDeferred(c: ConnectionCore, now: number): void {
-  if (!c.replayDeferred) return;
-  c.replayDeferred = false;
-  if (c.state !== 'handshake' && c.state !== 'established') return; // the packet ended the connection
-  replayBuffered(c, now);
-}
-
-function onFrame(c: ConnectionCore, now: number, f: Frame, frameType: number, space: PacketSpace): void {
-  switch (f.kind) {
-    case 'padding':
-    case 'ping':
-      return;
-    case 'ack':
-      onAck(c, now, f.ranges, f.ackDelay, space);
-      return;
-    case 'crypto':
-      onCrypto(c, now, space, f.offset, f.data, frameType);
-      return;
-    case 'stream':
-      c.streams.onStreamFrame(f.streamId, f.offset, f.data, f.fin);
-      return;
-    case 'resetStream':
-      c.streams.onResetStream(f.streamId, f.errorCode, f.finalSize);
-      return;
-    case 'stopSending':
-      c.streams.onStopSending(f.streamId, f.errorCode);
-      return;
-    case 'maxData':
-      c.streams.onMaxData(f.maximum);
-      return;
-    case 'maxStreamData':
-      c.streams.onMaxStreamData(f.streamId, f.maximum);
-      return;
-    case 'maxStreams':
-      c.streams.onMaxStreams(f.bidi ? 'bidi' : 'uni', f.maximum);
-      return;
-    case 'dataBlocked':
-      c.streams.onDataBlocked(f.maximum);
-      return;
-    case 'streamDataBlocked':
-      c.streams.onStreamDataBlocked(f.streamId, f.maximum);
-      return;
-    case 'streamsBlocked':
-      c.streams.onStreamsBlocked(f.bidi ? 'bidi' : 'uni', f.maximum);
-      return;
-    case 'newToken':
-      // RFC 9000 §19.7: servers never receive NEW_TOKEN.
-      if (c.role === 'server') throw protocolViolation('NEW_TOKEN sent to a server', frameType);
-      c.events.push({ type: 'newToken', token: f.token.slice() });
-      return;
-    case 'newConnectionId':
-      c.remoteCids.onNewCid(f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
-      return;
-    case 'retireConnectionId':
-      c.localCids.onRetire(f.sequence, c.rxDcid);
-      return;
-    case 'pathChallenge':
-      // RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE on the path it came from (bounded).
-      onPathChallenge(c, f.data);
-      return;
-    case 'pathResponse':
-      // RFC 9000 §8.2.3: validates the path of the matching challenge; others are ignored.
-      onPathResponse(c, now, f.data);
-      return;
-    case 'connectionClose':
-      c.onConnectionClose(now, f);
-      return;
-    case 'handshakeDone':
-      // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE is a PROTOCOL_VIOLATION.
-      if (c.role === 'server') throw protocolViolation('HANDSHAKE_DONE sent to a server', frameType);
-      c.onHandshakeConfirmed(now);
-      return;
-    case 'datagram':
-      c.datagrams.onReceived(f.data, f.data.length + 3, frameType);
-      if (c.datagrams.receivedCount === 1) c.events.push({ type: 'datagram' });
-      return;
-  }
-}
-
-function onAck(c: ConnectionCore, now: number, ranges: number[], ackDelayField: number, space: PacketSpace): void {
-  // RFC 9000 §19.3: ack_delay is scaled by the PEER's exponent; it applies to 1-RTT only in RFC 9002 terms.
-  const exponent = space === PacketSpace.Application ? (c.peerParams?.ackDelayExponent ?? 3) : 3;
-  const ackDelayMs = (ackDelayField * 2 ** exponent) / 1000;
-  // RFC 9000 §9.4: an RTT sample of a packet sent on the previous path is not one of this path.
-  const rttBefore = ranges.length > 0 && rttSnapshotNeeded(c, space, ranges[0]!) ? saveRtt(c) : undefined;
-  const r = c.loss.onAckReceived(space, ranges, ackDelayMs, now);
-  if (rttBefore && r.rttUpdated) restoreRtt(c, rttBefore);
-  if (space === PacketSpace.Application && ranges.length > 0) c.keys.onOneRttAcked(ranges[0]!);
-  if (r.newlyAcked.length > 0) {
-    for (const p of r.newlyAcked) onPacketAcked(c, p, now);
-    onPacketsAckedOnPaths(c, now, r.newlyAcked, space);
-  }
-  if (r.lost.length > 0) {
-    if (c.qlog) qlogPacketsLost(c, c.qlog, space, r.lost);
-    onPacketsLostOnPaths(c, now, r.lost, r.persistentCongestion, space);
-  }
-  c.updatePacer();
-}
-
-function onCrypto(c: ConnectionCore, now: number, space: PacketSpace, offset: number, data: Uint8Array, frameType: number): void {
-  const chunks = c.spaces[space]!.crypto.onCryptoFrame(offset, data, frameType);
-  const level = SPACE_LEVEL[space];
-  for (const chunk of chunks) c.tls.handleData(level, chunk);
-  c.processTlsEvents(now);
-}
-
-/** New read keys arrived: process the packets that waited for them. */
-export function replayBuffered(c: ConnectionCore, now: number): void {
-  if (c.buffered.length === 0) return;
-  if (c.inFrames) {
-    c.replayDeferred = true;
-    return;
-  }
-  const pending = c.buffered.splice(0);
-  for (const b of pending) {
-    const h = tryParsePacketHeader(b.bytes, 0, c.config.localCidLength);
-    if (h.kind === 'long' || h.kind === 'short') {
-      if (!processPacket(c, now, b.bytes, h) && !c.keys.canRead(b.space)) continue;
-    }
-  }
-}
-
-function onVersionNegotiation(c: ConnectionCore, now: number, versions: readonly number[]): void {
-  // RFC 9000 §6.2: only a client that has received nothing else acts on it, and only when its
-  // version is not listed (a listed one means the packet is forged or stale).
-  if (c.role !== 'client' || c.peerScidKnown || versions.includes(QUIC_VERSION_1)) return;
-  c.closeReason = { kind: 'versionMismatch', code: 0, reason: `the server supports none of our versions (it offers ${versions.map((v) => `0x${v.toString(16)}`).join(', ')})`, remote: true };
-  c.events.push({ type: 'closed', reason: c.closeReason });
-  c.terminate();
-  void now;
-}
-
-function onRetry(c: ConnectionCore, now: number, data: Uint8Array, h: Extract<PacketHeader, { kind: 'retry' }>): void {
-  // RFC 9000 §17.2.5.2: a client accepts at most one Retry, before any server Initial, with a
-  // valid integrity tag and a non-empty token; anything else is discarded.
-  if (c.role !== 'client' || c.retryScid || c.peerScidKnown || h.token.length === 0) return;
-  if (!verifyRetry(data, h, c.originalDcid)) return;
-  c.retryScid = h.scid.slice();
-  c.token = h.token.slice();
-  c.expectedPeerScid = c.retryScid;
-  c.remoteCids.replaceInitial(c.retryScid);
-  c.keys.setInitial(c.retryScid);
-  // RFC 9002 §6.3: loss recovery and congestion control restart (nothing was acknowledged yet,
-  // so removing the Initial bytes from flight leaves the controller in its initial state); the
-  // ClientHello is sent again, with the token, in packets whose numbers continue (RFC 9000
-  // §17.2.5.3).
-  c.cc.onPacketsDiscarded(c.loss.resetForRetry(now));
-  c.spaces[PacketSpace.Initial]!.crypto.requeueUnacked();
 }

@@ -2,13 +2,19 @@ import { protocolViolation } from '../errors.js';
 import { RangeSet } from '../range-set.js';
 import { DEFAULT_MAX_ACK_DELAY, K_PACKET_THRESHOLD } from './constants.js';
 import { PACKET_SPACES, PacketSpace } from '../packet/space.js';
-import { RttEstimator } from './rtt.js';
+import type { RttEstimator } from './rtt.js';
 import { SentPacketQueue } from './sent-packets.js';
 import type { SentPacket } from './sent-packets.js';
 
 /**
  * Loss detection and the loss detection / PTO timer, RFC 9002 §6 and Appendix A, for the three
  * packet number spaces of one connection. Deterministic: every time is an argument (ms).
+ *
+ * RTT: the detector owns no estimator. Every call that needs one takes `rtt`, the estimator of the
+ * path packets are sent on now: its PTO and loss delay govern the timer. An RTT sample goes to
+ * the estimator of the path the acknowledged packet left on (`SentPacket.pathRtt`, falling back
+ * to `rtt`): RFC 9000 §9.4, "packets sent on the old path MUST NOT contribute to ... RTT
+ * estimation for the new path".
  *
  * Bytes in flight: the congestion controller owns the authoritative count it checks cwnd
  * against (RFC 9002 Appendix B layout: it is told of sends, acks, losses and discards). This
@@ -18,9 +24,10 @@ import type { SentPacket } from './sent-packets.js';
  * The connection's duties:
  * - `onPacketSent` for every packet (ACK-only ones too, with inFlight = false);
  * - `onAckReceived` for every ACK frame, then hand `newlyAcked`/`lost` to the controller and
- *   `persistentCongestion` to `controller.onPersistentCongestion`;
- * - keep the flags current: `handshakeConfirmed` (via `onHandshakeConfirmed`), `hasHandshakeKeys`
- *   and `amplificationBlocked` (server), then call `rearm(now)` after changing them;
+ *   `persistentCongestion` to `controller.onPersistentCongestion` and the path's
+ *   `RttEstimator.onPersistentCongestion` (§5.2);
+ * - keep the inputs current: `onHandshakeConfirmed`, `onHandshakeKeys` (client),
+ *   `setAmplificationBlocked`, `setMaxAckDelay` (each rearms the timer);
  * - arm its timer at `timeout` and call `onLossTimeout(now)` when it fires;
  * - `discardSpace` when Initial/Handshake keys are dropped.
  *
@@ -32,8 +39,6 @@ export interface LossDetectorOptions {
   readonly isServer: boolean;
   /** The PEER's max_ack_delay in ms (RFC 9000 §18.2). Default 25; update from its parameters. */
   readonly maxAckDelay?: number;
-  /** kInitialRtt, default 333 ms (RFC 9002 §6.2.2). */
-  readonly initialRtt?: number;
 }
 
 /** Result of `onAckReceived`. The object and its arrays are REUSED by the next call. */
@@ -70,23 +75,12 @@ export type LossTimeoutResult<T> =
 const NONE = Object.freeze({ kind: 'none' as const });
 
 export class LossDetector<T> {
-  readonly rtt: RttEstimator;
-  /** pto_count: consecutive PTO expirations without an acknowledgment (§6.2.1). */
-  ptoCount = 0;
-  /** The peer's max_ack_delay, ms (RFC 9000 §18.2). */
-  maxAckDelay: number;
-  /** RFC 9001 §4.1.2. Set via `onHandshakeConfirmed`. */
-  handshakeConfirmed = false;
-  /** Client: Handshake keys are installed (picks the anti-deadlock probe space, Appendix A.9). */
-  hasHandshakeKeys = false;
-  /** Server: the anti-amplification limit stops sending; no PTO is armed (§6.2.2.1). */
-  amplificationBlocked = false;
-  /**
-   * Appendix A.6 PeerCompletedAddressValidation(): always true for a server; for a client, true
-   * once a Handshake ACK was received or the handshake is confirmed (both set automatically).
-   */
-  peerCompletedAddressValidation: boolean;
-
+  private pto = 0;
+  private peerMaxAckDelay: number;
+  private confirmed = false;
+  private handshakeKeys = false;
+  private blocked = false;
+  private peerValidated: boolean;
   private readonly spaces: SpaceState<T>[];
   private timer = Number.POSITIVE_INFINITY;
   // +Infinity before the first sample: no packet counts toward persistent congestion (§7.6.2).
@@ -97,10 +91,64 @@ export class LossDetector<T> {
   private ptoSpace: PacketSpace = PacketSpace.Initial;
 
   constructor(options: LossDetectorOptions) {
-    this.rtt = new RttEstimator(options.initialRtt);
-    this.maxAckDelay = options.maxAckDelay ?? DEFAULT_MAX_ACK_DELAY;
-    this.peerCompletedAddressValidation = options.isServer;
+    this.peerMaxAckDelay = options.maxAckDelay ?? DEFAULT_MAX_ACK_DELAY;
+    this.peerValidated = options.isServer;
     this.spaces = PACKET_SPACES.map(() => new SpaceState<T>());
+  }
+
+  /** pto_count: consecutive PTO expirations without an acknowledgment (§6.2.1). */
+  get ptoCount(): number {
+    return this.pto;
+  }
+
+  /** The peer's max_ack_delay, ms (RFC 9000 §18.2). */
+  get maxAckDelay(): number {
+    return this.peerMaxAckDelay;
+  }
+
+  /** RFC 9001 §4.1.2 (set by `onHandshakeConfirmed`). */
+  get handshakeConfirmed(): boolean {
+    return this.confirmed;
+  }
+
+  /** Client: Handshake keys are installed (the anti-deadlock probe space, Appendix A.9). */
+  get hasHandshakeKeys(): boolean {
+    return this.handshakeKeys;
+  }
+
+  /** The anti-amplification limit stops sending on the current path: no PTO is armed (§6.2.2.1). */
+  get amplificationBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /**
+   * Appendix A.6 PeerCompletedAddressValidation(): always true for a server; for a client, true
+   * once a Handshake ACK was received or the handshake is confirmed.
+   */
+  get peerCompletedAddressValidation(): boolean {
+    return this.peerValidated;
+  }
+
+  /** The peer's transport parameters arrived with its max_ack_delay (ms). */
+  setMaxAckDelay(ms: number, now: number, rtt: RttEstimator): void {
+    this.peerMaxAckDelay = ms;
+    this.setTimer(now, rtt);
+  }
+
+  /** Client: Handshake keys are installed; an anti-deadlock probe now goes in a Handshake packet. */
+  onHandshakeKeys(now: number, rtt: RttEstimator): void {
+    this.handshakeKeys = true;
+    this.setTimer(now, rtt);
+  }
+
+  /**
+   * Whether the anti-amplification limit of the current path stops us from sending (RFC 9002
+   * §6.2.2.1: no PTO armed meanwhile; Appendix A.6: rearmed when a datagram unblocks us).
+   */
+  setAmplificationBlocked(blocked: boolean, now: number, rtt: RttEstimator): void {
+    if (blocked === this.blocked) return;
+    this.blocked = blocked;
+    this.setTimer(now, rtt);
   }
 
   /** When the loss detection timer fires: Infinity when not armed. May lie in the past. */
@@ -153,7 +201,7 @@ export class LossDetector<T> {
    * RFC 9002 Appendix A.5 OnPacketSent. Packet numbers must increase within a space; numbers left
    * out (skipped on purpose, RFC 9000 §21.4) are remembered so an ACK of them is refused.
    */
-  onPacketSent(space: PacketSpace, packet: SentPacket<T>): void {
+  onPacketSent(space: PacketSpace, packet: SentPacket<T>, rtt: RttEstimator): void {
     const st = this.state(space);
     if (st.discarded) throw new Error(`packet sent in discarded space ${space}`);
     const next = st.sent.largestSent + 1;
@@ -166,7 +214,7 @@ export class LossDetector<T> {
       st.ackElicitingInFlight++;
       this.ackElicitingInFlightTotal++;
     }
-    this.setTimer(packet.timeSent);
+    this.setTimer(packet.timeSent, rtt);
   }
 
   /**
@@ -178,7 +226,7 @@ export class LossDetector<T> {
    * @throws TransportError PROTOCOL_VIOLATION when a range covers a packet number never sent
    *         (RFC 9000 §13.1), checked before any state changes.
    */
-  onAckReceived(space: PacketSpace, ranges: readonly number[], ackDelayMs: number, now: number): AckResult<T> {
+  onAckReceived(space: PacketSpace, ranges: readonly number[], ackDelayMs: number, now: number, rtt: RttEstimator): AckResult<T> {
     const st = this.state(space);
     const r = this.result;
     r.newlyAcked.length = 0;
@@ -193,7 +241,7 @@ export class LossDetector<T> {
         if (intersects(st.skipped, ranges[k + 1]!, ranges[k]!)) throw protocolViolation('ACK of a skipped packet number', 0x02);
       }
     }
-    if (space === PacketSpace.Handshake) this.peerCompletedAddressValidation = true;
+    if (space === PacketSpace.Handshake) this.peerValidated = true;
     if (largest > st.largestAcked) st.largestAcked = largest;
 
     // DetectAndRemoveAckedPackets, smallest range first so `newlyAcked` ascends.
@@ -217,17 +265,18 @@ export class LossDetector<T> {
     // RFC 9002 §5.1: sample only if the largest is newly acked and something ack-eliciting was.
     const newest = r.newlyAcked[n - 1]!;
     if (newest.pn === largest && ackElicitingAcked) {
-      if (!this.rtt.hasSample) this.firstRttSample = now;
+      const target = newest.pathRtt ?? rtt;
+      if (this.firstRttSample === Number.POSITIVE_INFINITY) this.firstRttSample = now;
       // RFC 9002 §5.3: the ack delay of Initial ACKs MAY be ignored (they are never delayed).
       const ackDelay = space === PacketSpace.Initial ? 0 : ackDelayMs;
-      this.rtt.update(now - newest.timeSent, ackDelay, this.handshakeConfirmed, this.maxAckDelay);
+      target.update(now - newest.timeSent, ackDelay, this.confirmed, this.peerMaxAckDelay);
       r.rttUpdated = true;
     }
-    r.persistentCongestion = this.detectAndRemoveLost(st, now, r.lost);
+    r.persistentCongestion = this.detectAndRemoveLost(st, now, r.lost, rtt);
     q.compact();
     // RFC 9002 §6.2.1: a client unsure of address validation keeps its backoff.
-    if (this.peerCompletedAddressValidation) this.ptoCount = 0;
-    this.setTimer(now);
+    if (this.peerValidated) this.pto = 0;
+    this.setTimer(now, rtt);
     return r;
   }
 
@@ -235,7 +284,7 @@ export class LossDetector<T> {
    * RFC 9002 Appendix A.9 OnLossDetectionTimeout. Call when `timeout` has passed; an early call
    * returns `none`. A PTO increments `ptoCount`; the probes then sent go through `onPacketSent`.
    */
-  onLossTimeout(now: number): LossTimeoutResult<T> {
+  onLossTimeout(now: number, rtt: RttEstimator): LossTimeoutResult<T> {
     if (now < this.timer) return NONE;
     let lossSpace: PacketSpace = PacketSpace.Initial;
     let lossTime = Number.POSITIVE_INFINITY;
@@ -250,23 +299,23 @@ export class LossDetector<T> {
       // Time threshold loss detection.
       const st = this.spaces[lossSpace]!;
       const lost: SentPacket<T>[] = [];
-      const persistentCongestion = this.detectAndRemoveLost(st, now, lost);
+      const persistentCongestion = this.detectAndRemoveLost(st, now, lost, rtt);
       st.sent.compact();
-      this.setTimer(now);
+      this.setTimer(now, rtt);
       return { kind: 'loss', space: lossSpace, lost, persistentCongestion };
     }
     let result: LossTimeoutResult<T>;
     if (this.ackElicitingInFlightTotal === 0) {
       // RFC 9002 §6.2.2.1: client anti-deadlock probe (the timer is only armed for it when the
       // peer has not completed address validation).
-      const space = this.hasHandshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
+      const space = this.handshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
       result = { kind: 'pto', space, probes: 1, antiDeadlock: true };
     } else {
-      this.ptoTimeAndSpace(now);
+      this.ptoTimeAndSpace(now, rtt);
       result = { kind: 'pto', space: this.ptoSpace, probes: 2, antiDeadlock: false };
     }
-    this.ptoCount++;
-    this.setTimer(now);
+    this.pto++;
+    this.setTimer(now, rtt);
     return result;
   }
 
@@ -275,43 +324,43 @@ export class LossDetector<T> {
    * returned bytes must be removed from the controller: `onPacketsDiscarded`), its loss time
    * and PTO state reset, pto_count = 0. Later packets in the space are refused.
    */
-  discardSpace(space: PacketSpace, now: number): number {
+  discardSpace(space: PacketSpace, now: number, rtt: RttEstimator): number {
     const bytes = this.forgetSent(space);
     this.state(space).discarded = true;
-    this.ptoCount = 0;
-    this.setTimer(now);
+    this.pto = 0;
+    this.setTimer(now, rtt);
     return bytes;
   }
 
   /**
    * RFC 9002 §6.3: a client that receives a Retry resets loss recovery: the Initial packets sent
-   * so far are forgotten (neither acknowledged nor lost: the caller re-queues their content), the
-   * RTT estimator and the PTO backoff start over. Unlike a discard, the space stays usable and its
-   * packet numbers continue (RFC 9000 §17.2.5.3). Returns the bytes that left flight.
+   * so far are forgotten (neither acknowledged nor lost: the caller re-queues their content), and
+   * the PTO backoff starts over; `rtt` must have been reset by the caller (its path owns it).
+   * Unlike a discard, the space stays usable and its packet numbers continue (RFC 9000
+   * §17.2.5.3). Returns the bytes that left flight.
    */
-  resetForRetry(now: number): number {
+  resetForRetry(now: number, rtt: RttEstimator): number {
     const bytes = this.forgetSent(PacketSpace.Initial);
-    this.rtt.reset();
     this.firstRttSample = Number.POSITIVE_INFINITY;
-    this.ptoCount = 0;
-    this.setTimer(now);
+    this.pto = 0;
+    this.setTimer(now, rtt);
     return bytes;
   }
 
   /** RFC 9001 §4.1.2: the handshake is confirmed; Application PTOs may now be armed. */
-  onHandshakeConfirmed(now: number): void {
-    this.handshakeConfirmed = true;
-    this.peerCompletedAddressValidation = true;
-    this.setTimer(now);
+  onHandshakeConfirmed(now: number, rtt: RttEstimator): void {
+    this.confirmed = true;
+    this.peerValidated = true;
+    this.setTimer(now, rtt);
   }
 
   /**
-   * Recomputes the timer after a flag changed (`hasHandshakeKeys`, `amplificationBlocked`,
-   * `maxAckDelay`). RFC 9002 Appendix A.6: when a datagram unblocks a server, rearm, and if the
-   * timer is then in the past, call `onLossTimeout` at once.
+   * Recomputes the timer when something it depends on changed outside this detector: the current
+   * path (another RTT estimator: RFC 9000 §9.4), or its RTT. If the timer is then in the past,
+   * call `onLossTimeout` at once (Appendix A.6).
    */
-  rearm(now: number): void {
-    this.setTimer(now);
+  rearm(now: number, rtt: RttEstimator): void {
+    this.setTimer(now, rtt);
   }
 
   private state(space: PacketSpace): SpaceState<T> {
@@ -348,12 +397,12 @@ export class LossDetector<T> {
    * still outstanding or lost earlier) whose ack-eliciting members sent after the first RTT
    * sample span more than the persistent congestion duration. Returns that verdict.
    */
-  private detectAndRemoveLost(st: SpaceState<T>, now: number, lost: SentPacket<T>[]): boolean {
+  private detectAndRemoveLost(st: SpaceState<T>, now: number, lost: SentPacket<T>[], rtt: RttEstimator): boolean {
     st.lossTime = Number.POSITIVE_INFINITY;
     const largestAcked = st.largestAcked;
     if (largestAcked < 0) return false;
-    const lossDelay = this.rtt.lossDelay();
-    const pcDuration = this.rtt.persistentCongestionDuration(this.maxAckDelay);
+    const lossDelay = rtt.lossDelay();
+    const pcDuration = rtt.persistentCongestionDuration(this.peerMaxAckDelay);
     const q = st.sent;
     let persistent = false;
     let prevLost = -2;
@@ -380,12 +429,11 @@ export class LossDetector<T> {
         st.lossTime = lostAt;
       }
     }
-    if (persistent) this.rtt.onPersistentCongestion();
     return persistent;
   }
 
   /** RFC 9002 Appendix A.8 SetLossDetectionTimer. */
-  private setTimer(now: number): void {
+  private setTimer(now: number, rtt: RttEstimator): void {
     let earliestLoss = Number.POSITIVE_INFINITY;
     // Indexed loops here: this runs for every packet sent.
     const spaces = this.spaces;
@@ -394,24 +442,24 @@ export class LossDetector<T> {
       this.timer = earliestLoss; // time threshold loss detection
       return;
     }
-    if (this.amplificationBlocked) {
+    if (this.blocked) {
       this.timer = Number.POSITIVE_INFINITY; // the server could not send a probe anyway
       return;
     }
-    if (this.ackElicitingInFlightTotal === 0 && this.peerCompletedAddressValidation) {
+    if (this.ackElicitingInFlightTotal === 0 && this.peerValidated) {
       this.timer = Number.POSITIVE_INFINITY; // nothing to detect lost
       return;
     }
-    this.timer = this.ptoTimeAndSpace(now);
+    this.timer = this.ptoTimeAndSpace(now, rtt);
   }
 
   /** RFC 9002 Appendix A.8 GetPtoTimeAndSpace: returns the time, leaves the space in ptoSpace. */
-  private ptoTimeAndSpace(now: number): number {
-    const backoff = 2 ** this.ptoCount;
+  private ptoTimeAndSpace(now: number, rtt: RttEstimator): number {
+    const backoff = 2 ** this.pto;
     if (this.ackElicitingInFlightTotal === 0) {
       // Anti-deadlock PTO (§6.2.2.1): counted from now.
-      this.ptoSpace = this.hasHandshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
-      return now + this.rtt.pto(this.ptoSpace, 0) * backoff;
+      this.ptoSpace = this.handshakeKeys ? PacketSpace.Handshake : PacketSpace.Initial;
+      return now + rtt.pto(this.ptoSpace, 0) * backoff;
     }
     let best = Number.POSITIVE_INFINITY;
     this.ptoSpace = PacketSpace.Initial;
@@ -420,8 +468,8 @@ export class LossDetector<T> {
       const st = this.spaces[space]!;
       if (st.ackElicitingInFlight === 0) continue;
       // RFC 9002 §6.2.1: no Application PTO before the handshake is confirmed.
-      if (space === PacketSpace.Application && !this.handshakeConfirmed) break;
-      const t = st.timeOfLastAckEliciting + this.rtt.pto(space, this.maxAckDelay) * backoff;
+      if (space === PacketSpace.Application && !this.confirmed) break;
+      const t = st.timeOfLastAckEliciting + rtt.pto(space, this.peerMaxAckDelay) * backoff;
       if (t < best) {
         best = t;
         this.ptoSpace = space;

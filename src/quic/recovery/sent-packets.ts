@@ -1,3 +1,5 @@
+import type { RttEstimator } from './rtt.js';
+
 /**
  * Sent packets of one packet number space, RFC 9002 Appendix A.1, kept in packet number order.
  *
@@ -24,6 +26,11 @@ export interface SentPacket<T> {
   /** Counts toward bytes in flight (ack-eliciting or PADDING; not ACK-only packets). */
   readonly inFlight: boolean;
   readonly tokens: T;
+  /**
+   * The RTT estimator of the path the packet left on (RFC 9002 keeps one per path): an RTT sample
+   * taken from its acknowledgment goes there. Absent: the estimator the loss detector is given.
+   */
+  readonly pathRtt?: RttEstimator | undefined;
 }
 
 export class SentPacketQueue<T> {

@@ -32,3 +32,18 @@ export class StreamResetError extends StreamError {
     this.byPeer = byPeer;
   }
 }
+
+/**
+ * A stream id that names no sending (or receiving) part here: never opened, already finished and
+ * removed, or a stream of the other direction (a receive-only stream has no sending part).
+ */
+export class UnknownStreamError extends StreamError {
+  override readonly name: string = 'UnknownStreamError';
+  /** The part asked for. */
+  readonly part: 'send' | 'recv';
+
+  constructor(streamId: number, part: 'send' | 'recv') {
+    super(streamId, `has no ${part === 'send' ? 'sending' : 'receiving'} part here (unknown, closed or ${part === 'send' ? 'receive' : 'send'}-only)`);
+    this.part = part;
+  }
+}

@@ -57,7 +57,9 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   private readonly scheduler = new Scheduler<Stream>();
   private readonly connBlockedStreams: Stream[] = [];
   private readonly ctlQueue: Stream[] = [];
+  /** Own event queue, used when no sink was given (`pollEvent`). */
   private readonly events: StreamEvent[] = [];
+  private readonly emit: (e: StreamEvent) => void;
   private readonly incoming: [Stream[], Stream[]] = [[], []];
   private peer: PeerStreamParams | null = null;
   private dataBlockedPending = false;
@@ -74,8 +76,13 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   private readonly localMaxStreamsAcked = [0, 0];
   private readonly maxStreamsPending = [false, false];
 
-  constructor(role: Role, limits: Partial<StreamLimits> = {}) {
+  /**
+   * `sink`: where events go (the connection's ordered event queue, which must then call
+   * `eventTaken` for each stream event it hands out); without one they wait for `pollEvent`.
+   */
+  constructor(role: Role, limits: Partial<StreamLimits> = {}, sink?: (e: StreamEvent) => void) {
     this.role = role;
+    this.emit = sink ?? ((e) => this.events.push(e));
     this.limits = Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
     this.connRecv = new ReceiveWindow(this.limits.initialConnectionWindow, this.limits.maxConnectionWindow);
     this.localMaxStreams = [this.limits.maxConcurrentBidiStreams, this.limits.maxConcurrentUniStreams];
@@ -177,7 +184,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     if (send === undefined || send === null) return;
     const before = send.resetCode;
     send.onStopSending(code);
-    if (before === undefined && send.resetCode !== undefined) this.events.push({ type: 'stopped', id, code });
+    if (before === undefined && send.resetCode !== undefined) this.emit({ type: 'stopped', id, code });
   }
 
   onMaxData(maximum: number): void {
@@ -337,18 +344,26 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     }
   }
 
-  /** Next application notification, or null. */
+  /** Next application notification, or null (when no sink was given to the constructor). */
   pollEvent(): StreamEvent | null {
     const e = this.events.shift();
     if (e === undefined) return null;
-    if (e.type === 'readable' || e.type === 'writable') {
+    this.eventTaken(e);
+    return e;
+  }
+
+  /**
+   * An event left for the application: 'readable' and 'writable' are announced once until then
+   * (a sink's owner calls this as it hands each stream event out).
+   */
+  eventTaken(e: { readonly type: string; readonly id?: number }): void {
+    if ((e.type === 'readable' || e.type === 'writable') && e.id !== undefined) {
       const s = this.streams.get(e.id);
       if (s !== undefined) {
         if (e.type === 'readable') s.readableQueued = false;
         else s.writableQueued = false;
       }
     }
-    return e;
   }
 
   // ---- owner callbacks from the stream parts (not for the application) ----
@@ -375,20 +390,20 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     const s = this.streams.get(id);
     if (s === undefined || s.writableQueued) return;
     s.writableQueued = true;
-    this.events.push({ type: 'writable', id });
+    this.emit({ type: 'writable', id });
   }
 
   onReadable(id: number): void {
     const s = this.streams.get(id);
     if (s === undefined || s.readableQueued) return;
     s.readableQueued = true;
-    this.events.push({ type: 'readable', id });
+    this.emit({ type: 'readable', id });
   }
 
   onSendTerminal(id: number): void {
     // The sending part is done: every byte and the FIN acknowledged (or the reset acknowledged).
     // A writer waiting for its data to be delivered (a graceful close) wakes on this.
-    if (this.streams.has(id)) this.events.push({ type: 'sendDone', id });
+    if (this.streams.has(id)) this.emit({ type: 'sendDone', id });
     this.maybeRemove(id);
   }
 
@@ -435,7 +450,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     for (let i = this.nextPeer[d]!; i <= index; i++) {
       s = this.create(streamId(i, peer, DIRS[d]!));
       this.incoming[d].push(s);
-      this.events.push({ type: 'incoming', id: s.id, direction: DIRS[d]! });
+      this.emit({ type: 'incoming', id: s.id, direction: DIRS[d]! });
     }
     this.nextPeer[d] = index + 1;
     return s;
@@ -495,7 +510,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.peerMaxStreams[d] = maximum;
     if (this.openWaiting[d]) {
       this.openWaiting[d] = false;
-      this.events.push({ type: 'streams-available', direction: DIRS[d]! });
+      this.emit({ type: 'streams-available', direction: DIRS[d]! });
     }
   }
 
@@ -541,7 +556,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.streams.delete(id);
     s.removed = true;
     if (s.queuedAt !== null) this.scheduler.remove(s);
-    this.events.push({ type: 'streamClosed', id });
+    this.emit({ type: 'streamClosed', id });
     if (isLocallyInitiated(id, this.role)) return;
     const d = isBidi(id) ? 0 : 1;
     this.peerClosed[d]!++;

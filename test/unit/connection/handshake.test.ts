@@ -72,11 +72,11 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
     const rx = new StreamReceiver(() => p.server);
     const app = { pump: () => { if (p.client.isConnected) { tx ??= new StreamSender(p.client, data); tx.pump(); } } };
     const buffered: number[] = [];
-    p.onDeliver = () => { if (p.server) buffered.push(p.server.buffered.length); };
+    p.onDeliver = () => { if (p.server) buffered.push(p.server.internals.receiver.bufferedCount); };
     run(p, [app, rx], () => tx !== undefined && rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx!.id), data));
     assert.ok(buffered.some((n) => n > 0), 'some 1-RTT packets waited for the handshake');
-    assert.equal(p.server!.buffered.length, 0);
+    assert.equal(p.server!.internals.receiver.bufferedCount, 0);
   });
 
   it("uses the peer's ack_delay_exponent to decode ACK delays (RFC 9000 §18.2): RTT estimates stay right", () => {
@@ -142,7 +142,7 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
       let serverSent = 0;
       let violations = 0;
       p.onSend = (from, bytes) => {
-        if (from !== 'server' || p.server!.addressValidated) return;
+        if (from !== 'server' || p.server!.internals.paths.current.validated) return;
         serverSent += bytes.length;
         // RFC 9000 §8.1: at most three times the bytes received before the address is validated.
         if (serverSent > 3 * p.bytesDeliveredToServer) violations++;
@@ -162,7 +162,7 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
       const p = new Pair({ seed, link: { delayMs: 15, dropRate: 0.3 }, trace: true });
       let serverSent = 0;
       p.onSend = (from, bytes) => {
-        if (from !== 'server' || p.server!.addressValidated) return;
+        if (from !== 'server' || p.server!.internals.paths.current.validated) return;
         serverSent += bytes.length;
         assert.ok(serverSent <= 3 * p.bytesDeliveredToServer, `seed ${seed}: ${serverSent} > 3 * ${p.bytesDeliveredToServer}`);
       };
@@ -198,7 +198,7 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
     const p = new Pair({ seed: testSeed(5), link: { delayMs: 10 }, retry: true, trace: true });
     p.handshake();
     const r = p.retrySent!;
-    assert.ok(bytesEqual(p.client.retryScid!, r.scid));
+    assert.ok(bytesEqual(p.client.internals.handshake.retryScid!, r.scid));
     assert.ok(bytesEqual(p.server!.peerTransportParameters!.initialSourceConnectionId!, p.client.initialLocalCid));
     assert.ok(bytesEqual(p.client.peerTransportParameters!.retrySourceConnectionId!, r.scid));
     assert.ok(bytesEqual(p.client.peerTransportParameters!.originalDestinationConnectionId!, r.odcid));
@@ -208,24 +208,24 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
     assert.equal(client[1]!.bytes.length, 1200);
     // Handshake: one extra RTT for the Retry.
     assert.equal(p.now, 50);
-    assert.ok(p.server!.addressValidated);
+    assert.ok(p.server!.internals.paths.current.validated);
   });
 
   it('ignores a second Retry, and a Retry whose integrity tag does not verify (RFC 9000 §17.2.5.2)', () => {
     const p = new Pair({ seed: testSeed(6), link: { delayMs: 10 }, retry: true });
-    p.drive(() => p.client.retryScid !== undefined);
+    p.drive(() => p.client.internals.handshake.retryScid !== undefined);
     const r = p.retrySent!;
     const second = encodeRetry({ version: QUIC_VERSION_1, dcid: p.client.initialLocalCid, scid: new Uint8Array(8).fill(9), token: new Uint8Array(5).fill(1) }, r.odcid);
     p.s2c.send(p.now, second);
     p.handshake();
-    assert.ok(bytesEqual(p.client.retryScid!, r.scid));
+    assert.ok(bytesEqual(p.client.internals.handshake.retryScid!, r.scid));
 
     const q = new Pair({ seed: testSeed(7), link: { delayMs: 10 } });
     const forged = encodeRetry({ version: QUIC_VERSION_1, dcid: q.client.initialLocalCid, scid: new Uint8Array(8).fill(3), token: new Uint8Array(5).fill(1) }, q.client.originalDestinationCid);
     forged[forged.length - 1]! ^= 1;
     q.s2c.send(0, forged);
     q.handshake();
-    assert.equal(q.client.retryScid, undefined);
+    assert.equal(q.client.internals.handshake.retryScid, undefined);
   });
 
   it('times out a handshake the server never answers (handshakeTimeout, then terminated)', () => {

@@ -92,7 +92,7 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     for (const c of [p.client, p.server!]) {
       assert.equal(c.closeInfo?.kind, 'idle');
       assert.equal(c.closeInfo?.remote, false);
-      assert.equal(c.idleTimeoutMs, 3000);
+      assert.equal(c.internals.idle.timeout, 3000);
     }
     // Silent: nothing was sent after the settle, and both stopped within ~3 s of the last packet.
     assert.ok(p.now <= lastSent + 3000, `terminated at ${p.now}`);
@@ -197,7 +197,7 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
       assert.ok(events.some((e) => e.type === 'stopped' && e.id === id && e.code === 99), 'stopped event');
       assert.throws(() => writer.writeStream(id, payload(10)), (e: unknown) => e instanceof StreamResetError && e.code === 99 && e.byPeer);
       // RFC 9000 §3.5: the writer answered with RESET_STREAM carrying the code.
-      assert.equal(stopper.streams.get(id)?.recv?.resetCode ?? 99, 99);
+      assert.equal(stopper.internals.streams.get(id)?.recv?.resetCode ?? 99, 99);
     });
   }
 
@@ -250,13 +250,13 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     // marks the flow app-limited; with datagrams still queued it must not.
     p.client.sendDatagram(new Uint8Array(100));
     p.runFor(50);
-    assert.equal(p.client.cc.appLimited, true, 'a lone datagram: app-limited');
+    assert.equal(p.client.internals.paths.recovery.cc.appLimited, true, 'a lone datagram: app-limited');
     // Two full packets' worth offered, the pacer and window let both out, the rest waits...
     for (let k = 0; k < 40; k++) p.client.sendDatagram(new Uint8Array(1000));
     const out = new Uint8Array(1500);
     assert.ok(p.client.pollTransmit(p.now, out) > 0, 'a packet was built');
     assert.ok(p.client.getStats().datagrams.sent < 40, 'datagrams are still queued');
-    assert.equal(p.client.cc.appLimited, false, 'queued datagrams: not app-limited');
+    assert.equal(p.client.internals.paths.recovery.cc.appLimited, false, 'queued datagrams: not app-limited');
   });
 
   it('an idle connection stays silent: no ACK answers an ACK (RFC 9000 §13.2.1)', () => {
@@ -302,7 +302,7 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     assert.ok(p.client.isConnected);
     assert.equal(p.client.pollTransmit(p.now, new Uint8Array(1500)), 0);
     assert.ok(p.client.pollTimeout() > p.now);
-    const st = p.client.streams.get(id)!.send!;
+    const st = p.client.internals.streams.get(id)!.send!;
     assert.equal(st.sentOffset, 8192);
     // The application reads: the window opens and the rest flows.
     const rx = new StreamReceiver(() => p.server);

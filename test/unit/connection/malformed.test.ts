@@ -139,7 +139,7 @@ const CASES: readonly Case[] = [
     name: 'an ACK of a packet number never sent',
     from: 'client', code: E.PROTOCOL_VIOLATION,
     frames: (p) => {
-      const largest = p.server!.spaces[PacketSpace.Application]!.nextPn + 1000;
+      const largest = p.server!.internals.spaces.at(PacketSpace.Application).nextPn + 1000;
       return frameBytes({ kind: 'ack', largest, ackDelay: 0, ranges: [largest, largest], ecn: null });
     },
   },
@@ -197,7 +197,7 @@ describe('connection: malformed frames close with the RFC error code (RFC 9000 Â
         p.drive(() => {
           const o = p.conn(offender);
           const v = p.conn(victim);
-          return !!o && !!v && o.keys.canWrite(space) && v.keys.canRead(space);
+          return !!o && !!v && o.internals.keys.canWrite(space) && v.internals.keys.canRead(space);
         });
         assert.ok(!p.conn(victim)!.handshakeConfirmed);
       } else {

@@ -22,15 +22,15 @@ describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () =>
     const rx = new StreamReceiver(() => p.client);
     run(p, [tx, rx], () => (rx.streams.get(tx.id)?.bytes ?? 0) > 500_000);
     const s = p.server!;
-    const cc = s.cc;
+    const cc = s.internals.paths.recovery.cc;
     p.rebindClient('192.0.2.2:6001', false);
     run(p, [tx, rx], () => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
     const st = s.getStats();
     assert.equal(s.remoteAddress, '192.0.2.2:6001');
     assert.equal(st.migrations, 1);
-    assert.ok(st.pathValidations >= 1 && s.paths.current.validated, JSON.stringify(st));
-    assert.equal(s.cc, cc, 'port-only: the congestion controller is kept (§9.4)');
+    assert.ok(st.pathValidations >= 1 && s.internals.paths.current.validated, JSON.stringify(st));
+    assert.equal(s.internals.paths.recovery.cc, cc, 'port-only: the congestion controller is kept (§9.4)');
     assert.ok(p.serverDatagramsUnreachable > 0, 'packets in flight to the old mapping were lost');
   });
 
@@ -46,19 +46,19 @@ describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () =>
     for (const addr of ['198.51.100.7:7000', '198.51.100.7:7001', '203.0.113.9:7002']) {
       p.rebindClient(addr, false);
       run(p, [tx, rx], () => s.remoteAddress === addr);
-      assert.ok(!s.paths.current.validated, `${addr}: moved before validating`);
+      assert.ok(!s.internals.paths.current.validated, `${addr}: moved before validating`);
     }
     run(p, [tx, rx], () => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
     const st = s.getStats();
     assert.equal(st.migrations, 3);
     assert.equal(st.migrationsReverted, 0);
-    assert.ok(s.paths.current.validated);
-    assert.equal(s.paths.fallback, undefined);
+    assert.ok(s.internals.paths.current.validated);
+    assert.equal(s.internals.paths.fallback, undefined);
     p.runFor(1000);
     // Each abandoned path's CID was retired and the client issued replacements (RFC 9000 §5.1.2).
-    assert.equal(p.client.localCids.activeCids().length, 5);
-    assert.ok(s.remoteCids.currentSequence >= 3, `sending with client CID ${s.remoteCids.currentSequence}`);
+    assert.equal(p.client.internals.localCids.activeCids().length, 5);
+    assert.ok(s.internals.remoteCids.currentSequence >= 3, `sending with client CID ${s.internals.remoteCids.currentSequence}`);
   });
 
   it('a forged move to a silent address: the 3x limit blocks ACKs and keep-alives without a busy timer, then the validation times out and reverts', () => {

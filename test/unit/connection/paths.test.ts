@@ -48,7 +48,7 @@ describe('connection: path MTU and outages (virtual time)', () => {
     run(p, [tx, rx, watch], () => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
     assert.ok(sawBase, 'black hole detected: back to 1200');
-    assert.ok(p.client.mtu.blackHoles >= 1);
+    assert.ok(p.client.internals.paths.recovery.mtu.blackHoles >= 1);
     // The search resumed below the size that was lost and settled under the new path MTU.
     p.runFor(20_000);
     const mtu = p.client.getStats().mtu;
@@ -75,10 +75,10 @@ describe('connection: path MTU and outages (virtual time)', () => {
     assert.ok(s.ptoCount === 0 && p.client.isConnected);
     // RFC 9002 §7.6.2: the losses span more than the persistent congestion duration: the window
     // collapsed to the minimum (2 * max_datagram_size) before growing again.
-    assert.ok(p.client.cc.stats.persistentCongestionEvents >= 1, 'persistent congestion declared');
-    assert.equal(minCwnd, 2 * p.client.cc.maxDatagramSize);
+    assert.ok(p.client.internals.paths.recovery.cc.stats.persistentCongestionEvents >= 1, 'persistent congestion declared');
+    assert.equal(minCwnd, 2 * p.client.internals.paths.recovery.cc.maxDatagramSize);
     // An outage is not a path MTU black hole: the MTU stayed.
-    assert.equal(p.client.mtu.blackHoles, 0);
+    assert.equal(p.client.internals.paths.recovery.mtu.blackHoles, 0);
     assert.equal(s.mtu, 1452);
   });
 
@@ -92,16 +92,16 @@ describe('connection: path MTU and outages (virtual time)', () => {
     // Only the client's packets die, for long enough to span three PTOs and more.
     const start = p.now;
     p.c2s.set({ blackhole: (t) => t < start + 1000 });
-    const before = p.client.cc.stats.persistentCongestionEvents;
+    const before = p.client.internals.paths.recovery.cc.stats.persistentCongestionEvents;
     let collapsedTo: number | undefined;
     const watch = {
       pump: () => {
-        if (collapsedTo === undefined && p.client.cc.stats.persistentCongestionEvents > before) collapsedTo = p.client.cc.window;
+        if (collapsedTo === undefined && p.client.internals.paths.recovery.cc.stats.persistentCongestionEvents > before) collapsedTo = p.client.internals.paths.recovery.cc.window;
       },
     };
     run(p, [tx, rx, watch], () => collapsedTo !== undefined);
-    assert.equal(collapsedTo, p.client.cc.minimumWindow);
-    assert.equal(p.client.cc.minimumWindow, 2 * p.client.cc.maxDatagramSize);
+    assert.equal(collapsedTo, p.client.internals.paths.recovery.cc.minimumWindow);
+    assert.equal(p.client.internals.paths.recovery.cc.minimumWindow, 2 * p.client.internals.paths.recovery.cc.maxDatagramSize);
     run(p, [tx, rx], () => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
   });

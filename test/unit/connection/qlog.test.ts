@@ -239,8 +239,8 @@ describe('connection: qlog tracing', () => {
 
   it('attaches late with setQlog and detaches with undefined: nothing is traced or built without a sink', () => {
     const p = new Pair({ seed: testSeed(405), link: { delayMs: 10 } });
-    assert.equal(p.client.qlog, undefined);
-    assert.equal(p.client.builder.onSealed, undefined);
+    assert.equal(p.client.internals.qlog, undefined);
+    assert.equal(p.client.internals.transmitter.builder.onSealed, undefined);
     p.handshake();
     const late = new QlogRecorder();
     p.client.setQlog(late, p.now);
@@ -252,8 +252,8 @@ describe('connection: qlog tracing', () => {
     p.runFor(100);
     assert.ok(late.named('transport:packet_sent').length > 0);
     p.client.setQlog(undefined, p.now);
-    assert.equal(p.client.qlog, undefined);
-    assert.equal(p.client.builder.onSealed, undefined);
+    assert.equal(p.client.internals.qlog, undefined);
+    assert.equal(p.client.internals.transmitter.builder.onSealed, undefined);
     const n = late.events.length;
     p.client.ping();
     p.runFor(100);

@@ -24,7 +24,7 @@ describe('connection: frames after a key-installing CRYPTO frame', () => {
 
     // The server's first datagram: its Initial (ServerHello), then its Handshake packet(s).
     const first = serverDatagrams[0]!;
-    const keys = initialKeys(client.originalDcid);
+    const keys = initialKeys(client.originalDestinationCid);
     const { packet, next } = openPacket(first, 0, (s) => (s === 'initial' ? keys.s2c : undefined), 8);
     assert.equal(packet?.space, 'initial');
     const sh = cryptoStream(parseFrames(packet!.payload).flatMap((f) => (f.type === 'crypto' ? [{ offset: f.offset, data: f.data }] : [])));
@@ -43,7 +43,7 @@ describe('connection: frames after a key-installing CRYPTO frame', () => {
     const sealed = sealFrom(server, p.now, PacketSpace.Initial, payload);
     assert.ok(sealed);
     client.handleDatagram(p.now, sealed);
-    assert.ok(client.keys.canRead(PacketSpace.Handshake), 'the ServerHello installed the Handshake keys');
+    assert.ok(client.internals.keys.canRead(PacketSpace.Handshake), 'the ServerHello installed the Handshake keys');
     assert.equal(client.isClosed || client.state === 'draining', true, `state ${client.state}`);
     assert.equal(Number(client.closeInfo?.code), 0x0a);
     assert.equal(client.closeInfo?.remote, true);

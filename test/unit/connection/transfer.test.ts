@@ -117,7 +117,7 @@ describe('connection: transfers (virtual time)', () => {
           senders.push(new StreamSender(p.client, data, { id }));
         }
         for (const s of senders) s.pump();
-        maxOpen = Math.max(maxOpen, p.server!.streams.size);
+        maxOpen = Math.max(maxOpen, p.server!.internals.streams.size);
       },
     };
     run(p, [opener, rx], () => senders.length === total && [...rx.streams.values()].filter((s) => s.ended).length === total, 120_000);

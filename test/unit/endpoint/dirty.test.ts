@@ -138,7 +138,7 @@ describe('endpoint core: dirty set and deadline heap', () => {
     while (client.pollTransmit(net.now, buf)) {
       /* drain */
     }
-    a.connection.streams.get(id)!.send!.write(new Uint8Array(10));
+    a.connection.internals.streams.get(id)!.send!.write(new Uint8Array(10));
     assert.equal(client.pollTransmit(net.now, buf), null, 'unseen without touch');
     client.touch(a.handle);
     assert.ok(client.pollTransmit(net.now, buf), 'sent after touch');

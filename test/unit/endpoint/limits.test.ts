@@ -59,7 +59,7 @@ describe('endpoint core: limits, floods and closing', () => {
     assert.ok(connected.length >= 3);
     for (const c of refused) assert.equal(closeReason(net, c.addr, c.handle)?.code, TransportErrorCode.CONNECTION_REFUSED);
     assert.equal(server.stats.connectionsRefused, refused.length);
-    for (const i of incoming(net, S).slice(2)) assert.equal(i.connection.addressValidated, true, 'after a Retry the address is validated');
+    for (const i of incoming(net, S).slice(2)) assert.equal(i.connection.internals.paths.current.validated, true, 'after a Retry the address is validated');
   });
 
   it("retry 'underLoad' below the threshold sends no Retry", () => {

@@ -3,7 +3,6 @@ import { bytesEqual } from '../../../src/codec/bytes.js';
 import type { Connection } from '../../../src/quic/connection/connection.js';
 import type { EndpointConfig } from '../../../src/quic/endpoint/endpoint-core.js';
 import { QlogRecorder } from '../../../src/quic/connection/qlog.js';
-import { validationTimeout } from '../../../src/quic/connection/paths.js';
 import { StreamReceiver, StreamSender } from '../../harness/apps.js';
 import { Identities, Net } from './net.js';
 import { closeReason, incoming, payload } from './helpers.js';
@@ -66,14 +65,14 @@ describe('migration: the server follows its client to a new address with path va
     const { net, server, cc, sc, sh, q } = setup(31);
     const t = download(net, sc, cc, 1_500_000);
     net.drive(() => t.received() > 300_000);
-    const ccBefore = sc.cc;
-    const seqBefore = sc.remoteCids.currentSequence;
-    const cidBefore = sc.remoteCids.current.slice();
-    assert.ok(sc.remoteCids.activeCount > 1, 'the client gave spare CIDs');
+    const ccBefore = sc.internals.paths.recovery.cc;
+    const seqBefore = sc.internals.remoteCids.currentSequence;
+    const cidBefore = sc.internals.remoteCids.current.slice();
+    assert.ok(sc.internals.remoteCids.activeCount > 1, 'the client gave spare CIDs');
     let validatedAt = Number.POSITIVE_INFINITY;
     let rttKept = true;
     net.onStep.push(() => {
-      if (!sc.loss.rtt.hasSample) rttKept = false;
+      if (!sc.internals.paths.recovery.rtt.hasSample) rttKept = false;
       if (validatedAt === Number.POSITIVE_INFINITY && sc.getStats().pathValidations > 0) validatedAt = net.now;
     });
     // The interop runner's rebinding check: the first server datagram to each new destination
@@ -101,14 +100,14 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(st.migrationsReverted, 0);
     assert.equal(st.pathValidationFailures, 0);
     assert.ok(st.pathChallengesSent >= 1 && st.pathResponsesReceived >= 1 && st.pathValidations >= 1, JSON.stringify(st));
-    assert.ok(sc.paths.current.validated && sc.paths.fallback === undefined);
+    assert.ok(sc.internals.paths.current.validated && sc.internals.paths.fallback === undefined);
     // §9.4, port-only: the controller and the RTT estimate are kept.
-    assert.equal(sc.cc, ccBefore);
+    assert.equal(sc.internals.paths.recovery.cc, ccBefore);
     assert.ok(rttKept);
     // §9.5: a fresh client CID toward the new address; the old one retired at the client.
-    assert.notEqual(sc.remoteCids.currentSequence, seqBefore);
-    assert.ok(!cc.localCids.isActive(cidBefore), 'old CID retired');
-    assert.equal(cc.localCids.activeCids().length, 5, 'and replaced');
+    assert.notEqual(sc.internals.remoteCids.currentSequence, seqBefore);
+    assert.ok(!cc.internals.localCids.isActive(cidBefore), 'old CID retired');
+    assert.equal(cc.internals.localCids.activeCids().length, 5, 'and replaced');
     // §8.2.1, §9.3.1: before validation, never more than 3x what arrived from the new address.
     let sentToNew = 0;
     for (const d of net.sent) {
@@ -134,12 +133,12 @@ describe('migration: the server follows its client to a new address with path va
     const { net, server, cc, sc, sh } = setup(32);
     const t = download(net, sc, cc, 800_000);
     net.drive(() => t.received() > 300_000);
-    const ccBefore = sc.cc;
+    const ccBefore = sc.internals.paths.recovery.cc;
     assert.ok(ccBefore.window > ccBefore.initialWindow, 'the window grew before');
     let atMigration: { window: number; initial: number; hasSample: boolean; smoothed: number } | undefined;
     net.onStep.push(() => {
       if (!atMigration && sc.getStats().migrations === 1) {
-        atMigration = { window: sc.cc.window, initial: sc.cc.initialWindow, hasSample: sc.loss.rtt.hasSample, smoothed: sc.loss.rtt.smoothed };
+        atMigration = { window: sc.internals.paths.recovery.cc.window, initial: sc.internals.paths.recovery.cc.initialWindow, hasSample: sc.internals.paths.recovery.rtt.hasSample, smoothed: sc.internals.paths.recovery.rtt.smoothed };
       }
     });
     net.rebind(C, C_IP);
@@ -150,17 +149,17 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(atMigration.window, atMigration.initial);
     assert.equal(atMigration.hasSample, false);
     assert.equal(atMigration.smoothed, 333);
-    assert.notEqual(sc.cc, ccBefore);
-    assert.ok(sc.loss.rtt.hasSample);
+    assert.notEqual(sc.internals.paths.recovery.cc, ccBefore);
+    assert.ok(sc.internals.paths.recovery.rtt.hasSample);
     assert.equal(sc.getStats().pathValidationFailures, 0);
-    assert.ok(sc.paths.current.validated);
+    assert.ok(sc.internals.paths.current.validated);
   });
 
   it('a forwarded copy from another address that arrives first does not steal the path: the genuine peer brings it back', () => {
     const { net, server, cc, sc, sh } = setup(33);
     const t = download(net, sc, cc, 800_000);
     net.drive(() => t.received() > 300_000);
-    const ccBefore = sc.cc;
+    const ccBefore = sc.internals.paths.recovery.cc;
     let copied = 0;
     net.link(X, S).set({ delayMs: 1 }); // the attacker's path is faster (§9.3.3)
     net.tap = (d) => {
@@ -177,7 +176,7 @@ describe('migration: the server follows its client to a new address with path va
     const st = sc.getStats();
     assert.equal(server.remoteAddress(sh), C);
     assert.equal(st.migrationsReverted, 1, 'back on the old path');
-    assert.equal(sc.cc, ccBefore, 'its congestion state restored (§9.3.2)');
+    assert.equal(sc.internals.paths.recovery.cc, ccBefore, 'its congestion state restored (§9.3.2)');
     const toX = net.sent.filter((d) => d.from === S && d.to === X).reduce((n, d) => n + d.bytes.length, 0);
     assert.ok(toX > 0 && toX <= 3 * copied, `${toX} bytes sent to the attacker for ${copied} received`);
     assert.ok(!sc.isClosed);
@@ -203,7 +202,7 @@ describe('migration: the server follows its client to a new address with path va
     };
     net.drive(() => sc.getStats().migrations === 1);
     const movedAt = net.now;
-    const timeout = validationTimeout(sc);
+    const timeout = sc.internals.paths.validationTimeout(sc.currentPto());
     assert.ok(timeout >= 6 * 333, `validation timeout ${timeout} ms`);
     net.drive(() => server.remoteAddress(sh) === C, 10_000);
     const st = sc.getStats();
@@ -280,13 +279,13 @@ describe('migration: the server follows its client to a new address with path va
       }
       return [d.bytes];
     };
-    const dropped = sc.packetsDropped;
+    const dropped = sc.getStats().packetsDropped;
     net.drive(() => deliveredBefore >= 0 && link.stats.delivered > deliveredBefore);
     net.tap = undefined;
     // It came while the new path was being validated (the old one is the fallback), and it was
     // processed, not dropped, yet the path stays.
-    assert.ok(sc.paths.fallback?.address === C && !sc.paths.current.validated);
-    assert.equal(sc.packetsDropped, dropped, 'the late packet opened');
+    assert.ok(sc.internals.paths.fallback?.address === C && !sc.internals.paths.current.validated);
+    assert.equal(sc.getStats().packetsDropped, dropped, 'the late packet opened');
     assert.equal(sc.getStats().migrations, 1);
     assert.equal(server.remoteAddress(sh), C_PORT);
     net.drive(() => rx.streams.get(tx.id)?.ended === true);

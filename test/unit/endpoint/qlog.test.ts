@@ -70,7 +70,7 @@ describe('endpoint core: qlog sinks per connection', () => {
     const client = net.add(C, ids.client({ qlog: () => undefined }));
     const { connection } = client.connect(net.now, S, { tls: ids.clientTls() });
     net.drive(() => connection.isConnected && incoming(net, S)[0]?.connection.isConnected === true);
-    assert.equal(connection.qlog, undefined);
-    assert.equal(incoming(net, S)[0]!.connection.qlog, undefined, 'the early recorder was detached');
+    assert.equal(connection.internals.qlog, undefined);
+    assert.equal(incoming(net, S)[0]!.connection.internals.qlog, undefined, 'the early recorder was detached');
   });
 });

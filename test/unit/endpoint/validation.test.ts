@@ -26,7 +26,7 @@ describe('endpoint core: Retry and address-validation tokens (RFC 9000 §8.1)', 
     const { connection } = client.connect(0, S, { tls: ids.clientTls() });
     net.drive(() => incoming(net, S).length > 0);
     const sc = incoming(net, S)[0]!.connection;
-    assert.equal(sc.addressValidated, true, 'validated by the token before the client sent any Handshake packet');
+    assert.equal(sc.internals.paths.current.validated, true, 'validated by the token before the client sent any Handshake packet');
     assert.equal(sc.isConnected, false);
     net.drive(() => connection.isConnected && sc.isConnected);
 
@@ -141,7 +141,7 @@ describe('endpoint core: Retry and address-validation tokens (RFC 9000 §8.1)', 
     const retries = server.stats.retriesSent;
     const second = client.connect(net.now, S, { tls: ids.clientTls(), token });
     net.drive(() => incoming(net, S).length === 2);
-    assert.equal(incoming(net, S)[1]!.connection.addressValidated, true);
+    assert.equal(incoming(net, S)[1]!.connection.internals.paths.current.validated, true);
     net.drive(() => second.connection.isConnected);
     assert.equal(server.stats.retriesSent, retries, 'no Retry for the second connection');
   });

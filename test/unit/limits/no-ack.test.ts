@@ -41,7 +41,7 @@ describe('limits: a peer that stops acknowledging', () => {
       }
       let total = 0;
       for (const id of ids) {
-        const b = c.streams.get(id)?.send?.buffered ?? 0;
+        const b = c.internals.streams.get(id)?.send?.buffered ?? 0;
         total += b;
         most.buffered = Math.max(most.buffered, b);
       }
@@ -53,8 +53,8 @@ describe('limits: a peer that stops acknowledging', () => {
         buffered: most.buffered,
         total: Math.max(most.total, total),
         inFlight: Math.max(most.inFlight, st.bytesInFlight),
-        outstanding: Math.max(most.outstanding, c.loss.outstanding(PacketSpace.Application)),
-        datagrams: Math.max(most.datagrams, c.datagrams.queuedCount),
+        outstanding: Math.max(most.outstanding, c.internals.loss.outstanding(PacketSpace.Application)),
+        datagrams: Math.max(most.datagrams, c.internals.datagrams.queuedCount),
       };
       return c.isClosed;
     }, 60_000);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
 import { PacketSpace } from '../../../src/quic/packet/space.js';
-import { LossDetector } from '../../../src/quic/recovery/loss.js';
+import { LossDetector, type AckResult, type LossDetectorOptions, type LossTimeoutResult } from '../../../src/quic/recovery/loss.js';
+import { RttEstimator } from '../../../src/quic/recovery/rtt.js';
 import type { SentPacket } from '../../../src/quic/recovery/sent-packets.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
@@ -9,6 +10,46 @@ const { Initial, Handshake, Application } = PacketSpace;
 const INF = Number.POSITIVE_INFINITY;
 
 type Tok = string;
+
+/**
+ * The detector as a connection with one path drives it: every call gets that path's RTT
+ * estimator (`rtt`, which the connection's PathRecovery owns), so the tests below read as RFC 9002
+ * Appendix A does, with one estimator.
+ */
+class OnePathDetector<T> extends LossDetector<T> {
+  readonly rtt = new RttEstimator();
+
+  constructor(options: LossDetectorOptions) {
+    super(options);
+  }
+
+  override onPacketSent(space: PacketSpace, packet: SentPacket<T>, rtt: RttEstimator = this.rtt): void {
+    super.onPacketSent(space, packet, rtt);
+  }
+
+  override onAckReceived(space: PacketSpace, ranges: readonly number[], ackDelayMs: number, now: number, rtt: RttEstimator = this.rtt): AckResult<T> {
+    const r = super.onAckReceived(space, ranges, ackDelayMs, now, rtt);
+    // The connection applies persistent congestion to the path's estimator (RFC 9002 §5.2).
+    if (r.persistentCongestion) rtt.onPersistentCongestion();
+    return r;
+  }
+
+  override onLossTimeout(now: number, rtt: RttEstimator = this.rtt): LossTimeoutResult<T> {
+    return super.onLossTimeout(now, rtt);
+  }
+
+  override discardSpace(space: PacketSpace, now: number, rtt: RttEstimator = this.rtt): number {
+    return super.discardSpace(space, now, rtt);
+  }
+
+  override onHandshakeConfirmed(now: number, rtt: RttEstimator = this.rtt): void {
+    super.onHandshakeConfirmed(now, rtt);
+  }
+
+  override rearm(now: number, rtt: RttEstimator = this.rtt): void {
+    super.rearm(now, rtt);
+  }
+}
 
 function pkt(pn: number, timeSent: number, opts: { size?: number; ackEliciting?: boolean; inFlight?: boolean } = {}): SentPacket<Tok> {
   return {
@@ -26,8 +67,8 @@ function pns(ps: readonly SentPacket<Tok>[]): number[] {
 }
 
 /** A server-side detector (address validation never blocks) with the handshake confirmed. */
-function confirmed(maxAckDelay = 25): LossDetector<Tok> {
-  const d = new LossDetector<Tok>({ isServer: true, maxAckDelay });
+function confirmed(maxAckDelay = 25): OnePathDetector<Tok> {
+  const d = new OnePathDetector<Tok>({ isServer: true, maxAckDelay });
   d.onHandshakeConfirmed(0);
   return d;
 }
@@ -81,7 +122,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
       assert.equal(d.rtt.smoothed, 101.25);
       assert.equal(d.rtt.rttvar, 40);
 
-      const c = new LossDetector<Tok>({ isServer: true });
+      const c = new OnePathDetector<Tok>({ isServer: true });
       c.onPacketSent(Initial, pkt(0, 0));
       c.onAckReceived(Initial, [0, 0], 0, 100);
       c.onPacketSent(Initial, pkt(1, 200));
@@ -217,7 +258,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     });
 
     it('Initial/Handshake PTOs leave out max_ack_delay; the earliest space wins', () => {
-      const d = new LossDetector<Tok>({ isServer: true, maxAckDelay: 25 });
+      const d = new OnePathDetector<Tok>({ isServer: true, maxAckDelay: 25 });
       d.onPacketSent(Initial, pkt(0, 10));
       d.onPacketSent(Handshake, pkt(0, 5));
       assert.equal(d.timeout, 5 + 999);
@@ -227,7 +268,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     });
 
     it('no Application PTO before the handshake is confirmed', () => {
-      const d = new LossDetector<Tok>({ isServer: true, maxAckDelay: 25 });
+      const d = new OnePathDetector<Tok>({ isServer: true, maxAckDelay: 25 });
       d.onPacketSent(Application, pkt(0, 0));
       assert.equal(d.timeout, INF);
       d.onPacketSent(Handshake, pkt(0, 10));
@@ -239,25 +280,23 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     });
 
     it('a server blocked by the amplification limit arms no PTO', () => {
-      const d = new LossDetector<Tok>({ isServer: true });
-      d.amplificationBlocked = true;
+      const d = new OnePathDetector<Tok>({ isServer: true });
+      d.setAmplificationBlocked(true, 0, d.rtt);
       d.onPacketSent(Initial, pkt(0, 0));
       assert.equal(d.timeout, INF);
-      d.amplificationBlocked = false;
-      d.rearm(1500);
+      d.setAmplificationBlocked(false, 1500, d.rtt);
       assert.equal(d.timeout, 999, 'in the past: the connection runs onLossTimeout at once');
       assert.equal(d.onLossTimeout(1500).kind, 'pto');
     });
 
     it('client anti-deadlock PTO from now with nothing in flight, until the peer validated us (§6.2.2.1)', () => {
-      const d = new LossDetector<Tok>({ isServer: false });
+      const d = new OnePathDetector<Tok>({ isServer: false });
       d.rearm(100);
       assert.equal(d.timeout, 100 + 999);
       const t = d.onLossTimeout(1099);
       assert.deepEqual(t, { kind: 'pto', space: Initial, probes: 1, antiDeadlock: true });
       assert.equal(d.timeout, 1099 + 1998);
-      d.hasHandshakeKeys = true;
-      d.rearm(1200);
+      d.onHandshakeKeys(1200, d.rtt);
       assert.equal(d.timeout, 1200 + 1998);
       const t2 = d.onLossTimeout(3198);
       assert.equal(t2.kind === 'pto' && t2.space, Handshake);
@@ -270,7 +309,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     });
 
     it('a client keeps its PTO backoff on Initial ACKs until address validation (§6.2.1)', () => {
-      const d = new LossDetector<Tok>({ isServer: false });
+      const d = new OnePathDetector<Tok>({ isServer: false });
       d.onPacketSent(Initial, pkt(0, 0));
       d.onLossTimeout(999);
       d.onPacketSent(Initial, pkt(1, 999));
@@ -282,7 +321,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     });
 
     it('the server resets its backoff on any ACK', () => {
-      const d = new LossDetector<Tok>({ isServer: true });
+      const d = new OnePathDetector<Tok>({ isServer: true });
       d.onPacketSent(Initial, pkt(0, 0));
       d.onLossTimeout(999);
       d.onPacketSent(Initial, pkt(1, 999));
@@ -293,7 +332,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
 
   describe('discarding a space (§6.4)', () => {
     it('removes its bytes, loss time and PTO state, resets pto_count', () => {
-      const d = new LossDetector<Tok>({ isServer: true });
+      const d = new OnePathDetector<Tok>({ isServer: true });
       d.onPacketSent(Initial, pkt(0, 0, { size: 1200 }));
       d.onPacketSent(Initial, pkt(1, 1, { size: 1200 }));
       d.onPacketSent(Initial, pkt(2, 2, { size: 50, ackEliciting: false, inFlight: false }));
@@ -313,7 +352,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
 
   describe('persistent congestion (§7.6)', () => {
     /** First RTT sample: pn 0 sent at 0, acked at 100 -> smoothed 100, rttvar 50. */
-    function warmed(): LossDetector<Tok> {
+    function warmed(): OnePathDetector<Tok> {
       const d = confirmed(25);
       d.onPacketSent(Application, pkt(0, 0));
       d.onAckReceived(Application, [0, 0], 0, 100);
@@ -322,7 +361,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     // After the ACK below (latest 100 again): smoothed 100, rttvar 37.5, so the duration is
     // (100 + 4 * 37.5 + 25) * 3 = 825 ms.
 
-    function scenario(lastLostTime: number): { pc: boolean; lost: number[]; d: LossDetector<Tok> } {
+    function scenario(lastLostTime: number): { pc: boolean; lost: number[]; d: OnePathDetector<Tok> } {
       const d = warmed();
       d.onPacketSent(Application, pkt(1, 200));
       d.onPacketSent(Application, pkt(2, 600));
@@ -422,7 +461,7 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
     let totalLost = 0;
     for (let seed = 1; seed <= 40; seed++) {
       const rnd = new SeededRandom(seed);
-      const d = new LossDetector<Tok>({ isServer: rnd.int(2) === 0, maxAckDelay: rnd.int(30) });
+      const d = new OnePathDetector<Tok>({ isServer: rnd.int(2) === 0, maxAckDelay: rnd.int(30) });
       if (rnd.int(2) === 0) d.onHandshakeConfirmed(0);
       const sent = new Map<number, SentPacket<Tok>>();
       const fate = new Map<number, 'acked' | 'lost'>();

@@ -88,14 +88,14 @@ describe('session: QUIC streams as WHATWG streams', () => {
     const total = 4 * WRITE_YIELD_BYTES; // well within the 1 MiB send buffer: no write waits for room
     // What the send buffer held when the event loop first turned (a driver's flush runs there).
     let atFirstTurn = -1;
-    setImmediate(() => (atFirstTurn = client.conn.streams.get(id)!.send!.buffered));
+    setImmediate(() => (atFirstTurn = client.conn.internals.streams.get(id)!.send!.buffered));
     for (let sent = 0; sent < total; sent += chunk.length) {
       if (w.desiredSize !== null && w.desiredSize <= 0) await w.ready;
       void w.write(chunk);
     }
     await w.ready;
     await new Promise((r) => setImmediate(r));
-    assert.equal(client.conn.streams.get(id)!.send!.buffered, total);
+    assert.equal(client.conn.internals.streams.get(id)!.send!.buffered, total);
     assert.ok(atFirstTurn > 0 && atFirstTurn <= WRITE_YIELD_BYTES, `buffered ${atFirstTurn} bytes before the event loop turned`);
   });
 
@@ -131,10 +131,10 @@ describe('session: QUIC streams as WHATWG streams', () => {
     })().catch(() => {});
     // Nobody reads on the server: the writer stalls at send buffer + the peer's 64 KiB window.
     await a.run(() => false, 2_000).catch(() => {});
-    const bound = client.conn.config.streams.sendBufferSize + 64 * 1024 + 16 * 1024;
+    const bound = client.conn.internals.config.streams.sendBufferSize + 64 * 1024 + 16 * 1024;
     assert.ok(accepted > 0, 'some data went through');
     assert.ok(accepted <= bound, `writer pushed ${accepted} bytes, bound ${bound}`);
-    assert.ok(server.conn.streams.get(id)!.recv!.available <= 64 * 1024, 'receiver buffered no more than its window');
+    assert.ok(server.conn.internals.streams.get(id)!.recv!.available <= 64 * 1024, 'receiver buffered no more than its window');
   });
 
   it('abort(code) on the writer errors the peer\'s reader with a reset and that code', async () => {

@@ -1,0 +1,257 @@
+import { bytesEqual } from '../../codec/bytes.js';
+import type { PeerStreamParams } from '../streams/stream-types.js';
+import { transportParameterError } from '../errors.js';
+import type { RetryHeader } from '../packet/header.js';
+import { verifyRetry } from '../packet/retry.js';
+import { QUIC_VERSION_1 } from '../packet/version.js';
+import {
+  decodeTransportParameters,
+  defaultTransportParameters,
+  encodeTransportParameters,
+  type TransportParameters,
+} from '../transport-params.js';
+import type { TransportConfig } from '../transport-config.js';
+import type { TlsConfig, TlsEngine } from '../../tls/engine.js';
+import { TlsClient } from '../../tls/client.js';
+import { TlsServer } from '../../tls/server.js';
+import type { Random } from '../../tls/random.js';
+
+/** What the TLS layer needs besides what the connection supplies (transport parameters, randomness). */
+export type ConnectionTlsOptions = Omit<TlsConfig, 'transportParameters' | 'random' | 'cipherSuites'>;
+
+/** The handshake-time facts a connection is created with (see ConnectionOptions). */
+export type HandshakeStart =
+  | {
+      readonly role: 'client';
+      /** Length of the random first Destination Connection ID (8..20). */
+      readonly initialDcidLength: number;
+      /** A NEW_TOKEN token from an earlier connection to this server (RFC 9000 §8.1.3). */
+      readonly token: Uint8Array | undefined;
+    }
+  | {
+      readonly role: 'server';
+      /** The Destination Connection ID of the client's Initial we are answering. */
+      readonly initialDcid: Uint8Array;
+      /** The client's Source Connection ID. */
+      readonly clientScid: Uint8Array;
+      /** After a Retry: the client's very first DCID and our Retry SCID. */
+      readonly retry: { readonly originalDcid: Uint8Array; readonly retryScid: Uint8Array } | undefined;
+      /** The stateless reset token of our first CID (the stateless_reset_token parameter). */
+      readonly resetToken: Uint8Array;
+    };
+
+/**
+ * The handshake of one connection (RFC 9000 §7, RFC 9001 §4): the TLS engine, the connection IDs
+ * the handshake authenticates (§7.3), the Retry and Version Negotiation rules (§17.2.5, §6.2),
+ * the transport parameters both ways (§7.4, §18), and the handshake's progress: complete (the
+ * peer is authenticated), confirmed (RFC 9001 §4.1.2), HANDSHAKE_DONE owed (server).
+ */
+export class Handshake {
+  readonly role: 'client' | 'server';
+  readonly tls: TlsEngine;
+  /** The transport parameters we sent. */
+  readonly localParams: TransportParameters;
+  /** The DCID the Initial keys derive from (RFC 9001 §5.2): a Retry replaces it (client). */
+  initialSecretDcid: Uint8Array;
+  /** The peer's CID of sequence 0: the DCID of our first packets (the server's SCID replaces it, client). */
+  readonly peerInitialCid: Uint8Array;
+  /** The handshake gives up at this time (ms). */
+  readonly deadline: number;
+  private odcid: Uint8Array;
+  private retrySource: Uint8Array | undefined;
+  private initialToken: Uint8Array;
+  private serverScidKnown: boolean;
+  /** The peer's initial_source_connection_id must equal this (RFC 9000 §7.3). */
+  private expectedPeerScid: Uint8Array;
+  private peer: TransportParameters | undefined;
+  private complete = false;
+  private confirmed = false;
+  private donePending = false;
+
+  constructor(
+    start: HandshakeStart,
+    tls: ConnectionTlsOptions,
+    config: TransportConfig,
+    random: Random,
+    ourScid: Uint8Array,
+    streams: PeerStreamParams,
+    now: number,
+  ) {
+    this.role = start.role;
+    this.deadline = now + config.handshakeTimeoutMs;
+    const params = localTransportParameters(config, streams, ourScid);
+    if (start.role === 'client') {
+      const len = start.initialDcidLength;
+      if (!Number.isInteger(len) || len < 8 || len > 20) throw new RangeError(`initialDcidLength must be 8..20, got ${len}`);
+      const dcid = random.fill(new Uint8Array(len));
+      this.odcid = dcid;
+      this.initialSecretDcid = dcid;
+      this.peerInitialCid = dcid;
+      this.initialToken = start.token ?? new Uint8Array(0);
+      this.serverScidKnown = false;
+      this.expectedPeerScid = dcid; // replaced by the server's SCID from its first Initial
+    } else {
+      this.odcid = start.retry?.originalDcid ?? start.initialDcid;
+      this.retrySource = start.retry?.retryScid;
+      this.initialSecretDcid = start.initialDcid;
+      this.peerInitialCid = start.clientScid;
+      this.initialToken = new Uint8Array(0);
+      this.serverScidKnown = true;
+      this.expectedPeerScid = start.clientScid;
+      params.originalDestinationConnectionId = this.odcid;
+      params.statelessResetToken = start.resetToken;
+      if (this.retrySource) params.retrySourceConnectionId = this.retrySource;
+    }
+    this.localParams = params;
+    const tlsConfig: TlsConfig = {
+      ...tls,
+      transportParameters: encodeTransportParameters(params, start.role),
+      random,
+      cipherSuites: config.cipherSuites,
+    };
+    this.tls = start.role === 'client' ? new TlsClient(tlsConfig) : new TlsServer(tlsConfig);
+  }
+
+  /** The client's first DCID (original_destination_connection_id). */
+  get originalDcid(): Uint8Array {
+    return this.odcid;
+  }
+
+  /** Client: the SCID of the Retry we followed (RFC 9000 §17.2.5); server: the one we sent. */
+  get retryScid(): Uint8Array | undefined {
+    return this.retrySource;
+  }
+
+  /** Client: the token our Initial packets carry (from a Retry or NEW_TOKEN; empty: none). */
+  get token(): Uint8Array {
+    return this.initialToken;
+  }
+
+  /** Client: the server answered (its SCID is known). Always true for a server. */
+  get peerAnswered(): boolean {
+    return this.serverScidKnown;
+  }
+
+  /** The peer's transport parameters, once received. */
+  get peerParams(): TransportParameters | undefined {
+    return this.peer;
+  }
+
+  /** The peer is authenticated and the handshake done on our side. */
+  get isComplete(): boolean {
+    return this.complete;
+  }
+
+  /** RFC 9001 §4.1.2. */
+  get isConfirmed(): boolean {
+    return this.confirmed;
+  }
+
+  /** Server: a HANDSHAKE_DONE frame is owed (RFC 9000 §19.20). */
+  get handshakeDonePending(): boolean {
+    return this.donePending;
+  }
+
+  /**
+   * Client: the server's first Initial carries its SCID, which we use from now on (RFC 9000 §7.2).
+   * Returns true the first time.
+   */
+  onServerScid(scid: Uint8Array): boolean {
+    if (this.role !== 'client' || this.serverScidKnown) return false;
+    this.serverScidKnown = true;
+    this.expectedPeerScid = scid;
+    return true;
+  }
+
+  /**
+   * A Retry packet (RFC 9000 §17.2.5.2): a client accepts at most one, before any server Initial,
+   * with a valid integrity tag and a non-empty token. Returns the Retry's SCID (our new DCID and
+   * the new Initial secret) when it is accepted, else undefined (the packet is discarded).
+   */
+  onRetry(datagram: Uint8Array, h: RetryHeader): Uint8Array | undefined {
+    if (this.role !== 'client' || this.retrySource || this.serverScidKnown || h.token.length === 0) return undefined;
+    if (!verifyRetry(datagram, h, this.odcid)) return undefined;
+    const scid = h.scid.slice();
+    this.retrySource = scid;
+    this.initialToken = h.token.slice();
+    this.expectedPeerScid = scid;
+    this.initialSecretDcid = scid;
+    return scid;
+  }
+
+  /**
+   * A Version Negotiation packet (RFC 9000 §6.2): only a client that has received nothing else
+   * acts on it, and only when its version is not listed (a listed one means the packet is forged
+   * or stale). Returns why the connection must end, or undefined to ignore the packet.
+   */
+  onVersionNegotiation(versions: readonly number[]): string | undefined {
+    if (this.role !== 'client' || this.serverScidKnown || versions.includes(QUIC_VERSION_1)) return undefined;
+    return `the server supports none of our versions (it offers ${versions.map((v) => `0x${v.toString(16)}`).join(', ')})`;
+  }
+
+  /**
+   * The peer's transport parameters arrived from TLS: decoded, and the connection IDs of the
+   * handshake authenticated (RFC 9000 §7.3). Throws TRANSPORT_PARAMETER_ERROR.
+   */
+  onPeerParams(data: Uint8Array): TransportParameters {
+    const p = decodeTransportParameters(data, this.role === 'client' ? 'server' : 'client');
+    if (!p.initialSourceConnectionId || !bytesEqual(p.initialSourceConnectionId, this.expectedPeerScid)) {
+      throw transportParameterError('initial_source_connection_id does not match the Source Connection ID used');
+    }
+    if (this.role === 'client') {
+      if (!p.originalDestinationConnectionId || !bytesEqual(p.originalDestinationConnectionId, this.odcid)) {
+        throw transportParameterError('original_destination_connection_id does not match our first Destination Connection ID');
+      }
+      if (this.retrySource) {
+        if (!p.retrySourceConnectionId || !bytesEqual(p.retrySourceConnectionId, this.retrySource)) {
+          throw transportParameterError('retry_source_connection_id missing or wrong after a Retry');
+        }
+      } else if (p.retrySourceConnectionId) {
+        throw transportParameterError('retry_source_connection_id without a Retry');
+      }
+    }
+    this.peer = p;
+    return p;
+  }
+
+  /** TLS completed: the peer is authenticated. A server's handshake is then confirmed too (RFC 9001 §4.1.2). */
+  onComplete(): void {
+    this.complete = true;
+    if (this.role === 'server') this.donePending = true;
+  }
+
+  /** Marks the handshake confirmed; returns false when it already was. */
+  onConfirmed(): boolean {
+    if (this.confirmed) return false;
+    this.confirmed = true;
+    return true;
+  }
+
+  /** Server: the HANDSHAKE_DONE frame went into a packet. */
+  onHandshakeDoneSent(): void {
+    this.donePending = false;
+  }
+
+  /** Server: the packet with HANDSHAKE_DONE was lost: send it again. */
+  onHandshakeDoneLost(): void {
+    this.donePending = true;
+  }
+}
+
+function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid: Uint8Array): TransportParameters {
+  const p = defaultTransportParameters();
+  p.maxIdleTimeout = c.maxIdleTimeoutMs;
+  p.initialMaxData = s.initialMaxData;
+  p.initialMaxStreamDataBidiLocal = s.initialMaxStreamDataBidiLocal;
+  p.initialMaxStreamDataBidiRemote = s.initialMaxStreamDataBidiRemote;
+  p.initialMaxStreamDataUni = s.initialMaxStreamDataUni;
+  p.initialMaxStreamsBidi = s.initialMaxStreamsBidi;
+  p.initialMaxStreamsUni = s.initialMaxStreamsUni;
+  p.ackDelayExponent = c.ackDelayExponent;
+  p.maxAckDelay = c.maxAckDelayMs;
+  p.activeConnectionIdLimit = c.activeConnectionIdLimit;
+  p.initialSourceConnectionId = scid;
+  p.maxDatagramFrameSize = c.maxDatagramFrameSize;
+  p.disableActiveMigration = c.disableActiveMigration;
+  return p;
+}

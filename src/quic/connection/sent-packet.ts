@@ -1,0 +1,233 @@
+import type { PacketSpace } from '../packet/space.js';
+import type { RttEstimator } from '../recovery/rtt.js';
+import type { SentPacket } from '../recovery/sent-packets.js';
+import type { StreamMap } from '../streams/stream-map.js';
+import type { StreamControlFrame } from '../streams/stream-types.js';
+import type { LocalCids, RemoteCids } from './cids.js';
+import type { Datagrams } from './datagrams.js';
+import type { Handshake } from './handshake.js';
+import type { Path, RecoveredPacket } from './path.js';
+import type { PacketSpaces } from './spaces.js';
+
+/**
+ * What a sent packet carried that matters when it is acknowledged or lost (STYLE.md rule 7:
+ * retransmit information, not packets). The packet builder's caller records one `SentFrame` per
+ * retransmittable frame; on loss the owning module re-queues what is still needed, and the next
+ * packet is built with current values.
+ */
+export type SentFrame =
+  /** CRYPTO bytes [offset, offset+length) of a packet number space. */
+  | { readonly k: 'crypto'; readonly space: PacketSpace; readonly offset: number; readonly length: number }
+  /** STREAM bytes (and FIN) of a stream. */
+  | { readonly k: 'stream'; readonly id: number; readonly offset: number; readonly length: number; readonly fin: boolean }
+  /** A stream or connection flow-control frame (MAX_DATA, RESET_STREAM, ...): re-polled with current values. */
+  | { readonly k: 'control'; readonly frame: StreamControlFrame }
+  /** An ACK frame whose largest acknowledged was `largest`: once acked, older ranges need not be repeated. */
+  | { readonly k: 'ack'; readonly space: PacketSpace; readonly largest: number }
+  | { readonly k: 'handshakeDone' }
+  | { readonly k: 'newCid'; readonly seq: number }
+  | { readonly k: 'retireCid'; readonly seq: number }
+  /** A DATAGRAM: counted as acked or lost, never retransmitted (RFC 9221 §5.2). */
+  | { readonly k: 'datagram' }
+  /** A PATH_CHALLENGE (its loss is handled by the path's challenge timer). */
+  | { readonly k: 'pathChallenge' }
+  /** A path MTU probe of `size` bytes (its loss is not a congestion signal, RFC 8899 §4.4). */
+  | { readonly k: 'mtuProbe'; readonly size: number };
+
+/**
+ * One sent packet with what it carried, in ONE object allocated per packet: the SentPacket
+ * fields, the path it left on, the frames every data packet carries stored inline (its first
+ * STREAM frame, its ACK frame), and any other frame (CRYPTO, control frames, further STREAM
+ * frames...) in `more`. (A free list of records was tried and measured slower: a recycled record
+ * is cold in the cache when reused, a fresh one is allocated warm in the young generation.)
+ */
+export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
+  pn = 0;
+  /** Time sent, ms. */
+  timeSent = 0;
+  size = 0;
+  ackEliciting = false;
+  inFlight = false;
+  /** The path it left on: its acknowledgment or loss is credited to that path's recovery state. */
+  readonly path: Path;
+  /** The first STREAM frame: stream id (-1: none), offset, length, FIN. */
+  streamId = -1;
+  streamOffset = 0;
+  streamLength = 0;
+  streamFin = false;
+  /** The ACK frame: packet number space and Largest Acknowledged (-1: none). */
+  ackSpace: PacketSpace = 0;
+  ackLargest = -1;
+  /** Whether it was a path MTU probe (its fate says nothing about congestion). */
+  mtuProbe = false;
+  /** The other frames, in the order they were added. */
+  more: SentFrame[] | null = null;
+
+  constructor(path: Path) {
+    this.path = path;
+  }
+
+  /** Fills in what the loss detector needs once the packet is sealed (before `onPacketSent`). */
+  sent(pn: number, timeSent: number, size: number, ackEliciting: boolean, inFlight: boolean): this {
+    this.pn = pn;
+    this.timeSent = timeSent;
+    this.size = size;
+    this.ackEliciting = ackEliciting;
+    this.inFlight = inFlight;
+    return this;
+  }
+
+  /** The record is its own frame list (SentPacket.tokens). */
+  get tokens(): PacketRecord {
+    return this;
+  }
+
+  /** SentPacket.pathRtt: an RTT sample from this packet belongs to its path (RFC 9000 §9.4). */
+  get pathRtt(): RttEstimator | undefined {
+    return this.path.recovery?.rtt;
+  }
+
+  /** Number of frames recorded. */
+  get count(): number {
+    return (this.streamId >= 0 ? 1 : 0) + (this.ackLargest >= 0 ? 1 : 0) + (this.more === null ? 0 : this.more.length);
+  }
+
+  addStream(id: number, offset: number, length: number, fin: boolean): void {
+    if (this.streamId >= 0) {
+      this.push({ k: 'stream', id, offset, length, fin });
+      return;
+    }
+    this.streamId = id;
+    this.streamOffset = offset;
+    this.streamLength = length;
+    this.streamFin = fin;
+  }
+
+  addAck(space: PacketSpace, largest: number): void {
+    if (this.ackLargest >= 0) {
+      this.push({ k: 'ack', space, largest });
+      return;
+    }
+    this.ackSpace = space;
+    this.ackLargest = largest;
+  }
+
+  /** Any frame (STREAM and ACK go inline when their slot is free). */
+  add(f: SentFrame): void {
+    if (f.k === 'stream') this.addStream(f.id, f.offset, f.length, f.fin);
+    else if (f.k === 'ack') this.addAck(f.space, f.largest);
+    else {
+      if (f.k === 'mtuProbe') this.mtuProbe = true;
+      this.push(f);
+    }
+  }
+
+  /** The frames as objects (tests, debugging; allocates). */
+  toArray(): SentFrame[] {
+    const out: SentFrame[] = [];
+    if (this.ackLargest >= 0) out.push({ k: 'ack', space: this.ackSpace, largest: this.ackLargest });
+    if (this.streamId >= 0) out.push({ k: 'stream', id: this.streamId, offset: this.streamOffset, length: this.streamLength, fin: this.streamFin });
+    if (this.more !== null) out.push(...this.more);
+    return out;
+  }
+
+  private push(f: SentFrame): void {
+    if (this.more === null) this.more = [f];
+    else this.more.push(f);
+  }
+}
+
+/** Frame objects without fields, shared. */
+export const HANDSHAKE_DONE_FRAME: SentFrame = Object.freeze({ k: 'handshakeDone' });
+export const DATAGRAM_FRAME: SentFrame = Object.freeze({ k: 'datagram' });
+export const PATH_CHALLENGE_FRAME: SentFrame = Object.freeze({ k: 'pathChallenge' });
+
+/** The modules whose frames a packet carries: they learn of its acknowledgment or loss. */
+export interface FrameOwners {
+  readonly spaces: PacketSpaces;
+  readonly streams: StreamMap;
+  readonly datagrams: Datagrams;
+  readonly localCids: LocalCids;
+  readonly remoteCids: RemoteCids;
+  readonly handshake: Handshake;
+}
+
+/** `p` was acknowledged: each frame's owner learns it (congestion is the path's: path.ts). */
+export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
+  if (p.ackLargest >= 0) o.spaces.at(p.ackSpace).ack.onAckOfAckReceived(p.ackLargest);
+  if (p.streamId >= 0) o.streams.onStreamFrameAcked(p.streamId, p.streamOffset, p.streamLength, p.streamFin);
+  const more = p.more;
+  if (more === null) return;
+  for (let i = 0; i < more.length; i++) {
+    const f = more[i]!;
+    switch (f.k) {
+      case 'crypto':
+        o.spaces.at(f.space).crypto.onAcked(f.offset, f.length);
+        break;
+      case 'stream':
+        o.streams.onStreamFrameAcked(f.id, f.offset, f.length, f.fin);
+        break;
+      case 'control':
+        o.streams.onControlAcked(f.frame);
+        break;
+      case 'ack':
+        o.spaces.at(f.space).ack.onAckOfAckReceived(f.largest);
+        break;
+      case 'datagram':
+        o.datagrams.onAcked();
+        break;
+      case 'mtuProbe': {
+        const r = p.path.recovery;
+        if (r) {
+          r.mtu.onProbeAcked(f.size);
+          r.onMtuChanged();
+        }
+        break;
+      }
+      case 'handshakeDone':
+      case 'newCid':
+      case 'retireCid':
+      case 'pathChallenge':
+        break;
+    }
+  }
+}
+
+/** `p` was declared lost: each frame's owner re-queues what is still needed. */
+export function onFramesLost(o: FrameOwners, p: PacketRecord): void {
+  if (p.streamId >= 0) o.streams.onStreamFrameLost(p.streamId, p.streamOffset, p.streamLength, p.streamFin);
+  const more = p.more;
+  if (more === null) return;
+  for (let i = 0; i < more.length; i++) {
+    const f = more[i]!;
+    switch (f.k) {
+      case 'crypto':
+        o.spaces.at(f.space).crypto.onLost(f.offset, f.length);
+        break;
+      case 'stream':
+        o.streams.onStreamFrameLost(f.id, f.offset, f.length, f.fin);
+        break;
+      case 'control':
+        o.streams.onControlLost(f.frame);
+        break;
+      case 'handshakeDone':
+        o.handshake.onHandshakeDoneLost();
+        break;
+      case 'newCid':
+        o.localCids.onNewCidLost(f.seq);
+        break;
+      case 'retireCid':
+        o.remoteCids.onRetireLost(f.seq);
+        break;
+      case 'datagram':
+        o.datagrams.onLost();
+        break;
+      case 'mtuProbe':
+        p.path.recovery?.mtu.onProbeLost(f.size);
+        break;
+      case 'ack':
+      case 'pathChallenge':
+        break;
+    }
+  }
+}
