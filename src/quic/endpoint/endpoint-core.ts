@@ -3,9 +3,9 @@ import { ConfigError, resolveTransportConfig } from '../transport-config.js';
 import { Connection } from '../connection/connection.js';
 import {
   EndpointError,
-  bucket,
   int,
   mergeTransport,
+  rateLimiter,
   type ConnectOptions,
   type ConnectionHandle,
   type EndpointConfig,
@@ -19,7 +19,8 @@ import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
-import { StatelessResetKey, TokenBucket, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
+import type { RateLimiter } from './rate-limit.js';
+import { StatelessResetKey, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
 import { AddressTokens } from './address-tokens.js';
 import type { Random } from '../../tls/random.js';
 
@@ -111,8 +112,8 @@ export class EndpointCore {
   private readonly resetKey: StatelessResetKey;
   private readonly resetTokenFn: (cid: Uint8Array) => Uint8Array;
   private readonly tokens: AddressTokens;
-  private readonly resetBucket: TokenBucket;
-  private readonly responseBucket: TokenBucket;
+  private readonly resetLimiter: RateLimiter;
+  private readonly responseLimiter: RateLimiter;
   private readonly maxQueued: number;
   /** Our CIDs -> connection. */
   private readonly routes = new Map<string, Entry>();
@@ -166,8 +167,8 @@ export class EndpointCore {
       ...(config.retryTokenLifetimeMs !== undefined ? { retryLifetimeMs: config.retryTokenLifetimeMs } : {}),
       ...(config.newTokenLifetimeMs !== undefined ? { newTokenLifetimeMs: config.newTokenLifetimeMs } : {}),
     });
-    this.resetBucket = bucket('statelessResetRate', config.statelessResetRate ?? { perSecond: 20, burst: 20 });
-    this.responseBucket = bucket('responseRate', config.responseRate ?? { perSecond: 200, burst: 200 });
+    this.resetLimiter = rateLimiter('statelessResetRate', config.statelessResetRate ?? { perSecond: 20, burst: 20 });
+    this.responseLimiter = rateLimiter('responseRate', config.responseRate ?? { perSecond: 200, burst: 200 });
   }
 
   // ------------------------------------------------------------------ queries
@@ -448,7 +449,7 @@ export class EndpointCore {
       this.stat.droppedUnroutable++;
       return;
     }
-    if (!this.resetBucket.take(now)) {
+    if (!this.resetLimiter.take(now)) {
       this.stat.statelessResetsRateLimited++;
       return;
     }
@@ -713,7 +714,7 @@ export class EndpointCore {
   // ------------------------------------------------------------------ helpers
 
   private takeResponse(now: number): boolean {
-    if (this.responseBucket.take(now)) return true;
+    if (this.responseLimiter.take(now)) return true;
     this.stat.droppedResponses++;
     return false;
   }
