@@ -19,6 +19,7 @@ import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
+import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import type { RateLimiter } from './rate-limit.js';
 import { StatelessResetKey, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
 import { AddressTokens } from './address-tokens.js';
@@ -73,8 +74,6 @@ export {
  * whenever a connection leaves the dirty set.
  */
 
-/** RFC 9000 §14.1: the smallest datagram that may carry a client Initial. */
-export const MIN_INITIAL_DATAGRAM = 1200;
 /** RFC 9000 §7.2: a client's first Destination Connection ID has at least 8 bytes. */
 const MIN_INITIAL_DCID = 8;
 
@@ -392,7 +391,7 @@ export class EndpointCore {
         const e = this.routes.get(toHex(h.dcid)) ?? (initialish ? this.initialRoutes.get(toHex(h.dcid)) : undefined);
         if (e) {
           // RFC 9000 §14.1: a server discards Initials in datagrams under 1200 bytes.
-          if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) {
+          if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_DATAGRAM_SIZE) {
             this.stat.droppedInitials++;
             return;
           }
@@ -462,7 +461,7 @@ export class EndpointCore {
     // RFC 9000 §6.1: a server answers a packet that might start a connection with Version
     // Negotiation; §14.1 / §6.1: only for datagrams of at least 1200 bytes (smaller ones cannot
     // start a connection in any version we could speak, and must not be amplified).
-    if (!this.isAccepting || datagram.length < MIN_INITIAL_DATAGRAM) {
+    if (!this.isAccepting || datagram.length < MIN_DATAGRAM_SIZE) {
       this.stat.droppedUnroutable++;
       return;
     }
@@ -476,7 +475,7 @@ export class EndpointCore {
       this.stat.droppedUnroutable++;
       return;
     }
-    if (datagram.length < MIN_INITIAL_DATAGRAM) {
+    if (datagram.length < MIN_DATAGRAM_SIZE) {
       // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
       // datagram with a payload that is smaller than ... 1200 bytes."
       this.stat.droppedInitials++;
