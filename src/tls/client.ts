@@ -39,9 +39,7 @@ import {
   type TrafficSecrets,
 } from './key-schedule.js';
 import {
-  decodeCertificate,
   decodeCertificateRequest,
-  decodeCertificateVerify,
   decodeEncryptedExtensions,
   decodeFinished,
   decodeKeyUpdate,
@@ -54,6 +52,7 @@ import {
   type RawHandshake,
   type ServerHello,
 } from './messages.js';
+import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES } from './suites.js';
 
 /**
@@ -126,15 +125,19 @@ export class TlsClient extends EngineBase implements TlsEngine {
         expectType(msg, HandshakeType.encrypted_extensions);
         return this.handleEncryptedExtensions(msg);
       case 'EXPECT_CERTIFICATE_OR_REQUEST':
-        if (msg.type === HandshakeType.certificate_request) return this.handleCertificateRequest(msg);
-        expectType(msg, HandshakeType.certificate);
-        return this.handleCertificate(msg);
       case 'EXPECT_CERTIFICATE':
+        if (this.state === 'EXPECT_CERTIFICATE_OR_REQUEST' && msg.type === HandshakeType.certificate_request) {
+          return this.handleCertificateRequest(msg);
+        }
         expectType(msg, HandshakeType.certificate);
-        return this.handleCertificate(msg);
+        this.peerKey = handleCertificate(msg, 'server', this.config, this.transcript);
+        this.state = 'EXPECT_CERTIFICATE_VERIFY';
+        return;
       case 'EXPECT_CERTIFICATE_VERIFY':
         expectType(msg, HandshakeType.certificate_verify);
-        return this.handleCertificateVerify(msg);
+        handleCertificateVerify(msg, 'server', this.peerKey!, this.transcript);
+        this.state = 'EXPECT_FINISHED';
+        return;
       case 'EXPECT_FINISHED':
         expectType(msg, HandshakeType.finished);
         return this.handleFinished(msg);
@@ -331,7 +334,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.state = 'EXPECT_CERTIFICATE_OR_REQUEST';
   }
 
-  // --- server authentication ----------------------------------------------------------------------
+  // --- server authentication (its Certificate and CertificateVerify: peer-auth.ts) ----------------
 
   private handleCertificateRequest(msg: RawHandshake): void {
     const cr = decodeCertificateRequest(msg.body);
@@ -349,23 +352,6 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.certRequest = { context: cr.context.slice() };
     this.transcript.add(msg.raw);
     this.state = 'EXPECT_CERTIFICATE';
-  }
-
-  private handleCertificate(msg: RawHandshake): void {
-    const cert = decodeCertificate(msg.body);
-    if (cert.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
-    // RFC 9846 §4.4.2.4: an empty server Certificate is a decode_error.
-    if (cert.entries.length === 0) throw new TlsAlert(Alert.decode_error, 'server sent no certificate');
-    this.peerKey = this.verifyPeerCertificate(cert);
-    this.transcript.add(msg.raw);
-    this.state = 'EXPECT_CERTIFICATE_VERIFY';
-  }
-
-  private handleCertificateVerify(msg: RawHandshake): void {
-    const cv = decodeCertificateVerify(msg.body);
-    this.checkCertificateVerify(cv, this.peerKey!);
-    this.transcript.add(msg.raw);
-    this.state = 'EXPECT_FINISHED';
   }
 
   private handleFinished(msg: RawHandshake): void {

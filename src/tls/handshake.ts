@@ -1,25 +1,23 @@
 import { DecodeError } from '../codec/errors.js';
 import { bytesEqual, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
-import { ed25519Sign, ed25519Signer, ed25519Verify, x509Ed25519PublicKey, type Ed25519Signer } from './crypto.js';
-import { CertificateType, Level, type PeerCertificate, type TlsConfig, type TlsEvent } from './engine.js';
+import { ed25519Sign, ed25519Signer, type Ed25519Signer } from './crypto.js';
+import { Level, type TlsConfig, type TlsEvent } from './engine.js';
 import { SignatureScheme } from './extensions.js';
 import { Transcript } from './key-schedule.js';
 import {
   encodeCertificate,
   encodeCertificateVerify,
   HandshakeReassembler,
-  type Certificate,
-  type CertificateVerify,
   type RawHandshake,
 } from './messages.js';
-import { unwrapEd25519Spki, wrapEd25519Spki } from './rpk.js';
+import { wrapEd25519Spki } from './rpk.js';
 import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
 
 /**
  * What the client and server state machines share: per-level reassembly, the event queue, the
- * mapping of every failure to a `TlsAlert`, the transcript, and the authentication steps
- * (our Certificate + CertificateVerify, checking the peer's).
+ * mapping of every failure to a `TlsAlert`, the transcript, and our own Certificate +
+ * CertificateVerify. Checking the peer's is in peer-auth.ts.
  */
 export abstract class EngineBase {
   abstract readonly role: 'client' | 'server';
@@ -154,7 +152,7 @@ export abstract class EngineBase {
     return alert;
   }
 
-  // --- authentication ---------------------------------------------------------------------------
+  // --- our authentication -------------------------------------------------------------------
 
   /** Our certificate entries: the SPKI (RPK) or the configured DER chain (X.509). */
   protected ownCertificateEntries(): Uint8Array[] {
@@ -175,58 +173,6 @@ export abstract class EngineBase {
     const cv = encodeCertificateVerify({ scheme: SignatureScheme.ed25519, signature });
     this.transcript.add(cv);
     return [cert, cv];
-  }
-
-  /**
-   * Checks the peer's non-empty Certificate and returns its Ed25519 key: `verifyPeer` when
-   * configured, else the built-in check (RPK: one Ed25519 SPKI; X.509: the leaf's Ed25519 key),
-   * then equality with `expectedPeerKey` when set. Refusals are bad_certificate.
-   */
-  protected verifyPeerCertificate(cert: Certificate): Uint8Array {
-    for (const e of cert.entries) {
-      // RFC 9846 §4.4.2: entry extensions must answer ClientHello/CertificateRequest extensions;
-      // we never ask for OCSP or SCT.
-      if (e.extensions.length > 0) throw new TlsAlert(Alert.unsupported_extension, 'unrequested certificate entry extension');
-    }
-    const peer: PeerCertificate = {
-      type: this.rpk ? CertificateType.RawPublicKey : CertificateType.X509,
-      entries: cert.entries.map((e) => e.data),
-    };
-    let key: Uint8Array;
-    if (this.config.verifyPeer) {
-      key = this.config.verifyPeer(peer);
-      if (key.length !== 32) throw new TlsAlert(Alert.bad_certificate, 'peer verifier returned no Ed25519 key');
-      return key.slice();
-    }
-    if (this.rpk) {
-      // RFC 7250 §3: a raw public key Certificate carries exactly one entry.
-      if (peer.entries.length !== 1) throw new TlsAlert(Alert.bad_certificate, 'raw public key certificate must have one entry');
-      key = unwrapEd25519Spki(peer.entries[0]!);
-    } else {
-      const leaf = x509Ed25519PublicKey(peer.entries[0]!);
-      if (!leaf) throw new TlsAlert(Alert.bad_certificate, 'peer certificate has no Ed25519 key');
-      key = leaf;
-    }
-    const expected = this.config.expectedPeerKey;
-    if (expected && !bytesEqual(expected, key)) {
-      throw new TlsAlert(Alert.bad_certificate, 'peer key is not the expected one');
-    }
-    return key;
-  }
-
-  /**
-   * Verifies the peer's CertificateVerify over the transcript up to its Certificate (the
-   * caller adds the CertificateVerify afterwards). RFC 9846 §4.4.3: bad signature ->
-   * decrypt_error; a scheme we did not offer -> illegal_parameter.
-   */
-  protected checkCertificateVerify(cv: CertificateVerify, key: Uint8Array): void {
-    if (cv.scheme !== SignatureScheme.ed25519) {
-      throw new TlsAlert(Alert.illegal_parameter, `signature scheme 0x${cv.scheme.toString(16)} not offered`);
-    }
-    const peerRole = this.role === 'client' ? 'server' : 'client';
-    if (!ed25519Verify(key, certificateVerifyInput(peerRole, this.transcript.digest()), cv.signature)) {
-      throw new TlsAlert(Alert.decrypt_error, 'CertificateVerify signature does not verify');
-    }
   }
 
   /** The first protocol of `offered` that `served` contains (as the server's string). */

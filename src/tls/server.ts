@@ -35,8 +35,6 @@ import {
   type TrafficSecrets,
 } from './key-schedule.js';
 import {
-  decodeCertificate,
-  decodeCertificateVerify,
   decodeClientHello,
   decodeFinished,
   encodeCertificateRequest,
@@ -48,6 +46,7 @@ import {
   type ClientHello,
   type RawHandshake,
 } from './messages.js';
+import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
 
 /**
@@ -105,10 +104,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
         return this.handleClientHello(msg);
       case 'EXPECT_CERTIFICATE':
         expectType(msg, HandshakeType.certificate);
-        return this.handleCertificate(msg);
+        this.peerKey = handleCertificate(msg, 'client', this.config, this.transcript);
+        this.state = 'EXPECT_CERTIFICATE_VERIFY';
+        return;
       case 'EXPECT_CERTIFICATE_VERIFY':
         expectType(msg, HandshakeType.certificate_verify);
-        return this.handleCertificateVerify(msg);
+        handleCertificateVerify(msg, 'client', this.peerKey!, this.transcript);
+        this.state = 'EXPECT_FINISHED';
+        return;
       case 'EXPECT_FINISHED':
         expectType(msg, HandshakeType.finished);
         return this.handleFinished(msg);
@@ -325,25 +328,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     }
   }
 
-  // --- client authentication ----------------------------------------------------------------------
-
-  private handleCertificate(msg: RawHandshake): void {
-    const cert = decodeCertificate(msg.body);
-    if (cert.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
-    // RFC 9846 §4.4.2.4: no certificate when one is required -> certificate_required
-    // (iroh: CRYPTO_ERROR 0x174 "peer sent no certificates").
-    if (cert.entries.length === 0) throw new TlsAlert(Alert.certificate_required, 'client sent no certificate');
-    this.peerKey = this.verifyPeerCertificate(cert);
-    this.transcript.add(msg.raw);
-    this.state = 'EXPECT_CERTIFICATE_VERIFY';
-  }
-
-  private handleCertificateVerify(msg: RawHandshake): void {
-    const cv = decodeCertificateVerify(msg.body);
-    this.checkCertificateVerify(cv, this.peerKey!);
-    this.transcript.add(msg.raw);
-    this.state = 'EXPECT_FINISHED';
-  }
+  // --- client authentication (its Certificate and CertificateVerify: peer-auth.ts) ----------------
 
   private handleFinished(msg: RawHandshake): void {
     const suite = this.negotiatedSuite!;

@@ -1,4 +1,4 @@
-import type { CongestionAlgorithm, CongestionController, CongestionStats, RttInfo, SentPacketInfo } from './controller.js';
+import type { CongestionAlgorithm, CongestionController, CongestionStats, RttInfo, SentPacketInfo } from './interface.js';
 
 /** RFC 9002 §7.2: min(10 * max_datagram_size, max(14720, 2 * max_datagram_size)). */
 export function initialWindowFor(maxDatagramSize: number): number {

@@ -1,5 +1,5 @@
 import { WindowController } from './base.js';
-import type { RttInfo, SentPacketInfo } from './controller.js';
+import type { RttInfo, SentPacketInfo } from './interface.js';
 
 /** RFC 9438 §5.1: C = 0.4 (segments / s^3). */
 export const CUBIC_C = 0.4;

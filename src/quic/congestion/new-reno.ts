@@ -1,5 +1,5 @@
 import { K_LOSS_REDUCTION_FACTOR, WindowController } from './base.js';
-import type { RttInfo } from './controller.js';
+import type { RttInfo } from './interface.js';
 
 /**
  * NewReno as specified by RFC 9002 §7 and Appendix B: slow start (+acked bytes), a recovery

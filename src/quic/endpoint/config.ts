@@ -2,7 +2,7 @@ import { ConfigError, type resolveTransportConfig } from '../transport-config.js
 import type { Connection, ConnectionTlsOptions } from '../connection/connection.js';
 import type { ConnectionEvent } from '../events.js';
 import type { QlogSink } from '../connection/qlog.js';
-import { TokenBucket } from './stateless-reset.js';
+import { RateLimiter } from './rate-limit.js';
 import type { Random } from '../../tls/random.js';
 
 /** The public types of the endpoint core (endpoint.ts) and the validation of its configuration. */
@@ -13,7 +13,7 @@ export type ConnectionHandle = number & { readonly __brand: 'ConnectionHandle' }
 /** Transport options of new connections (see TransportConfig). */
 export type TransportOptions = NonNullable<Parameters<typeof resolveTransportConfig>[0]>;
 
-/** Rate of a token bucket: `perSecond` tokens per second, up to `burst` at once. */
+/** A rate limit (rate-limit.ts): `perSecond` sends per second, up to `burst` at once. */
 export interface RateLimit {
   readonly perSecond: number;
   readonly burst: number;
@@ -152,8 +152,8 @@ export function int(field: string, v: number, min: number, max: number): void {
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new ConfigError(field, `must be an integer in [${min}, ${max}], got ${String(v)}`);
 }
 
-/** A validated token bucket for `r`. */
-export function bucket(field: string, r: RateLimit): TokenBucket {
+/** A RateLimiter for the configured `r`, validated (a ConfigError names `field`). */
+export function rateLimiter(field: string, r: RateLimit): RateLimiter {
   if (!(r.perSecond >= 0) || !(r.burst >= 0)) throw new ConfigError(field, 'perSecond and burst must be >= 0');
-  return new TokenBucket(r.perSecond, r.burst);
+  return new RateLimiter(r.perSecond, r.burst);
 }

@@ -3,9 +3,9 @@ import { ConfigError, resolveTransportConfig } from '../transport-config.js';
 import { Connection } from '../connection/connection.js';
 import {
   EndpointError,
-  bucket,
   int,
   mergeTransport,
+  rateLimiter,
   type ConnectOptions,
   type ConnectionHandle,
   type EndpointConfig,
@@ -19,7 +19,9 @@ import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
-import { StatelessResetKey, TokenBucket, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
+import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
+import type { RateLimiter } from './rate-limit.js';
+import { StatelessResetKey, statelessResetLength, writeStatelessReset } from './stateless-reset.js';
 import { AddressTokens } from './address-tokens.js';
 import type { Random } from '../../tls/random.js';
 
@@ -72,8 +74,6 @@ export {
  * whenever a connection leaves the dirty set.
  */
 
-/** RFC 9000 §14.1: the smallest datagram that may carry a client Initial. */
-export const MIN_INITIAL_DATAGRAM = 1200;
 /** RFC 9000 §7.2: a client's first Destination Connection ID has at least 8 bytes. */
 const MIN_INITIAL_DCID = 8;
 
@@ -111,8 +111,8 @@ export class EndpointCore {
   private readonly resetKey: StatelessResetKey;
   private readonly resetTokenFn: (cid: Uint8Array) => Uint8Array;
   private readonly tokens: AddressTokens;
-  private readonly resetBucket: TokenBucket;
-  private readonly responseBucket: TokenBucket;
+  private readonly resetLimiter: RateLimiter;
+  private readonly responseLimiter: RateLimiter;
   private readonly maxQueued: number;
   /** Our CIDs -> connection. */
   private readonly routes = new Map<string, Entry>();
@@ -166,8 +166,8 @@ export class EndpointCore {
       ...(config.retryTokenLifetimeMs !== undefined ? { retryLifetimeMs: config.retryTokenLifetimeMs } : {}),
       ...(config.newTokenLifetimeMs !== undefined ? { newTokenLifetimeMs: config.newTokenLifetimeMs } : {}),
     });
-    this.resetBucket = bucket('statelessResetRate', config.statelessResetRate ?? { perSecond: 20, burst: 20 });
-    this.responseBucket = bucket('responseRate', config.responseRate ?? { perSecond: 200, burst: 200 });
+    this.resetLimiter = rateLimiter('statelessResetRate', config.statelessResetRate ?? { perSecond: 20, burst: 20 });
+    this.responseLimiter = rateLimiter('responseRate', config.responseRate ?? { perSecond: 200, burst: 200 });
   }
 
   // ------------------------------------------------------------------ queries
@@ -391,7 +391,7 @@ export class EndpointCore {
         const e = this.routes.get(toHex(h.dcid)) ?? (initialish ? this.initialRoutes.get(toHex(h.dcid)) : undefined);
         if (e) {
           // RFC 9000 §14.1: a server discards Initials in datagrams under 1200 bytes.
-          if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_INITIAL_DATAGRAM) {
+          if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_DATAGRAM_SIZE) {
             this.stat.droppedInitials++;
             return;
           }
@@ -448,7 +448,7 @@ export class EndpointCore {
       this.stat.droppedUnroutable++;
       return;
     }
-    if (!this.resetBucket.take(now)) {
+    if (!this.resetLimiter.take(now)) {
       this.stat.statelessResetsRateLimited++;
       return;
     }
@@ -461,7 +461,7 @@ export class EndpointCore {
     // RFC 9000 §6.1: a server answers a packet that might start a connection with Version
     // Negotiation; §14.1 / §6.1: only for datagrams of at least 1200 bytes (smaller ones cannot
     // start a connection in any version we could speak, and must not be amplified).
-    if (!this.isAccepting || datagram.length < MIN_INITIAL_DATAGRAM) {
+    if (!this.isAccepting || datagram.length < MIN_DATAGRAM_SIZE) {
       this.stat.droppedUnroutable++;
       return;
     }
@@ -475,7 +475,7 @@ export class EndpointCore {
       this.stat.droppedUnroutable++;
       return;
     }
-    if (datagram.length < MIN_INITIAL_DATAGRAM) {
+    if (datagram.length < MIN_DATAGRAM_SIZE) {
       // RFC 9000 §14.1: "A server MUST discard an Initial packet that is carried in a UDP
       // datagram with a payload that is smaller than ... 1200 bytes."
       this.stat.droppedInitials++;
@@ -713,7 +713,7 @@ export class EndpointCore {
   // ------------------------------------------------------------------ helpers
 
   private takeResponse(now: number): boolean {
-    if (this.responseBucket.take(now)) return true;
+    if (this.responseLimiter.take(now)) return true;
     this.stat.droppedResponses++;
     return false;
   }

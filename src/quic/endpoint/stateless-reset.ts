@@ -4,8 +4,9 @@ import type { Random } from '../../tls/random.js';
 import { HmacSha256 } from '../../tls/hmac-sha256.js';
 
 /**
- * Stateless resets (RFC 9000 §10.3): the tokens an endpoint derives for its connection IDs, the
- * packet it sends for a short-header packet it cannot route, and the rate limit on sending them.
+ * Stateless resets (RFC 9000 §10.3): the tokens an endpoint derives for its connection IDs and the
+ * packet it sends for a short-header packet it cannot route (the rate limit on sending them is a
+ * RateLimiter, rate-limit.ts).
  */
 
 /** Stateless reset tokens are 16 bytes (RFC 9000 §10.3). */
@@ -69,35 +70,4 @@ export function writeStatelessReset(out: Uint8Array, length: number, token: Uint
   head[0] = (head[0]! & 0x3f) | FIXED_BIT;
   out.set(token, length - STATELESS_RESET_TOKEN_LENGTH);
   return length;
-}
-
-/**
- * A token bucket on the driver's clock (ms): `rate` tokens per second up to `burst`. Used to
- * bound what an endpoint sends in answer to packets it cannot attribute to a connection (RFC 9000
- * §10.3.3: "An endpoint can remember the number of Stateless Resets that it has sent and stop
- * generating new Stateless Resets once a limit is reached").
- */
-export class TokenBucket {
-  readonly ratePerSecond: number;
-  readonly burst: number;
-  private tokens: number;
-  private last: number | undefined;
-
-  constructor(ratePerSecond: number, burst: number) {
-    if (!(ratePerSecond >= 0) || !(burst >= 0)) throw new RangeError('token bucket rate and burst must be >= 0');
-    this.ratePerSecond = ratePerSecond;
-    this.burst = burst;
-    this.tokens = burst;
-  }
-
-  /** Takes one token at `now`; false when the bucket is empty. */
-  take(now: number): boolean {
-    if (this.last !== undefined && now > this.last) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSecond) / 1000);
-    }
-    if (this.last === undefined || now > this.last) this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
 }

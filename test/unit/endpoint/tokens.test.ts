@@ -7,7 +7,6 @@ import { AddressTokens, NEW_TOKEN_TOKEN, RETRY_TOKEN, hostOf, type TokenCheck } 
 import {
   MIN_STATELESS_RESET_LENGTH,
   StatelessResetKey,
-  TokenBucket,
   statelessResetLength,
   writeStatelessReset,
 } from '../../../src/quic/endpoint/stateless-reset.js';
@@ -152,18 +151,5 @@ describe('stateless reset (RFC 9000 §10.3)', () => {
     assert.deepEqual(out.subarray(14, 30), token);
     assert.equal(out[30], 0xff, 'nothing written past the length');
     assert.throws(() => writeStatelessReset(out, 20, token, new SeededRandom(1)), RangeError);
-  });
-
-  it('token bucket: burst at once, then the rate', () => {
-    const b = new TokenBucket(10, 3);
-    assert.deepEqual([b.take(0), b.take(0), b.take(0), b.take(0)], [true, true, true, false]);
-    assert.equal(b.take(50), false, 'half a token after 50 ms');
-    assert.equal(b.take(100), true, 'one token after 100 ms');
-    assert.equal(b.take(100), false);
-    assert.equal(b.take(10_000), true);
-    assert.equal(b.take(10_000), true);
-    assert.equal(b.take(10_000), true);
-    assert.equal(b.take(10_000), false, 'never more than the burst');
-    assert.equal(b.take(5_000), false, 'time going backwards adds nothing');
   });
 });

@@ -175,7 +175,7 @@ describe('endpoint core: stateless reset (RFC 9000 §10.3)', () => {
     assert.equal(ep.stats.statelessResetsSent, 4);
   });
 
-  it('is rate-limited by a token bucket', () => {
+  it('is rate-limited (statelessResetRate)', () => {
     const ids = new Identities(22);
     const ep = ids.server({ statelessResetRate: { perSecond: 10, burst: 5 } });
     const out = new Uint8Array(1500);

@@ -7,7 +7,7 @@ import { buildUnknownVersion } from '../endpoint/helpers.js';
 
 /**
  * What an endpoint says without a connection (Version Negotiation, Retry, refusals) is bounded
- * twice: by a token bucket (responseRate) and by the queue of datagrams waiting for pollTransmit
+ * twice: by a rate limit (responseRate) and by the queue of datagrams waiting for pollTransmit
  * (maxQueuedResponses), so a flood of unknown versions cannot make it send or hold without bound.
  * And `connect` refuses at maxConnections with a typed error.
  */
