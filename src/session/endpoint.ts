@@ -8,7 +8,7 @@ import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, t
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
-import { Session, SessionCore, type ConnectOptions } from './session.js';
+import { Session, SessionState, type ConnectOptions } from './session.js';
 
 /** iroh-http's session ALPN: the default, so a quic-peer session speaks to an iroh-http session. */
 export const DEFAULT_ALPN = 'iroh-http/2-duplex';
@@ -51,7 +51,7 @@ export class Endpoint {
   readonly dialTimeoutMs: number;
   private readonly driver: UdpDriver;
   private readonly secretKey: Uint8Array;
-  private readonly sessions = new Map<ConnectionHandle, SessionCore>();
+  private readonly sessions = new Map<ConnectionHandle, SessionState>();
   private readonly acceptQueue: Session[] = [];
   private acceptWaiters: Array<(s: Session | null) => void> = [];
   private readonly keyLog: KeyLogger | undefined;
@@ -237,7 +237,7 @@ export class Endpoint {
   }
 
   /** @internal Starts a connection to `remote`; Session.connect awaits its readiness. */
-  dial(remote: string | EndpointId | EndpointAddr, options: ConnectOptions): SessionCore {
+  dial(remote: string | EndpointId | EndpointAddr, options: ConnectOptions): SessionState {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const alpn = options.alpn ?? DEFAULT_ALPN;
     if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
@@ -265,10 +265,10 @@ export class Endpoint {
       if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);
       throw e;
     }
-    const core = new SessionCore(this, opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`);
-    this.sessions.set(opened.handle, core);
+    const state = new SessionState(this, opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`);
+    this.sessions.set(opened.handle, state);
     this.schedule();
-    return core;
+    return state;
   }
 
   /** @internal */
@@ -296,12 +296,12 @@ export class Endpoint {
   private onEvent(e: EndpointEvent): void {
     switch (e.type) {
       case 'incoming': {
-        const core = new SessionCore(this, e.handle, e.connection, `incoming@${e.remoteAddress}`);
-        this.sessions.set(e.handle, core);
-        core.ready.then(
+        const state = new SessionState(this, e.handle, e.connection, `incoming@${e.remoteAddress}`);
+        this.sessions.set(e.handle, state);
+        state.ready.then(
           () => {
-            core.target = `${core.conn.peerPublicKey ? EndpointId.fromBytes(core.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
-            const s = new Session(core);
+            state.target = `${state.conn.peerPublicKey ? EndpointId.fromBytes(state.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
+            const s = new Session(state);
             const w = this.acceptWaiters.shift();
             if (w) w(s);
             else this.acceptQueue.push(s);

@@ -56,7 +56,7 @@ const MAX_CODE = (1n << 62n) - 1n;
  * Per-connection state the endpoint keeps: event dispatch, stream and datagram waiters, the
  * ready/closed promises. @internal (applications hold a `Session`).
  */
-export class SessionCore implements ConnectionPort {
+export class SessionState implements ConnectionPort {
   readonly conn: Connection;
   readonly handle: ConnectionHandle;
   readonly endpoint: Endpoint;
@@ -181,7 +181,7 @@ export interface ConnectOptions {
 
 export class Session {
   /** @internal */
-  readonly core: SessionCore;
+  readonly state: SessionState;
   // The web streams and callable promises below are built on first use: an idle session held by
   // a server should not carry four web streams it may never read (issue #6, heap per idle
   // connection: they were ~9 KB of each session's heap).
@@ -192,18 +192,18 @@ export class Session {
   private datagramStreams: SessionDatagrams | undefined;
 
   /** @internal Sessions come from `Session.connect` and `Session.accept`. */
-  constructor(core: SessionCore) {
-    this.core = core;
+  constructor(state: SessionState) {
+    this.state = state;
   }
 
   /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
   get ready(): CallablePromise<void> {
-    return (this.readyP ??= callablePromise(this.core.ready));
+    return (this.readyP ??= callablePromise(this.state.ready));
   }
 
   /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
   get closed(): CallablePromise<CloseInfo> {
-    return (this.closedP ??= callablePromise(this.core.closed));
+    return (this.closedP ??= callablePromise(this.state.closed));
   }
 
   /** Incoming bidirectional streams the peer opens. */
@@ -263,22 +263,22 @@ export class Session {
    * peer proved it holds that id's key; rejects with a ConnectError saying why not.
    */
   static async connect(endpoint: Endpoint, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
-    const core = endpoint.dial(remote, options);
+    const state = endpoint.dial(remote, options);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new ConnectError('timeout', `${core.target}: no answer within ${timeoutMs} ms`));
-        core.conn.close(endpoint.now(), 0, 'dial timeout');
+        reject(new ConnectError('timeout', `${state.target}: no answer within ${timeoutMs} ms`));
+        state.conn.close(endpoint.now(), 0, 'dial timeout');
         endpoint.schedule();
       }, timeoutMs);
     });
     try {
-      await Promise.race([core.ready, timeout]);
+      await Promise.race([state.ready, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    return new Session(core);
+    return new Session(state);
   }
 
   /**
@@ -291,31 +291,31 @@ export class Session {
 
   /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */
   get remoteId(): EndpointId {
-    const key = this.core.conn.peerPublicKey;
+    const key = this.state.conn.peerPublicKey;
     if (!key) throw new SessionClosedError(0, 'the handshake did not complete');
     return EndpointId.fromBytes(key);
   }
 
   /** The negotiated ALPN. */
   get alpn(): string {
-    return this.core.conn.alpn ?? '';
+    return this.state.conn.alpn ?? '';
   }
 
   /** The peer's current socket address (a server follows its client's NAT rebinding, RFC 9000 §9). */
   get remoteAddress(): string | undefined {
-    return this.core.endpoint.core.remoteAddress(this.core.handle);
+    return this.state.endpoint.core.remoteAddress(this.state.handle);
   }
 
   // ---- WebTransport shape ----
 
   async createBidirectionalStream(): Promise<BidirectionalStream> {
-    const id = await this.core.openStream('bidi');
-    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+    const id = await this.state.openStream('bidi');
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
   async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
-    const id = await this.core.openStream('uni');
-    return writableFor(this.core, this.core.waiters, id);
+    const id = await this.state.openStream('uni');
+    return writableFor(this.state, this.state.waiters, id);
   }
 
   /**
@@ -329,15 +329,15 @@ export class Session {
       throw new InvalidArgumentError(`close code must be an integer in [0, 2^62-1], got ${String(code)}`);
     }
     if (typeof why !== 'string') throw new InvalidArgumentError('close reason must be a string');
-    if (this.core.closeInfo) return;
-    this.core.conn.close(this.core.endpoint.now(), code, why);
+    if (this.state.closeInfo) return;
+    this.state.conn.close(this.state.endpoint.now(), code, why);
     // Our own close: report our code and reason (the connection will not hear back).
-    this.core.onClosed({ kind: 'application', code, reason: why, remote: false });
-    this.core.flush();
+    this.state.onClosed({ kind: 'application', code, reason: why, remote: false });
+    this.state.flush();
   }
 
   getStats(): ConnectionStats {
-    return this.core.conn.getStats();
+    return this.state.conn.getStats();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -353,9 +353,9 @@ export class Session {
 
   /** The next bidirectional stream the peer opens, or null when the session is closed. */
   async nextBidiStream(): Promise<BidirectionalStream | null> {
-    const id = await this.core.nextIncoming('bidi');
+    const id = await this.state.nextIncoming('bidi');
     if (id === null) return null;
-    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
   createUniStream(): Promise<WritableStream<Uint8Array>> {
@@ -364,32 +364,32 @@ export class Session {
 
   /** The next unidirectional stream the peer opens, or null when the session is closed. */
   async nextUniStream(): Promise<ReadableStream<Uint8Array> | null> {
-    const id = await this.core.nextIncoming('uni');
-    return id === null ? null : readableFor(this.core, this.core.waiters, id);
+    const id = await this.state.nextIncoming('uni');
+    return id === null ? null : readableFor(this.state, this.state.waiters, id);
   }
 
   /** Sends a datagram; rejects with a DatagramError over `maxDatagramSize()` or when unsupported. */
   async sendDatagram(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('datagrams must be Uint8Array');
-    this.core.assertOpen();
+    this.state.assertOpen();
     try {
-      this.core.conn.sendDatagram(data);
+      this.state.conn.sendDatagram(data);
     } catch (e) {
       if (e instanceof DatagramError && e.kind === 'too-large') {
         throw new DatagramError('too-large', `${e.message}; check session.maxDatagramSize()`);
       }
       throw e;
     }
-    this.core.flush();
+    this.state.flush();
   }
 
   /** The next datagram, or null when the session is closed. */
   recvDatagram(): Promise<Uint8Array | null> {
-    return this.core.nextDatagram();
+    return this.state.nextDatagram();
   }
 
   /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
   maxDatagramSize(): number | null {
-    return this.core.conn.maxDatagramSize() ?? null;
+    return this.state.conn.maxDatagramSize() ?? null;
   }
 }
