@@ -1,26 +1,12 @@
-import type { Connection, ConnectionStats } from '../quic/connection/connection.js';
-import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
-import type { CloseReason, ConnectionEvent } from '../quic/events.js';
+import type { ConnectionStats } from '../quic/connection/connection.js';
 import { isVarintExact } from '../codec/varint.js';
 import { DatagramError } from '../quic/connection/datagrams.js';
 import { EndpointId } from '../tls/identity.js';
-import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from './stream-adapter.js';
-import { ConnectError, InvalidArgumentError, SessionClosedError, connectErrorFor, describeClose } from './errors.js';
-import type { Endpoint } from './endpoint.js';
+import { readableFor, writableFor } from './stream-adapter.js';
+import { ConnectError, InvalidArgumentError, SessionClosedError } from './errors.js';
 import type { EndpointAddr } from './addressing.js';
-
-/**
- * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
- * the `Session` of iroh-http's Rust core, see the README).
- *
- * Each `connect` is its own connection: closing a session never affects another to the same peer.
- */
-
-/** How a session ended: the application code and reason, or 0 and a description. */
-export interface CloseInfo {
-  readonly closeCode: number | bigint;
-  readonly reason: string;
-}
+import type { SessionHost } from './session-host.js';
+import type { CloseInfo, SessionState } from './session-state.js';
 
 /** A bidirectional stream: both halves as web streams. */
 export interface BidirectionalStream {
@@ -52,124 +38,6 @@ function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
 /** The largest application error code: 2^62 - 1 (a QUIC varint). */
 const MAX_CODE = (1n << 62n) - 1n;
 
-/**
- * Per-connection state the endpoint keeps: event dispatch, stream and datagram waiters, the
- * ready/closed promises. @internal (applications hold a `Session`).
- */
-export class SessionState implements ConnectionPort {
-  readonly conn: Connection;
-  readonly handle: ConnectionHandle;
-  readonly endpoint: Endpoint;
-  readonly waiters = new StreamWaiters();
-  readonly ready: Promise<void>;
-  readonly closed: Promise<CloseInfo>;
-  closeInfo: CloseInfo | undefined;
-  /** The close reason as the connection reported it. */
-  closeReason: CloseReason | undefined;
-  connected = false;
-  /** What to call the peer in errors (its id and address). */
-  target: string;
-  private resolveReady!: () => void;
-  private rejectReady!: (e: Error) => void;
-  private resolveClosed!: (c: CloseInfo) => void;
-  private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
-  private streamsAvailable: Array<() => void> = [];
-  private datagramWaiters: Array<() => void> = [];
-
-  constructor(endpoint: Endpoint, handle: ConnectionHandle, conn: Connection, target: string) {
-    this.endpoint = endpoint;
-    this.handle = handle;
-    this.conn = conn;
-    this.target = target;
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    this.ready.catch(() => {}); // a failed dial is reported by connect(); never an unhandled rejection
-    this.closed = new Promise<CloseInfo>((resolve) => {
-      this.resolveClosed = resolve;
-    });
-  }
-
-  flush(): void {
-    this.endpoint.schedule(this.handle);
-  }
-
-  onEvent(e: ConnectionEvent): void {
-    switch (e.type) {
-      case 'connected':
-        this.connected = true;
-        this.resolveReady();
-        break;
-      case 'incoming':
-        // The stream waits in the connection's accept queue; wake one waiter to take it.
-        this.incomingWaiters[e.direction].shift()?.();
-        break;
-      case 'streams-available':
-        for (const f of this.streamsAvailable.splice(0)) f();
-        break;
-      case 'datagram':
-        for (const f of this.datagramWaiters.splice(0)) f();
-        break;
-      case 'closed':
-        this.onClosed(e.reason);
-        break;
-      default:
-        this.waiters.dispatch(e);
-        break;
-    }
-  }
-
-  /** The connection is gone (closed by either side, idle, reset...). */
-  onClosed(r: CloseReason): void {
-    if (this.closeInfo) return;
-    this.closeReason = r;
-    this.closeInfo = r.kind === 'application' ? { closeCode: r.code, reason: r.reason } : { closeCode: 0, reason: describeClose(r) };
-    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target));
-    const info = this.closeInfo;
-    this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
-    for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();
-    this.resolveClosed(info);
-  }
-
-  /** Opens a stream, waiting while the peer's stream limit blocks. */
-  async openStream(direction: 'bidi' | 'uni'): Promise<number> {
-    for (;;) {
-      this.assertOpen();
-      const id = this.conn.openStream(direction);
-      if (id !== null) {
-        this.flush();
-        return id;
-      }
-      await new Promise<void>((resolve) => this.streamsAvailable.push(resolve));
-    }
-  }
-
-  /** The next stream the peer opened, or null once the session is closed. */
-  async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
-    for (;;) {
-      const id = this.conn.acceptStream(direction);
-      if (id !== null) return id;
-      if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
-    }
-  }
-
-  /** The next datagram, or null once the session is closed. */
-  async nextDatagram(): Promise<Uint8Array | null> {
-    for (;;) {
-      const d = this.conn.recvDatagram();
-      if (d) return d;
-      if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
-    }
-  }
-
-  assertOpen(): void {
-    if (this.closeInfo) throw new SessionClosedError(this.closeInfo.closeCode, this.closeInfo.reason);
-  }
-}
-
 export interface ConnectOptions {
   /** Extra direct addresses (ip:port) to dial, merged with the ones in `remote`. */
   readonly directAddrs?: readonly string[];
@@ -179,9 +47,17 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
+ * the `Session` of iroh-http's Rust core, see the README).
+ *
+ * Each `connect` is its own connection: closing a session never affects another to the same peer.
+ */
 export class Session {
-  /** @internal */
+  /** @internal This session's connection, waiters and promises. */
   readonly state: SessionState;
+  /** @internal The endpoint the session runs on: its clock and transmit loop. */
+  readonly host: SessionHost;
   // The web streams and callable promises below are built on first use: an idle session held by
   // a server should not carry four web streams it may never read (issue #6, heap per idle
   // connection: they were ~9 KB of each session's heap).
@@ -191,9 +67,10 @@ export class Session {
   private incomingUni: ReadableStream<ReadableStream<Uint8Array>> | undefined;
   private datagramStreams: SessionDatagrams | undefined;
 
-  /** @internal Sessions come from `Session.connect` and `Session.accept`. */
-  constructor(state: SessionState) {
+  /** Sessions come from `Session.connect` and `Session.accept`. */
+  private constructor(state: SessionState, host: SessionHost) {
     this.state = state;
+    this.host = host;
   }
 
   /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
@@ -262,7 +139,7 @@ export class Session {
    * `endpoint…` ticket or an iroh-http JSON ticket. Resolves once the handshake completed and the
    * peer proved it holds that id's key; rejects with a ConnectError saying why not.
    */
-  static async connect(endpoint: Endpoint, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+  static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
     const state = endpoint.dial(remote, options);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -278,15 +155,16 @@ export class Session {
     } finally {
       clearTimeout(timer);
     }
-    return new Session(state);
+    return new Session(state, endpoint);
   }
 
   /**
    * The next incoming session whose handshake completed, or null once the endpoint closes.
    * `signal` abandons the wait (it rejects with the abort reason and gives up its turn).
    */
-  static accept(endpoint: Endpoint, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
-    return endpoint.acceptNext(options.signal);
+  static async accept(endpoint: SessionHost, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
+    const state = await endpoint.acceptNext(options.signal);
+    return state === null ? null : new Session(state, endpoint);
   }
 
   /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */
@@ -303,7 +181,7 @@ export class Session {
 
   /** The peer's current socket address (a server follows its client's NAT rebinding, RFC 9000 §9). */
   get remoteAddress(): string | undefined {
-    return this.state.endpoint.core.remoteAddress(this.state.handle);
+    return this.host.remoteAddress(this.state.handle);
   }
 
   // ---- WebTransport shape ----
@@ -330,7 +208,7 @@ export class Session {
     }
     if (typeof why !== 'string') throw new InvalidArgumentError('close reason must be a string');
     if (this.state.closeInfo) return;
-    this.state.conn.close(this.state.endpoint.now(), code, why);
+    this.state.conn.close(this.host.now(), code, why);
     // Our own close: report our code and reason (the connection will not hear back).
     this.state.onClosed({ kind: 'application', code, reason: why, remote: false });
     this.state.flush();

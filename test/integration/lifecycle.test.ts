@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/session/endpoint.js';
-import { Session, type CloseInfo } from '../../src/session/session.js';
+import { Session } from '../../src/session/session.js';
+import type { CloseInfo } from '../../src/session/session-state.js';
 import { SessionClosedError } from '../../src/session/errors.js';
 import { bytesEqual } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
