@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent, type TransportOptions } from '../quic/endpoint/endpoint-core.js';
+import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
+import type { TransportOptions } from '../quic/endpoint/config.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
@@ -238,7 +239,7 @@ export class Endpoint implements SessionHost {
   /**
    * Calls `listener` once when `close()` starts, after every session was told to close (code 0,
    * 'endpoint closing'); at once when the endpoint is already closing. For owners of per-endpoint
-   * state, such as the handle store (src/handles/endpoint-handles.ts).
+   * state, such as the handle store of `quic-peer/handles`.
    */
   onClose(listener: () => void): void {
     if (this.closing) listener();

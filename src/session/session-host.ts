@@ -3,15 +3,15 @@ import type { EndpointId } from '../tls/identity.js';
 import type { EndpointAddr } from './addressing.js';
 import type { SessionState } from './session-state.js';
 
-/**
- * An endpoint, as a session sees it: pass an `Endpoint`.
- *
- * The session layer drives its connections through this interface only and never imports the
- * endpoint, so that a `Session` can be read (and tested) without the endpoint's sockets, key log
- * and qlog, and the endpoint without the session's streams and promises. The endpoint creates a
- * `SessionState` for every connection, dialled or incoming, and routes the connection's events to
- * it; the session asks the endpoint for the clock and a transmit through the methods below.
- */
+// The session layer drives its connections through this interface only and never imports the
+// endpoint, so that a Session can be read (and tested) without the endpoint's sockets, key log and
+// qlog, and the endpoint without the session's streams and promises. The endpoint creates a
+// SessionState for every connection, dialled or incoming, and routes the connection's events to
+// it; the session asks the endpoint for the clock and a transmit through the methods below. Those
+// methods are tagged internal: the published declarations keep only what an application may use,
+// and Endpoint is the one implementation an application passes.
+
+/** The endpoint a session runs on, as the session sees it: an `Endpoint`. */
 export interface SessionHost {
   /** How long `Session.connect` waits for the handshake unless its options say otherwise. */
   readonly dialTimeoutMs: number;

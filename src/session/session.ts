@@ -23,7 +23,7 @@ export interface SessionDatagrams {
 
 /**
  * A promise that can also be called: `await session.ready` (WebTransport) and
- * `await session.ready()` (the seed's method) both work.
+ * `await session.ready()` (iroh-http's method) both work.
  */
 export type CallablePromise<T> = Promise<T> & (() => Promise<T>);
 
@@ -49,7 +49,7 @@ export interface ConnectOptions {
 
 /**
  * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
- * the `Session` of iroh-http's Rust core, see the README).
+ * the `Session` of iroh-http's Rust core).
  *
  * Each `connect` is its own connection: closing a session never affects another to the same peer.
  */
@@ -78,7 +78,7 @@ export class Session {
     return (this.readyP ??= callablePromise(this.state.ready));
   }
 
-  /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
+  /** Resolves with how the session ended, whoever closed it. Also callable (iroh-http's `closed()`). */
   get closed(): CallablePromise<CloseInfo> {
     return (this.closedP ??= callablePromise(this.state.closed));
   }
@@ -198,7 +198,7 @@ export class Session {
 
   /**
    * Closes the session with an application code (0..2^62-1) and reason: `close({ closeCode,
-   * reason })` as WebTransport, or `close(code, reason)` as the seed.
+   * reason })` as WebTransport, or `close(code, reason)` as iroh-http.
    */
   close(info?: { closeCode?: number | bigint; reason?: string } | number | bigint, reason?: string): void {
     const code = typeof info === 'object' ? (info.closeCode ?? 0) : (info ?? 0);
@@ -223,7 +223,7 @@ export class Session {
     await this.closed;
   }
 
-  // ---- the seed's methods ----
+  // ---- iroh-http's methods ----
 
   createBidiStream(): Promise<BidirectionalStream> {
     return this.createBidirectionalStream();
