@@ -4,14 +4,9 @@
  * callers across a worker or native boundary is `quic-peer/handles`.
  */
 export { Endpoint, DEFAULT_ALPN, type EndpointOptions } from './session/endpoint.js';
-export {
-  Session,
-  type BidirectionalStream,
-  type CallablePromise,
-  type CloseInfo,
-  type ConnectOptions,
-  type SessionDatagrams,
-} from './session/session.js';
+export { Session, type BidirectionalStream, type CallablePromise, type ConnectOptions, type SessionDatagrams } from './session/session.js';
+export type { CloseInfo } from './session/session-state.js';
+export type { SessionHost } from './session/session-host.js';
 export { StreamAbortedError } from './session/stream-adapter.js';
 export { ConnectError, InvalidArgumentError, SessionClosedError, type ConnectErrorKind } from './session/errors.js';
 export {

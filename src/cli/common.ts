@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { CryptoRandom } from '../tls/random.js';
-import { formatSecretKeyFile, generateSecretKey, parseSecretKeyFile } from '../tls/identity.js';
+import { CryptoRandom, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile } from '../index.js';
 import { UsageError } from './args.js';
 
 /**

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Endpoint } from '../session/endpoint.js';
-import { Session } from '../session/session.js';
+import { Endpoint, Session } from '../index.js';
 import { intOpt, parseArgs } from './args.js';
 import { echoSession } from './listen.js';
 

@@ -1,5 +1,4 @@
-import { Endpoint, DEFAULT_ALPN } from '../session/endpoint.js';
-import { Session } from '../session/session.js';
+import { DEFAULT_ALPN, Endpoint, Session } from '../index.js';
 import { intOpt, opt, parseArgs, type ParsedArgs } from './args.js';
 import { loadOrCreateSecret, stderr, stdinToStream, streamToStdout } from './common.js';
 

@@ -1,7 +1,7 @@
 /**
  * Body channels: a bounded, backpressured queue of byte chunks between one writer and one reader.
  *
- * The shape follows the seed's body channel (32 chunks of at most 64 KiB): a `BodyWriter` that
+ * The shape follows iroh-http's body channel (32 chunks of at most 64 KiB): a `BodyWriter` that
  * `send`s chunks and `finish`es or `abort`s, and a `BodyReader` that pulls chunks with `next()`
  * (null at the end) or `cancel`s. It is what a handle of kind reader/writer stands for: a pump
  * feeds a QUIC stream into a channel, the caller drains it with `nextChunk`, or the other way round.
@@ -29,9 +29,9 @@
 import { ChannelClosedError, InvalidInputError, checkAppErrorCode } from './errors.js';
 import type { AppErrorCode } from './errors.js';
 
-/** Chunks a channel queues before `send` waits (the seed's channel capacity). */
+/** Chunks a channel queues before `send` waits (iroh-http's channel capacity). */
 export const BODY_CHANNEL_CAPACITY = 32;
-/** Largest chunk a channel queues; larger writes are split (the seed's 64 KiB). */
+/** Largest chunk a channel queues; larger writes are split (iroh-http's 64 KiB). */
 export const MAX_CHUNK_SIZE = 64 * 1024;
 
 export interface BodyChannelOptions {

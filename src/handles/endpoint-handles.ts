@@ -1,5 +1,5 @@
 /**
- * The FFI functions (ffi.ts) over a real Endpoint: `sessionConnect` dials with
+ * The FFI functions (`createHandleFfi`) over a real Endpoint: `sessionConnect` dials with
  * `Session.connect(endpoint, remote, { directAddrs })`, `sessionAccept` waits in
  * `Session.accept(endpoint)`, and the handle store lives as long as the endpoint: when the
  * endpoint closes (its sessions already closing with code 0, 'endpoint closing'), every handle is
@@ -7,7 +7,7 @@
  *
  * `Session` satisfies `SessionLike` as it is: stream halves are WHATWG streams whose errors carry
  * the application code in `code` (StreamAbortedError), and `cancel(code)` / `abort(code)` send
- * STOP_SENDING / RESET_STREAM with it (src/session/stream-adapter.ts), which is the pumps' contract.
+ * STOP_SENDING / RESET_STREAM with it, which is the pumps' contract.
  */
 import { Session, type ConnectOptions } from '../session/session.js';
 import type { Endpoint } from '../session/endpoint.js';

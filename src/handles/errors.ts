@@ -1,7 +1,7 @@
 /**
  * Typed errors of the handle registry, shaped to cross an FFI or worker boundary.
  *
- * Every error carries a stable string `code` (the seed's `CoreError` kinds, upper-case) and
+ * Every error carries a stable string `code` (iroh-http's `CoreError` kinds, upper-case) and
  * `toFfi()` turns it into a plain object of strings and numbers, so a caller on the other side
  * of a `postMessage` or a native bridge can switch on `code` without `instanceof`.
  *

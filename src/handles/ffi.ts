@@ -1,5 +1,5 @@
 /**
- * FFI-shaped functions over a handle store: the seed's `Session` methods as free functions that
+ * FFI-shaped functions over a handle store: iroh-http's `Session` methods as free functions that
  * take and return only numbers, strings, `Uint8Array` and plain objects of those, so they can cross
  * a worker (`postMessage`) or native boundary.
  *
@@ -14,7 +14,7 @@
  * frees the handle). Pumps (pumps.ts) move bytes between these body channels and the session's
  * WHATWG streams, so backpressure reaches QUIC flow control.
  *
- * The session is anything that satisfies `SessionLike` (the seed's method names); the endpoint's
+ * The session is anything that satisfies `SessionLike` (iroh-http's method names); the endpoint's
  * connect/accept are passed in. This module knows no socket and no QUIC.
  */
 import type { BodyReader, BodyWriter } from './body-channel.js';
@@ -44,10 +44,10 @@ export interface SessionCloseInfo {
 }
 
 /**
- * What the FFI needs of a session: the seed's `Session` methods. `next*` and `recvDatagram`
+ * What the FFI needs of a session: iroh-http's `Session` methods. `next*` and `recvDatagram`
  * resolve null once the session is closed; stream halves follow the pumps' error contract
  * (reset/stop errors carry the code in `code` or `streamErrorCode`; `cancel(code)`/`abort(code)`
- * send STOP_SENDING/RESET_STREAM with it, see pumps.ts). src/session's `Session` satisfies it.
+ * send STOP_SENDING/RESET_STREAM with it, as the pumps expect). quic-peer's `Session` satisfies it.
  */
 export interface SessionLike {
   createBidiStream(): Promise<DuplexStreams>;
@@ -220,7 +220,7 @@ export function createHandleFfi<S extends SessionLike>(options: HandleFfiOptions
 
     async sessionClosed(h) {
       const info = await store.useSession(h, (s) => failing('wait for session close', () => s.closed()));
-      // The connection is gone: free its handle, as the seed does (it may already be removed).
+      // The connection is gone: free its handle, as iroh-http does (it may already be removed).
       store.tryRemoveSession(h);
       return { closeCode: closeCodeToFfi(info.closeCode), reason: String(info.reason) };
     },

@@ -1,8 +1,8 @@
 /**
  * The handle store: one per endpoint, it owns every object a caller can name by handle.
  *
- * It mirrors the seed's `HandleStore`: three generational slot maps (sessions, readers, writers),
- * an insert guard that makes multi-handle inserts all-or-nothing, body channels of the seed's size,
+ * It mirrors iroh-http's `HandleStore`: three generational slot maps (sessions, readers, writers),
+ * an insert guard that makes multi-handle inserts all-or-nothing, body channels of iroh-http's size,
  * a limit on the total number of handles, and an idle TTL sweep so that a caller that leaks
  * handles (never reads a body to its end, never closes a session) cannot exhaust memory.
  *
@@ -301,7 +301,7 @@ export class HandleStore<SessionT> {
  * writer handle). JavaScript has no destructor, so the owner calls `commit()` on success and
  * `rollback()` otherwise (or uses `HandleStore.withInsertGuard`). Rollback removes every handle
  * inserted through the guard and closes its channel end (reader cancelled, writer aborted, code 0),
- * as dropping the seed's guard drops the channel.
+ * as dropping the guard drops the channel in iroh-http's Rust store.
  */
 export class InsertGuard {
   private readonly inserted: { kind: 'reader' | 'writer'; handle: number }[] = [];

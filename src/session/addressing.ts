@@ -1,7 +1,7 @@
 import { EndpointId, InvalidEndpointIdError, PUBLIC_KEY_LENGTH, base32Decode, base32Encode } from '../tls/identity.js';
 
 /**
- * Addressing (IROH.md, "Addressing"): how a remote endpoint is named, and iroh's endpoint tickets.
+ * Addressing as iroh does it: how a remote endpoint is named, and iroh's endpoint tickets.
  *
  * An `EndpointAddr` is an endpoint id plus the direct UDP socket addresses it may be reached at
  * (`'ip:port'`, IPv6 as `'[::1]:443'`, always in the canonical form `formatSocketAddr` prints) and
@@ -18,8 +18,8 @@ import { EndpointId, InvalidEndpointIdError, PUBLIC_KEY_LENGTH, base32Decode, ba
  * Postcard varints are unsigned LEB128 (7 bits a byte, least significant group first). iroh keeps
  * the addresses in a `BTreeSet<TransportAddr>`, so a ticket lists them in Rust's derived order:
  * relays first (variant 0 < 1), sorted by URL text; then IPv4 before IPv6 (`SocketAddr::V4` <
- * `V6`), each by address bytes, then port. The second IROH.md vector (127.0.0.1:1024 before
- * [::1]:443) and the format's own test (the relay before 127.0.0.1:1024) show it.
+ * `V6`), each by address bytes, then port. A ticket made by iroh 1.0.2 itself (127.0.0.1:1024
+ * before [::1]:443) and the format's own test in iroh (the relay before 127.0.0.1:1024) show it.
  *
  * Older tickets (iroh < 1.0, `NodeTicket`) start with `"node"` and use the legacy layout:
  *

@@ -5,8 +5,9 @@ import { BufferPool, type PooledBuffer } from '../codec/pool.js';
 import { parseSocketAddr } from './addressing.js';
 
 /**
- * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (DESIGN.md). It
- * feeds the sans-IO EndpointCore with datagrams and time and carries out what it asks:
+ * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (the QUIC and TLS
+ * layers below it are sans-IO). It feeds the sans-IO EndpointCore with datagrams and time and
+ * carries out what it asks:
  *
  * - every received datagram goes to `core.handleDatagram` (the core copies what it keeps, so the
  *   socket's buffer is not retained);

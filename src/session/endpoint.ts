@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent, type TransportOptions } from '../quic/endpoint/endpoint-core.js';
+import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
+import type { TransportOptions } from '../quic/endpoint/config.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
@@ -8,7 +9,8 @@ import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, t
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
-import { Session, SessionCore, type ConnectOptions } from './session.js';
+import { SessionState } from './session-state.js';
+import type { SessionHost } from './session-host.js';
 
 /** iroh-http's session ALPN: the default, so a quic-peer session speaks to an iroh-http session. */
 export const DEFAULT_ALPN = 'iroh-http/2-duplex';
@@ -44,22 +46,25 @@ export interface EndpointOptions {
 }
 
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
-export class Endpoint {
+export class Endpoint implements SessionHost {
   readonly id: EndpointId;
   /** @internal */
   readonly core: EndpointCore;
   readonly dialTimeoutMs: number;
   private readonly driver: UdpDriver;
   private readonly secretKey: Uint8Array;
-  private readonly sessions = new Map<ConnectionHandle, SessionCore>();
-  private readonly acceptQueue: Session[] = [];
-  private acceptWaiters: Array<(s: Session | null) => void> = [];
+  private readonly sessions = new Map<ConnectionHandle, SessionState>();
+  /** Incoming connections whose handshake completed, waiting for `Session.accept`. */
+  private readonly acceptQueue: SessionState[] = [];
+  private acceptWaiters: Array<(s: SessionState | null) => void> = [];
   private readonly keyLog: KeyLogger | undefined;
   private readonly keyLogFile: KeyLogFile | undefined;
   private qlogDir: QlogDir | undefined;
   private closing: Promise<void> | undefined;
   private closedResolve: (() => void) | undefined;
   private readonly closeListeners: Array<() => void> = [];
+  /** Every session state's way to ask for a transmit: one function for all, not one per session. */
+  private readonly scheduleTransmit = (handle: ConnectionHandle): void => this.schedule(handle);
 
   private constructor(
     secretKey: Uint8Array,
@@ -174,18 +179,23 @@ export class Endpoint {
     return this.driver.sockets.map((s) => s.address);
   }
 
-  /** Milliseconds on the driver's clock. @internal */
+  /** @internal Milliseconds on the driver's clock: the `now` of every connection command. */
   now(): number {
     return this.driver.now();
   }
 
   /**
-   * Run the transmit loop at the end of this event-loop turn; `handle`: that connection was
-   * changed (it is polled even if the change bypassed its commands). @internal
+   * @internal Runs the transmit loop at the end of this event-loop turn; `handle`: that connection
+   * was changed (it is polled even if the change bypassed its commands).
    */
   schedule(handle?: ConnectionHandle): void {
     if (handle !== undefined) this.core.touch(handle);
     this.driver.schedule();
+  }
+
+  /** @internal The peer's current socket address on that connection (undefined once it is gone). */
+  remoteAddress(handle: ConnectionHandle): string | undefined {
+    return this.core.remoteAddress(handle);
   }
 
   /** Number of live sessions (incoming and outgoing). */
@@ -229,15 +239,18 @@ export class Endpoint {
   /**
    * Calls `listener` once when `close()` starts, after every session was told to close (code 0,
    * 'endpoint closing'); at once when the endpoint is already closing. For owners of per-endpoint
-   * state, such as the handle store (src/handles/endpoint-handles.ts).
+   * state, such as the handle store of `quic-peer/handles`.
    */
   onClose(listener: () => void): void {
     if (this.closing) listener();
     else this.closeListeners.push(listener);
   }
 
-  /** @internal Starts a connection to `remote`; Session.connect awaits its readiness. */
-  dial(remote: string | EndpointId | EndpointAddr, options: ConnectOptions): SessionCore {
+  /**
+   * @internal Starts a connection to `remote` and registers its state for events; throws a
+   * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
+   */
+  dial(remote: string | EndpointId | EndpointAddr, options: { readonly directAddrs?: readonly string[]; readonly alpn?: string }): SessionState {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const alpn = options.alpn ?? DEFAULT_ALPN;
     if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
@@ -265,20 +278,23 @@ export class Endpoint {
       if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);
       throw e;
     }
-    const core = new SessionCore(this, opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`);
-    this.sessions.set(opened.handle, core);
+    const state = new SessionState(opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`, this.scheduleTransmit);
+    this.sessions.set(opened.handle, state);
     this.schedule();
-    return core;
+    return state;
   }
 
-  /** @internal */
-  acceptNext(signal?: AbortSignal): Promise<Session | null> {
+  /**
+   * @internal The next incoming connection whose handshake completed, in arrival order; null
+   * once the endpoint closes; rejects with the abort reason when `signal` fires.
+   */
+  acceptNext(signal?: AbortSignal): Promise<SessionState | null> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const s = this.acceptQueue.shift();
     if (s) return Promise.resolve(s);
     if (this.closing) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
-      const waiter = (x: Session | null): void => {
+      const waiter = (x: SessionState | null): void => {
         signal?.removeEventListener('abort', onAbort);
         resolve(x);
       };
@@ -296,15 +312,14 @@ export class Endpoint {
   private onEvent(e: EndpointEvent): void {
     switch (e.type) {
       case 'incoming': {
-        const core = new SessionCore(this, e.handle, e.connection, `incoming@${e.remoteAddress}`);
-        this.sessions.set(e.handle, core);
-        core.ready.then(
+        const state = new SessionState(e.handle, e.connection, `incoming@${e.remoteAddress}`, this.scheduleTransmit);
+        this.sessions.set(e.handle, state);
+        state.ready.then(
           () => {
-            core.target = `${core.conn.peerPublicKey ? EndpointId.fromBytes(core.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
-            const s = new Session(core);
+            state.target = `${state.conn.peerPublicKey ? EndpointId.fromBytes(state.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
             const w = this.acceptWaiters.shift();
-            if (w) w(s);
-            else this.acceptQueue.push(s);
+            if (w) w(state);
+            else this.acceptQueue.push(state);
           },
           () => {
             // A handshake that failed never becomes a session.

@@ -5,7 +5,7 @@ import type { QlogConnectionInfo } from '../quic/endpoint/config.js';
 import type { QlogEvent, QlogSink } from '../quic/connection/qlog.js';
 
 /**
- * qlog files (issue #4): one JSON-SEQ file per connection in a directory, what qvis and the qlog
+ * qlog files: one JSON-SEQ file per connection in a directory, what qvis and the qlog
  * tools read.
  *
  * JSON-SEQ (RFC 7464): every record is 0x1E, a JSON text, then a line feed. The first record is

@@ -1,26 +1,12 @@
-import type { Connection, ConnectionStats } from '../quic/connection/connection.js';
-import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
-import type { CloseReason, ConnectionEvent } from '../quic/events.js';
+import type { ConnectionStats } from '../quic/connection/connection.js';
 import { isVarintExact } from '../codec/varint.js';
 import { DatagramError } from '../quic/connection/datagrams.js';
 import { EndpointId } from '../tls/identity.js';
-import { StreamAbortedError, StreamWaiters, readableFor, writableFor, type ConnectionPort } from './stream-adapter.js';
-import { ConnectError, InvalidArgumentError, SessionClosedError, connectErrorFor, describeClose } from './errors.js';
-import type { Endpoint } from './endpoint.js';
+import { readableFor, writableFor } from './stream-adapter.js';
+import { ConnectError, InvalidArgumentError, SessionClosedError } from './errors.js';
 import type { EndpointAddr } from './addressing.js';
-
-/**
- * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
- * the `Session` of iroh-http's Rust core, see the README).
- *
- * Each `connect` is its own connection: closing a session never affects another to the same peer.
- */
-
-/** How a session ended: the application code and reason, or 0 and a description. */
-export interface CloseInfo {
-  readonly closeCode: number | bigint;
-  readonly reason: string;
-}
+import type { SessionHost } from './session-host.js';
+import type { CloseInfo, SessionState } from './session-state.js';
 
 /** A bidirectional stream: both halves as web streams. */
 export interface BidirectionalStream {
@@ -37,7 +23,7 @@ export interface SessionDatagrams {
 
 /**
  * A promise that can also be called: `await session.ready` (WebTransport) and
- * `await session.ready()` (the seed's method) both work.
+ * `await session.ready()` (iroh-http's method) both work.
  */
 export type CallablePromise<T> = Promise<T> & (() => Promise<T>);
 
@@ -52,124 +38,6 @@ function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
 /** The largest application error code: 2^62 - 1 (a QUIC varint). */
 const MAX_CODE = (1n << 62n) - 1n;
 
-/**
- * Per-connection state the endpoint keeps: event dispatch, stream and datagram waiters, the
- * ready/closed promises. @internal (applications hold a `Session`).
- */
-export class SessionCore implements ConnectionPort {
-  readonly conn: Connection;
-  readonly handle: ConnectionHandle;
-  readonly endpoint: Endpoint;
-  readonly waiters = new StreamWaiters();
-  readonly ready: Promise<void>;
-  readonly closed: Promise<CloseInfo>;
-  closeInfo: CloseInfo | undefined;
-  /** The close reason as the connection reported it. */
-  closeReason: CloseReason | undefined;
-  connected = false;
-  /** What to call the peer in errors (its id and address). */
-  target: string;
-  private resolveReady!: () => void;
-  private rejectReady!: (e: Error) => void;
-  private resolveClosed!: (c: CloseInfo) => void;
-  private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
-  private streamsAvailable: Array<() => void> = [];
-  private datagramWaiters: Array<() => void> = [];
-
-  constructor(endpoint: Endpoint, handle: ConnectionHandle, conn: Connection, target: string) {
-    this.endpoint = endpoint;
-    this.handle = handle;
-    this.conn = conn;
-    this.target = target;
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    this.ready.catch(() => {}); // a failed dial is reported by connect(); never an unhandled rejection
-    this.closed = new Promise<CloseInfo>((resolve) => {
-      this.resolveClosed = resolve;
-    });
-  }
-
-  flush(): void {
-    this.endpoint.schedule(this.handle);
-  }
-
-  onEvent(e: ConnectionEvent): void {
-    switch (e.type) {
-      case 'connected':
-        this.connected = true;
-        this.resolveReady();
-        break;
-      case 'incoming':
-        // The stream waits in the connection's accept queue; wake one waiter to take it.
-        this.incomingWaiters[e.direction].shift()?.();
-        break;
-      case 'streams-available':
-        for (const f of this.streamsAvailable.splice(0)) f();
-        break;
-      case 'datagram':
-        for (const f of this.datagramWaiters.splice(0)) f();
-        break;
-      case 'closed':
-        this.onClosed(e.reason);
-        break;
-      default:
-        this.waiters.dispatch(e);
-        break;
-    }
-  }
-
-  /** The connection is gone (closed by either side, idle, reset...). */
-  onClosed(r: CloseReason): void {
-    if (this.closeInfo) return;
-    this.closeReason = r;
-    this.closeInfo = r.kind === 'application' ? { closeCode: r.code, reason: r.reason } : { closeCode: 0, reason: describeClose(r) };
-    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target));
-    const info = this.closeInfo;
-    this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
-    for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();
-    this.resolveClosed(info);
-  }
-
-  /** Opens a stream, waiting while the peer's stream limit blocks. */
-  async openStream(direction: 'bidi' | 'uni'): Promise<number> {
-    for (;;) {
-      this.assertOpen();
-      const id = this.conn.openStream(direction);
-      if (id !== null) {
-        this.flush();
-        return id;
-      }
-      await new Promise<void>((resolve) => this.streamsAvailable.push(resolve));
-    }
-  }
-
-  /** The next stream the peer opened, or null once the session is closed. */
-  async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
-    for (;;) {
-      const id = this.conn.acceptStream(direction);
-      if (id !== null) return id;
-      if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
-    }
-  }
-
-  /** The next datagram, or null once the session is closed. */
-  async nextDatagram(): Promise<Uint8Array | null> {
-    for (;;) {
-      const d = this.conn.recvDatagram();
-      if (d) return d;
-      if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
-    }
-  }
-
-  assertOpen(): void {
-    if (this.closeInfo) throw new SessionClosedError(this.closeInfo.closeCode, this.closeInfo.reason);
-  }
-}
-
 export interface ConnectOptions {
   /** Extra direct addresses (ip:port) to dial, merged with the ones in `remote`. */
   readonly directAddrs?: readonly string[];
@@ -179,9 +47,17 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
+ * the `Session` of iroh-http's Rust core).
+ *
+ * Each `connect` is its own connection: closing a session never affects another to the same peer.
+ */
 export class Session {
-  /** @internal */
-  readonly core: SessionCore;
+  /** @internal This session's connection, waiters and promises. */
+  readonly state: SessionState;
+  /** @internal The endpoint the session runs on: its clock and transmit loop. */
+  readonly host: SessionHost;
   // The web streams and callable promises below are built on first use: an idle session held by
   // a server should not carry four web streams it may never read (issue #6, heap per idle
   // connection: they were ~9 KB of each session's heap).
@@ -191,19 +67,20 @@ export class Session {
   private incomingUni: ReadableStream<ReadableStream<Uint8Array>> | undefined;
   private datagramStreams: SessionDatagrams | undefined;
 
-  /** @internal Sessions come from `Session.connect` and `Session.accept`. */
-  constructor(core: SessionCore) {
-    this.core = core;
+  /** Sessions come from `Session.connect` and `Session.accept`. */
+  private constructor(state: SessionState, host: SessionHost) {
+    this.state = state;
+    this.host = host;
   }
 
   /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
   get ready(): CallablePromise<void> {
-    return (this.readyP ??= callablePromise(this.core.ready));
+    return (this.readyP ??= callablePromise(this.state.ready));
   }
 
-  /** Resolves with how the session ended, whoever closed it. Also callable (the seed's `closed()`). */
+  /** Resolves with how the session ended, whoever closed it. Also callable (iroh-http's `closed()`). */
   get closed(): CallablePromise<CloseInfo> {
-    return (this.closedP ??= callablePromise(this.core.closed));
+    return (this.closedP ??= callablePromise(this.state.closed));
   }
 
   /** Incoming bidirectional streams the peer opens. */
@@ -262,65 +139,66 @@ export class Session {
    * `endpoint…` ticket or an iroh-http JSON ticket. Resolves once the handshake completed and the
    * peer proved it holds that id's key; rejects with a ConnectError saying why not.
    */
-  static async connect(endpoint: Endpoint, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
-    const core = endpoint.dial(remote, options);
+  static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+    const state = endpoint.dial(remote, options);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new ConnectError('timeout', `${core.target}: no answer within ${timeoutMs} ms`));
-        core.conn.close(endpoint.now(), 0, 'dial timeout');
+        reject(new ConnectError('timeout', `${state.target}: no answer within ${timeoutMs} ms`));
+        state.conn.close(endpoint.now(), 0, 'dial timeout');
         endpoint.schedule();
       }, timeoutMs);
     });
     try {
-      await Promise.race([core.ready, timeout]);
+      await Promise.race([state.ready, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    return new Session(core);
+    return new Session(state, endpoint);
   }
 
   /**
    * The next incoming session whose handshake completed, or null once the endpoint closes.
    * `signal` abandons the wait (it rejects with the abort reason and gives up its turn).
    */
-  static accept(endpoint: Endpoint, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
-    return endpoint.acceptNext(options.signal);
+  static async accept(endpoint: SessionHost, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
+    const state = await endpoint.acceptNext(options.signal);
+    return state === null ? null : new Session(state, endpoint);
   }
 
   /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */
   get remoteId(): EndpointId {
-    const key = this.core.conn.peerPublicKey;
+    const key = this.state.conn.peerPublicKey;
     if (!key) throw new SessionClosedError(0, 'the handshake did not complete');
     return EndpointId.fromBytes(key);
   }
 
   /** The negotiated ALPN. */
   get alpn(): string {
-    return this.core.conn.alpn ?? '';
+    return this.state.conn.alpn ?? '';
   }
 
   /** The peer's current socket address (a server follows its client's NAT rebinding, RFC 9000 §9). */
   get remoteAddress(): string | undefined {
-    return this.core.endpoint.core.remoteAddress(this.core.handle);
+    return this.host.remoteAddress(this.state.handle);
   }
 
   // ---- WebTransport shape ----
 
   async createBidirectionalStream(): Promise<BidirectionalStream> {
-    const id = await this.core.openStream('bidi');
-    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+    const id = await this.state.openStream('bidi');
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
   async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
-    const id = await this.core.openStream('uni');
-    return writableFor(this.core, this.core.waiters, id);
+    const id = await this.state.openStream('uni');
+    return writableFor(this.state, this.state.waiters, id);
   }
 
   /**
    * Closes the session with an application code (0..2^62-1) and reason: `close({ closeCode,
-   * reason })` as WebTransport, or `close(code, reason)` as the seed.
+   * reason })` as WebTransport, or `close(code, reason)` as iroh-http.
    */
   close(info?: { closeCode?: number | bigint; reason?: string } | number | bigint, reason?: string): void {
     const code = typeof info === 'object' ? (info.closeCode ?? 0) : (info ?? 0);
@@ -329,15 +207,15 @@ export class Session {
       throw new InvalidArgumentError(`close code must be an integer in [0, 2^62-1], got ${String(code)}`);
     }
     if (typeof why !== 'string') throw new InvalidArgumentError('close reason must be a string');
-    if (this.core.closeInfo) return;
-    this.core.conn.close(this.core.endpoint.now(), code, why);
+    if (this.state.closeInfo) return;
+    this.state.conn.close(this.host.now(), code, why);
     // Our own close: report our code and reason (the connection will not hear back).
-    this.core.onClosed({ kind: 'application', code, reason: why, remote: false });
-    this.core.flush();
+    this.state.onClosed({ kind: 'application', code, reason: why, remote: false });
+    this.state.flush();
   }
 
   getStats(): ConnectionStats {
-    return this.core.conn.getStats();
+    return this.state.conn.getStats();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -345,7 +223,7 @@ export class Session {
     await this.closed;
   }
 
-  // ---- the seed's methods ----
+  // ---- iroh-http's methods ----
 
   createBidiStream(): Promise<BidirectionalStream> {
     return this.createBidirectionalStream();
@@ -353,9 +231,9 @@ export class Session {
 
   /** The next bidirectional stream the peer opens, or null when the session is closed. */
   async nextBidiStream(): Promise<BidirectionalStream | null> {
-    const id = await this.core.nextIncoming('bidi');
+    const id = await this.state.nextIncoming('bidi');
     if (id === null) return null;
-    return { readable: readableFor(this.core, this.core.waiters, id), writable: writableFor(this.core, this.core.waiters, id) };
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
   createUniStream(): Promise<WritableStream<Uint8Array>> {
@@ -364,32 +242,32 @@ export class Session {
 
   /** The next unidirectional stream the peer opens, or null when the session is closed. */
   async nextUniStream(): Promise<ReadableStream<Uint8Array> | null> {
-    const id = await this.core.nextIncoming('uni');
-    return id === null ? null : readableFor(this.core, this.core.waiters, id);
+    const id = await this.state.nextIncoming('uni');
+    return id === null ? null : readableFor(this.state, this.state.waiters, id);
   }
 
   /** Sends a datagram; rejects with a DatagramError over `maxDatagramSize()` or when unsupported. */
   async sendDatagram(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('datagrams must be Uint8Array');
-    this.core.assertOpen();
+    this.state.assertOpen();
     try {
-      this.core.conn.sendDatagram(data);
+      this.state.conn.sendDatagram(data);
     } catch (e) {
       if (e instanceof DatagramError && e.kind === 'too-large') {
         throw new DatagramError('too-large', `${e.message}; check session.maxDatagramSize()`);
       }
       throw e;
     }
-    this.core.flush();
+    this.state.flush();
   }
 
   /** The next datagram, or null when the session is closed. */
   recvDatagram(): Promise<Uint8Array | null> {
-    return this.core.nextDatagram();
+    return this.state.nextDatagram();
   }
 
   /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
   maxDatagramSize(): number | null {
-    return this.core.conn.maxDatagramSize() ?? null;
+    return this.state.conn.maxDatagramSize() ?? null;
   }
 }

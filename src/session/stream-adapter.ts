@@ -18,7 +18,7 @@ import { StreamResetError } from '../quic/streams/stream-error.js';
  * same way; `readable.cancel(code)` sends STOP_SENDING and `writable.abort(code)` RESET_STREAM.
  */
 
-/** What the adapters need from the driver that owns a connection. */
+/** @internal What the adapters need from the driver that owns a connection. */
 export interface ConnectionPort {
   readonly conn: Connection;
   /** Commands were issued: run the connection's transmit loop soon. */
@@ -43,7 +43,7 @@ export class StreamAbortedError extends Error {
   }
 }
 
-/** The code an `abort(reason)` / `cancel(reason)` sends: a number/bigint reason, else 0. */
+/** @internal The code an `abort(reason)` / `cancel(reason)` sends: a number/bigint reason, else 0. */
 export function errorCodeOf(reason: unknown): number | bigint {
   if (typeof reason === 'bigint' && reason >= 0n && reason < 1n << 62n) return reason;
   if (typeof reason === 'number' && Number.isSafeInteger(reason) && reason >= 0) return reason;
@@ -55,6 +55,7 @@ export function errorCodeOf(reason: unknown): number | bigint {
 /**
  * Routes a connection's stream events to the web streams waiting on them. One per connection;
  * the driver calls `dispatch` for every event and `closeAll` when the connection closes.
+ * @internal
  */
 export class StreamWaiters {
   private readonly readers = new Map<number, () => void>();
@@ -137,7 +138,7 @@ export class StreamWaiters {
   }
 }
 
-/** A ReadableStream over the receiving part of stream `id`. */
+/** @internal A ReadableStream over the receiving part of stream `id`. */
 export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
@@ -198,13 +199,14 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
  * before the first packet leaves or any ACK is read, leaving the peer idle meanwhile. After this
  * many bytes, the sink resolves its write one event-loop turn later instead: the driver's flush
  * (queued first) sends what was written and received packets are handled.
+ * @internal
  */
 export const WRITE_YIELD_BYTES = 64 * 1024;
 
 /** Resolves in the check phase of the next event-loop turn, after the driver's pending flush. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A WritableStream over the sending part of stream `id`. */
+/** @internal A WritableStream over the sending part of stream `id`. */
 export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): WritableStream<Uint8Array> {
   const failure = (): Error | undefined => {
     const closed = waiters.closedFor(id);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/session/endpoint.js';
-import { Session, type CloseInfo } from '../../src/session/session.js';
+import { Session } from '../../src/session/session.js';
+import type { CloseInfo } from '../../src/session/session-state.js';
 import { SessionClosedError } from '../../src/session/errors.js';
 import { bytesEqual } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
@@ -76,7 +77,7 @@ describe('Session lifecycle over real UDP (loopback)', function () {
   it('each connect is its own connection: closing one of two sessions to the same peer leaves the other working', async () => {
     const a = await net.connect(client, server);
     const b = await net.connect(client, server);
-    assert.notEqual(a.s.core.handle, b.s.core.handle);
+    assert.notEqual(a.s.state.handle, b.s.state.handle);
     assert.equal(client.sessionCount, 2);
     echoBidi(a.peer);
     echoBidi(b.peer);
@@ -87,7 +88,7 @@ describe('Session lifecycle over real UDP (loopback)', function () {
     await echoOnce(b.s, 200_000);
     await b.s.sendDatagram(new Uint8Array([9]));
     assert.deepEqual(await within(b.peer.recvDatagram(), 5_000, 'datagram on b'), new Uint8Array([9]));
-    assert.equal(b.s.core.closeInfo, undefined);
+    assert.equal(b.s.state.closeInfo, undefined);
   });
 
   it('[Symbol.asyncDispose] closes a Session (code 0) and an Endpoint', async () => {

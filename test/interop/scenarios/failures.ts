@@ -49,7 +49,7 @@ async function idleTimeout(direction: Direction): Promise<Record<string, unknown
     const [echo] = await Promise.all([readAll(readable), writeAll(writable, utf8('ping'))]);
     // Alive past our idle timeout thanks to the keep-alives (iroh's own are every 5 s).
     await sleep(IDLE_MS + 500);
-    const aliveAfterIdlePeriod = session.core.closeInfo === undefined;
+    const aliveAfterIdlePeriod = session.state.closeInfo === undefined;
     const killedAt = performance.now();
     await iroh.kill();
     const closed = await withTimeout(session.closed, 10_000, 'our session noticing that iroh vanished');
@@ -58,7 +58,7 @@ async function idleTimeout(direction: Direction): Promise<Record<string, unknown
       aliveAfterIdlePeriod,
       closeMs: Math.round(performance.now() - killedAt),
       closed,
-      kind: session.core.closeReason?.kind,
+      kind: session.state.closeReason?.kind,
     };
   } finally {
     await iroh.kill().catch(() => undefined);

@@ -72,7 +72,7 @@ async function wireSession(session: Session, conn: number): Promise<Record<strin
   out['idleStartMs'] = Math.round(idleFrom - t0);
   await sleep(6000);
   out['idleMs'] = ms(idleFrom);
-  out['closedWhileIdle'] = session.core.closeInfo ?? null;
+  out['closedWhileIdle'] = session.state.closeInfo ?? null;
   out['irohCloseReasonAfterIdle'] = (await iroh.info(conn)).closeReason;
   const data = random.fill(new Uint8Array(1000));
   const { readable, writable } = await session.createBidirectionalStream();
@@ -82,8 +82,8 @@ async function wireSession(session: Session, conn: number): Promise<Record<strin
   // iroh closes this one: its application code and reason reach our session.
   await iroh.close(conn, 43, 'bye from iroh');
   out['closedByIroh'] = await withTimeout(session.closed, 5000, 'our session closing after iroh closed');
-  out['closeReasonKind'] = session.core.closeReason?.kind;
-  out['closeRemote'] = session.core.closeReason?.remote;
+  out['closeReasonKind'] = session.state.closeReason?.kind;
+  out['closeRemote'] = session.state.closeReason?.remote;
   return out;
 }
 

@@ -1,0 +1,37 @@
+import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
+import type { EndpointId } from '../tls/identity.js';
+import type { EndpointAddr } from './addressing.js';
+import type { SessionState } from './session-state.js';
+
+// The session layer drives its connections through this interface only and never imports the
+// endpoint, so that a Session can be read (and tested) without the endpoint's sockets, key log and
+// qlog, and the endpoint without the session's streams and promises. The endpoint creates a
+// SessionState for every connection, dialled or incoming, and routes the connection's events to
+// it; the session asks the endpoint for the clock and a transmit through the methods below. Those
+// methods are tagged internal: the published declarations keep only what an application may use,
+// and Endpoint is the one implementation an application passes.
+
+/** The endpoint a session runs on, as the session sees it: an `Endpoint`. */
+export interface SessionHost {
+  /** How long `Session.connect` waits for the handshake unless its options say otherwise. */
+  readonly dialTimeoutMs: number;
+  /** @internal Milliseconds on the driver's clock: the `now` of every connection command. */
+  now(): number;
+  /**
+   * @internal Runs the transmit loop at the end of this event-loop turn; `handle`: that connection
+   * was changed (it is polled even if the change bypassed its commands).
+   */
+  schedule(handle?: ConnectionHandle): void;
+  /** @internal The peer's current socket address on that connection (undefined once it is gone). */
+  remoteAddress(handle: ConnectionHandle): string | undefined;
+  /**
+   * @internal Starts a connection to `remote` and registers its state for events; throws a
+   * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
+   */
+  dial(remote: string | EndpointId | EndpointAddr, options: { readonly directAddrs?: readonly string[]; readonly alpn?: string }): SessionState;
+  /**
+   * @internal The next incoming connection whose handshake completed, in arrival order; null
+   * once the endpoint closes; rejects with the abort reason when `signal` fires.
+   */
+  acceptNext(signal?: AbortSignal): Promise<SessionState | null>;
+}

@@ -1,0 +1,135 @@
+import type { Connection } from '../quic/connection/connection.js';
+import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
+import type { CloseReason, ConnectionEvent } from '../quic/events.js';
+import { StreamAbortedError, StreamWaiters, type ConnectionPort } from './stream-adapter.js';
+import { SessionClosedError, connectErrorFor, describeClose } from './errors.js';
+
+/** How a session ended: the application code and reason, or 0 and a description. */
+export interface CloseInfo {
+  readonly closeCode: number | bigint;
+  readonly reason: string;
+}
+
+/**
+ * The state the session layer keeps for one connection: event dispatch, stream and datagram
+ * waiters, the ready/closed promises. The endpoint creates one per connection (dialled or
+ * incoming) and feeds it the connection's events; a `Session` wraps it for the application.
+ *
+ * It knows nothing of the endpoint but a function that schedules a transmit, so the endpoint and
+ * the session can each be read without the other.
+ * @internal
+ */
+export class SessionState implements ConnectionPort {
+  readonly conn: Connection;
+  readonly handle: ConnectionHandle;
+  readonly waiters = new StreamWaiters();
+  readonly ready: Promise<void>;
+  readonly closed: Promise<CloseInfo>;
+  closeInfo: CloseInfo | undefined;
+  /** The close reason as the connection reported it. */
+  closeReason: CloseReason | undefined;
+  connected = false;
+  /** What to call the peer in errors (its id and address). */
+  target: string;
+  /** Asks the endpoint to run the transmit loop for this connection (one function shared by all). */
+  private readonly scheduleTransmit: (handle: ConnectionHandle) => void;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private resolveClosed!: (c: CloseInfo) => void;
+  private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
+  private streamsAvailable: Array<() => void> = [];
+  private datagramWaiters: Array<() => void> = [];
+
+  constructor(handle: ConnectionHandle, conn: Connection, target: string, scheduleTransmit: (handle: ConnectionHandle) => void) {
+    this.handle = handle;
+    this.conn = conn;
+    this.target = target;
+    this.scheduleTransmit = scheduleTransmit;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // a failed dial is reported by connect(); never an unhandled rejection
+    this.closed = new Promise<CloseInfo>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  flush(): void {
+    this.scheduleTransmit(this.handle);
+  }
+
+  onEvent(e: ConnectionEvent): void {
+    switch (e.type) {
+      case 'connected':
+        this.connected = true;
+        this.resolveReady();
+        break;
+      case 'incoming':
+        // The stream waits in the connection's accept queue; wake one waiter to take it.
+        this.incomingWaiters[e.direction].shift()?.();
+        break;
+      case 'streams-available':
+        for (const f of this.streamsAvailable.splice(0)) f();
+        break;
+      case 'datagram':
+        for (const f of this.datagramWaiters.splice(0)) f();
+        break;
+      case 'closed':
+        this.onClosed(e.reason);
+        break;
+      default:
+        this.waiters.dispatch(e);
+        break;
+    }
+  }
+
+  /** The connection is gone (closed by either side, idle, reset...). */
+  onClosed(r: CloseReason): void {
+    if (this.closeInfo) return;
+    this.closeReason = r;
+    this.closeInfo = r.kind === 'application' ? { closeCode: r.code, reason: r.reason } : { closeCode: 0, reason: describeClose(r) };
+    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target));
+    const info = this.closeInfo;
+    this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
+    for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();
+    this.resolveClosed(info);
+  }
+
+  /** Opens a stream, waiting while the peer's stream limit blocks. */
+  async openStream(direction: 'bidi' | 'uni'): Promise<number> {
+    for (;;) {
+      this.assertOpen();
+      const id = this.conn.openStream(direction);
+      if (id !== null) {
+        this.flush();
+        return id;
+      }
+      await new Promise<void>((resolve) => this.streamsAvailable.push(resolve));
+    }
+  }
+
+  /** The next stream the peer opened, or null once the session is closed. */
+  async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
+    for (;;) {
+      const id = this.conn.acceptStream(direction);
+      if (id !== null) return id;
+      if (this.closeInfo) return null;
+      await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
+    }
+  }
+
+  /** The next datagram, or null once the session is closed. */
+  async nextDatagram(): Promise<Uint8Array | null> {
+    for (;;) {
+      const d = this.conn.recvDatagram();
+      if (d) return d;
+      if (this.closeInfo) return null;
+      await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
+    }
+  }
+
+  assertOpen(): void {
+    if (this.closeInfo) throw new SessionClosedError(this.closeInfo.closeCode, this.closeInfo.reason);
+  }
+}
