@@ -16,9 +16,9 @@ export {
   parseRemote,
   type EndpointAddr,
 } from './session/addressing.js';
-export { DatagramError } from './quic/connection/datagrams.js';
-export { ConfigError, type TransportConfig } from './quic/transport-config.js';
-export type { ConnectionStats } from './quic/connection/connection.js';
+export { DatagramError } from './quic/connection/datagram-error.js';
+export { ConfigError, type TransportConfig, type TransportOptions } from './quic/transport-config.js';
+export type { ConnectionStats } from './quic/connection/stats.js';
 export {
   EndpointId,
   InvalidEndpointIdError,
@@ -29,7 +29,6 @@ export {
   parseSecretKeyFile,
   formatSecretKeyFile,
   publicKeyOf,
-  CryptoRandom,
-  TlsAlert,
-} from './tls/index.js';
-export type { Random } from './tls/index.js';
+} from './tls/identity.js';
+export { CryptoRandom, type Random } from './tls/random.js';
+export { TlsAlert } from './tls/alerts.js';

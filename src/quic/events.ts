@@ -1,8 +1,7 @@
 import type { StreamEvent } from './streams/stream-types.js';
 
 /**
- * What a connection tells its driver (pulled with `pollEvent()`; events notify, data is pulled:
- * STYLE.md rule 2).
+ * What a connection tells its driver (pulled with `pollEvent()`; events notify, data is pulled).
  */
 export type ConnectionEvent =
   /** The handshake completed: the peer is authenticated, streams and datagrams may be used. */

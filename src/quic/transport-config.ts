@@ -4,7 +4,7 @@ import { DEFAULT_CIPHER_SUITES } from '../tls/suites.js';
 
 /**
  * Transport configuration of a connection, with the defaults a demanding user would expect and
- * the values iroh uses where it matters for interop (IROH.md). Every field is validated by
+ * the values iroh uses where it matters for interop. Every field is validated by
  * `resolveTransportConfig`, which throws a `ConfigError` naming the field and what was wrong.
  */
 export interface TransportConfig {
@@ -58,7 +58,7 @@ export interface TransportConfig {
    * another client address once the handshake is confirmed (§9 lets us drop them, without a
    * Stateless Reset, rather than validate the new path). A NAT rebinding of the client then ends
    * the connection by idle timeout. Default false: the peer's address changes are followed with
-   * path validation (src/quic/connection/paths.ts).
+   * path validation (RFC 9000 §8.2).
    */
   disableActiveMigration: boolean;
 }
@@ -98,10 +98,11 @@ export class ConfigError extends TypeError {
   }
 }
 
-type Options = Partial<Omit<TransportConfig, 'streams'>> & { streams?: Partial<StreamLimits> };
+/** Transport options: any subset of TransportConfig (and of its stream limits); the rest are defaults. */
+export type TransportOptions = Partial<Omit<TransportConfig, 'streams'>> & { streams?: Partial<StreamLimits> };
 
 /** Merges `options` over the defaults and validates every field. */
-export function resolveTransportConfig(options: Options = {}): TransportConfig {
+export function resolveTransportConfig(options: TransportOptions = {}): TransportConfig {
   const c: TransportConfig = {
     ...DEFAULT_TRANSPORT_CONFIG,
     ...stripUndefined(options),

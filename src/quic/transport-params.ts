@@ -9,7 +9,7 @@ import { TransportError, transportParameterError } from './errors.js';
  * TransportParameters structure carried opaquely in the TLS quic_transport_parameters extension.
  *
  * Every decoding failure is a TransportError(TRANSPORT_PARAMETER_ERROR) (RFC 9000 §7.4, §18.2).
- * Numbers follow the saturating policy of codec/varint.ts: iroh's initial_max_data of 2^62-1
+ * Numbers follow the saturating varint policy: iroh's initial_max_data of 2^62-1
  * decodes as 2^53-1, which means "unlimited" to flow control.
  *
  * Not checked here, because they need the handshake's context, and left to the connection

@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
-import type { TransportOptions } from '../quic/endpoint/config.js';
+import type { TransportOptions } from '../quic/transport-config.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
@@ -64,7 +64,7 @@ export class Endpoint implements SessionHost {
   private closedResolve: (() => void) | undefined;
   private readonly closeListeners: Array<() => void> = [];
   /** Every session state's way to ask for a transmit: one function for all, not one per session. */
-  private readonly scheduleTransmit = (handle: ConnectionHandle): void => this.schedule(handle);
+  private readonly scheduleTransmit = (): void => this.schedule();
 
   private constructor(
     secretKey: Uint8Array,
@@ -185,11 +185,10 @@ export class Endpoint implements SessionHost {
   }
 
   /**
-   * @internal Runs the transmit loop at the end of this event-loop turn; `handle`: that connection
-   * was changed (it is polled even if the change bypassed its commands).
+   * @internal Runs the transmit loop at the end of this event-loop turn (a connection command
+   * marked its connection as needing service already).
    */
-  schedule(handle?: ConnectionHandle): void {
-    if (handle !== undefined) this.core.touch(handle);
+  schedule(): void {
     this.driver.schedule();
   }
 

@@ -18,10 +18,10 @@ export interface SessionHost {
   /** @internal Milliseconds on the driver's clock: the `now` of every connection command. */
   now(): number;
   /**
-   * @internal Runs the transmit loop at the end of this event-loop turn; `handle`: that connection
-   * was changed (it is polled even if the change bypassed its commands).
+   * @internal Runs the transmit loop at the end of this event-loop turn (a connection command
+   * marked its connection as needing service already).
    */
-  schedule(handle?: ConnectionHandle): void;
+  schedule(): void;
   /** @internal The peer's current socket address on that connection (undefined once it is gone). */
   remoteAddress(handle: ConnectionHandle): string | undefined;
   /**

@@ -32,7 +32,7 @@ export class SessionState implements ConnectionPort {
   /** What to call the peer in errors (its id and address). */
   target: string;
   /** Asks the endpoint to run the transmit loop for this connection (one function shared by all). */
-  private readonly scheduleTransmit: (handle: ConnectionHandle) => void;
+  private readonly scheduleTransmit: () => void;
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (c: CloseInfo) => void;
@@ -40,7 +40,7 @@ export class SessionState implements ConnectionPort {
   private streamsAvailable: Array<() => void> = [];
   private datagramWaiters: Array<() => void> = [];
 
-  constructor(handle: ConnectionHandle, conn: Connection, target: string, scheduleTransmit: (handle: ConnectionHandle) => void) {
+  constructor(handle: ConnectionHandle, conn: Connection, target: string, scheduleTransmit: () => void) {
     this.handle = handle;
     this.conn = conn;
     this.target = target;
@@ -55,8 +55,9 @@ export class SessionState implements ConnectionPort {
     });
   }
 
+  /** Commands were issued on the connection: run the transmit loop soon. */
   flush(): void {
-    this.scheduleTransmit(this.handle);
+    this.scheduleTransmit();
   }
 
   onEvent(e: ConnectionEvent): void {

@@ -1,6 +1,6 @@
 import type { ConnectionStats } from '../quic/connection/connection.js';
 import { isVarintExact } from '../codec/varint.js';
-import { DatagramError } from '../quic/connection/datagrams.js';
+import { DatagramError } from '../quic/connection/datagram-error.js';
 import { EndpointId } from '../tls/identity.js';
 import { readableFor, writableFor } from './stream-adapter.js';
 import { ConnectError, InvalidArgumentError, SessionClosedError } from './errors.js';

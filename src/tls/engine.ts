@@ -2,7 +2,7 @@ import type { CipherSuite } from './suites.js';
 import type { Random } from './random.js';
 
 /**
- * The narrow interface between QUIC and TLS (RFC 9001 §4.1, STYLE.md rule 10).
+ * The narrow interface between QUIC and TLS (RFC 9001 §4.1).
  *
  * TLS here has no record layer: QUIC hands it the bytes of CRYPTO frames per encryption level
  * with `handleData(level, bytes)`, and pulls events with `pollEvent()`:
@@ -14,7 +14,7 @@ import type { Random } from './random.js';
  *  - `sessionTicket`: a NewSessionTicket arrived (client).
  *
  * TLS knows nothing of QUIC: transport parameters cross as opaque bytes. Errors are thrown as
- * `TlsAlert` (alerts.ts); QUIC turns them into CRYPTO_ERROR 0x100 + alert.
+ * `TlsAlert`; QUIC turns them into CRYPTO_ERROR 0x100 + alert.
  */
 
 /** QUIC encryption levels (RFC 9001 §4): where handshake bytes travel. */
@@ -92,7 +92,7 @@ export interface TlsConfig {
   readonly keyLog?: KeyLogger;
 }
 
-/** The engine each role implements (client.ts, server.ts). */
+/** The engine each role implements (TlsClient, TlsServer). */
 export interface TlsEngine {
   readonly role: 'client' | 'server';
   /** Client: produce the ClientHello (a `writeData` at Initial). Server: no-op. Call once. */

@@ -5,7 +5,7 @@ import { ed25519PublicKey } from './crypto.js';
 import type { Random } from './random.js';
 
 /**
- * Endpoint identities (IROH.md, Addressing): an endpoint's secret key is an Ed25519 seed
+ * Endpoint identities (as iroh has them): an endpoint's secret key is an Ed25519 seed
  * (RFC 8032 §5.1.5, 32 bytes); its `EndpointId` is the 32-byte Ed25519 public key, printed as 64
  * lowercase hex chars and parsed from hex or RFC 4648 base32 without padding (52 chars, any case),
  * exactly as iroh does. Parsing validates that the id is an Ed25519 point, as iroh refuses ids
@@ -93,13 +93,13 @@ export function parseSecretKeyFile(text: string): Uint8Array {
 
 /**
  * The Ed25519 public key (32 bytes) of a secret key, through the TLS layer's node:crypto adapter
- * (DESIGN.md: an order of magnitude faster than the pure-JS curve; STYLE.md rule 10).
+ * (an order of magnitude faster than the pure-JS curve).
  */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   return ed25519PublicKey(secretKeyFromBytes(secretKey));
 }
 
-/** The PKCS #8 DER of an Ed25519 private key, up to the seed (RFC 8410 §7). */
+/** The PKCS #8 DER of an Ed25519 private key, up to its 32 key bytes (RFC 8410 §7). */
 export const PKCS8_PREFIX: Uint8Array = fromHex('302e020100300506032b657004220420');
 
 /** An endpoint's identity: its 32-byte Ed25519 public key, always a valid curve point. */

@@ -15,7 +15,7 @@ export interface Random {
  *
  * Small requests (connection IDs, reset tokens, TLS randoms and key shares: 8-32 bytes, a dozen
  * per handshake) are served from a 4 KiB block filled by one `randomFillSync` call: the call's
- * fixed cost (~2-10 us measured here) dwarfs generating 32 bytes (issue #6, handshake rate). Bytes
+ * fixed cost (~2-10 us measured here) dwarfs generating 32 bytes (it limited the handshake rate). Bytes
  * handed out are zeroed in the block, so it never holds what a caller received.
  */
 export class CryptoRandom implements Random {

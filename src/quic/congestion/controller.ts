@@ -3,9 +3,9 @@ import type { CongestionAlgorithm, CongestionController } from './interface.js';
 import { NewReno } from './new-reno.js';
 
 /**
- * `createController`, and what the connection needs with it: the interface (interface.ts) and the
- * window constants (base.ts), re-exported so a caller imports one module. The interface lives in
- * its own file because NewReno and CUBIC implement it and this factory imports them.
+ * `createController`, and what the connection needs with it: the controller interface and the
+ * window constants, re-exported so a caller imports one module. The interface lives in a module
+ * of its own because NewReno and CUBIC implement it and this factory imports them.
  */
 export type { CongestionAlgorithm, CongestionController, CongestionStats, RttInfo, SentPacketInfo } from './interface.js';
 export { initialWindowFor, minimumWindowFor, K_LOSS_REDUCTION_FACTOR } from './base.js';

@@ -2,9 +2,9 @@
  * The congestion controller interface the connection uses (RFC 9002 §7 and Appendix B) and the
  * types it exchanges. One controller per path.
  *
- * These live apart from `createController` (controller.ts) because the implementations import
- * them and the factory imports the implementations: one file holding both would make every
- * controller and the factory import each other (STYLE.md rule 15).
+ * These live apart from `createController` because the implementations import them and the
+ * factory imports the implementations: one module holding both would make every controller and
+ * the factory import each other.
  *
  * Bytes in flight live HERE (the Appendix B layout): the connection reports every in-flight
  * send (`onPacketSent`), the packets the loss detector found acknowledged or lost, and the bytes
@@ -39,7 +39,7 @@ export interface CongestionController {
   available(): number;
   /**
    * An in-flight packet was sent. `idleThreshold` (ms, normally the current PTO) enables "restart
-   * after idle" for controllers that implement it (CUBIC, see cubic.ts); omit it to disable.
+   * after idle" for controllers that implement it (CUBIC); omit it to disable.
    */
   onPacketSent(now: number, bytes: number, idleThreshold?: number): void;
   /** Newly acknowledged packets (RFC 9002 Appendix B.5). `rtt` supplies smoothed/min/latest. */

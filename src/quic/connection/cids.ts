@@ -9,7 +9,7 @@ import type { Random } from '../../tls/random.js';
  *
  * Both sides keep "what still needs sending" as pending sets, not as frames: a lost
  * NEW_CONNECTION_ID is re-sent only while its CID is still active, a lost RETIRE_CONNECTION_ID is
- * always re-sent (STYLE.md rule 7).
+ * always re-sent (loss recovery retransmits information, not packets).
  */
 
 /** Largest CID length in QUIC v1 (RFC 9000 §17.2). */

@@ -55,13 +55,12 @@ export interface ConnectionInternals extends FrameOwners {
 
 /**
  * A QUIC connection (RFC 9000), sans-IO: a driver feeds it datagrams and time and pulls
- * datagrams, one timer deadline and events (STYLE.md rule 2):
+ * datagrams, one timer deadline and events:
  *
  *   handleDatagram(now, bytes, from) | handleTimeout(now) | commands (openStream, write, close, ...)
  *   then pollTransmit(now, buf) until 0, pollTimeout(), pollEvent() until undefined.
  *
- * It holds its parts privately and orchestrates them; each part owns its state (see
- * docs/ARCHITECTURE.md): Lifecycle (states and closing), Handshake (TLS, transport parameters,
+ * It holds its parts privately and orchestrates them; each part owns its state: Lifecycle (states and closing), Handshake (TLS, transport parameters,
  * handshake CIDs), ConnectionKeys, PacketSpaces (packet numbers, ACK tracking, CRYPTO streams),
  * LossDetector (RFC 9002), PathSet (paths, each with its congestion controller, RTT, pacer, MTU
  * discovery and anti-amplification budget; validation and migration), StreamMap, Datagrams,
@@ -256,7 +255,7 @@ export class Connection {
 
   /**
    * Where this connection's non-probing packets go: the peer's address as the driver named it
-   * (undefined when the driver gives none). It follows the peer's migrations (paths.ts).
+   * (undefined when the driver gives none). It follows the peer's migrations (RFC 9000 §9).
    */
   get remoteAddress(): string | undefined {
     return this.paths.current.address || undefined;
@@ -647,7 +646,7 @@ export class Connection {
     this.rx.discardBuffered(space);
   }
 
-  /** A fresh recovery state for a new network path (paths.ts), searching the MTU once allowed. */
+  /** A fresh recovery state for a new network path, searching the MTU once allowed. */
   private newPathRecovery(): PathRecovery {
     const r = new PathRecovery(this.config);
     const peer = this.handshake.peerParams;

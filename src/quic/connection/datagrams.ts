@@ -11,15 +11,9 @@ export type { DatagramStats } from './stats.js';
  * lost, and that only moves a counter.
  */
 
-/** Why a datagram could not be queued. */
-export class DatagramError extends Error {
-  override readonly name = 'DatagramError';
-  readonly kind: 'unsupported' | 'too-large';
-  constructor(kind: 'unsupported' | 'too-large', message: string) {
-    super(message);
-    this.kind = kind;
-  }
-}
+import { DatagramError } from './datagram-error.js';
+
+export { DatagramError } from './datagram-error.js';
 
 export interface DatagramConfig {
   /** Our max_datagram_frame_size (0 = we do not accept datagrams). Default 65535 (RFC 9221 §3). */

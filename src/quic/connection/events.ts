@@ -1,8 +1,7 @@
 import type { ConnectionEvent } from '../events.js';
 
 /**
- * The connection's events in the order they happened (STYLE.md rule 2: events notify, data is
- * pulled). Every module that has something to tell the application pushes here, stream events
+ * The connection's events in the order they happened (events notify, data is pulled). Every module that has something to tell the application pushes here, stream events
  * included, so a stream's 'sendDone' (its FIN acknowledged) comes before the 'closed' of a
  * CONNECTION_CLOSE that arrived in the same packet.
  */

@@ -1,5 +1,5 @@
 import type { Random } from '../../tls/random.js';
-import type { resolveTransportConfig } from '../transport-config.js';
+import type { TransportOptions } from '../transport-config.js';
 import type { ResetTokenFn } from './cids.js';
 import type { ConnectionTlsOptions } from './handshake.js';
 import type { QlogSink } from './qlog.js';
@@ -9,7 +9,7 @@ import type { QlogSink } from './qlog.js';
 export interface ClientConnectionOptions {
   readonly role: 'client';
   readonly tls: ConnectionTlsOptions;
-  readonly transport?: Parameters<typeof resolveTransportConfig>[0];
+  readonly transport?: TransportOptions;
   readonly random: Random;
   readonly resetToken: ResetTokenFn;
   /** Length of the random first Destination Connection ID (8..20, default 16). */
@@ -25,7 +25,7 @@ export interface ClientConnectionOptions {
 export interface ServerConnectionOptions {
   readonly role: 'server';
   readonly tls: ConnectionTlsOptions;
-  readonly transport?: Parameters<typeof resolveTransportConfig>[0];
+  readonly transport?: TransportOptions;
   readonly random: Random;
   readonly resetToken: ResetTokenFn;
   /** The Destination Connection ID of the client's Initial we are answering (Initial keys come from it). */

@@ -12,13 +12,13 @@ import type { CloseReason } from '../events.js';
 /**
  * qlog tracing of a connection (draft-ietf-quic-qlog-quic-events, the "0.3" schema that quinn,
  * quiche and neqo write and qvis reads), sans-IO: the connection hands typed events to a
- * `QlogSink` and knows nothing of files (src/session/qlog.ts writes them as JSON-SEQ).
+ * `QlogSink` and knows nothing of files (the session layer writes them as JSON-SEQ).
  *
  * A useful subset of the schema: transport:parameters_set, packet_sent, packet_received,
  * packet_dropped, packet_buffered; recovery:metrics_updated (only the fields that changed),
  * packet_lost; security:key_updated (never the secrets); connectivity:connection_state_updated,
  * connection_closed, connection_id_updated (the peer CID we send with changed on a migration) and
- * migration_state_updated (path validation and the peer's address changes, path.ts). Times are the connection's `now` (ms on the driver's clock).
+ * migration_state_updated (path validation and the peer's address changes). Times are the connection's `now` (ms on the driver's clock).
  *
  * The functions here take the data they log, never the connection (as quinn's and neqo's qlog
  * modules do): the connection calls them with packet numbers, sizes, headers and snapshots.
@@ -186,7 +186,7 @@ export interface QlogPathEndpoint {
 
 /**
  * migration_state_updated (qlog QUIC events, MigrationState): our view of the peer's address
- * changes and of path validation (src/quic/connection/paths.ts). `path_remote` is the peer address concerned.
+ * changes and of path validation (RFC 9000 §8.2, §9). `path_remote` is the peer address concerned.
  */
 export interface QlogMigration {
   readonly new:
@@ -419,7 +419,7 @@ export function qlogCidUpdated(q: QlogTracer, before: Uint8Array, after: Uint8Ar
   q.emit({ time: q.now, name: 'connectivity:connection_id_updated', data: { owner: 'remote', old: toHex(before), new: toHex(after) } });
 }
 
-/** Path validation and the peer's address changes (paths.ts): `address` is the peer address concerned. */
+/** Path validation and the peer's address changes: `address` is the peer address concerned. */
 export function qlogMigration(q: QlogTracer, address: string, state: QlogMigration['new']): void {
   q.emit({ time: q.now, name: 'connectivity:migration_state_updated', data: { new: state, path_remote: endpointInfo(address) } });
 }

@@ -1,4 +1,4 @@
-import { ConfigError, type resolveTransportConfig } from '../transport-config.js';
+import { ConfigError, type TransportOptions } from '../transport-config.js';
 import type { Connection, ConnectionTlsOptions } from '../connection/connection.js';
 import type { ConnectionEvent } from '../events.js';
 import type { QlogSink } from '../connection/qlog.js';
@@ -11,7 +11,7 @@ import type { Random } from '../../tls/random.js';
 export type ConnectionHandle = number & { readonly __brand: 'ConnectionHandle' };
 
 /** Transport options of new connections (see TransportConfig). */
-export type TransportOptions = NonNullable<Parameters<typeof resolveTransportConfig>[0]>;
+export type { TransportOptions } from '../transport-config.js';
 
 /** A rate limit (rate-limit.ts): `perSecond` sends per second, up to `burst` at once. */
 export interface RateLimit {

@@ -68,10 +68,9 @@ export {
  * its events are drained by the endpoint (`pollEvent` here), never by calling
  * `Connection.pollEvent` directly. Outputs cost what there is to do, not O(connections): a
  * connection becomes "dirty" when it got a datagram, a timer or a command (every `Connection`
- * command calls its `onCommand` hook; code that changes a connection's streams without a command,
- * like the session's stream adapter, calls `touch(handle)`), and only dirty connections are asked
- * for datagrams and events; the others' deadlines sit in a min-heap (endpoint-timers.ts), refreshed
- * whenever a connection leaves the dirty set.
+ * command, stream handles included, calls its `onCommand` hook), and only dirty connections are
+ * asked for datagrams and events; the others' deadlines sit in a min-heap (deadline-heap.ts),
+ * refreshed whenever a connection leaves the dirty set.
  */
 
 /** RFC 9000 §7.2: a client's first Destination Connection ID has at least 8 bytes. */
@@ -254,15 +253,6 @@ export class EndpointCore {
       e.connection.handleTimeout(now);
       this.service(e);
     }
-  }
-
-  /**
-   * Code changed `handle`'s connection without calling one of its commands (the session's stream
-   * adapter reads and writes stream parts directly): poll it at the next `pollTransmit`.
-   */
-  touch(handle: ConnectionHandle): void {
-    const e = this.entries.get(handle);
-    if (e) this.dirty.add(e);
   }
 
   /**

@@ -8,7 +8,7 @@
  *   with/without length) is one kind with the flags as fields; `frameTypeOf(f)` gives the wire
  *   type the encoder writes, and `FrameIterator.frameType` the wire type that was read.
  * - Offsets, lengths, limits, stream ids and sequence numbers are `number`s read with the
- *   saturating policy of codec/varint.ts: a value above 2^53-1 reads as 2^53-1, which is past every
+ *   saturating varint policy: a value above 2^53-1 reads as 2^53-1, which is past every
  *   limit we grant, so it fails flow control or stream-limit checks as the true value would.
  *   Rules whose bounds lie above 2^53 (offset + length <= 2^62-1, stream counts <= 2^60) are
  *   checked exactly by the decoder before saturating.
@@ -16,7 +16,7 @@
  *   to 2^62-1 reach the application exactly.
  * - BYTE FIELDS ARE VIEWS into the packet buffer (no copy). They are valid only while the datagram
  *   buffer lives: whoever keeps them past the processing of the packet (stream reassembly, tokens,
- *   connection ids, reason phrases) must copy them once (STYLE.md rule 5).
+ *   connection ids, reason phrases) must copy them once.
  */
 
 export type Frame =

@@ -8,7 +8,7 @@ import { VERSION_NEGOTIATION, isSupportedVersion } from './version.js';
 /**
  * Packet headers (RFC 9000 §17, invariants in RFC 8999).
  *
- * Parsing stops at the (still protected) packet number: the pipeline in protection.ts removes
+ * Parsing stops at the (still protected) packet number: the protection pipeline removes
  * header protection, decodes the packet number and opens the payload. Parsing never throws
  * anything but `DecodeError` (or use `tryParsePacketHeader`, which never throws): a malformed
  * packet is dropped, it cannot hurt the connection (RFC 9000 §12.2, §5.2).
@@ -81,7 +81,7 @@ export interface RetryHeader {
   readonly dcid: Uint8Array;
   readonly scid: Uint8Array;
   readonly token: Uint8Array;
-  /** The 16-byte Retry Integrity Tag (verify with crypto/retry.ts or packet/retry.ts). */
+  /** The 16-byte Retry Integrity Tag (RFC 9001 §5.8; `verifyRetry` checks it). */
   readonly integrityTag: Uint8Array;
   readonly start: number;
   readonly end: number;
@@ -211,7 +211,7 @@ export interface LongHeaderFields {
   readonly token?: Uint8Array;
 }
 
-/** Where the parts of a header being built sit, for sealing (protection.ts). */
+/** Where the parts of a header being built sit, for sealing (`sealPacket`). */
 export interface PacketMarks {
   /** Offset of the first byte. */
   readonly start: number;

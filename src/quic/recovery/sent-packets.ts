@@ -13,7 +13,8 @@ import type { RttEstimator } from './rtt.js';
 
 /**
  * One sent packet (RFC 9002 Appendix A.1.1). `T` is whatever the connection needs to react to
- * its fate: usually an array of recovery tokens ("what this packet carried", STYLE.md rule 7).
+ * its fate: usually a record of the frames it carried (loss recovery retransmits information, not
+ * packets).
  * The object is stored as given and handed back in `newlyAcked` / `lost`.
  */
 export interface SentPacket<T> {

@@ -124,7 +124,7 @@ describe('endpoint core: dirty set and deadline heap', () => {
     assert.equal(client.pollTimeout(), bruteTimeout(client));
   });
 
-  it('touch(handle) makes a change that bypassed the commands visible to pollTransmit', () => {
+  it('stream handles mark their connection as needing service: what they change reaches pollTransmit', () => {
     const ids = new Identities(14);
     const net = new Net(14);
     net.add(S, ids.server());
@@ -133,14 +133,20 @@ describe('endpoint core: dirty set and deadline heap', () => {
     net.drive(() => a.connection.isConnected && incoming(net, S)[0]?.connection.isConnected === true);
     net.runFor(50);
     const buf = new Uint8Array(1500);
-    // Write through the stream map directly (as the session's stream adapter reads): no hook runs.
     const id = a.connection.openStream('bidi')!;
     while (client.pollTransmit(net.now, buf)) {
       /* drain */
     }
+    // Behind the connection's back (the stream map itself) a change stays unseen: nothing marked it.
     a.connection.internals.streams.get(id)!.send!.write(new Uint8Array(10));
-    assert.equal(client.pollTransmit(net.now, buf), null, 'unseen without touch');
-    client.touch(a.handle);
-    assert.ok(client.pollTransmit(net.now, buf), 'sent after touch');
+    assert.equal(client.pollTransmit(net.now, buf), null, 'a change behind the handles is not polled');
+    // Through a handle, the same kind of change is polled at once.
+    assert.equal(a.connection.sendStream(id).write(new Uint8Array(10)), 10);
+    assert.ok(client.pollTransmit(net.now, buf), 'sent after a write through the handle');
+    while (client.pollTransmit(net.now, buf)) {
+      /* drain */
+    }
+    a.connection.sendStream(id).finish();
+    assert.ok(client.pollTransmit(net.now, buf), 'the FIN went out after finish() through the handle');
   });
 });

@@ -25,19 +25,6 @@ const INTERNAL_NAMES = /\b(SessionState|SessionCore|EndpointCore|ConnectionHandl
 const INTERNAL_MEMBERS = /^\s*(?:readonly\s+)?(?:core|state)\??\s*:|^\s*(?:now|schedule|dial|acceptNext|remoteAddress)\s*\(/m;
 /** What a doc comment must not point at: documents and source files the package does not ship. */
 const FOREIGN_REFERENCES = /DESIGN\.md|STYLE\.md|IROH\.md|PERF\.md|ARCHITECTURE\.md|\.\.\/shared|issue #|\bsrc\/[\w./-]*\.ts\b|\b[\w-]+\.ts\b|\bthe seed\b/;
-/**
- * Directories whose declarations are reachable from the entry points but are being rewritten by
- * others in the [redesign] (the QUIC core, TLS and the byte codec): their doc comments still cite
- * STYLE.md, IROH.md and source files. Drop a prefix once its rewrite lands.
- */
-const DOC_CHECK_PENDING = ['src/quic/', 'src/tls/', 'src/codec/'];
-/**
- * A diagnostic tolerated until the connection rewrite lands: ConnectionCore's doc comment says
- * "(@internal)", so stripInternal drops the class while Connection still extends it. The rewrite
- * removes ConnectionCore; then this matches nothing.
- */
-const TOLERATED = [/src\/quic\/connection\/[\w-]+\.d\.ts\(\d+,\d+\): error TS2305: Module '"\.\/connection-core\.js"' has no exported member 'ConnectionCore'/];
-
 describe('published types (the declarations `npm run build` ships)', function () {
   // Two compiler runs (~5 s each on an idle machine); generous for a loaded one.
   this.timeout(180_000);
@@ -85,7 +72,7 @@ describe('published types (the declarations `npm run build` ships)', function ()
     // Every declaration of the session layer, the handles and the command ships, reachable or not;
     // of the others, those an application reaches from the entry points.
     const ours = (f: string): boolean => f === 'src/index.d.ts' || ['src/session/', 'src/handles/', 'src/cli/'].some((p) => f.startsWith(p));
-    const checked = [...new Set([...shipped.filter(ours), ...reachable.filter((f) => !DOC_CHECK_PENDING.some((p) => f.startsWith(p)))])];
+    const checked = [...new Set([...shipped.filter(ours), ...reachable])];
     const offending: string[] = [];
     for (const f of checked) {
       for (const comment of readFileSync(join(pkg, 'dist', f), 'utf8').match(/\/\*\*[\s\S]*?\*\//g) ?? []) {
@@ -122,7 +109,7 @@ describe('published types (the declarations `npm run build` ships)', function ()
     );
     const r = spawnSync(process.execPath, [tsc, '-p', join(work, 'tsconfig.json')], { cwd: work, encoding: 'utf8', timeout: 170_000 });
     const reported = `${r.stdout}${r.stderr}`.split('\n').filter((l) => /error TS\d+/.test(l));
-    assert.deepEqual(reported.filter((l) => !TOLERATED.some((t) => t.test(l))), []);
+    assert.deepEqual(reported, []);
     // A failure that printed no diagnostic (a crash, a timeout) is a failure too.
     assert.ok(r.status === 0 || reported.length > 0, `tsc failed without a diagnostic (status ${r.status}): ${r.stdout}${r.stderr}`);
   });
