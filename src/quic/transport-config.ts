@@ -1,6 +1,7 @@
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './streams/stream-types.js';
 import type { CongestionAlgorithm } from './congestion/controller.js';
 import { DEFAULT_CIPHER_SUITES } from '../tls/suites.js';
+import { MIN_DATAGRAM_SIZE } from './packet/size.js';
 
 /**
  * Transport configuration of a connection, with the defaults a demanding user would expect and
@@ -33,7 +34,7 @@ export interface TransportConfig {
   datagramRecvQueue: number;
   /** Congestion controller: 'cubic' (default, as iroh) or 'newreno'. */
   congestionControl: CongestionAlgorithm;
-  /** Pace sends (token bucket, RFC 9002 §7.7). Default true. */
+  /** Pace sends (a leaky bucket of bytes, RFC 9002 §7.7). Default true. */
   pacing: boolean;
   /** kInitialRtt (RFC 9002 §6.2.2), ms. Default 333. */
   initialRttMs: number;
@@ -110,7 +111,7 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   };
   int('maxIdleTimeoutMs', c.maxIdleTimeoutMs, 0, 2 ** 40);
   int('keepAliveIntervalMs', c.keepAliveIntervalMs, 0, 2 ** 40);
-  int('maxUdpPayloadSize', c.maxUdpPayloadSize, 1200, 65527);
+  int('maxUdpPayloadSize', c.maxUdpPayloadSize, MIN_DATAGRAM_SIZE, 65527);
   int('maxAckDelayMs', c.maxAckDelayMs, 0, 2 ** 14 - 1);
   int('ackDelayExponent', c.ackDelayExponent, 0, 20);
   int('activeConnectionIdLimit', c.activeConnectionIdLimit, 2, 64);

@@ -3,6 +3,7 @@ import { Writer } from '../codec/writer.js';
 import { DecodeError } from '../codec/errors.js';
 import { VARINT_SATURATED, isVarint, sizeVarint } from '../codec/varint.js';
 import { TransportError, transportParameterError } from './errors.js';
+import { MIN_DATAGRAM_SIZE } from './packet/size.js';
 
 /**
  * QUIC transport parameters (RFC 9000 §18) plus max_datagram_frame_size (RFC 9221 §3): the
@@ -365,7 +366,7 @@ function checkParameters(p: TransportParameters, role: Role, fail: Fail): void {
     throw fail('stateless_reset_token is not 16 bytes');
   }
   // "Values below 1200 are invalid."
-  if (p.maxUdpPayloadSize < 1200) throw fail('max_udp_payload_size < 1200');
+  if (p.maxUdpPayloadSize < MIN_DATAGRAM_SIZE) throw fail(`max_udp_payload_size < ${MIN_DATAGRAM_SIZE}`);
   // "Values above 20 are invalid."
   if (p.ackDelayExponent > 20) throw fail('ack_delay_exponent > 20');
   // "Values of 2^14 or greater are invalid."

@@ -65,7 +65,7 @@ describe('fuzz harness: corpus, field view, sealing and oracles', () => {
     const p = new Pair({ seed: 6 });
     p.handshake();
     checkBounds(p.server!, 'server');
-    for (let i = 0; i < 5; i++) p.server!.internals.paths.current.responses.push(new Uint8Array(8));
+    for (let i = 0; i < 5; i++) p.server!.internals.paths.current.queueResponse(new Uint8Array(8), 10);
     assert.throws(() => checkBounds(p.server!, 'server'), (e: unknown) => e instanceof Finding && e.kind === 'unbounded');
   });
 });

@@ -67,7 +67,7 @@ export function checkBounds(c: Connection, who: string): void {
     if (ranges > cfg.maxAckRanges) fail(`space ${sp.space}: ${ranges} ACK ranges tracked > maxAckRanges ${cfg.maxAckRanges}`);
   }
   for (const p of paths.all()) {
-    if (p.responses.length > MAX_RESPONSES) fail(`${p.responses.length} PATH_RESPONSEs queued for ${p.address}`);
+    if (p.responsesOwed > MAX_RESPONSES) fail(`${p.responsesOwed} PATH_RESPONSEs queued for ${p.address}`);
   }
   if (datagrams.receivedCount > cfg.datagramRecvQueue) fail(`${datagrams.receivedCount} datagrams queued > ${cfg.datagramRecvQueue}`);
   if (remoteCids.activeCount > cfg.activeConnectionIdLimit) {

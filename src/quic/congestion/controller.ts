@@ -1,6 +1,7 @@
 import { Cubic } from './cubic.js';
 import type { CongestionAlgorithm, CongestionController } from './interface.js';
 import { NewReno } from './new-reno.js';
+import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 
 /**
  * `createController`, and what the connection needs with it: the controller interface and the
@@ -11,6 +12,6 @@ export type { CongestionAlgorithm, CongestionController, CongestionStats, RttInf
 export { initialWindowFor, minimumWindowFor, K_LOSS_REDUCTION_FACTOR } from './base.js';
 
 /** The default controller is CUBIC (as iroh's quinn). */
-export function createController(algorithm: CongestionAlgorithm = 'cubic', maxDatagramSize = 1200): CongestionController {
+export function createController(algorithm: CongestionAlgorithm = 'cubic', maxDatagramSize = MIN_DATAGRAM_SIZE): CongestionController {
   return algorithm === 'newreno' ? new NewReno(maxDatagramSize) : new Cubic(maxDatagramSize);
 }

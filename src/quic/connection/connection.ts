@@ -21,7 +21,7 @@ import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from
 import { PathRecovery } from './path.js';
 import { PathSet } from './paths.js';
 import type { ConnectionStats } from './stats.js';
-import { QlogTracer, qlogPacketSent, qlogParameters, qlogState, qlogTlsKey, startTrace, type QlogSink } from './qlog.js';
+import { QlogTracer, qlogParameters, qlogState, qlogTlsKey, startTrace, type QlogSink } from './qlog.js';
 import { FrameDispatcher } from './dispatch.js';
 import { Receiver } from './receive.js';
 import type { FrameOwners, PacketRecord } from './sent-packet.js';
@@ -351,7 +351,7 @@ export class Connection {
   setQlog(sink: QlogSink | undefined, now: number): void {
     if (!sink) {
       this.qlog = undefined;
-      this.tx.builder.onSealed = undefined;
+      this.tx.traceSealed(undefined);
       return;
     }
     if (this.qlog) {
@@ -359,9 +359,7 @@ export class Connection {
       return;
     }
     const q = (this.qlog = new QlogTracer(sink, now));
-    const exponent = this.config.ackDelayExponent;
-    this.tx.builder.onSealed = (space, pn, plaintext, size) =>
-      qlogPacketSent(q, space, pn, plaintext, size, this.tx.builder.scid, this.remoteCids.current, space === PacketSpace.Application ? exponent : 3);
+    this.tx.traceSealed(q);
     startTrace(q, this.handshake.localParams, this.keys.hasInitialKeys, this.handshake.peerParams);
     this.afterInput(q);
   }

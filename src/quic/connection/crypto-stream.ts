@@ -85,7 +85,7 @@ export class CryptoStream {
   /**
    * The next chunk to send, at most `maxLen` bytes: lost data first, then new data. Returns the
    * offset and a view of the bytes (valid until the next `write`), or undefined. The caller puts
-   * it in a CRYPTO frame and records (offset, length) in the packet's recovery tokens.
+   * it in a CRYPTO frame and records (offset, length) in the packet's record of sent frames.
    */
   nextChunk(maxLen: number): { offset: number; data: Uint8Array } | undefined {
     if (maxLen <= 0) return undefined;

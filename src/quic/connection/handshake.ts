@@ -51,8 +51,7 @@ export class Handshake {
   readonly tls: TlsEngine;
   /** The transport parameters we sent. */
   readonly localParams: TransportParameters;
-  /** The DCID the Initial keys derive from (RFC 9001 §5.2): a Retry replaces it (client). */
-  initialSecretDcid: Uint8Array;
+  private secretDcid: Uint8Array;
   /** The peer's CID of sequence 0: the DCID of our first packets (the server's SCID replaces it, client). */
   readonly peerInitialCid: Uint8Array;
   /** The handshake gives up at this time (ms). */
@@ -85,7 +84,7 @@ export class Handshake {
       if (!Number.isInteger(len) || len < 8 || len > 20) throw new RangeError(`initialDcidLength must be 8..20, got ${len}`);
       const dcid = random.fill(new Uint8Array(len));
       this.odcid = dcid;
-      this.initialSecretDcid = dcid;
+      this.secretDcid = dcid;
       this.peerInitialCid = dcid;
       this.initialToken = start.token ?? new Uint8Array(0);
       this.serverScidKnown = false;
@@ -93,7 +92,7 @@ export class Handshake {
     } else {
       this.odcid = start.retry?.originalDcid ?? start.initialDcid;
       this.retrySource = start.retry?.retryScid;
-      this.initialSecretDcid = start.initialDcid;
+      this.secretDcid = start.initialDcid;
       this.peerInitialCid = start.clientScid;
       this.initialToken = new Uint8Array(0);
       this.serverScidKnown = true;
@@ -110,6 +109,11 @@ export class Handshake {
       cipherSuites: config.cipherSuites,
     };
     this.tls = start.role === 'client' ? new TlsClient(tlsConfig) : new TlsServer(tlsConfig);
+  }
+
+  /** The DCID the Initial keys derive from (RFC 9001 §5.2): a Retry replaces it (client). */
+  get initialSecretDcid(): Uint8Array {
+    return this.secretDcid;
   }
 
   /** The client's first DCID (original_destination_connection_id). */
@@ -175,7 +179,7 @@ export class Handshake {
     this.retrySource = scid;
     this.initialToken = h.token.slice();
     this.expectedPeerScid = scid;
-    this.initialSecretDcid = scid;
+    this.secretDcid = scid;
     return scid;
   }
 

@@ -38,7 +38,7 @@ export class LossRecovery {
     const r = this.loss.onAckReceived(space, ranges, ackDelayMs, now, current.rtt);
     if (space === PacketSpace.Application && ranges.length > 0) this.keys.onOneRttAcked(ranges[0]!);
     if (r.newlyAcked.length > 0) {
-      for (const p of r.newlyAcked) onFramesAcked(this.owners, p.tokens);
+      for (const p of r.newlyAcked) onFramesAcked(this.owners, p.record);
       this.creditAcked(now, r.newlyAcked);
     }
     if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion);
@@ -67,7 +67,7 @@ export class LossRecovery {
 
   /** Each newly acknowledged packet counts for the path it left on (RFC 9000 §9.4). */
   private creditAcked(now: number, acked: readonly SentPacket<PacketRecord>[]): void {
-    const first = acked[0]!.tokens.path.recovery;
+    const first = acked[0]!.record.path.recovery;
     if (onOnePath(acked, first)) {
       first?.onPacketsAcked(now, acked as readonly PacketRecord[]);
       return;
@@ -79,10 +79,10 @@ export class LossRecovery {
   private onPacketsLost(now: number, space: PacketSpace, lost: readonly SentPacket<PacketRecord>[], persistentCongestion: boolean): void {
     const q = this.qlog();
     if (q) qlogPacketsLost(q, space, lost, this.loss.largestAcked(space));
-    for (const p of lost) onFramesLost(this.owners, p.tokens);
+    for (const p of lost) onFramesLost(this.owners, p.record);
     // Persistent congestion was judged over the space's packets: it is the current path's.
     const current = this.paths.recovery;
-    const first = lost[0]!.tokens.path.recovery;
+    const first = lost[0]!.record.path.recovery;
     if (onOnePath(lost, first)) {
       first?.onPacketsLost(now, lost as readonly PacketRecord[], persistentCongestion && first === current);
       return;
@@ -110,7 +110,7 @@ export class LossRecovery {
 
 /** Whether every packet left on the path whose recovery state is `first` (the usual case). */
 function onOnePath(packets: readonly SentPacket<PacketRecord>[], first: PathRecovery | undefined): boolean {
-  for (let i = 1; i < packets.length; i++) if (packets[i]!.tokens.path.recovery !== first) return false;
+  for (let i = 1; i < packets.length; i++) if (packets[i]!.record.path.recovery !== first) return false;
   return true;
 }
 
@@ -118,11 +118,11 @@ function onOnePath(packets: readonly SentPacket<PacketRecord>[], first: PathReco
 function byRecovery(packets: readonly SentPacket<PacketRecord>[]): Map<PathRecovery, PacketRecord[]> {
   const m = new Map<PathRecovery, PacketRecord[]>();
   for (const p of packets) {
-    const r = p.tokens.path.recovery;
+    const r = p.record.path.recovery;
     if (!r) continue;
     const list = m.get(r);
-    if (list) list.push(p.tokens);
-    else m.set(r, [p.tokens]);
+    if (list) list.push(p.record);
+    else m.set(r, [p.record]);
   }
   return m;
 }

@@ -1,3 +1,5 @@
+import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
+
 /**
  * Path MTU discovery in the style of DPLPMTUD (RFC 8899), for QUIC (RFC 9000 §14.3).
  *
@@ -16,8 +18,8 @@
  * their acknowledgment declares the large packets lost.
  */
 
-/** RFC 9000 §14: every QUIC path carries 1200-byte UDP payloads. */
-export const BASE_PLPMTU = 1200;
+/** RFC 8899's BASE_PLPMTU for QUIC: every path carries 1200-byte UDP payloads (RFC 9000 §14). */
+export const BASE_PLPMTU = MIN_DATAGRAM_SIZE;
 /** Probes of one size before it is declared too large (RFC 8899 MAX_PROBES). */
 export const MAX_PROBES = 3;
 /** Search ends when the interval is this narrow. */

@@ -4,6 +4,7 @@ import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import { Pacer } from '../recovery/pacer.js';
 import { RttEstimator } from '../recovery/rtt.js';
 import type { TransportConfig } from '../transport-config.js';
+import type { Random } from '../../tls/random.js';
 import { MtuDiscovery } from './mtu.js';
 
 /**
@@ -105,76 +106,197 @@ export class PathRecovery {
 
 /** One peer address we send to or have heard from (our local address never changes). */
 export class Path {
-  /**
-   * Where it leads. Changes only during the handshake (PathSet): the address the driver first
-   * names, or the latest address a client's first flight came from.
-   */
-  address: string;
-  /** RFC 9000 §8: the address is validated (no anti-amplification limit). */
-  validated: boolean;
+  private addr: string;
+  private valid: boolean;
   /** Anti-amplification (RFC 9000 §8.1, §9.3.1): bytes received from / sent to it while unvalidated. */
-  received = 0;
-  sent = 0;
-  /** Sequence of the peer CID used toward it. */
-  cidSeq: number;
-  /**
-   * Its congestion control, RTT, pacing and MTU; undefined until the path holds a packet that
-   * opened (`PathSet.adopt`): a forged datagram leaves no state behind.
-   */
-  recovery: PathRecovery | undefined;
+  private received = 0;
+  private sent = 0;
+  private cid: number;
+  private rec: PathRecovery | undefined;
   /** Data of every PATH_CHALLENGE of the running validation (a response to any of them validates). */
-  readonly challenges: Uint8Array[] = [];
-  /** A PATH_CHALLENGE is to be sent at the next transmit. */
-  challengePending = false;
-  /** When the next PATH_CHALLENGE is due, and when validation is abandoned (Infinity: none running). */
-  nextChallengeAt = Number.POSITIVE_INFINITY;
-  deadline = Number.POSITIVE_INFINITY;
-  attempts = 0;
-  /** The running validation only checks reachability (the fallback probe of §9.3.3). */
-  probeOnly = false;
+  private readonly challenges: Uint8Array[] = [];
+  private pending = false;
+  private nextAt = Number.POSITIVE_INFINITY;
+  private until = Number.POSITIVE_INFINITY;
+  private attempts = 0;
+  private probeOnly = false;
   /** A challenge went out under 1200 bytes: after validation, one more in a full datagram (§8.2.1). */
-  mtuUnverified = false;
+  private mtuUnverified = false;
   /** PATH_RESPONSE data owed on this path (§8.2.2). */
-  readonly responses: Uint8Array[] = [];
+  private readonly responses: Uint8Array[] = [];
 
   constructor(address: string, validated: boolean, cidSeq: number, recovery: PathRecovery | undefined) {
-    this.address = address;
-    this.validated = validated;
-    this.cidSeq = cidSeq;
-    this.recovery = recovery;
+    this.addr = address;
+    this.valid = validated;
+    this.cid = cidSeq;
+    this.rec = recovery;
   }
 
-  get validating(): boolean {
-    return this.deadline !== Number.POSITIVE_INFINITY;
+  /** Where it leads ("ip:port", opaque). */
+  get address(): string {
+    return this.addr;
+  }
+
+  /**
+   * The address changes only during the handshake: the address the driver first names, or the
+   * latest address a client's first flight came from (RFC 9000 §9 allows no migration yet).
+   */
+  readdress(address: string): void {
+    this.addr = address;
+  }
+
+  /** RFC 9000 §8: the address is validated (no anti-amplification limit). */
+  get validated(): boolean {
+    return this.valid;
+  }
+
+  markValidated(): void {
+    this.valid = true;
+  }
+
+  /** Sequence of the peer CID used toward it. */
+  get cidSeq(): number {
+    return this.cid;
+  }
+
+  useCid(seq: number): void {
+    this.cid = seq;
+  }
+
+  /**
+   * Its congestion control, RTT, pacing and MTU; undefined until the path holds a packet that
+   * opened (`adopt`): a forged datagram leaves no state behind.
+   */
+  get recovery(): PathRecovery | undefined {
+    return this.rec;
+  }
+
+  /** The path is kept: it gets `recovery` (a fresh one, or shared after a NAT rebinding), once. */
+  adopt(recovery: PathRecovery): void {
+    this.rec ??= recovery;
   }
 
   /** Bytes that may still be sent to it (Infinity once validated). */
   get budget(): number {
-    return this.validated ? Number.POSITIVE_INFINITY : 3 * this.received - this.sent;
+    return this.valid ? Number.POSITIVE_INFINITY : 3 * this.received - this.sent;
   }
 
   /** A datagram of `size` bytes arrived from it. */
   onReceived(size: number): void {
-    if (!this.validated) this.received += size;
+    if (!this.valid) this.received += size;
   }
 
   /** A datagram of `size` bytes was sent to it. */
   onSent(size: number): void {
-    if (!this.validated) this.sent += size;
+    if (!this.valid) this.sent += size;
   }
 
-  /** Whether a path datagram (challenge or responses) is owed. */
-  get hasPathFrames(): boolean {
-    return this.challengePending || this.responses.length > 0;
+  // ------------------------------------------------------------------ validation (RFC 9000 §8.2)
+
+  /** A validation is running. */
+  get validating(): boolean {
+    return this.until !== Number.POSITIVE_INFINITY;
+  }
+
+  /** When the running validation is abandoned (Infinity: none). */
+  get deadline(): number {
+    return this.until;
+  }
+
+  /** When the next PATH_CHALLENGE is due (Infinity: none). */
+  get nextChallengeAt(): number {
+    return this.nextAt;
+  }
+
+  /** Starts (or restarts) a validation that ends at `deadline`; `probeOnly`: a reachability check of a validated path. */
+  startValidation(deadline: number, probeOnly: boolean): void {
+    this.stopValidation();
+    this.probeOnly = probeOnly;
+    this.pending = true;
+    this.until = deadline;
   }
 
   stopValidation(): void {
     this.challenges.length = 0;
-    this.challengePending = false;
-    this.nextChallengeAt = Number.POSITIVE_INFINITY;
-    this.deadline = Number.POSITIVE_INFINITY;
+    this.pending = false;
+    this.nextAt = Number.POSITIVE_INFINITY;
+    this.until = Number.POSITIVE_INFINITY;
     this.attempts = 0;
     this.probeOnly = false;
+  }
+
+  /**
+   * The running validation ended (answered or timed out): what it was, and whether its challenge
+   * went out under 1200 bytes (§8.2.1: then the path's MTU is checked again once validated).
+   */
+  endValidation(): { readonly probeOnly: boolean; readonly mtuUnverified: boolean } {
+    const r = { probeOnly: this.probeOnly, mtuUnverified: this.mtuUnverified };
+    this.stopValidation();
+    this.mtuUnverified = false;
+    return r;
+  }
+
+  /** The challenge timer fired: the challenge goes out again. */
+  onChallengeTimer(): void {
+    this.pending = true;
+    this.nextAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** A PATH_CHALLENGE is owed. */
+  get challengePending(): boolean {
+    return this.pending;
+  }
+
+  /**
+   * The data of the PATH_CHALLENGE to send now, recorded as sent. `fullSize`: its datagram is
+   * 1200 bytes (else the MTU is re-checked after validation, §8.2.1).
+   */
+  takeChallenge(now: number, pto: number, fullSize: boolean, random: Random): Uint8Array {
+    // §8.2.1: unpredictable data, drawn once per validation; a retransmission (after a PTO)
+    // repeats it, so a challenge lost on the way is answered once its copy arrives (the interop
+    // runner's rebind check wants every challenge value answered; quinn repeats it the same way).
+    const last = this.challenges[this.challenges.length - 1];
+    const data = last ?? random.fill(new Uint8Array(8));
+    if (last === undefined) this.challenges.push(data);
+    this.pending = false;
+    // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off,
+    // until the validation's deadline. That holds for the old path's check (§9.3.3) too: one lost
+    // probe would otherwise leave it unanswered (the interop runner's rebind check fails on that);
+    // after a real NAT rebinding nobody answers there, and the deadline bounds the cost to a few
+    // datagrams.
+    this.nextAt = now + pto * 2 ** this.attempts;
+    this.attempts++;
+    this.mtuUnverified = !fullSize;
+    return data;
+  }
+
+  /** Whether a PATH_RESPONSE's data echoes one of this validation's challenges (§8.2.3). */
+  answers(data: Uint8Array): boolean {
+    return this.challenges.some((d) => equal8(d, data));
+  }
+
+  // ------------------------------------------------------------------ responses (RFC 9000 §8.2.2)
+
+  /** Queues a PATH_RESPONSE with `data`, at most `max` at a time; false when full. */
+  queueResponse(data: Uint8Array, max: number): boolean {
+    if (this.responses.length >= max) return false;
+    this.responses.push(data.slice());
+    return true;
+  }
+
+  /** The oldest PATH_RESPONSE data owed, taken. */
+  takeResponse(): Uint8Array | undefined {
+    return this.responses.shift();
+  }
+
+  /** PATH_RESPONSEs owed. */
+  get responsesOwed(): number {
+    return this.responses.length;
+  }
+
+  /** Whether a path datagram (challenge or responses) is owed. */
+  get hasPathFrames(): boolean {
+    return this.pending || this.responses.length > 0;
   }
 }
 
@@ -186,4 +308,11 @@ export function samePeerHost(a: string, b: string): boolean {
 function hostOf(address: string): string {
   const i = address.lastIndexOf(':');
   return i < 0 ? address : address.slice(0, i);
+}
+
+function equal8(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
 }

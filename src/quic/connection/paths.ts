@@ -147,7 +147,7 @@ export class PathSet {
   onDatagramFrom(from: string | undefined, size: number, handshakeConfirmed: boolean): boolean {
     const cur = this.cur;
     if (from === undefined || from === cur.address || cur.address === '') {
-      if (from !== undefined && cur.address === '') cur.address = from;
+      if (from !== undefined && cur.address === '') cur.readdress(from);
       this.rxPath = cur;
       this.rxAddr = cur.address;
       cur.onReceived(size);
@@ -183,7 +183,7 @@ export class PathSet {
     if (!handshakeConfirmed) {
       // Before confirmation a client may not migrate (§9); copies of its first flight can still
       // reach us from several addresses (IROH.md): follow the latest new packet, as the handshake did.
-      if (pn > largestBefore) this.cur.address = this.rxAddr;
+      if (pn > largestBefore) this.cur.readdress(this.rxAddr);
       return;
     }
     if (p !== this.back && !this.others.has(p.address)) {
@@ -192,7 +192,7 @@ export class PathSet {
         this.others.delete(oldest);
       }
       // §9.4: the same host keeps the congestion state (a NAT rebinding), a new one starts afresh.
-      p.recovery ??= samePeerHost(this.cur.address, p.address) ? this.cur.recovery : this.d.newRecovery();
+      p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.d.newRecovery());
       this.others.set(p.address, p);
     }
     if (space !== PacketSpace.Application || probingOnly || pn <= largestBefore) return;
@@ -202,25 +202,21 @@ export class PathSet {
   /** PATH_CHALLENGE received on the datagram's path: answer there (§8.2.2). */
   onPathChallenge(data: Uint8Array): void {
     this.stats.pathChallengesReceived++;
-    const p = this.rxPath;
-    if (p.responses.length < MAX_RESPONSES) p.responses.push(data.slice());
+    this.rxPath.queueResponse(data, MAX_RESPONSES);
   }
 
   /** PATH_RESPONSE received (on any path: §8.2.3, the path it validates is the challenge's). */
   onPathResponse(now: number, data: Uint8Array, pto: number): void {
     this.stats.pathResponsesReceived++;
     for (const p of this.all()) {
-      if (!p.challenges.some((d) => bytesEqual8(d, data))) continue;
-      const mtuUnverified = p.mtuUnverified;
-      const probeOnly = p.probeOnly;
-      p.stopValidation();
-      p.mtuUnverified = false;
+      if (!p.answers(data)) continue;
+      const { probeOnly, mtuUnverified } = p.endValidation();
       this.stats.pathValidations++;
       if (probeOnly && p.validated) {
         this.log(p, 'probing_successful');
         return;
       }
-      p.validated = true;
+      p.markValidated();
       if (p === this.cur) {
         // §9.3: the new address is the peer's; the old path is no longer needed.
         const old = this.back;
@@ -242,7 +238,7 @@ export class PathSet {
 
   /** RFC 9000 §8.1: the current path's address is validated (a server got a Handshake packet, §8.1). */
   onCurrentValidated(now: number): void {
-    this.cur.validated = true;
+    this.cur.markValidated();
     this.d.loss.setAmplificationBlocked(false, now, this.recovery.rtt);
     this.d.loss.rearm(now, this.recovery.rtt);
   }
@@ -256,9 +252,7 @@ export class PathSet {
   onTimeout(now: number): string | undefined {
     for (const p of [...this.all()]) {
       if (now >= p.deadline) {
-        const probeOnly = p.probeOnly;
-        p.stopValidation();
-        p.mtuUnverified = false;
+        const { probeOnly } = p.endValidation();
         if (probeOnly || p.validated) {
           // The old path's check or an MTU re-check failed: it stays the revert target / in use;
           // the idle timeout and PTO decide about a path that is really dead.
@@ -273,8 +267,7 @@ export class PathSet {
           this.others.delete(p.address);
         }
       } else if (now >= p.nextChallengeAt) {
-        p.challengePending = true;
-        p.nextChallengeAt = Number.POSITIVE_INFINITY;
+        p.onChallengeTimer();
       }
     }
     return undefined;
@@ -294,23 +287,8 @@ export class PathSet {
    * is 1200 bytes (else the path's MTU is re-checked after validation, §8.2.1).
    */
   takeChallenge(p: Path, now: number, pto: number, fullSize: boolean): Uint8Array {
-    // §8.2.1: unpredictable data, drawn once per validation; a retransmission (after a PTO)
-    // repeats it, so a challenge lost on the way is answered once its copy arrives (the interop
-    // runner's rebind check wants every challenge value answered; quinn repeats it the same way).
-    const last = p.challenges[p.challenges.length - 1];
-    const data = last ?? this.d.random.fill(new Uint8Array(8));
-    if (last === undefined) p.challenges.push(data);
-    p.challengePending = false;
-    // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off,
-    // until the validation's deadline. That holds for the old path's check (§9.3.3) too: one lost
-    // probe would otherwise leave it unanswered (the interop runner's rebind check fails on that);
-    // after a real NAT rebinding nobody answers there, and the deadline bounds the cost to a few
-    // datagrams.
-    p.nextChallengeAt = now + pto * 2 ** p.attempts;
-    p.attempts++;
-    p.mtuUnverified = !fullSize;
     this.stats.pathChallengesSent++;
-    return data;
+    return p.takeChallenge(now, pto, fullSize, this.d.random);
   }
 
   /** `n` PATH_RESPONSE frames went out. */
@@ -355,11 +333,11 @@ export class PathSet {
     if (spare !== undefined) {
       const before = cids.current;
       cids.use(spare);
-      p.cidSeq = spare;
+      p.useCid(spare);
       const q = this.d.qlog();
       if (q) qlogCidUpdated(q, before, cids.current);
     } else {
-      p.cidSeq = cids.currentSequence;
+      p.useCid(cids.currentSequence);
     }
     this.log(p, 'migration_started');
     // §9: "MUST perform path validation ... unless it has previously validated that address".
@@ -369,7 +347,7 @@ export class PathSet {
 
   /** Makes `to` current. Its congestion state is its own (§9.4); the loss timer follows its RTT. */
   private switchTo(now: number, from: Path, to: Path): void {
-    from.cidSeq = this.d.remoteCids.currentSequence;
+    from.useCid(this.d.remoteCids.currentSequence);
     this.cur = to;
     const r = this.recovery;
     r.updatePacer();
@@ -401,10 +379,7 @@ export class PathSet {
 
   /** Starts (or restarts) validation of `p` (§8.2.1). */
   private startValidation(now: number, p: Path, pto: number, mtuCheck: boolean, probeOnly = false): void {
-    p.stopValidation();
-    p.probeOnly = probeOnly;
-    p.challengePending = true;
-    p.deadline = now + this.validationTimeout(pto);
+    p.startValidation(now + this.validationTimeout(pto), probeOnly);
     if (probeOnly || mtuCheck) this.log(p, 'probing_started');
   }
 
@@ -426,11 +401,4 @@ export class PathSet {
 /** `seq` when still active, else the current sequence (the peer retired it meanwhile). */
 function activeOr(cids: RemoteCids, seq: number): number {
   return cids.cidOf(seq) ? seq : cids.currentSequence;
-}
-
-function bytesEqual8(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }

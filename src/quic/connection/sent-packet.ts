@@ -77,8 +77,8 @@ export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
     return this;
   }
 
-  /** The record is its own frame list (SentPacket.tokens). */
-  get tokens(): PacketRecord {
+  /** The record is its own (SentPacket.record). */
+  get record(): PacketRecord {
     return this;
   }
 

@@ -14,6 +14,7 @@ import { BASE_PLPMTU } from './mtu.js';
 import { PacketBuilder } from './packet-builder.js';
 import type { Path, PathRecovery } from './path.js';
 import type { PathSet } from './paths.js';
+import { qlogPacketSent, type QlogTracer } from './qlog.js';
 import { DATAGRAM_FRAME, HANDSHAKE_DONE_FRAME, PATH_CHALLENGE_FRAME, PacketRecord } from './sent-packet.js';
 import type { PacketSpaces, SpaceState } from './spaces.js';
 
@@ -63,7 +64,6 @@ const CLOSE_ACK_RANGES = 16;
  * with the path it left on.
  */
 export class Transmitter {
-  /** Sealed packets are reported here while qlog tracing (see PacketBuilder.onSealed). */
   readonly builder: PacketBuilder;
   private readonly d: TransmitDeps;
   private pingPending = false;
@@ -95,6 +95,17 @@ export class Transmitter {
   /** When the pacer next lets a packet go (a timer of the connection), or Infinity. */
   get pacingWake(): number {
     return this.wake;
+  }
+
+  /** Every packet sealed from now on is logged to `q` (qlog packet_sent); undefined stops it. */
+  traceSealed(q: QlogTracer | undefined): void {
+    if (!q) {
+      this.builder.onSealed = undefined;
+      return;
+    }
+    const d = this.d;
+    this.builder.onSealed = (space, pn, plaintext, size) =>
+      qlogPacketSent(q, space, pn, plaintext, size, d.scid, d.remoteCids.current, this.ackDelayExponent(space));
   }
 
   /** An ack-eliciting PING goes in the next 1-RTT packet (keep-alive, RTT, `Connection.ping`). */
@@ -196,8 +207,8 @@ export class Transmitter {
     if (!b.beginPacket(PacketSpace.Application, sp.nextPn, d.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
     const record = new PacketRecord(p);
     let responses = 0;
-    while (p.responses.length > 0 && b.room(9)) {
-      b.writePathResponse(p.responses.shift()!);
+    while (p.responsesOwed > 0 && b.room(9)) {
+      b.writePathResponse(p.takeResponse()!);
       responses++;
     }
     if (p.challengePending && b.room(9)) {

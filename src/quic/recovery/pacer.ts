@@ -1,7 +1,7 @@
 import { K_GRANULARITY } from './constants.js';
 
 /**
- * A token-bucket pacer (RFC 9002 §7.7: "a leaky bucket algorithm, where the capacity of the
+ * A leaky-bucket pacer (RFC 9002 §7.7: "a leaky bucket algorithm, where the capacity of the
  * bucket is limited to the maximum burst size and the rate the bucket fills is determined by"
  * rate = N * congestion_window / smoothed_rtt).
  *
@@ -9,9 +9,9 @@ import { K_GRANULARITY } from './constants.js';
  *   1.25 otherwise (the RFC's example), both configurable.
  * - Capacity = max(burstPackets * max_datagram_size, the bytes the rate earns in
  *   2 * timerGranularity), but never above the congestion window. The second term keeps the rate
- *   reachable when the driver's timer only ticks every ~1 ms: a late tick finds the tokens it
+ *   reachable when the driver's timer only ticks every ~1 ms: a late tick finds the credit it
  *   missed (up to the capacity) and may send them as one small burst.
- * - Tokens are bytes; the bucket starts full; a send takes its size (never below zero, so packets
+ * - The bucket holds bytes of credit; it starts full; a send takes its size (never below zero, so packets
  *   sent without asking, such as probes, are not paid back later).
  *
  * Only ack-eliciting/in-flight packets should be paced; ACK-only packets go at once (§7.7). The
@@ -34,7 +34,8 @@ export class Pacer {
   capacity = 0;
   /** Current fill rate in bytes per ms (Infinity = no pacing). */
   rate = Number.POSITIVE_INFINITY;
-  private tokens = 0;
+  /** Bytes that may be sent now. */
+  private credit = 0;
   private last = Number.NaN;
   private readonly burstPackets: number;
   private readonly gainAvoidance: number;
@@ -47,18 +48,18 @@ export class Pacer {
     this.gainSlowStart = options.gainSlowStart ?? 2;
     this.granularity = options.timerGranularity ?? K_GRANULARITY;
     this.update(cwnd, smoothedRtt, maxDatagramSize, inSlowStart);
-    this.tokens = this.capacity;
+    this.credit = this.capacity;
   }
 
-  /** Tokens available at `now` (bytes). */
+  /** Credit available at `now` (bytes). */
   available(now: number): number {
     this.refill(now);
-    return this.tokens;
+    return this.credit;
   }
 
   /**
    * 0 when a packet of `bytes` may be sent at `now`; otherwise the time (ms, > now) when enough
-   * tokens will have accumulated: arm the timer there. A packet larger than the capacity waits
+   * credit will have accumulated: arm the timer there. A packet larger than the capacity waits
    * for a full bucket.
    */
   delayUntil(now: number, bytes: number): number {
@@ -66,14 +67,14 @@ export class Pacer {
     const need = Math.min(bytes, this.capacity);
     // Within a byte counts as enough: floating-point refills must not leave a timer that fires at
     // `now` forever (the wake time would round back to now).
-    if (this.tokens >= need - 1 || this.rate === Number.POSITIVE_INFINITY) return 0;
-    return now + (need - this.tokens) / this.rate;
+    if (this.credit >= need - 1 || this.rate === Number.POSITIVE_INFINITY) return 0;
+    return now + (need - this.credit) / this.rate;
   }
 
   /** A paced packet of `bytes` left at `now`. */
   onPacketSent(now: number, bytes: number): void {
     this.refill(now);
-    this.tokens = Math.max(0, this.tokens - bytes);
+    this.credit = Math.max(0, this.credit - bytes);
   }
 
   /** New congestion window / smoothed RTT / datagram size / slow start state. */
@@ -83,12 +84,12 @@ export class Pacer {
     const burst = this.burstPackets * maxDatagramSize;
     const earned = Number.isFinite(this.rate) ? this.rate * 2 * this.granularity : burst;
     this.capacity = Math.max(maxDatagramSize, Math.min(cwnd, Math.max(burst, earned)));
-    if (this.tokens > this.capacity) this.tokens = this.capacity;
+    if (this.credit > this.capacity) this.credit = this.capacity;
   }
 
   private refill(now: number): void {
     if (!Number.isNaN(this.last) && now > this.last) {
-      this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.rate);
+      this.credit = Math.min(this.capacity, this.credit + (now - this.last) * this.rate);
     }
     if (Number.isNaN(this.last) || now > this.last) this.last = now;
   }

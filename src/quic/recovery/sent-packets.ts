@@ -26,7 +26,7 @@ export interface SentPacket<T> {
   readonly ackEliciting: boolean;
   /** Counts toward bytes in flight (ack-eliciting or PADDING; not ACK-only packets). */
   readonly inFlight: boolean;
-  readonly tokens: T;
+  readonly record: T;
   /**
    * The RTT estimator of the path the packet left on (RFC 9002 keeps one per path): an RTT sample
    * taken from its acknowledgment goes there. Absent: the estimator the loss detector is given.

@@ -8,8 +8,8 @@
  * Use by the connection:
  *   frames in:  onStreamFrame / onResetStream / onStopSending / onMaxStreamData /
  *               onStreamDataBlocked / onMaxData / onDataBlocked / onMaxStreams / onStreamsBlocked
- *   building:   pollControlFrame(now, srtt) until null (record each in the packet's recovery
- *               tokens), then `s = nextSendable()`, `s.nextFrame(room)`, `s.writeData(...)`
+ *   building:   pollControlFrame(now, srtt) until null (record each in the packet's sent
+ *               record), then `s = nextSendable()`, `s.nextFrame(room)`, `s.writeData(...)`
  *   recovery:   onControlAcked / onControlLost (a control frame that did not fit in the packet may
  *               be handed back through onControlLost too), onStreamFrameAcked / onStreamFrameLost
  *   app:        open, accept, get, pollEvent, setPriority; reading and writing go through

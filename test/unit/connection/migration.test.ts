@@ -34,6 +34,53 @@ describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () =>
     assert.ok(p.serverDatagramsUnreachable > 0, 'packets in flight to the old mapping were lost');
   });
 
+  it('per-path recovery: after a move to a new IP, the old path\'s packets are credited to the old path\'s controller and RTT, the new path starts fresh (RFC 9000 §9.4)', () => {
+    const p = new Pair({ seed: testSeed(75), link: { delayMs: 15 } });
+    p.handshake();
+    const data = payload(2_000_000, 7);
+    const tx = new StreamSender(p.server!, data, 'uni');
+    const rx = new StreamReceiver(() => p.client);
+    run(p, [tx, rx], () => (rx.streams.get(tx.id)?.bytes ?? 0) > 500_000);
+    const { paths } = p.server!.internals;
+    const oldPath = paths.current;
+    const oldRecovery = paths.recovery;
+    assert.ok(oldRecovery.cc.bytesInFlight > 0, 'packets in flight on the old path when the client moves');
+    // Count the RTT samples the old path's estimator takes after the move.
+    let oldSamplesAfterSwitch = 0;
+    const update = oldRecovery.rtt.update.bind(oldRecovery.rtt);
+    oldRecovery.rtt.update = (...a: Parameters<typeof update>): void => {
+      if (paths.recovery !== oldRecovery) oldSamplesAfterSwitch++;
+      update(...a);
+    };
+    // The old mapping keeps delivering: the packets in flight there are acknowledged after the move.
+    p.rebindClient('203.0.113.5:7000', true);
+    let atSwitch: { old: number; fresh: number; newHasSample: boolean } | undefined;
+    let oldGrew = false;
+    let last = Number.POSITIVE_INFINITY;
+    const watch = {
+      pump: (): void => {
+        const r = paths.recovery;
+        if (r === oldRecovery) return;
+        atSwitch ??= { old: oldRecovery.cc.bytesInFlight, fresh: r.cc.bytesInFlight, newHasSample: r.rtt.hasSample };
+        // Nothing new is sent on the old path: its bytes in flight only drain.
+        if (oldRecovery.cc.bytesInFlight > last) oldGrew = true;
+        last = oldRecovery.cc.bytesInFlight;
+      },
+    };
+    run(p, [tx, rx, watch], () => rx.streams.get(tx.id)?.ended === true);
+    assert.ok(bytesEqual(rx.data(tx.id), data));
+    assert.ok(atSwitch, 'the server moved to the new address');
+    assert.notEqual(paths.current, oldPath);
+    assert.notEqual(paths.recovery, oldRecovery, 'a new IP gets its own recovery state');
+    assert.equal(atSwitch.newHasSample, false, 'the new path starts without an RTT sample');
+    assert.ok(atSwitch.old > 0, 'the old path still had packets in flight at the switch');
+    assert.equal(oldGrew, false, 'no packet was charged to the old path after the switch');
+    assert.equal(oldRecovery.cc.bytesInFlight, 0, 'every old-path packet was acknowledged or lost on the old path\'s controller');
+    assert.ok(oldSamplesAfterSwitch > 0, 'acknowledgments of old-path packets sampled the old path\'s RTT, not the new one\'s');
+    assert.ok(paths.recovery.rtt.hasSample, 'the new path has RTT samples of its own');
+    assert.equal(p.server!.getStats().migrations, 1);
+  });
+
   it('three rebindings in quick succession, the old mappings gone: ends on the last address, validated, CIDs replenished', () => {
     const p = new Pair({ seed: testSeed(72), link: { delayMs: 20 } });
     p.handshake();

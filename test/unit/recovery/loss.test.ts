@@ -58,7 +58,7 @@ function pkt(pn: number, timeSent: number, opts: { size?: number; ackEliciting?:
     size: opts.size ?? 1000,
     ackEliciting: opts.ackEliciting ?? true,
     inFlight: opts.inFlight ?? true,
-    tokens: `p${pn}`,
+    record: `p${pn}`,
   };
 }
 
@@ -75,6 +75,20 @@ function confirmed(maxAckDelay = 25): OnePathDetector<Tok> {
 
 describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
   describe('acknowledgments and RTT samples', () => {
+    it('an RTT sample goes to the estimator of the path its packet left on (RFC 9000 §9.4); the timers use the current one', () => {
+      const d = confirmed();
+      const oldPath = new RttEstimator();
+      // Packet 0 left on another path; packet 1 on the current one (the detector's `rtt`).
+      d.onPacketSent(Application, { ...pkt(0, 0), pathRtt: oldPath });
+      d.onPacketSent(Application, pkt(1, 50));
+      d.onAckReceived(Application, [0, 0], 0, 80);
+      assert.equal(oldPath.latest, 80, 'the old path took the sample of its packet');
+      assert.equal(d.rtt.hasSample, false, 'the current path took none');
+      d.onAckReceived(Application, [1, 0], 0, 150);
+      assert.equal(d.rtt.latest, 100);
+      assert.equal(oldPath.latest, 80);
+    });
+
     it('acks ranges, samples the RTT from the largest, and clears bytes in flight', () => {
       const d = confirmed();
       [0, 10, 30, 35, 40].forEach((t, pn) => d.onPacketSent(Application, pkt(pn, t)));

@@ -4,7 +4,7 @@ import type { SentPacket } from '../../../src/quic/recovery/sent-packets.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 
 function pkt(pn: number): SentPacket<null> {
-  return { pn, timeSent: pn, size: 1, ackEliciting: true, inFlight: true, tokens: null };
+  return { pn, timeSent: pn, size: 1, ackEliciting: true, inFlight: true, record: null };
 }
 
 describe('SentPacketQueue', () => {

@@ -38,7 +38,7 @@ function run(seed: number, algorithm: CongestionAlgorithm, lossRate: number, chu
     // Sender: send while the window and the pacer allow (probes bypass the window).
     while (toSend.length > 0 && cc.canSend(MSS) && pacer.delayUntil(now, MSS) === 0) {
       const chunk = toSend.pop()!;
-      loss.onPacketSent(PacketSpace.Application, { pn, timeSent: now, size: MSS, ackEliciting: true, inFlight: true, tokens: chunk }, rtt);
+      loss.onPacketSent(PacketSpace.Application, { pn, timeSent: now, size: MSS, ackEliciting: true, inFlight: true, record: chunk }, rtt);
       cc.onPacketSent(now, MSS, rtt.pto(PacketSpace.Application, 25));
       pacer.onPacketSent(now, MSS);
       if (rnd.next() >= lossRate) toRx.push({ at: now + ONE_WAY, pn, chunk });
@@ -69,8 +69,8 @@ function run(seed: number, algorithm: CongestionAlgorithm, lossRate: number, chu
       cc.onPacketsLost(now, r.lost);
       if (r.persistentCongestion) cc.onPersistentCongestion(now);
       cc.onPacketsAcked(now, r.newlyAcked, rtt);
-      for (const p of r.newlyAcked) acked.add(p.tokens);
-      for (const p of r.lost) if (!acked.has(p.tokens)) toSend.push(p.tokens);
+      for (const p of r.newlyAcked) acked.add(p.record);
+      for (const p of r.lost) if (!acked.has(p.record)) toSend.push(p.record);
       lostCount += r.lost.length;
     }
     if (loss.timeout <= now) {
@@ -78,13 +78,13 @@ function run(seed: number, algorithm: CongestionAlgorithm, lossRate: number, chu
       if (t.kind === 'loss') {
         cc.onPacketsLost(now, t.lost);
         if (t.persistentCongestion) cc.onPersistentCongestion(now);
-        for (const p of t.lost) if (!acked.has(p.tokens)) toSend.push(p.tokens);
+        for (const p of t.lost) if (!acked.has(p.record)) toSend.push(p.record);
         lostCount += t.lost.length;
       } else if (t.kind === 'pto') {
         ptos++;
         // Probe: one packet past the window, with the oldest unacked data or a PING-like chunk.
         const chunk = toSend.pop() ?? -1;
-        loss.onPacketSent(PacketSpace.Application, { pn, timeSent: now, size: MSS, ackEliciting: true, inFlight: true, tokens: chunk }, rtt);
+        loss.onPacketSent(PacketSpace.Application, { pn, timeSent: now, size: MSS, ackEliciting: true, inFlight: true, record: chunk }, rtt);
         cc.onPacketSent(now, MSS);
         if (rnd.next() >= lossRate) toRx.push({ at: now + ONE_WAY, pn, chunk });
         pn++;
