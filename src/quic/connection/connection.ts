@@ -1,13 +1,11 @@
 import { utf8 } from '../../codec/bytes.js';
 import { TransportError, TransportErrorCode } from '../errors.js';
 import type { CloseReason, ConnectionEvent } from '../events.js';
-import { PacketSpace } from '../packet/space.js';
 import { LossDetector } from '../recovery/loss.js';
 import type { Direction } from '../streams/stream-id.js';
 import { StreamMap } from '../streams/stream-map.js';
-import { resolveTransportConfig, type TransportConfig } from '../transport-config.js';
+import { resolveTransportConfig } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
-import { Level } from '../../tls/engine.js';
 import { TlsAlert } from '../../tls/alerts.js';
 import { LocalCids, RemoteCids } from './cids.js';
 import { LossRecovery } from './loss-recovery.js';
@@ -17,21 +15,22 @@ import { EventQueue } from './events.js';
 import { Handshake } from './handshake.js';
 import { IdleTimer } from './idle.js';
 import { ConnectionKeys } from './keys.js';
-import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
-import { PathRecovery } from './path.js';
+import { ConnectionClosedError, Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
 import { PathSet } from './paths.js';
 import type { ConnectionStats } from './stats.js';
-import { QlogTracer, qlogParameters, qlogState, qlogTlsKey, startTrace, type QlogSink } from './qlog.js';
+import { currentPto, type ConnectionParts } from './parts.js';
+import { HandshakeProgress } from './progress.js';
+import { QlogTracer, Trace, qlogState, startTrace, type QlogSink } from './qlog.js';
 import { FrameDispatcher } from './dispatch.js';
 import { Receiver } from './receive.js';
-import type { FrameOwners, PacketRecord } from './sent-packet.js';
+import type { PacketRecord } from './sent-packet.js';
 import { PacketSpaces } from './spaces.js';
-import { RecvStreamHandle, SendStreamHandle, type StreamHost } from './stream-handles.js';
+import { RecvStreamHandle, SendStreamHandle, StreamHost } from './stream-handles.js';
 import { MIN_PACKET_BUDGET, Transmitter } from './transmit.js';
 
 export type { ConnectionTlsOptions } from './handshake.js';
 export type { ClientConnectionOptions, ConnectionOptions, ServerConnectionOptions } from './options.js';
-export type { ConnectionState } from './lifecycle.js';
+export { ConnectionClosedError, type ConnectionState } from './lifecycle.js';
 export type { ConnectionStats, DatagramStats, PathStats } from './stats.js';
 export type { QlogSink } from './qlog.js';
 
@@ -39,14 +38,7 @@ export type { QlogSink } from './qlog.js';
  * The parts of a connection, each the owner of its state (for tests and the fuzzer's oracle,
  * which read them; driving them directly bypasses the connection). @internal
  */
-export interface ConnectionInternals extends FrameOwners {
-  readonly config: TransportConfig;
-  readonly events: EventQueue;
-  readonly lifecycle: Lifecycle;
-  readonly keys: ConnectionKeys;
-  readonly loss: LossDetector<PacketRecord>;
-  readonly paths: PathSet;
-  readonly idle: IdleTimer;
+export interface ConnectionInternals extends ConnectionParts {
   readonly receiver: Receiver;
   readonly transmitter: Transmitter;
   /** The qlog tracer while tracing. */
@@ -60,13 +52,15 @@ export interface ConnectionInternals extends FrameOwners {
  *   handleDatagram(now, bytes, from) | handleTimeout(now) | commands (openStream, write, close, ...)
  *   then pollTransmit(now, buf) until 0, pollTimeout(), pollEvent() until undefined.
  *
- * It holds its parts privately and orchestrates them; each part owns its state: Lifecycle (states and closing), Handshake (TLS, transport parameters,
- * handshake CIDs), ConnectionKeys, PacketSpaces (packet numbers, ACK tracking, CRYPTO streams),
- * LossDetector (RFC 9002), PathSet (paths, each with its congestion controller, RTT, pacer, MTU
- * discovery and anti-amplification budget; validation and migration), StreamMap, Datagrams,
- * LocalCids/RemoteCids, IdleTimer, and the Receiver and Transmitter that move packets. A peer
- * error anywhere becomes a TransportError that closes this connection with the RFC code; nothing
- * escapes to the driver.
+ * It holds its parts privately and orchestrates them; each part owns its state: Lifecycle
+ * (states and closing), Handshake (TLS, transport parameters, handshake CIDs), ConnectionKeys,
+ * PacketSpaces (packet numbers, ACK tracking, CRYPTO streams), LossDetector (RFC 9002), PathSet
+ * (paths, each with its congestion controller, RTT, pacer, MTU discovery and anti-amplification
+ * budget; validation and migration), StreamMap, Datagrams, LocalCids/RemoteCids, IdleTimer; the
+ * Receiver and Transmitter move packets, FrameDispatcher, LossRecovery and HandshakeProgress say
+ * what frames, acknowledgments and the handshake mean for the parts. A peer error anywhere
+ * becomes a TransportError that closes this connection with the RFC code; nothing escapes to
+ * the driver.
  */
 export class Connection {
   readonly role: 'client' | 'server';
@@ -77,122 +71,55 @@ export class Connection {
    */
   onCommand: (() => void) | undefined = undefined;
 
-  private readonly config: TransportConfig;
-  private readonly events = new EventQueue();
-  private readonly lifecycle: Lifecycle;
-  private readonly handshake: Handshake;
-  private readonly keys: ConnectionKeys;
-  private readonly spaces: PacketSpaces;
-  private readonly loss: LossDetector<PacketRecord>;
-  private readonly streams: StreamMap;
-  private readonly datagrams: Datagrams;
-  private readonly localCids: LocalCids;
-  private readonly remoteCids: RemoteCids;
-  private readonly paths: PathSet;
-  private readonly idle: IdleTimer;
+  /** The parts, each the owner of its state. */
+  private readonly p: ConnectionParts;
+  private readonly progress: HandshakeProgress;
+  private readonly recovery: LossRecovery;
   private readonly rx: Receiver;
   private readonly tx: Transmitter;
-  private readonly owners: FrameOwners;
-  private readonly recovery: LossRecovery;
   private readonly streamHost: StreamHost;
-  /** qlog tracing: undefined unless a sink is attached; every hook tests it first. */
-  private qlog: QlogTracer | undefined = undefined;
 
   constructor(options: ConnectionOptions, now: number) {
     this.role = options.role;
-    const c = (this.config = resolveTransportConfig(options.transport));
+    const c = resolveTransportConfig(options.transport);
     const isClient = options.role === 'client';
-    this.lifecycle = new Lifecycle(this.events);
-    this.keys = new ConnectionKeys(isClient, c.insecureNullKeys);
-    this.spaces = new PacketSpaces(c);
-    this.loss = new LossDetector<PacketRecord>({ isServer: !isClient });
-    this.streams = new StreamMap(options.role, c.streams, (e) => this.events.push(e));
-    this.datagrams = new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue });
-    this.localCids = new LocalCids(c.localCidLength, options.random, options.resetToken);
-    const ourScid = this.localCids.issueInitial().cid;
-    this.idle = new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now);
-    this.handshake = new Handshake(
+    const events = new EventQueue();
+    const loss = new LossDetector<PacketRecord>({ isServer: !isClient });
+    const streams = new StreamMap(options.role, c.streams, events);
+    const localCids = new LocalCids(c.localCidLength, options.random, options.resetToken);
+    const ourScid = localCids.issueInitial().cid;
+    const handshake = new Handshake(
       options.role === 'client'
         ? { role: 'client', initialDcidLength: options.initialDcidLength ?? 16, token: options.token }
-        : { role: 'server', initialDcid: options.initialDcid, clientScid: options.clientScid, retry: options.retry, resetToken: this.localCids.initial!.resetToken },
+        : { role: 'server', initialDcid: options.initialDcid, clientScid: options.clientScid, retry: options.retry, resetToken: localCids.initial!.resetToken },
       options.tls,
       c,
       options.random,
       ourScid,
-      this.streams.localParams(),
+      streams.localParams(),
       now,
     );
-    this.remoteCids = new RemoteCids(this.handshake.peerInitialCid, c.activeConnectionIdLimit);
-    this.keys.setInitial(this.handshake.initialSecretDcid);
-    this.paths = new PathSet(options.remoteAddress ?? '', isClient || (options.role === 'server' && options.addressValidated === true), {
-      role: options.role,
-      config: c,
-      random: options.random,
-      remoteCids: this.remoteCids,
-      loss: this.loss,
-      newRecovery: () => this.newPathRecovery(),
-      qlog: () => this.qlog,
-    });
-    this.owners = {
-      spaces: this.spaces, streams: this.streams, datagrams: this.datagrams,
-      localCids: this.localCids, remoteCids: this.remoteCids, handshake: this.handshake,
+    const remoteCids = new RemoteCids(handshake.peerInitialCid, c.activeConnectionIdLimit);
+    const keys = new ConnectionKeys(isClient, c.insecureNullKeys);
+    keys.setInitial(handshake.initialSecretDcid);
+    const trace = new Trace();
+    const validated = isClient || (options.role === 'server' && options.addressValidated === true);
+    const paths = new PathSet(options.remoteAddress ?? '', validated, { role: options.role, config: c, random: options.random, remoteCids, loss, handshake, trace });
+    const lifecycle = new Lifecycle(events);
+    this.p = {
+      role: options.role, config: c, random: options.random, events, lifecycle, handshake, keys,
+      spaces: new PacketSpaces(c), loss, streams,
+      datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }),
+      localCids, remoteCids, paths, idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
     };
-    this.recovery = new LossRecovery(this.loss, this.paths, this.spaces, this.keys, this.owners, () => this.qlog);
-    this.rx = new Receiver({
-      localCidLength: c.localCidLength,
-      keys: this.keys,
-      spaces: this.spaces,
-      handler: new FrameDispatcher({
-        role: this.role, handshake: this.handshake, lifecycle: this.lifecycle, events: this.events, keys: this.keys,
-        spaces: this.spaces, streams: this.streams, datagrams: this.datagrams, localCids: this.localCids,
-        remoteCids: this.remoteCids, paths: this.paths, idle: this.idle, recovery: this.recovery,
-        packetDcid: () => this.rx.packetDcid,
-        pto: () => this.currentPto(),
-        peerAckDelayExponent: (space) => this.peerAckDelayExponent(space),
-        processTlsEvents: (t) => this.processTlsEvents(t),
-        onHandshakeConfirmed: (t) => this.onHandshakeConfirmed(t),
-        discardSpace: (space, t) => this.discardSpace(space, t),
-        logState: () => this.logState(),
-      }),
-      // RFC 9001 §5.7: a server processes no 1-RTT packet before the handshake completes.
-      canOpen: (space) => !(space === PacketSpace.Application && this.role === 'server' && !this.handshake.isComplete),
-      isOpen: () => this.lifecycle.isOpen,
-      isStatelessReset: (d) => this.remoteCids.isStatelessReset(d),
-      pto: () => this.currentPto(),
-      peerAckDelayExponent: (space) => this.peerAckDelayExponent(space),
-      qlog: () => this.qlog,
-    });
-    this.tx = new Transmitter({
-      role: options.role,
-      config: c,
-      keys: this.keys,
-      spaces: this.spaces,
-      loss: this.loss,
-      paths: this.paths,
-      streams: this.streams,
-      datagrams: this.datagrams,
-      localCids: this.localCids,
-      remoteCids: this.remoteCids,
-      handshake: this.handshake,
-      lifecycle: this.lifecycle,
-      idle: this.idle,
-      scid: ourScid,
-      pto: () => this.currentPto(),
-      onFirstHandshakeSent: (t) => this.discardSpace(PacketSpace.Initial, t),
-    });
-    const lifecycle = this.lifecycle;
-    const streams = this.streams;
-    this.streamHost = {
-      streams,
-      touched: () => this.onCommand?.(),
-      assertUsable: () => this.assertUsable(),
-      get isClosed() {
-        return lifecycle.isClosed;
-      },
-    };
+    this.progress = new HandshakeProgress(this.p);
+    this.recovery = new LossRecovery(this.p);
+    this.rx = new Receiver(this.p, new FrameDispatcher(this.p, this.progress, this.recovery));
+    this.tx = new Transmitter(this.p, this.progress, ourScid);
+    this.streamHost = new StreamHost(streams, lifecycle, this);
     if (isClient) {
-      this.handshake.tls.start();
-      this.processTlsEvents(now);
+      handshake.tls.start();
+      this.progress.processTlsEvents(now);
     }
     if (options.qlog) this.setQlog(options.qlog, now);
   }
@@ -201,56 +128,56 @@ export class Connection {
 
   /** handshake, established, closing, draining or terminated (RFC 9000 §10). */
   get state(): ConnectionState {
-    return this.lifecycle.state;
+    return this.p.lifecycle.state;
   }
 
   /** True once the handshake completed (the peer is authenticated) and until the connection closes. */
   get isConnected(): boolean {
-    return this.handshake.isComplete && this.lifecycle.isOpen;
+    return this.p.handshake.isComplete && this.p.lifecycle.isOpen;
   }
 
   /** True once closing, draining or terminated. */
   get isClosed(): boolean {
-    return this.lifecycle.isClosed;
+    return this.p.lifecycle.isClosed;
   }
 
   get isTerminated(): boolean {
-    return this.lifecycle.isTerminated;
+    return this.p.lifecycle.isTerminated;
   }
 
   /** The handshake completed on our side: the peer is authenticated. */
   get handshakeComplete(): boolean {
-    return this.handshake.isComplete;
+    return this.p.handshake.isComplete;
   }
 
   /** RFC 9001 §4.1.2: the handshake is confirmed. */
   get handshakeConfirmed(): boolean {
-    return this.handshake.isConfirmed;
+    return this.p.handshake.isConfirmed;
   }
 
   /** Why the connection closed, once it did. */
   get closeInfo(): CloseReason | undefined {
-    return this.lifecycle.closeReason;
+    return this.p.lifecycle.closeReason;
   }
 
   /** The negotiated ALPN. */
   get alpn(): string | undefined {
-    return this.handshake.tls.alpn;
+    return this.p.handshake.tls.alpn;
   }
 
   /** The peer's verified Ed25519 public key. */
   get peerPublicKey(): Uint8Array | undefined {
-    return this.handshake.tls.peerPublicKey;
+    return this.p.handshake.tls.peerPublicKey;
   }
 
   /** The peer's transport parameters, once known. */
   get peerTransportParameters(): Readonly<TransportParameters> | undefined {
-    return this.handshake.peerParams;
+    return this.p.handshake.peerParams;
   }
 
   /** The transport parameters we sent. */
   get localTransportParameters(): Readonly<TransportParameters> {
-    return this.handshake.localParams;
+    return this.p.handshake.localParams;
   }
 
   /**
@@ -258,7 +185,7 @@ export class Connection {
    * (undefined when the driver gives none). It follows the peer's migrations (RFC 9000 §9).
    */
   get remoteAddress(): string | undefined {
-    return this.paths.current.address || undefined;
+    return this.p.paths.current.address || undefined;
   }
 
   /** The destination of the datagram the last `pollTransmit` wrote (path datagrams may go elsewhere). */
@@ -273,7 +200,7 @@ export class Connection {
 
   /** The client's first DCID: an endpoint also routes duplicated Initials by it. */
   get originalDestinationCid(): Uint8Array {
-    return this.handshake.originalDcid;
+    return this.p.handshake.originalDcid;
   }
 
   /** Packets that opened so far (an endpoint keeps no state for a first datagram of which none did). */
@@ -283,12 +210,12 @@ export class Connection {
 
   /** The current PTO period without backoff (RFC 9002 §6.2.1), ms. */
   currentPto(): number {
-    return this.paths.recovery.rtt.pto(PacketSpace.Application, this.loss.maxAckDelay);
+    return currentPto(this.p);
   }
 
   /** CIDs to add to / remove from the endpoint's routing table since the last call. */
   takeCidChanges(): { added: Uint8Array[]; retired: Uint8Array[] } {
-    return { added: this.localCids.takeAdded(), retired: this.localCids.takeRetired() };
+    return { added: this.p.localCids.takeAdded(), retired: this.p.localCids.takeRetired() };
   }
 
   /**
@@ -297,17 +224,17 @@ export class Connection {
    * routes to no CID (a reset's DCID is random), then hands it to the matching one.
    */
   isStatelessReset(datagram: Uint8Array): boolean {
-    return this.remoteCids.isStatelessReset(datagram);
+    return this.p.remoteCids.isStatelessReset(datagram);
   }
 
   /** The largest datagram payload that can be sent now, or undefined when the peer does not accept datagrams. */
   maxDatagramSize(): number | undefined {
-    if (!this.handshake.peerParams) return undefined;
-    return this.datagrams.maxSize(this.paths.recovery.mtu.current, this.remoteCids.current.length);
+    if (!this.p.handshake.peerParams) return undefined;
+    return this.p.datagrams.maxSize(this.p.paths.recovery.mtu.current, this.p.remoteCids.current.length);
   }
 
   getStats(): ConnectionStats {
-    const r = this.paths.recovery;
+    const r = this.p.paths.recovery;
     const rtt = r.rtt;
     const ccs = r.cc.stats;
     const tx = this.tx.stats;
@@ -326,20 +253,16 @@ export class Connection {
       packetsRetransmitted: tx.packetsRetransmitted,
       packetsDropped: rx.packetsDropped,
       mtu: r.mtu.current,
-      keyUpdates: this.keys.updates,
-      ptoCount: this.loss.ptoCount,
-      datagrams: { ...this.datagrams.stats },
-      ...this.paths.stats,
+      keyUpdates: this.p.keys.updates,
+      ptoCount: this.p.loss.ptoCount,
+      datagrams: { ...this.p.datagrams.stats },
+      ...this.p.paths.stats,
     };
   }
 
   /** The parts of the connection. @internal (tests, the fuzzer's oracle) */
   get internals(): ConnectionInternals {
-    return {
-      ...this.owners,
-      config: this.config, events: this.events, lifecycle: this.lifecycle, keys: this.keys, loss: this.loss, paths: this.paths,
-      idle: this.idle, receiver: this.rx, transmitter: this.tx, qlog: this.qlog,
-    };
+    return { ...this.p, receiver: this.rx, transmitter: this.tx, qlog: this.p.trace.tracer };
   }
 
   // ------------------------------------------------------------------ commands
@@ -350,17 +273,17 @@ export class Connection {
    */
   setQlog(sink: QlogSink | undefined, now: number): void {
     if (!sink) {
-      this.qlog = undefined;
+      this.p.trace.tracer = undefined;
       this.tx.traceSealed(undefined);
       return;
     }
-    if (this.qlog) {
-      this.qlog.sink = sink;
+    if (this.p.trace.tracer) {
+      this.p.trace.tracer.sink = sink;
       return;
     }
-    const q = (this.qlog = new QlogTracer(sink, now));
+    const q = (this.p.trace.tracer = new QlogTracer(sink, now));
     this.tx.traceSealed(q);
-    startTrace(q, this.handshake.localParams, this.keys.hasInitialKeys, this.handshake.peerParams);
+    startTrace(q, this.p.handshake.localParams, this.p.keys.hasInitialKeys, this.p.handshake.peerParams);
     this.afterInput(q);
   }
 
@@ -368,14 +291,14 @@ export class Connection {
   openStream(direction: Direction, priority = 0): number | null {
     this.onCommand?.();
     this.assertUsable();
-    const r = this.streams.open(direction, priority);
+    const r = this.p.streams.open(direction, priority);
     return r.kind === 'opened' ? r.stream.id : null;
   }
 
   /** The next stream the peer opened, or null. */
   acceptStream(direction: Direction): number | null {
     this.onCommand?.();
-    return this.streams.accept(direction)?.id ?? null;
+    return this.p.streams.accept(direction)?.id ?? null;
   }
 
   /** The sending part of stream `id` (its operations mark the connection as needing service). */
@@ -417,13 +340,13 @@ export class Connection {
   sendDatagram(data: Uint8Array): void {
     this.onCommand?.();
     this.assertUsable();
-    this.datagrams.send(data, this.paths.recovery.mtu.current, this.remoteCids.current.length);
+    this.p.datagrams.send(data, this.p.paths.recovery.mtu.current, this.p.remoteCids.current.length);
   }
 
   /** The oldest received datagram, or undefined. */
   recvDatagram(): Uint8Array | undefined {
     this.onCommand?.();
-    return this.datagrams.recv();
+    return this.p.datagrams.recv();
   }
 
   /** Sends an ack-eliciting PING (keeps the path alive, measures RTT). */
@@ -435,8 +358,8 @@ export class Connection {
   /** Starts a 1-RTT key update (RFC 9001 §6.1); returns false when one may not start yet. */
   initiateKeyUpdate(now: number): boolean {
     this.onCommand?.();
-    if (!this.handshake.isConfirmed || !this.keys.canInitiateUpdate) return false;
-    this.keys.initiateUpdate(now, this.currentPto());
+    if (!this.p.handshake.isConfirmed || !this.p.keys.canInitiateUpdate) return false;
+    this.p.keys.initiateUpdate(now, this.currentPto());
     return true;
   }
 
@@ -448,9 +371,9 @@ export class Connection {
   validatePath(now: number): void {
     this.onCommand?.();
     this.assertUsable();
-    if (!this.handshake.isConfirmed) return;
-    if (this.qlog) this.qlog.now = now;
-    this.paths.validateCurrent(now, this.currentPto());
+    if (!this.p.handshake.isConfirmed) return;
+    if (this.p.trace.tracer) this.p.trace.tracer.now = now;
+    this.p.paths.validateCurrent(now, this.currentPto());
   }
 
   /**
@@ -459,11 +382,11 @@ export class Connection {
    */
   close(now: number, code: number | bigint, reason = ''): void {
     this.onCommand?.();
-    if (this.lifecycle.isClosed) return;
-    const q = this.qlog;
+    if (this.p.lifecycle.isClosed) return;
+    const q = this.p.trace.tracer;
     if (q) q.now = now;
     const frame: CloseFrame = { kind: 'connectionClose', application: true, errorCode: code, frameType: 0, reason: utf8(reason) };
-    this.lifecycle.close(now, frame, { kind: 'application', code, reason, remote: false }, this.currentPto());
+    this.p.lifecycle.close(now, frame, { kind: 'application', code, reason, remote: false }, this.currentPto());
     if (q) this.afterInput(q);
   }
 
@@ -475,18 +398,18 @@ export class Connection {
    * the connection.
    */
   handleDatagram(now: number, data: Uint8Array, from?: string): void {
-    const state = this.lifecycle.state;
+    const state = this.p.lifecycle.state;
     if (state === 'terminated' || state === 'draining') return;
-    if (!this.paths.onDatagramFrom(from, data.length, this.handshake.isConfirmed)) {
+    if (!this.p.paths.onDatagramFrom(from, data.length, this.p.handshake.isConfirmed)) {
       this.rx.onDatagramDropped(data.length);
       return;
     }
     if (state === 'closing') {
       this.rx.onDatagramIgnored(data.length);
-      this.lifecycle.onPacketWhileClosing();
+      this.p.lifecycle.onPacketWhileClosing();
       return;
     }
-    const q = this.qlog;
+    const q = this.p.trace.tracer;
     if (q) q.now = now;
     try {
       this.rx.handleDatagram(now, data);
@@ -498,8 +421,8 @@ export class Connection {
 
   /** The timer from `pollTimeout()` fired (or any time: only what is due happens). */
   handleTimeout(now: number): void {
-    if (this.lifecycle.isTerminated) return;
-    const q = this.qlog;
+    if (this.p.lifecycle.isTerminated) return;
+    const q = this.p.trace.tracer;
     if (q) q.now = now;
     try {
       this.onTimeout(now);
@@ -517,16 +440,16 @@ export class Connection {
    * `transmitAddress`.
    */
   pollTransmit(now: number, out: Uint8Array): number {
-    const state = this.lifecycle.state;
+    const state = this.p.lifecycle.state;
     if (state === 'terminated' || state === 'draining') return 0;
-    const q = this.qlog;
+    const q = this.p.trace.tracer;
     if (q) q.now = now;
     let len: number;
     try {
       len = this.tx.pollTransmit(now, out);
     } catch (e) {
       this.onError(now, e);
-      len = this.lifecycle.state === 'closing' ? this.tx.transmitClose(now, out) : 0;
+      len = this.p.lifecycle.state === 'closing' ? this.tx.transmitClose(now, out) : 0;
     }
     if (q) this.afterInput(q);
     return len;
@@ -534,148 +457,56 @@ export class Connection {
 
   /** When `handleTimeout` should next be called (ms), or Infinity. */
   pollTimeout(): number {
-    const lc = this.lifecycle;
+    const lc = this.p.lifecycle;
     if (lc.isTerminated) return Number.POSITIVE_INFINITY;
     if (lc.isClosed) return lc.closeDeadline;
     const pto = this.currentPto();
-    let t = Math.min(this.loss.timeout, this.idle.deadline(pto), this.tx.pacingWake, this.keys.previousReadDiscardAt);
-    if (!this.handshake.isComplete) t = Math.min(t, this.handshake.deadline);
+    let t = Math.min(this.p.loss.timeout, this.p.idle.deadline(pto), this.tx.pacingWake, this.p.keys.previousReadDiscardAt);
+    if (!this.p.handshake.isComplete) t = Math.min(t, this.p.handshake.deadline);
     // What the anti-amplification limit keeps us from sending (an ACK, a keep-alive; RFC 9000
     // §8.1, §9.3) waits for the peer's next datagram: its deadline is no timer, or a driver would
     // spin on it. MTU probes wait for a validated path (transmit.ts).
-    const path = this.paths.current;
+    const path = this.p.paths.current;
     if (path.validated || path.budget >= MIN_PACKET_BUDGET) {
-      for (const s of this.spaces.all) if (!s.discarded && this.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
-      if (this.handshake.isComplete) t = Math.min(t, this.idle.keepAliveAt);
+      for (const s of this.p.spaces.all) if (!s.discarded && this.p.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
+      if (this.p.handshake.isComplete) t = Math.min(t, this.p.idle.keepAliveAt);
     }
-    const mtuAt = this.paths.recovery.mtu.nextSearchAt;
+    const mtuAt = this.p.paths.recovery.mtu.nextSearchAt;
     if (mtuAt !== undefined && path.validated) t = Math.min(t, mtuAt);
-    return Math.min(t, this.paths.timeout);
+    return Math.min(t, this.p.paths.timeout);
   }
 
   /** The next event, or undefined. */
   pollEvent(): ConnectionEvent | undefined {
-    const e = this.events.shift();
-    if (e !== undefined && (e.type === 'readable' || e.type === 'writable')) this.streams.eventTaken(e);
+    const e = this.p.events.shift();
+    if (e !== undefined && (e.type === 'readable' || e.type === 'writable')) this.p.streams.eventTaken(e);
     return e;
-  }
-
-  // ------------------------------------------------------------------ TLS and the handshake
-
-  private processTlsEvents(now: number): void {
-    const tls = this.handshake.tls;
-    for (let e = tls.pollEvent(); e; e = tls.pollEvent()) {
-      switch (e.kind) {
-        case 'writeData': {
-          const space = LEVEL_SPACE[e.level];
-          if (space === undefined) throw new TransportError(TransportErrorCode.INTERNAL_ERROR, 'TLS wrote 0-RTT data');
-          this.spaces.at(space).crypto.write(e.data);
-          break;
-        }
-        case 'readSecret':
-        case 'writeSecret': {
-          const dir = e.kind === 'readSecret' ? 'read' : 'write';
-          if (e.level === Level.Handshake) {
-            this.keys.setHandshakeSecret(dir, e.suite, e.secret);
-            if (this.role === 'client' && !this.loss.hasHandshakeKeys) this.loss.onHandshakeKeys(now, this.paths.recovery.rtt);
-          } else if (e.level === Level.Application) {
-            this.keys.setOneRttSecret(dir, e.suite, e.secret);
-          }
-          if (this.qlog && e.level !== Level.Initial) {
-            const writer = dir === 'write' ? this.role : this.role === 'client' ? 'server' : 'client';
-            qlogTlsKey(this.qlog, writer, e.level === Level.Handshake ? 'handshake' : '1rtt');
-          }
-          if (dir === 'read') this.rx.onReadKeys(now);
-          break;
-        }
-        case 'peerTransportParameters':
-          this.onPeerParams(now, e.data);
-          break;
-        case 'handshakeDone':
-          this.onHandshakeComplete(now);
-          break;
-        case 'sessionTicket':
-          break; // no resumption: tickets are accepted and dropped (IROH.md: iroh sends two)
-      }
-    }
-  }
-
-  private onPeerParams(now: number, data: Uint8Array): void {
-    const p = this.handshake.onPeerParams(data);
-    if (this.role === 'client' && p.statelessResetToken) this.remoteCids.setInitialResetToken(p.statelessResetToken);
-    if (this.qlog) this.qlog.emit({ time: this.qlog.now, name: 'transport:parameters_set', data: qlogParameters('remote', p) });
-    this.streams.setPeerParams(p);
-    this.loss.setMaxAckDelay(p.maxAckDelay, now, this.paths.recovery.rtt);
-    this.datagrams.setPeerMaxFrameSize(p.maxDatagramFrameSize);
-    this.idle.onPeerTimeout(p.maxIdleTimeout);
-    this.localCids.setPeerLimit(Math.min(p.activeConnectionIdLimit, 8));
-  }
-
-  private onHandshakeComplete(now: number): void {
-    this.handshake.onComplete();
-    this.lifecycle.onEstablished();
-    this.logState();
-    this.events.push({ type: 'connected' });
-    // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
-    if (this.role === 'server') this.onHandshakeConfirmed(now);
-    this.rx.onReadKeys(now);
-  }
-
-  private onHandshakeConfirmed(now: number): void {
-    if (!this.handshake.onConfirmed()) return;
-    this.logState();
-    this.loss.onHandshakeConfirmed(now, this.paths.recovery.rtt);
-    // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
-    this.discardSpace(PacketSpace.Initial, now);
-    this.discardSpace(PacketSpace.Handshake, now);
-    const peer = this.handshake.peerParams;
-    if (this.config.mtuDiscovery && peer) this.paths.recovery.mtu.enable(peer.maxUdpPayloadSize);
-    this.events.push({ type: 'handshakeConfirmed' });
-  }
-
-  /** Keys of `space` are discarded (RFC 9001 §4.9): its packets leave flight, its waiting packets go. */
-  private discardSpace(space: PacketSpace, now: number): void {
-    const sp = this.spaces.at(space);
-    if (sp.discarded) return;
-    sp.discard();
-    this.keys.discard(space);
-    const r = this.paths.recovery;
-    r.cc.onPacketsDiscarded(this.loss.discardSpace(space, now, r.rtt));
-    this.rx.discardBuffered(space);
-  }
-
-  /** A fresh recovery state for a new network path, searching the MTU once allowed. */
-  private newPathRecovery(): PathRecovery {
-    const r = new PathRecovery(this.config);
-    const peer = this.handshake.peerParams;
-    if (this.config.mtuDiscovery && peer && this.handshake.isConfirmed) r.mtu.enable(peer.maxUdpPayloadSize);
-    return r;
   }
 
   // ------------------------------------------------------------------ timers
 
   private onTimeout(now: number): void {
-    const lc = this.lifecycle;
+    const lc = this.p.lifecycle;
     if (lc.isClosed) {
       lc.onTimeout(now);
       return;
     }
     const pto = this.currentPto();
-    if (now >= this.idle.deadline(pto)) {
-      lc.closeSilently({ kind: 'idle', code: 0, reason: `no packet received for ${this.idle.timeout} ms (idle timeout)`, remote: false });
+    if (now >= this.p.idle.deadline(pto)) {
+      lc.closeSilently({ kind: 'idle', code: 0, reason: `no packet received for ${this.p.idle.timeout} ms (idle timeout)`, remote: false });
       return;
     }
-    const hs = this.handshake;
+    const hs = this.p.handshake;
     if (!hs.isComplete && now >= hs.deadline) {
       lc.close(now, transportClose(TransportErrorCode.CONNECTION_REFUSED, 'handshake timeout'), {
         kind: 'handshakeTimeout', code: TransportErrorCode.CONNECTION_REFUSED,
-        reason: `the handshake did not complete within ${this.config.handshakeTimeoutMs} ms`, remote: false,
+        reason: `the handshake did not complete within ${this.p.config.handshakeTimeoutMs} ms`, remote: false,
       }, pto);
       return;
     }
-    this.keys.onTimeout(now);
-    if (now >= this.paths.timeout) {
-      const noPath = this.paths.onTimeout(now);
+    this.p.keys.onTimeout(now);
+    if (now >= this.p.paths.timeout) {
+      const noPath = this.p.paths.onTimeout(now);
       if (noPath !== undefined) {
         // RFC 9000 §9.3.2: silently, with NO_VIABLE_PATH as the reason the application sees.
         lc.closeSilently({ kind: 'transport', code: TransportErrorCode.NO_VIABLE_PATH, reason: noPath, remote: false });
@@ -683,16 +514,16 @@ export class Connection {
       }
     }
     this.tx.onTimeout(now);
-    if (now >= this.loss.timeout) this.recovery.onLossTimeout(now);
-    if (hs.isComplete && now >= this.idle.keepAliveAt) this.tx.requestPing();
-    if (hs.isConfirmed) this.keys.maybeUpdate(now, this.config.keyUpdateIntervalPackets, this.currentPto());
+    if (now >= this.p.loss.timeout) this.recovery.onLossTimeout(now);
+    if (hs.isComplete && now >= this.p.idle.keepAliveAt) this.tx.requestPing();
+    if (hs.isConfirmed) this.p.keys.maybeUpdate(now, this.p.config.keyUpdateIntervalPackets, this.currentPto());
   }
 
   // ------------------------------------------------------------------ errors and helpers
 
   /** An error while handling input: the connection closes with the RFC code (a bug of ours: INTERNAL_ERROR). */
   private onError(now: number, e: unknown): void {
-    if (this.lifecycle.isClosed) return;
+    if (this.p.lifecycle.isClosed) return;
     let frame: CloseFrame;
     let reason: CloseReason;
     if (e instanceof TransportError) {
@@ -707,53 +538,29 @@ export class Connection {
       frame = transportClose(TransportErrorCode.INTERNAL_ERROR, 'internal error');
       reason = { kind: 'transport', code: TransportErrorCode.INTERNAL_ERROR, reason: `internal error: ${msg}`, remote: false };
     }
-    this.lifecycle.close(now, frame, reason, this.currentPto());
+    this.p.lifecycle.close(now, frame, reason, this.currentPto());
   }
 
   private assertUsable(): void {
-    if (this.lifecycle.isClosed) throw new ConnectionClosedError(this.lifecycle.closeReason);
+    if (this.p.lifecycle.isClosed) throw new ConnectionClosedError(this.p.lifecycle.closeReason);
   }
 
-  /** The ack_delay_exponent of the peer's ACK frames in `space` (RFC 9000 §18.2; 3 outside 1-RTT). */
-  private peerAckDelayExponent(space: PacketSpace): number {
-    return space === PacketSpace.Application ? (this.handshake.peerParams?.ackDelayExponent ?? 3) : 3;
-  }
 
   /** qlog: the state, the close, a local key update and the metrics, when changed; the trace ends with the connection. */
   private afterInput(q: QlogTracer): void {
-    const r = this.paths.recovery;
+    const r = this.p.paths.recovery;
     q.afterInput({
-      state: qlogState(this.lifecycle.state, this.handshake),
-      closeReason: this.lifecycle.closeReason,
-      keyGeneration: this.keys.updates,
+      state: qlogState(this.p.lifecycle.state, this.p.handshake),
+      closeReason: this.p.lifecycle.closeReason,
+      keyGeneration: this.p.keys.updates,
       rtt: r.rtt,
-      ptoCount: this.loss.ptoCount,
+      ptoCount: this.p.loss.ptoCount,
       cc: r.cc,
     });
-    if (this.lifecycle.isTerminated) {
+    if (this.p.lifecycle.isTerminated) {
       // The trace ends here: the sink is told no event follows.
       this.setQlog(undefined, q.now);
       q.sink.close?.();
     }
   }
-
-  private logState(): void {
-    this.qlog?.stateChanged(qlogState(this.lifecycle.state, this.handshake));
-  }
 }
-
-/** Thrown by commands on a closed connection. */
-export class ConnectionClosedError extends Error {
-  override readonly name = 'ConnectionClosedError';
-  readonly reason: CloseReason | undefined;
-  constructor(reason: CloseReason | undefined) {
-    super(`connection closed${reason ? `: ${reason.reason || reason.kind}` : ''}`);
-    this.reason = reason;
-  }
-}
-
-const LEVEL_SPACE: Partial<Record<Level, PacketSpace>> = {
-  [Level.Initial]: PacketSpace.Initial,
-  [Level.Handshake]: PacketSpace.Handshake,
-  [Level.Application]: PacketSpace.Application,
-};

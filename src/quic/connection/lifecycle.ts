@@ -141,3 +141,13 @@ export function transportClose(code: number, reason: string, frameType = 0): Clo
   const r = utf8(reason);
   return { kind: 'connectionClose', application: false, errorCode: code, frameType, reason: r.length > 256 ? r.subarray(0, 256) : r };
 }
+
+/** Thrown by commands on a closed connection. */
+export class ConnectionClosedError extends Error {
+  override readonly name = 'ConnectionClosedError';
+  readonly reason: CloseReason | undefined;
+  constructor(reason: CloseReason | undefined) {
+    super(`connection closed${reason ? `: ${reason.reason || reason.kind}` : ''}`);
+    this.reason = reason;
+  }
+}

@@ -1,12 +1,11 @@
 import { PacketSpace } from '../packet/space.js';
 import type { LossDetector } from '../recovery/loss.js';
 import type { SentPacket } from '../recovery/sent-packets.js';
-import type { ConnectionKeys } from './keys.js';
 import type { PathRecovery } from './path.js';
 import type { PathSet } from './paths.js';
-import { qlogPacketsLost, type QlogTracer } from './qlog.js';
-import { onFramesAcked, onFramesLost, type FrameOwners, type PacketRecord } from './sent-packet.js';
-import type { PacketSpaces } from './spaces.js';
+import type { ConnectionParts } from './parts.js';
+import { qlogPacketsLost } from './qlog.js';
+import { onFramesAcked, onFramesLost, type PacketRecord } from './sent-packet.js';
 
 /**
  * Loss recovery as the connection applies it (RFC 9002): an ACK frame or the loss detection timer
@@ -16,29 +15,23 @@ import type { PacketSpaces } from './spaces.js';
  * number spaces for probes. It owns no state of its own.
  */
 export class LossRecovery {
+  private readonly p: ConnectionParts;
   private readonly loss: LossDetector<PacketRecord>;
   private readonly paths: PathSet;
-  private readonly spaces: PacketSpaces;
-  private readonly keys: ConnectionKeys;
-  private readonly owners: FrameOwners;
-  private readonly qlog: () => QlogTracer | undefined;
 
-  constructor(loss: LossDetector<PacketRecord>, paths: PathSet, spaces: PacketSpaces, keys: ConnectionKeys, owners: FrameOwners, qlog: () => QlogTracer | undefined) {
-    this.loss = loss;
-    this.paths = paths;
-    this.spaces = spaces;
-    this.keys = keys;
-    this.owners = owners;
-    this.qlog = qlog;
+  constructor(parts: ConnectionParts) {
+    this.p = parts;
+    this.loss = parts.loss;
+    this.paths = parts.paths;
   }
 
   /** An ACK frame of `space` (`ranges` as the frame decoder gives them; `ackDelayMs` decoded). */
   onAck(now: number, space: PacketSpace, ranges: readonly number[], ackDelayMs: number): void {
     const current = this.paths.recovery;
     const r = this.loss.onAckReceived(space, ranges, ackDelayMs, now, current.rtt);
-    if (space === PacketSpace.Application && ranges.length > 0) this.keys.onOneRttAcked(ranges[0]!);
+    if (space === PacketSpace.Application && ranges.length > 0) this.p.keys.onOneRttAcked(ranges[0]!);
     if (r.newlyAcked.length > 0) {
-      for (const p of r.newlyAcked) onFramesAcked(this.owners, p.record);
+      for (const p of r.newlyAcked) onFramesAcked(this.p, p.record);
       this.creditAcked(now, r.newlyAcked);
     }
     if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion);
@@ -62,7 +55,7 @@ export class LossRecovery {
     const r = this.paths.recovery;
     r.rtt.reset();
     r.cc.onPacketsDiscarded(this.loss.resetForRetry(now, r.rtt));
-    this.spaces.at(PacketSpace.Initial).crypto.requeueUnacked();
+    this.p.spaces.at(PacketSpace.Initial).crypto.requeueUnacked();
   }
 
   /** Each newly acknowledged packet counts for the path it left on (RFC 9000 §9.4). */
@@ -77,9 +70,9 @@ export class LossRecovery {
 
   /** Lost packets: their frames are re-queued, and each loss is a congestion signal for its own path. */
   private onPacketsLost(now: number, space: PacketSpace, lost: readonly SentPacket<PacketRecord>[], persistentCongestion: boolean): void {
-    const q = this.qlog();
+    const q = this.p.trace.tracer;
     if (q) qlogPacketsLost(q, space, lost, this.loss.largestAcked(space));
-    for (const p of lost) onFramesLost(this.owners, p.record);
+    for (const p of lost) onFramesLost(this.p, p.record);
     // Persistent congestion was judged over the space's packets: it is the current path's.
     const current = this.paths.recovery;
     const first = lost[0]!.record.path.recovery;
@@ -98,7 +91,7 @@ export class LossRecovery {
    * Handshake in one datagram, since the client may only be able to read one of them.
    */
   private onPto(space: PacketSpace, probes: number): void {
-    for (const sp of this.spaces.all) {
+    for (const sp of this.p.spaces.all) {
       if (sp.discarded) continue;
       if (sp.space === space) sp.oweProbes(probes);
       else if (this.loss.hasAckElicitingInFlight(sp.space)) sp.oweProbes(1);

@@ -6,7 +6,7 @@ import type { Random } from '../../tls/random.js';
 import type { RemoteCids } from './cids.js';
 import { Path, PathRecovery, samePeerHost } from './path.js';
 import type { PathStats } from './stats.js';
-import { qlogCidUpdated, qlogMigration, type QlogMigration, type QlogTracer } from './qlog.js';
+import { qlogCidUpdated, qlogMigration, type QlogMigration, type Trace } from './qlog.js';
 
 /**
  * The paths of one connection, path validation and the peer's address changes (RFC 9000 §8.2,
@@ -54,10 +54,9 @@ export interface PathDeps {
   readonly random: Random;
   readonly remoteCids: RemoteCids;
   readonly loss: LossDetector<unknown>;
-  /** A fresh recovery state for a new network path (MTU discovery enabled when the handshake allows). */
-  readonly newRecovery: () => PathRecovery;
-  /** The qlog tracer, when tracing. */
-  readonly qlog: () => QlogTracer | undefined;
+  /** Whether a new path may search its MTU at once: the handshake is confirmed, and the peer's limit. */
+  readonly handshake: { readonly isConfirmed: boolean; readonly peerParams: { readonly maxUdpPayloadSize: number } | undefined };
+  readonly trace: Trace;
 }
 
 export class PathSet {
@@ -77,7 +76,7 @@ export class PathSet {
 
   constructor(address: string, validated: boolean, deps: PathDeps) {
     this.d = deps;
-    this.cur = new Path(address, validated, 0, deps.newRecovery());
+    this.cur = new Path(address, validated, 0, this.newRecovery());
     this.rxPath = this.cur;
   }
 
@@ -192,7 +191,7 @@ export class PathSet {
         this.others.delete(oldest);
       }
       // §9.4: the same host keeps the congestion state (a NAT rebinding), a new one starts afresh.
-      p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.d.newRecovery());
+      p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.newRecovery());
       this.others.set(p.address, p);
     }
     if (space !== PacketSpace.Application || probingOnly || pn <= largestBefore) return;
@@ -334,7 +333,7 @@ export class PathSet {
       const before = cids.current;
       cids.use(spare);
       p.useCid(spare);
-      const q = this.d.qlog();
+      const q = this.d.trace.tracer;
       if (q) qlogCidUpdated(q, before, cids.current);
     } else {
       p.useCid(cids.currentSequence);
@@ -392,8 +391,17 @@ export class PathSet {
     return 3 * Math.max(pto, initialPto);
   }
 
+  /** A fresh recovery state for a new network path, searching its MTU at once when the handshake allows. */
+  private newRecovery(): PathRecovery {
+    const r = new PathRecovery(this.d.config);
+    const hs = this.d.handshake;
+    const peer = hs.peerParams;
+    if (this.d.config.mtuDiscovery && peer && hs.isConfirmed) r.mtu.enable(peer.maxUdpPayloadSize);
+    return r;
+  }
+
   private log(p: Path, state: QlogMigration['new']): void {
-    const q = this.d.qlog();
+    const q = this.d.trace.tracer;
     if (q) qlogMigration(q, p.address, state);
   }
 }

@@ -195,6 +195,11 @@ export interface QlogMigration {
   readonly path_remote: QlogPathEndpoint;
 }
 
+/** Where a connection's qlog tracer is, while it traces (`Connection.setQlog` sets it). */
+export class Trace {
+  tracer: QlogTracer | undefined = undefined;
+}
+
 /** A sink that keeps every event in memory (tests; the endpoint holds a server's first events in one until it accepts). */
 export class QlogRecorder implements QlogSink {
   readonly events: QlogEvent[] = [];

@@ -2,6 +2,7 @@ import { StreamResetError, UnknownStreamError } from '../streams/stream-error.js
 import type { StreamMap } from '../streams/stream-map.js';
 import type { RecvStream } from '../streams/recv-stream.js';
 import type { SendStream } from '../streams/send-stream.js';
+import { ConnectionClosedError, type Lifecycle } from './lifecycle.js';
 
 /**
  * The application's handles on one stream of a connection (the shape of quinn's SendStream and
@@ -13,15 +14,33 @@ import type { SendStream } from '../streams/send-stream.js';
  * handle on an id that names no part here throws `UnknownStreamError`.
  */
 
-/** What the handles need of their connection. */
-export interface StreamHost {
+/** What the handles need of their connection: one per connection, shared by its handles. */
+export class StreamHost {
   readonly streams: StreamMap;
+  private readonly lifecycle: Lifecycle;
+  private readonly owner: { readonly onCommand: (() => void) | undefined };
+
+  /** `owner`: the connection, whose `onCommand` hook is told of every change. */
+  constructor(streams: StreamMap, lifecycle: Lifecycle, owner: { readonly onCommand: (() => void) | undefined }) {
+    this.streams = streams;
+    this.lifecycle = lifecycle;
+    this.owner = owner;
+  }
+
   /** The application changed a stream: the connection needs service. */
-  touched(): void;
-  /** Throws when the connection no longer accepts commands (closed). */
-  assertUsable(): void;
+  touched(): void {
+    this.owner.onCommand?.();
+  }
+
+  /** Throws ConnectionClosedError when the connection no longer accepts commands. */
+  assertUsable(): void {
+    if (this.lifecycle.isClosed) throw new ConnectionClosedError(this.lifecycle.closeReason);
+  }
+
   /** Whether the connection is closed (resets and stops are then moot). */
-  readonly isClosed: boolean;
+  get isClosed(): boolean {
+    return this.lifecycle.isClosed;
+  }
 }
 
 /** The sending part of stream `id`. */

@@ -1,45 +1,15 @@
 import { TransportErrorCode } from '../errors.js';
 import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import { PacketSpace } from '../packet/space.js';
-import type { LossDetector } from '../recovery/loss.js';
-import type { StreamMap } from '../streams/stream-map.js';
-import type { TransportConfig } from '../transport-config.js';
-import type { LocalCids, RemoteCids } from './cids.js';
-import type { Datagrams } from './datagrams.js';
-import type { Handshake } from './handshake.js';
-import type { IdleTimer } from './idle.js';
-import type { ConnectionKeys } from './keys.js';
-import { transportClose, type Lifecycle } from './lifecycle.js';
+import { transportClose } from './lifecycle.js';
 import { BASE_PLPMTU } from './mtu.js';
 import { PacketBuilder } from './packet-builder.js';
+import { currentPto, type ConnectionParts } from './parts.js';
 import type { Path, PathRecovery } from './path.js';
-import type { PathSet } from './paths.js';
+import type { HandshakeProgress } from './progress.js';
 import { qlogPacketSent, type QlogTracer } from './qlog.js';
 import { DATAGRAM_FRAME, HANDSHAKE_DONE_FRAME, PATH_CHALLENGE_FRAME, PacketRecord } from './sent-packet.js';
-import type { PacketSpaces, SpaceState } from './spaces.js';
-
-/** What the transmit path reads and drives of the rest of the connection. */
-export interface TransmitDeps {
-  readonly role: 'client' | 'server';
-  readonly config: TransportConfig;
-  readonly keys: ConnectionKeys;
-  readonly spaces: PacketSpaces;
-  readonly loss: LossDetector<PacketRecord>;
-  readonly paths: PathSet;
-  readonly streams: StreamMap;
-  readonly datagrams: Datagrams;
-  readonly localCids: LocalCids;
-  readonly remoteCids: RemoteCids;
-  readonly handshake: Handshake;
-  readonly lifecycle: Lifecycle;
-  readonly idle: IdleTimer;
-  /** Our SCID of sequence 0 (long headers). */
-  readonly scid: Uint8Array;
-  /** The current PTO (ms). */
-  pto(): number;
-  /** RFC 9001 §4.9.1: a client sent its first Handshake packet; its Initial keys go. */
-  onFirstHandshakeSent(now: number): void;
-}
+import type { SpaceState } from './spaces.js';
 
 /** Counters of the transmit path. */
 export interface TransmitStats {
@@ -65,7 +35,10 @@ const CLOSE_ACK_RANGES = 16;
  */
 export class Transmitter {
   readonly builder: PacketBuilder;
-  private readonly d: TransmitDeps;
+  private readonly d: ConnectionParts;
+  private readonly progress: HandshakeProgress;
+  /** Our SCID of sequence 0 (long headers). */
+  private readonly scid: Uint8Array;
   private pingPending = false;
   /** When the pacer lets the next packet go (Infinity: not paced). */
   private wake = Number.POSITIVE_INFINITY;
@@ -77,10 +50,12 @@ export class Transmitter {
   private bytes = 0;
   private retransmissions = 0;
 
-  constructor(deps: TransmitDeps) {
-    this.d = deps;
-    this.builder = new PacketBuilder(deps.scid);
-    this.txPath = deps.paths.current;
+  constructor(parts: ConnectionParts, progress: HandshakeProgress, scid: Uint8Array) {
+    this.d = parts;
+    this.progress = progress;
+    this.scid = scid;
+    this.builder = new PacketBuilder(scid);
+    this.txPath = parts.paths.current;
   }
 
   get stats(): TransmitStats {
@@ -105,7 +80,7 @@ export class Transmitter {
     }
     const d = this.d;
     this.builder.onSealed = (space, pn, plaintext, size) =>
-      qlogPacketSent(q, space, pn, plaintext, size, d.scid, d.remoteCids.current, this.ackDelayExponent(space));
+      qlogPacketSent(q, space, pn, plaintext, size, this.scid, d.remoteCids.current, this.ackDelayExponent(space));
   }
 
   /** An ack-eliciting PING goes in the next 1-RTT packet (keep-alive, RTT, `Connection.ping`). */
@@ -212,7 +187,7 @@ export class Transmitter {
       responses++;
     }
     if (p.challengePending && b.room(9)) {
-      b.writePathChallenge(d.paths.takeChallenge(p, now, d.pto(), target >= MIN_DATAGRAM_SIZE));
+      b.writePathChallenge(d.paths.takeChallenge(p, now, currentPto(d), target >= MIN_DATAGRAM_SIZE));
       record.add(PATH_CHALLENGE_FRAME);
     }
     // RFC 9000 §9.3.3: the response on the active path is non-probing, so a genuine peer's answer
@@ -236,7 +211,7 @@ export class Transmitter {
   private transmitData(now: number, out: Uint8Array): number {
     const d = this.d;
     const hs = d.handshake;
-    if (hs.isConfirmed) d.keys.maybeUpdate(now, d.config.keyUpdateIntervalPackets, d.pto());
+    if (hs.isConfirmed) d.keys.maybeUpdate(now, d.config.keyUpdateIntervalPackets, currentPto(d));
     const path = d.paths.current;
     const r = d.paths.recovery;
     let limit = Math.min(out.length, r.mtu.current);
@@ -272,7 +247,8 @@ export class Transmitter {
       if (b.remaining < MIN_PACKET_BUDGET) break;
       needPadding = this.buildPacket(now, path, r, sp, needPadding);
       if (sp.space === PacketSpace.Handshake && d.role === 'client' && b.sentInDatagram(PacketSpace.Handshake)) {
-        d.onFirstHandshakeSent(now);
+        // RFC 9001 §4.9.1: a client discards Initial keys once it first sends a Handshake packet.
+        this.progress.discardSpace(PacketSpace.Initial, now);
       }
     }
     const len = b.finishDatagram();
@@ -353,7 +329,7 @@ export class Transmitter {
     if (app) d.keys.onOneRttSent(pn);
     const inFlight = ackEliciting || b.lastPacketPadded;
     d.loss.onPacketSent(space, record.sent(pn, now, size, ackEliciting, inFlight), r.rtt);
-    if (inFlight) r.onPacketSent(now, size, d.pto());
+    if (inFlight) r.onPacketSent(now, size, currentPto(d));
     if (ackEliciting) d.idle.onAckElicitingSent(now);
     if (this.retransmitted) this.retransmissions++;
     this.sent++;
@@ -441,7 +417,7 @@ export class Transmitter {
     const record = new PacketRecord(path);
     record.add({ k: 'mtuProbe', size });
     d.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, len, true, true), r.rtt);
-    r.onPacketSent(now, len, d.pto());
+    r.onPacketSent(now, len, currentPto(d));
     this.sent++;
   }
 

@@ -81,7 +81,7 @@ export class LossDetector<T> {
   private handshakeKeys = false;
   private blocked = false;
   private peerValidated: boolean;
-  private readonly spaces: SpaceState<T>[];
+  private readonly spaces: SentSpace<T>[];
   private timer = Number.POSITIVE_INFINITY;
   // +Infinity before the first sample: no packet counts toward persistent congestion (§7.6.2).
   private firstRttSample = Number.POSITIVE_INFINITY;
@@ -93,7 +93,7 @@ export class LossDetector<T> {
   constructor(options: LossDetectorOptions) {
     this.peerMaxAckDelay = options.maxAckDelay ?? DEFAULT_MAX_ACK_DELAY;
     this.peerValidated = options.isServer;
-    this.spaces = PACKET_SPACES.map(() => new SpaceState<T>());
+    this.spaces = PACKET_SPACES.map(() => new SentSpace<T>());
   }
 
   /** pto_count: consecutive PTO expirations without an acknowledgment (§6.2.1). */
@@ -363,7 +363,7 @@ export class LossDetector<T> {
     this.setTimer(now, rtt);
   }
 
-  private state(space: PacketSpace): SpaceState<T> {
+  private state(space: PacketSpace): SentSpace<T> {
     const st = this.spaces[space];
     if (st === undefined) throw new RangeError(`bad packet number space ${space}`);
     return st;
@@ -382,7 +382,7 @@ export class LossDetector<T> {
     return bytes;
   }
 
-  private onLeftFlight(st: SpaceState<T>, p: SentPacket<T>): void {
+  private onLeftFlight(st: SentSpace<T>, p: SentPacket<T>): void {
     if (!p.inFlight) return;
     st.bytesInFlight -= p.size;
     if (p.ackEliciting) {
@@ -397,7 +397,7 @@ export class LossDetector<T> {
    * still outstanding or lost earlier) whose ack-eliciting members sent after the first RTT
    * sample span more than the persistent congestion duration. Returns that verdict.
    */
-  private detectAndRemoveLost(st: SpaceState<T>, now: number, lost: SentPacket<T>[], rtt: RttEstimator): boolean {
+  private detectAndRemoveLost(st: SentSpace<T>, now: number, lost: SentPacket<T>[], rtt: RttEstimator): boolean {
     st.lossTime = Number.POSITIVE_INFINITY;
     const largestAcked = st.largestAcked;
     if (largestAcked < 0) return false;
@@ -479,7 +479,8 @@ export class LossDetector<T> {
   }
 }
 
-class SpaceState<T> {
+/** The sent packets of one packet number space and their loss state (RFC 9002 Appendix A.1-A.3). */
+class SentSpace<T> {
   readonly sent = new SentPacketQueue<T>();
   /** Packet numbers we skipped; an ACK covering one is a PROTOCOL_VIOLATION (RFC 9000 §13.1). */
   readonly skipped = new RangeSet(32);

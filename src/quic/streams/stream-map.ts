@@ -59,7 +59,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   private readonly ctlQueue: Stream[] = [];
   /** Own event queue, used when no sink was given (`pollEvent`). */
   private readonly events: StreamEvent[] = [];
-  private readonly emit: (e: StreamEvent) => void;
+  private readonly sink: { push(e: StreamEvent): void };
   private readonly incoming: [Stream[], Stream[]] = [[], []];
   private peer: PeerStreamParams | null = null;
   private dataBlockedPending = false;
@@ -80,9 +80,9 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
    * `sink`: where events go (the connection's ordered event queue, which must then call
    * `eventTaken` for each stream event it hands out); without one they wait for `pollEvent`.
    */
-  constructor(role: Role, limits: Partial<StreamLimits> = {}, sink?: (e: StreamEvent) => void) {
+  constructor(role: Role, limits: Partial<StreamLimits> = {}, sink?: { push(e: StreamEvent): void }) {
     this.role = role;
-    this.emit = sink ?? ((e) => this.events.push(e));
+    this.sink = sink ?? this.events;
     this.limits = Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
     this.connRecv = new ReceiveWindow(this.limits.initialConnectionWindow, this.limits.maxConnectionWindow);
     this.localMaxStreams = [this.limits.maxConcurrentBidiStreams, this.limits.maxConcurrentUniStreams];
@@ -184,7 +184,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     if (send === undefined || send === null) return;
     const before = send.resetCode;
     send.onStopSending(code);
-    if (before === undefined && send.resetCode !== undefined) this.emit({ type: 'stopped', id, code });
+    if (before === undefined && send.resetCode !== undefined) this.sink.push({ type: 'stopped', id, code });
   }
 
   onMaxData(maximum: number): void {
@@ -390,20 +390,20 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     const s = this.streams.get(id);
     if (s === undefined || s.writableQueued) return;
     s.writableQueued = true;
-    this.emit({ type: 'writable', id });
+    this.sink.push({ type: 'writable', id });
   }
 
   onReadable(id: number): void {
     const s = this.streams.get(id);
     if (s === undefined || s.readableQueued) return;
     s.readableQueued = true;
-    this.emit({ type: 'readable', id });
+    this.sink.push({ type: 'readable', id });
   }
 
   onSendTerminal(id: number): void {
     // The sending part is done: every byte and the FIN acknowledged (or the reset acknowledged).
     // A writer waiting for its data to be delivered (a graceful close) wakes on this.
-    if (this.streams.has(id)) this.emit({ type: 'sendDone', id });
+    if (this.streams.has(id)) this.sink.push({ type: 'sendDone', id });
     this.maybeRemove(id);
   }
 
@@ -450,7 +450,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     for (let i = this.nextPeer[d]!; i <= index; i++) {
       s = this.create(streamId(i, peer, DIRS[d]!));
       this.incoming[d].push(s);
-      this.emit({ type: 'incoming', id: s.id, direction: DIRS[d]! });
+      this.sink.push({ type: 'incoming', id: s.id, direction: DIRS[d]! });
     }
     this.nextPeer[d] = index + 1;
     return s;
@@ -510,7 +510,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.peerMaxStreams[d] = maximum;
     if (this.openWaiting[d]) {
       this.openWaiting[d] = false;
-      this.emit({ type: 'streams-available', direction: DIRS[d]! });
+      this.sink.push({ type: 'streams-available', direction: DIRS[d]! });
     }
   }
 
@@ -556,7 +556,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.streams.delete(id);
     s.removed = true;
     if (s.queuedAt !== null) this.scheduler.remove(s);
-    this.emit({ type: 'streamClosed', id });
+    this.sink.push({ type: 'streamClosed', id });
     if (isLocallyInitiated(id, this.role)) return;
     const d = isBidi(id) ? 0 : 1;
     this.peerClosed[d]!++;

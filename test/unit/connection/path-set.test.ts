@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Pair } from '../../harness/pair.js';
 import { testSeed } from '../../harness/seed.js';
 import { RemoteCids } from '../../../src/quic/connection/cids.js';
-import { PathRecovery } from '../../../src/quic/connection/path.js';
+import { Trace } from '../../../src/quic/connection/qlog.js';
 import { PathSet } from '../../../src/quic/connection/paths.js';
 import { TransportErrorCode } from '../../../src/quic/errors.js';
 import { LossDetector } from '../../../src/quic/recovery/loss.js';
@@ -18,8 +18,8 @@ function pathSet(address: string, validated: boolean): PathSet {
     random: new SeededRandom(1),
     remoteCids: new RemoteCids(new Uint8Array(8).fill(1), config.activeConnectionIdLimit),
     loss: new LossDetector({ isServer: true }),
-    newRecovery: () => new PathRecovery(config),
-    qlog: () => undefined,
+    handshake: { isConfirmed: true, peerParams: undefined },
+    trace: new Trace(),
   });
 }
 

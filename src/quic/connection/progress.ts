@@ -1,0 +1,121 @@
+import { TransportError, TransportErrorCode } from '../errors.js';
+import { PacketSpace } from '../packet/space.js';
+import { Level } from '../../tls/engine.js';
+import type { ConnectionParts } from './parts.js';
+import { qlogParameters, qlogState, qlogTlsKey } from './qlog.js';
+
+/**
+ * What the handshake's progress means for the parts of a connection (RFC 9001 §4): TLS's events
+ * (handshake bytes to send, new secrets, the peer's transport parameters, completion), the
+ * handshake's confirmation (RFC 9001 §4.1.2) and the discarding of Initial and Handshake keys
+ * (§4.9). It owns no state of its own: the Handshake part owns the handshake's.
+ */
+export class HandshakeProgress {
+  private readonly p: ConnectionParts;
+
+  constructor(parts: ConnectionParts) {
+    this.p = parts;
+  }
+
+  /** TLS was started or fed handshake bytes: acts on every event it has. */
+  processTlsEvents(now: number): void {
+    const p = this.p;
+    const tls = p.handshake.tls;
+    for (let e = tls.pollEvent(); e; e = tls.pollEvent()) {
+      switch (e.kind) {
+        case 'writeData': {
+          const space = LEVEL_SPACE[e.level];
+          if (space === undefined) throw new TransportError(TransportErrorCode.INTERNAL_ERROR, 'TLS wrote 0-RTT data');
+          p.spaces.at(space).crypto.write(e.data);
+          break;
+        }
+        case 'readSecret':
+        case 'writeSecret': {
+          // New read keys: packets buffered for them are processed once the packet being read is
+          // done (receive.ts), since keys only ever arrive in a CRYPTO frame.
+          const dir = e.kind === 'readSecret' ? 'read' : 'write';
+          if (e.level === Level.Handshake) {
+            p.keys.setHandshakeSecret(dir, e.suite, e.secret);
+            if (p.role === 'client' && !p.loss.hasHandshakeKeys) p.loss.onHandshakeKeys(now, p.paths.recovery.rtt);
+          } else if (e.level === Level.Application) {
+            p.keys.setOneRttSecret(dir, e.suite, e.secret);
+          }
+          const q = p.trace.tracer;
+          if (q && e.level !== Level.Initial) {
+            const writer = dir === 'write' ? p.role : p.role === 'client' ? 'server' : 'client';
+            qlogTlsKey(q, writer, e.level === Level.Handshake ? 'handshake' : '1rtt');
+          }
+          break;
+        }
+        case 'peerTransportParameters':
+          this.onPeerParams(now, e.data);
+          break;
+        case 'handshakeDone':
+          this.onComplete(now);
+          break;
+        case 'sessionTicket':
+          break; // no resumption: tickets are accepted and dropped (iroh sends two)
+      }
+    }
+  }
+
+  /** RFC 9001 §4.1.2: the handshake is confirmed (HANDSHAKE_DONE received, or a server completed). */
+  onConfirmed(now: number): void {
+    const p = this.p;
+    if (!p.handshake.onConfirmed()) return;
+    this.logState();
+    p.loss.onHandshakeConfirmed(now, p.paths.recovery.rtt);
+    // RFC 9001 §4.9.2: Handshake keys are discarded once the handshake is confirmed.
+    this.discardSpace(PacketSpace.Initial, now);
+    this.discardSpace(PacketSpace.Handshake, now);
+    const peer = p.handshake.peerParams;
+    if (p.config.mtuDiscovery && peer) p.paths.recovery.mtu.enable(peer.maxUdpPayloadSize);
+    p.events.push({ type: 'handshakeConfirmed' });
+  }
+
+  /** Keys of `space` are discarded (RFC 9001 §4.9): its packets leave flight; packets waiting for them are dropped. */
+  discardSpace(space: PacketSpace, now: number): void {
+    const p = this.p;
+    const sp = p.spaces.at(space);
+    if (sp.discarded) return;
+    sp.discard();
+    p.keys.discard(space);
+    const r = p.paths.recovery;
+    r.cc.onPacketsDiscarded(p.loss.discardSpace(space, now, r.rtt));
+  }
+
+  /** qlog: the connection's state, when it changed (one datagram can start, complete and confirm the handshake). */
+  logState(): void {
+    const p = this.p;
+    p.trace.tracer?.stateChanged(qlogState(p.lifecycle.state, p.handshake));
+  }
+
+  private onPeerParams(now: number, data: Uint8Array): void {
+    const p = this.p;
+    const params = p.handshake.onPeerParams(data);
+    if (p.role === 'client' && params.statelessResetToken) p.remoteCids.setInitialResetToken(params.statelessResetToken);
+    const q = p.trace.tracer;
+    if (q) q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('remote', params) });
+    p.streams.setPeerParams(params);
+    p.loss.setMaxAckDelay(params.maxAckDelay, now, p.paths.recovery.rtt);
+    p.datagrams.setPeerMaxFrameSize(params.maxDatagramFrameSize);
+    p.idle.onPeerTimeout(params.maxIdleTimeout);
+    p.localCids.setPeerLimit(Math.min(params.activeConnectionIdLimit, 8));
+  }
+
+  private onComplete(now: number): void {
+    const p = this.p;
+    p.handshake.onComplete();
+    p.lifecycle.onEstablished();
+    this.logState();
+    p.events.push({ type: 'connected' });
+    // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes.
+    if (p.role === 'server') this.onConfirmed(now);
+  }
+}
+
+const LEVEL_SPACE: Partial<Record<Level, PacketSpace>> = {
+  [Level.Initial]: PacketSpace.Initial,
+  [Level.Handshake]: PacketSpace.Handshake,
+  [Level.Application]: PacketSpace.Application,
+};
