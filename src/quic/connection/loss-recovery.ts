@@ -70,6 +70,9 @@ export class LossRecovery {
 
   /** Lost packets: their frames are re-queued, and each loss is a congestion signal for its own path. */
   private onPacketsLost(now: number, space: PacketSpace, lost: readonly SentPacket<PacketRecord>[], persistentCongestion: boolean): void {
+    // The loss timer may fire for a space whose packets were acknowledged or discarded meanwhile:
+    // nothing was lost (persistent congestion needs lost packets).
+    if (lost.length === 0) return;
     const q = this.p.trace.tracer;
     if (q) qlogPacketsLost(q, space, lost, this.loss.largestAcked(space));
     for (const p of lost) onFramesLost(this.p, p.record);

@@ -239,6 +239,18 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
       assert.deepEqual(r.kind === 'loss' && pns(r.lost), [0]);
     });
 
+    it('a loss timer armed with one path\'s RTT may find nothing lost with another\'s (a migration in between)', () => {
+      const d = confirmed();
+      for (let pn = 0; pn < 5; pn++) d.onPacketSent(Application, pkt(pn, pn));
+      d.onAckReceived(Application, [3, 3], 0, 50);
+      // The current path changed: a fresh estimator (333 ms) makes the loss delay longer.
+      const fresh = new RttEstimator();
+      const r = d.onLossTimeout(d.timeout, fresh);
+      assert.equal(r.kind, 'loss');
+      assert.deepEqual(r.kind === 'loss' && pns(r.lost), [], 'nothing lost yet by the new loss delay');
+      assert.equal(d.lossTime(Application), 1 + (9 / 8) * 333, 'rearmed with the new delay');
+    });
+
     it('time threshold on the ACK itself when the packets are old enough', () => {
       const d = confirmed();
       d.onPacketSent(Application, pkt(0, 0));
