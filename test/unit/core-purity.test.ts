@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { filesUnder } from '../harness/files.js';
 
 /**
  * House rule 1 (STYLE.md): the core (src/quic, src/tls) is sans-IO and deterministic. This test
@@ -21,15 +22,6 @@ const FORBIDDEN: Array<[RegExp, string]> = [
   [/\bMath\.random\s*\(/, 'uses the global PRNG'],
 ];
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...sourceFiles(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 function stripComments(src: string): string {
   return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
@@ -38,7 +30,7 @@ function stripComments(src: string): string {
 describe('core purity (STYLE.md rule 1)', () => {
   for (const layer of ['src/quic', 'src/tls']) {
     it(`${layer} has no sockets, timers, clocks or global randomness`, () => {
-      const files = sourceFiles(join(root, layer));
+      const files = filesUnder(join(root, layer), '.ts');
       assert.ok(files.length > 0, `no sources found under ${layer}`);
       const offences: string[] = [];
       for (const f of files) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { filesUnder } from '../harness/files.js';
 
 /**
  * House rule 15 (STYLE.md) and DESIGN.md "Who may import whom": layers import downward only, no two
@@ -210,7 +211,7 @@ interface Scan {
 }
 
 function scanSources(root: string): Scan {
-  const files = listTs(join(root, 'src')).map((f) => toRepoPath(root, f)).sort();
+  const files = filesUnder(join(root, 'src'), '.ts').map((f) => toRepoPath(root, f)).sort();
   const graph: Graph = new Map();
   const runtime = new Set<string>();
   const typeOnly = new Set<string>();
@@ -282,15 +283,6 @@ function resolveSpecifier(fromFile: string, specifier: string): string | undefin
   return candidates.find((c) => existsSync(c) && statSync(c).isFile());
 }
 
-function listTs(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...listTs(p));
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 function toRepoPath(root: string, file: string): string {
   return relative(root, file).split(sep).join('/');

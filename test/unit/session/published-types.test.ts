@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { filesUnder } from '../../harness/files.js';
 
 /**
  * The declarations `npm run build` ships are the package's public API ([redesign] item 8): they
@@ -68,7 +69,7 @@ describe('published types (the declarations `npm run build` ships)', function ()
   });
 
   it('doc comments cite nothing the package does not ship (design docs, source files, issues)', () => {
-    const shipped = allDeclarations(join(pkg, 'dist')).map((f) => relative(join(pkg, 'dist'), f));
+    const shipped = filesUnder(join(pkg, 'dist'), '.d.ts').map((f) => relative(join(pkg, 'dist'), f));
     // Every declaration of the session layer, the handles and the command ships, reachable or not;
     // of the others, those an application reaches from the entry points.
     const ours = (f: string): boolean => f === 'src/index.d.ts' || ['src/session/', 'src/handles/', 'src/cli/'].some((p) => f.startsWith(p));
@@ -185,12 +186,3 @@ function declarationsReachableFrom(entries: string[]): string[] {
   return [...seen].sort();
 }
 
-function allDeclarations(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...allDeclarations(p));
-    else if (name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
