@@ -15,7 +15,7 @@ import { EventQueue } from './events.js';
 import { Handshake } from './handshake.js';
 import { IdleTimer } from './idle.js';
 import { ConnectionKeys } from './keys.js';
-import { ConnectionClosedError, Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
+import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
 import { PathSet } from './paths.js';
 import type { ConnectionStats } from './stats.js';
 import { currentPto, type ConnectionParts } from './parts.js';
@@ -542,9 +542,8 @@ export class Connection {
   }
 
   private assertUsable(): void {
-    if (this.p.lifecycle.isClosed) throw new ConnectionClosedError(this.p.lifecycle.closeReason);
+    this.streamHost.assertUsable();
   }
-
 
   /** qlog: the state, the close, a local key update and the metrics, when changed; the trace ends with the connection. */
   private afterInput(q: QlogTracer): void {
