@@ -7,7 +7,7 @@ import type { KeyLogger } from '../tls/engine.js';
 import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
 import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
 import { KeyLogFile } from './keylog.js';
-import { QlogDir } from './qlog.js';
+import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
 import { SessionState } from './session-state.js';
 import type { SessionHost } from './session-host.js';

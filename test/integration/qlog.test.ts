@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
-import { parseJsonSeq } from '../../src/session/qlog.js';
+import { parseJsonSeq } from '../../src/session/qlog-files.js';
 import { bytesEqual, concatBytes } from '../../src/codec/bytes.js';
 import { SeededRandom } from '../../src/tls/random.js';
 

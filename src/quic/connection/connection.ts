@@ -11,7 +11,7 @@ import { LocalCids, RemoteCids } from './cids.js';
 import { LossRecovery } from './loss-recovery.js';
 import type { ConnectionOptions } from './options.js';
 import { Datagrams } from './datagrams.js';
-import { EventQueue } from './events.js';
+import { EventQueue } from './event-queue.js';
 import { Handshake } from './handshake.js';
 import { IdleTimer } from './idle.js';
 import { ConnectionKeys } from './keys.js';

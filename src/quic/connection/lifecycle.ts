@@ -1,7 +1,7 @@
 import { utf8 } from '../../codec/bytes.js';
 import type { CloseReason } from '../events.js';
 import type { Frame } from '../frames/frame.js';
-import type { EventQueue } from './events.js';
+import type { EventQueue } from './event-queue.js';
 
 /** The connection's states (RFC 9000 §10: closing, draining). */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'terminated';

@@ -5,7 +5,7 @@ import type { TransportConfig } from '../transport-config.js';
 import type { Random } from '../../tls/random.js';
 import type { LocalCids, RemoteCids } from './cids.js';
 import type { Datagrams } from './datagrams.js';
-import type { EventQueue } from './events.js';
+import type { EventQueue } from './event-queue.js';
 import type { Handshake } from './handshake.js';
 import type { IdleTimer } from './idle.js';
 import type { ConnectionKeys } from './keys.js';
