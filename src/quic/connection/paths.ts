@@ -213,17 +213,15 @@ export class PathSet {
       this.stats.pathValidations++;
       if (probeOnly && p.validated) {
         this.log(p, 'probing_successful');
+        this.releaseFallback();
         return;
       }
       p.markValidated();
       if (p === this.cur) {
-        // §9.3: the new address is the peer's; the old path is no longer needed.
-        const old = this.back;
-        this.back = undefined;
-        if (old) {
-          old.stopValidation();
-          this.d.remoteCids.retire(old.cidSeq);
-        }
+        // §9.3: the new address is the peer's; the old path is no longer needed once its own
+        // check (§9.3.3) is over: a challenge already sent there keeps being repeated until it is
+        // answered or times out, so none goes unanswered because a loss met a faster validation.
+        this.releaseFallback();
         this.onCurrentValidated(now);
         this.log(p, 'migration_complete');
         // §8.2.1: validated with a datagram under 1200 bytes: validate again with a full one.
@@ -253,9 +251,11 @@ export class PathSet {
       if (now >= p.deadline) {
         const { probeOnly } = p.endValidation();
         if (probeOnly || p.validated) {
-          // The old path's check or an MTU re-check failed: it stays the revert target / in use;
-          // the idle timeout and PTO decide about a path that is really dead.
+          // The old path's check or an MTU re-check failed: it stays the revert target / in use
+          // (unless the current path is validated: then the old one goes); the idle timeout and
+          // PTO decide about a path that is really dead.
           this.log(p, 'probing_abandoned');
+          this.releaseFallback();
           continue;
         }
         this.stats.pathValidationFailures++;
@@ -270,6 +270,17 @@ export class PathSet {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The old path goes (its CID retired) once the current path is validated and the old path's
+   * own check is over (§9.3.3: it was kept only as the target to revert to, and for that check).
+   */
+  private releaseFallback(): void {
+    const old = this.back;
+    if (!old || !this.cur.validated || old.validating) return;
+    this.back = undefined;
+    this.d.remoteCids.retire(old.cidSeq);
   }
 
   /** Starts validation of the current path on request (a liveness check, §8.2). */
