@@ -61,7 +61,16 @@ export function isolatedCommand(cmd: readonly string[]): string[] {
  * still alive when the leader exits is killed too, so no iroh node outlives its test.
  */
 export function runIsolated(cmd: readonly string[], opts: RunIsolatedOptions): Promise<RunResult> {
-  const argv = isolatedCommand(cmd);
+  return runGrouped(isolatedCommand(cmd), opts);
+}
+
+/**
+ * Runs `argv` as the leader of its own process group and collects its output; on timeout, or when
+ * the leader exits, the whole group is killed (the same guarantee, without the namespace, for
+ * tests whose children never leave loopback on their own, e.g. the packed-tarball test).
+ */
+export function runGrouped(argv: readonly string[], opts: RunIsolatedOptions): Promise<RunResult> {
+  if (argv.length === 0) throw new Error('runGrouped: empty command');
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: opts.cwd ?? process.cwd(),
