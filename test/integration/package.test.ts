@@ -63,6 +63,18 @@ describe('the packed package, installed into a fresh project', function () {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
+  it('ships the build, the README and both licenses, and nothing of the repository besides (no build/, test/, bench/, src/*.ts)', () => {
+    const outside = packed.filter((p) => !p.startsWith('dist/src/') && !['package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'].includes(p));
+    assert.deepEqual(outside, []);
+    assert.ok(packed.filter((p) => p.endsWith('.js')).length > 50, `${packed.length} files`);
+    assert.deepEqual(packed.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts')), []);
+    // "MIT OR Apache-2.0": the text of each license, and a copyright line for the MIT one.
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { license?: string };
+    assert.equal(manifest.license, 'MIT OR Apache-2.0');
+    assert.match(readFileSync(join(installed, 'LICENSE-MIT'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} the quic-peer authors\n[\s\S]*THE SOFTWARE IS PROVIDED "AS IS"/);
+    assert.match(readFileSync(join(installed, 'LICENSE-APACHE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
+  });
+
   it('ships every file package.json points at (main, types, exports, typesVersions, bin)', () => {
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as unknown;
     const targets = [...new Set(relativePaths(manifest).map((p) => p.replace(/^\.\//, '')))];
