@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runGrouped, type RunResult } from '../interop/netns.js';
 
@@ -73,6 +73,22 @@ describe('the packed package, installed into a fresh project', function () {
     assert.equal(manifest.license, 'MIT OR Apache-2.0');
     assert.match(readFileSync(join(installed, 'LICENSE-MIT'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} the quic-peer authors\n[\s\S]*THE SOFTWARE IS PROVIDED "AS IS"/);
     assert.match(readFileSync(join(installed, 'LICENSE-APACHE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
+  });
+
+  it('ships no source map that points at a file it does not ship', () => {
+    const dangling: string[] = [];
+    for (const js of packed.filter((p) => p.endsWith('.js'))) {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(join(installed, js), 'utf8'))?.[1];
+      if (url === undefined) continue;
+      const map = posix.join(posix.dirname(js), url);
+      if (!packed.includes(map)) {
+        dangling.push(`${js} -> ${map}`);
+        continue;
+      }
+      const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[] };
+      for (const source of sources) if (!packed.includes(posix.join(posix.dirname(map), source))) dangling.push(`${map} -> ${source}`);
+    }
+    assert.deepEqual(dangling, []);
   });
 
   it('ships every file package.json points at (main, types, exports, typesVersions, bin)', () => {
