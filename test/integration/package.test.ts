@@ -91,6 +91,12 @@ describe('the packed package, installed into a fresh project', function () {
     assert.deepEqual(dangling, []);
   });
 
+  it('brings only the runtime dependencies src imports (@noble/curves, @noble/hashes)', () => {
+    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    const packages = Object.keys(lock.packages).filter((k) => k !== '').map((k) => k.replace(/^.*node_modules\//, ''));
+    assert.deepEqual(packages.sort(), ['@noble/curves', '@noble/hashes', 'quic-peer']);
+  });
+
   it('ships every file package.json points at (main, types, exports, typesVersions, bin)', () => {
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as unknown;
     const targets = [...new Set(relativePaths(manifest).map((p) => p.replace(/^\.\//, '')))];
