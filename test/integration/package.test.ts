@@ -97,6 +97,15 @@ describe('the packed package, installed into a fresh project', function () {
     assert.deepEqual(packages.sort(), ['@noble/curves', '@noble/hashes', 'quic-peer']);
   });
 
+  it('has a README whose images and links work on the registry page (absolute URLs or anchors only)', () => {
+    // npmjs.com resolves a relative path against the package's repository, and the package names
+    // none (no public URL is known), so a relative image or link would show broken there.
+    const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)[^)]*\)|<img[^>]*\ssrc="([^"]+)"|<a[^>]*\shref="([^"]+)"/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+    assert.ok(targets.length > 0, 'the README has links');
+    assert.deepEqual(targets.filter((t) => !/^(?:https:\/\/|#)/.test(t)), []);
+  });
+
   it('ships every file package.json points at (main, types, exports, typesVersions, bin)', () => {
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as unknown;
     const targets = [...new Set(relativePaths(manifest).map((p) => p.replace(/^\.\//, '')))];
