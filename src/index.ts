@@ -9,20 +9,26 @@ export type { CloseInfo } from './session/session-state.js';
 export type { SessionHost } from './session/session-host.js';
 export { StreamAbortedError } from './session/stream-adapter.js';
 export { ConnectError, InvalidArgumentError, SessionClosedError, type ConnectErrorKind } from './session/errors.js';
+export type { CloseReason } from './quic/events.js';
 export {
   InvalidRemoteError,
   decodeEndpointTicket,
   encodeEndpointTicket,
   parseRemote,
   type EndpointAddr,
+  type InvalidRemoteReason,
+  type RemoteForm,
 } from './session/addressing.js';
 export { DatagramError } from './quic/connection/datagram-error.js';
 export { ConfigError, type TransportConfig, type TransportOptions } from './quic/transport-config.js';
-export type { ConnectionStats } from './quic/connection/stats.js';
+export type { CongestionAlgorithm } from './quic/congestion/interface.js';
+export type { StreamLimits } from './quic/streams/stream-types.js';
+export type { ConnectionStats, DatagramStats } from './quic/connection/stats.js';
 export {
   EndpointId,
   InvalidEndpointIdError,
   InvalidSecretKeyError,
+  type InvalidEndpointIdReason,
   generateSecretKey,
   secretKeyFromBytes,
   secretKeyFromHex,
@@ -31,4 +37,5 @@ export {
   publicKeyOf,
 } from './tls/identity.js';
 export { CryptoRandom, type Random } from './tls/random.js';
+export type { KeyLogger } from './tls/engine.js';
 export { TlsAlert } from './tls/alerts.js';

@@ -34,6 +34,7 @@ export const BODY_CHANNEL_CAPACITY = 32;
 /** Largest chunk a channel queues; larger writes are split (iroh-http's 64 KiB). */
 export const MAX_CHUNK_SIZE = 64 * 1024;
 
+/** Bounds of a body channel (see {@link makeBodyChannel}). */
 export interface BodyChannelOptions {
   /** Maximum queued chunks (default 32). */
   capacity?: number;
@@ -43,18 +44,25 @@ export interface BodyChannelOptions {
 
 /** How a channel ended: read to the end, cancelled by the reader, or aborted by the writer. */
 export interface BodyOutcome {
+  /** `finished` (read to the end), `cancelled` (by the reader) or `aborted` (by the writer). */
   how: 'finished' | 'cancelled' | 'aborted';
   /** The code given to cancel/abort (undefined for `finished` or when none was given). */
   streamErrorCode: AppErrorCode | undefined;
 }
 
+/** Options of {@link BodyWriter.send}. */
 export interface SendOptions {
   /** Hand the buffer over instead of copying it: the caller must not touch it afterwards. */
   transfer?: boolean;
 }
 
 /** Creates a connected writer/reader pair. */
-export function makeBodyChannel(options: BodyChannelOptions = {}): { writer: BodyWriter; reader: BodyReader } {
+export function makeBodyChannel(options: BodyChannelOptions = {}): {
+  /** The sending end. */
+  writer: BodyWriter;
+  /** The receiving end. */
+  reader: BodyReader;
+} {
   const channel = new Channel(options.capacity ?? BODY_CHANNEL_CAPACITY, options.maxChunkSize ?? MAX_CHUNK_SIZE);
   return { writer: new BodyWriter(channel), reader: new BodyReader(channel) };
 }

@@ -14,6 +14,7 @@ import type { Endpoint } from '../session/endpoint.js';
 import { createHandleFfi, type HandleFfi } from './ffi.js';
 import { HandleStore, type HandleStoreOptions } from './store.js';
 
+/** Options of {@link createEndpointHandles}: the store's limits, plus connect defaults. */
 export interface EndpointHandlesOptions extends HandleStoreOptions<Session> {
   /** Defaults for every `sessionConnect` (ALPN, dial timeout); `directAddrs` come from the call. */
   readonly connect?: Omit<ConnectOptions, 'directAddrs'>;
@@ -21,7 +22,9 @@ export interface EndpointHandlesOptions extends HandleStoreOptions<Session> {
 
 /** The FFI functions bound to one endpoint, with the store that names their objects. */
 export interface EndpointHandles extends HandleFfi {
+  /** The endpoint the sessions are dialled from and accepted on. */
   readonly endpoint: Endpoint;
+  /** The store that issues the session, reader and writer handles. */
   readonly store: HandleStore<Session>;
   /** Removes and closes every handle, then closes the endpoint (as `endpoint.close()` would). */
   close(): Promise<void>;

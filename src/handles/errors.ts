@@ -12,12 +12,19 @@
 
 /** Stable codes, one per error class. */
 export const HandleErrorCode = {
+  /** {@link InvalidHandleError}: a malformed, stale, wrong-kind or never-issued handle. */
   INVALID_HANDLE: 'INVALID_HANDLE',
+  /** {@link HandleLimitError}: the store holds its maximum number of handles. */
   HANDLE_LIMIT: 'HANDLE_LIMIT',
+  /** {@link ChannelClosedError}: the body channel was cancelled, aborted or already finished. */
   CHANNEL_CLOSED: 'CHANNEL_CLOSED',
+  /** {@link BodyTooLargeError}: a payload over its limit (a datagram above the session's maximum). */
   BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  /** {@link InvalidInputError}: an argument of the wrong type or out of range. */
   INVALID_INPUT: 'INVALID_INPUT',
+  /** {@link ConnectionFailedError}: the session or endpoint failed the operation. */
   CONNECTION_FAILED: 'CONNECTION_FAILED',
+  /** Anything thrown that is not a {@link HandleError} (see {@link toFfiError}). */
   INTERNAL: 'INTERNAL',
 } as const;
 export type HandleErrorCode = (typeof HandleErrorCode)[keyof typeof HandleErrorCode];
@@ -27,8 +34,11 @@ export type AppErrorCode = number | bigint;
 
 /** The plain-object form of an error, safe to structured-clone or serialize. */
 export interface FfiError {
+  /** What went wrong, stable across versions: switch on this. */
   code: HandleErrorCode;
+  /** The error's class name (`InvalidHandleError`...), or the thrown error's name for `INTERNAL`. */
   name: string;
+  /** A human-readable description, for logs. */
   message: string;
   /** Application error code of a closed channel: a number, or a decimal string above 2^53-1. */
   streamErrorCode?: number | string;
@@ -36,8 +46,9 @@ export interface FfiError {
   reason?: InvalidHandleReason;
 }
 
-/** Base class: every error thrown by src/handles is one of these. */
+/** Base class: every error the handle registry throws is one of these. */
 export class HandleError extends Error {
+  /** The stable code of this error's class. */
   readonly code: HandleErrorCode;
 
   constructor(code: HandleErrorCode, message: string, options?: { cause?: unknown }) {
@@ -60,9 +71,13 @@ export class HandleError extends Error {
  */
 export type InvalidHandleReason = 'malformed' | 'wrong-kind' | 'stale' | 'never-issued';
 
+/** A handle that names no live entry of the expected kind: never another object. */
 export class InvalidHandleError extends HandleError {
+  /** Always `'InvalidHandleError'`, so the class shows in logs and survives structured cloning. */
   override readonly name = 'InvalidHandleError';
+  /** The value given as a handle, whatever its type. */
   readonly handle: unknown;
+  /** Why it was rejected. */
   readonly reason: InvalidHandleReason;
   /** The kind of handle that was expected (`session`, `reader`, `writer`). */
   readonly expected: string;
@@ -84,7 +99,9 @@ export class InvalidHandleError extends HandleError {
 
 /** The store holds its maximum number of handles (or a slot map ran out of indices). */
 export class HandleLimitError extends HandleError {
+  /** Always `'HandleLimitError'`. */
   override readonly name = 'HandleLimitError';
+  /** The limit that was reached. */
   readonly limit: number;
 
   constructor(limit: number, detail = 'handle limit reached') {
@@ -107,8 +124,11 @@ export type ChannelClosedHow = 'cancelled' | 'aborted' | 'finished';
  * straight off an abort/cancel reason and put it in RESET_STREAM / STOP_SENDING).
  */
 export class ChannelClosedError extends HandleError {
+  /** Always `'ChannelClosedError'`. */
   override readonly name = 'ChannelClosedError';
+  /** How the channel ended. */
   readonly how: ChannelClosedHow;
+  /** The application error code given to `cancel` or `abort`, if any. */
   readonly streamErrorCode: AppErrorCode | undefined;
 
   constructor(how: ChannelClosedHow, streamErrorCode: AppErrorCode | undefined, detail?: string) {
@@ -127,8 +147,11 @@ export class ChannelClosedError extends HandleError {
 
 /** A datagram (or other bounded payload) is over its limit. */
 export class BodyTooLargeError extends HandleError {
+  /** Always `'BodyTooLargeError'`. */
   override readonly name = 'BodyTooLargeError';
+  /** The payload's size in bytes. */
   readonly size: number;
+  /** The limit in bytes, or null when the session accepts no such payload at all (no datagrams). */
   readonly limit: number | null;
 
   constructor(size: number, limit: number | null, what = 'payload') {
@@ -143,6 +166,7 @@ export class BodyTooLargeError extends HandleError {
 
 /** An argument of the wrong type or out of range (a close code above 2^62-1, a non-integer...). */
 export class InvalidInputError extends HandleError {
+  /** Always `'InvalidInputError'`. */
   override readonly name = 'InvalidInputError';
 
   constructor(message: string) {
@@ -152,6 +176,7 @@ export class InvalidInputError extends HandleError {
 
 /** The session or endpoint failed an operation (connect, open a stream...); `cause` has details. */
 export class ConnectionFailedError extends HandleError {
+  /** Always `'ConnectionFailedError'`. */
   override readonly name = 'ConnectionFailedError';
 
   constructor(message: string, cause?: unknown) {

@@ -33,13 +33,17 @@ import type { HandleStore } from './store.js';
 
 /** The two halves of a bidirectional stream, as the Session exposes them. */
 export interface DuplexStreams {
+  /** What the peer sends on the stream. */
   readable: ReadableStream<Uint8Array>;
+  /** What we send on the stream. */
   writable: WritableStream<Uint8Array>;
 }
 
 /** What a session reports when it ends. */
 export interface SessionCloseInfo {
+  /** The application close code (0 for a clean close). */
   closeCode: number | bigint;
+  /** The close reason, possibly empty. */
   reason: string;
 }
 
@@ -50,11 +54,17 @@ export interface SessionCloseInfo {
  * send STOP_SENDING/RESET_STREAM with it, as the pumps expect). quic-peer's `Session` satisfies it.
  */
 export interface SessionLike {
+  /** Opens a bidirectional stream. */
   createBidiStream(): Promise<DuplexStreams>;
+  /** The next bidirectional stream the peer opens, or null once the session is closed. */
   nextBidiStream(): Promise<DuplexStreams | null>;
+  /** Opens a unidirectional (send-only) stream. */
   createUniStream(): Promise<WritableStream<Uint8Array>>;
+  /** The next unidirectional stream the peer opens, or null once the session is closed. */
   nextUniStream(): Promise<ReadableStream<Uint8Array> | null>;
+  /** Sends one unreliable datagram (at most `maxDatagramSize()` bytes, checked before the call). */
   sendDatagram(data: Uint8Array): void | Promise<void>;
+  /** The next datagram received, or null once the session is closed. */
   recvDatagram(): Promise<Uint8Array | null>;
   /** Largest datagram payload now, or null when the peer does not accept datagrams. */
   maxDatagramSize(): number | null;
@@ -64,7 +74,9 @@ export interface SessionLike {
   closed(): Promise<SessionCloseInfo>;
 }
 
+/** What {@link createHandleFfi} builds on: a store and the endpoint's way to get sessions. */
 export interface HandleFfiOptions<S extends SessionLike> {
+  /** The store the handles are issued from (its limits and idle sweep apply). */
   store: HandleStore<S>;
   /** The endpoint's connect: `remote` is an endpoint id, ticket or address string. */
   connect: (remote: string, options: { directAddrs: string[] }) => Promise<S>;
@@ -74,32 +86,57 @@ export interface HandleFfiOptions<S extends SessionLike> {
 
 /** Handles of a stream's two body channels. */
 export interface FfiDuplexStream {
+  /** Pull what the peer sends with `nextChunk(readHandle)`. */
   readHandle: number;
+  /** Send with `sendChunk(writeHandle, bytes)`, then `finishBody(writeHandle)`. */
   writeHandle: number;
 }
 
 /** Close information: `closeCode` is a number, or a decimal string above 2^53-1. */
 export interface FfiCloseInfo {
+  /** The application close code (0 for a clean close). */
   closeCode: number | string;
+  /** The close reason, possibly empty. */
   reason: string;
 }
 
+/**
+ * iroh-http's session methods as functions of handles. A handle that is stale, of the wrong kind,
+ * malformed or never issued is rejected with an InvalidHandleError (thrown by the synchronous
+ * functions); a failure of the session or endpoint is a ConnectionFailedError.
+ */
 export interface HandleFfi {
+  /** Dials `remote` (endpoint id, `id@ip:port` or ticket), also trying `directAddrs`; resolves with a session handle. */
   sessionConnect(remote: string, directAddrs?: string[]): Promise<number>;
+  /** The next incoming session's handle, or null once the endpoint is closing. */
   sessionAccept(): Promise<number | null>;
+  /** Opens a bidirectional stream on the session: a reader handle and a writer handle. */
   sessionCreateBidiStream(session: number): Promise<FfiDuplexStream>;
+  /** The next bidirectional stream the peer opens, or null once the session is closed. */
   sessionNextBidiStream(session: number): Promise<FfiDuplexStream | null>;
+  /** Opens a unidirectional stream on the session: a writer handle. */
   sessionCreateUniStream(session: number): Promise<number>;
+  /** The reader handle of the next unidirectional stream the peer opens, or null once the session is closed. */
   sessionNextUniStream(session: number): Promise<number | null>;
+  /** Sends a datagram; a BodyTooLargeError when it is over `sessionMaxDatagramSize` or the peer takes none. */
   sessionSendDatagram(session: number, data: Uint8Array): Promise<void>;
+  /** The next datagram, or null once the session is closed. */
   sessionRecvDatagram(session: number): Promise<Uint8Array | null>;
+  /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
   sessionMaxDatagramSize(session: number): number | null;
+  /** Closes the session with an application code (up to 2^62-1) and reason, and frees its handle. */
   sessionClose(session: number, closeCode: number | bigint, reason: string): void;
+  /** Resolves when the session has closed (either side), then frees its handle. */
   sessionClosed(session: number): Promise<FfiCloseInfo>;
+  /** The next chunk of a received body, or null at its end (which frees the handle). */
   nextChunk(readHandle: number): Promise<Uint8Array | null>;
+  /** Sends a chunk on a body; resolves when the channel has room again (backpressure). */
   sendChunk(writeHandle: number, chunk: Uint8Array): Promise<void>;
+  /** Ends a body cleanly (a FIN once the queued chunks are out) and frees the handle. */
   finishBody(writeHandle: number): void;
+  /** Stops reading a body: the peer is asked to stop sending (STOP_SENDING with `code`, default 0); frees the handle. */
   cancelBody(readHandle: number, code?: number | bigint): void;
+  /** Abandons a body being sent (RESET_STREAM with `code`, default 0); frees the handle. */
   abortBody(writeHandle: number, code?: number | bigint): void;
 }
 

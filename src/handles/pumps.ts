@@ -21,6 +21,7 @@ import { ChannelClosedError, checkAppErrorCode } from './errors.js';
 import type { AppErrorCode } from './errors.js';
 import type { BodyOutcome, BodyReader, BodyWriter } from './body-channel.js';
 
+/** Options of the pumps between web streams and body channels. */
 export interface PumpOptions {
   /**
    * Hand the stream's chunks to the body channel without copying (default true: a chunk read from

@@ -23,8 +23,11 @@ import type { InvalidHandleReason } from './errors.js';
 
 /** The kinds of handle, one per map of the store. Values 1..7 fit the 3-bit kind field. */
 export const HandleKind = {
+  /** A session handle (`sessionConnect`, `sessionAccept`). */
   session: 1,
+  /** A reader handle: the receiving end of a body channel (`nextChunk`). */
   reader: 2,
+  /** A writer handle: the sending end of a body channel (`sendChunk`, `finishBody`). */
   writer: 3,
 } as const;
 export type HandleKind = (typeof HandleKind)[keyof typeof HandleKind];
@@ -39,8 +42,11 @@ const KIND_BITS = 8; // 3 bits of kind: multiply/divide by 8 above the index
 
 /** The fields of a handle, or null when the value is not a well-formed handle. */
 export interface DecodedHandle {
+  /** The slot index (low 32 bits). */
   index: number;
+  /** The kind tag (3 bits): a {@link HandleKind} value in a well-formed handle. */
   kind: number;
+  /** The slot's generation when the handle was issued (18 bits, from 1). */
   generation: number;
 }
 
@@ -62,6 +68,7 @@ export function kindName(kind: number): string | undefined {
   return undefined;
 }
 
+/** Limits of a {@link SlotMap}. */
 export interface SlotMapOptions {
   /** Generation at which a slot is retired instead of reused (default MAX_GENERATION). Tests lower it. */
   maxGeneration?: number;
@@ -69,8 +76,14 @@ export interface SlotMapOptions {
   maxIndex?: number;
 }
 
+/**
+ * Values of one kind behind generational handles: a removed value's handle is rejected as `stale`
+ * forever after, a handle of another kind as `wrong-kind`, never resolved to another value.
+ */
 export class SlotMap<T> {
+  /** The kind tag every handle of this map carries. */
   readonly kind: HandleKind;
+  /** The kind's name (`session`, `reader`, `writer`), for error messages. */
   readonly kindName: string;
   private readonly slots: Slot<T>[] = [];
   private readonly free: number[] = [];
@@ -79,6 +92,7 @@ export class SlotMap<T> {
   private count = 0;
   private retired = 0;
 
+  /** An empty map whose handles carry `kind`; throws RangeError on limits outside the handle's bit fields. */
   constructor(kind: HandleKind, options: SlotMapOptions = {}) {
     this.kind = kind;
     this.kindName = kindName(kind) ?? `kind ${kind}`;
@@ -168,14 +182,17 @@ export class SlotMap<T> {
     }
   }
 
+  /** Live handles in slot order. */
   *handles(): IterableIterator<number> {
     for (const [h] of this.entries()) yield h;
   }
 
+  /** Live values in slot order. */
   *values(): IterableIterator<T> {
     for (const [, v] of this.entries()) yield v;
   }
 
+  /** The same as {@link SlotMap.entries}: live `[handle, value]` pairs. */
   [Symbol.iterator](): IterableIterator<[number, T]> {
     return this.entries();
   }

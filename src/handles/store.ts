@@ -29,6 +29,7 @@ export const DEFAULT_MAX_HANDLES = 65_536;
 /** Default idle time after which `sweep` removes an entry: 5 minutes. */
 export const DEFAULT_IDLE_TTL_MS = 5 * 60_000;
 
+/** Limits and hooks of a {@link HandleStore}. */
 export interface HandleStoreOptions<SessionT> {
   /** Total handles across the three maps (default 65,536). */
   maxHandles?: number;
@@ -52,14 +53,25 @@ export interface ChildOptions {
 
 /** Handles removed by a sweep (or `closeAll`), by kind. */
 export interface SweepResult {
+  /** Session handles removed (each passed to the `closeSession` hook). */
   sessions: number[];
+  /** Reader handles removed (each cancelled with code 0). */
   readers: number[];
+  /** Writer handles removed (each aborted with code 0). */
   writers: number[];
 }
 
+/**
+ * Every object a caller names by handle, for one endpoint: sessions, body readers and body
+ * writers in three generational slot maps, a limit on the total, and an idle sweep that closes
+ * what a leaking caller forgot (entries in use by a pending call are never swept).
+ */
 export class HandleStore<SessionT> {
+  /** The most handles (sessions + readers + writers) held at once. */
   readonly maxHandles: number;
+  /** Idle time in milliseconds after which `sweep` removes an entry. */
   readonly idleTtlMs: number;
+  /** The store's monotonic clock, in milliseconds. */
   readonly clock: () => number;
   private readonly sessions: SlotMap<Entry<SessionT>>;
   private readonly readers: SlotMap<Entry<BodyReader>>;
@@ -68,6 +80,7 @@ export class HandleStore<SessionT> {
   private readonly channelOptions: BodyChannelOptions;
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
+  /** An empty store; throws RangeError on a negative `maxHandles` or a non-positive `idleTtlMs`. */
   constructor(options: HandleStoreOptions<SessionT> = {}) {
     this.maxHandles = options.maxHandles ?? DEFAULT_MAX_HANDLES;
     this.idleTtlMs = options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS;
@@ -86,25 +99,34 @@ export class HandleStore<SessionT> {
     return this.sessions.size + this.readers.size + this.writers.size;
   }
 
+  /** Live session handles. */
   get sessionCount(): number {
     return this.sessions.size;
   }
 
+  /** Live reader handles. */
   get readerCount(): number {
     return this.readers.size;
   }
 
+  /** Live writer handles. */
   get writerCount(): number {
     return this.writers.size;
   }
 
   /** A body channel sized as configured for this store. */
-  makeBodyChannel(): { writer: BodyWriter; reader: BodyReader } {
+  makeBodyChannel(): {
+    /** The sending end. */
+    writer: BodyWriter;
+    /** The receiving end. */
+    reader: BodyReader;
+  } {
     return makeBodyChannel(this.channelOptions);
   }
 
   // ── sessions ──
 
+  /** Registers a session and returns its handle; throws HandleLimitError when the store is full. */
   insertSession(session: SessionT): number {
     this.checkLimit();
     return this.sessions.insert(this.entry(session, undefined));
@@ -132,46 +154,56 @@ export class HandleStore<SessionT> {
 
   // ── readers ──
 
+  /** Registers a body reader (of `options.session`, if given) and returns its handle; throws HandleLimitError when full. */
   insertReader(reader: BodyReader, options?: ChildOptions): number {
     this.checkLimit();
     return this.readers.insert(this.entry(reader, options));
   }
 
+  /** The reader behind `h` (marks it used); throws InvalidHandleError. */
   lookupReader(h: unknown): BodyReader {
     return this.touch(this.readers.get(h)).value;
   }
 
+  /** Removes and returns the reader behind `h` without cancelling it; throws InvalidHandleError. */
   removeReader(h: unknown): BodyReader {
     return this.readers.remove(h).value;
   }
 
+  /** Like removeReader, but undefined instead of an error when `h` is not live. */
   tryRemoveReader(h: unknown): BodyReader | undefined {
     return this.readers.tryRemove(h)?.value;
   }
 
+  /** Runs `fn` on the reader behind `h`, which is busy (never swept) until `fn` settles. */
   useReader<R>(h: unknown, fn: (reader: BodyReader) => Promise<R>): Promise<R> {
     return this.use(this.readers.get(h), fn);
   }
 
   // ── writers ──
 
+  /** Registers a body writer (of `options.session`, if given) and returns its handle; throws HandleLimitError when full. */
   insertWriter(writer: BodyWriter, options?: ChildOptions): number {
     this.checkLimit();
     return this.writers.insert(this.entry(writer, options));
   }
 
+  /** The writer behind `h` (marks it used); throws InvalidHandleError. */
   lookupWriter(h: unknown): BodyWriter {
     return this.touch(this.writers.get(h)).value;
   }
 
+  /** Removes and returns the writer behind `h` without aborting it; throws InvalidHandleError. */
   removeWriter(h: unknown): BodyWriter {
     return this.writers.remove(h).value;
   }
 
+  /** Like removeWriter, but undefined instead of an error when `h` is not live. */
   tryRemoveWriter(h: unknown): BodyWriter | undefined {
     return this.writers.tryRemove(h)?.value;
   }
 
+  /** Runs `fn` on the writer behind `h`, which is busy (never swept) until `fn` settles. */
   useWriter<R>(h: unknown, fn: (writer: BodyWriter) => Promise<R>): Promise<R> {
     return this.use(this.writers.get(h), fn);
   }
@@ -225,6 +257,7 @@ export class HandleStore<SessionT> {
     this.sweeper.unref();
   }
 
+  /** Stops the timer `startSweeper` started (if any). */
   stopSweeper(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.sweeper = undefined;
@@ -310,6 +343,7 @@ export class InsertGuard {
   /** @internal */
   constructor(private readonly store: GuardHost) {}
 
+  /** True once `commit()` was called: the inserts stand. */
   get committed(): boolean {
     return this.state === 'committed';
   }
@@ -319,6 +353,7 @@ export class InsertGuard {
     return this.inserted.map((i) => i.handle);
   }
 
+  /** Inserts a reader into the store, to be removed again by `rollback()`. */
   insertReader(reader: BodyReader, options?: ChildOptions): number {
     this.checkOpen();
     const handle = this.store.insertReader(reader, options);
@@ -326,6 +361,7 @@ export class InsertGuard {
     return handle;
   }
 
+  /** Inserts a writer into the store, to be removed again by `rollback()`. */
   insertWriter(writer: BodyWriter, options?: ChildOptions): number {
     this.checkOpen();
     const handle = this.store.insertWriter(writer, options);

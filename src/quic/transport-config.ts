@@ -17,7 +17,7 @@ export interface TransportConfig {
   maxUdpPayloadSize: number;
   /** Path MTU discovery (DPLPMTUD probes); when false we stay at 1200. Default true. */
   mtuDiscovery: boolean;
-  /** Stream and connection windows and stream limits (src/quic/streams). */
+  /** Stream and connection windows and stream limits. */
   streams: StreamLimits;
   /** Our max_ack_delay in ms (default 25). */
   maxAckDelayMs: number;
@@ -29,8 +29,9 @@ export interface TransportConfig {
   localCidLength: number;
   /** Our max_datagram_frame_size (0 = refuse datagrams). Default 65535 (RFC 9221 §3 recommendation). */
   maxDatagramFrameSize: number;
-  /** Datagrams queued to send / kept received before the oldest is dropped. */
+  /** Datagrams queued to send before the oldest is dropped. */
   datagramSendQueue: number;
+  /** Datagrams received and not yet read kept before the oldest is dropped. */
   datagramRecvQueue: number;
   /** Congestion controller: 'cubic' (default, as iroh) or 'newreno'. */
   congestionControl: CongestionAlgorithm;
@@ -91,7 +92,9 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
 
 /** A bad configuration value: names the field and says what was wrong. */
 export class ConfigError extends TypeError {
+  /** Always `'ConfigError'`. */
   override readonly name = 'ConfigError';
+  /** The option that was wrong (`initialRttMs`, `streams.maxStreamWindow`...). */
   readonly field: string;
   constructor(field: string, message: string) {
     super(`${field}: ${message}`);
@@ -100,7 +103,10 @@ export class ConfigError extends TypeError {
 }
 
 /** Transport options: any subset of TransportConfig (and of its stream limits); the rest are defaults. */
-export type TransportOptions = Partial<Omit<TransportConfig, 'streams'>> & { streams?: Partial<StreamLimits> };
+export type TransportOptions = Partial<Omit<TransportConfig, 'streams'>> & {
+  /** Any subset of the stream limits (windows, concurrent streams); the rest are defaults. */
+  streams?: Partial<StreamLimits>;
+};
 
 /** Merges `options` over the defaults and validates every field. */
 export function resolveTransportConfig(options: TransportOptions = {}): TransportConfig {

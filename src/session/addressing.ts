@@ -38,6 +38,7 @@ import { EndpointId, InvalidEndpointIdError, PUBLIC_KEY_LENGTH, base32Decode, ba
 
 /** A remote endpoint: its id, direct socket addresses and relay URLs. */
 export interface EndpointAddr {
+  /** The remote's endpoint id (its Ed25519 public key). */
   readonly id: EndpointId;
   /** Direct UDP addresses, `'ip:port'` / `'[ipv6]:port'`. */
   readonly addrs: readonly string[];
@@ -72,8 +73,11 @@ export type InvalidRemoteReason =
 
 /** A remote (id, address, ticket) that cannot be parsed. */
 export class InvalidRemoteError extends Error {
+  /** Always `'InvalidRemoteError'`. */
   override readonly name = 'InvalidRemoteError';
+  /** Which form of remote the input was taken for. */
   readonly form: RemoteForm;
+  /** What was wrong with it. */
   readonly reason: InvalidRemoteReason;
 
   constructor(form: RemoteForm, reason: InvalidRemoteReason, message: string, cause?: unknown) {

@@ -22,15 +22,16 @@ export interface EndpointOptions {
   readonly alpns?: readonly string[];
   /**
    * Socket addresses to bind (ip:port, port 0 = any). Default loopback only:
-   * ['127.0.0.1:0', '[::1]:0'] (the IPv6 one is skipped when the host has no ::1).
+   * `['127.0.0.1:0', '[::1]:0']` (the IPv6 one is skipped when the host has no ::1).
    */
   readonly bind?: string | readonly string[];
   /** Transport options of every connection (windows, idle timeout, congestion control...). */
   readonly transport?: TransportOptions;
   /** Accept incoming sessions (default true). */
   readonly acceptIncoming?: boolean;
-  /** Most sessions at once (default 4096); most incoming handshakes in flight (default 256). */
+  /** Most sessions at once (default 4096). */
   readonly maxSessions?: number;
+  /** Most incoming handshakes in flight at once (default 256). */
   readonly maxHandshakes?: number;
   /** Address validation with Retry (default 'underLoad'). */
   readonly retry?: 'never' | 'always' | 'underLoad';
@@ -47,6 +48,7 @@ export interface EndpointOptions {
 
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
 export class Endpoint implements SessionHost {
+  /** Our endpoint id: the Ed25519 public key of `secretKey`. */
   readonly id: EndpointId;
   /** @internal */
   readonly core: EndpointCore;
@@ -231,6 +233,7 @@ export class Endpoint implements SessionHost {
     return this.closing;
   }
 
+  /** `await using ep = ...`: the same as {@link Endpoint.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

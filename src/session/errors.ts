@@ -9,6 +9,7 @@ import type { CloseReason } from '../quic/events.js';
 
 /** A bad argument to the API (a close code above 2^62-1, a malformed remote, an unknown option...). */
 export class InvalidArgumentError extends TypeError {
+  /** Always `'InvalidArgumentError'`. */
   override readonly name = 'InvalidArgumentError';
 }
 
@@ -29,8 +30,11 @@ export type ConnectErrorKind =
   /** Any other failure before the handshake completed. */
   | 'failed';
 
+/** A dial (`Session.connect`) failed before the handshake completed; `kind` says why. */
 export class ConnectError extends Error {
+  /** Always `'ConnectError'`. */
   override readonly name = 'ConnectError';
+  /** Why the dial failed. */
   readonly kind: ConnectErrorKind;
   /** The connection's close reason, when the failure came from the connection. */
   readonly reason: CloseReason | undefined;
@@ -43,8 +47,11 @@ export class ConnectError extends Error {
 
 /** The session is closed: an operation that needs it open. */
 export class SessionClosedError extends Error {
+  /** Always `'SessionClosedError'`. */
   override readonly name = 'SessionClosedError';
+  /** The application close code the session ended with. */
   readonly closeCode: number | bigint;
+  /** The close reason, possibly empty. */
   readonly reason: string;
   constructor(closeCode: number | bigint, reason: string) {
     super(`session closed (code ${closeCode}${reason ? `: ${reason}` : ''})`);

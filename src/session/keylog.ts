@@ -7,7 +7,7 @@ import { toHex } from '../codec/bytes.js';
  * decrypt a capture of our QUIC connections.
  *
  * Each line is `<LABEL> <client random, 64 hex digits> <secret, hex>\n`; lines starting with '#'
- * are comments. For a TLS 1.3 handshake the engines (src/tls) report four secrets:
+ * are comments. For a TLS 1.3 handshake the TLS engines report four secrets:
  *
  *   CLIENT_HANDSHAKE_TRAFFIC_SECRET  SERVER_HANDSHAKE_TRAFFIC_SECRET   (Handshake packets)
  *   CLIENT_TRAFFIC_SECRET_0          SERVER_TRAFFIC_SECRET_0           (1-RTT packets)

@@ -6,7 +6,9 @@ import { SessionClosedError, connectErrorFor, describeClose } from './errors.js'
 
 /** How a session ended: the application code and reason, or 0 and a description. */
 export interface CloseInfo {
+  /** The application close code (0 for a clean close). */
   readonly closeCode: number | bigint;
+  /** The close reason, possibly empty. */
   readonly reason: string;
 }
 

@@ -10,12 +10,17 @@ import type { CloseInfo, SessionState } from './session-state.js';
 
 /** A bidirectional stream: both halves as web streams. */
 export interface BidirectionalStream {
+  /** What the peer sends; `cancel(code)` sends STOP_SENDING with that code. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** What we send; `close()` sends the FIN, `abort(code)` sends RESET_STREAM with that code. */
   readonly writable: WritableStream<Uint8Array>;
 }
 
+/** A session's datagrams (RFC 9221) as web streams: unreliable, unordered, one message each. */
 export interface SessionDatagrams {
+  /** Datagrams received. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Datagrams to send, each at most `maxDatagramSize` bytes. */
   readonly writable: WritableStream<Uint8Array>;
   /** The largest datagram that can be sent now (0 when the peer accepts none). */
   readonly maxDatagramSize: number;
@@ -38,6 +43,7 @@ function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
 /** The largest application error code: 2^62 - 1 (a QUIC varint). */
 const MAX_CODE = (1n << 62n) - 1n;
 
+/** Options of {@link Session.connect}. */
 export interface ConnectOptions {
   /** Extra direct addresses (ip:port) to dial, merged with the ones in `remote`. */
   readonly directAddrs?: readonly string[];
@@ -186,11 +192,13 @@ export class Session {
 
   // ---- WebTransport shape ----
 
+  /** Opens a bidirectional stream (waits while the peer's stream limit is reached). */
   async createBidirectionalStream(): Promise<BidirectionalStream> {
     const id = await this.state.openStream('bidi');
     return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
+  /** Opens a unidirectional (send-only) stream (waits while the peer's stream limit is reached). */
   async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
     const id = await this.state.openStream('uni');
     return writableFor(this.state, this.state.waiters, id);
@@ -214,10 +222,12 @@ export class Session {
     this.state.flush();
   }
 
+  /** The connection's counters now: RTT, congestion window, packets and bytes, losses, datagrams, paths. */
   getStats(): ConnectionStats {
     return this.state.conn.getStats();
   }
 
+  /** `await using session = ...`: closes with code 0 and waits until the session is closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
@@ -225,6 +235,7 @@ export class Session {
 
   // ---- iroh-http's methods ----
 
+  /** iroh-http's name for {@link Session.createBidirectionalStream}. */
   createBidiStream(): Promise<BidirectionalStream> {
     return this.createBidirectionalStream();
   }
@@ -236,6 +247,7 @@ export class Session {
     return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
+  /** iroh-http's name for {@link Session.createUnidirectionalStream}. */
   createUniStream(): Promise<WritableStream<Uint8Array>> {
     return this.createUnidirectionalStream();
   }

@@ -27,11 +27,13 @@ export interface ConnectionPort {
 
 /** A stream ended abnormally: reset by the peer, stopped by the peer, or the connection closed. */
 export class StreamAbortedError extends Error {
+  /** Always `'StreamAbortedError'`. */
   override readonly name = 'StreamAbortedError';
   /** 'reset': RESET_STREAM received; 'stopped': STOP_SENDING received; 'closed': connection gone. */
   readonly kind: 'reset' | 'stopped' | 'closed';
   /** The application error code (undefined for 'closed'). */
   readonly code: number | bigint | undefined;
+  /** The QUIC stream id (RFC 9000 §2.1: its low two bits say who opened it and in which direction). */
   readonly streamId: number;
 
   constructor(streamId: number, kind: 'reset' | 'stopped' | 'closed', code: number | bigint | undefined, detail = '') {

@@ -41,7 +41,9 @@ export function alertName(alert: number): string {
 
 /** A fatal TLS error. `quicCode` is the QUIC CRYPTO_ERROR code for it. */
 export class TlsAlert extends Error {
+  /** Always `'TlsAlert'`. */
   override readonly name = 'TlsAlert';
+  /** The alert's code (RFC 8446 §6); on the wire it becomes the QUIC error 0x100 + alert (RFC 9001 §4.8). */
   readonly alert: number;
 
   constructor(alert: number, message: string) {

@@ -28,7 +28,9 @@ export type InvalidEndpointIdReason = 'length' | 'characters' | 'point';
 
 /** An endpoint id that cannot be: wrong length, bad characters, or not an Ed25519 point. */
 export class InvalidEndpointIdError extends Error {
+  /** Always `'InvalidEndpointIdError'`. */
   override readonly name = 'InvalidEndpointIdError';
+  /** What was wrong with it. */
   readonly reason: InvalidEndpointIdReason;
 
   constructor(reason: InvalidEndpointIdReason, message: string) {
@@ -39,6 +41,7 @@ export class InvalidEndpointIdError extends Error {
 
 /** A secret key that cannot be: wrong length or unparseable text. */
 export class InvalidSecretKeyError extends Error {
+  /** Always `'InvalidSecretKeyError'`. */
   override readonly name = 'InvalidSecretKeyError';
   constructor(message: string) {
     super(`invalid secret key: ${message}`);
@@ -155,6 +158,7 @@ export class EndpointId {
     return this.key;
   }
 
+  /** True when `other` is the same public key. */
   equals(other: EndpointId): boolean {
     return bytesEqual(this.key, other.key);
   }
@@ -174,6 +178,7 @@ export class EndpointId {
     return toHex(this.key.subarray(0, 5));
   }
 
+  /** `JSON.stringify` writes the id as its hex string. */
   toJSON(): string {
     return this.toString();
   }

@@ -63,6 +63,7 @@ export interface CongestionController {
   setMaxDatagramSize(size: number): void;
 }
 
+/** A congestion controller: CUBIC (RFC 9438, the default, as iroh) or NewReno (RFC 9002 §7). */
 export type CongestionAlgorithm = 'cubic' | 'newreno';
 
 /** What the controller reads of a sent packet (`SentPacket<T>` satisfies it). */

@@ -13,6 +13,7 @@ export interface DatagramStats {
   lost: number;
   /** Dropped from the send queue to make room (drop-oldest) or because they no longer fit. */
   droppedSend: number;
+  /** Received from the peer. */
   received: number;
   /** Dropped from the receive queue because the application did not read them in time. */
   droppedRecv: number;
@@ -20,9 +21,13 @@ export interface DatagramStats {
 
 /** Path validation and migration counters (what the QUIC interop runner's rebinding tests check). */
 export interface PathStats {
+  /** PATH_CHALLENGE frames sent (RFC 9000 §8.2: probing a new or changed peer address). */
   pathChallengesSent: number;
+  /** PATH_CHALLENGE frames received from the peer. */
   pathChallengesReceived: number;
+  /** PATH_RESPONSE frames sent, each echoing a challenge received. */
   pathResponsesSent: number;
+  /** PATH_RESPONSE frames received. */
   pathResponsesReceived: number;
   /** Path validations that succeeded (a PATH_RESPONSE echoed one of our challenges, RFC 9000 §8.2.3). */
   pathValidations: number;
@@ -39,16 +44,33 @@ export interface PathStats {
 /** Connection counters; the path ones (PATH_CHALLENGE/RESPONSE, validations, migrations) at the top level. */
 export interface ConnectionStats extends Readonly<PathStats> {
   /** RTT figures of the current path, ms. */
-  readonly rtt: { readonly smoothed: number; readonly min: number; readonly latest: number; readonly variance: number };
+  readonly rtt: {
+    /** The smoothed RTT (RFC 9002 §5.3). */
+    readonly smoothed: number;
+    /** The lowest RTT seen (RFC 9002 §5.2); 0 before the first sample. */
+    readonly min: number;
+    /** The latest RTT sample. */
+    readonly latest: number;
+    /** The RTT variation (rttvar, RFC 9002 §5.3). */
+    readonly variance: number;
+  };
   /** Congestion window of the current path, bytes. */
   readonly cwnd: number;
+  /** Bytes sent and neither acknowledged nor declared lost, on the current path. */
   readonly bytesInFlight: number;
+  /** Recovery periods entered: each reduced the congestion window once (RFC 9002 §7.3.2). */
   readonly congestionEvents: number;
+  /** Packets sent (a coalesced datagram counts each packet). */
   readonly packetsSent: number;
+  /** UDP payload bytes sent. */
   readonly bytesSent: number;
+  /** Packets received and opened (duplicates not counted). */
   readonly packetsReceived: number;
+  /** UDP payload bytes received, dropped datagrams included. */
   readonly bytesReceived: number;
+  /** Packets declared lost (RFC 9002 §6.1). */
   readonly packetsLost: number;
+  /** Bytes of the packets declared lost. */
   readonly bytesLost: number;
   /** Packets that carried retransmitted data (CRYPTO or STREAM sent before). */
   readonly packetsRetransmitted: number;
@@ -56,7 +78,10 @@ export interface ConnectionStats extends Readonly<PathStats> {
   readonly packetsDropped: number;
   /** Current UDP payload size used on the path. */
   readonly mtu: number;
+  /** Key updates so far (RFC 9001 §6), whichever side started each. */
   readonly keyUpdates: number;
+  /** Probe timeouts in a row without an acknowledgment (pto_count, RFC 9002 §6.2.1). */
   readonly ptoCount: number;
+  /** Datagram counters (RFC 9221). */
   readonly datagrams: Readonly<DatagramStats>;
 }
