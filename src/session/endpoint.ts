@@ -1,11 +1,11 @@
-import { networkInterfaces } from 'node:os';
 import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
 import type { TransportOptions } from '../quic/transport-config.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
 import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
-import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
+import { encodeEndpointTicket, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
+import { DEFAULT_BIND, advertisedAddrs, pickDialAddress } from './local-addrs.js';
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
@@ -21,8 +21,9 @@ export interface EndpointOptions {
   /** ALPNs served to incoming sessions (default [`iroh-http/2-duplex`]). */
   readonly alpns?: readonly string[];
   /**
-   * Socket addresses to bind (ip:port, port 0 = any). Default loopback only:
-   * `['127.0.0.1:0', '[::1]:0']` (the IPv6 one is skipped when the host has no ::1).
+   * Socket addresses to bind (ip:port, port 0 = any). Default: every interface,
+   * `['0.0.0.0:0', '[::]:0']`, as iroh and quinn (the IPv6 one is skipped when the host has no
+   * IPv6). Bind `'127.0.0.1:0'` to stay on this host.
    */
   readonly bind?: string | readonly string[];
   /** Transport options of every connection (windows, idle timeout, congestion control...). */
@@ -115,7 +116,7 @@ export class Endpoint implements SessionHost {
     const keyLogFile = typeof options.keylog === 'string' ? new KeyLogFile(options.keylog) : undefined;
     const keyLog = keyLogFile?.logger ?? (typeof options.keylog === 'function' ? options.keylog : undefined);
     const explicit = options.bind !== undefined;
-    const addrs = typeof options.bind === 'string' ? [options.bind] : (options.bind ?? ['127.0.0.1:0', '[::1]:0']);
+    const addrs = typeof options.bind === 'string' ? [options.bind] : (options.bind ?? DEFAULT_BIND);
     const sockets: BoundSocket[] = [];
     for (const a of addrs) {
       try {
@@ -126,7 +127,7 @@ export class Endpoint implements SessionHost {
       try {
         sockets.push(await bindSocket(a));
       } catch (e) {
-        // The default IPv6 loopback may not exist (IPv6 disabled): skip it; an explicit address must bind.
+        // The default IPv6 socket may not bind (IPv6 disabled): skip it; an explicit address must bind.
         if (explicit || sockets.length === 0) {
           for (const s of sockets) s.socket.close();
           keyLogFile?.close();
@@ -153,22 +154,13 @@ export class Endpoint implements SessionHost {
     return ep;
   }
 
-  /** Our addresses: the bound sockets (unspecified addresses expanded to the host's interfaces). */
+  /**
+   * Our id and the addresses a peer can dial: the bound sockets, a socket bound to all interfaces
+   * as the host's interface addresses (non-loopback first; never an unspecified address, nor an
+   * IPv6 link-local one, which is useless without a zone).
+   */
   addr(): EndpointAddr {
-    const out: string[] = [];
-    for (const s of this.driver.sockets) {
-      const a = parseSocketAddr(s.address);
-      if (a.host === '0.0.0.0' || a.host === '::') {
-        for (const list of Object.values(networkInterfaces())) {
-          for (const i of list ?? []) {
-            if ((i.family === 'IPv4') === (a.family === 4)) out.push(formatSocketAddr({ host: i.address, port: a.port }));
-          }
-        }
-      } else {
-        out.push(s.address);
-      }
-    }
-    return { id: this.id, addrs: out };
+    return { id: this.id, addrs: advertisedAddrs(this.boundAddresses) };
   }
 
   /** An iroh `endpoint…` ticket for our id and addresses. */
@@ -260,11 +252,13 @@ export class Endpoint implements SessionHost {
     if (remote instanceof EndpointId) addr = parseRemote(remote.toString(), options.directAddrs);
     else if (typeof remote === 'string') addr = parseRemote(remote, options.directAddrs);
     else addr = { id: remote.id, addrs: [...remote.addrs, ...(options.directAddrs ?? [])] };
-    const families = new Set(this.driver.sockets.map((s) => s.family));
-    const address = addr.addrs.find((a) => families.has(parseSocketAddr(a).family));
-    if (!address) {
-      throw new ConnectError('no-address', `no direct address to dial ${addr.id.toString()} from our ${[...families].map((f) => `IPv${f}`).join('/')} sockets: pass directAddrs, an id@ip:port or a ticket`);
+    if (addr.addrs.length === 0) {
+      const relays = (addr.relays ?? []).length > 0 ? ' (only relay URLs, which quic-peer cannot use yet)' : '';
+      throw new ConnectError('no-address', `no direct address to dial ${addr.id.toString()}${relays}: pass directAddrs, an id@ip:port or a ticket`);
     }
+    const choice = pickDialAddress(addr.addrs, this.boundAddresses);
+    if (!('address' in choice)) throw new ConnectError('no-address', `no address of ${addr.id.toString()} can be dialled: ${choice.why}`);
+    const address = choice.address;
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {

@@ -130,7 +130,7 @@ import { createEndpointHandles, HandleStore, type EndpointHandles } from 'quic-p
 export async function use(): Promise<CloseInfo> {
   const options: EndpointOptions = { bind: '127.0.0.1:0', alpns: [DEFAULT_ALPN], transport: { maxIdleTimeoutMs: 5_000 } };
   const server = await Endpoint.bind(options);
-  const client = await Endpoint.bind({ acceptIncoming: false });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
   const host: SessionHost = client;
   const accepted: Promise<Session | null> = Session.accept(server, { signal: AbortSignal.timeout(1_000) });
   const connect: ConnectOptions = { directAddrs: server.boundAddresses, alpn: DEFAULT_ALPN, timeoutMs: 1_000 };
