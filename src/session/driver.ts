@@ -37,6 +37,11 @@ export interface DriverOptions {
   onEvent(e: EndpointEvent): void;
   /** Called when a socket or the core fails in a way the driver cannot absorb. */
   onError?(e: Error): void;
+  /**
+   * Called when the OS refuses a datagram to `address` (EINVAL, ENETUNREACH...): the error comes
+   * in the send callback, or is thrown by `send` itself (a port Node rejects).
+   */
+  onSendError?(address: string, e: Error): void;
 }
 
 export interface BoundSocket {
@@ -66,9 +71,12 @@ export class UdpDriver {
   private readonly addrCache = new Map<string, { host: string; port: number; family: 4 | 6 }>();
   /** Counters for stats and tests. */
   readonly counters = { received: 0, sent: 0, sendErrors: 0, poolExhausted: 0, coreErrors: 0, burstFlushes: 0 };
-  private readonly onSent = (buf: PooledBuffer, err: Error | null): void => {
+  private readonly onSent = (buf: PooledBuffer, err: Error | null, address: string): void => {
     buf.release();
-    if (err) this.counters.sendErrors++;
+    if (err) {
+      this.counters.sendErrors++;
+      this.opts.onSendError?.(address, err);
+    }
     if (this.poolWaiting) {
       this.poolWaiting = false;
       this.schedule();
@@ -171,11 +179,17 @@ export class UdpDriver {
         buf.release();
         return;
       }
-      const to = this.resolve(t.address);
+      const address = t.address;
+      const to = this.resolve(address);
       const sock = this.sockets.find((s) => s.family === to.family) ?? this.sockets[0]!;
       buf.length = t.length;
       this.counters.sent++;
-      sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, (err) => this.onSent(buf, err));
+      try {
+        sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, (err) => this.onSent(buf, err, address));
+      } catch (e) {
+        // Thrown before anything was queued (Node validates the port itself): no callback comes.
+        this.onSent(buf, e instanceof Error ? e : new Error(String(e)), address);
+      }
     }
   }
 

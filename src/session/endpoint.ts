@@ -1,3 +1,4 @@
+import * as nodeUtil from 'node:util';
 import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
 import type { TransportOptions } from '../quic/transport-config.js';
 import { CryptoRandom } from '../tls/random.js';
@@ -57,6 +58,8 @@ export class Endpoint implements SessionHost {
   private readonly driver: UdpDriver;
   private readonly secretKey: Uint8Array;
   private readonly sessions = new Map<ConnectionHandle, SessionState>();
+  /** Our dials whose handshake has not completed: a send error to their address fails them. */
+  private readonly dialling = new Set<ConnectionHandle>();
   /** Incoming connections whose handshake completed, waiting for `Session.accept`. */
   private readonly acceptQueue: SessionState[] = [];
   private acceptWaiters: Array<(s: SessionState | null) => void> = [];
@@ -89,6 +92,7 @@ export class Endpoint implements SessionHost {
         // Socket errors (e.g. ICMP unreachable on some platforms) and caught core bugs: the
         // affected connection handles itself; the endpoint keeps serving the others.
       },
+      onSendError: (address, e) => this.onSendError(address, e),
     });
   }
 
@@ -276,6 +280,9 @@ export class Endpoint implements SessionHost {
     }
     const state = new SessionState(opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`, this.scheduleTransmit);
     this.sessions.set(opened.handle, state);
+    this.dialling.add(opened.handle);
+    const settled = (): void => void this.dialling.delete(opened.handle);
+    state.ready.then(settled, settled);
     this.schedule();
     return state;
   }
@@ -303,6 +310,27 @@ export class Endpoint implements SessionHost {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.acceptWaiters.push(waiter);
     });
+  }
+
+  /**
+   * The OS refused a datagram to `address`. A dial to it fails now, with the OS's reason, rather
+   * than as a timeout: these errors say the address cannot be reached from our socket at all
+   * (EINVAL from a loopback socket to another address, no route...), and retrying will not
+   * change that. Transient ones (ENOBUFS, EAGAIN) and sessions already established are left to
+   * QUIC's loss recovery.
+   */
+  private onSendError(address: string, e: Error): void {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const kind = code === 'ECONNREFUSED' ? 'refused' : UNREACHABLE_CODES.has(code) ? 'unreachable' : undefined;
+    if (!kind) return;
+    for (const handle of this.dialling) {
+      const state = this.sessions.get(handle);
+      if (!state || this.core.remoteAddress(handle) !== address) continue;
+      this.dialling.delete(handle);
+      state.failDial(new ConnectError(kind, `${state.target}: cannot send to ${address}: ${osReason(e)}`));
+      state.conn.close(this.now(), 0, 'unreachable');
+    }
+    this.schedule();
   }
 
   private onEvent(e: EndpointEvent): void {
@@ -335,6 +363,18 @@ export class Endpoint implements SessionHost {
         break;
     }
   }
+}
+
+/** Send errors that mean the address cannot be reached from our socket (see `onSendError`). */
+const UNREACHABLE_CODES = new Set(['EINVAL', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EACCES', 'EPERM', 'ERR_SOCKET_BAD_PORT']);
+
+/** The OS's words for a system error ("network is unreachable (ENETUNREACH)"), else the message. */
+function osReason(e: Error): string {
+  const errno = (e as NodeJS.ErrnoException).errno;
+  // Looked up defensively: not every runtime that runs Node code (Bun, Deno) has the map.
+  const map = typeof nodeUtil.getSystemErrorMap === 'function' ? nodeUtil.getSystemErrorMap() : undefined;
+  const known = typeof errno === 'number' ? map?.get(errno) : undefined;
+  return known ? `${known[1]} (${known[0]})` : e.message;
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -25,6 +25,8 @@ export type ConnectErrorKind =
   | 'refused'
   /** No usable direct address for the remote. */
   | 'no-address'
+  /** The OS refused to send to the address (no route, network unreachable, not reachable from our socket). */
+  | 'unreachable'
   /** The endpoint is closed or cannot open more connections. */
   | 'endpoint'
   /** Any other failure before the handshake completed. */

@@ -99,6 +99,14 @@ export class SessionState implements ConnectionPort {
     this.resolveClosed(info);
   }
 
+  /**
+   * The dial failed outside the connection (the OS refused to send to the address): `ready`
+   * rejects with `error` now rather than when the connection gives up.
+   */
+  failDial(error: Error): void {
+    if (!this.connected) this.rejectReady(error);
+  }
+
   /** Opens a stream, waiting while the peer's stream limit blocks. */
   async openStream(direction: 'bidi' | 'uni'): Promise<number> {
     for (;;) {

@@ -64,4 +64,30 @@ describe('Endpoint addresses over real UDP', function () {
       (e: unknown) => e instanceof ConnectError && e.kind === 'no-address' && /192\.0\.2\.1:4433: our IPv4 socket is bound to loopback/.test(e.message),
     );
   });
+
+  it('a dial the OS refuses to send fails at once with the OS reason, not as a timeout', async function () {
+    const server = await bind({ bind: '127.0.0.1:0' });
+    let client: Endpoint;
+    try {
+      client = await bind({ bind: '[::]:0', acceptIncoming: false });
+    } catch (e) {
+      console.log(`      (skipped: cannot bind [::]: ${(e as Error).message})`);
+      this.skip();
+    }
+    // An IPv4-mapped address from an IPv6-only socket (ours are): Linux refuses it with
+    // ENETUNREACH. The destination is 127.0.0.1 in IPv6 form, and nothing is sent.
+    const port = server.boundAddresses[0]!.split(':')[1];
+    const t0 = performance.now();
+    await assert.rejects(
+      Session.connect(client, `${server.id.toString()}@[::ffff:127.0.0.1]:${port}`, { timeoutMs: 10_000 }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConnectError, String(e));
+        assert.equal(e.kind, 'unreachable', e.message);
+        assert.match(e.message, new RegExp(`cannot send to \\[::ffff:127\\.0\\.0\\.1\\]:${port}: \\S.*\\(E[A-Z]+\\)$`));
+        return true;
+      },
+    );
+    const took = performance.now() - t0;
+    assert.ok(took < 2_000, `the dial took ${took.toFixed(0)} ms`);
+  });
 });

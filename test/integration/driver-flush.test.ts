@@ -43,3 +43,29 @@ describe('UDP driver: flushing within a burst of received datagrams', () => {
     assert.equal(r.burstFlushes, 0);
   });
 });
+
+describe('UDP driver: send errors', () => {
+  it('a datagram the OS or Node refuses is reported with its address and counted, not taken for a driver failure', async () => {
+    const ids = new Identities(32);
+    const client = ids.client();
+    const sock = await bindSocket('127.0.0.1:0');
+    const errors: Array<{ address: string; code: string | undefined }> = [];
+    const drv = new UdpDriver(client, [sock], {
+      onEvent: () => {},
+      onSendError: (address, e) => errors.push({ address, code: (e as NodeJS.ErrnoException).code }),
+    });
+    try {
+      // Port 0 is refused by Node itself (thrown by send, no callback): loopback, nothing leaves.
+      client.connect(drv.now(), '127.0.0.1:0', { tls: ids.clientTls() });
+      drv.schedule();
+      const deadline = Date.now() + 2_000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(errors[0], { address: '127.0.0.1:0', code: 'ERR_SOCKET_BAD_PORT' });
+      assert.equal(drv.counters.sendErrors, errors.length);
+      assert.equal(drv.counters.coreErrors, 0, 'a refused send is not a driver failure');
+    } finally {
+      client.close(0);
+      await drv.close();
+    }
+  });
+});
