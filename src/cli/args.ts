@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * A small command-line parser: `--flag`, `--opt value`, `--opt=value`, repeated options, and
  * positionals. Unknown options are errors with the name in the message (no silent typos).
@@ -68,4 +70,23 @@ export function intOpt(p: ParsedArgs, name: string, dflt: number): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`option '--${name}' must be a positive integer, got '${v}'`);
   return n;
+}
+
+/**
+ * The socket addresses of a repeatable `ip:port` option (`[ipv6]:port` for IPv6; port 0 = any),
+ * or undefined when it is not given. Checked here so that a typo is a usage error naming the
+ * option, not a bind failure.
+ */
+export function socketAddrOpts(p: ParsedArgs, name: string): string[] | undefined {
+  const values = p.options.get(name);
+  if (!values) return undefined;
+  for (const v of values) {
+    const m = /^\[([^\]]*)\]:(\d{1,5})$/.exec(v) ?? /^([^:[\]]*):(\d{1,5})$/.exec(v);
+    const host = m?.[1] ?? '';
+    const family = v.startsWith('[') ? 6 : 4;
+    if (!m || isIP(host) !== family || host.includes('%') || Number(m[2]) > 65535) {
+      throw new UsageError(`option '--${name}' takes ip:port or [ipv6]:port (port 0 = any), got '${v}'`);
+    }
+  }
+  return values;
 }

@@ -1,22 +1,79 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { CryptoRandom, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile } from '../index.js';
-import { UsageError } from './args.js';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { CryptoRandom, Endpoint, InvalidArgumentError, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile, type EndpointOptions, type Session } from '../index.js';
+import { opt, socketAddrOpts, type ParsedArgs } from './args.js';
+import { CliError, systemReason } from './exit.js';
 
 /**
  * Loads the secret key from `path`, or creates the file with a new key (mode 0600) when it does
- * not exist, so an endpoint keeps its id across runs.
+ * not exist, so an endpoint keeps its id across runs. Failures name the option and the file.
  */
 export function loadOrCreateSecret(path: string): Uint8Array {
+  const fail = (why: string): never => {
+    throw new CliError(`--secret-file ${path}: ${why}`);
+  };
   if (existsSync(path)) {
+    let text = '';
     try {
-      return parseSecretKeyFile(readFileSync(path, 'utf8'));
+      text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new UsageError(`secret file ${path}: ${(e as Error).message}`);
+      fail(`cannot read: ${systemReason(e)}`);
+    }
+    try {
+      return parseSecretKeyFile(text);
+    } catch (e) {
+      return fail(`not a secret key file: ${(e as Error).message}`);
     }
   }
   const key = generateSecretKey(new CryptoRandom());
-  writeFileSync(path, formatSecretKeyFile(key), { mode: 0o600 });
+  try {
+    writeFileSync(path, formatSecretKeyFile(key), { mode: 0o600 });
+  } catch (e) {
+    fail(`cannot create: ${systemReason(e)}`);
+  }
   return key;
+}
+
+/**
+ * Binds the endpoint a subcommand runs on, from the options every binding subcommand shares
+ * (`--bind`, `--secret-file`, `--keylog`, `--qlog`) over `base`. The files are checked here
+ * first, so that a failure names the option rather than surfacing as a raw fs error.
+ */
+export async function bindEndpoint(p: ParsedArgs, base: EndpointOptions): Promise<Endpoint> {
+  const bind = socketAddrOpts(p, 'bind');
+  const secretFile = opt(p, 'secret-file');
+  const keylog = opt(p, 'keylog');
+  const qlogDir = opt(p, 'qlog');
+  if (keylog !== undefined) {
+    try {
+      closeSync(openSync(keylog, 'a', 0o600));
+    } catch (e) {
+      throw new CliError(`--keylog ${keylog}: cannot open for appending: ${systemReason(e)}`);
+    }
+  }
+  if (qlogDir !== undefined) {
+    try {
+      mkdirSync(qlogDir, { recursive: true });
+    } catch (e) {
+      throw new CliError(`--qlog ${qlogDir}: cannot create the directory: ${systemReason(e)}`);
+    }
+  }
+  try {
+    return await Endpoint.bind({
+      ...base,
+      ...(bind ? { bind } : {}),
+      ...(secretFile !== undefined ? { secretKey: loadOrCreateSecret(secretFile) } : {}),
+      ...(keylog !== undefined ? { keylog } : {}),
+      ...(qlogDir !== undefined ? { qlogDir } : {}),
+    });
+  } catch (e) {
+    // The endpoint reports a socket that will not bind with the OS error as cause.
+    const cause = e instanceof InvalidArgumentError ? (e.cause as NodeJS.ErrnoException & { address?: string; port?: number } | undefined) : undefined;
+    if (cause?.address !== undefined && cause.port !== undefined) {
+      const where = cause.address.includes(':') ? `[${cause.address}]:${cause.port}` : `${cause.address}:${cause.port}`;
+      throw new CliError(`${bind ? '--bind ' : ''}${where}: cannot bind: ${systemReason(cause)}`);
+    }
+    throw e;
+  }
 }
 
 /** Writes to stdout, waiting for it to drain (backpressure from a slow consumer of the pipe). */
@@ -28,26 +85,45 @@ export function writeOut(chunk: Uint8Array): Promise<void> {
   });
 }
 
-/** Pipes a readable web stream to stdout. */
-export async function streamToStdout(r: ReadableStream<Uint8Array>): Promise<number> {
-  let n = 0;
+/** Pipes a readable web stream to stdout, counting the bytes through `onBytes`. */
+export async function streamToStdout(r: ReadableStream<Uint8Array>, onBytes: (n: number) => void = () => {}): Promise<void> {
   for await (const chunk of r as unknown as AsyncIterable<Uint8Array>) {
-    n += chunk.length;
+    onBytes(chunk.length);
     await writeOut(chunk);
   }
-  return n;
 }
 
-/** Pipes stdin into a writable web stream and closes it (FIN) at EOF. */
-export async function stdinToStream(w: WritableStream<Uint8Array>): Promise<number> {
+let stdinUsed = false;
+
+/** Pipes stdin into a writable web stream and closes it (FIN) at EOF, counting through `onBytes`. */
+export async function stdinToStream(w: WritableStream<Uint8Array>, onBytes: (n: number) => void = () => {}): Promise<void> {
   const writer = w.getWriter();
-  let n = 0;
+  stdinUsed = true;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    n += chunk.length;
+    onBytes(chunk.length);
     await writer.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
   }
   await writer.close();
-  return n;
+}
+
+/**
+ * Stops reading stdin, if anything did: a read pending on a terminal or an idle pipe would keep
+ * the process alive after the command is done or interrupted.
+ */
+export function releaseStdin(): void {
+  if (stdinUsed) process.stdin.destroy();
+}
+
+/**
+ * Why a piped transfer failed: when the session is gone, how it ended (the peer's code and
+ * reason say more than the stream's error); else the stream's error.
+ */
+export async function transferFailure(s: Session, e: unknown): Promise<CliError> {
+  const ended = await Promise.race([s.closed, new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)))]);
+  if (ended) {
+    return new CliError(`the session closed before the transfer completed (code ${String(ended.closeCode)}${ended.reason ? `: ${ended.reason}` : ''})`);
+  }
+  return new CliError(`the transfer did not complete: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 export const stderr = (line: string): void => {

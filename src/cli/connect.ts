@@ -1,23 +1,29 @@
-import { DEFAULT_ALPN, Endpoint, Session } from '../index.js';
-import { intOpt, opt, parseArgs } from './args.js';
-import { loadOrCreateSecret, stdinToStream, streamToStdout } from './common.js';
+import { ConnectError, DEFAULT_ALPN, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
+import { UsageError, intOpt, opt, parseArgs } from './args.js';
+import { bindEndpoint, releaseStdin, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 export const CONNECT_HELP = `quic-peer connect: dial a quic-peer or iroh peer and pipe a stream
 
-Usage: quic-peer connect [--alpn A] [--secret-file F] [--keylog FILE] [--qlog DIR] <id@ip:port | endpoint ticket>
+Usage: quic-peer connect [options] <id@ip:port | endpoint ticket>
 
 Opens one bidirectional stream, pipes stdin into it (finishing it at EOF) and the stream to
-stdout. Exits 0 after a clean close, non-zero with a one-line reason on any failure.
+stdout, then closes the session.
 
 Options:
+  --bind ip:port    local address to bind (repeatable; default every interface,
+                    0.0.0.0:0 and [::]:0; 127.0.0.1:0 stays on this host)
   --alpn A          ALPN to speak (default ${DEFAULT_ALPN})
   --secret-file F   load the Ed25519 secret key from F, or create F with a new one
   --keylog FILE     append TLS secrets to FILE in NSS key log format (for Wireshark)
   --qlog DIR        write a qlog trace (JSON-SEQ, qvis) of the connection into DIR
                     (<odcid>-client.sqlog)
-  --timeout-ms N    dial timeout (default 10000)`;
+  --timeout-ms N    give up when the handshake has not completed after N ms (default 10000)
+
+${EXIT_STATUS_HELP}`;
 
 export const CONNECT_SPEC = {
+  bind: { value: true, repeat: true },
   alpn: { value: true },
   'secret-file': { value: true },
   keylog: { value: true },
@@ -26,33 +32,70 @@ export const CONNECT_SPEC = {
   help: {},
 } as const;
 
-export async function runConnect(argv: string[]): Promise<number> {
+export async function runConnect(argv: string[], signal: AbortSignal): Promise<number> {
   const p = parseArgs(argv, CONNECT_SPEC);
   if (p.flags.has('help')) {
     process.stdout.write(`${CONNECT_HELP}\n`);
     return 0;
   }
-  if (p.positionals.length !== 1) throw new Error(`expected one remote (id@ip:port or ticket), got ${p.positionals.length}`);
-  const secretFile = opt(p, 'secret-file');
-  const keylog = opt(p, 'keylog');
-  const qlogDir = opt(p, 'qlog');
-  const ep = await Endpoint.bind({
-    acceptIncoming: false,
-    bind: ['127.0.0.1:0', '[::1]:0'],
-    ...(secretFile ? { secretKey: loadOrCreateSecret(secretFile) } : {}),
-    ...(keylog ? { keylog } : {}),
-    ...(qlogDir ? { qlogDir } : {}),
-  });
+  if (p.positionals.length !== 1) throw new UsageError(`expected one remote (id@ip:port or a ticket), got ${p.positionals.length}`);
+  const remote = parseRemoteArg(p.positionals[0]!);
+  const timeoutMs = intOpt(p, 'timeout-ms', 10_000);
+  const alpn = opt(p, 'alpn') ?? DEFAULT_ALPN;
+  const ep = await bindEndpoint(p, { acceptIncoming: false });
+  let session: Session | undefined;
+  // Ctrl-C: close the session (the peer sees why), stop reading stdin; the awaits below then end.
+  const stop = (): void => {
+    session?.close({ closeCode: 0, reason: 'interrupted' });
+    releaseStdin();
+    void ep.close();
+  };
+  signal.addEventListener('abort', stop, { once: true });
   try {
-    const s = await Session.connect(ep, p.positionals[0]!, {
-      alpn: opt(p, 'alpn') ?? DEFAULT_ALPN,
-      timeoutMs: intOpt(p, 'timeout-ms', 10_000),
-    });
-    const { readable, writable } = await s.createBidirectionalStream();
-    await Promise.all([stdinToStream(writable), streamToStdout(readable)]);
-    s.close({ closeCode: 0, reason: 'done' });
+    if (signal.aborted) return 0;
+    try {
+      session = await Session.connect(ep, remote, { alpn, timeoutMs });
+    } catch (e) {
+      throw e instanceof ConnectError ? dialFailure(e, remote, timeoutMs) : e;
+    }
+    const { readable, writable } = await session.createBidirectionalStream();
+    try {
+      await Promise.all([stdinToStream(writable), streamToStdout(readable)]);
+    } catch (e) {
+      throw await transferFailure(session, e);
+    }
+    session.close({ closeCode: 0, reason: 'done' });
     return 0;
   } finally {
+    signal.removeEventListener('abort', stop);
     await ep.close();
   }
+}
+
+/**
+ * The remote as typed: a malformed one, or one that names no address we could dial (a bare id: we
+ * have no discovery), is a usage error.
+ */
+function parseRemoteArg(text: string): EndpointAddr {
+  let remote: EndpointAddr;
+  try {
+    remote = parseRemote(text);
+  } catch (e) {
+    if (e instanceof InvalidRemoteError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (remote.addrs.length === 0) {
+    if ((remote.relays ?? []).length > 0) throw new CliError(`the ticket of ${remote.id.toShortString()} lists only relays, which quic-peer cannot use yet`);
+    throw new UsageError(`'${text}' names no address: give id@ip:port or a ticket`);
+  }
+  return remote;
+}
+
+/** One line saying why the dial failed, in the command's words. */
+function dialFailure(e: ConnectError, remote: EndpointAddr, timeoutMs: number): CliError {
+  if (e.kind === 'timeout') {
+    const where = remote.addrs.length === 1 ? `${remote.id.toShortString()}@${remote.addrs[0]}` : `${remote.id.toShortString()} (at ${remote.addrs.join(', ')})`;
+    return new CliError(`no answer from ${where} within ${timeoutMs} ms: nothing is listening there, or the packets are lost`);
+  }
+  return new CliError(e.message.split('\n')[0]!);
 }

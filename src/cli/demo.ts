@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Endpoint, Session } from '../index.js';
-import { intOpt, parseArgs } from './args.js';
+import { UsageError, intOpt, parseArgs, socketAddrOpts } from './args.js';
+import { bindEndpoint } from './common.js';
+import { EXIT_STATUS_HELP } from './exit.js';
 import { echoSession } from './listen.js';
 
 /**
@@ -10,31 +12,45 @@ import { echoSession } from './listen.js';
  */
 export const DEMO_HELP = `quic-peer demo: a listener and a dialer in one process, over loopback UDP
 
-Usage: quic-peer demo [--bytes N] [--pings N] [--datagrams N]
+Usage: quic-peer demo [--bytes N] [--pings N] [--datagrams N] [--bind ip:port]...
 
   --bytes N       size of the bulk transfer (default 100000000, 100 MB)
   --pings N       64-byte echo round trips to time (default 200)
-  --datagrams N   datagrams of 100 bytes to send and count (default 1000)`;
+  --datagrams N   datagrams of 100 bytes to send and count (default 1000)
+  --bind ip:port  the listener's address (repeatable; default 127.0.0.1:0); the dialer binds
+                  the same IPs, port 0
 
-const DEMO_SPEC = { bytes: { value: true }, pings: { value: true }, datagrams: { value: true }, help: {} } as const;
+${EXIT_STATUS_HELP}`;
 
-export async function runDemo(argv: string[]): Promise<number> {
+const DEMO_SPEC = { bytes: { value: true }, pings: { value: true }, datagrams: { value: true }, bind: { value: true, repeat: true }, help: {} } as const;
+
+export async function runDemo(argv: string[], signal: AbortSignal): Promise<number> {
   const p = parseArgs(argv, DEMO_SPEC);
   if (p.flags.has('help')) {
     process.stdout.write(`${DEMO_HELP}\n`);
     return 0;
   }
-  if (p.positionals.length > 0) throw new Error(`unexpected argument '${p.positionals[0]}'`);
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   const bytes = intOpt(p, 'bytes', 100_000_000);
   const pings = intOpt(p, 'pings', 200);
   const datagramCount = intOpt(p, 'datagrams', 1000);
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
-  const listener = await Endpoint.bind({ bind: '127.0.0.1:0' });
-  const dialer = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  // Loopback unless told otherwise: the demo is one process talking to itself.
+  const bind = socketAddrOpts(p, 'bind') ?? ['127.0.0.1:0'];
+  const listener = await bindEndpoint(p, { bind });
+  const dialer = await Endpoint.bind({ bind: bind.map(anyPort), acceptIncoming: false }).catch(async (e: unknown) => {
+    await listener.close();
+    throw e;
+  });
+  // Ctrl-C: close both endpoints (every session with them); the steps below then fail and the
+  // command returns.
+  const stop = (): void => void Promise.all([dialer.close(), listener.close()]);
+  signal.addEventListener('abort', stop, { once: true });
   try {
-    out('quic-peer demo (loopback UDP, one process)');
-    out(`  listener  ${listener.id.toString()}@${listener.boundAddresses[0]}`);
+    if (signal.aborted) return 0;
+    out(`quic-peer demo (${socketAddrOpts(p, 'bind') ? `UDP on ${bind.join(', ')}` : 'loopback UDP'}, one process)`);
+    out(`  listener  ${listener.id.toString()}@${listener.addr().addrs[0] ?? listener.boundAddresses[0]}`);
     out(`  dialer    ${dialer.id.toString()}`);
     const serving = (async () => {
       for (let s = await Session.accept(listener); s; s = await Session.accept(listener)) void echoSession(s);
@@ -124,8 +140,14 @@ export async function runDemo(argv: string[]): Promise<number> {
     void serving;
     return 0;
   } finally {
+    signal.removeEventListener('abort', stop);
     await Promise.all([dialer.close(), listener.close()]);
   }
+}
+
+/** The same IP, port 0 (`[::1]:5000` -> `[::1]:0`). */
+function anyPort(addr: string): string {
+  return `${addr.slice(0, addr.lastIndexOf(':'))}:0`;
 }
 
 function pct(sorted: number[], q: number): number {

@@ -1,27 +1,34 @@
-import { DEFAULT_ALPN, Endpoint, Session } from '../index.js';
-import { intOpt, opt, parseArgs, type ParsedArgs } from './args.js';
-import { loadOrCreateSecret, stderr, stdinToStream, streamToStdout } from './common.js';
+import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
+import { UsageError, intOpt, parseArgs } from './args.js';
+import { bindEndpoint, releaseStdin, stderr, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
 
-Usage: quic-peer listen [--alpn A]... [--bind ip:port]... [--secret-file F] [--echo] [--keylog FILE] [--qlog DIR]
+Usage: quic-peer listen [options]
 
-Prints 'listening <id>@<ip:port>' and 'ticket <endpoint…>' on stderr, then:
+Prints 'listening <id>@<ip:port>' for each address a peer can dial and 'ticket <endpoint…>' on
+stderr, then:
   without --echo  accepts ONE session and pipes its first bidirectional stream to stdout and
                   stdin into it (like iroh's dumbpipe); exits when both directions are done
   with --echo     serves any number of sessions, echoing every bidirectional stream, every
                   unidirectional stream (on a new unidirectional stream back) and every datagram,
                   until interrupted (Ctrl-C)
+Each session is logged on stderr: who (id, address, ALPN) when it starts; how it ended and the
+bytes received and sent when it ends.
 
 Options:
+  --bind ip:port    address to bind (repeatable; default every interface, 0.0.0.0:0 and
+                    [::]:0; 127.0.0.1:0 stays on this host)
   --alpn A          ALPN to serve (repeatable; default ${DEFAULT_ALPN})
-  --bind ip:port    address to bind (repeatable; default 127.0.0.1:0 and [::1]:0)
   --secret-file F   load the Ed25519 secret key from F, or create F with a new one (keeps the id)
   --echo            echo server mode (see above)
   --keylog FILE     append TLS secrets to FILE in NSS key log format (for Wireshark)
   --qlog DIR        write a qlog trace (JSON-SEQ, qvis) of every connection into DIR,
                     one file <odcid>-server.sqlog each
-  --max-sessions N  most sessions at once (default 4096)`;
+  --max-sessions N  most sessions at once (default 4096)
+
+${EXIT_STATUS_HELP}`;
 
 export const LISTEN_SPEC = {
   alpn: { value: true, repeat: true },
@@ -34,84 +41,135 @@ export const LISTEN_SPEC = {
   help: {},
 } as const;
 
-export async function runListen(argv: string[]): Promise<number> {
+export async function runListen(argv: string[], signal: AbortSignal): Promise<number> {
   const p = parseArgs(argv, LISTEN_SPEC);
   if (p.flags.has('help')) {
     process.stdout.write(`${LISTEN_HELP}\n`);
     return 0;
   }
-  if (p.positionals.length > 0) throw new Error(`unexpected argument '${p.positionals[0]}'`);
-  const ep = await bindFromArgs(p);
-  for (const a of ep.addr().addrs) stderr(`listening ${ep.id.toString()}@${a}`);
-  stderr(`ticket ${ep.ticket()}`);
-  if (p.flags.has('echo')) return serveEcho(ep);
-  return pipeOne(ep);
-}
-
-async function bindFromArgs(p: ParsedArgs): Promise<Endpoint> {
-  const secretFile = opt(p, 'secret-file');
-  const keylog = opt(p, 'keylog');
-  const qlogDir = opt(p, 'qlog');
-  const bind = p.options.get('bind');
-  return Endpoint.bind({
-    ...(secretFile ? { secretKey: loadOrCreateSecret(secretFile) } : {}),
-    alpns: p.options.get('alpn') ?? [DEFAULT_ALPN],
-    ...(bind ? { bind } : {}),
-    ...(keylog ? { keylog } : {}),
-    ...(qlogDir ? { qlogDir } : {}),
-    maxSessions: intOpt(p, 'max-sessions', 4096),
-  });
-}
-
-/** Accepts one session and pipes its first bidi stream with stdin/stdout. */
-async function pipeOne(ep: Endpoint): Promise<number> {
+  if (p.positionals.length > 0) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
+  const maxSessions = intOpt(p, 'max-sessions', 4096);
+  const ep = await bindEndpoint(p, { alpns: p.options.get('alpn') ?? [DEFAULT_ALPN], maxSessions });
+  const log = new SessionLog();
+  // Ctrl-C: close every session (the peers see why) and the endpoint: pending accepts and
+  // streams then end, and the serving functions return.
+  const stop = (): void => {
+    log.closeAll('interrupted');
+    releaseStdin();
+    void ep.close();
+  };
+  signal.addEventListener('abort', stop, { once: true });
   try {
-    const s = await Session.accept(ep);
-    if (!s) return 1;
-    stderr(`session from ${s.remoteId.toString()} (${s.alpn})`);
-    const st = await s.nextBidiStream();
-    if (!st) {
-      stderr(`session closed before opening a stream: ${(await s.closed).reason}`);
-      return 1;
-    }
-    // The dialer closes the session once it has read our FIN; its CONNECTION_CLOSE carries the
-    // ACK of that FIN, so our writer's close() has resolved by then.
-    await Promise.all([streamToStdout(st.readable), stdinToStream(st.writable)]);
-    s.close({ closeCode: 0, reason: 'done' });
-    return 0;
+    if (signal.aborted) return 0;
+    for (const a of ep.addr().addrs) stderr(`listening ${ep.id.toString()}@${a}`);
+    stderr(`ticket ${ep.ticket()}`);
+    return p.flags.has('echo') ? await serveEcho(ep, log) : await pipeOne(ep, log);
   } finally {
+    signal.removeEventListener('abort', stop);
     await ep.close();
+    await log.ended();
   }
 }
 
-/** Echoes everything of every session until interrupted. */
-async function serveEcho(ep: Endpoint): Promise<number> {
-  const stop = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  const serving = (async () => {
-    for (let s = await Session.accept(ep); s; s = await Session.accept(ep)) void echoSession(s);
-  })();
-  await Promise.race([stop, serving]);
-  await ep.close();
+/** Accepts one session and pipes its first bidi stream with stdin/stdout. */
+async function pipeOne(ep: Endpoint, log: SessionLog): Promise<number> {
+  const s = await Session.accept(ep);
+  if (!s) return 1;
+  const t = log.started(s);
+  const st = await s.nextBidiStream();
+  if (!st) throw new CliError(`the session from ${s.remoteId.toShortString()} closed before opening a stream`);
+  const sending = stdinToStream(st.writable, (n) => (t.sent += n));
+  // The dialer closes the session once it has read our FIN; its CONNECTION_CLOSE carries the
+  // ACK of that FIN, so our writer's close() has resolved by then.
+  try {
+    await Promise.all([streamToStdout(st.readable, (n) => (t.received += n)), sending]);
+  } catch (e) {
+    throw await transferFailure(s, e);
+  }
+  s.close({ closeCode: 0, reason: 'done' });
   return 0;
 }
 
-export async function echoSession(s: Session): Promise<void> {
+/** Echoes everything of every session until the endpoint closes (Ctrl-C). */
+async function serveEcho(ep: Endpoint, log: SessionLog): Promise<number> {
+  for (let s = await Session.accept(ep); s; s = await Session.accept(ep)) void echoSession(s, log.started(s));
+  return 0;
+}
+
+/** What one session moved: application bytes (stream data and datagrams), each way. */
+export interface Traffic {
+  received: number;
+  sent: number;
+}
+
+/** Echoes every stream and datagram of `s`, counting into `t`. */
+export async function echoSession(s: Session, t: Traffic = { received: 0, sent: 0 }): Promise<void> {
+  const counted = (r: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> =>
+    r.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          t.received += chunk.length;
+          t.sent += chunk.length;
+          c.enqueue(chunk);
+        },
+      }),
+    );
   const bidi = (async () => {
     for (let st = await s.nextBidiStream(); st; st = await s.nextBidiStream()) {
-      void st.readable.pipeTo(st.writable).catch(() => {});
+      void counted(st.readable).pipeTo(st.writable).catch(() => {});
     }
   })();
   const uni = (async () => {
     for (let r = await s.nextUniStream(); r; r = await s.nextUniStream()) {
       const incoming = r;
-      void s.createUnidirectionalStream().then((w) => incoming.pipeTo(w)).catch(() => {});
+      void s.createUnidirectionalStream().then((w) => counted(incoming).pipeTo(w)).catch(() => {});
     }
   })();
   const datagrams = (async () => {
-    for (let d = await s.recvDatagram(); d; d = await s.recvDatagram()) await s.sendDatagram(d).catch(() => {});
+    for (let d = await s.recvDatagram(); d; d = await s.recvDatagram()) {
+      t.received += d.length;
+      const n = d.length;
+      await s.sendDatagram(d).then(() => (t.sent += n), () => {});
+    }
   })();
   await Promise.all([bidi, uni, datagrams]).catch(() => {});
+}
+
+/**
+ * The listener's log of sessions on stderr: one line when a session starts (number, peer id and
+ * address, ALPN), one when it ends (how, and the application bytes each way).
+ */
+class SessionLog {
+  private count = 0;
+  private readonly live = new Set<Session>();
+  private readonly ending = new Set<Promise<void>>();
+
+  /** Logs the start of `s` and, once it is closed, its end; returns its byte counters. */
+  started(s: Session): Traffic {
+    const n = ++this.count;
+    const t: Traffic = { received: 0, sent: 0 };
+    this.live.add(s);
+    stderr(`session ${n} from ${s.remoteId.toString()}@${s.remoteAddress ?? '?'} (ALPN ${s.alpn})`);
+    const done = s.closed.then((info) => {
+      this.live.delete(s);
+      this.ending.delete(done);
+      const why = `code ${String(info.closeCode)}${info.reason ? `: ${info.reason}` : ''}`;
+      stderr(`session ${n} closed (${why}): received ${t.received} bytes, sent ${t.sent} bytes`);
+    });
+    this.ending.add(done);
+    return t;
+  }
+
+  /** Closes every live session with code 0 and `reason`. */
+  closeAll(reason: string): void {
+    for (const s of this.live) s.close({ closeCode: 0, reason });
+  }
+
+  /**
+   * Resolves once every session started has been logged as closed, or after `ms` (a session
+   * whose close was never reported must not keep the command from exiting).
+   */
+  async ended(ms = 1_000): Promise<void> {
+    await Promise.race([Promise.all([...this.ending]), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+  }
 }

@@ -135,7 +135,7 @@ export class Endpoint implements SessionHost {
         if (explicit || sockets.length === 0) {
           for (const s of sockets) s.socket.close();
           keyLogFile?.close();
-          throw new InvalidArgumentError(`cannot bind ${a}: ${(e as Error).message}`);
+          throw new InvalidArgumentError(`cannot bind ${a}: ${(e as Error).message}`, { cause: e });
         }
       }
     }

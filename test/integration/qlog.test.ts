@@ -160,7 +160,7 @@ describe('qlog files', function () {
     } finally {
       listener.kill('SIGINT');
     }
-    assert.equal(await listenerExit, 0);
+    assert.equal(await listenerExit, 130, 'Ctrl-C: the sessions closed, then exit 130');
     const [c] = readQlogDir(cdir);
     const [s] = readQlogDir(ldir);
     assert.equal(readdirSync(cdir).length, 1);
