@@ -1,4 +1,5 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { CryptoRandom, Endpoint, InvalidArgumentError, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile, type EndpointOptions, type Session } from '../index.js';
 import { opt, socketAddrOpts, type ParsedArgs } from './args.js';
 import { CliError, systemReason } from './exit.js';
@@ -91,6 +92,11 @@ export async function streamToStdout(r: ReadableStream<Uint8Array>, onBytes: (n:
     onBytes(chunk.length);
     await writeOut(chunk);
   }
+}
+
+/** Whether stdin is a terminal (a background job that reads it is stopped by SIGTTIN). */
+export function stdinIsTerminal(): boolean {
+  return isatty(0);
 }
 
 let stdinUsed = false;

@@ -1,6 +1,6 @@
 import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
 import { UsageError, intOpt, parseArgs } from './args.js';
-import { bindEndpoint, releaseStdin, stderr, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { bindEndpoint, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
@@ -10,7 +10,11 @@ Usage: quic-peer listen [options]
 Prints 'listening <id>@<ip:port>' for each address a peer can dial and 'ticket <endpoint…>' on
 stderr, then:
   without --echo  accepts ONE session and pipes its first bidirectional stream to stdout and
-                  stdin into it (like iroh's dumbpipe); exits when both directions are done
+                  stdin into it (like iroh's dumbpipe); exits when both directions are done.
+                  A terminal is not read: with stdin a terminal the listener only receives, so
+                  'quic-peer listen > file &' works in an interactive shell (a background job
+                  reading its terminal is stopped); pipe or redirect stdin to send
+                  ('quic-peer listen < file', 'cat | quic-peer listen')
   with --echo     serves any number of sessions, echoing every bidirectional stream, every
                   unidirectional stream (on a new unidirectional stream back) and every datagram,
                   until interrupted (Ctrl-C)
@@ -78,7 +82,15 @@ async function pipeOne(ep: Endpoint, log: SessionLog): Promise<number> {
   const t = log.started(s);
   const st = await s.nextBidiStream();
   if (!st) throw new CliError(`the session from ${s.remoteId.toShortString()} closed before opening a stream`);
-  const sending = stdinToStream(st.writable, (n) => (t.sent += n));
+  let sending: Promise<void>;
+  if (stdinIsTerminal()) {
+    // A background job that reads its terminal is stopped (SIGTTIN), and the README's
+    // 'quic-peer listen > received &' hung there. Receive only: our side of the stream ends at once.
+    stderr('stdin is a terminal: receiving only (pipe or redirect stdin to send)');
+    sending = st.writable.close();
+  } else {
+    sending = stdinToStream(st.writable, (n) => (t.sent += n));
+  }
   // The dialer closes the session once it has read our FIN; its CONNECTION_CLOSE carries the
   // ACK of that FIN, so our writer's close() has resolved by then.
   try {
