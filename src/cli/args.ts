@@ -90,3 +90,16 @@ export function socketAddrOpts(p: ParsedArgs, name: string): string[] | undefine
   }
   return values;
 }
+
+/**
+ * The values of an ALPN option, or undefined when it is not given. TLS carries an ALPN as 1 to
+ * 255 bytes (RFC 7301 §3.1): a longer one is a usage error here rather than a library error later.
+ */
+export function alpnOpts(p: ParsedArgs, name: string): string[] | undefined {
+  const values = p.options.get(name);
+  for (const v of values ?? []) {
+    const bytes = Buffer.byteLength(v, 'utf8');
+    if (bytes > 255) throw new UsageError(`option '--${name}' takes at most 255 bytes, got ${bytes}`);
+  }
+  return values;
+}

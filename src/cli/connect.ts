@@ -1,5 +1,5 @@
 import { ConnectError, DEFAULT_ALPN, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
-import { UsageError, intOpt, opt, parseArgs } from './args.js';
+import { UsageError, alpnOpts, intOpt, parseArgs } from './args.js';
 import { bindEndpoint, releaseStdin, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
@@ -41,7 +41,7 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
   if (p.positionals.length !== 1) throw new UsageError(`expected one remote (id@ip:port or a ticket), got ${p.positionals.length}`);
   const remote = parseRemoteArg(p.positionals[0]!);
   const timeoutMs = intOpt(p, 'timeout-ms', 10_000);
-  const alpn = opt(p, 'alpn') ?? DEFAULT_ALPN;
+  const alpn = alpnOpts(p, 'alpn')?.[0] ?? DEFAULT_ALPN;
   const ep = await bindEndpoint(p, { acceptIncoming: false });
   let session: Session | undefined;
   // Ctrl-C: close the session (the peer sees why), stop reading stdin; the awaits below then end.

@@ -1,5 +1,5 @@
 import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
-import { UsageError, intOpt, parseArgs } from './args.js';
+import { UsageError, alpnOpts, intOpt, parseArgs } from './args.js';
 import { bindEndpoint, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
@@ -53,7 +53,7 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
   const maxSessions = intOpt(p, 'max-sessions', 4096);
-  const ep = await bindEndpoint(p, { alpns: p.options.get('alpn') ?? [DEFAULT_ALPN], maxSessions });
+  const ep = await bindEndpoint(p, { alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN], maxSessions });
   const log = new SessionLog();
   // Ctrl-C: close every session (the peers see why) and the endpoint: pending accepts and
   // streams then end, and the serving functions return.

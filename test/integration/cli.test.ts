@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../src/tls/random.js';
+import { decodeEndpointTicket } from '../../src/session/addressing.js';
 
 /** The `quic-peer` command, run as a user would (compiled JavaScript, child processes, loopback UDP). */
 const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
@@ -133,6 +134,8 @@ describe('quic-peer command', function () {
       [['connect', '--bind', '[::1]', `${id}@127.0.0.1:9`], /^quic-peer: option '--bind' takes ip:port/],
       [['demo', '--bind', '127.0.0.1:70000'], /^quic-peer: option '--bind' takes ip:port/],
       [['demo', '--nope'], /^quic-peer: unknown option '--nope'\n$/],
+      [['listen', '--alpn', 'a'.repeat(256)], /^quic-peer: option '--alpn' takes at most 255 bytes, got 256\n$/],
+      [['connect', '--alpn', 'é'.repeat(128), `${id}@127.0.0.1:9`], /^quic-peer: option '--alpn' takes at most 255 bytes, got 256\n$/],
     ];
     for (const [args, stderr] of cases) {
       const r = run(args);
@@ -167,6 +170,24 @@ describe('quic-peer command', function () {
       held.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('listen on every interface prints and tickets only addresses a peer can dial (no 0.0.0.0, ::, fe80:: without a zone)', async () => {
+    const child = spawn(process.execPath, [main, 'listen', '--echo', '--bind', '0.0.0.0:0', '--bind', '[::]:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await until(() => /^ticket /m.test(err) || child.exitCode !== null, 10_000, 'listen prints its ticket');
+      const listed = [...err.matchAll(/^listening [0-9a-f]{64}@(\S+)$/gm)].map((m) => m[1]!);
+      const ticket = decodeEndpointTicket(/^ticket (\S+)$/m.exec(err)![1]!);
+      assert.ok(listed.length > 0, err);
+      assert.deepEqual([...ticket.addrs].sort(), [...listed].sort());
+      for (const a of listed) assert.doesNotMatch(a, /^0\.0\.0\.0:|^\[::\]:|^\[fe[89ab][0-9a-f]:/i, err);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 143);
   });
 
   it('--version prints the version of package.json', () => {
