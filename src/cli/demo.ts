@@ -45,7 +45,11 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<numb
   });
   // Ctrl-C: close both endpoints (every session with them); the steps below then fail and the
   // command returns.
-  const stop = (): void => void Promise.all([dialer.close(), listener.close()]);
+  const stop = (): void => {
+    // End the progress bar's line, so that what follows starts on its own.
+    if (process.stdout.isTTY) process.stdout.write('\n');
+    void Promise.all([dialer.close(), listener.close()]);
+  };
   signal.addEventListener('abort', stop, { once: true });
   try {
     if (signal.aborted) return 0;
@@ -120,6 +124,9 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<numb
         draw();
       }
     })();
+    // Awaited after the writes; until then a failure (Ctrl-C closing the session) must not be an
+    // unhandled rejection, which would end the process before the endpoints close.
+    reading.catch(() => {});
     const bw = bulk.writable.getWriter();
     while (sent < bytes) {
       const n = Math.min(chunk.length, bytes - sent);

@@ -190,6 +190,24 @@ describe('quic-peer command', function () {
     assert.equal(await exited, 143);
   });
 
+  it('demo interrupted mid-transfer (SIGINT) closes its endpoints and exits 130, nothing else on stderr', async () => {
+    const child = spawn(process.execPath, [main, 'demo', '--bytes', '4000000000', '--pings', '2', '--datagrams', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await until(() => /^transfer /m.test(out), 20_000, 'the transfer starts');
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, err);
+      assert.equal(err, 'quic-peer: interrupted (SIGINT), sessions closed\n');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('--version prints the version of package.json', () => {
     const pkg = JSON.parse(readFileSync(join(fileURLToPath(import.meta.url), '../../../../package.json'), 'utf8')) as { version: string };
     const r = run(['--version']);
