@@ -24,15 +24,18 @@ export const DEFAULT_BIND: readonly string[] = ['0.0.0.0:0', '[::]:0'];
  * ones expanded to `interfaces` (the host's, by default) of the same family; link-local IPv6 and
  * unspecified addresses left out; deduplicated, non-loopback first.
  */
-export function advertisedAddrs(bound: readonly string[], interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+export function advertisedAddrs(bound: readonly string[], interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
   const out: SocketAddr[] = [];
+  // Read only for an unspecified bind: Deno asks for a permission (--allow-sys) to list them.
+  let table = interfaces;
   for (const b of bound) {
     const a = parseSocketAddr(b);
     if (!isUnspecified(a)) {
       out.push(a);
       continue;
     }
-    for (const list of Object.values(interfaces)) {
+    table ??= networkInterfaces();
+    for (const list of Object.values(table)) {
       for (const i of list ?? []) {
         if ((i.family === 'IPv4' ? 4 : 6) !== a.family) continue;
         // Interface addresses come from the OS in its own text form (a zone suffix on some
