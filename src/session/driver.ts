@@ -51,6 +51,13 @@ export interface BoundSocket {
   readonly address: string;
 }
 
+/**
+ * The longest timer Node arms (2^31-1 ms; a longer one fires after 1 ms with a warning). A later
+ * deadline (a long dial or idle timeout) is reached by re-arming: an early handleTimeout does
+ * nothing that is not due.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Largest datagram we write: covers every path MTU we probe (our maximum UDP payload). */
 const BUFFER_SIZE = 1500;
 
@@ -210,7 +217,7 @@ export class UdpDriver {
         this.coreError(e);
       }
       this.flush();
-    }, Math.max(0, Math.ceil(at - now)));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now))));
   }
 
   private resolve(address: string): { host: string; port: number; family: 4 | 6 } {

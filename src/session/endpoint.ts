@@ -11,7 +11,7 @@ import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
 import { SessionState } from './session-state.js';
-import type { SessionHost } from './session-host.js';
+import type { DialOptions, SessionHost } from './session-host.js';
 
 /** iroh-http's session ALPN: the default, so a quic-peer session speaks to an iroh-http session. */
 export const DEFAULT_ALPN = 'iroh-http/2-duplex';
@@ -37,7 +37,11 @@ export interface EndpointOptions {
   readonly maxHandshakes?: number;
   /** Address validation with Retry (default 'underLoad'). */
   readonly retry?: 'never' | 'always' | 'underLoad';
-  /** Dial timeout (default 10 s). */
+  /**
+   * How long a dial waits for its handshake, in ms, unless `connect`'s `timeoutMs` says otherwise
+   * (default: `transport.handshakeTimeoutMs`, else 10 s). It becomes the dialled connection's
+   * handshake timeout.
+   */
   readonly dialTimeoutMs?: number;
   /** NSS key log (a file path, or a callback) for Wireshark: never in production. */
   readonly keylog?: string | KeyLogger;
@@ -104,8 +108,11 @@ export class Endpoint implements SessionHost {
     if (!Array.isArray(alpns) || alpns.length === 0 || alpns.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 255)) {
       throw new InvalidArgumentError('alpns must be a non-empty list of non-empty strings (at most 255 bytes each)');
     }
-    const dialTimeoutMs = options.dialTimeoutMs ?? 10_000;
-    if (!Number.isFinite(dialTimeoutMs) || dialTimeoutMs <= 0) throw new InvalidArgumentError(`dialTimeoutMs must be positive, got ${dialTimeoutMs}`);
+    // Without a dial timeout of its own, a dial waits as long as the transport lets a handshake run.
+    const dialTimeoutMs = options.dialTimeoutMs ?? options.transport?.handshakeTimeoutMs ?? 10_000;
+    if (typeof dialTimeoutMs !== 'number' || !(dialTimeoutMs > 0) || dialTimeoutMs > 2 ** 40) {
+      throw new InvalidArgumentError(`dialTimeoutMs must be a positive number of milliseconds (at most 2^40), got ${String(dialTimeoutMs)}`);
+    }
     let qlogDir: QlogDir | undefined;
     if (options.qlogDir !== undefined) {
       try {
@@ -248,7 +255,7 @@ export class Endpoint implements SessionHost {
    * @internal Starts a connection to `remote` and registers its state for events; throws a
    * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
    */
-  dial(remote: string | EndpointId | EndpointAddr, options: { readonly directAddrs?: readonly string[]; readonly alpn?: string }): SessionState {
+  dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): SessionState {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const alpn = options.alpn ?? DEFAULT_ALPN;
     if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
@@ -273,6 +280,8 @@ export class Endpoint implements SessionHost {
           expectedPeerKey: addr.id.bytes,
           ...(this.keyLog ? { keyLog: this.keyLog } : {}),
         },
+        // The dial timeout is this connection's handshake timeout: one timer, in the connection.
+        transport: { handshakeTimeoutMs: options.timeoutMs },
       });
     } catch (e) {
       if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);

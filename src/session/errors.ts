@@ -15,7 +15,11 @@ export class InvalidArgumentError extends TypeError {
 
 /** Why a dial failed. */
 export type ConnectErrorKind =
-  /** No answer within the dial timeout (nobody listens there, or packets are lost). */
+  /**
+   * The handshake did not complete within the dial timeout: `no answer` (nothing came back:
+   * nobody listens there, or every packet was lost) or `the handshake did not complete` (the peer
+   * answered).
+   */
   | 'timeout'
   /** The peer is not the endpoint id we dialled (its key differs), or it refused our key. */
   | 'authentication'
@@ -84,8 +88,11 @@ export function describeClose(r: CloseReason): string {
   }
 }
 
-/** Maps a connection that closed before its handshake completed to a ConnectError. */
-export function connectErrorFor(r: CloseReason, target: string): ConnectError {
+/**
+ * Maps a connection that closed before its handshake completed to a ConnectError. `answered`:
+ * a packet of the peer's was received (a timeout without one gets the explanation below).
+ */
+export function connectErrorFor(r: CloseReason, target: string, answered = true): ConnectError {
   const code = typeof r.code === 'bigint' ? Number(r.code) : r.code;
   if (r.kind === 'transport' && code >= 0x100 && code <= 0x1ff) {
     const alert = code - 0x100;
@@ -94,7 +101,13 @@ export function connectErrorFor(r: CloseReason, target: string): ConnectError {
       return new ConnectError('authentication', `${target}: authentication failed (TLS ${alertName(alert)}${r.reason ? `: ${r.reason}` : ''})`, r);
     }
   }
-  if (r.kind === 'handshakeTimeout') return new ConnectError('timeout', `${target}: ${r.reason}`, r);
+  if (r.kind === 'handshakeTimeout') {
+    // The endpoint's socket is unconnected (it serves every peer from one port), and Linux hands
+    // an ICMP port unreachable only to connected sockets (or with IP_RECVERR, which node:dgram
+    // does not expose): a dial to a closed port cannot fail fast, so say what may have happened.
+    const why = answered ? '' : ': nothing is listening there, or every packet was lost (a closed UDP port is not reported to us)';
+    return new ConnectError('timeout', `${target}: ${r.reason}${why}`, r);
+  }
   if (r.kind === 'reset' || r.kind === 'versionMismatch' || (r.kind === 'transport' && code === 0x2)) {
     return new ConnectError('refused', `${target}: connection refused (${describeClose(r)})`, r);
   }

@@ -11,9 +11,17 @@ import type { SessionState } from './session-state.js';
 // methods are tagged internal: the published declarations keep only what an application may use,
 // and Endpoint is the one implementation an application passes.
 
+/** @internal How `Session.connect` asks its host to dial. */
+export interface DialOptions {
+  readonly directAddrs?: readonly string[];
+  readonly alpn?: string;
+  /** The connection's handshake timeout (ms, an integer): the dial gives up after it. */
+  readonly timeoutMs: number;
+}
+
 /** The endpoint a session runs on, as the session sees it: an `Endpoint`. */
 export interface SessionHost {
-  /** How long `Session.connect` waits for the handshake unless its options say otherwise. */
+  /** How long `Session.connect` waits for the handshake (ms) unless its options say otherwise. */
   readonly dialTimeoutMs: number;
   /** @internal Milliseconds on the driver's clock: the `now` of every connection command. */
   now(): number;
@@ -28,7 +36,7 @@ export interface SessionHost {
    * @internal Starts a connection to `remote` and registers its state for events; throws a
    * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
    */
-  dial(remote: string | EndpointId | EndpointAddr, options: { readonly directAddrs?: readonly string[]; readonly alpn?: string }): SessionState;
+  dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): SessionState;
   /**
    * @internal The next incoming connection whose handshake completed, in arrival order; null
    * once the endpoint closes; rejects with the abort reason when `signal` fires.

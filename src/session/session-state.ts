@@ -92,7 +92,7 @@ export class SessionState implements ConnectionPort {
     if (this.closeInfo) return;
     this.closeReason = r;
     this.closeInfo = r.kind === 'application' ? { closeCode: r.code, reason: r.reason } : { closeCode: 0, reason: describeClose(r) };
-    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target));
+    if (!this.connected) this.rejectReady(connectErrorFor(r, this.target, this.conn.packetsReceived > 0));
     const info = this.closeInfo;
     this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
     for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();

@@ -42,6 +42,13 @@ function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
 
 /** The largest application error code: 2^62 - 1 (a QUIC varint). */
 const MAX_CODE = (1n << 62n) - 1n;
+/** The longest dial timeout: the transport's bound on handshakeTimeoutMs (about 35 years). */
+const MAX_TIMEOUT_MS = 2 ** 40;
+
+/** The options of `connect` that say whom to dial and how (`directAddrs`, `alpn`), when given. */
+function dialTarget(o: ConnectOptions): { directAddrs?: readonly string[]; alpn?: string } {
+  return { ...(o.directAddrs !== undefined ? { directAddrs: o.directAddrs } : {}), ...(o.alpn !== undefined ? { alpn: o.alpn } : {}) };
+}
 
 /** Options of {@link Session.connect}. */
 export interface ConnectOptions {
@@ -49,7 +56,14 @@ export interface ConnectOptions {
   readonly directAddrs?: readonly string[];
   /** The ALPN to speak (default `iroh-http/2-duplex`, so a quic-peer session speaks to an iroh-http one). */
   readonly alpn?: string;
-  /** Give up when the handshake has not completed after this long (default: the endpoint's dialTimeoutMs). */
+  /**
+   * Give up when the handshake has not completed after this long, in ms (default: the endpoint's
+   * `dialTimeoutMs`). It is the connection's handshake timeout, whatever the transport's
+   * `handshakeTimeoutMs` says. The ConnectError (kind `timeout`) says `no answer within N ms` when
+   * nothing came back (nobody listens there, or every packet was lost: a closed UDP port is not
+   * reported to the endpoint's socket), or `the handshake did not complete within N ms` when the
+   * peer answered.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -146,21 +160,15 @@ export class Session {
    * peer proved it holds that id's key; rejects with a ConnectError saying why not.
    */
   static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
-    const state = endpoint.dial(remote, options);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new ConnectError('timeout', `${state.target}: no answer within ${timeoutMs} ms`));
-        state.conn.close(endpoint.now(), 0, 'dial timeout');
-        endpoint.schedule();
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([state.ready, timeout]);
-    } finally {
-      clearTimeout(timer);
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new InvalidArgumentError(`timeoutMs must be a positive number of milliseconds (at most 2^40), got ${String(timeoutMs)}`);
     }
+    // The connection's own handshake timeout is the dial timeout (Endpoint.dial sets it), so
+    // there is one timer and one message per cause whatever the value: the transport's
+    // handshakeTimeoutMs no longer cuts a longer dial short.
+    const state = endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs) });
+    await state.ready;
     return new Session(state, endpoint);
   }
 

@@ -498,9 +498,12 @@ export class Connection {
     }
     const hs = this.p.handshake;
     if (!hs.isComplete && now >= hs.deadline) {
+      // One wording per cause: nothing from the peer ever opened (nobody there, or every packet
+      // lost), or the peer answered and the handshake still did not finish.
+      const ms = this.p.config.handshakeTimeoutMs;
+      const reason = this.rx.packetsReceived === 0 ? `no answer within ${ms} ms` : `the handshake did not complete within ${ms} ms`;
       lc.close(now, transportClose(TransportErrorCode.CONNECTION_REFUSED, 'handshake timeout'), {
-        kind: 'handshakeTimeout', code: TransportErrorCode.CONNECTION_REFUSED,
-        reason: `the handshake did not complete within ${this.p.config.handshakeTimeoutMs} ms`, remote: false,
+        kind: 'handshakeTimeout', code: TransportErrorCode.CONNECTION_REFUSED, reason, remote: false,
       }, pto);
       return;
     }

@@ -235,4 +235,18 @@ describe('connection: handshake (sans-IO, virtual time)', () => {
     assert.equal(p.clientEvents.filter((e) => e.type === 'closed').length, 1);
     assert.equal(p.clientEvents.filter((e) => e.type === 'terminated').length, 1);
   });
+
+  it('a handshake timeout says which happened: no answer at all, or an answer and no completion', () => {
+    const silent = new Pair({ seed: testSeed(9), link: { delayMs: 10, dropRate: 1 }, clientTransport: { handshakeTimeoutMs: 5000 } });
+    silent.driveToTermination(30_000);
+    assert.equal(silent.client.closeInfo?.reason, 'no answer within 5000 ms');
+    // The server hears only the client's first datagram: it answered, the client completed, and
+    // the server's own handshake (the client's Finished never arrives) cannot.
+    const firstOnly = new Set<number>();
+    for (let i = 1; i < 1000; i++) firstOnly.add(i);
+    const deaf = new Pair({ seed: testSeed(10), clientToServer: { dropIndices: firstOnly }, serverTransport: { handshakeTimeoutMs: 3000 } });
+    deaf.drive(() => deaf.server?.closeInfo !== undefined, 30_000);
+    assert.equal(deaf.server?.closeInfo?.kind, 'handshakeTimeout');
+    assert.equal(deaf.server?.closeInfo?.reason, 'the handshake did not complete within 3000 ms');
+  });
 });

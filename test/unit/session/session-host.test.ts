@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Session } from '../../../src/session/session.js';
 import { SessionState } from '../../../src/session/session-state.js';
 import type { SessionHost } from '../../../src/session/session-host.js';
-import { ConnectError } from '../../../src/session/errors.js';
+import { ConnectError, InvalidArgumentError } from '../../../src/session/errors.js';
 import type { Connection } from '../../../src/quic/connection/connection.js';
 import type { ConnectionHandle } from '../../../src/quic/endpoint/endpoint-core.js';
 import { EndpointId } from '../../../src/tls/identity.js';
@@ -83,12 +83,22 @@ describe('Session over a SessionHost (no endpoint)', () => {
     assert.deepEqual(host.dialled, [PEER]);
   });
 
-  it("connect gives up after timeoutMs: closes the connection at the host's time and schedules it", async () => {
-    const { conn, closes } = fakeConnection();
-    const host = stubHost({ dial: () => new SessionState(5 as ConnectionHandle, conn, 'peer@test', () => {}) });
-    await assert.rejects(Session.connect(host, PEER, { timeoutMs: 10 }), (e: unknown) => e instanceof ConnectError && e.kind === 'timeout' && /peer@test/.test(e.message));
-    assert.deepEqual(closes, [[42, 0, 'dial timeout']]);
-    assert.equal(host.scheduled.count, 1);
+  it("connect hands the dial timeout to the host (the connection's handshake timeout), whatever its value", async () => {
+    const seen: unknown[] = [];
+    const host = stubHost({
+      dialTimeoutMs: 2500,
+      dial: (_remote, options) => {
+        seen.push(options);
+        throw new ConnectError('no-address', 'stub');
+      },
+    });
+    await assert.rejects(Session.connect(host, PEER, { timeoutMs: 60_000.5, alpn: 'x/1' }), ConnectError);
+    await assert.rejects(Session.connect(host, PEER), ConnectError);
+    assert.deepEqual(seen, [{ alpn: 'x/1', timeoutMs: 60_001 }, { timeoutMs: 2500 }]);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '100']) {
+      await assert.rejects(Session.connect(host, PEER, { timeoutMs: bad as number }), InvalidArgumentError);
+    }
+    assert.equal(seen.length, 2, 'a bad timeout dials nothing');
   });
 
   it('connect resolves once the connection reports connected', async () => {
