@@ -12,6 +12,11 @@ export type ConnectionEvent =
   | StreamEvent
   /** Datagrams wait in the receive queue. */
   | { readonly type: 'datagram' }
+  /**
+   * Queued datagrams left in packets or were dropped (RFC 9221 gives no delivery guarantee: "sent"
+   * means written into a packet): `Connection.takeDatagramSendReport()` says which.
+   */
+  | { readonly type: 'datagramsSent' }
   /** The server sent a NEW_TOKEN (client; for address validation on a later connection). */
   | { readonly type: 'newToken'; readonly token: Uint8Array }
   /**

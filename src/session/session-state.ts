@@ -3,6 +3,24 @@ import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
 import type { CloseReason, ConnectionEvent } from '../quic/events.js';
 import { StreamAbortedError, StreamWaiters, type ConnectionPort } from './stream-adapter.js';
 import { SessionClosedError, connectErrorFor, describeClose } from './errors.js';
+import { DatagramError } from '../quic/connection/datagram-error.js';
+import type { DatagramDropReason, DatagramSendReport } from '../quic/connection/datagrams.js';
+
+/** A `sendDatagram` waiting for its datagram to leave. */
+interface PendingDatagram {
+  readonly id: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+const SETTLED: PendingDatagram = Object.freeze({ id: -1, resolve: () => {}, reject: () => {} });
+
+/** The error of a datagram dropped before it could leave. */
+function droppedError(reason: DatagramDropReason): DatagramError {
+  return reason === 'queue-full'
+    ? new DatagramError('queue-full', 'datagram dropped before it was sent: the send queue was full and newer datagrams pushed it out (transport datagramSendQueue)')
+    : new DatagramError('too-large', 'datagram dropped before it was sent: the path MTU shrank below its size; check session.maxDatagramSize()');
+}
 
 /** How a session ended: the application code and reason, or 0 and a description. */
 export interface CloseInfo {
@@ -41,6 +59,9 @@ export class SessionState implements ConnectionPort {
   private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
   private streamsAvailable: Array<() => void> = [];
   private datagramWaiters: Array<() => void> = [];
+  /** `sendDatagram`s waiting for their datagram to leave, in id order (ids settle in order). */
+  private readonly datagramSends: PendingDatagram[] = [];
+  private datagramSendsHead = 0;
 
   constructor(handle: ConnectionHandle, conn: Connection, target: string, scheduleTransmit: () => void) {
     this.handle = handle;
@@ -78,8 +99,13 @@ export class SessionState implements ConnectionPort {
       case 'datagram':
         for (const f of this.datagramWaiters.splice(0)) f();
         break;
+      case 'datagramsSent':
+        this.settleDatagrams(this.conn.takeDatagramSendReport());
+        break;
       case 'closed':
         this.onClosed(e.reason);
+        // Only now: after a local close() the connection still sends what was queued (flush).
+        this.failDatagrams();
         break;
       default:
         this.waiters.dispatch(e);
@@ -138,6 +164,47 @@ export class SessionState implements ConnectionPort {
       if (this.closeInfo) return null;
       await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
     }
+  }
+
+  /**
+   * Resolves once datagram `id` (from `conn.sendDatagram`) has left in a packet; rejects with a
+   * DatagramError if it was dropped first, or a SessionClosedError if the connection closed first.
+   */
+  datagramSent(id: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.datagramSends.push({ id, resolve, reject });
+    });
+  }
+
+  /** The connection reported what became of queued datagrams: settle their waiters. */
+  private settleDatagrams(r: DatagramSendReport): void {
+    const q = this.datagramSends;
+    let dropIndex = 0;
+    while (this.datagramSendsHead < q.length && q[this.datagramSendsHead]!.id < r.settledBelow) {
+      const p = q[this.datagramSendsHead]!;
+      q[this.datagramSendsHead++] = SETTLED;
+      // Both lists are in id order: skip the drops of datagrams nobody waits for.
+      while (dropIndex < r.dropped.length && r.dropped[dropIndex]!.id < p.id) dropIndex++;
+      const drop = r.dropped[dropIndex];
+      if (drop?.id === p.id) p.reject(droppedError(drop.reason));
+      else p.resolve();
+    }
+    if (this.datagramSendsHead === q.length) {
+      q.length = 0;
+      this.datagramSendsHead = 0;
+    } else if (this.datagramSendsHead >= 64 && this.datagramSendsHead * 2 >= q.length) {
+      q.splice(0, this.datagramSendsHead);
+      this.datagramSendsHead = 0;
+    }
+  }
+
+  /** The connection closed: datagrams still queued will never leave. */
+  private failDatagrams(): void {
+    const info = this.closeInfo!;
+    const pending = this.datagramSends.splice(this.datagramSendsHead);
+    this.datagramSends.length = 0;
+    this.datagramSendsHead = 0;
+    for (const p of pending) p.reject(new SessionClosedError(info.closeCode, `${info.reason || 'closed'} (the datagram was still queued)`));
   }
 
   assertOpen(): void {

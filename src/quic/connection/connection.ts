@@ -10,7 +10,7 @@ import { TlsAlert } from '../../tls/alerts.js';
 import { LocalCids, RemoteCids } from './cids.js';
 import { LossRecovery } from './loss-recovery.js';
 import type { ConnectionOptions } from './options.js';
-import { Datagrams } from './datagrams.js';
+import { Datagrams, type DatagramSendReport } from './datagrams.js';
 import { EventQueue } from './event-queue.js';
 import { Handshake } from './handshake.js';
 import { IdleTimer } from './idle.js';
@@ -32,6 +32,7 @@ export type { ConnectionTlsOptions } from './handshake.js';
 export type { ClientConnectionOptions, ConnectionOptions, ServerConnectionOptions } from './options.js';
 export { ConnectionClosedError, type ConnectionState } from './lifecycle.js';
 export type { ConnectionStats, DatagramStats, PathStats } from './stats.js';
+export type { DatagramDropReason, DatagramSendReport, DroppedDatagram } from './datagrams.js';
 export type { QlogSink } from './qlog.js';
 
 /**
@@ -109,7 +110,7 @@ export class Connection {
     this.p = {
       role: options.role, config: c, random: options.random, events, lifecycle, handshake, keys,
       spaces: new PacketSpaces(c), loss, streams,
-      datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }),
+      datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }, events),
       localCids, remoteCids, paths, idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
     };
     this.progress = new HandshakeProgress(this.p);
@@ -336,11 +337,20 @@ export class Connection {
     this.recvStream(id).stop(code);
   }
 
-  /** Queues a datagram; throws DatagramError when unsupported or too large. */
-  sendDatagram(data: Uint8Array): void {
+  /**
+   * Queues a datagram and returns its id (0, 1, 2... per connection); throws DatagramError when
+   * unsupported or too large. A 'datagramsSent' event follows once it left in a packet or was
+   * dropped; `takeDatagramSendReport()` says which.
+   */
+  sendDatagram(data: Uint8Array): number {
     this.onCommand?.();
     this.assertUsable();
-    this.p.datagrams.send(data, this.p.paths.recovery.mtu.current, this.p.remoteCids.current.length);
+    return this.p.datagrams.send(data, this.p.paths.recovery.mtu.current, this.p.remoteCids.current.length);
+  }
+
+  /** What became of queued datagrams since the last call (after a 'datagramsSent' event). */
+  takeDatagramSendReport(): DatagramSendReport {
+    return this.p.datagrams.takeSendReport();
   }
 
   /** The oldest received datagram, or undefined. */
@@ -379,14 +389,32 @@ export class Connection {
   /**
    * Closes the connection with an application error code and reason (CONNECTION_CLOSE 0x1d),
    * entering the closing period (RFC 9000 §10.2.1).
+   *
+   * With `flush`, once the handshake is complete, the CONNECTION_CLOSE waits until the
+   * application's queued datagrams and the stream data written (and FINs) have been sent once, as
+   * fast as the congestion window and the pacer allow, for at most three PTOs; meanwhile the
+   * connection stays established ('closed' comes with the close itself). Nothing waits for
+   * acknowledgments: what is lost on the way is not retransmitted after the close. A close while
+   * one waits (the endpoint closing, say) carries the waiting one out at once.
    */
-  close(now: number, code: number | bigint, reason = ''): void {
+  close(now: number, code: number | bigint, reason = '', options: { readonly flush?: boolean } = {}): void {
     this.onCommand?.();
-    if (this.p.lifecycle.isClosed) return;
+    const lc = this.p.lifecycle;
+    if (lc.isClosed) return;
     const q = this.p.trace.tracer;
     if (q) q.now = now;
-    const frame: CloseFrame = { kind: 'connectionClose', application: true, errorCode: code, frameType: 0, reason: utf8(reason) };
-    this.p.lifecycle.close(now, frame, { kind: 'application', code, reason, remote: false }, this.currentPto());
+    if (lc.hasCloseRequest) {
+      lc.closeAsRequested(now, this.currentPto());
+    } else {
+      const frame: CloseFrame = { kind: 'connectionClose', application: true, errorCode: code, frameType: 0, reason: utf8(reason) };
+      const why: CloseReason = { kind: 'application', code, reason, remote: false };
+      if (options.flush === true && this.p.handshake.isComplete) {
+        lc.requestClose(frame, why, now + 3 * this.currentPto());
+        this.closeIfFlushed(now);
+      } else {
+        lc.close(now, frame, why, this.currentPto());
+      }
+    }
     if (q) this.afterInput(q);
   }
 
@@ -447,6 +475,11 @@ export class Connection {
     let len: number;
     try {
       len = this.tx.pollTransmit(now, out);
+      if (len === 0 && this.p.lifecycle.hasCloseRequest) {
+        // Nothing more goes now: a close waiting for the queued data may be due.
+        this.closeIfFlushed(now);
+        if (this.p.lifecycle.state === 'closing') len = this.tx.transmitClose(now, out);
+      }
     } catch (e) {
       this.onError(now, e);
       len = this.p.lifecycle.state === 'closing' ? this.tx.transmitClose(now, out) : 0;
@@ -461,7 +494,7 @@ export class Connection {
     if (lc.isTerminated) return Number.POSITIVE_INFINITY;
     if (lc.isClosed) return lc.closeDeadline;
     const pto = this.currentPto();
-    let t = Math.min(this.p.loss.timeout, this.p.idle.deadline(pto), this.tx.pacingWake, this.p.keys.previousReadDiscardAt);
+    let t = Math.min(this.p.loss.timeout, this.p.idle.deadline(pto), this.tx.pacingWake, this.p.keys.previousReadDiscardAt, lc.closeRequestDeadline);
     if (!this.p.handshake.isComplete) t = Math.min(t, this.p.handshake.deadline);
     // What the anti-amplification limit keeps us from sending (an ACK, a keep-alive; RFC 9000
     // §8.1, §9.3) waits for the peer's next datagram: its deadline is no timer, or a driver would
@@ -494,6 +527,10 @@ export class Connection {
     const pto = this.currentPto();
     if (now >= this.p.idle.deadline(pto)) {
       lc.closeSilently({ kind: 'idle', code: 0, reason: `no packet received for ${this.p.idle.timeout} ms (idle timeout)`, remote: false });
+      return;
+    }
+    if (now >= lc.closeRequestDeadline) {
+      lc.closeAsRequested(now, pto);
       return;
     }
     const hs = this.p.handshake;
@@ -542,6 +579,19 @@ export class Connection {
       reason = { kind: 'transport', code: TransportErrorCode.INTERNAL_ERROR, reason: `internal error: ${msg}`, remote: false };
     }
     this.p.lifecycle.close(now, frame, reason, this.currentPto());
+  }
+
+  /**
+   * A close waiting for the application's data (`close` with `flush`) happens once none is left
+   * to send now (datagrams queued, stream data or FINs not yet sent, lost stream data due again;
+   * data the peer's flow control holds back does not count) or its deadline has passed.
+   */
+  private closeIfFlushed(now: number): void {
+    const lc = this.p.lifecycle;
+    if (!lc.hasCloseRequest) return;
+    if (now >= lc.closeRequestDeadline || (this.p.datagrams.queuedCount === 0 && this.p.streams.nextSendable() === null)) {
+      lc.closeAsRequested(now, this.currentPto());
+    }
   }
 
   private assertUsable(): void {

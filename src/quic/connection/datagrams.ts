@@ -1,4 +1,5 @@
 import { protocolViolation } from '../errors.js';
+import type { ConnectionEvent } from '../events.js';
 import type { DatagramStats } from './stats.js';
 
 export type { DatagramStats } from './stats.js';
@@ -9,11 +10,42 @@ export type { DatagramStats } from './stats.js';
  *
  * Datagrams are never retransmitted (RFC 9221 §5.2): a packet carrying one is acknowledged or
  * lost, and that only moves a counter.
+ *
+ * What became of each queued datagram is reported: `send` returns its id (0, 1, 2... in queueing
+ * order), and every datagram leaves the queue from its head, either written into a packet or
+ * dropped, so ids settle in order. A 'datagramsSent' event (one until the report is taken) says
+ * the report changed; `takeSendReport()` gives the ids settled and which of them were dropped.
+ * No callback is kept per datagram: whoever waits keeps its own list of ids.
  */
 
 import { DatagramError } from './datagram-error.js';
 
 export { DatagramError } from './datagram-error.js';
+
+/** Why a queued datagram was dropped before it could be sent. */
+export type DatagramDropReason =
+  /** Newer datagrams pushed it out of the full send queue (drop-oldest). */
+  | 'queue-full'
+  /** It no longer fits a packet: the path MTU shrank after it was queued. */
+  | 'too-large';
+
+/** A queued datagram that never left. */
+export interface DroppedDatagram {
+  readonly id: number;
+  readonly reason: DatagramDropReason;
+}
+
+/** What became of queued datagrams since the last report. */
+export interface DatagramSendReport {
+  /** Every datagram with an id below this one has left in a packet or was dropped. */
+  readonly settledBelow: number;
+  /** The dropped ones among those settled since the last report, in id order. */
+  readonly dropped: readonly DroppedDatagram[];
+}
+
+/** The event of a changed report: one shared object (nothing is allocated per datagram). */
+const SENT_EVENT: ConnectionEvent = Object.freeze({ type: 'datagramsSent' });
+const NONE_DROPPED: readonly DroppedDatagram[] = Object.freeze([]);
 
 export interface DatagramConfig {
   /** Our max_datagram_frame_size (0 = we do not accept datagrams). Default 65535 (RFC 9221 §3). */
@@ -56,9 +88,19 @@ export class Datagrams {
   private readonly recvQueue: Uint8Array[] = [];
   private recvHead = 0;
   private recvBytes = 0;
+  /** The id of the next datagram queued, and of the one at the head of the send queue. */
+  private nextId = 0;
+  private headId = 0;
+  /** Dropped since the last report (undefined: none). */
+  private dropped: DroppedDatagram[] | undefined;
+  /** A 'datagramsSent' event was pushed and its report not yet taken. */
+  private reportPending = false;
+  private readonly events: { push(e: ConnectionEvent): void } | undefined;
 
-  constructor(config: Partial<DatagramConfig> = {}) {
+  /** `events`: where 'datagramsSent' goes (the connection's event queue); none, no event. */
+  constructor(config: Partial<DatagramConfig> = {}, events?: { push(e: ConnectionEvent): void }) {
     this.config = { ...DEFAULT_DATAGRAM_CONFIG, ...config };
+    this.events = events;
   }
 
   /** The peer's transport parameters arrived. */
@@ -79,8 +121,11 @@ export class Datagrams {
     return Math.max(0, Math.min(byPath, byPeer));
   }
 
-  /** Queues a copy of `data`. Throws DatagramError when unsupported or too large. */
-  send(data: Uint8Array, maxUdpPayload: number, dcidLength: number): void {
+  /**
+   * Queues a copy of `data` and returns its id (see the class comment). Throws DatagramError when
+   * unsupported or too large. A full queue drops its oldest datagrams, which are reported.
+   */
+  send(data: Uint8Array, maxUdpPayload: number, dcidLength: number): number {
     const max = this.maxSize(maxUdpPayload, dcidLength);
     if (max === undefined) throw new DatagramError('unsupported', 'the peer does not accept datagrams (no max_datagram_frame_size)');
     if (data.length > max) {
@@ -88,10 +133,9 @@ export class Datagrams {
     }
     this.sendQueue.push(data.slice());
     this.sendBytes += data.length;
-    while (this.queuedCount > this.config.sendQueueCount || this.sendBytes > this.config.sendQueueBytes) {
-      this.shiftSend();
-      this.stats.droppedSend++;
-    }
+    const id = this.nextId++;
+    while (this.queuedCount > this.config.sendQueueCount || this.sendBytes > this.config.sendQueueBytes) this.dropOldest('queue-full');
+    return id;
   }
 
   get queuedCount(): number {
@@ -107,6 +151,7 @@ export class Datagrams {
   onSent(): void {
     this.shiftSend();
     this.stats.sent++;
+    this.settled();
   }
 
   /**
@@ -114,8 +159,15 @@ export class Datagrams {
    * than block the queue.
    */
   dropHead(): void {
-    this.shiftSend();
-    this.stats.droppedSend++;
+    this.dropOldest('too-large');
+  }
+
+  /** What became of queued datagrams since the last call (see the class comment). */
+  takeSendReport(): DatagramSendReport {
+    const report = { settledBelow: this.headId, dropped: this.dropped ?? NONE_DROPPED };
+    this.dropped = undefined;
+    this.reportPending = false;
+    return report;
   }
 
   onAcked(): void {
@@ -153,10 +205,25 @@ export class Datagrams {
     return this.recvQueue.length - this.recvHead;
   }
 
+  private dropOldest(reason: DatagramDropReason): void {
+    (this.dropped ??= []).push({ id: this.headId, reason });
+    this.shiftSend();
+    this.stats.droppedSend++;
+    this.settled();
+  }
+
+  /** The head datagram left the queue: the report changed. */
+  private settled(): void {
+    if (this.reportPending) return;
+    this.reportPending = true;
+    this.events?.push(SENT_EVENT);
+  }
+
   private shiftSend(): Uint8Array | undefined {
     const d = this.sendQueue[this.sendHead];
     if (!d) return undefined;
     this.sendQueue[this.sendHead++] = EMPTY;
+    this.headId++;
     this.sendBytes -= d.length;
     if (compact(this.sendQueue, this.sendHead)) this.sendHead = 0;
     return d;

@@ -18,6 +18,11 @@ export type CloseFrame = Extract<Frame, { kind: 'connectionClose' }>;
  * - `drain`: a stateless reset from the peer (§10.3.1): draining;
  * - `closeSilently`: the state is discarded at once, nothing is sent: idle timeout (§10.1), no
  *   common version (§6.2), no viable path (§9.3.2).
+ *
+ * An application may also ask to close once what it queued has left (`requestClose`): the
+ * connection stays established and keeps sending until the Connection finds nothing of the
+ * application's left to send, or the request's deadline passes, and then carries the close out
+ * (`closeAsRequested`).
  */
 export class Lifecycle {
   private st: ConnectionState = 'handshake';
@@ -26,6 +31,8 @@ export class Lifecycle {
   private sendPending = false;
   private deadline = Number.POSITIVE_INFINITY;
   private packetsWhileClosing = 0;
+  /** A close that waits for the application's queued data (see the class comment). */
+  private request: { readonly frame: CloseFrame; readonly reason: CloseReason; readonly deadline: number } | undefined;
   private readonly events: EventQueue;
 
   constructor(events: EventQueue) {
@@ -63,6 +70,31 @@ export class Lifecycle {
   /** The CONNECTION_CLOSE to send now, if one is due (closing state only). */
   get pendingClose(): CloseFrame | undefined {
     return this.sendPending && this.st === 'closing' ? this.frame : undefined;
+  }
+
+  /** A requested close waits for the application's queued data to leave. */
+  get hasCloseRequest(): boolean {
+    return this.request !== undefined;
+  }
+
+  /** When a requested close happens even with data still queued (Infinity: none requested). */
+  get closeRequestDeadline(): number {
+    return this.request?.deadline ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The application closes with `frame` once its queued data has left, by `deadline` at the
+   * latest. The first request stands; a closed connection ignores it.
+   */
+  requestClose(frame: CloseFrame, reason: CloseReason, deadline: number): void {
+    if (this.isClosed || this.request) return;
+    this.request = { frame, reason, deadline };
+  }
+
+  /** Carries out the requested close now: the closing period begins (RFC 9000 §10.2.1). */
+  closeAsRequested(now: number, pto: number): void {
+    const r = this.request;
+    if (r) this.close(now, r.frame, r.reason, pto);
   }
 
   /** The handshake completed. */
@@ -131,6 +163,7 @@ export class Lifecycle {
   }
 
   private end(reason: CloseReason): void {
+    this.request = undefined;
     this.why = reason;
     this.events.push({ type: 'closed', reason });
   }

@@ -46,6 +46,8 @@ export class Transmitter {
   private txPath: Path;
   /** A STREAM frame of the packet being built carried retransmitted data. */
   private retransmitted = false;
+  /** The largest datagram the current path takes (before budgets shrink the one being built). */
+  private pathRoom: number = MIN_DATAGRAM_SIZE;
   private sent = 0;
   private bytes = 0;
   private retransmissions = 0;
@@ -215,6 +217,7 @@ export class Transmitter {
     const path = d.paths.current;
     const r = d.paths.recovery;
     let limit = Math.min(out.length, r.mtu.current);
+    this.pathRoom = limit;
     if (!path.validated) {
       // RFC 9000 §8.1: at most three times what the client sent before its address is validated.
       const budget = path.budget;
@@ -376,13 +379,21 @@ export class Transmitter {
     // Datagrams before stream data: they are the latency-sensitive traffic.
     const dgrams = d.datagrams;
     for (let dg = dgrams.peek(); dg; dg = dgrams.peek()) {
-      if (!b.writeDatagram(dg)) {
-        if (!b.packetHasFrames && dg.length > b.remaining) dgrams.dropHead(); // can never fit now
-        break;
+      if (b.writeDatagram(dg)) {
+        dgrams.onSent();
+        record.add(DATAGRAM_FRAME);
+        eliciting = true;
+        continue;
       }
-      dgrams.onSent();
-      record.add(DATAGRAM_FRAME);
-      eliciting = true;
+      // It waits for the next packet, unless no packet of this path can carry it any more (the
+      // path MTU shrank after it was queued): then it is dropped, and reported, rather than
+      // block the queue. A PTO probe's base size, an anti-amplification budget or the packets
+      // coalesced before this one shrink only this datagram.
+      if (dg.length > (dgrams.maxSize(this.pathRoom, d.remoteCids.current.length) ?? 0)) {
+        dgrams.dropHead();
+        continue;
+      }
+      break;
     }
     // Stream data, round-robin across streams.
     for (let s = streams.nextSendable(); s !== null; s = streams.nextSendable()) {

@@ -42,6 +42,26 @@ describe('datagrams (RFC 9221)', () => {
     assert.deepEqual([q.stats.acked, q.stats.lost], [1, 1]);
   });
 
+  it('reports what became of each queued datagram: ids in order, sent or dropped with why, one event until taken', () => {
+    const events: Array<{ type: string }> = [];
+    const q = new Datagrams({ sendQueueCount: 2 }, { push: (e) => events.push(e) });
+    q.setPeerMaxFrameSize(65535);
+    assert.deepEqual([0, 1, 2].map((i) => q.send(d(10, i), 1452, 8)), [0, 1, 2]);
+    // The third pushed the first out of the full queue.
+    assert.deepEqual(events, [{ type: 'datagramsSent' }]);
+    q.onSent(); // id 1
+    assert.equal(events.length, 1, 'one event until the report is taken');
+    assert.deepEqual(q.takeSendReport(), { settledBelow: 2, dropped: [{ id: 0, reason: 'queue-full' }] });
+    assert.deepEqual(q.takeSendReport(), { settledBelow: 2, dropped: [] }, 'a report is taken once');
+    q.dropHead(); // id 2: the path MTU shrank below it
+    assert.equal(events.length, 2);
+    assert.deepEqual(q.takeSendReport(), { settledBelow: 3, dropped: [{ id: 2, reason: 'too-large' }] });
+    assert.equal(q.send(d(10), 1452, 8), 3);
+    q.onSent();
+    assert.deepEqual(q.takeSendReport(), { settledBelow: 4, dropped: [] });
+    assert.equal(events.length, 3);
+  });
+
   it('bounds the send queue by bytes too', () => {
     const q = new Datagrams({ sendQueueBytes: 2500 });
     q.setPeerMaxFrameSize(65535);
