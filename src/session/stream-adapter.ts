@@ -11,7 +11,7 @@ import { StreamResetError } from '../quic/streams/stream-error.js';
  *   buffer, so the stream's flow-control window is not extended and the sender stops;
  * - a `WritableStream<Uint8Array>`'s `write()` resolves once the chunk is in the connection's send
  *   buffer (bounded, `streams.sendBufferSize`), so a writer is paced by what the peer grants;
- *   its `close()` resolves once the peer acknowledged every byte and the FIN.
+ *   its `close()` resolves once the peer acknowledged every byte and the FIN (see `writableFor`).
  *
  * Reset and stop map to the web streams' error paths: a peer's RESET_STREAM errors the readable
  * with a `StreamAbortedError` carrying the code; a peer's STOP_SENDING errors the writable the
@@ -208,7 +208,18 @@ export const WRITE_YIELD_BYTES = 64 * 1024;
 /** Resolves in the check phase of the next event-loop turn, after the driver's pending flush. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** @internal A WritableStream over the sending part of stream `id`. */
+/**
+ * @internal A WritableStream over the sending part of stream `id`.
+ *
+ * Its `close()` queues the FIN after the bytes written and resolves once the peer's QUIC stack
+ * acknowledged every byte and the FIN (RFC 9000 §3.1, "Data Recvd"): receipt by the peer's
+ * stack, not a read by its application. The peer acknowledges what its flow-control windows hold
+ * (by default 1,250,000 bytes per stream and 5,000,000 per connection, more as its application
+ * reads) whether or not its application has accepted the stream, so a message within them
+ * completes at once; a larger one completes only as the peer's application reads. It rejects
+ * with a StreamAbortedError when the peer stops the stream (STOP_SENDING) or the connection
+ * closes first.
+ */
 export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): WritableStream<Uint8Array> {
   const failure = (): Error | undefined => {
     const closed = waiters.closedFor(id);

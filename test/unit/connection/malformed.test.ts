@@ -5,6 +5,15 @@ import { testSeed } from '../../harness/seed.js';
 import { TransportErrorCode as E } from '../../../src/quic/errors.js';
 import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { fromHex } from '../../../src/codec/bytes.js';
+import { DEFAULT_STREAM_LIMITS } from '../../../src/quic/streams/stream-types.js';
+
+/** The default windows the flow-control cases overrun. */
+const STREAM_WINDOW = DEFAULT_STREAM_LIMITS.initialStreamWindow;
+/** Client bidi stream ids, enough full stream windows to exceed the connection window. */
+const CONNECTION_OVERFLOW_STREAMS = Array.from(
+  { length: Math.floor(DEFAULT_STREAM_LIMITS.initialConnectionWindow / STREAM_WINDOW) + 1 },
+  (_, i) => 4 * i,
+);
 
 /**
  * A peer that sends what the RFC forbids gets the connection closed with the RFC's error code
@@ -46,14 +55,15 @@ const CASES: readonly Case[] = [
   {
     name: 'STREAM data beyond the stream flow-control limit',
     from: 'client', code: E.FLOW_CONTROL_ERROR,
-    frames: () => frameBytes({ kind: 'stream', streamId: 0, offset: 256 * 1024, data: data(10), fin: false }),
+    frames: () => frameBytes({ kind: 'stream', streamId: 0, offset: STREAM_WINDOW, data: data(10), fin: false }),
   },
   {
     name: 'STREAM data beyond the connection flow-control limit (over several streams)',
     from: 'client', code: E.FLOW_CONTROL_ERROR,
     frames: () =>
       frameBytes(
-        ...[0, 4, 8, 12, 16].map((streamId) => ({ kind: 'stream' as const, streamId, offset: 250_000, data: data(10), fin: false })),
+        // Each stream within its window, all of them together beyond the connection's.
+        ...CONNECTION_OVERFLOW_STREAMS.map((streamId) => ({ kind: 'stream' as const, streamId, offset: STREAM_WINDOW - 10, data: data(10), fin: false })),
       ),
   },
   {

@@ -164,10 +164,10 @@ describe('StreamMap: stream limits and implicit opening (RFC 9000 §3.2, §4.6)'
     assert.equal(s.send!.credit.limit, PEER.initialMaxStreamDataUni);
     assert.equal(m.connSend.limit, PEER.initialMaxData);
     assert.deepEqual(m.localParams(), {
-      initialMaxData: 1 << 20,
-      initialMaxStreamDataBidiLocal: 256 * 1024,
-      initialMaxStreamDataBidiRemote: 256 * 1024,
-      initialMaxStreamDataUni: 256 * 1024,
+      initialMaxData: 5_000_000,
+      initialMaxStreamDataBidiLocal: 1_250_000,
+      initialMaxStreamDataBidiRemote: 1_250_000,
+      initialMaxStreamDataUni: 1_250_000,
       initialMaxStreamsBidi: 100,
       initialMaxStreamsUni: 100,
     });
