@@ -108,8 +108,13 @@ export type TransportOptions = Partial<Omit<TransportConfig, 'streams'>> & {
   streams?: Partial<StreamLimits>;
 };
 
-/** Merges `options` over the defaults and validates every field. */
+/**
+ * Merges `options` over the defaults and validates every field. An unknown field is an error
+ * too (a misspelt option would otherwise be silently ignored).
+ */
 export function resolveTransportConfig(options: TransportOptions = {}): TransportConfig {
+  knownFields('', options, DEFAULT_TRANSPORT_CONFIG);
+  knownFields('streams.', options.streams, DEFAULT_STREAM_LIMITS);
   const c: TransportConfig = {
     ...DEFAULT_TRANSPORT_CONFIG,
     ...stripUndefined(options),
@@ -133,12 +138,14 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   if (typeof c.disableActiveMigration !== 'boolean') {
     throw new ConfigError('disableActiveMigration', `must be a boolean, got ${String(c.disableActiveMigration)}`);
   }
-  if (typeof c.insecureNullKeys !== 'boolean') throw new ConfigError('insecureNullKeys', `must be a boolean, got ${String(c.insecureNullKeys)}`);
+  for (const field of ['insecureNullKeys', 'mtuDiscovery', 'pacing'] as const) {
+    if (typeof c[field] !== 'boolean') throw new ConfigError(field, `must be a boolean, got ${String(c[field])}`);
+  }
   if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
     throw new ConfigError('congestionControl', `must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);
   }
-  if (!Array.isArray(c.cipherSuites) || c.cipherSuites.length === 0) {
-    throw new ConfigError('cipherSuites', 'must list at least one TLS 1.3 cipher suite');
+  if (!Array.isArray(c.cipherSuites) || c.cipherSuites.length === 0 || c.cipherSuites.some((x) => typeof x !== 'number')) {
+    throw new ConfigError('cipherSuites', 'must list at least one TLS 1.3 cipher suite (by code point)');
   }
   const s = c.streams;
   int('streams.sendBufferSize', s.sendBufferSize, 1, 2 ** 32);
@@ -154,6 +161,17 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
 function int(field: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
     throw new ConfigError(field, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+}
+
+/** Throws a ConfigError naming the first field of `o` that `defaults` does not have. */
+function knownFields(prefix: string, o: unknown, defaults: object): void {
+  if (o === undefined) return;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new ConfigError(prefix ? prefix.slice(0, -1) : 'transport', `must be an object, got ${o === null ? 'null' : typeof o}`);
+  }
+  for (const k of Object.keys(o)) {
+    if (!Object.hasOwn(defaults, k)) throw new ConfigError(`${prefix}${k}`, `unknown option (known: ${Object.keys(defaults).join(', ')})`);
   }
 }
 

@@ -1,6 +1,6 @@
 import * as nodeUtil from 'node:util';
 import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
-import type { TransportOptions } from '../quic/transport-config.js';
+import { ConfigError, resolveTransportConfig, type TransportOptions } from '../quic/transport-config.js';
 import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
@@ -10,6 +10,7 @@ import { DEFAULT_BIND, advertisedAddrs, pickDialAddress } from './local-addrs.js
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
+import { checkOptionKeys, checkStrings, checkType } from './arguments.js';
 import { SessionState } from './session-state.js';
 import type { DialOptions, SessionHost } from './session-host.js';
 
@@ -100,8 +101,13 @@ export class Endpoint implements SessionHost {
     });
   }
 
-  /** Binds the sockets and starts the endpoint. */
+  /**
+   * Binds the sockets and starts the endpoint. Rejects with an InvalidArgumentError naming the
+   * option when one is unknown or of the wrong type (transport options included), before anything
+   * is bound.
+   */
   static async bind(options: EndpointOptions = {}): Promise<Endpoint> {
+    checkEndpointOptions(options);
     const random = new CryptoRandom();
     const secretKey = parseSecret(options.secretKey, random);
     const alpns = options.alpns ?? [DEFAULT_ALPN];
@@ -301,7 +307,7 @@ export class Endpoint implements SessionHost {
    * once the endpoint closes; rejects with the abort reason when `signal` fires.
    */
   acceptNext(signal?: AbortSignal): Promise<SessionState | null> {
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const s = this.acceptQueue.shift();
     if (s) return Promise.resolve(s);
     if (this.closing) return Promise.resolve(null);
@@ -314,7 +320,7 @@ export class Endpoint implements SessionHost {
       const onAbort = (): void => {
         const i = this.acceptWaiters.indexOf(waiter);
         if (i >= 0) this.acceptWaiters.splice(i, 1);
-        reject(abortError(signal!));
+        reject(signal!.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.acceptWaiters.push(waiter);
@@ -386,8 +392,49 @@ function osReason(e: Error): string {
   return known ? `${known[1]} (${known[0]})` : e.message;
 }
 
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('accept aborted', 'AbortError');
+const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir'];
+
+/**
+ * The options' names and types, the bind addresses' syntax and the transport options (through the
+ * core's own validation), all before a socket is bound or a file opened: a bad option fails the
+ * bind with an InvalidArgumentError naming it and leaves nothing open.
+ */
+function checkEndpointOptions(o: EndpointOptions): void {
+  const what = 'Endpoint.bind';
+  checkOptionKeys(`${what} options`, o, ENDPOINT_OPTIONS);
+  if (o.secretKey !== undefined && typeof o.secretKey !== 'string' && !(o.secretKey instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${what}: secretKey must be a Uint8Array or a hex string`);
+  }
+  if (typeof o.bind !== 'string') checkStrings(what, 'bind', o.bind);
+  for (const a of typeof o.bind === 'string' ? [o.bind] : (o.bind ?? [])) {
+    try {
+      parseSocketAddr(a);
+    } catch (e) {
+      throw new InvalidArgumentError(`bind address ${a}: ${(e as Error).message}`);
+    }
+  }
+  checkType(what, 'acceptIncoming', o.acceptIncoming, 'boolean');
+  for (const field of ['maxSessions', 'maxHandshakes'] as const) {
+    const v = o[field];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 2 ** 30)) {
+      throw new InvalidArgumentError(`${what}: ${field} must be an integer in [1, 2^30], got ${String(v)}`);
+    }
+  }
+  if (o.retry !== undefined && !['never', 'always', 'underLoad'].includes(o.retry)) {
+    throw new InvalidArgumentError(`${what}: retry must be 'never', 'always' or 'underLoad', got ${String(o.retry)}`);
+  }
+  if (o.keylog !== undefined && typeof o.keylog !== 'string' && typeof o.keylog !== 'function') {
+    throw new InvalidArgumentError(`${what}: keylog must be a file path or a function`);
+  }
+  checkType(what, 'qlogDir', o.qlogDir, 'string');
+  if (o.transport === null) throw new InvalidArgumentError(`${what}: transport must be an object, got null`);
+  checkType(what, 'transport', o.transport, 'object');
+  try {
+    resolveTransportConfig(o.transport);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new InvalidArgumentError(`${what}: transport.${e.message}`);
+    throw e;
+  }
 }
 
 function parseSecret(s: Uint8Array | string | undefined, random: CryptoRandom): Uint8Array {

@@ -3,6 +3,7 @@ import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
 import type { CloseReason, ConnectionEvent } from '../quic/events.js';
 import { StreamAbortedError, StreamWaiters, type ConnectionPort } from './stream-adapter.js';
 import { SessionClosedError, connectErrorFor, describeClose } from './errors.js';
+import { waitIn } from './abort.js';
 import { DatagramError } from '../quic/connection/datagram-error.js';
 import type { DatagramDropReason, DatagramSendReport } from '../quic/connection/datagrams.js';
 
@@ -57,8 +58,8 @@ export class SessionState implements ConnectionPort {
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (c: CloseInfo) => void;
   private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
-  private streamsAvailable: Array<() => void> = [];
-  private datagramWaiters: Array<() => void> = [];
+  private readonly streamsAvailable: Array<() => void> = [];
+  private readonly datagramWaiters: Array<() => void> = [];
   /** `sendDatagram`s waiting for their datagram to leave, in id order (ids settle in order). */
   private readonly datagramSends: PendingDatagram[] = [];
   private datagramSendsHead = 0;
@@ -133,8 +134,12 @@ export class SessionState implements ConnectionPort {
     if (!this.connected) this.rejectReady(error);
   }
 
-  /** Opens a stream, waiting while the peer's stream limit blocks. */
-  async openStream(direction: 'bidi' | 'uni'): Promise<number> {
+  /**
+   * Opens a stream, waiting while the peer's stream limit blocks; `signal` ends the wait (with its
+   * reason, leaving no waiter).
+   */
+  async openStream(direction: 'bidi' | 'uni', signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
     for (;;) {
       this.assertOpen();
       const id = this.conn.openStream(direction);
@@ -142,28 +147,35 @@ export class SessionState implements ConnectionPort {
         this.flush();
         return id;
       }
-      await new Promise<void>((resolve) => this.streamsAvailable.push(resolve));
+      await waitIn(this.streamsAvailable, signal);
     }
   }
 
-  /** The next stream the peer opened, or null once the session is closed. */
-  async nextIncoming(direction: 'bidi' | 'uni'): Promise<number | null> {
+  /** The next stream the peer opened, or null once the session is closed; `signal` as above. */
+  async nextIncoming(direction: 'bidi' | 'uni', signal?: AbortSignal): Promise<number | null> {
+    signal?.throwIfAborted();
     for (;;) {
       const id = this.conn.acceptStream(direction);
       if (id !== null) return id;
       if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.incomingWaiters[direction].push(resolve));
+      await waitIn(this.incomingWaiters[direction], signal);
     }
   }
 
-  /** The next datagram, or null once the session is closed. */
-  async nextDatagram(): Promise<Uint8Array | null> {
+  /** The next datagram, or null once the session is closed; `signal` as above. */
+  async nextDatagram(signal?: AbortSignal): Promise<Uint8Array | null> {
+    signal?.throwIfAborted();
     for (;;) {
       const d = this.conn.recvDatagram();
       if (d) return d;
       if (this.closeInfo) return null;
-      await new Promise<void>((resolve) => this.datagramWaiters.push(resolve));
+      await waitIn(this.datagramWaiters, signal);
     }
+  }
+
+  /** How many waits are pending (streams, incoming streams, datagrams): for tests of aborts. */
+  get pendingWaits(): number {
+    return this.streamsAvailable.length + this.incomingWaiters.bidi.length + this.incomingWaiters.uni.length + this.datagramWaiters.length;
   }
 
   /**

@@ -3,7 +3,9 @@ import { isVarintExact } from '../codec/varint.js';
 import { DatagramError } from '../quic/connection/datagram-error.js';
 import { EndpointId } from '../tls/identity.js';
 import { readableFor, writableFor } from './stream-adapter.js';
-import { ConnectError, InvalidArgumentError, SessionClosedError } from './errors.js';
+import { InvalidArgumentError, SessionClosedError } from './errors.js';
+import { raceAbort } from './abort.js';
+import { checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
 import type { EndpointAddr } from './addressing.js';
 import type { SessionHost } from './session-host.js';
 import type { CloseInfo, SessionState } from './session-state.js';
@@ -65,7 +67,14 @@ export interface ConnectOptions {
    * peer answered.
    */
   readonly timeoutMs?: number;
+  /**
+   * Abandons the dial: the connection attempt is closed and `connect` rejects with the signal's
+   * reason.
+   */
+  readonly signal?: AbortSignal;
 }
+
+const CONNECT_OPTIONS = ['directAddrs', 'alpn', 'timeoutMs', 'signal'];
 
 /**
  * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
@@ -103,32 +112,17 @@ export class Session {
     return (this.closedP ??= callablePromise(this.state.closed));
   }
 
-  /** Incoming bidirectional streams the peer opens. */
+  /**
+   * Incoming bidirectional streams the peer opens. Cancelling it ends its pending wait, so the
+   * next stream goes to `nextBidiStream` rather than into a cancelled stream.
+   */
   get incomingBidirectionalStreams(): ReadableStream<BidirectionalStream> {
-    return (this.incomingBidi ??= new ReadableStream<BidirectionalStream>(
-      {
-        pull: async (c) => {
-          const s = await this.nextBidiStream();
-          if (s) c.enqueue(s);
-          else c.close();
-        },
-      },
-      { highWaterMark: 0 },
-    ));
+    return (this.incomingBidi ??= pulling((signal) => this.nextBidiStream({ signal })));
   }
 
-  /** Incoming unidirectional streams the peer opens. */
+  /** Incoming unidirectional streams the peer opens (cancelling it ends its wait, as above). */
   get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
-    return (this.incomingUni ??= new ReadableStream<ReadableStream<Uint8Array>>(
-      {
-        pull: async (c) => {
-          const s = await this.nextUniStream();
-          if (s) c.enqueue(s);
-          else c.close();
-        },
-      },
-      { highWaterMark: 0 },
-    ));
+    return (this.incomingUni ??= pulling((signal) => this.nextUniStream({ signal })));
   }
 
   /**
@@ -139,16 +133,7 @@ export class Session {
     if (this.datagramStreams) return this.datagramStreams;
     const session = this;
     this.datagramStreams = {
-      readable: new ReadableStream<Uint8Array>(
-        {
-          pull: async (c) => {
-            const d = await this.recvDatagram();
-            if (d) c.enqueue(d);
-            else c.close();
-          },
-        },
-        { highWaterMark: 0 },
-      ),
+      readable: pulling((signal) => this.recvDatagram({ signal })),
       writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d) }),
       get maxDatagramSize(): number {
         return session.maxDatagramSize() ?? 0;
@@ -160,27 +145,38 @@ export class Session {
   /**
    * Dials `remote`: an endpoint id (hex or base32, or an EndpointId), `id@ip:port`, an iroh
    * `endpoint…` ticket or an iroh-http JSON ticket. Resolves once the handshake completed and the
-   * peer proved it holds that id's key; rejects with a ConnectError saying why not.
+   * peer proved it holds that id's key; rejects with a ConnectError saying why not, with the
+   * signal's reason when `signal` aborts first, and with an InvalidArgumentError for an unknown
+   * option or one of the wrong type.
    */
   static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+    checkOptionKeys('Session.connect options', options, CONNECT_OPTIONS);
+    checkStrings('Session.connect', 'directAddrs', options.directAddrs);
+    const signal = signalOption('Session.connect', options.signal);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
       throw new InvalidArgumentError(`timeoutMs must be a positive number of milliseconds (at most 2^40), got ${String(timeoutMs)}`);
     }
+    signal?.throwIfAborted();
     // The connection's own handshake timeout is the dial timeout (Endpoint.dial sets it), so
     // there is one timer and one message per cause whatever the value: the transport's
     // handshakeTimeoutMs no longer cuts a longer dial short.
     const state = endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs) });
-    await state.ready;
+    await raceAbort(state.ready, signal, () => {
+      // An abandoned dial leaves nothing running: the attempt closes (its handshake never
+      // completed, so the endpoint forgets it once the CONNECTION_CLOSE is out).
+      state.conn.close(endpoint.now(), 0, 'dial aborted');
+      endpoint.schedule();
+    });
     return new Session(state, endpoint);
   }
 
   /**
    * The next incoming session whose handshake completed, or null once the endpoint closes.
-   * `signal` abandons the wait (it rejects with the abort reason and gives up its turn).
+   * `signal` abandons the wait (it rejects with the signal's reason and gives up its turn).
    */
-  static async accept(endpoint: SessionHost, options: { signal?: AbortSignal } = {}): Promise<Session | null> {
-    const state = await endpoint.acceptNext(options.signal);
+  static async accept(endpoint: SessionHost, options: WaitOptions = {}): Promise<Session | null> {
+    const state = await endpoint.acceptNext(waitSignal('Session.accept', options));
     return state === null ? null : new Session(state, endpoint);
   }
 
@@ -203,15 +199,18 @@ export class Session {
 
   // ---- WebTransport shape ----
 
-  /** Opens a bidirectional stream (waits while the peer's stream limit is reached). */
-  async createBidirectionalStream(): Promise<BidirectionalStream> {
-    const id = await this.state.openStream('bidi');
+  /**
+   * Opens a bidirectional stream, waiting while the peer's stream limit (its MAX_STREAMS) is
+   * reached; `signal` ends that wait. Rejects with a SessionClosedError once the session closed.
+   */
+  async createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
+    const id = await this.state.openStream('bidi', waitSignal('createBidirectionalStream', options));
     return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
-  /** Opens a unidirectional (send-only) stream (waits while the peer's stream limit is reached). */
-  async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
-    const id = await this.state.openStream('uni');
+  /** Opens a unidirectional stream, waiting as `createBidirectionalStream` does. */
+  async createUnidirectionalStream(options?: WaitOptions): Promise<WritableStream<Uint8Array>> {
+    const id = await this.state.openStream('uni', waitSignal('createUnidirectionalStream', options));
     return writableFor(this.state, this.state.waiters, id);
   }
 
@@ -259,25 +258,25 @@ export class Session {
   // ---- iroh-http's methods ----
 
   /** iroh-http's name for {@link Session.createBidirectionalStream}. */
-  createBidiStream(): Promise<BidirectionalStream> {
-    return this.createBidirectionalStream();
+  createBidiStream(options?: WaitOptions): Promise<BidirectionalStream> {
+    return this.createBidirectionalStream(options);
   }
 
-  /** The next bidirectional stream the peer opens, or null when the session is closed. */
-  async nextBidiStream(): Promise<BidirectionalStream | null> {
-    const id = await this.state.nextIncoming('bidi');
+  /** The next bidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
+  async nextBidiStream(options?: WaitOptions): Promise<BidirectionalStream | null> {
+    const id = await this.state.nextIncoming('bidi', waitSignal('nextBidiStream', options));
     if (id === null) return null;
     return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
   }
 
   /** iroh-http's name for {@link Session.createUnidirectionalStream}. */
-  createUniStream(): Promise<WritableStream<Uint8Array>> {
-    return this.createUnidirectionalStream();
+  createUniStream(options?: WaitOptions): Promise<WritableStream<Uint8Array>> {
+    return this.createUnidirectionalStream(options);
   }
 
-  /** The next unidirectional stream the peer opens, or null when the session is closed. */
-  async nextUniStream(): Promise<ReadableStream<Uint8Array> | null> {
-    const id = await this.state.nextIncoming('uni');
+  /** The next unidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
+  async nextUniStream(options?: WaitOptions): Promise<ReadableStream<Uint8Array> | null> {
+    const id = await this.state.nextIncoming('uni', waitSignal('nextUniStream', options));
     return id === null ? null : readableFor(this.state, this.state.waiters, id);
   }
 
@@ -308,13 +307,33 @@ export class Session {
     return this.state.datagramSent(id);
   }
 
-  /** The next datagram, or null when the session is closed. */
-  recvDatagram(): Promise<Uint8Array | null> {
-    return this.state.nextDatagram();
+  /** The next datagram, or null when the session is closed; `signal` ends the wait. */
+  async recvDatagram(options?: WaitOptions): Promise<Uint8Array | null> {
+    return this.state.nextDatagram(waitSignal('recvDatagram', options));
   }
 
   /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
   maxDatagramSize(): number | null {
     return this.state.conn.maxDatagramSize() ?? null;
   }
+}
+
+/**
+ * A ReadableStream of what `next` yields until it yields null (highWaterMark 0: nothing is taken
+ * before a reader asks). Cancelling it aborts the pending `next`, so what arrives later is not
+ * taken into a stream nobody reads.
+ */
+function pulling<T>(next: (signal: AbortSignal) => Promise<T | null>): ReadableStream<T> {
+  const abandoned = new AbortController();
+  return new ReadableStream<T>(
+    {
+      pull: async (c) => {
+        const x = await next(abandoned.signal);
+        if (x !== null) c.enqueue(x);
+        else c.close();
+      },
+      cancel: (reason: unknown) => abandoned.abort(reason),
+    },
+    { highWaterMark: 0 },
+  );
 }

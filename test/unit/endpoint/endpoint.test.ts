@@ -235,6 +235,11 @@ describe('endpoint core: connections, routing, version negotiation', () => {
     assert.throws(() => new EndpointCore({ staticKey: new Uint8Array(8), random: new SeededRandom(1) }), ConfigError);
     assert.throws(() => ids.server({ maxHandshakes: 0 }), ConfigError);
     assert.throws(() => ids.server({ retry: 'sometimes' as 'never' }), ConfigError);
+    // A misspelt transport option is named, not ignored; so are wrong types the core used to miss.
+    assert.throws(() => ids.server({ transport: { idleTimeoutMs: 5 } as never }), (e: unknown) => e instanceof ConfigError && e.field === 'idleTimeoutMs' && /unknown option/.test(e.message));
+    assert.throws(() => ids.server({ transport: { streams: { window: 5 } } as never }), (e: unknown) => e instanceof ConfigError && e.field === 'streams.window');
+    assert.throws(() => ids.server({ transport: { mtuDiscovery: 'no' } as never }), (e: unknown) => e instanceof ConfigError && e.field === 'mtuDiscovery');
+    assert.throws(() => ids.server({ transport: { cipherSuites: ['TLS_AES_128_GCM_SHA256'] } as never }), (e: unknown) => e instanceof ConfigError && e.field === 'cipherSuites');
     const c = ids.client({ maxConnections: 1 });
     c.connect(0, S, { tls: ids.clientTls() });
     assert.throws(() => c.connect(0, S, { tls: ids.clientTls() }), EndpointError);

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { Endpoint } from '../../src/session/endpoint.js';
+import { Session } from '../../src/session/session.js';
+import { InvalidArgumentError } from '../../src/session/errors.js';
+import { Loopback, readAll, sleep, target, within, writeAll } from './util.js';
+
+/** Rejections that carry exactly this abort reason. */
+const REASON = new Error('given up');
+const isReason = (e: unknown): boolean => e === REASON;
+
+/** An AbortController aborted with REASON after `ms`. */
+function abortAfter(ms: number): AbortController {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(REASON), ms);
+  return ac;
+}
+
+/** How many UDP sockets this process holds. */
+function udpSockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+}
+
+const invalid = (pattern: RegExp) => (e: unknown): boolean => e instanceof InvalidArgumentError && pattern.test(e.message);
+
+/**
+ * The session API's waits take an AbortSignal and its options are checked ([first-hour] item 8).
+ * Real UDP on loopback.
+ */
+describe('Session API: abortable waits, checked options (real UDP, loopback)', function () {
+  this.timeout(20_000);
+  const net = new Loopback();
+  let server: Endpoint;
+  let client: Endpoint;
+  beforeEach(async () => {
+    server = await net.bind({ transport: { initialRttMs: 30 } });
+    client = await net.bind({ acceptIncoming: false, transport: { initialRttMs: 30 } });
+  });
+  afterEach(() => net.close());
+
+  describe('AbortSignal on every wait', () => {
+    it('connect: an aborted dial rejects with the reason and leaves no connection; an aborted signal dials nothing', async () => {
+      const silent = await net.bind({ acceptIncoming: false });
+      const t0 = performance.now();
+      await assert.rejects(Session.connect(client, `${server.id.toString()}@${silent.boundAddresses[0]}`, { signal: abortAfter(100).signal }), isReason);
+      assert.ok(performance.now() - t0 < 1_000, 'rejected at the abort, not at the dial timeout');
+      await sleep(50);
+      assert.equal(client.sessionCount, 0, 'the abandoned attempt is gone');
+      const pre = new AbortController();
+      pre.abort(REASON);
+      await assert.rejects(Session.connect(client, target(server), { signal: pre.signal }), isReason);
+      assert.equal(client.sessionCount, 0);
+      // A signal that never fires changes nothing.
+      const s = await within(Session.connect(client, target(server), { signal: new AbortController().signal }), 5_000, 'connect');
+      s.close();
+    });
+
+    it('createBidirectionalStream / createUnidirectionalStream blocked by the stream limit: abort rejects with the reason and leaves no waiter', async () => {
+      const limited = await net.bind({ transport: { initialRttMs: 30, streams: { maxConcurrentBidiStreams: 1, maxConcurrentUniStreams: 1 } } });
+      const { s, peer } = await net.connect(client, limited);
+      const first = await s.createBidirectionalStream();
+      const uni = await s.createUnidirectionalStream();
+      await assert.rejects(s.createBidirectionalStream({ signal: abortAfter(50).signal }), isReason);
+      await assert.rejects(s.createUniStream({ signal: abortAfter(50).signal }), isReason);
+      assert.equal(s.state.pendingWaits, 0);
+      // The limit frees up when the peer is done with the first streams: opening works again.
+      const opening = s.createBidirectionalStream({ signal: new AbortController().signal });
+      const sent = writeAll(first.writable, new Uint8Array([1]));
+      const st = (await within(peer.nextBidiStream(), 2_000, 'accept'))!;
+      await within(Promise.all([sent, writeAll(st.writable, new Uint8Array([2])), readAll(st.readable), readAll(first.readable)]), 2_000, 'first stream');
+      await within(opening, 5_000, 'opening after the limit rose');
+      void uni;
+    });
+
+    it('nextBidiStream / nextUniStream / recvDatagram: abort rejects with the reason; what arrives later goes to the next caller', async () => {
+      const { s, peer } = await net.connect(client, server);
+      await assert.rejects(peer.nextBidiStream({ signal: abortAfter(30).signal }), isReason);
+      await assert.rejects(peer.nextUniStream({ signal: abortAfter(30).signal }), isReason);
+      await assert.rejects(peer.recvDatagram({ signal: abortAfter(30).signal }), isReason);
+      assert.equal(peer.state.pendingWaits, 0, 'no waiter left behind');
+      const { writable } = await s.createBidirectionalStream();
+      const w = writable.getWriter();
+      await w.write(new Uint8Array([5]));
+      await s.sendDatagram(new Uint8Array([6]));
+      assert.ok(await within(peer.nextBidiStream(), 2_000, 'next stream'));
+      assert.deepEqual(await within(peer.recvDatagram(), 2_000, 'next datagram'), new Uint8Array([6]));
+    });
+
+    it('cancelling incomingBidirectionalStreams ends its wait: the next stream still reaches nextBidiStream', async () => {
+      const { s, peer } = await net.connect(client, server);
+      const reader = peer.incomingBidirectionalStreams.getReader();
+      const pending = reader.read();
+      await sleep(20);
+      await reader.cancel();
+      await pending;
+      assert.equal(peer.state.pendingWaits, 0);
+      const { writable } = await s.createBidirectionalStream();
+      await writable.getWriter().write(new Uint8Array([1]));
+      assert.ok(await within(peer.nextBidiStream(), 2_000, 'the stream was not swallowed by the cancelled reader'));
+    });
+  });
+
+  describe('options are checked: InvalidArgumentError naming the option', () => {
+    it('Endpoint.bind: unknown options, wrong types, transport options too; nothing stays bound', async () => {
+      const before = udpSockets();
+      const cases: Array<[unknown, RegExp]> = [
+        [{ bogus: 1 }, /Endpoint\.bind options: unknown option 'bogus'/],
+        ['127.0.0.1:0', /Endpoint\.bind options must be an object, got "127\.0\.0\.1:0"/],
+        [{ bind: 5 }, /bind must be a list of strings/],
+        [{ bind: ['127.0.0.1:0', 'nowhere'] }, /bind address nowhere/],
+        [{ acceptIncoming: 'yes' }, /acceptIncoming must be a boolean/],
+        [{ maxSessions: '10' }, /maxSessions must be an integer/],
+        [{ retry: 'sometimes' }, /retry must be/],
+        [{ keylog: 5 }, /keylog must be a file path or a function/],
+        [{ qlogDir: 5 }, /qlogDir must be a string/],
+        [{ secretKey: 5 }, /secretKey must be a Uint8Array or a hex string/],
+        [{ dialTimeoutMs: '5' }, /dialTimeoutMs must be a positive number/],
+        [{ transport: { bogus: 1 } }, /transport\.bogus: unknown option/],
+        [{ transport: { streams: { bogus: 1 } } }, /transport\.streams\.bogus: unknown option/],
+        [{ transport: { pacing: 'no' } }, /transport\.pacing: must be a boolean/],
+        [{ transport: { maxIdleTimeoutMs: -1 } }, /transport\.maxIdleTimeoutMs: must be an integer/],
+        [{ transport: 5 }, /transport must be a object|transport must be an object/],
+      ];
+      for (const [options, pattern] of cases) {
+        await assert.rejects(Endpoint.bind(options as never), invalid(pattern), JSON.stringify(options));
+      }
+      assert.equal(udpSockets(), before, 'a rejected bind leaves no socket open');
+    });
+
+    it('connect, accept, stream and datagram waits: unknown options and wrong types', async () => {
+      const { s } = await net.connect(client, server);
+      await assert.rejects(Session.connect(client, target(server), { bogus: 1 } as never), invalid(/Session\.connect options: unknown option 'bogus' \(known: directAddrs, alpn, timeoutMs, signal\)/));
+      await assert.rejects(Session.connect(client, target(server), { signal: 'soon' } as never), invalid(/signal must be an AbortSignal/));
+      await assert.rejects(Session.connect(client, target(server), { directAddrs: '1.2.3.4:5' } as never), invalid(/directAddrs must be a list of strings/));
+      await assert.rejects(Session.accept(server, { timeoutMs: 5 } as never), invalid(/Session\.accept options: unknown option 'timeoutMs'/));
+      await assert.rejects(s.createBidirectionalStream({ sendOrder: 1 } as never), invalid(/createBidirectionalStream options: unknown option 'sendOrder'/));
+      await assert.rejects(s.createUniStream({ signal: 5 } as never), invalid(/createUnidirectionalStream: signal must be an AbortSignal/));
+      await assert.rejects(s.nextBidiStream('x' as never), invalid(/nextBidiStream options must be an object/));
+      await assert.rejects(s.recvDatagram({ bogus: true } as never), invalid(/recvDatagram options: unknown option 'bogus'/));
+      assert.equal(client.sessionCount, 1, 'no rejected connect dialled');
+    });
+  });
+});
