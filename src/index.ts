@@ -8,6 +8,7 @@ export { Session, type BidirectionalStream, type CallablePromise, type ConnectOp
 export type { CloseInfo } from './session/session-state.js';
 export type { SessionHost } from './session/session-host.js';
 export { StreamAbortedError } from './session/stream-adapter.js';
+export { ReadLimitError, readAll, writeAll } from './session/stream-io.js';
 export type { WaitOptions } from './session/arguments.js';
 export { ConnectError, InvalidArgumentError, SessionClosedError, type ConnectErrorKind } from './session/errors.js';
 export type { CloseReason } from './quic/events.js';

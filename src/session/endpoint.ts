@@ -12,6 +12,7 @@ import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
 import { checkOptionKeys, checkStrings, checkType } from './arguments.js';
 import { SessionState } from './session-state.js';
+import { Session } from './session.js';
 import type { DialOptions, SessionHost } from './session-host.js';
 
 /** iroh-http's session ALPN: the default, so a quic-peer session speaks to an iroh-http session. */
@@ -245,6 +246,15 @@ export class Endpoint implements SessionHost {
   /** `await using ep = ...`: the same as {@link Endpoint.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * The incoming sessions, in the order their handshakes completed: `for await (const session of
+   * endpoint)`, the loop form of `Session.accept`. It ends when the endpoint closes; leaving the
+   * loop early (break, return, throw) leaves no accept waiting.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Session, void, undefined> {
+    for (let s = await Session.accept(this); s; s = await Session.accept(this)) yield s;
   }
 
   /**

@@ -174,6 +174,7 @@ export class Session {
   /**
    * The next incoming session whose handshake completed, or null once the endpoint closes.
    * `signal` abandons the wait (it rejects with the signal's reason and gives up its turn).
+   * `for await (const session of endpoint)` does the same in a loop.
    */
   static async accept(endpoint: SessionHost, options: WaitOptions = {}): Promise<Session | null> {
     const state = await endpoint.acceptNext(waitSignal('Session.accept', options));

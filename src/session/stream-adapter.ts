@@ -127,8 +127,25 @@ export class StreamWaiters {
     return new Promise((resolve) => this.readers.set(id, resolve));
   }
 
-  waitWritable(id: number): Promise<void> {
-    return new Promise((resolve) => this.writers.set(id, resolve));
+  /**
+   * Resolves when stream `id` may take more data (or changed state); `signal` (the writable's
+   * abort) ends the wait with its reason and removes it.
+   */
+  waitWritable(id: number, signal?: AbortSignal): Promise<void> {
+    if (!signal) return new Promise((resolve) => this.writers.set(id, resolve));
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        if (this.writers.get(id) === wake) this.writers.delete(id);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.writers.set(id, wake);
+    });
   }
 
   private wake(map: Map<number, () => void>, id: number): void {
@@ -230,11 +247,17 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
   };
   /** Bytes buffered since the last wait for the event loop (WRITE_YIELD_BYTES). */
   let sinceTurn = 0;
+  /**
+   * Fires when the application aborts the writable: a write or close waiting for the peer (flow
+   * control, acknowledgments) stops waiting, so the abort's RESET_STREAM goes out at once (a
+   * WritableStream runs its sink's abort only after the operation in flight settles).
+   */
+  let aborting: AbortSignal | undefined;
   /** The part of a write the send buffer did not take: wait for room, then buffer the rest. */
   const writeRest = async (chunk: Uint8Array, from: number): Promise<void> => {
     let off = from;
     while (off < chunk.length) {
-      await waiters.waitWritable(id);
+      await waiters.waitWritable(id, aborting);
       const err = failure();
       if (err) throw err;
       const n = port.conn.writeStream(id, chunk.subarray(off));
@@ -248,6 +271,8 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
   return new WritableStream<Uint8Array>(
     {
       start(controller) {
+        // WHATWG's controller.signal (Node >= 16.5); @types/node 20 does not declare it yet.
+        aborting = (controller as WritableStreamDefaultController & { readonly signal?: AbortSignal }).signal;
         // A stop or a connection close errors the writable even while nothing is written, so
         // `writer.closed` (and a pump waiting on it) learns the code at once.
         waiters.watchSend(id, (e) => controller.error(e));
@@ -280,7 +305,7 @@ export function writableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
           if (send.isDone) return;
           const e = failure();
           if (e) throw e;
-          await waiters.waitWritable(id);
+          await waiters.waitWritable(id, aborting);
         }
       },
       abort(reason) {

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
 import { InvalidArgumentError } from '../../src/session/errors.js';
-import { Loopback, readAll, sleep, target, within, writeAll } from './util.js';
+import { StreamAbortedError } from '../../src/session/stream-adapter.js';
+import { ReadLimitError, readAll, writeAll } from '../../src/session/stream-io.js';
+import { SeededRandom } from '../../src/tls/random.js';
+import { bytesEqual } from '../../src/codec/bytes.js';
+import { Loopback, sleep, target, within } from './util.js';
 
 /** Rejections that carry exactly this abort reason. */
 const REASON = new Error('given up');
@@ -23,10 +27,10 @@ function udpSockets(): number {
 const invalid = (pattern: RegExp) => (e: unknown): boolean => e instanceof InvalidArgumentError && pattern.test(e.message);
 
 /**
- * The session API's waits take an AbortSignal and its options are checked ([first-hour] item 8).
- * Real UDP on loopback.
+ * The session API's waits take an AbortSignal, incoming sessions are async-iterable, streams have
+ * readAll / writeAll, and options are checked ([first-hour] item 8). Real UDP on loopback.
  */
-describe('Session API: abortable waits, checked options (real UDP, loopback)', function () {
+describe('Session API: abortable waits, async iteration, readAll / writeAll, checked options (real UDP, loopback)', function () {
   this.timeout(20_000);
   const net = new Loopback();
   let server: Endpoint;
@@ -66,7 +70,7 @@ describe('Session API: abortable waits, checked options (real UDP, loopback)', f
       const opening = s.createBidirectionalStream({ signal: new AbortController().signal });
       const sent = writeAll(first.writable, new Uint8Array([1]));
       const st = (await within(peer.nextBidiStream(), 2_000, 'accept'))!;
-      await within(Promise.all([sent, writeAll(st.writable, new Uint8Array([2])), readAll(st.readable), readAll(first.readable)]), 2_000, 'first stream');
+      await within(Promise.all([sent, writeAll(st.writable, new Uint8Array([2])), readAll(st.readable, 10), readAll(first.readable, 10)]), 2_000, 'first stream');
       await within(opening, 5_000, 'opening after the limit rose');
       void uni;
     });
@@ -99,6 +103,83 @@ describe('Session API: abortable waits, checked options (real UDP, loopback)', f
     });
   });
 
+  describe('for await (const session of endpoint)', () => {
+    it('yields each incoming session in turn; leaving the loop leaves no accept waiting; the loop ends when the endpoint closes', async () => {
+      const seen: string[] = [];
+      const loop = (async () => {
+        for await (const session of server) {
+          seen.push(session.remoteId.toString());
+          if (seen.length === 2) break;
+        }
+      })();
+      const a = await Session.connect(client, target(server));
+      const other = await net.bind({ acceptIncoming: false });
+      const b = await Session.connect(other, target(server));
+      await within(loop, 2_000, 'loop');
+      assert.deepEqual(seen.sort(), [client.id.toString(), other.id.toString()].sort());
+      // The loop left: a third session waits in the queue for the next accept.
+      const c = await Session.connect(client, target(server));
+      const third = await within(Session.accept(server), 2_000, 'accept after the loop');
+      assert.ok(third?.remoteId.equals(client.id));
+      // A loop waiting when the endpoint closes ends.
+      const ending = (async () => {
+        let n = 0;
+        for await (const session of server) {
+          n++;
+          session.close();
+        }
+        return n;
+      })();
+      await sleep(20);
+      await server.close();
+      assert.equal(await within(ending, 2_000, 'loop end'), 0);
+      void [a, b, c];
+    });
+  });
+
+  describe('readAll / writeAll', () => {
+    it('writeAll a message, readAll it on the other side; the echo comes back whole', async () => {
+      const { s, peer } = await net.connect(client, server);
+      void (async () => {
+        for await (const st of peer.incomingBidirectionalStreams) void readAll(st.readable, 1 << 20).then((m) => writeAll(st.writable, m));
+      })().catch(() => {});
+      const data = new SeededRandom(9).fill(new Uint8Array(300_000));
+      const st = await s.createBidirectionalStream();
+      const [, echo] = await within(Promise.all([writeAll(st.writable, data), readAll(st.readable, data.length)]), 5_000, 'echo');
+      assert.ok(bytesEqual(echo, data));
+    });
+
+    it('readAll over its limit rejects with ReadLimitError and stops the sender (STOP_SENDING)', async () => {
+      const { s, peer } = await net.connect(client, server);
+      const incoming = peer.nextBidiStream();
+      const st = await s.createBidirectionalStream();
+      const sending = writeAll(st.writable, new Uint8Array(50_000));
+      const got = (await within(incoming, 2_000, 'accept'))!;
+      await assert.rejects(readAll(got.readable, 1000), (e: unknown) => e instanceof ReadLimitError && e.limit === 1000 && /more than 1000 bytes/.test(e.message));
+      await assert.rejects(within(sending, 5_000, 'sender'), (e: unknown) => e instanceof StreamAbortedError && e.kind === 'stopped' && e.code === 0);
+      await assert.rejects(readAll(got.readable, -1), invalid(/limit must be a non-negative integer/));
+    });
+
+    it('readAll and writeAll end with the signal: the reason, and the stream cancelled / reset', async () => {
+      const small = await net.bind({ transport: { initialRttMs: 30, streams: { initialStreamWindow: 4096, maxStreamWindow: 4096 } } });
+      const { s, peer } = await net.connect(client, small);
+      const incoming = peer.nextBidiStream();
+      const st = await s.createBidirectionalStream();
+      // Nobody reads on the peer: the 4 KiB window stops the writer, which then aborts.
+      const writing = writeAll(st.writable, new Uint8Array(2_000_000), { signal: abortAfter(100).signal });
+      const got = (await within(incoming, 2_000, 'accept'))!;
+      await assert.rejects(within(writing, 2_000, 'writeAll abort'), isReason);
+      // The abort reset the stream at once, though a write was waiting for flow-control credit
+      // (a WritableStream runs its sink's abort only after the write in flight settles).
+      const sendPart = (): { resetCode: number | bigint | undefined } | null | undefined => s.state.conn.internals.streams.get(0)?.send;
+      for (let i = 0; i < 50 && sendPart()?.resetCode === undefined; i++) await sleep(10);
+      assert.equal(sendPart()?.resetCode, 0, 'RESET_STREAM with code 0');
+      // The peer learns of the abort as a reset.
+      await assert.rejects(within(readAll(got.readable, Infinity), 2_000, 'peer read'), (e: unknown) => e instanceof StreamAbortedError && e.kind === 'reset');
+      await assert.rejects(within(readAll(st.readable, 10, { signal: abortAfter(50).signal }), 2_000, 'readAll abort'), isReason);
+    });
+  });
+
   describe('options are checked: InvalidArgumentError naming the option', () => {
     it('Endpoint.bind: unknown options, wrong types, transport options too; nothing stays bound', async () => {
       const before = udpSockets();
@@ -126,7 +207,7 @@ describe('Session API: abortable waits, checked options (real UDP, loopback)', f
       assert.equal(udpSockets(), before, 'a rejected bind leaves no socket open');
     });
 
-    it('connect, accept, stream and datagram waits: unknown options and wrong types', async () => {
+    it('connect, accept, stream and datagram waits, readAll / writeAll: unknown options and wrong types', async () => {
       const { s } = await net.connect(client, server);
       await assert.rejects(Session.connect(client, target(server), { bogus: 1 } as never), invalid(/Session\.connect options: unknown option 'bogus' \(known: directAddrs, alpn, timeoutMs, signal\)/));
       await assert.rejects(Session.connect(client, target(server), { signal: 'soon' } as never), invalid(/signal must be an AbortSignal/));
@@ -136,6 +217,9 @@ describe('Session API: abortable waits, checked options (real UDP, loopback)', f
       await assert.rejects(s.createUniStream({ signal: 5 } as never), invalid(/createUnidirectionalStream: signal must be an AbortSignal/));
       await assert.rejects(s.nextBidiStream('x' as never), invalid(/nextBidiStream options must be an object/));
       await assert.rejects(s.recvDatagram({ bogus: true } as never), invalid(/recvDatagram options: unknown option 'bogus'/));
+      const st = await s.createBidirectionalStream();
+      await assert.rejects(readAll(st.readable, 10, { bogus: 1 } as never), invalid(/readAll options: unknown option 'bogus'/));
+      await assert.rejects(writeAll(st.writable, 'text' as never), invalid(/writeAll: data must be a Uint8Array/));
       assert.equal(client.sessionCount, 1, 'no rejected connect dialled');
     });
   });

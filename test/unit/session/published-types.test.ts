@@ -122,7 +122,7 @@ describe('published types (the declarations `npm run build` ships)', function ()
  */
 const CONSUMER = `
 import {
-  DEFAULT_ALPN, ConnectError, DatagramError, Endpoint, EndpointId, Session, StreamAbortedError,
+  DEFAULT_ALPN, ConnectError, DatagramError, Endpoint, EndpointId, ReadLimitError, Session, StreamAbortedError, readAll, writeAll,
   type CloseInfo, type ConnectOptions, type ConnectionStats, type EndpointOptions, type SessionHost, type WaitOptions,
 } from 'quic-peer';
 import { createEndpointHandles, HandleStore, type EndpointHandles } from 'quic-peer/handles';
@@ -135,9 +135,10 @@ export async function use(): Promise<CloseInfo> {
   const accepted: Promise<Session | null> = Session.accept(server, { signal: AbortSignal.timeout(1_000) });
   const connect: ConnectOptions = { directAddrs: server.boundAddresses, alpn: DEFAULT_ALPN, timeoutMs: 1_000, signal: AbortSignal.timeout(2_000) };
   void (async () => {
-    const incoming = await accepted;
-    const st: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } | null = (await incoming?.nextBidiStream({ signal: AbortSignal.timeout(1_000) })) ?? null;
-    void st;
+    for await (const incoming of server) {
+      const st: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } | null = await incoming.nextBidiStream({ signal: AbortSignal.timeout(1_000) });
+      if (st) await writeAll(st.writable, await readAll(st.readable, 1024));
+    }
   })();
   const s = await Session.connect(host, server.ticket(), connect).catch((e: unknown) => {
     throw e instanceof ConnectError ? new Error(e.kind) : e;
@@ -146,9 +147,10 @@ export async function use(): Promise<CloseInfo> {
   const wait: WaitOptions = { signal: AbortSignal.timeout(1_000) };
   const { readable, writable } = await s.createBidirectionalStream(wait);
   const failed = (e: unknown): number | bigint | undefined => (e instanceof StreamAbortedError ? e.code : undefined);
+  const tooLong = (e: unknown): number | undefined => (e instanceof ReadLimitError ? e.limit : undefined);
   const dropped = (e: unknown): boolean => e instanceof DatagramError && e.kind === 'queue-full';
   const datagram: Uint8Array | null = await s.recvDatagram(wait);
-  void [dropped, datagram];
+  void [tooLong, dropped, datagram];
   const stats: ConnectionStats = s.getStats();
   const handles: EndpointHandles = createEndpointHandles(server);
   const store: HandleStore<Session> = handles.store;
