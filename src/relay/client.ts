@@ -51,6 +51,7 @@ export type RelayErrorReason = 'unreachable' | 'ping' | 'handshake' | 'denied' |
 
 /** A relay connection failure: it names the relay URL and the cause. */
 export class RelayError extends Error {
+  /** Always `'RelayError'`. */
   override readonly name = 'RelayError';
   /** The relay's URL. */
   readonly url: string;
@@ -94,9 +95,11 @@ export interface RelayClientOptions {
   connectTimeoutMs?: number;
   /** Reconnect backoff: first delay (iroh: 10 ms), doubling with jitter up to `backoffMaxMs` (iroh: 16 s). */
   backoffMinMs?: number;
+  /** The longest reconnect delay (iroh: 16 s). */
   backoffMaxMs?: number;
-  /** Datagrams queued for the end of the event-loop turn, and bytes buffered in the socket, beyond which `send` drops. Defaults 4096 and 8 MiB. */
+  /** Datagrams queued for the end of the event-loop turn beyond which `send` drops (default 4096). */
   maxQueuedDatagrams?: number;
+  /** Bytes buffered in the socket beyond which `send` drops (default 8 MiB). */
   maxBufferedBytes?: number;
   /** Diagnostics, one line each. */
   log?: (line: string) => void;

@@ -4,7 +4,7 @@ import { Reader } from '../codec/reader.js';
 import { bytesEqual, utf8 } from '../codec/bytes.js';
 import { ed25519Sign, ed25519Signer, ed25519Verify } from '../tls/crypto.js';
 
-/**
+/*
  * The iroh relay protocol (iroh-relay 1.0.2, `protos/{common,handshake,relay}.rs`; IROH.md, "The
  * relay protocol"): the frames carried one per binary WebSocket message, the v2 handshake, the
  * challenge signature and the TLS keying-material header. Pure functions over bytes: no socket,

@@ -41,8 +41,9 @@ export interface RelayMetrics {
   bytesForwarded: number;
   /** Times a client was paused by the rate limit. */
   rateLimited: number;
-  /** Clients authenticated by a signed challenge / by the TLS keying-material header. */
+  /** Clients authenticated by a signed challenge. */
   authChallenge: number;
+  /** Clients authenticated by the TLS keying-material header (no challenge). */
   authKeyingMaterial: number;
   /** What was dropped, by cause. */
   drops: {

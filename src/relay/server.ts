@@ -57,7 +57,7 @@ export interface RelayCloseOptions {
  * clients by endpoint id. Real iroh nodes use it through `RelayMode.customFromUrls([server.url])`.
  */
 export class RelayServer {
-  /** `http://HOST:PORT` (or `https://`): the URL clients and iroh nodes are given. */
+  /** `http://HOST:PORT` (or `https://`): the URL clients and iroh nodes are given (an all-interfaces bind shows its loopback address). */
   readonly url: string;
   /** The port listened on. */
   readonly port: number;
@@ -104,7 +104,9 @@ export class RelayServer {
       });
     });
     const addr = http.address() as AddressInfo;
-    const shownHost = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    // An all-interfaces bind is named by its loopback address (the URL must be dialable).
+    const ip = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+    const shownHost = ip.includes(':') ? `[${ip}]` : ip;
     const server = new RelayServer(http, wss, limits, opts.log ?? (() => {}), `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`, addr.port);
     http.on('request', (req, res) => server.onRequest(req, res));
     http.on('upgrade', (req, socket, head) => server.onUpgrade(req, socket, head));
