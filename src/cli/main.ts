@@ -11,6 +11,7 @@ import { runConnect } from './connect.js';
 import { runDemo } from './demo.js';
 import { EXIT_STATUS_HELP, exitStatusOf, watchStopSignals, type StopSignal } from './exit.js';
 import { runListen } from './listen.js';
+import { runRelay } from './relay.js';
 
 const HELP = `quic-peer: a pure TypeScript QUIC peer that speaks iroh's dialect
 
@@ -19,6 +20,7 @@ Usage:
                                 a 100 MB transfer (what 'npm start' runs)
   quic-peer listen [--help]     accept sessions; pipe one stream, or --echo everything
   quic-peer connect [--help]    dial <id@ip:port | ticket> and pipe stdin/stdout over a stream
+  quic-peer relay [--help]      an iroh relay server (iroh nodes and quic-peer meet through it)
   quic-peer --help              this text
   quic-peer --version           the version
 
@@ -41,6 +43,8 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       return runListen(rest, signal);
     case 'connect':
       return runConnect(rest, signal);
+    case 'relay':
+      return runRelay(rest, signal);
     case undefined:
       throw new UsageError(`a command is needed\n\n${HELP}`);
     default:

@@ -91,10 +91,10 @@ describe('the packed package, installed into a fresh project', function () {
     assert.deepEqual(dangling, []);
   });
 
-  it('brings only the runtime dependencies src imports (@noble/curves, @noble/hashes)', () => {
+  it('brings only the runtime dependencies src imports (@noble/curves, @noble/hashes, ws for relays)', () => {
     const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     const packages = Object.keys(lock.packages).filter((k) => k !== '').map((k) => k.replace(/^.*node_modules\//, ''));
-    assert.deepEqual(packages.sort(), ['@noble/curves', '@noble/hashes', 'quic-peer']);
+    assert.deepEqual(packages.sort(), ['@noble/curves', '@noble/hashes', 'quic-peer', 'ws']);
   });
 
   it('has a README whose images and links work on the registry page (absolute URLs or anchors only)', () => {
