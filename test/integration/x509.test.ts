@@ -102,7 +102,7 @@ describe('X.509 mode over loopback', function () {
     }
   });
 
-  it('an unknown CA is refused with unknown_ca, and the server learns it', async () => {
+  it('an unknown CA is refused with unknown_ca (CRYPTO_ERROR 0x130 in the CONNECTION_CLOSE)', async () => {
     const other = await generateCertificate({ names: ['Other Root'], ca: true });
     const server = await echoServer(leaf);
     const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
@@ -131,6 +131,22 @@ describe('X.509 mode over loopback', function () {
       const err = await Session.connect(client, addr, { serverName: 'localhost', alpn: 'hq-interop', tls: { pinSha256: [leaf.spkiSha256] } }).catch((e: unknown) => e);
       assert.ok(err instanceof ConnectError && err.kind === 'authentication', String(err));
       assert.match(err.message, /not pinned/);
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+
+  it('a server with several chains gives each client the one for its SNI', async () => {
+    const ec = await generateCertificate({ names: ['ec.test'], issuer: ca });
+    const rsa = await generateCertificate({ names: ['rsa.test'], issuer: ca, keyType: 'rsa-2048' });
+    const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: ['hq-interop'], tls: { mode: 'x509', identities: [ec, rsa] } });
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      for (const [name, cert] of [['ec.test', ec], ['rsa.test', rsa]] as const) {
+        const s = await Session.connect(client, server.boundAddresses[0]!, { serverName: name, alpn: 'hq-interop', tls: { ca: ca.cert } });
+        assert.equal(Buffer.from(s.peerCertificates![0]!).toString('base64'), cert.cert.replace(/-----[A-Z ]+-----|\s/g, ''));
+        s.close();
+      }
     } finally {
       await Promise.all([client.close(), server.close()]);
     }
