@@ -2,7 +2,7 @@ import { fromHex, toHex } from '../codec/bytes.js';
 import { probeRelay, RelayClient, RelayError, type RelayState } from '../relay/client.js';
 
 /**
- * Relays as paths of the endpoint (iroh's relay protocol, src/relay/): the endpoint sends and
+ * Relays as paths of the endpoint (iroh's relay protocol, see RelayClient): the endpoint sends and
  * receives QUIC datagrams through a relay exactly as through UDP. To the QUIC core an address is
  * an opaque string; a relay path is written
  *
