@@ -400,19 +400,24 @@ export class Endpoint implements SessionHost {
     // Relays and direct addresses are tried at once, and the first the peer answers on wins
     // (Connection's alternateAddresses). With only relays to try, the dial first waits for one
     // to be connected, so that a relay that is down fails the dial at once, naming it.
-    if (direct.addresses.length === 0) await this.relayReady(relayUrls, options.timeoutMs, options.signal);
-    else for (const u of relayUrls) this.relays.client(u);
+    // The time spent waiting for a relay counts toward the dial's timeout.
+    let timeoutMs = options.timeoutMs;
+    if (direct.addresses.length === 0) {
+      await this.relayReady(relayUrls, options.timeoutMs, options.signal);
+      timeoutMs = Math.max(1, Math.ceil(options.timeoutMs - (this.now() - started)));
+    } else {
+      for (const u of relayUrls) this.relays.client(u);
+    }
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const candidates = [...direct.addresses, ...relayUrls.map((u) => relayAddress(u, addr.id.bytes))];
     const address = candidates[0]!;
-    const remaining = Math.max(1, Math.ceil(options.timeoutMs - (this.now() - started)));
     return this.open(address, `${addr.id.toShortString()}@${candidates.length === 1 ? address : `{${candidates.join(', ')}}`}`, {
       secretKey: this.secretKey,
       certificateType: 'rawPublicKey',
       alpnProtocols: [alpn],
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-    }, remaining, candidates);
+    }, timeoutMs, candidates);
   }
 
   /**

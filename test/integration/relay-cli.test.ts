@@ -89,6 +89,15 @@ describe('quic-peer relay (the command)', function () {
         `a periodic metrics line; stderr: ${err}`,
       );
       await Promise.all([a!.close(), b!.close()]);
+      // The clients' close() resolves when their side is done; the relay sees the disconnects a
+      // moment later: wait for a periodic line that shows them before stopping it.
+      await within(
+        (async () => {
+          while (!/metrics clients=0 .*disconnects=2 /.test(err)) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        5000,
+        `the relay sees both clients gone; stderr: ${err}`,
+      );
       child.kill('SIGINT');
       const code = await within(exited, 10_000, 'exit after SIGINT');
       assert.equal(code, 130);
