@@ -362,6 +362,34 @@ describe('relay: our client <-> our server on loopback', function () {
     stuck.ws.terminate();
   });
 
+  it('keep-alive: the server cuts a client that answers no Ping; the client reconnects when the relay answers no Ping', async () => {
+    await server.close();
+    server = await listen({ limits: { pingIntervalMs: 100, pongTimeoutMs: 200 } });
+    const a = await peer(1);
+    // A raw client that never answers the relay's Ping is cut after the Pong timeout.
+    const mute = await rawClient(server.url, 2);
+    await within(closedOf(mute.ws), 5000, 'the relay cuts a client without Pongs');
+    assert.ok(mute.frames.some((f) => f.type === 'ping'));
+    assert.equal(server.metrics.drops.pongTimeout, 1);
+    // Our client answers the relay's Pings and stays.
+    await sleep(400);
+    assert.equal(a.client.state, 'connected');
+    // A relay that completes the handshake but never answers our Ping: the client gives up on it.
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'iroh-relay-v2' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => ws.send(encodeHandshake({ type: 'confirms' })));
+    const url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    const states: Array<RelayError | undefined> = [];
+    const c = new RelayClient({ url, secretKey: seed(3), onDatagram: () => {}, pongTimeoutMs: 200, onStateChange: (_s, e) => states.push(e) });
+    c.start();
+    await within(c.connected(), 5000, 'connects to the mute relay');
+    await until(() => states.some((e) => e?.reason === 'timeout' && /no Pong within 200 ms/.test(e.message)), 5000, 'Pong timeout');
+    await c.close();
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((r) => wss.close(() => r()));
+  });
+
   it('https with a self-signed certificate: the keying-material header authenticates (no challenge)', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
     try {
