@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { bytesEqual, toHex } from '../codec/bytes.js';
 import {
   CLIENT_AUTH_HEADER,
+  MAX_DATAGRAM_CONTENTS,
   MAX_FRAME_SIZE,
   PROBE_PATH,
   RELAY_PATH,
@@ -217,7 +218,7 @@ export class RelayClient {
     if (this.st !== 'connected' || !this.ws) return false;
     if (dst.length !== 32) throw new TypeError('RelayClient.send: dst must be a 32-byte endpoint id');
     if (this.queue.length >= this.opts.maxQueuedDatagrams || this.ws.bufferedAmount > this.opts.maxBufferedBytes) return false;
-    if (datagram.length === 0 || datagram.length > MAX_FRAME_SIZE) return false;
+    if (datagram.length === 0 || datagram.length > MAX_DATAGRAM_CONTENTS) return false;
     this.queue.push({ dst: dst.slice(), key: toHex(dst), data: datagram.slice() });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -303,9 +304,12 @@ export class RelayClient {
       headers,
       ...(socket ? { createConnection: () => socket } : {}),
     });
+    // Errors are handled by the listeners of each phase; this one only keeps a late second error
+    // (after a listener was removed) from becoming an uncaught exception.
+    ws.on('error', () => {});
     return new Promise((resolve, reject) => {
       ws.once('open', () => {
-        ws.removeAllListeners('error');
+        ws.off('error', onError);
         ws.removeAllListeners('unexpected-response');
         // The server's challenge may come in the same read as the 101: keep what arrives before
         // the handshake listens (ws emits it before our continuation runs).
@@ -324,11 +328,12 @@ export class RelayClient {
         reject(new RelayError(this.url, 'handshake', `the upgrade was refused: HTTP ${res.statusCode ?? '?'} ${res.statusMessage ?? ''}`.trim()));
         ws.terminate();
       });
-      ws.once('error', (err) => {
+      const onError = (err: Error): void => {
         // ws rejects a 101 without (or with an unrequested) sec-websocket-protocol here too.
         const subprotocol = /subprotocol/i.test(err.message);
         reject(subprotocol ? new RelayError(this.url, 'handshake', `bad version header: ${err.message}`) : toRelayError(this.url, err));
-      });
+      };
+      ws.on('error', onError);
     });
   }
 

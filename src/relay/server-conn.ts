@@ -275,6 +275,12 @@ export class RelayConnection {
     this.ws.terminate();
   }
 
+  /** Resolves once the WebSocket is closed. */
+  whenClosed(): Promise<void> {
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
+  }
+
   onError(err: Error): void {
     // ws reports oversized messages (over maxPayload) and bad WebSocket framing here, then closes.
     if (!this.closed) {

@@ -136,8 +136,13 @@ export class RelayServer {
         ? encodeRelayToClient({ type: 'restarting', reconnectInMs: opts.restartInMs, tryForMs: opts.tryForMs ?? 0 })
         : undefined;
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    for (const c of [...this.connections]) c.shutdown(restarting);
-    // Sockets still in HTTP (a /ping keep-alive, a half-done upgrade) are cut as well.
+    const conns = [...this.connections];
+    for (const c of conns) c.shutdown(restarting);
+    // The clients get a moment to read the Restarting and close frames and answer the close; then
+    // every socket left (a slow client, a /ping keep-alive, a half-done upgrade) is cut.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(conns.map((c) => c.whenClosed())), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
     for (const s of this.sockets) s.destroy();
     this.http.closeAllConnections?.();
     await closed;

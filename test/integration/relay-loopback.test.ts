@@ -362,6 +362,103 @@ describe('relay: our client <-> our server on loopback', function () {
     stuck.ws.terminate();
   });
 
+  it('keep-alive: the server cuts a client that answers no Ping; the client reconnects when the relay answers no Ping', async () => {
+    await server.close();
+    server = await listen({ limits: { pingIntervalMs: 100, pongTimeoutMs: 200 } });
+    const a = await peer(1);
+    // A raw client that never answers the relay's Ping is cut after the Pong timeout.
+    const mute = await rawClient(server.url, 2);
+    await within(closedOf(mute.ws), 5000, 'the relay cuts a client without Pongs');
+    assert.ok(mute.frames.some((f) => f.type === 'ping'));
+    assert.equal(server.metrics.drops.pongTimeout, 1);
+    // Our client answers the relay's Pings and stays.
+    await sleep(400);
+    assert.equal(a.client.state, 'connected');
+    // A relay that completes the handshake but never answers our Ping: the client gives up on it.
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'iroh-relay-v2' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => ws.send(encodeHandshake({ type: 'confirms' })));
+    const url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    const states: Array<RelayError | undefined> = [];
+    const c = new RelayClient({ url, secretKey: seed(3), onDatagram: () => {}, pongTimeoutMs: 200, onStateChange: (_s, e) => states.push(e) });
+    c.start();
+    await within(c.connected(), 5000, 'connects to the mute relay');
+    await until(() => states.some((e) => e?.reason === 'timeout' && /no Pong within 200 ms/.test(e.message)), 5000, 'Pong timeout');
+    await c.close();
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((r) => wss.close(() => r()));
+  });
+
+  it('protocol v1: a client offering only v1 gets v1 (and Health text instead of Status); no known version gets HTTP 400', async () => {
+    const a = await peer(1);
+    const v1 = new WebSocket(server.url.replace('http', 'ws') + '/relay', ['iroh-relay-v1']);
+    v1.on('error', () => {});
+    const frames: Uint8Array[] = [];
+    v1.on('message', (d: Buffer) => frames.push(new Uint8Array(d)));
+    await within(new Promise<void>((r) => v1.once('open', () => r())), 5000, 'v1 upgrade');
+    assert.equal(v1.protocol, 'iroh-relay-v1');
+    await until(() => frames.length >= 1, 5000, 'challenge');
+    const ch = decodeHandshake(frames[0]!);
+    assert.ok(ch.type === 'challenge');
+    v1.send(encodeHandshake(signChallenge(seed(2), ch.challenge)));
+    await until(() => frames.length >= 2, 5000, 'confirmation');
+    // A second connection of id 2 takes over: the v1 one hears a Health frame (type 11), not Status.
+    const second = await peer(2);
+    await until(() => frames.length >= 3, 5000, 'Health');
+    const health = decodeRelayToClient(frames[2]!, 1);
+    assert.ok(health.type === 'health' && /same endpoint id/i.test(health.problem), JSON.stringify(health));
+    await exchange(a, second, 1);
+    v1.terminate();
+    // No version we know: refused before the upgrade.
+    const none = new WebSocket(server.url.replace('http', 'ws') + '/relay', ['iroh-relay-v9']);
+    const status = await within(
+      new Promise<number>((resolve) => {
+        none.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        none.on('error', () => resolve(-1));
+      }),
+      5000,
+      'refusal',
+    );
+    assert.equal(status, 400);
+  });
+
+  it('a malformed frame from the relay: the client drops that connection (reason "protocol") and reconnects', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'iroh-relay-v2' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.send(encodeHandshake({ type: 'confirms' }));
+      if (connections === 1) setTimeout(() => ws.send(Uint8Array.of(0x0d)), 20); // an empty Status frame
+    });
+    const url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    const errors: RelayError[] = [];
+    const c = new RelayClient({ url, secretKey: seed(3), onDatagram: () => {}, onStateChange: (_s, e) => e && errors.push(e) });
+    c.start();
+    await until(() => connections >= 2 && c.state === 'connected', 5000, 'reconnected');
+    assert.equal(errors[0]?.reason, 'protocol');
+    assert.match(errors[0]!.message, /malformed frame from the relay: empty Status frame/);
+    await c.close();
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((r) => wss.close(() => r()));
+  });
+
+  it('probe: true probes GET /ping first; a relay failing it is refused with reason "ping"', async () => {
+    const { createServer: createHttp } = await import('node:http');
+    const http = createHttp((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+    const c = new RelayClient({ url, secretKey: seed(1), onDatagram: () => {}, probe: true });
+    c.start();
+    await assert.rejects(c.connected({ timeoutMs: 5000 }), (e: unknown) => e instanceof RelayError && e.reason === 'ping' && /HTTP 500/.test(e.message));
+    await c.close();
+    await new Promise<void>((r) => http.close(() => r()));
+    // Against our relay the probe passes.
+    await peer(2, server.url, { probe: true });
+  });
+
   it('https with a self-signed certificate: the keying-material header authenticates (no challenge)', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'relay-tls-'));
     try {

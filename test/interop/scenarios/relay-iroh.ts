@@ -3,15 +3,18 @@
  * relay server (src/relay/server.ts) on 127.0.0.1, used by iroh as
  * `RelayMode.customFromUrls([url])` with addresses that carry ONLY the relay URL.
  *
- *  1. Two iroh nodes: an echo node whose home relay is ours, and a dialer given only the echo
- *     node's id and relay URL: a stream echo of the stdin payload and a datagram round trip.
+ *  1. Two iroh nodes through `quic-peer relay` (the command, a child process): an echo node whose
+ *     home relay it is, and a dialer given only the echo node's id and relay URL: a stream echo of
+ *     the stdin payload and a datagram round trip; the command's final metrics line after SIGINT.
  *  2. Our RelayClient holding the key of an id X, and an iroh node dialling X through the relay:
  *     the client receives iroh's QUIC Initial datagrams (batched by iroh, split by us), with the
  *     dialer's id as source.
  *
- *   prints: { isolation, url, echo: {ready, dial, dialExit, serverEvents}, metricsAfterEcho,
+ *   prints: { isolation, url, echo: {ready, dial, dialExit, serverEvents}, cli: {code, metrics},
  *             bridge: {...}, metrics, elapsedMs }
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { toHex } from '../../../src/codec/bytes.js';
 import { publicKeyOf } from '../../../src/tls/identity.js';
 import { RelayClient } from '../../../src/relay/client.js';
@@ -24,11 +27,27 @@ assertIsolated(); // before anything binds an iroh endpoint
 const alpn = 'quic-peer/relay-echo';
 const t0 = performance.now();
 const payload = await readStdin();
-const relayLog: string[] = [];
-const relay = await RelayServer.listen({ bind: '127.0.0.1:0', log: (l) => relayLog.push(l) });
-const url = relay.url;
 
-// 1. iroh <-> iroh through our relay.
+// 1. iroh <-> iroh through `quic-peer relay`.
+const cli = spawn(process.execPath, [fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url)), 'relay', '--bind', '127.0.0.1:0', '--metrics-interval', '0'], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let cliOut = '';
+let cliErr = '';
+cli.stderr.setEncoding('utf8').on('data', (d: string) => (cliErr += d));
+const cliExit = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+const cliUrl = await new Promise<string>((resolve, reject) => {
+  const t = setTimeout(() => reject(new Error(`quic-peer relay printed no URL; stderr: ${cliErr}`)), 10_000);
+  cli.stdout.setEncoding('utf8').on('data', (d: string) => {
+    cliOut += d;
+    const m = /^(http:\/\/\S+)\n/.exec(cliOut);
+    if (m) {
+      clearTimeout(t);
+      resolve(m[1]!);
+    }
+  });
+});
+const url = cliUrl;
 const server = startIrohNode(['echo', '--alpn', alpn, '--bind', '127.0.0.1:0', '--relay', url, '--timeout-ms', '60000'], { readyTimeoutMs: 20_000 });
 let echo: Record<string, unknown>;
 try {
@@ -49,17 +68,21 @@ try {
 } finally {
   server.child.kill('SIGKILL');
 }
-const metricsAfterEcho = relay.metrics;
+cli.kill('SIGINT');
+const cliCode = await cliExit;
+const cliMetrics = cliErr.split('\n').filter((l) => l.startsWith('metrics ')).pop() ?? '';
 
-// 2. Our RelayClient as id X; an iroh node dials X through the relay.
+// 2. Our RelayClient as id X; an iroh node dials X through an in-process RelayServer.
+const relayLog: string[] = [];
+const relay = await RelayServer.listen({ bind: '127.0.0.1:0', log: (l) => relayLog.push(l) });
 const xSeed = new Uint8Array(32).fill(0x58);
 const xId = toHex(publicKeyOf(xSeed));
 const received: Array<{ src: string; len: number; first: number }> = [];
-const client = new RelayClient({ url, secretKey: xSeed, onDatagram: (src, d) => received.push({ src: toHex(src), len: d.length, first: d[0] ?? -1 }) });
+const client = new RelayClient({ url: relay.url, secretKey: xSeed, onDatagram: (src, d) => received.push({ src: toHex(src), len: d.length, first: d[0] ?? -1 }) });
 client.start();
 await client.connected({ timeoutMs: 10_000 });
 const batchesBefore = relay.metrics;
-const dialX = await runIrohNode(['dial', '--id', xId, '--relay', url, '--alpn', alpn, '--message', 'x', '--timeout-ms', '3000'], { timeoutMs: 10_000 });
+const dialX = await runIrohNode(['dial', '--id', xId, '--relay', relay.url, '--alpn', alpn, '--message', 'x', '--timeout-ms', '3000'], { timeoutMs: 10_000 });
 const dialXResult = dialX.events.find((e) => e.event === 'result') ?? null;
 await client.close();
 const metrics = relay.metrics;
@@ -69,7 +92,7 @@ emitResult({
   isolation: isolationStatus(),
   url,
   echo,
-  metricsAfterEcho,
+  cli: { code: cliCode, metrics: cliMetrics, stderr: cliErr.slice(-2000) },
   bridge: {
     xId,
     dial: dialXResult,
