@@ -4,6 +4,14 @@
  * callers across a worker or native boundary is `quic-peer/handles`.
  */
 export { Endpoint, DEFAULT_ALPN, type EndpointOptions } from './session/endpoint.js';
+export type { CertificateKeyPair, DialTlsOptions, EndpointTlsOptions } from './session/x509-options.js';
+export {
+  generateCertificate,
+  generateSelfSigned,
+  type CertificateKeyType,
+  type GenerateCertificateOptions,
+  type GeneratedCertificate,
+} from './session/certificates.js';
 export { Session, type BidirectionalStream, type CallablePromise, type ConnectOptions, type SessionDatagrams } from './session/session.js';
 export type { CloseInfo } from './session/session-state.js';
 export type { SessionHost } from './session/session-host.js';

@@ -5,7 +5,10 @@ import { CryptoRandom } from '../tls/random.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
 import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
-import { encodeEndpointTicket, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
+import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
+import { dialX509Settings, resolveEndpointTls, serverX509Settings, SystemRoots, type EndpointTlsOptions, type EndpointX509 } from './x509-options.js';
+import type { ConnectionTlsOptions } from '../quic/connection/handshake.js';
+import { isIP } from 'node:net';
 import { DEFAULT_BIND, advertisedAddrs, pickDialAddress } from './local-addrs.js';
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog-files.js';
@@ -52,6 +55,12 @@ export interface EndpointOptions {
    * JSON-SEQ file per connection, `<odcid hex>-<client|server>.sqlog`. For debugging.
    */
   readonly qlogDir?: string;
+  /**
+   * How incoming sessions are authenticated: `{ mode: 'rawPublicKey' }` (iroh's, the default) or
+   * `{ mode: 'x509', cert, key }` with a PEM chain and key (see the README, "X.509 mode"). An
+   * X.509 endpoint's dials are X.509 dials too.
+   */
+  readonly tls?: EndpointTlsOptions;
 }
 
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
@@ -75,6 +84,10 @@ export class Endpoint implements SessionHost {
   private closing: Promise<void> | undefined;
   private closedResolve: (() => void) | undefined;
   private readonly closeListeners: Array<() => void> = [];
+  /** X.509 mode: our chains (and client CAs); undefined for raw public keys. */
+  private readonly x509: EndpointX509 | undefined;
+  /** The system's trust anchors, parsed at the first X.509 dial that needs them. */
+  private readonly systemRoots = new SystemRoots();
   /** Every session state's way to ask for a transmit: one function for all, not one per session. */
   private readonly scheduleTransmit = (): void => this.schedule();
 
@@ -85,8 +98,10 @@ export class Endpoint implements SessionHost {
     dialTimeoutMs: number,
     keyLog: KeyLogger | undefined,
     keyLogFile: KeyLogFile | undefined,
+    x509: EndpointX509 | undefined,
   ) {
     this.secretKey = secretKey;
+    this.x509 = x509;
     this.id = EndpointId.fromSecretKey(secretKey);
     this.core = core;
     this.dialTimeoutMs = dialTimeoutMs;
@@ -111,6 +126,10 @@ export class Endpoint implements SessionHost {
     checkEndpointOptions(options);
     const random = new CryptoRandom();
     const secretKey = parseSecret(options.secretKey, random);
+    const x509 = resolveEndpointTls(options.tls);
+    if (x509 && x509.identities.length === 0 && options.acceptIncoming !== false) {
+      throw new InvalidArgumentError('Endpoint.bind: an X.509 endpoint that accepts sessions needs tls.cert and tls.key (or acceptIncoming: false)');
+    }
     const alpns = options.alpns ?? [DEFAULT_ALPN];
     if (!Array.isArray(alpns) || alpns.length === 0 || alpns.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 255)) {
       throw new InvalidArgumentError('alpns must be a non-empty list of non-empty strings (at most 255 bytes each)');
@@ -161,13 +180,26 @@ export class Endpoint implements SessionHost {
       transport,
       ...(options.acceptIncoming === false
         ? {}
-        : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}) } } }),
+        : x509
+          ? {
+              server: {
+                tls: {
+                  secretKey,
+                  certificateType: 'x509',
+                  alpnProtocols: alpns,
+                  x509: serverX509Settings(x509, () => Date.now()),
+                  requireClientAuth: x509.clientAnchors !== undefined,
+                  ...(keyLog ? { keyLog } : {}),
+                },
+              },
+            }
+          : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}) } } }),
       ...(options.maxSessions !== undefined ? { maxConnections: options.maxSessions } : {}),
       ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
       retry: options.retry ?? 'underLoad',
       ...(qlogDir ? { qlog: qlogDir.factory } : {}),
     });
-    const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile);
+    const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile, x509);
     ep.qlogDir = qlogDir;
     return ep;
   }
@@ -207,6 +239,11 @@ export class Endpoint implements SessionHost {
   /** @internal The peer's current socket address on that connection (undefined once it is gone). */
   remoteAddress(handle: ConnectionHandle): string | undefined {
     return this.core.remoteAddress(handle);
+  }
+
+  /** @internal How this endpoint authenticates by default (its `tls.mode`). */
+  get tlsMode(): 'rawPublicKey' | 'x509' {
+    return this.x509 ? 'x509' : 'rawPublicKey';
   }
 
   /** Number of live sessions (incoming and outgoing). */
@@ -275,6 +312,7 @@ export class Endpoint implements SessionHost {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const alpn = options.alpn ?? DEFAULT_ALPN;
     if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
+    if (options.x509) return this.dialX509(remote, alpn, options, options.x509);
     let addr: EndpointAddr;
     if (remote instanceof EndpointId) addr = parseRemote(remote.toString(), options.directAddrs);
     else if (typeof remote === 'string') addr = parseRemote(remote, options.directAddrs);
@@ -286,30 +324,57 @@ export class Endpoint implements SessionHost {
     const choice = pickDialAddress(addr.addrs, this.boundAddresses);
     if (!('address' in choice)) throw new ConnectError('no-address', `no address of ${addr.id.toString()} can be dialled: ${choice.why}`);
     const address = choice.address;
+    return this.open(address, `${addr.id.toShortString()}@${address}`, {
+      secretKey: this.secretKey,
+      certificateType: 'rawPublicKey',
+      alpnProtocols: [alpn],
+      expectedPeerKey: addr.id.bytes,
+      ...(this.keyLog ? { keyLog: this.keyLog } : {}),
+    }, options.timeoutMs);
+  }
+
+  /** Opens a client connection to `address` and registers its state. */
+  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number): SessionState {
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {
-        tls: {
-          secretKey: this.secretKey,
-          certificateType: 'rawPublicKey',
-          alpnProtocols: [alpn],
-          expectedPeerKey: addr.id.bytes,
-          ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-        },
+        tls,
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.
-        transport: { handshakeTimeoutMs: options.timeoutMs },
+        transport: { handshakeTimeoutMs: timeoutMs },
       });
     } catch (e) {
       if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);
       throw e;
     }
-    const state = new SessionState(opened.handle, opened.connection, `${addr.id.toShortString()}@${address}`, this.scheduleTransmit);
+    const state = new SessionState(opened.handle, opened.connection, target, this.scheduleTransmit);
     this.sessions.set(opened.handle, state);
     this.dialling.add(opened.handle);
     const settled = (): void => void this.dialling.delete(opened.handle);
     state.ready.then(settled, settled);
     this.schedule();
     return state;
+  }
+
+  /** An X.509 dial of `remote`, an `ip:port` address (Session.connect resolved any host name). */
+  private dialX509(remote: unknown, alpn: string, options: DialOptions, x: NonNullable<DialOptions['x509']>): SessionState {
+    if (typeof remote !== 'string') throw new InvalidArgumentError('an X.509 dial names its server by "ip:port" (or "host:port")');
+    const sa = parseSocketAddr(remote.trim());
+    if (sa.port === 0) throw new InvalidArgumentError(`${remote}: port 0 cannot be dialled`);
+    const choice = pickDialAddress([formatSocketAddr(sa)], this.boundAddresses);
+    if (!('address' in choice)) throw new ConnectError('no-address', `${remote} cannot be dialled: ${choice.why}`);
+    const settings = dialX509Settings(x.tls, { serverName: x.serverName, ip: sa.host }, this.systemRoots, () => Date.now());
+    // Without a client certificate of its own, a dial presents the endpoint's (mutual authentication).
+    const identities = settings.identities.length > 0 ? settings.identities : (this.x509?.identities ?? []);
+    // RFC 6066 §3: SNI carries host names only, never an IP literal.
+    const sni = x.serverName !== undefined && isIP(x.serverName) === 0 ? x.serverName : undefined;
+    return this.open(choice.address, `${x.serverName ?? sa.host}@${choice.address}`, {
+      secretKey: this.secretKey,
+      certificateType: 'x509',
+      alpnProtocols: [alpn],
+      x509: { ...settings, identities },
+      ...(sni !== undefined ? { serverName: sni } : {}),
+      ...(this.keyLog ? { keyLog: this.keyLog } : {}),
+    }, options.timeoutMs);
   }
 
   /**
@@ -402,7 +467,7 @@ function osReason(e: Error): string {
   return known ? `${known[1]} (${known[0]})` : e.message;
 }
 
-const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir'];
+const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'tls'];
 
 /**
  * The options' names and types, the bind addresses' syntax and the transport options (through the

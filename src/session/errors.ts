@@ -97,7 +97,7 @@ export function connectErrorFor(r: CloseReason, target: string, answered = true)
   if (r.kind === 'transport' && code >= 0x100 && code <= 0x1ff) {
     const alert = code - 0x100;
     if (alert === 120) return new ConnectError('alpn', `${target}: no common ALPN (TLS no_application_protocol)`, r);
-    if ([42, 43, 46, 48, 51, 116].includes(alert) || (alert === 40 && /certificate/i.test(r.reason))) {
+    if ([42, 43, 44, 45, 46, 48, 49, 51, 116].includes(alert) || (alert === 40 && /certificate/i.test(r.reason))) {
       return new ConnectError('authentication', `${target}: authentication failed (TLS ${alertName(alert)}${r.reason ? `: ${r.reason}` : ''})`, r);
     }
   }

@@ -2,6 +2,7 @@ import type { ConnectionHandle } from '../quic/endpoint/endpoint-core.js';
 import type { EndpointId } from '../tls/identity.js';
 import type { EndpointAddr } from './addressing.js';
 import type { SessionState } from './session-state.js';
+import type { DialTlsOptions } from './x509-options.js';
 
 // The session layer drives its connections through this interface only and never imports the
 // endpoint, so that a Session can be read (and tested) without the endpoint's sockets, key log and
@@ -17,12 +18,19 @@ export interface DialOptions {
   readonly alpn?: string;
   /** The connection's handshake timeout (ms, an integer): the dial gives up after it. */
   readonly timeoutMs: number;
+  /**
+   * An X.509 dial: `remote` is then an `ip:port` socket address, `serverName` the name sent in
+   * SNI and checked in the certificate (absent: the IP is checked), `tls` how to check it.
+   */
+  readonly x509?: { readonly serverName?: string; readonly tls?: DialTlsOptions };
 }
 
 /** The endpoint a session runs on, as the session sees it: an `Endpoint`. */
 export interface SessionHost {
   /** How long `Session.connect` waits for the handshake (ms) unless its options say otherwise. */
   readonly dialTimeoutMs: number;
+  /** @internal How this endpoint authenticates by default: its dials too, unless told otherwise. */
+  readonly tlsMode?: 'rawPublicKey' | 'x509';
   /** @internal Milliseconds on the driver's clock: the `now` of every connection command. */
   now(): number;
   /**

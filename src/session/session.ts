@@ -7,7 +7,10 @@ import { InvalidArgumentError, SessionClosedError } from './errors.js';
 import { raceAbort } from './abort.js';
 import { checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
 import type { EndpointAddr } from './addressing.js';
-import type { SessionHost } from './session-host.js';
+import type { DialOptions, SessionHost } from './session-host.js';
+import { checkType } from './arguments.js';
+import { resolveHostPort } from './resolve.js';
+import type { DialTlsOptions } from './x509-options.js';
 import type { CloseInfo, SessionState } from './session-state.js';
 
 /** A bidirectional stream: both halves as web streams. */
@@ -72,9 +75,22 @@ export interface ConnectOptions {
    * reason.
    */
   readonly signal?: AbortSignal;
+  /**
+   * X.509 mode: the server's name, sent in SNI and checked against its certificate (default: the
+   * host of a `host:port` remote; for an `ip:port` remote, the IP is checked against the
+   * certificate's IP addresses). Setting it makes the dial an X.509 dial.
+   */
+  readonly serverName?: string;
+  /**
+   * X.509 mode: how the server's certificate is checked (`ca`, `pinSha256` or
+   * `insecureSkipVerify`; default: the system's roots) and a client certificate to present.
+   * Setting it makes the dial an X.509 dial; an endpoint bound with `tls: { mode: 'x509' }` dials
+   * X.509 by default.
+   */
+  readonly tls?: DialTlsOptions;
 }
 
-const CONNECT_OPTIONS = ['directAddrs', 'alpn', 'timeoutMs', 'signal'];
+const CONNECT_OPTIONS = ['directAddrs', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls'];
 
 /**
  * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
@@ -158,10 +174,20 @@ export class Session {
       throw new InvalidArgumentError(`timeoutMs must be a positive number of milliseconds (at most 2^40), got ${String(timeoutMs)}`);
     }
     signal?.throwIfAborted();
+    let x509: DialOptions['x509'];
+    if (options.tls !== undefined || options.serverName !== undefined || endpoint.tlsMode === 'x509') {
+      checkType('Session.connect', 'serverName', options.serverName, 'string');
+      if (typeof remote !== 'string') throw new InvalidArgumentError('Session.connect: an X.509 dial names its server by "ip:port" or "host:port"');
+      const resolved = await resolveHostPort(remote);
+      signal?.throwIfAborted();
+      remote = resolved.address;
+      const serverName = options.serverName ?? resolved.host;
+      x509 = { ...(serverName !== undefined ? { serverName } : {}), ...(options.tls !== undefined ? { tls: options.tls } : {}) };
+    }
     // The connection's own handshake timeout is the dial timeout (Endpoint.dial sets it), so
     // there is one timer and one message per cause whatever the value: the transport's
     // handshakeTimeoutMs no longer cuts a longer dial short.
-    const state = endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs) });
+    const state = endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs), ...(x509 ? { x509 } : {}) });
     await raceAbort(state.ready, signal, () => {
       // An abandoned dial leaves nothing running: the attempt closes (its handshake never
       // completed, so the endpoint forgets it once the CONNECTION_CLOSE is out).
@@ -181,11 +207,26 @@ export class Session {
     return state === null ? null : new Session(state, endpoint);
   }
 
-  /** The peer's endpoint id (its Ed25519 public key, verified in the handshake). */
+  /**
+   * The peer's endpoint id (its Ed25519 public key, verified in the handshake). An X.509 peer has
+   * one only when its certificate's key is Ed25519: otherwise this throws, and
+   * `peerCertificates` says who it is.
+   */
   get remoteId(): EndpointId {
     const key = this.state.conn.peerPublicKey;
-    if (!key) throw new SessionClosedError(0, 'the handshake did not complete');
+    if (!key) {
+      if (this.state.conn.peerCertificates) throw new InvalidArgumentError('the peer authenticated with an X.509 certificate whose key is not Ed25519: it has no endpoint id (see peerCertificates)');
+      throw new SessionClosedError(0, 'the handshake did not complete');
+    }
     return EndpointId.fromBytes(key);
+  }
+
+  /**
+   * X.509 mode: the certificate chain the peer presented and we verified (DER, leaf first);
+   * undefined with raw public keys, and on a server that did not ask for client certificates.
+   */
+  get peerCertificates(): readonly Uint8Array[] | undefined {
+    return this.state.conn.peerCertificates;
   }
 
   /** The negotiated ALPN. */

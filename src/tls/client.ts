@@ -54,6 +54,8 @@ import {
 } from './messages.js';
 import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES } from './suites.js';
+import { chooseCertifiedKey } from './x509/certified-key.js';
+import { OFFERED_SCHEMES } from './x509/signatures.js';
 
 /**
  * TLS 1.3 client for QUIC (RFC 9846 §2, RFC 9001 §4): a synchronous message-level state machine.
@@ -87,6 +89,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
     super(config);
     this.offeredSuites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
     if (this.offeredSuites.length === 0) throw new RangeError('cipherSuites must not be empty');
+    if (config.x509 && !config.x509.verify) throw new RangeError('an X.509 client needs a certificate verifier');
   }
 
   start(): void {
@@ -163,7 +166,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
     // Only X25519 is offered: listing groups we cannot share would invite a HelloRetryRequest
     // we could not answer.
     exts.push({ type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519]) });
-    exts.push({ type: ExtensionType.signature_algorithms, data: encodeU16List([SignatureScheme.ed25519]) });
+    // X.509 mode accepts what standard servers sign with; RPK (and the Ed25519-only X.509 form) Ed25519.
+    exts.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(cfg.x509 ? OFFERED_SCHEMES : [SignatureScheme.ed25519]) });
     exts.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(this.alpnOffer) });
     if (this.rpk) {
       // RFC 7250 §4: we only present and accept raw public keys.
@@ -342,7 +346,11 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (cr.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
     const sa = findExtension(cr.extensions, ExtensionType.signature_algorithms);
     if (sa === undefined) throw new TlsAlert(Alert.missing_extension, 'CertificateRequest without signature_algorithms');
-    if (!decodeU16List(sa, 'signature_algorithms').includes(SignatureScheme.ed25519)) {
+    const serverSchemes = decodeU16List(sa, 'signature_algorithms');
+    if (this.config.x509) {
+      // RFC 9846 §4.4.2: with no chain the server accepts, the client sends an empty Certificate.
+      this.ownIdentity = chooseCertifiedKey(this.config.x509.identities, serverSchemes, undefined);
+    } else if (!serverSchemes.includes(SignatureScheme.ed25519)) {
       throw new TlsAlert(Alert.handshake_failure, 'server does not accept Ed25519 client signatures');
     }
     if (this.rpk && !this.clientCertTypeAgreed) {

@@ -1,5 +1,8 @@
 import type { CipherSuite } from './suites.js';
+import type { KeyObject } from 'node:crypto';
 import type { Random } from './random.js';
+import type { ParsedCertificate } from './x509/certificate.js';
+import type { CertifiedKey } from './x509/certified-key.js';
 
 /**
  * The narrow interface between QUIC and TLS (RFC 9001 §4.1).
@@ -53,6 +56,40 @@ export interface PeerCertificate {
  */
 export type PeerVerifier = (cert: PeerCertificate) => Uint8Array;
 
+/**
+ * X.509 mode with any key type (`certificateType: 'x509'` and this set): the chains we present
+ * and how the peer's is checked. Without it, X.509 mode is the older Ed25519-only form
+ * (`certificateChain` signed by `secretKey`, the peer's leaf key compared by `expectedPeerKey`).
+ */
+export interface X509Settings {
+  /**
+   * Our certified keys. Server: at least one, chosen per ClientHello by its signature_algorithms
+   * and SNI. Client: presented when the server asks (the first its signature_algorithms allow;
+   * none: an empty Certificate).
+   */
+  readonly identities: readonly CertifiedKey[];
+  /**
+   * Checks the peer's chain (parsed, leaf first; its CertificateVerify is checked by the engine
+   * with the leaf's key). Throws a TlsAlert to refuse it. Required of a client, and of a server
+   * that requires client authentication.
+   */
+  readonly verify?: (chain: readonly ParsedCertificate[]) => void;
+}
+
+/**
+ * The key that signs the peer's CertificateVerify: a 32-byte Ed25519 key (raw public keys, and
+ * the Ed25519-only X.509 form), or in X.509 mode the verified chain's leaf key of any type.
+ */
+export type PeerKey = Uint8Array | X509PeerKey;
+
+export interface X509PeerKey {
+  readonly publicKey: KeyObject;
+  /** The chain as sent (DER, leaf first). */
+  readonly chain: readonly Uint8Array[];
+  /** The leaf's Ed25519 key, when it is one (so an X.509 peer with an Ed25519 key has an id). */
+  readonly ed25519: Uint8Array | undefined;
+}
+
 /** NSS key log callback (SSLKEYLOGFILE format): label, client random, secret. */
 export type KeyLogger = (label: string, clientRandom: Uint8Array, secret: Uint8Array) => void;
 
@@ -65,6 +102,8 @@ export interface TlsConfig {
    */
   readonly certificateType: 'rawPublicKey' | 'x509';
   readonly certificateChain?: readonly Uint8Array[];
+  /** X.509 mode with any key type: our chains and the peer check (see X509Settings). */
+  readonly x509?: X509Settings;
   /** Client: the ALPN list offered, in preference order. Server: the ALPNs served. Non-empty. */
   readonly alpnProtocols: readonly string[];
   /**
@@ -109,4 +148,6 @@ export interface TlsEngine {
   readonly peerPublicKey: Uint8Array | undefined;
   /** The negotiated cipher suite. */
   readonly suite: CipherSuite | undefined;
+  /** X.509 mode: the peer's certificates as it sent them (DER, leaf first), once verified. */
+  readonly peerCertificates: readonly Uint8Array[] | undefined;
 }

@@ -2,7 +2,7 @@ import { DecodeError } from '../codec/errors.js';
 import { bytesEqual, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { ed25519Sign, ed25519Signer, type Ed25519Signer } from './crypto.js';
-import { Level, type TlsConfig, type TlsEvent } from './engine.js';
+import { Level, type PeerKey, type TlsConfig, type TlsEvent } from './engine.js';
 import { SignatureScheme } from './extensions.js';
 import { Transcript } from './key-schedule.js';
 import {
@@ -12,6 +12,8 @@ import {
   type RawHandshake,
 } from './messages.js';
 import { wrapEd25519Spki } from './rpk.js';
+import type { CertifiedKey } from './x509/certified-key.js';
+import { signWithScheme } from './x509/signatures.js';
 import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
 
 /**
@@ -32,7 +34,9 @@ export abstract class EngineBase {
   protected clientRandom: Uint8Array = new Uint8Array(32);
   protected negotiatedSuite: CipherSuite | undefined;
   protected negotiatedAlpn: string | undefined;
-  protected peerKey: Uint8Array | undefined;
+  protected peerKey: PeerKey | undefined;
+  /** X.509 mode: the chain we present and the scheme we sign with (undefined: none to send). */
+  protected ownIdentity: { readonly key: CertifiedKey; readonly scheme: number } | undefined;
   protected complete = false;
 
   private readonly events: TlsEvent[] = [];
@@ -71,7 +75,13 @@ export abstract class EngineBase {
   }
 
   get peerPublicKey(): Uint8Array | undefined {
-    return this.peerKey;
+    const k = this.peerKey;
+    return k === undefined || k instanceof Uint8Array ? k : k.ed25519;
+  }
+
+  get peerCertificates(): readonly Uint8Array[] | undefined {
+    const k = this.peerKey;
+    return k === undefined || k instanceof Uint8Array ? undefined : k.chain;
   }
 
   get suite(): CipherSuite | undefined {
@@ -165,12 +175,25 @@ export abstract class EngineBase {
    * and returns their bytes. RFC 9846 §4.4.2 / §4.4.3.
    */
   protected writeCertificateAndVerify(context: Uint8Array): Uint8Array[] {
+    if (this.config.x509) return this.writeX509CertificateAndVerify(context);
     const entries = this.ownCertificateEntries();
     const cert = encodeCertificate({ context, entries: entries.map((data) => ({ data, extensions: [] })) });
     this.transcript.add(cert);
     if (entries.length === 0) return [cert];
     const signature = ed25519Sign(this.signer, certificateVerifyInput(this.role, this.transcript.digest()));
     const cv = encodeCertificateVerify({ scheme: SignatureScheme.ed25519, signature });
+    this.transcript.add(cv);
+    return [cert, cv];
+  }
+
+  /** X.509 mode: the chosen chain and its signature, or an empty Certificate (client). */
+  private writeX509CertificateAndVerify(context: Uint8Array): Uint8Array[] {
+    const id = this.ownIdentity;
+    const cert = encodeCertificate({ context, entries: (id?.key.chain ?? []).map((data) => ({ data, extensions: [] })) });
+    this.transcript.add(cert);
+    if (!id) return [cert];
+    const signature = signWithScheme(id.scheme, id.key.privateKey, certificateVerifyInput(this.role, this.transcript.digest()));
+    const cv = encodeCertificateVerify({ scheme: id.scheme, signature });
     this.transcript.add(cv);
     return [cert, cv];
   }

@@ -1,12 +1,16 @@
 import { bytesEqual } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { ed25519Verify, x509Ed25519PublicKey } from './crypto.js';
-import { CertificateType, type PeerCertificate, type TlsConfig } from './engine.js';
+import { CertificateType, type PeerCertificate, type PeerKey, type TlsConfig, type X509PeerKey } from './engine.js';
 import { SignatureScheme } from './extensions.js';
 import { certificateVerifyInput } from './handshake.js';
 import type { Transcript } from './key-schedule.js';
 import { decodeCertificate, decodeCertificateVerify, type Certificate, type RawHandshake } from './messages.js';
 import { unwrapEd25519Spki } from './rpk.js';
+import { DecodeError } from '../codec/errors.js';
+import { parseCertificate, type ParsedCertificate } from './x509/certificate.js';
+import { MAX_PATH_LENGTH } from './x509/verify.js';
+import { schemeName, VERIFY_SCHEMES, verifyWithScheme } from './x509/signatures.js';
 
 /**
  * Authenticating the peer (RFC 9846 §4.4.2, §4.4.3): its Certificate and CertificateVerify, the
@@ -17,7 +21,7 @@ import { unwrapEd25519Spki } from './rpk.js';
  */
 
 /** The configuration a peer check reads; the engine passes its whole `TlsConfig`. */
-export type PeerAuthConfig = Pick<TlsConfig, 'certificateType' | 'verifyPeer' | 'expectedPeerKey'>;
+export type PeerAuthConfig = Pick<TlsConfig, 'certificateType' | 'verifyPeer' | 'expectedPeerKey' | 'x509'>;
 
 /**
  * The peer's Certificate: checks it, adds it to the transcript and returns the peer's Ed25519
@@ -28,7 +32,7 @@ export function handleCertificate(
   from: 'client' | 'server',
   config: PeerAuthConfig,
   transcript: Transcript,
-): Uint8Array {
+): PeerKey {
   const cert = decodeCertificate(msg.body);
   if (cert.context.length !== 0) throw new TlsAlert(Alert.illegal_parameter, 'non-empty certificate_request_context');
   if (cert.entries.length === 0) {
@@ -39,7 +43,7 @@ export function handleCertificate(
       ? new TlsAlert(Alert.decode_error, 'server sent no certificate')
       : new TlsAlert(Alert.certificate_required, 'client sent no certificate');
   }
-  const key = verifyPeerCertificate(cert, config);
+  const key = config.x509 && !config.verifyPeer ? verifyX509Chain(cert, config.x509.verify) : verifyPeerCertificate(cert, config);
   transcript.add(msg.raw);
   return key;
 }
@@ -52,10 +56,18 @@ export function handleCertificate(
 export function handleCertificateVerify(
   msg: RawHandshake,
   from: 'client' | 'server',
-  peerKey: Uint8Array,
+  peerKey: PeerKey,
   transcript: Transcript,
 ): void {
   const cv = decodeCertificateVerify(msg.body);
+  if (!(peerKey instanceof Uint8Array)) {
+    if (!VERIFY_SCHEMES.includes(cv.scheme)) throw new TlsAlert(Alert.illegal_parameter, `signature scheme ${schemeName(cv.scheme)} not offered`);
+    if (!verifyWithScheme(cv.scheme, peerKey.publicKey, certificateVerifyInput(from, transcript.digest()), cv.signature)) {
+      throw new TlsAlert(Alert.decrypt_error, `CertificateVerify (${schemeName(cv.scheme)}) does not verify with the certificate's key`);
+    }
+    transcript.add(msg.raw);
+    return;
+  }
   if (cv.scheme !== SignatureScheme.ed25519) {
     throw new TlsAlert(Alert.illegal_parameter, `signature scheme 0x${cv.scheme.toString(16)} not offered`);
   }
@@ -103,4 +115,33 @@ function verifyPeerCertificate(cert: Certificate, config: PeerAuthConfig): Uint8
     throw new TlsAlert(Alert.bad_certificate, 'peer key is not the expected one');
   }
   return key;
+}
+
+/**
+ * X.509 mode: parses the chain (malformed: bad_certificate), hands it to the configured check
+ * (which throws the alert of the check that failed) and returns the leaf's key.
+ */
+function verifyX509Chain(cert: Certificate, verify: ((chain: readonly ParsedCertificate[]) => void) | undefined): X509PeerKey {
+  for (const e of cert.entries) {
+    if (e.extensions.length > 0) throw new TlsAlert(Alert.unsupported_extension, 'unrequested certificate entry extension');
+  }
+  if (cert.entries.length > MAX_PATH_LENGTH) {
+    throw new TlsAlert(Alert.bad_certificate, `${cert.entries.length} certificates sent, at most ${MAX_PATH_LENGTH} accepted`);
+  }
+  if (!verify) throw new TlsAlert(Alert.internal_error, 'no certificate verifier configured');
+  let chain: ParsedCertificate[];
+  try {
+    chain = cert.entries.map((e) => parseCertificate(e.data));
+  } catch (e) {
+    if (e instanceof DecodeError) throw new TlsAlert(Alert.bad_certificate, e.message);
+    throw e;
+  }
+  verify(chain);
+  const publicKey = chain[0]!.node.publicKey;
+  let ed25519: Uint8Array | undefined;
+  if (publicKey.asymmetricKeyType === 'ed25519') {
+    const spki = chain[0]!.spki;
+    ed25519 = spki.length === 44 ? unwrapEd25519Spki(spki) : undefined;
+  }
+  return { publicKey, chain: chain.map((c) => c.der.slice()), ed25519 };
 }

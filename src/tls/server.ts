@@ -1,4 +1,6 @@
-import { concatBytes } from '../codec/bytes.js';
+import { concatBytes, fromUtf8 } from '../codec/bytes.js';
+import { chooseCertifiedKey } from './x509/certified-key.js';
+import { VERIFY_SCHEMES } from './x509/signatures.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { x25519KeyPair, x25519SharedSecret } from './crypto.js';
 import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
@@ -6,6 +8,7 @@ import {
   decodeAlpn,
   decodeCertTypesClient,
   decodeKeyShareClient,
+  decodeServerName,
   decodeSupportedVersionsClient,
   decodeU16List,
   encodeAlpn,
@@ -78,7 +81,10 @@ export class TlsServer extends EngineBase implements TlsEngine {
     super(config);
     this.servedSuites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
     this.requireClientAuth = config.requireClientAuth ?? true;
-    if (!this.rpk && (config.certificateChain ?? []).length === 0) {
+    if (config.x509) {
+      if (config.x509.identities.length === 0) throw new RangeError('an X.509 server needs at least one certificate chain');
+      if (this.requireClientAuth && !config.x509.verify) throw new RangeError('an X.509 server that requires client certificates needs a verifier');
+    } else if (!this.rpk && (config.certificateChain ?? []).length === 0) {
       throw new RangeError('an X.509 server needs a certificateChain');
     }
   }
@@ -161,7 +167,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
     // Signature algorithms (RFC 9846 §4.2.3, §9.2): mandatory for certificate authentication.
     const sa = findExtension(exts, ExtensionType.signature_algorithms);
     if (sa === undefined) throw new TlsAlert(Alert.missing_extension, 'no signature_algorithms');
-    if (!decodeU16List(sa, 'signature_algorithms').includes(SignatureScheme.ed25519)) {
+    const clientSchemes = decodeU16List(sa, 'signature_algorithms');
+    if (this.config.x509) {
+      // X.509 mode: the chain for these schemes and this name (RFC 9846 §4.4.2.2).
+      const sni = findExtension(exts, ExtensionType.server_name);
+      const host = sni === undefined ? undefined : decodeServerName(sni);
+      this.ownIdentity = chooseCertifiedKey(this.config.x509.identities, clientSchemes, host === undefined ? undefined : fromUtf8(host));
+      if (!this.ownIdentity) throw new TlsAlert(Alert.handshake_failure, 'no certificate of ours can be signed with a scheme the client accepts');
+    } else if (!clientSchemes.includes(SignatureScheme.ed25519)) {
       throw new TlsAlert(Alert.handshake_failure, 'client does not accept Ed25519');
     }
 
@@ -264,10 +277,11 @@ export class TlsServer extends EngineBase implements TlsEngine {
     const parts: Uint8Array[] = [encodeEncryptedExtensions({ extensions: eeExts })];
     this.transcript.add(parts[0]!);
     if (this.requireClientAuth) {
-      // RFC 9846 §4.3.2: empty context during the handshake; we accept Ed25519 only.
+      // RFC 9846 §4.3.2: empty context during the handshake; RPK accepts Ed25519 only.
+      const schemes = this.config.x509 ? VERIFY_SCHEMES : [SignatureScheme.ed25519];
       const cr = encodeCertificateRequest({
         context: new Uint8Array(0),
-        extensions: [{ type: ExtensionType.signature_algorithms, data: encodeU16List([SignatureScheme.ed25519]) }],
+        extensions: [{ type: ExtensionType.signature_algorithms, data: encodeU16List(schemes) }],
       });
       this.transcript.add(cr);
       parts.push(cr);

@@ -171,6 +171,11 @@ export class Connection {
     return this.p.handshake.tls.peerPublicKey;
   }
 
+  /** X.509 mode: the peer's verified certificate chain (DER, leaf first). */
+  get peerCertificates(): readonly Uint8Array[] | undefined {
+    return this.p.handshake.tls.peerCertificates;
+  }
+
   /** The peer's transport parameters, once known. */
   get peerTransportParameters(): Readonly<TransportParameters> | undefined {
     return this.p.handshake.peerParams;
