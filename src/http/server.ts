@@ -16,8 +16,11 @@ export class FileServer {
   private readonly sessions = new Set<Session>();
   private readonly done: Promise<void>;
 
-  /** Serves `endpoint`'s incoming sessions (its `alpns` should be among FILE_SERVER_ALPNS). */
-  constructor(endpoint: Endpoint, options: FileServerOptions & { onSession?: (s: Session) => void }) {
+  /**
+   * Serves `endpoint`'s incoming sessions: h3 and hq-interop ones with files, those of another
+   * ALPN with `handlers[alpn]` when given (else they are closed).
+   */
+  constructor(endpoint: Endpoint, options: FileServerOptions & { onSession?: (s: Session) => void; handlers?: Record<string, (s: Session) => void> }) {
     this.done = (async () => {
       for await (const s of endpoint) {
         options.onSession?.(s);
@@ -26,7 +29,7 @@ export class FileServer {
     })();
   }
 
-  private async serve(s: Session, options: FileServerOptions): Promise<void> {
+  private async serve(s: Session, options: FileServerOptions & { handlers?: Record<string, (s: Session) => void> }): Promise<void> {
     this.sessions.add(s);
     void s.closed.then(() => this.sessions.delete(s), () => this.sessions.delete(s));
     try {
@@ -36,6 +39,8 @@ export class FileServer {
         void s.closed.then(() => this.h3.delete(h), () => this.h3.delete(h));
       } else if (s.alpn === HQ_ALPN) {
         await serveHq(s, options);
+      } else if (options.handlers?.[s.alpn]) {
+        options.handlers[s.alpn]!(s);
       } else {
         s.close({ closeCode: 0, reason: `no file service for ALPN ${s.alpn}` });
       }

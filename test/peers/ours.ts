@@ -1,0 +1,117 @@
+/**
+ * quic-peer's side of a matrix cell, through the public API only: an X.509 server endpoint serving
+ * files (h3, hq-interop) and echo, and a client that dials a stack's server, fetches or echoes,
+ * and checks what came back.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Endpoint, Session, type ConnectionStats, type TransportOptions } from '../../src/index.js';
+import { FileServer, H3Client, hqGet } from '../../src/http/index.js';
+import { echoDatagrams, echoStreams, serveEcho } from './echo.js';
+import { OUR_PORT, SERVER_PORT, type App, type CaseName, type Env } from './stacks.js';
+
+export const CHACHA20 = 0x1303;
+/** Our key update interval in the key update cases: often enough to see several in 1 MB. */
+export const KEY_UPDATE_PACKETS = 20;
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const pem = (e: Env, name: string): string => readFileSync(join(e.certs, name), 'utf8');
+
+/** Transport options of our side in case `c`, when our side is `role`. */
+export function transportFor(c: CaseName, role: 'client' | 'server'): TransportOptions {
+  return {
+    ...(c === 'chacha20' && role === 'client' ? { cipherSuites: [CHACHA20] } : {}),
+    ...((c === 'keyupdate' && role === 'client') || (c === 'keyupdate-s' && role === 'server') ? { keyUpdateIntervalPackets: KEY_UPDATE_PACKETS } : {}),
+  };
+}
+
+/** Our server for a cell: every ALPN the stacks' clients speak, on 127.0.0.1:OUR_PORT. */
+export class OurServer {
+  readonly sessions: Session[] = [];
+  private constructor(
+    readonly endpoint: Endpoint,
+    private readonly files: FileServer,
+  ) {}
+
+  static async start(c: CaseName, e: Env): Promise<OurServer> {
+    const endpoint = await Endpoint.bind({
+      bind: `127.0.0.1:${OUR_PORT}`,
+      alpns: ['h3', 'hq-interop', 'echo'],
+      retry: c === 'retry' ? 'always' : 'never',
+      transport: transportFor(c, 'server'),
+      tls: { mode: 'x509', cert: pem(e, 'server.crt'), key: pem(e, 'server.key'), ...(c === 'mutual' ? { clientCa: pem(e, 'ca.crt') } : {}) },
+    });
+    let server: OurServer | undefined;
+    const files = new FileServer(endpoint, {
+      root: e.www,
+      onSession: (s) => server?.sessions.push(s),
+      handlers: { echo: serveEcho },
+    });
+    server = new OurServer(endpoint, files);
+    return server;
+  }
+
+  /** Stats of every session served (key updates are counted there). */
+  stats(): ConnectionStats[] {
+    return this.sessions.map((s) => s.getStats());
+  }
+
+  async stop(): Promise<void> {
+    await this.files.stop().catch(() => {});
+    await this.endpoint.close();
+  }
+}
+
+/** What our client saw: a one-line summary and its session's stats. */
+export interface ClientResult {
+  detail: string;
+  stats: ConnectionStats;
+  peerCertificates: number;
+}
+
+/** Dials the stack's server at 127.0.0.1:SERVER_PORT and runs the cell's application. */
+export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>): Promise<ClientResult> {
+  const endpoint = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: transportFor(c, 'client') });
+  try {
+    const alpn = app === 'hq' ? 'hq-interop' : app;
+    const s = await Session.connect(endpoint, `127.0.0.1:${SERVER_PORT}`, {
+      alpn,
+      serverName: 'localhost',
+      timeoutMs: 10_000,
+      tls: { ca: pem(e, 'ca.crt'), ...(c === 'mutual' ? { cert: pem(e, 'client.crt'), key: pem(e, 'client.key') } : {}) },
+    });
+    let detail: string;
+    if (app === 'echo') {
+      detail = c === 'datagrams' ? await echoDatagrams(s, 3) : await echoStreams(s, e.echo.streams, e.echo.size);
+    } else {
+      const get =
+        app === 'h3'
+          ? await (async () => {
+              const h3 = await H3Client.start(s);
+              return async (p: string) => {
+                const r = await h3.get(p, { authority: `localhost:${SERVER_PORT}` });
+                if (r.status !== 200) throw new Error(`GET ${p}: status ${r.status}`);
+                return r.body;
+              };
+            })()
+          : (p: string) => hqGet(s, p);
+      const bodies = await Promise.all(e.paths.map(async (p) => [p, await get(p)] as const));
+      let bytes = 0;
+      for (const [p, body] of bodies) {
+        const want = expect.get(p);
+        if (!want) throw new Error(`no expected content for ${p}`);
+        if (sha(body) !== sha(want)) throw new Error(`${p}: ${body.length} bytes whose SHA-256 differs from the file's (${want.length} bytes)`);
+        bytes += body.length;
+      }
+      detail = `${bodies.length} file(s), ${bytes} B, SHA-256 equal`;
+    }
+    const stats = s.getStats();
+    const peerCertificates = s.peerCertificates?.length ?? 0;
+    s.close({ closeCode: app === 'h3' ? 0x100 : 0, reason: '' });
+    await Promise.race([s.closed, new Promise((r) => setTimeout(r, 500))]);
+    return { detail, stats, peerCertificates };
+  } finally {
+    await endpoint.close();
+  }
+}
