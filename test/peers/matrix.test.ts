@@ -16,6 +16,8 @@ import { readManifest } from './run.js';
 import { CASES, stacks } from './stacks.js';
 
 const { manifest, reason } = readManifest();
+/** What install.sh installs; CI runs the matrix with all of them. */
+const INSTALLED_STACKS = ['ngtcp2', 'quic-go', 'quinn', 'quiche', 'caddy'];
 
 describe('interop matrix, quick (test/peers): quic-peer against independent QUIC stacks', function () {
   this.timeout(20 * 60_000);
@@ -47,6 +49,12 @@ describe('interop matrix, quick (test/peers): quic-peer against independent QUIC
   if (!manifest) {
     it('runs the matrix (needs bash test/peers/install.sh)', () => {});
     return;
+  }
+  if (process.env['CI'] === 'true') {
+    it('every stack install.sh provides is installed (CI)', () => {
+      const missing = INSTALLED_STACKS.filter((s) => !(s in manifest.stacks));
+      assert.deepEqual(missing, [], `not installed: ${missing.join(', ')} (see test/peers/install.sh's output)`);
+    });
   }
   for (const stack of stacks(manifest)) {
     for (const c of CASES) {
