@@ -31,12 +31,16 @@ export function serveEcho(s: Session): void {
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Sends `streams` bidirectional streams of `size` random bytes each and checks each echo (SHA-256). */
-export async function echoStreams(s: Session, streams: number, size: number): Promise<string> {
+export async function echoStreams(s: Session, streams: number, size: number, progress: string[] = []): Promise<string> {
   const results = await Promise.all(
     Array.from({ length: streams }, async (_, i) => {
       const data = new Uint8Array(randomBytes(size));
       const st = await s.createBidirectionalStream();
-      const [, got] = await Promise.all([writeAll(st.writable, data), readAll(st.readable, size + 1)]);
+      const [, got] = await Promise.all([
+        writeAll(st.writable, data).then(() => void progress.push(`stream ${i} written`)),
+        readAll(st.readable, size + 1),
+      ]);
+      progress.push(`stream ${i} echoed`);
       if (sha(got) !== sha(data)) throw new Error(`stream ${i}: echo of ${size} bytes came back as ${got.length} different bytes`);
       return got.length;
     }),

@@ -6,9 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runClient, startServer, waitUdp, waitUdpFree, type ServerProc } from './procs.js';
-import { OurServer, runOurClient } from './ours.js';
-import { CASES, SERVER_PORT, stacks, type CaseName, type Env, type Manifest, type Stack } from './stacks.js';
+import { boundUdpPorts, runClient, startServer, waitUdp, waitUdpFree, type ServerProc } from './procs.js';
+import { OurServer, abortable, runOurClient } from './ours.js';
+import { CASES, SERVER_PORT, serverCert, stacks, type CaseName, type Env, type Manifest, type Stack } from './stacks.js';
 
 export type Direction = 'client' | 'server';
 export interface CellResult {
@@ -103,10 +103,16 @@ export async function runMatrix(manifest: Manifest, o: MatrixOptions): Promise<C
         let status: CellResult['status'] = 'pass';
         let detail: string;
         try {
-          detail = await withTimeout(
-            ours === 'client' ? cellOursClient(stack, c, env, files, manifest, o.work) : cellOursServer(stack, c, env, files),
-            o.quick ? 60_000 : 180_000,
-          );
+          // On timeout the cell is aborted: its server process is stopped and its endpoint closed,
+          // so that nothing of it is left on the fixed ports for the next cell.
+          const ac = new AbortController();
+          const ms = o.quick ? 60_000 : 180_000;
+          const timer = setTimeout(() => ac.abort(new Error(`cell not done within ${ms} ms`)), ms);
+          try {
+            detail = await (ours === 'client' ? cellOursClient(stack, c, env, files, manifest, o.work, ac.signal) : cellOursServer(stack, c, env, files, ac.signal));
+          } finally {
+            clearTimeout(timer);
+          }
         } catch (e) {
           status = 'fail';
           detail = (e as Error).message.slice(0, 3000);
@@ -120,23 +126,20 @@ export async function runMatrix(manifest: Manifest, o: MatrixOptions): Promise<C
   return results;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`cell not done within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
-}
-
 /** quic-peer client against the stack's server. */
-async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<string, Uint8Array>, manifest: Manifest, work: string): Promise<string> {
+async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<string, Uint8Array>, manifest: Manifest, work: string, signal: AbortSignal): Promise<string> {
+  // A server of an earlier cell still on the port would answer in this one's place.
+  if (boundUdpPorts().has(SERVER_PORT)) throw new Error(`UDP ${SERVER_PORT} is still bound by an earlier cell's server`);
   let server: ServerProc;
   if (stack.name.startsWith('Caddy')) {
-    server = startCaddy(manifest, env, work);
+    server = startCaddy(manifest, c, env, work);
   } else {
     const cmd = stack.server!(c, env);
     server = startServer(cmd.argv, { ...(cmd.cwd ? { cwd: cmd.cwd } : {}), ...(cmd.env ? { env: cmd.env } : {}) });
   }
   try {
     await waitUdp(SERVER_PORT, server, 10_000);
-    const r = await runOurClient(c, stack.app(c), env, files);
+    const r = await runOurClient(c, stack.app(c), env, files, signal);
     const checks: string[] = [];
     if (c === 'keyupdate' || c === 'keyupdate-s') {
       if (r.stats.keyUpdates < 1) throw new Error(`no key update happened (stats.keyUpdates = 0): ${r.detail}`);
@@ -152,11 +155,12 @@ async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<st
 }
 
 /** The stack's client against quic-peer's server; the files it saved are checked here. */
-async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<string, Uint8Array>): Promise<string> {
+async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<string, Uint8Array>, signal: AbortSignal): Promise<string> {
   const ours = await OurServer.start(c, env);
   try {
     const cmd = stack.client!(c, env);
-    const run = await runClient(cmd.argv, env.quick ? 45_000 : 150_000, { ...(cmd.cwd ? { cwd: cmd.cwd } : {}), ...(cmd.env ? { env: cmd.env } : {}) });
+    // runClient kills the client's process group at its own timeout, shorter than the cell's.
+    const run = await abortable(runClient(cmd.argv, env.quick ? 45_000 : 150_000, { ...(cmd.cwd ? { cwd: cmd.cwd } : {}), ...(cmd.env ? { env: cmd.env } : {}) }), signal);
     const output = `${run.stdout}\n${run.stderr}`.trim();
     if (run.timedOut || run.code !== 0) {
       throw new Error(`${cmd.argv[0]?.split('/').pop()} client ${run.timedOut ? 'timed out' : `exited ${run.code ?? run.signal}`}:\n${output.slice(-1500)}`);
@@ -189,7 +193,7 @@ async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<st
 }
 
 /** Caddy serving `www` over h3 with the CA-signed certificate (admin off, no ACME). */
-function startCaddy(manifest: Manifest, env: Env, work: string): ServerProc {
+function startCaddy(manifest: Manifest, c: CaseName, env: Env, work: string): ServerProc {
   const dir = join(work, 'caddy');
   mkdirSync(dir, { recursive: true });
   const caddyfile = `{
@@ -203,7 +207,7 @@ function startCaddy(manifest: Manifest, env: Env, work: string): ServerProc {
 }
 https://localhost:${SERVER_PORT} {
 	bind 127.0.0.1
-	tls ${join(env.certs, 'server.crt')} ${join(env.certs, 'server.key')}
+	tls ${join(env.certs, serverCert(c).crt)} ${join(env.certs, serverCert(c).key)}
 	root * ${env.www}
 	file_server
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Endpoint, Session, type ConnectionStats, type TransportOptions } from '../../src/index.js';
 import { FileServer, H3Client, hqGet } from '../../src/http/index.js';
 import { echoDatagrams, echoStreams, serveEcho } from './echo.js';
-import { OUR_PORT, SERVER_PORT, type App, type CaseName, type Env } from './stacks.js';
+import { OUR_PORT, SERVER_PORT, serverCert, type App, type CaseName, type Env } from './stacks.js';
 
 export const CHACHA20 = 0x1303;
 /** Our key update interval in the key update cases: often enough to see several in 1 MB. */
@@ -40,7 +40,7 @@ export class OurServer {
       alpns: ['h3', 'hq-interop', 'echo'],
       retry: c === 'retry' ? 'always' : 'never',
       transport: transportFor(c, 'server'),
-      tls: { mode: 'x509', cert: pem(e, 'server.crt'), key: pem(e, 'server.key'), ...(c === 'mutual' ? { clientCa: pem(e, 'ca.crt') } : {}) },
+      tls: { mode: 'x509', cert: pem(e, serverCert(c).crt), key: pem(e, serverCert(c).key), ...(c === 'mutual' ? { clientCa: pem(e, 'ca.crt') } : {}) },
     });
     let server: OurServer | undefined;
     const files = new FileServer(endpoint, {
@@ -71,19 +71,42 @@ export interface ClientResult {
 }
 
 /** Dials the stack's server at 127.0.0.1:SERVER_PORT and runs the cell's application. */
-export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>): Promise<ClientResult> {
+export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, signal: AbortSignal): Promise<ClientResult> {
   const endpoint = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: transportFor(c, 'client') });
+  const progress: string[] = [];
   try {
+    return await abortable(clientWork(endpoint, c, app, e, expect, progress), signal);
+  } catch (err) {
+    if (signal.aborted && err === signal.reason) throw new Error(`${(err as Error).message}; done so far: ${progress.join(', ') || 'nothing'}`);
+    throw err;
+  } finally {
+    await endpoint.close();
+  }
+}
+
+/** `p`, or the signal's reason once it aborts (what `p` was doing is left to the caller's cleanup). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function clientWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, progress: string[]): Promise<ClientResult> {
+  {
     const alpn = app === 'hq' ? 'hq-interop' : app;
     const s = await Session.connect(endpoint, `127.0.0.1:${SERVER_PORT}`, {
       alpn,
       serverName: 'localhost',
       timeoutMs: 10_000,
-      tls: { ca: pem(e, 'ca.crt'), ...(c === 'mutual' ? { cert: pem(e, 'client.crt'), key: pem(e, 'client.key') } : {}) },
+      tls: { ca: pem(e, serverCert(c).ca), ...(c === 'mutual' ? { cert: pem(e, 'client.crt'), key: pem(e, 'client.key') } : {}) },
     });
+    progress.push('connected');
     let detail: string;
     if (app === 'echo') {
-      detail = c === 'datagrams' ? await echoDatagrams(s, 3) : await echoStreams(s, e.echo.streams, e.echo.size);
+      detail = c === 'datagrams' ? await echoDatagrams(s, 3) : await echoStreams(s, e.echo.streams, e.echo.size, progress);
     } else {
       const get =
         app === 'h3'
@@ -96,7 +119,13 @@ export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<st
               };
             })()
           : (p: string) => hqGet(s, p);
-      const bodies = await Promise.all(e.paths.map(async (p) => [p, await get(p)] as const));
+      const bodies = await Promise.all(
+        e.paths.map(async (p) => {
+          const body = await get(p);
+          progress.push(`${p} (${body.length} B)`);
+          return [p, body] as const;
+        }),
+      );
       let bytes = 0;
       for (const [p, body] of bodies) {
         const want = expect.get(p);
@@ -111,7 +140,5 @@ export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<st
     s.close({ closeCode: app === 'h3' ? 0x100 : 0, reason: '' });
     await Promise.race([s.closed, new Promise((r) => setTimeout(r, 500))]);
     return { detail, stats, peerCertificates };
-  } finally {
-    await endpoint.close();
   }
 }

@@ -24,6 +24,20 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Process groups of the servers still running: killed when this process exits, whatever the way. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+function killLiveGroups(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+}
+
 /** Starts `argv` in its own process group; stdout and stderr are kept (last 64 KiB). */
 export function startServer(argv: readonly string[], opts: SpawnOptions = {}): ServerProc {
   const child: ChildProcess = spawn(argv[0] as string, argv.slice(1), {
@@ -32,6 +46,17 @@ export function startServer(argv: readonly string[], opts: SpawnOptions = {}): S
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', killLiveGroups);
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(sig, () => {
+        killLiveGroups();
+        process.exit(128 + (sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 1));
+      });
+    }
+  }
+  if (child.pid !== undefined) liveGroups.add(child.pid);
   let out = '';
   const keep = (b: Buffer): void => {
     out = (out + b.toString('utf8')).slice(-65536);
@@ -42,6 +67,7 @@ export function startServer(argv: readonly string[], opts: SpawnOptions = {}): S
   const done = new Promise<void>((resolve) => {
     child.on('exit', () => {
       exited = true;
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       resolve();
     });
     child.on('error', (e) => {

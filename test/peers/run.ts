@@ -3,6 +3,7 @@
  *
  *   node build/test/peers/run.js [--quick] [--stack quic-go,quinn] [--case handshake,transfer]
  *                                [--json FILE] [--md FILE] [--readme]
+ *   node build/test/peers/run.js --from-json FILE [--md FILE] [--readme]   (the table of an earlier run)
  *
  * The run happens inside a loopback-only network namespace (unshare -rn, test/interop/netns.ts):
  * no packet can leave the machine, and the fixed ports of the cells meet no other test's. It
@@ -70,8 +71,23 @@ async function inside(argv: string[]): Promise<number> {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   const notes = Object.fromEntries(stacks(manifest).map((s) => [s.name, s.notes]));
   const json = arg(argv, 'json');
-  if (json) writeFileSync(json, JSON.stringify({ date, quick, stacks: manifest.stacks, results }, null, 1));
-  const md = markdownTable(results, { date, quick, notes });
+  if (json) writeFileSync(json, JSON.stringify({ date, quick, stacks: manifest.stacks, notes, results }, null, 1));
+  publish(argv, results, markdownTable(results, { date, quick, notes }));
+  const pass = results.filter((r) => r.status === 'pass').length;
+  const fail = results.filter((r) => r.status === 'fail').length;
+  console.log(`matrix: ${pass} passed, ${fail} failed, ${results.length - pass - fail} unsupported`);
+  return fail > 0 ? 1 : 0;
+}
+
+/** `--from-json FILE`: the table (and README section) of an earlier run, without running anything. */
+function fromJson(argv: string[], file: string): number {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as { date: string; quick: boolean; results: CellResult[]; notes?: Record<string, string> };
+  publish(argv, run.results, markdownTable(run.results, { date: run.date, quick: run.quick, notes: run.notes ?? {} }));
+  return 0;
+}
+
+/** Writes the markdown table where the options say (--md FILE, --readme). */
+function publish(argv: string[], _results: CellResult[], md: string): void {
   const mdFile = arg(argv, 'md');
   if (mdFile) writeFileSync(mdFile, md + '\n');
   if (argv.includes('--readme')) {
@@ -81,13 +97,11 @@ async function inside(argv: string[]): Promise<number> {
     if (!text.includes(a) || !text.includes(b)) throw new Error(`README.md has no ${a} ... ${b} section`);
     writeFileSync(readme, text.slice(0, text.indexOf(a) + a.length) + '\n' + md + '\n' + text.slice(text.indexOf(b)));
   }
-  const pass = results.filter((r) => r.status === 'pass').length;
-  const fail = results.filter((r) => r.status === 'fail').length;
-  console.log(`matrix: ${pass} passed, ${fail} failed, ${results.length - pass - fail} unsupported`);
-  return fail > 0 ? 1 : 0;
 }
 
 async function outside(argv: string[]): Promise<number> {
+  const json = arg(argv, 'from-json');
+  if (json) return fromJson(argv, json);
   const { reason } = readManifest();
   if (reason) {
     console.log(`matrix: ${reason}`);

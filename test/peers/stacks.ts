@@ -18,6 +18,8 @@ export const CASES = [
   'datagrams',
   'mutual',
   'h3',
+  'cert-ed25519',
+  'cert-rsa',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 
@@ -33,7 +35,19 @@ export const CASE_INFO: Record<CaseName, string> = {
   datagrams: 'RFC 9221 DATAGRAM frames echoed (ALPN echo)',
   mutual: 'the server requires a client certificate (mutual X.509)',
   h3: 'HTTP/3 GET of files (RFC 9114, QPACK static table)',
+  'cert-ed25519': 'the server presents a self-signed Ed25519 certificate (the client trusts it as its CA)',
+  'cert-rsa': 'the server presents a self-signed RSA-2048 certificate (the client trusts it as its CA)',
 };
+
+/**
+ * The server's certificate, key and the CA a client trusts for it (file names in the certs dir):
+ * the CA-signed P-256 leaf, or in the cert-* cases a self-signed one of that key type.
+ */
+export function serverCert(c: CaseName): { crt: string; key: string; ca: string } {
+  if (c === 'cert-ed25519') return { crt: 'ed25519.crt', key: 'ed25519.key', ca: 'ed25519.crt' };
+  if (c === 'cert-rsa') return { crt: 'rsa.crt', key: 'rsa.key', ca: 'rsa.crt' };
+  return { crt: 'server.crt', key: 'server.key', ca: 'ca.crt' };
+}
 
 /** The application protocol a cell uses on the wire. */
 export type App = 'hq' | 'h3' | 'echo';
@@ -100,7 +114,7 @@ export function stacks(m: Manifest): Stack[] {
       app: (c) => (c === 'datagrams' ? 'echo' : c === 'h3' ? 'h3' : 'hq'),
       notes: 'qgpeer (test/peers/quic-go): hq-interop, h3 (quic-go http3) and echo',
       server: (c, e) => ({
-        argv: [p, 'server', '-listen', `127.0.0.1:${SERVER_PORT}`, '-cert', cert(e, 'server.crt'), '-key', cert(e, 'server.key'), '-www', e.www,
+        argv: [p, 'server', '-listen', `127.0.0.1:${SERVER_PORT}`, '-cert', cert(e, serverCert(c).crt), '-key', cert(e, serverCert(c).key), '-www', e.www,
           ...(c === 'retry' ? ['-retry'] : []), ...(c === 'datagrams' ? ['-datagrams'] : []), ...(c === 'keyupdate-s' ? ['-ku', '50'] : []),
           ...(c === 'mutual' ? ['-client-auth'] : [])],
       }),
@@ -124,7 +138,7 @@ export function stacks(m: Manifest): Stack[] {
       app: (c) => (c === 'datagrams' ? 'echo' : 'hq'),
       notes: 'qnpeer (test/peers/quinn): hq-interop and echo; no h3 in Debian\'s quinn 0.9',
       server: (c, e) => ({
-        argv: [p, 'server', '--listen', `127.0.0.1:${SERVER_PORT}`, '--cert', cert(e, 'server.crt'), '--key', cert(e, 'server.key'), '--www', e.www,
+        argv: [p, 'server', '--listen', `127.0.0.1:${SERVER_PORT}`, '--cert', cert(e, serverCert(c).crt), '--key', cert(e, serverCert(c).key), '--www', e.www,
           '--alpn', 'hq-interop,echo', ...(c === 'retry' ? ['--retry'] : []), ...(c === 'keyupdate-s' ? ['--ku'] : []),
           ...(c === 'mutual' ? ['--client-ca', cert(e, 'ca.crt')] : [])],
       }),
@@ -140,7 +154,7 @@ export function stacks(m: Manifest): Stack[] {
   if (ng?.server && ng.client) {
     const [srv, cli] = [ng.server, ng.client];
     out.push({
-      name: `ngtcp2 ${ng.version.replace(/-.*/, '')}`,
+      name: `ngtcp2 ${ng.version.replace(/[-+].*/, '')}`,
       // The example programs speak only h3: every cell is HTTP/3. No DATAGRAM support, and the
       // server cannot initiate a key update.
       asServer: all('datagrams', 'keyupdate-s'),
@@ -149,7 +163,7 @@ export function stacks(m: Manifest): Stack[] {
       notes: 'gtlsserver/gtlsclient (Debian ngtcp2 examples, GnuTLS): h3 only, no DATAGRAM, no server-initiated key update',
       server: (c, e) => ({
         argv: [srv, ...NGTCP2_QUIET, ...(c === 'retry' ? ['-V'] : []), ...(c === 'mutual' ? ['--verify-client'] : []),
-          '127.0.0.1', String(SERVER_PORT), cert(e, 'server.key'), cert(e, 'server.crt')],
+          '127.0.0.1', String(SERVER_PORT), cert(e, serverCert(c).key), cert(e, serverCert(c).crt)],
         cwd: e.www,
       }),
       client: (c, e) => ({
@@ -167,17 +181,17 @@ export function stacks(m: Manifest): Stack[] {
       name: 'quiche 0.18',
       // @matrixai/quic: echo of bidirectional streams only; its server always sends a Retry;
       // no knob for cipher suites or key updates, no DATAGRAM in its JS API.
-      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'retry', 'chacha20', 'keyupdate', 'mutual']),
-      asClient: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'keyupdate-s', 'retry', 'mutual']),
+      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'retry', 'chacha20', 'keyupdate', 'mutual', 'cert-ed25519', 'cert-rsa']),
+      asClient: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'keyupdate-s', 'retry', 'mutual', 'cert-ed25519', 'cert-rsa']),
       app: () => 'echo',
       notes: '@matrixai/quic 2.0.9 (quiche + BoringSSL), mxpeer (test/peers/matrixai): echo of bidirectional streams; its server always sends Retry; no cipher or key update knob, no DATAGRAM in its JS API',
       server: (c, e) => ({
-        argv: [process.execPath, p, 'server', '--port', String(SERVER_PORT), '--cert', cert(e, 'server.crt'), '--key', cert(e, 'server.key'),
+        argv: [process.execPath, p, 'server', '--port', String(SERVER_PORT), '--cert', cert(e, serverCert(c).crt), '--key', cert(e, serverCert(c).key),
           ...(c === 'mutual' ? ['--verify-client'] : [])],
         env: { MX_DIR: dir },
       }),
       client: (c, e) => ({
-        argv: [process.execPath, p, 'client', '--port', String(OUR_PORT), '--ca', cert(e, 'ca.crt'),
+        argv: [process.execPath, p, 'client', '--port', String(OUR_PORT), '--ca', cert(e, serverCert(c).ca),
           '--streams', String(e.echo.streams), '--size', String(e.echo.size),
           ...(c === 'mutual' ? ['--cert', cert(e, 'client.crt'), '--key', cert(e, 'client.key')] : [])],
         env: { MX_DIR: dir },
@@ -188,10 +202,10 @@ export function stacks(m: Manifest): Stack[] {
   if (cd?.program) {
     out.push({
       name: `Caddy ${cd.version.replace(/-.*/, '')}`,
-      asServer: new Set<CaseName>(['h3']),
+      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'h3', 'cert-ed25519', 'cert-rsa']),
       asClient: new Set<CaseName>(),
       app: () => 'h3',
-      notes: 'Caddy (Debian; HTTP/3 by quic-go 0.29) serving files with the CA-signed certificate; a server only',
+      notes: 'Caddy (Debian; HTTP/3 by quic-go 0.29) serving files (file_server), every cell over h3; a server only',
     });
   }
   return out;

@@ -16,6 +16,7 @@ export function markdownTable(results: readonly CellResult[], meta: { date: stri
     lines.push(`| stack | ${cases.join(' | ')} |`);
     lines.push(`|---|${cases.map(() => ':-:').join('|')}|`);
     for (const s of stacks) {
+      if (!results.some((x) => x.stack === s && x.ours === ours && x.status !== 'unsupported')) continue; // e.g. Caddy has no client
       const cells = cases.map((c) => {
         const r = results.find((x) => x.stack === s && x.case === c && x.ours === ours);
         return r ? MARK[r.status] : ' ';
@@ -25,6 +26,7 @@ export function markdownTable(results: readonly CellResult[], meta: { date: stri
     lines.push('');
   }
   lines.push(`✓ passed, ✗ failed, – not supported by the peer program. Cases: ${cases.map((c) => `${c}: ${CASE_INFO[c]}`).join('; ')}.`);
-  for (const [s, n] of Object.entries(meta.notes)) lines.push(`${s}: ${n}.`);
+  lines.push('');
+  for (const [s, n] of Object.entries(meta.notes)) lines.push(`- ${s}: ${n}.`);
   return lines.join('\n');
 }
