@@ -141,10 +141,15 @@ async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<st
     await waitUdp(SERVER_PORT, server, 10_000);
     const r = await runOurClient(c, stack.app(c), env, files, signal);
     const checks: string[] = [];
+    if (c === 'retry') {
+      if (!r.retried) throw new Error(`the server sent no Retry: ${r.detail}`);
+      checks.push('followed a Retry');
+    }
     if (c === 'keyupdate' || c === 'keyupdate-s') {
       if (r.stats.keyUpdates < 1) throw new Error(`no key update happened (stats.keyUpdates = 0): ${r.detail}`);
       checks.push(`${r.stats.keyUpdates} key update(s)`);
     }
+    if (process.env['QP_MATRIX_VERBOSE']) checks.push(`server output:\n${server.output().slice(-3000)}`);
     return [r.detail, ...checks].join('; ');
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- server output:\n${server.output().slice(-1500)}`);
@@ -185,7 +190,17 @@ async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<st
       if (n < 1) throw new Error(`no key update happened on our side (stats.keyUpdates = 0)`);
       checks.push(`${n} key update(s)`);
     }
+    const ep = ours.endpointStats();
+    if (c === 'retry') {
+      if (ep.retriesSent < 1) throw new Error('our server sent no Retry');
+      checks.push(`${ep.retriesSent} Retry sent`);
+    }
+    if (c === 'versionnegotiation') {
+      if (ep.versionNegotiationsSent < 1) throw new Error('our server sent no Version Negotiation');
+      checks.push(`${ep.versionNegotiationsSent} Version Negotiation sent`);
+    }
     if (c === 'mutual' && !ours.sessions.some((s) => (s.peerCertificates?.length ?? 0) > 0)) throw new Error('no client certificate seen');
+    if (process.env['QP_MATRIX_VERBOSE']) checks.push(`client output:\n${output.slice(-3000)}`);
     return checks.join('; ');
   } finally {
     await ours.stop();

@@ -52,6 +52,11 @@ export class OurServer {
     return server;
   }
 
+  /** What the endpoint sent statelessly: Retry and Version Negotiation packets (its core's counters). */
+  endpointStats(): { retriesSent: number; versionNegotiationsSent: number } {
+    return this.endpoint.core.stats;
+  }
+
   /** Stats of every session served (key updates are counted there). */
   stats(): ConnectionStats[] {
     return this.sessions.map((s) => s.getStats());
@@ -66,6 +71,8 @@ export class OurServer {
 /** What our client saw: a one-line summary and its session's stats. */
 export interface ClientResult {
   detail: string;
+  /** The server made us follow a Retry (read from the connection's internals: a test may). */
+  retried: boolean;
   stats: ConnectionStats;
   peerCertificates: number;
 }
@@ -136,9 +143,10 @@ async function clientWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, exp
       detail = `${bodies.length} file(s), ${bytes} B, SHA-256 equal`;
     }
     const stats = s.getStats();
+    const retried = s.state.conn.internals.handshake.retryScid !== undefined;
     const peerCertificates = s.peerCertificates?.length ?? 0;
     s.close({ closeCode: app === 'h3' ? 0x100 : 0, reason: '' });
     await Promise.race([s.closed, new Promise((r) => setTimeout(r, 500))]);
-    return { detail, stats, peerCertificates };
+    return { detail, stats, peerCertificates, retried };
   }
 }

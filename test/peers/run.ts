@@ -7,7 +7,7 @@
  *
  * The run happens inside a loopback-only network namespace (unshare -rn, test/interop/netns.ts):
  * no packet can leave the machine, and the fixed ports of the cells meet no other test's. It
- * prints one line per cell and `matrix: N passed, N failed, N unsupported`; exit status 1 when a
+ * prints one line per cell (QP_MATRIX_VERBOSE=1: with the peer's output) and `matrix: N passed, N failed, N unsupported`; exit status 1 when a
  * cell failed, 2 when the peers are not installed or no namespace can be made.
  */
 import { spawn } from 'node:child_process';

@@ -20,6 +20,7 @@ export const CASES = [
   'h3',
   'cert-ed25519',
   'cert-rsa',
+  'versionnegotiation',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 
@@ -37,6 +38,7 @@ export const CASE_INFO: Record<CaseName, string> = {
   h3: 'HTTP/3 GET of files (RFC 9114, QPACK static table)',
   'cert-ed25519': 'the server presents a self-signed Ed25519 certificate (the client trusts it as its CA)',
   'cert-rsa': 'the server presents a self-signed RSA-2048 certificate (the client trusts it as its CA)',
+  versionnegotiation: 'the client starts with QUIC v2 (draft 0x709a50c4), the server answers Version Negotiation, the client falls back to v1',
 };
 
 /**
@@ -109,10 +111,10 @@ export function stacks(m: Manifest): Stack[] {
     const p = qg.program;
     out.push({
       name: `quic-go ${qg.version.replace(/-.*/, '')}`,
-      asServer: all(),
+      asServer: all('versionnegotiation'), // our client speaks only v1: nothing to negotiate
       asClient: all(),
       app: (c) => (c === 'datagrams' ? 'echo' : c === 'h3' ? 'h3' : 'hq'),
-      notes: 'qgpeer (test/peers/quic-go): hq-interop, h3 (quic-go http3) and echo',
+      notes: 'qgpeer (test/peers/quic-go): hq-interop, h3 (quic-go http3) and echo; versionnegotiation only against our server (our client speaks v1 only)',
       server: (c, e) => ({
         argv: [p, 'server', '-listen', `127.0.0.1:${SERVER_PORT}`, '-cert', cert(e, serverCert(c).crt), '-key', cert(e, serverCert(c).key), '-www', e.www,
           ...(c === 'retry' ? ['-retry'] : []), ...(c === 'datagrams' ? ['-datagrams'] : []), ...(c === 'keyupdate-s' ? ['-ku', '50'] : []),
@@ -121,7 +123,7 @@ export function stacks(m: Manifest): Stack[] {
       client: (c, e) => ({
         // Go's flag package stops at the first positional: the paths come last.
         argv: [p, 'client', '-addr', `127.0.0.1:${OUR_PORT}`, '-timeout', e.quick ? '20s' : '60s',
-          ...(c === 'chacha20' ? ['-chacha'] : []), ...(c === 'keyupdate' ? ['-ku', '50'] : []),
+          ...(c === 'chacha20' ? ['-chacha'] : []), ...(c === 'keyupdate' ? ['-ku', '50'] : []), ...(c === 'versionnegotiation' ? ['-v2'] : []),
           ...(c === 'mutual' ? ['-cert', cert(e, 'client.crt'), '-key', cert(e, 'client.key')] : []),
           ...(c === 'datagrams' ? ['-alpn', 'echo', '-datagram', '-streams', '1', '-size', '10000']
             : ['-alpn', c === 'h3' ? 'h3' : 'hq-interop', '-out', e.out, ...e.paths])],
@@ -133,8 +135,8 @@ export function stacks(m: Manifest): Stack[] {
     const p = qn.program;
     out.push({
       name: `quinn ${qn.version.replace(/-.*/, '')}`,
-      asServer: all('h3'),
-      asClient: all('h3'),
+      asServer: all('h3', 'versionnegotiation'),
+      asClient: all('h3', 'versionnegotiation'),
       app: (c) => (c === 'datagrams' ? 'echo' : 'hq'),
       notes: 'qnpeer (test/peers/quinn): hq-interop and echo; no h3 in Debian\'s quinn 0.9',
       server: (c, e) => ({
@@ -157,10 +159,12 @@ export function stacks(m: Manifest): Stack[] {
       name: `ngtcp2 ${ng.version.replace(/[-+].*/, '')}`,
       // The example programs speak only h3: every cell is HTTP/3. No DATAGRAM support, and the
       // server cannot initiate a key update.
-      asServer: all('datagrams', 'keyupdate-s'),
-      asClient: all('datagrams', 'keyupdate-s'),
+      asServer: all('datagrams', 'keyupdate-s', 'versionnegotiation'),
+      // Its example client does not fall back after Version Negotiation (nor against quinn):
+      // ERR_RECV_VERSION_NEGOTIATION, no download.
+      asClient: all('datagrams', 'keyupdate-s', 'versionnegotiation'),
       app: () => 'h3',
-      notes: 'gtlsserver/gtlsclient (Debian ngtcp2 examples, GnuTLS): h3 only, no DATAGRAM, no server-initiated key update',
+      notes: 'gtlsserver/gtlsclient (Debian ngtcp2 examples, GnuTLS): h3 only, no DATAGRAM, no server-initiated key update, no fallback after Version Negotiation',
       server: (c, e) => ({
         argv: [srv, ...NGTCP2_QUIET, ...(c === 'retry' ? ['-V'] : []), ...(c === 'mutual' ? ['--verify-client'] : []),
           '127.0.0.1', String(SERVER_PORT), cert(e, serverCert(c).key), cert(e, serverCert(c).crt)],
