@@ -79,7 +79,8 @@ export interface ClientResult {
 
 /** Dials the stack's server at 127.0.0.1:SERVER_PORT and runs the cell's application. */
 export async function runOurClient(c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, signal: AbortSignal): Promise<ClientResult> {
-  const endpoint = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: transportFor(c, 'client') });
+  const qlogDir = process.env['QP_MATRIX_QLOG']; // a qlog of our client's connections, for debugging a cell
+  const endpoint = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: transportFor(c, 'client'), ...(qlogDir ? { qlogDir } : {}) });
   const progress: string[] = [];
   try {
     return await abortable(clientWork(endpoint, c, app, e, expect, progress), signal);
