@@ -98,7 +98,10 @@ export function connectErrorFor(r: CloseReason, target: string, answered = true)
     const alert = code - 0x100;
     if (alert === 120) return new ConnectError('alpn', `${target}: no common ALPN (TLS no_application_protocol)`, r);
     if ([42, 43, 44, 45, 46, 48, 49, 51, 116].includes(alert) || (alert === 40 && /certificate/i.test(r.reason))) {
-      return new ConnectError('authentication', `${target}: authentication failed (TLS ${alertName(alert)}${r.reason ? `: ${r.reason}` : ''})`, r);
+      // A TlsAlert's message starts with its alert's name: say it once.
+      const name = alertName(alert);
+      const detail = r.reason.startsWith(`${name}: `) ? r.reason.slice(name.length + 2) : r.reason;
+      return new ConnectError('authentication', `${target}: authentication failed (TLS ${name}${detail ? `: ${detail}` : ''})`, r);
     }
   }
   if (r.kind === 'handshakeTimeout') {

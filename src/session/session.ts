@@ -178,6 +178,7 @@ export class Session {
     if (options.tls !== undefined || options.serverName !== undefined || endpoint.tlsMode === 'x509') {
       checkType('Session.connect', 'serverName', options.serverName, 'string');
       if (typeof remote !== 'string') throw new InvalidArgumentError('Session.connect: an X.509 dial names its server by "ip:port" or "host:port"');
+      if (options.directAddrs !== undefined) throw new InvalidArgumentError('Session.connect: directAddrs is for iroh dials; an X.509 dial names one "host:port"');
       const resolved = await resolveHostPort(remote);
       signal?.throwIfAborted();
       remote = resolved.address;

@@ -35,7 +35,10 @@ export type EndpointTlsOptions =
       /** The chain (PEM) this endpoint presents; with `key`. */
       readonly cert?: string | readonly string[];
       readonly key?: string;
-      /** More chains: each client gets the first valid for its SNI among those it can verify. */
+      /**
+       * More chains: each client gets the first valid for its SNI among those it can verify. A
+       * `generateCertificate` result can be given as is.
+       */
       readonly identities?: readonly CertificateKeyPair[];
       /**
        * Mutual authentication: require a client certificate issued by one of these CAs (PEM), and
@@ -86,7 +89,8 @@ export function resolveEndpointTls(tls: EndpointTlsOptions | undefined): Endpoin
   if (tls.identities !== undefined) {
     if (!Array.isArray(tls.identities)) throw new InvalidArgumentError(`${what}.identities must be a list of { cert, key }`);
     for (const p of tls.identities as readonly CertificateKeyPair[]) {
-      checkOptionKeys(`${what}.identities entry`, p, ['cert', 'key']);
+      // spkiSha256 is allowed (and ignored) so that a generateCertificate result goes in as is.
+      checkOptionKeys(`${what}.identities entry`, p, ['cert', 'key', 'spkiSha256']);
       pairs.push(p);
     }
   }

@@ -1,6 +1,6 @@
 import { bytesEqual, concatBytes, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
-import { x25519KeyPair, x25519SharedSecret, type X25519KeyPair } from './crypto.js';
+import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret, type P256KeyPair, type X25519KeyPair } from './crypto.js';
 import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
 import {
   decodeAlpn,
@@ -26,6 +26,7 @@ import {
   SignatureScheme,
   TLS13_VERSION,
   type Extension,
+  type KeyShareEntry,
 } from './extensions.js';
 import { EngineBase, expectType } from './handshake.js';
 import {
@@ -75,6 +76,9 @@ export class TlsClient extends EngineBase implements TlsEngine {
   private state: ClientState = 'START';
   private readonly offeredSuites: readonly number[];
   private keyShare: X25519KeyPair | undefined;
+  /** A P-256 share: X.509 mode offers the group, and sends a share when asked (or configured). */
+  private p256Share: P256KeyPair | undefined;
+  private readonly groups: readonly number[];
   private readonly sentExtensions = new Set<number>();
   private retried = false;
   private retrySuite = 0;
@@ -90,6 +94,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.offeredSuites = config.cipherSuites ?? DEFAULT_CIPHER_SUITES;
     if (this.offeredSuites.length === 0) throw new RangeError('cipherSuites must not be empty');
     if (config.x509 && !config.x509.verify) throw new RangeError('an X.509 client needs a certificate verifier');
+    // Only X25519 in RPK mode (iroh); X.509 mode adds P-256, which some servers may ask for.
+    this.groups = config.x509 || config.initialKeyShares?.includes('secp256r1') ? [NamedGroup.x25519, NamedGroup.secp256r1] : [NamedGroup.x25519];
   }
 
   start(): void {
@@ -98,6 +104,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
       this.config.random.fill(this.clientRandom);
       const shares = this.config.initialKeyShares ?? ['x25519'];
       if (shares.includes('x25519')) this.keyShare = this.newKeyShare();
+      if (shares.includes('secp256r1')) this.p256Share = this.newP256Share();
       const ch = this.encodeHello();
       this.transcript.add(ch);
       this.emit({ kind: 'writeData', level: Level.Initial, data: ch });
@@ -157,15 +164,18 @@ export class TlsClient extends EngineBase implements TlsEngine {
     return x25519KeyPair(this.config.random.fill(new Uint8Array(32)));
   }
 
+  private newP256Share(): P256KeyPair {
+    return p256KeyPair(() => this.config.random.fill(new Uint8Array(32)));
+  }
+
   private encodeHello(): Uint8Array {
     const cfg = this.config;
     const exts: Extension[] = [];
     if (cfg.serverName !== undefined) {
       exts.push({ type: ExtensionType.server_name, data: encodeServerName(utf8(cfg.serverName)) });
     }
-    // Only X25519 is offered: listing groups we cannot share would invite a HelloRetryRequest
-    // we could not answer.
-    exts.push({ type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519]) });
+    // Only groups we can share: listing others would invite a HelloRetryRequest we could not answer.
+    exts.push({ type: ExtensionType.supported_groups, data: encodeU16List(this.groups) });
     // X.509 mode accepts what standard servers sign with; RPK (and the Ed25519-only X.509 form) Ed25519.
     exts.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(cfg.x509 ? OFFERED_SCHEMES : [SignatureScheme.ed25519]) });
     exts.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(this.alpnOffer) });
@@ -174,7 +184,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
       exts.push({ type: ExtensionType.client_certificate_type, data: encodeCertTypesClient([CertificateType.RawPublicKey]) });
       exts.push({ type: ExtensionType.server_certificate_type, data: encodeCertTypesClient([CertificateType.RawPublicKey]) });
     }
-    const shares = this.keyShare ? [{ group: NamedGroup.x25519, keyExchange: this.keyShare.publicKey }] : [];
+    const shares: KeyShareEntry[] = this.keyShare ? [{ group: NamedGroup.x25519, keyExchange: this.keyShare.publicKey }] : [];
+    if (this.p256Share) shares.push({ group: NamedGroup.secp256r1, keyExchange: this.p256Share.publicKey });
     exts.push({ type: ExtensionType.key_share, data: encodeKeyShareClient(shares) });
     if (cfg.offerPskModes ?? true) {
       // Offered so that servers (iroh) send NewSessionTickets; we never resume.
@@ -224,10 +235,10 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (ks === undefined) throw new TlsAlert(Alert.missing_extension, 'ServerHello without key_share');
     const share = decodeKeyShareServer(ks);
     // RFC 9846 §4.2.8: the server's share must be in a group we sent a share for.
-    if (share.group !== NamedGroup.x25519 || !this.keyShare) {
-      throw new TlsAlert(Alert.illegal_parameter, `server key share in group 0x${share.group.toString(16)} we did not share`);
-    }
-    const shared = x25519SharedSecret(this.keyShare, share.keyExchange);
+    let shared: Uint8Array;
+    if (share.group === NamedGroup.x25519 && this.keyShare) shared = x25519SharedSecret(this.keyShare, share.keyExchange);
+    else if (share.group === NamedGroup.secp256r1 && this.p256Share) shared = p256SharedSecret(this.p256Share, share.keyExchange);
+    else throw new TlsAlert(Alert.illegal_parameter, `server key share in group 0x${share.group.toString(16)} we did not share`);
 
     const suite = cipherSuite(sh.cipherSuite);
     this.negotiatedSuite = suite;
@@ -236,6 +247,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.hsSecret = handshakeSecret(suite.hash, earlySecret(suite.hash), shared);
     this.hsSecrets = handshakeTrafficSecrets(suite.hash, this.hsSecret, this.transcript.digest());
     this.keyShare = undefined;
+    this.p256Share = undefined;
     this.keyLog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', this.hsSecrets.client);
     this.keyLog('SERVER_HANDSHAKE_TRAFFIC_SECRET', this.hsSecrets.server);
     this.emitSecret('writeSecret', Level.Handshake, this.hsSecrets.client);
@@ -253,10 +265,13 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (ks !== undefined) {
       const group = decodeKeyShareHrr(ks);
       // The selected group must be one we support and not one we already sent a share for.
-      if (group !== NamedGroup.x25519 || this.keyShare) {
+      const shared = group === NamedGroup.x25519 ? this.keyShare : this.p256Share;
+      if (!this.groups.includes(group) || shared) {
         throw new TlsAlert(Alert.illegal_parameter, `HelloRetryRequest selects group 0x${group.toString(16)}`);
       }
-      this.keyShare = this.newKeyShare();
+      // RFC 9846 §4.1.2: the new key_share holds a single share, for the group selected.
+      this.keyShare = group === NamedGroup.x25519 ? this.newKeyShare() : undefined;
+      this.p256Share = group === NamedGroup.secp256r1 ? this.newP256Share() : undefined;
       changes = true;
     }
     if (ck !== undefined) {

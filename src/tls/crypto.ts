@@ -1,5 +1,7 @@
 import {
+  createECDH,
   createHmac,
+  type ECDH,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -64,6 +66,43 @@ export function x25519SharedSecret(own: X25519KeyPair, peerPublic: Uint8Array): 
   for (const b of shared) acc |= b;
   if (acc === 0) throw new TlsAlert(Alert.illegal_parameter, 'X25519 shared secret is all zero');
   return shared;
+}
+
+/** A P-256 (secp256r1) ECDH key pair for key_share (RFC 9846 §4.2.8.2). */
+export interface P256KeyPair {
+  readonly ecdh: ECDH;
+  /** The 65-byte UncompressedPointRepresentation (0x04 ‖ X ‖ Y). */
+  readonly publicKey: Uint8Array;
+}
+
+/**
+ * A P-256 key pair from 32 random bytes (`next` gives more when they are not a valid scalar,
+ * which happens with probability ~2^-32).
+ */
+export function p256KeyPair(next: () => Uint8Array): P256KeyPair {
+  for (let i = 0; ; i++) {
+    const ecdh = createECDH('prime256v1');
+    try {
+      ecdh.setPrivateKey(next());
+    } catch (e) {
+      if (i < 4) continue;
+      throw e;
+    }
+    return { ecdh, publicKey: toU8(ecdh.getPublicKey()) };
+  }
+}
+
+/**
+ * The P-256 shared secret (the X coordinate, RFC 9846 §7.4.2) with a peer's 65-byte point. A
+ * malformed point or one not on the curve (OpenSSL checks) is an illegal_parameter.
+ */
+export function p256SharedSecret(own: P256KeyPair, peerPublic: Uint8Array): Uint8Array {
+  if (peerPublic.length !== 65 || peerPublic[0] !== 4) throw new TlsAlert(Alert.illegal_parameter, 'P-256 key share is not an uncompressed point');
+  try {
+    return toU8(own.ecdh.computeSecret(peerPublic));
+  } catch {
+    throw new TlsAlert(Alert.illegal_parameter, 'P-256 key share rejected');
+  }
 }
 
 /**

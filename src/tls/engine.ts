@@ -126,7 +126,7 @@ export interface TlsConfig {
   /** Client: offer psk_key_exchange_modes = [psk_dhe_ke] so servers send tickets (default true). */
   readonly offerPskModes?: boolean;
   /** Client: groups to send key shares for initially; `[]` asks for a HelloRetryRequest. */
-  readonly initialKeyShares?: readonly ('x25519')[];
+  readonly initialKeyShares?: readonly ('x25519' | 'secp256r1')[];
   readonly random: Random;
   readonly keyLog?: KeyLogger;
 }

@@ -2,7 +2,7 @@ import { concatBytes, fromUtf8 } from '../codec/bytes.js';
 import { chooseCertifiedKey } from './x509/certified-key.js';
 import { VERIFY_SCHEMES } from './x509/signatures.js';
 import { Alert, TlsAlert } from './alerts.js';
-import { x25519KeyPair, x25519SharedSecret } from './crypto.js';
+import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret } from './crypto.js';
 import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
 import {
   decodeAlpn,
@@ -73,6 +73,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
   private readonly requireClientAuth: boolean;
   private retried = false;
   private retrySuite = 0;
+  private retryGroup = 0;
   private firstSessionId: Uint8Array | undefined;
   private hsSecrets: TrafficSecrets | undefined;
   private clientAppSecret: Uint8Array | undefined;
@@ -186,12 +187,16 @@ export class TlsServer extends EngineBase implements TlsEngine {
     const groups = decodeU16List(sg, 'supported_groups');
     const shares = decodeKeyShareClient(ks);
     checkShares(shares);
-    const share = shares.find((s) => s.group === NamedGroup.x25519);
+    // X25519 first (iroh, quic-go, quinn, quiche send it); P-256 for clients that share only that.
+    const share = this.retried
+      ? shares.find((s) => s.group === this.retryGroup)
+      : (shares.find((s) => s.group === NamedGroup.x25519) ?? shares.find((s) => s.group === NamedGroup.secp256r1));
     if (!share) {
-      if (!groups.includes(NamedGroup.x25519)) throw new TlsAlert(Alert.handshake_failure, 'no common key exchange group');
       // A second ClientHello still without our group: RFC 9846 §4.1.4 says it must carry it.
-      if (this.retried) throw new TlsAlert(Alert.illegal_parameter, 'second ClientHello without an X25519 share');
-      return this.sendHelloRetryRequest(ch, suite, msg.raw);
+      if (this.retried) throw new TlsAlert(Alert.illegal_parameter, 'second ClientHello without a share for the group asked for');
+      const group = SERVER_GROUPS.find((g) => groups.includes(g));
+      if (group === undefined) throw new TlsAlert(Alert.handshake_failure, 'no common key exchange group');
+      return this.sendHelloRetryRequest(ch, suite, msg.raw, group);
     }
 
     // ALPN (RFC 7301 §3.2; RFC 9001 §8.1: QUIC requires it).
@@ -233,8 +238,17 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.transcript.add(msg.raw);
 
     const serverRandom = rnd.fill(new Uint8Array(32));
-    const ours = x25519KeyPair(rnd.fill(new Uint8Array(32)));
-    const shared = x25519SharedSecret(ours, share.keyExchange);
+    let ourShare: Uint8Array;
+    let shared: Uint8Array;
+    if (share.group === NamedGroup.x25519) {
+      const ours = x25519KeyPair(rnd.fill(new Uint8Array(32)));
+      shared = x25519SharedSecret(ours, share.keyExchange);
+      ourShare = ours.publicKey;
+    } else {
+      const ours = p256KeyPair(() => rnd.fill(new Uint8Array(32)));
+      shared = p256SharedSecret(ours, share.keyExchange);
+      ourShare = ours.publicKey;
+    }
     const sh = encodeServerHello({
       legacyVersion: LEGACY_VERSION,
       random: serverRandom,
@@ -243,7 +257,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
       cipherSuite: suite.id,
       compressionMethod: 0,
       extensions: [
-        { type: ExtensionType.key_share, data: encodeKeyShareServer({ group: NamedGroup.x25519, keyExchange: ours.publicKey }) },
+        { type: ExtensionType.key_share, data: encodeKeyShareServer({ group: share.group, keyExchange: ourShare }) },
         { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13_VERSION) },
       ],
     });
@@ -302,9 +316,10 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.state = this.requireClientAuth ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
   }
 
-  /** RFC 9846 §4.1.4: HelloRetryRequest asking for an X25519 share. */
-  private sendHelloRetryRequest(ch: ClientHello, suite: CipherSuite, raw: Uint8Array): void {
+  /** RFC 9846 §4.1.4: HelloRetryRequest asking for a share in `group`. */
+  private sendHelloRetryRequest(ch: ClientHello, suite: CipherSuite, raw: Uint8Array, group: number): void {
     this.retried = true;
+    this.retryGroup = group;
     this.retrySuite = suite.id;
     this.firstSessionId = ch.legacySessionId.slice();
     this.clientRandom = ch.random.slice();
@@ -319,7 +334,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
       cipherSuite: suite.id,
       compressionMethod: 0,
       extensions: [
-        { type: ExtensionType.key_share, data: encodeKeyShareHrr(NamedGroup.x25519) },
+        { type: ExtensionType.key_share, data: encodeKeyShareHrr(group) },
         { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13_VERSION) },
       ],
     });
@@ -360,6 +375,9 @@ export class TlsServer extends EngineBase implements TlsEngine {
 }
 
 type ServerState = 'EXPECT_CLIENT_HELLO' | 'EXPECT_CERTIFICATE' | 'EXPECT_CERTIFICATE_VERIFY' | 'EXPECT_FINISHED' | 'CONNECTED';
+
+/** The groups we can share, in our order of preference (asked for in a HelloRetryRequest). */
+const SERVER_GROUPS: readonly number[] = [NamedGroup.x25519, NamedGroup.secp256r1];
 
 /** True when a ClientHello certificate-type list is present and includes RawPublicKey. */
 function offersRawPublicKey(data: Uint8Array | undefined): boolean {

@@ -36,4 +36,19 @@ describe('README', function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('the "X.509 mode" example runs: a self-signed server, dialled by name and by pinned key', () => {
+    const code = codeBlockAfter(readFileSync(join(root, 'README.md'), 'utf8'), '## X.509 mode');
+    const dir = mkdtempSync(join(tmpdir(), 'qp-readme-'));
+    try {
+      const file = join(dir, 'example.mjs');
+      writeFileSync(file, code.replace("from 'quic-peer'", `from '${join(root, 'build/src/index.js')}'`));
+      const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^verified 1 certificate\(s\) for localhost$/m);
+      assert.match(r.stdout, /^pinned key matches$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Endpoint, Session, ConnectError, generateCertificate, generateSelfSigned, type GeneratedCertificate } from '../../src/index.js';
+import { Endpoint, Session, ConnectError, InvalidArgumentError, generateCertificate, generateSelfSigned, type GeneratedCertificate } from '../../src/index.js';
 
 /**
  * X.509 mode over real loopback sockets: a server presenting a certificate chain, clients that
@@ -38,6 +38,40 @@ describe('X.509 mode over loopback', function () {
     return out;
   }
 
+  it('options are checked: unknown or mistyped X.509 options throw InvalidArgumentError naming them', async () => {
+    const bad = async (p: Promise<unknown>, re: RegExp): Promise<void> => {
+      await assert.rejects(p, (e: unknown) => e instanceof InvalidArgumentError && re.test(e.message));
+    };
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'x509', cert: leaf.cert, key: leaf.key, bogus: 1 } as never }), /unknown option 'bogus'/);
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'tofu' } as never }), /tls\.mode must be 'rawPublicKey' or 'x509'/);
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'x509', cert: leaf.cert } }), /cert and key go together/);
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'x509' } }), /needs tls\.cert and tls\.key/);
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'x509', cert: 'not pem', key: leaf.key } }), /no -----BEGIN CERTIFICATE----- block/);
+    await bad(Endpoint.bind({ bind: '127.0.0.1:0', tls: { mode: 'x509', cert: leaf.cert, key: selfSigned.key } }), /not the key of the certificate/);
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      await bad(Session.connect(client, '127.0.0.1:1', { tls: { bogus: 1 } as never }), /unknown option 'bogus'/);
+      await bad(Session.connect(client, '127.0.0.1:1', { tls: { insecureSkipVerify: true, ca: ca.cert } }), /exclude each other/);
+      await bad(Session.connect(client, '127.0.0.1:1', { tls: { pinSha256: ['abc'] } }), /not a SHA-256 hash/);
+      await bad(Session.connect(client, '127.0.0.1:1', { serverName: 'x', directAddrs: ['127.0.0.1:2'] }), /directAddrs/);
+      await bad(Session.connect(client, 'nonsense', { serverName: 'x' }), /not "host:port"/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the system roots by default: a self-signed server is an unknown CA', async () => {
+    const server = await echoServer(leaf);
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, tls: { mode: 'x509' } });
+    try {
+      const err = await Session.connect(client, server.boundAddresses[0]!, { serverName: 'localhost', alpn: 'hq-interop' }).catch((e: unknown) => e);
+      assert.ok(err instanceof ConnectError && err.kind === 'authentication', String(err));
+      assert.match(err.message, /unknown_ca: CN=localhost is issued by CN=Test Root/);
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+
   it('a CA-signed chain, verified against the CA and the name', async () => {
     const server = await echoServer(leaf);
     const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
@@ -68,7 +102,7 @@ describe('X.509 mode over loopback', function () {
     }
   });
 
-  it('an unknown CA is refused with unknown_ca, and the server learns it', async () => {
+  it('an unknown CA is refused with unknown_ca (CRYPTO_ERROR 0x130 in the CONNECTION_CLOSE)', async () => {
     const other = await generateCertificate({ names: ['Other Root'], ca: true });
     const server = await echoServer(leaf);
     const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
@@ -97,6 +131,22 @@ describe('X.509 mode over loopback', function () {
       const err = await Session.connect(client, addr, { serverName: 'localhost', alpn: 'hq-interop', tls: { pinSha256: [leaf.spkiSha256] } }).catch((e: unknown) => e);
       assert.ok(err instanceof ConnectError && err.kind === 'authentication', String(err));
       assert.match(err.message, /not pinned/);
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+
+  it('a server with several chains gives each client the one for its SNI', async () => {
+    const ec = await generateCertificate({ names: ['ec.test'], issuer: ca });
+    const rsa = await generateCertificate({ names: ['rsa.test'], issuer: ca, keyType: 'rsa-2048' });
+    const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: ['hq-interop'], tls: { mode: 'x509', identities: [ec, rsa] } });
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      for (const [name, cert] of [['ec.test', ec], ['rsa.test', rsa]] as const) {
+        const s = await Session.connect(client, server.boundAddresses[0]!, { serverName: name, alpn: 'hq-interop', tls: { ca: ca.cert } });
+        assert.equal(Buffer.from(s.peerCertificates![0]!).toString('base64'), cert.cert.replace(/-----[A-Z ]+-----|\s/g, ''));
+        s.close();
+      }
     } finally {
       await Promise.all([client.close(), server.close()]);
     }

@@ -364,9 +364,22 @@ describe('TLS 1.3 engine against OpenSSL (node:tls, X.509 Ed25519)', function ()
       }
     }
 
-    it('HelloRetryRequest: an OpenSSL client sharing P-256 first gets an HRR to X25519', async () => {
+    it('an OpenSSL client sharing P-256 only is answered with P-256 at once', async () => {
       const srv = await ourServer(config(serverId, 21, { requireClientAuth: false }));
       const { sock, secure } = nodeClient(srv.port, { ca: [serverId.certPem], ecdhCurve: 'P-256:X25519' });
+      await withTimeout(secure, 'node client handshake');
+      const layer = await withTimeout(srv.layer, 'server accept');
+      const hellos = layer.sent.filter((m) => m.level === Level.Initial && m.type === SERVER_HELLO);
+      assert.equal(hellos.length, 1, 'no HelloRetryRequest');
+      // key_share (51) with group secp256r1 (0x0017) and a 65-byte point.
+      assert.ok(Buffer.from(hellos[0]!.body).includes(Buffer.from('003300450017004104', 'hex')), 'ServerHello key_share is P-256');
+      sock.write('p256');
+      assert.equal((await withTimeout(readNode(sock, 4), 'echo')).toString(), 'p256');
+    });
+
+    it('HelloRetryRequest: an OpenSSL client sharing P-384 first gets an HRR to P-256', async () => {
+      const srv = await ourServer(config(serverId, 21, { requireClientAuth: false }));
+      const { sock, secure } = nodeClient(srv.port, { ca: [serverId.certPem], ecdhCurve: 'P-384:P-256' });
       await withTimeout(secure, 'node client handshake');
       const layer = await withTimeout(srv.layer, 'server accept');
       const hellos = layer.sent.filter((m) => m.level === Level.Initial && m.type === SERVER_HELLO);

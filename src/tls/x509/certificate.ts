@@ -45,7 +45,10 @@ export interface ParsedCertificate {
   readonly extKeyUsage: readonly string[] | undefined;
   /** OIDs of critical extensions we do not process (the certificate is then refused). */
   readonly unknownCritical: readonly string[];
-  /** Subject and issuer Name DER (for messages and quick issuer lookup). */
+  /** Issuer and subject Name DER: an issuer is found by its subject's bytes (as webpki). */
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  /** Subject and issuer as text, for messages. */
   readonly subject: string;
   readonly issuer: string;
 }
@@ -63,12 +66,12 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   tbs.optional(0xa0); // version [0] EXPLICIT
   tbs.next(Tag.INTEGER); // serialNumber
   tbs.next(Tag.SEQUENCE); // signature AlgorithmIdentifier
-  tbs.next(Tag.SEQUENCE); // issuer
+  const issuerDer = tbs.next(Tag.SEQUENCE).raw;
   const validity = tbs.enter(Tag.SEQUENCE);
   const notBefore = readTime(validity.next());
   const notAfter = readTime(validity.next());
   validity.end('Validity');
-  tbs.next(Tag.SEQUENCE); // subject
+  const subjectDer = tbs.next(Tag.SEQUENCE).raw;
   const spki = tbs.next(Tag.SEQUENCE).raw;
   tbs.optional(0x81); // issuerUniqueID
   tbs.optional(0x82); // subjectUniqueID
@@ -114,7 +117,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     }
   }
   return {
-    der, node, notBefore, notAfter, spki, basicConstraints, keyUsage, extKeyUsage, unknownCritical,
+    der, node, notBefore, notAfter, spki, issuerDer, subjectDer, basicConstraints, keyUsage, extKeyUsage, unknownCritical,
     subject: node.subject.replace(/\n/g, ', '),
     issuer: node.issuer.replace(/\n/g, ', '),
   };

@@ -86,7 +86,7 @@ function buildPath(chain: readonly ParsedCertificate[], anchors: readonly Parsed
     }
     const next = findIssuer(cur, pool.filter((c) => !path.includes(c)));
     if (!next) {
-      const badSig = [...anchors, ...pool].some((c) => c !== cur && cur.node.checkIssued(c.node));
+      const badSig = [...anchors, ...pool].some((c) => c !== cur && namesIssuer(c, cur));
       if (badSig) throw new TlsAlert(Alert.bad_certificate, `the signature on ${cur.subject} by ${cur.issuer} does not verify`);
       throw new TlsAlert(Alert.unknown_ca, `${cur.subject} is issued by ${cur.issuer}, which is not a trusted CA and not in the chain sent`);
     }
@@ -98,7 +98,7 @@ function buildPath(chain: readonly ParsedCertificate[], anchors: readonly Parsed
 /** The candidate whose subject issued `cert` and whose key verifies its signature. */
 function findIssuer(cert: ParsedCertificate, candidates: readonly ParsedCertificate[]): ParsedCertificate | undefined {
   for (const c of candidates) {
-    if (c === cert || !cert.node.checkIssued(c.node)) continue;
+    if (c === cert || !namesIssuer(c, cert)) continue;
     try {
       if (cert.node.verify(c.node.publicKey)) return c;
     } catch {
@@ -106,6 +106,14 @@ function findIssuer(cert: ParsedCertificate, candidates: readonly ParsedCertific
     }
   }
   return undefined;
+}
+
+/**
+ * `issuer`'s subject is `cert`'s issuer name. (Not X509_check_issued: it also refuses an issuer
+ * whose keyUsage lacks keyCertSign, and such a certificate must be found, then refused as no CA.)
+ */
+function namesIssuer(issuer: ParsedCertificate, cert: ParsedCertificate): boolean {
+  return bytesEqual(issuer.subjectDer, cert.issuerDer);
 }
 
 function checkValidity(c: ParsedCertificate, now: number, what: string): void {

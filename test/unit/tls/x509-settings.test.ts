@@ -119,6 +119,21 @@ describe('TLS X.509 mode with certified keys (TlsConfig.x509)', function () {
     assert.ok(f.alert === Alert.decrypt_error || f.alert === Alert.decode_error, `alert ${f.alert}`);
   });
 
+  it('key exchange: a client sharing only P-256 is answered in P-256; one sharing nothing gets an HRR to X25519', () => {
+    const server = serverConfig({ certificateType: 'x509', requireClientAuth: false, x509: serverX509([keys.get('ecdsa-p256')!]) });
+    for (const [shares, hellos, group] of [[['secp256r1'], 1, 0x0017], [[], 2, 0x001d]] as const) {
+      const r = runHandshake(clientConfig({ certificateType: 'x509', x509: clientX509(), initialKeyShares: shares }), server);
+      assert.equal(r.error, undefined, r.error?.alert.message);
+      const sh = r.serverEvents.filter((e) => e.kind === 'writeData' && e.level === Level.Initial);
+      assert.equal(sh.length, hellos);
+      const last = sh[sh.length - 1]!;
+      assert.ok(last.kind === 'writeData');
+      // ServerHello key_share (51): the group after the extension header.
+      const at = Buffer.from(last.data).indexOf(Buffer.from([0x00, 0x33]));
+      assert.equal((last.data[at + 4]! << 8) | last.data[at + 5]!, group);
+    }
+  });
+
   it('mutual authentication: the server verifies the client chain and exposes it', () => {
     const clientKey = keys.get('ed25519')!;
     const r = runHandshake(
