@@ -102,6 +102,12 @@ export interface RelayClientOptions {
   maxQueuedDatagrams?: number;
   /** Bytes buffered in the socket beyond which `send` drops (default 8 MiB). */
   maxBufferedBytes?: number;
+  /**
+   * Datagrams `send` holds while a connection attempt is under way, sent once it succeeds and
+   * dropped if it fails (default 64; 0: drop them at once). A dial that starts while its relay is
+   * still connecting then gets its first flight through without waiting for a retransmission.
+   */
+  maxHeldDatagrams?: number;
   /** Diagnostics, one line each. */
   log?: (line: string) => void;
 }
@@ -114,6 +120,7 @@ const DEFAULTS = {
   backoffMaxMs: 16_000,
   maxQueuedDatagrams: 4096,
   maxBufferedBytes: 8 * 1024 * 1024,
+  maxHeldDatagrams: 64,
 };
 
 interface Queued {
@@ -215,8 +222,14 @@ export class RelayClient {
    * dropped: not connected, or the queue or the socket's buffer is full.
    */
   send(dst: Uint8Array, datagram: Uint8Array): boolean {
-    if (this.st !== 'connected' || !this.ws) return false;
     if (dst.length !== 32) throw new TypeError('RelayClient.send: dst must be a 32-byte endpoint id');
+    if (this.st === 'connecting') {
+      // Held until the attempt ends: sent when it connects (onConnected), dropped when it fails.
+      if (this.queue.length >= this.opts.maxHeldDatagrams || datagram.length === 0 || datagram.length > MAX_DATAGRAM_CONTENTS) return false;
+      this.queue.push({ dst: dst.slice(), key: toHex(dst), data: datagram.slice() });
+      return true;
+    }
+    if (this.st !== 'connected' || !this.ws) return false;
     if (this.queue.length >= this.opts.maxQueuedDatagrams || this.ws.bufferedAmount > this.opts.maxBufferedBytes) return false;
     if (datagram.length === 0 || datagram.length > MAX_DATAGRAM_CONTENTS) return false;
     this.queue.push({ dst: dst.slice(), key: toHex(dst), data: datagram.slice() });
@@ -388,6 +401,11 @@ export class RelayClient {
     });
     this.setState('connected');
     for (const w of [...this.waiters]) w.resolve();
+    if (this.queue.length > 0 && !this.flushScheduled) {
+      // What was held while connecting.
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
     // A first Ping at once: its Pong proves the connection (iroh resets its backoff on a Pong).
     this.sendPing();
     this.pingTimer = setInterval(() => this.sendPing(), this.opts.pingIntervalMs);

@@ -89,6 +89,22 @@ describe('sessions through an iroh relay (quic-peer relay server, loopback)', fu
     assert.equal(server.sessionCount, 1, 'one connection, not one per address');
   });
 
+  it('a dial that starts while its relay is still connecting: the first flight is held and sent on connect, no retransmission needed', async () => {
+    const server = await net.bind({ relays: [relay.url] });
+    const client = await net.bind({ acceptIncoming: false });
+    await server.online();
+    // A dead direct address makes the dial start at once, with the relay client not yet connected.
+    const dead = `127.0.0.1:${await closedTcpPort()}`;
+    const ticket = encodeEndpointTicket({ id: server.id, addrs: [dead], relays: server.addr().relays ?? [] });
+    const accepted = Session.accept(server);
+    const s = await within(Session.connect(client, ticket), 10_000, 'connect');
+    await within(accepted, 5_000, 'accept');
+    assert.ok(s.remoteAddress?.startsWith('relay:'), s.remoteAddress);
+    const st = s.getStats();
+    assert.equal(st.packetsRetransmitted, 0, 'the first flight went through the relay as it connected');
+    assert.equal(st.packetsLost, 0);
+  });
+
   it('a relay that is down: the dial fails at once with a ConnectError naming the relay', async () => {
     const client = await net.bind({ acceptIncoming: false });
     const url = `http://127.0.0.1:${await closedTcpPort()}`;
