@@ -137,6 +137,11 @@ export class Connection {
     return this.p.handshake.isComplete && this.p.lifecycle.isOpen;
   }
 
+  /** The handshake resumed a session with a ticket (RFC 9846 §2.2): no certificates were exchanged. */
+  get resumed(): boolean {
+    return this.p.handshake.tls.resumed;
+  }
+
   /** True once closing, draining or terminated. */
   get isClosed(): boolean {
     return this.p.lifecycle.isClosed;
