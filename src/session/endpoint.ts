@@ -445,7 +445,7 @@ export class Endpoint implements SessionHost {
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
       ...(ticket ? { resumption: ticket } : {}),
-    }, timeoutMs, candidates);
+    }, timeoutMs, candidates, this.sessionCache?.token(resumeKey));
     state.resumeKey = resumeKey;
     return state;
   }
@@ -454,11 +454,13 @@ export class Endpoint implements SessionHost {
    * Opens a client connection to `addresses` (the first, and the others at once as alternates:
    * the first the server answers on wins) and registers its state.
    */
-  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number, candidates: readonly string[] = [address]): SessionState {
+  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number, candidates: readonly string[] = [address], token?: Uint8Array): SessionState {
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {
         tls,
+        // A NEW_TOKEN token from this server (RFC 9000 §8.1.3): a server under load skips the Retry.
+        ...(token ? { token } : {}),
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.
         transport: { handshakeTimeoutMs: timeoutMs },
         ...(candidates.length > 1 ? { alternateAddresses: candidates.slice(1) } : {}),
@@ -600,8 +602,10 @@ export class Endpoint implements SessionHost {
       case 'connection': {
         const s = this.sessions.get(e.handle);
         if (!s) break;
-        if (e.event.type === 'sessionTicket') {
-          if (s.resumeKey !== undefined) this.sessionCache?.putTicket(s.resumeKey, e.event.ticket);
+        if (e.event.type === 'sessionTicket' || e.event.type === 'newToken') {
+          if (s.resumeKey === undefined) break;
+          if (e.event.type === 'sessionTicket') this.sessionCache?.putTicket(s.resumeKey, e.event.ticket);
+          else this.sessionCache?.putToken(s.resumeKey, e.event.token);
           break;
         }
         s.onEvent(e.event);

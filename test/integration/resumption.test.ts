@@ -85,6 +85,19 @@ describe('Resumption over loopback UDP (quic-peer <-> quic-peer)', function () {
     }
   });
 
+  it("NEW_TOKEN: the client stores the server's token and a retry: 'always' server skips the Retry next time", async () => {
+    const server = await net.bind({ retry: 'always' });
+    const cache = new MemorySessionCache();
+    const client = await net.bind({ acceptIncoming: false, sessionCache: cache });
+    const a = await net.connect(client, server);
+    await echo(a.s, a.peer);
+    assert.ok(cache.token(`rpk:${server.id.toString()}`), 'a token was stored');
+    assert.equal(server.core.stats.retriesSent, 1);
+    const b = await net.connect(client, server);
+    assert.equal(b.s.resumed, true);
+    assert.equal(server.core.stats.retriesSent, 1, 'no Retry for the second connection');
+  });
+
   it('bad options are InvalidArgumentErrors', async () => {
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { count: 9 } }), InvalidArgumentError);
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { lifetimeS: 604801 } }), InvalidArgumentError);
