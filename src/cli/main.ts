@@ -9,6 +9,8 @@ import { UsageError } from './args.js';
 import { releaseStdin } from './common.js';
 import { runConnect } from './connect.js';
 import { runDemo } from './demo.js';
+import { runGet } from './get.js';
+import { runServe } from './serve.js';
 import { EXIT_STATUS_HELP, exitStatusOf, watchStopSignals, type StopSignal } from './exit.js';
 import { runListen } from './listen.js';
 import { runRelay } from './relay.js';
@@ -21,6 +23,8 @@ Usage:
   quic-peer listen [--help]     accept sessions; pipe one stream, or --echo everything
   quic-peer connect [--help]    dial <id@ip:port | ticket> and pipe stdin/stdout over a stream
   quic-peer relay [--help]      an iroh relay server (iroh nodes and quic-peer meet through it)
+  quic-peer get [--help]        download https:// URLs over HTTP/3 or hq-interop (X.509)
+  quic-peer serve [--help]      serve a directory over HTTP/3 and hq-interop (X.509)
   quic-peer --help              this text
   quic-peer --version           the version
 
@@ -45,6 +49,10 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       return runConnect(rest, signal);
     case 'relay':
       return runRelay(rest, signal);
+    case 'get':
+      return runGet(rest, signal);
+    case 'serve':
+      return runServe(rest, signal);
     case undefined:
       throw new UsageError(`a command is needed\n\n${HELP}`);
     default:

@@ -141,6 +141,14 @@ describe('structure (STYLE.md rule 15, DESIGN.md "Who may import whom")', () => 
         ['src/relay/client.ts', 'src/quic/errors.ts', false],
         ['src/quic/errors.ts', 'src/relay/protocol.ts', false],
         ['src/session/endpoint.ts', 'src/relay/client.ts', true],
+        ['src/cli/get.ts', 'src/http/index.ts', true],
+        ['src/cli/get.ts', 'src/http/qpack.ts', false],
+        ['src/http/h3-client.ts', 'src/index.ts', true],
+        ['src/http/qpack.ts', 'src/codec/bytes.ts', true],
+        ['src/http/h3-client.ts', 'src/session/session.ts', false],
+        ['src/http/hq.ts', 'src/tls/identity.ts', false],
+        ['src/session/session.ts', 'src/http/index.ts', false],
+        ['src/quic/errors.ts', 'src/http/errors.ts', false],
       ];
       for (const [from, to, allowed] of cases) {
         assert.equal(layerViolation(from, to) === undefined, allowed, `${from} -> ${to}`);
@@ -164,7 +172,7 @@ function sources(): { root: string; scan: Scan } {
 // ---------------------------------------------------------------------------------------------
 
 /** The public API the CLI is limited to: what package.json's "exports" ship. */
-const PUBLIC_API = new Set(['src/index.ts', 'src/handles/index.ts']);
+const PUBLIC_API = new Set(['src/index.ts', 'src/handles/index.ts', 'src/http/index.ts']);
 
 /**
  * Why the arrow `from -> to` is forbidden, or undefined when it is allowed. A file's layer is its
@@ -179,23 +187,28 @@ function layerViolation(from: string, to: string): string | undefined {
     case 'tls':
       return b === 'tls' || b === 'codec' ? undefined : 'src/tls imports only src/codec (TLS knows nothing of QUIC)';
     case 'quic':
-      return b === 'session' || b === 'handles' || b === 'cli' || b === 'relay'
-        ? 'src/quic never imports src/session, src/handles, src/cli or src/relay (the core knows no socket, timer or handle)'
+      return b === 'session' || b === 'handles' || b === 'cli' || b === 'relay' || b === 'http'
+        ? 'src/quic never imports src/session, src/handles, src/cli, src/relay or src/http (the core knows no socket, timer or handle)'
         : undefined;
     case 'relay':
       return b === 'relay' || b === 'codec' || b === 'tls'
         ? undefined
         : 'src/relay imports only src/codec and src/tls (the relay protocol knows nothing of QUIC or sessions)';
     case 'session':
-      return b === 'handles' || b === 'cli'
-        ? 'src/session never imports src/handles or src/cli (the Session API stands without the registry)'
+      return b === 'handles' || b === 'cli' || b === 'http'
+        ? 'src/session never imports src/handles, src/http or src/cli (the Session API stands without the registry)'
         : undefined;
     case 'handles':
-      return b === 'cli' ? 'src/handles never imports src/cli (the library never imports its command)' : undefined;
+      return b === 'cli' || b === 'http' ? 'src/handles never imports src/cli or src/http (the library never imports its command)' : undefined;
+    case 'http':
+      // An application of the Session API, as any user's would be: the public API and the codec.
+      return b === 'http' || b === 'codec' || to === 'src/index.ts'
+        ? undefined
+        : 'src/http imports only the public API (src/index.ts) and src/codec';
     case 'cli':
       return b === 'cli' || PUBLIC_API.has(to)
         ? undefined
-        : 'src/cli imports only the public API (src/index.ts, src/handles/index.ts)';
+        : 'src/cli imports only the public API (src/index.ts, src/handles/index.ts, src/http/index.ts)';
     default:
       return undefined;
   }
