@@ -251,6 +251,8 @@ export class Endpoint implements SessionHost {
                   x509: serverX509Settings(x509, () => Date.now()),
                   requireClientAuth: x509.clientAnchors !== undefined,
                   ...(keyLog ? { keyLog } : {}),
+                  // Tickets without client certificates only (the TLS server issues none otherwise).
+                  ...(x509.clientAnchors === undefined ? serverTickets(options.tickets, random) : {}),
                 },
               },
             }
@@ -491,14 +493,20 @@ export class Endpoint implements SessionHost {
     const identities = settings.identities.length > 0 ? settings.identities : (this.x509?.identities ?? []);
     // RFC 6066 §3: SNI carries host names only, never an IP literal.
     const sni = x.serverName !== undefined && isIP(x.serverName) === 0 ? x.serverName : undefined;
-    return this.open(address, `${x.serverName ?? sa.host}@${address}`, {
+    // Tickets and tokens are kept per name (or IP) and port: the name the certificate was checked for.
+    const resumeKey = `x509:${x.serverName ?? sa.host}@${address}`;
+    const ticket = this.sessionCache?.takeTicket(resumeKey, alpn);
+    const state = this.open(address, `${x.serverName ?? sa.host}@${address}`, {
       secretKey: this.secretKey,
       certificateType: 'x509',
       alpnProtocols: [alpn],
       x509: { ...settings, identities },
       ...(sni !== undefined ? { serverName: sni } : {}),
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-    }, options.timeoutMs);
+      ...(ticket ? { resumption: ticket } : {}),
+    }, options.timeoutMs, [address], this.sessionCache?.token(resumeKey));
+    state.resumeKey = resumeKey;
+    return state;
   }
 
   /**

@@ -1,7 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { bytesEqual, concatBytes, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
-import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret, type P256KeyPair, type X25519KeyPair } from './crypto.js';
-import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
+import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret, x509Ed25519PublicKey, type P256KeyPair, type X25519KeyPair } from './crypto.js';
+import { CertificateType, Level, type TlsConfig, type TlsEngine, type X509PeerKey } from './engine.js';
 import {
   decodeAlpn,
   decodeCertTypeServer,
@@ -67,6 +68,7 @@ import {
   type ResumptionTicket,
 } from './resumption.js';
 import { chooseCertifiedKey } from './x509/certified-key.js';
+import { parseCertificate } from './x509/certificate.js';
 import { OFFERED_SCHEMES } from './x509/signatures.js';
 
 /**
@@ -120,14 +122,25 @@ export class TlsClient extends EngineBase implements TlsEngine {
   }
 
   /**
-   * A ticket is offered only to the server that issued it, for a protocol we offer, with a suite
-   * we offer, while it is valid. Raw public keys only: in X.509 mode the server's chain would
-   * have to be kept with the ticket, which we do not do.
+   * A ticket is offered only to the server that issued it (RPK: the id dialled; X.509: the
+   * same SNI, the chain verified then kept with the ticket), for a protocol we offer, with a
+   * suite we offer, while it is valid.
    */
   private ticketFits(t: ResumptionTicket): boolean {
     const cfg = this.config;
-    if (!this.rpk || cfg.x509 || !(cfg.offerPskModes ?? true)) return false;
-    if (!t.peerKey || !cfg.expectedPeerKey || !bytesEqual(t.peerKey, cfg.expectedPeerKey)) return false;
+    if (!(cfg.offerPskModes ?? true)) return false;
+    if (cfg.x509) {
+      if (!t.peerChain || t.peerChain.length === 0 || t.serverName !== cfg.serverName) return false;
+      // The chain must pass this dial's checks (its CAs, pins, name, validity now), not only
+      // those of the dial that got the ticket.
+      try {
+        cfg.x509.verify?.(t.peerChain.map((der) => parseCertificate(der)));
+      } catch {
+        return false;
+      }
+    } else if (!this.rpk || !t.peerKey || !cfg.expectedPeerKey || !bytesEqual(t.peerKey, cfg.expectedPeerKey)) {
+      return false;
+    }
     if (!this.offeredSuites.includes(t.suite) || !cfg.alpnProtocols.includes(t.alpn)) return false;
     return ticketUsable(t, this.now());
   }
@@ -303,7 +316,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
       psk = offer.psk;
       this.pskAccepted = true;
       // The server proved it holds the ticket's PSK: it is the server the ticket came from.
-      this.peerKey = offer.peerKey;
+      this.peerKey = this.config.x509 ? x509PeerKeyOf(offer.peerChain!) : offer.peerKey;
     }
     this.negotiatedSuite = suite;
     this.transcript.selectHash(suite.hash);
@@ -518,8 +531,16 @@ export class TlsClient extends EngineBase implements TlsEngine {
       maxEarlyData,
       peerKey: this.peerPublicKey?.slice(),
       transportParameters: this.serverTransportParameters,
+      ...(this.peerCertificates ? { peerChain: this.peerCertificates } : {}),
+      ...(this.config.serverName !== undefined ? { serverName: this.config.serverName } : {}),
     };
   }
+}
+
+/** The peer key of a resumed X.509 session: the chain verified when the ticket's session began. */
+function x509PeerKeyOf(chain: readonly Uint8Array[]): X509PeerKey {
+  const leaf = new X509Certificate(chain[0]!);
+  return { publicKey: leaf.publicKey, chain, ed25519: x509Ed25519PublicKey(chain[0]!) };
 }
 
 type ClientState =

@@ -41,6 +41,10 @@ export interface ResumptionTicket {
   readonly peerKey: Uint8Array | undefined;
   /** The server's transport parameters of the original connection (RFC 9000 §7.4.1), opaque. */
   readonly transportParameters: Uint8Array | undefined;
+  /** X.509 mode: the server's chain verified in the original handshake (DER, leaf first). */
+  readonly peerChain?: readonly Uint8Array[];
+  /** X.509 mode: the SNI of the original handshake; offered only with the same. */
+  readonly serverName?: string;
 }
 
 /** True while `t` may be offered at `now` (ms): within its lifetime, and never beyond 7 days (RFC 9846 §4.6.1). */

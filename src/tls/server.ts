@@ -102,6 +102,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
     }
   }
 
+  /**
+   * Tickets are issued and accepted when configured; not by an X.509 server that requires client
+   * certificates (the client's chain would have to travel in the ticket, which it does not).
+   */
+  private get issuesTickets(): boolean {
+    return this.config.tickets !== undefined && (this.rpk || (this.config.x509 !== undefined && !this.requireClientAuth));
+  }
+
   /** A server waits for the ClientHello: nothing to do. */
   start(): void {}
 
@@ -331,7 +339,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.keyLog('SERVER_TRAFFIC_SECRET_0', app.server);
     this.emitSecret('writeSecret', Level.Application, app.server);
     this.clientAppSecret = app.client;
-    if (this.config.tickets && this.config.tickets.count > 0) this.master = master;
+    if (this.issuesTickets && this.config.tickets!.count > 0) this.master = master;
     this.state = this.requireClientAuth && !resumed ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
   }
 
@@ -347,7 +355,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     const offered = decodeOfferedPsks(findExtension(exts, ExtensionType.pre_shared_key)!);
     // RFC 9846 §4.2.9: a pre_shared_key without psk_key_exchange_modes is a missing_extension.
     if (modes === undefined) throw new TlsAlert(Alert.missing_extension, 'pre_shared_key without psk_key_exchange_modes');
-    if (!tickets || !decodePskModes(modes).includes(PSK_DHE_KE) || this.config.x509) return undefined;
+    if (!tickets || !decodePskModes(modes).includes(PSK_DHE_KE) || !this.issuesTickets) return undefined;
     const now = tickets.now();
     for (let i = 0; i < offered.identities.length; i++) {
       const state = tickets.keys.open(offered.identities[i]!.identity);
