@@ -143,7 +143,7 @@ async function heap(n: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('heap: run with --expose-gc');
   const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   const held: Session[] = [];
   void (async () => {
     for (let s = await Session.accept(server); s !== null; s = await Session.accept(server)) held.push(s);

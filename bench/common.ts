@@ -23,5 +23,9 @@ export const CONTRACT_KEYS = [
   // [relay]: the same bulk upload through `quic-peer relay` (iroh's relay protocol), quic-peer and iroh.
   'relay_bulk_mbps',
   'iroh_relay_bulk_mbps',
+  // [resumption]: the handshake with a session ticket, and the first response byte of a 0-RTT request.
+  'handshake_resumed_ms_p50',
+  'handshakes_resumed_per_s',
+  'zerortt_first_byte_ms',
 ] as const;
 export type ContractKey = (typeof CONTRACT_KEYS)[number];

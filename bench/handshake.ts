@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   hard.unref();
   const child = await startChild('quic-server', [], childProf ? ['--cpu-prof', `--cpu-prof-dir=${childProf}`] : []);
   const ticket = child.ready['ticket'] as string;
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  // Full handshakes: no session cache, so no dial resumes.
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
   try {
     for (let k = 0; k < repeat; k++) {

@@ -27,6 +27,7 @@ import { BENCH_ALPN, CONTRACT_KEYS, PIPE_DCID_LEN, PIPE_PN_LEN, type ContractKey
 import { killChildren, machineInfo, mbps, median, percentile, startChild, withTimeout } from './proc.js';
 import { readAll, streamUpload } from './upload.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
+import { resumedHandshakes } from './resumed.js';
 
 
 type Mode = 'full' | 'quick' | 'smoke';
@@ -200,7 +201,7 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
 /** heap-server child: heap growth of the server end per idle connection (clients in this process). */
 async function heapServerEnd(sz: Sizes): Promise<Record<string, unknown>> {
   const child = await startChild('heap-server', [], ['--expose-gc'], 30_000);
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   const held: Session[] = [];
   try {
     const dial = (): Promise<Session> => Session.connect(client, String(child.ready['ticket']), { alpn: BENCH_ALPN, timeoutMs: 10_000 });
@@ -394,9 +395,24 @@ async function main(): Promise<void> {
   await run('pipeline_ceiling_mbps', () => withTimeout(pipeline(sz), 30_000, 'pipeline'));
 
   const server = await startChild('quic-server', []);
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  // Full handshakes: no session cache, so no dial resumes (the resumed keys have their own client).
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   try {
     await withTimeout(quicSuite(sz, client, String(server.ready['ticket'])), mode === 'full' ? 600_000 : 80_000, 'quic suite');
+    let resumed: Awaited<ReturnType<typeof resumedHandshakes>> | undefined;
+    await run('handshake_resumed_ms_p50', async () => {
+      resumed = await withTimeout(resumedHandshakes(String(server.ready['ticket']), sz.handshakes, sz.concurrentRounds), 120_000, 'resumed handshakes');
+      extra['resumed_handshakes'] = resumed.details;
+      notes.handshake_resumed_ms_p50 = 'as handshake_ms_p50 with a session ticket (PSK, psk_dhe_ke: no signatures), a client endpoint of its own; details.resumed_handshakes counts the dials that resumed';
+      return resumed.msP50;
+    });
+    await run('handshakes_resumed_per_s', async () => {
+      if (!resumed) throw new Error('no resumed handshakes');
+      notes.handshakes_resumed_per_s = 'as handshakes_per_s with tickets: 32 concurrent resumed dials per round, rate over the dial time of all rounds (the waits for new tickets between rounds are not counted)';
+      return resumed.perS;
+    });
+    results.zerortt_first_byte_ms = null;
+    notes.zerortt_first_byte_ms = 'not measured: 0-RTT is not implemented yet';
   } catch (e) {
     notes.general = `quic suite aborted: ${(e as Error).message}`;
   } finally {

@@ -4,7 +4,9 @@
  * callers across a worker or native boundary is `quic-peer/handles`. The iroh relay protocol
  * (client and server) is `RelayClient` / `RelayServer`.
  */
-export { Endpoint, DEFAULT_ALPN, type EndpointOptions } from './session/endpoint.js';
+export { Endpoint, DEFAULT_ALPN, type EndpointOptions, type TicketOptions } from './session/endpoint.js';
+export { FileSessionCache, MemorySessionCache, MAX_CACHED_SERVERS, MAX_TICKETS_PER_SERVER, type SessionCache } from './session/session-cache.js';
+export type { ResumptionTicket } from './tls/resumption.js';
 export type { CertificateKeyPair, DialTlsOptions, EndpointTlsOptions } from './session/x509-options.js';
 export {
   generateCertificate,

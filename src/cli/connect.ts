@@ -1,5 +1,5 @@
-import { ConnectError, DEFAULT_ALPN, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
-import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
+import { ConnectError, DEFAULT_ALPN, FileSessionCache, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
+import { UsageError, alpnOpts, intOpt, opt, parseArgs, relayOpts } from './args.js';
 import { bindEndpoint, releaseStdin, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
@@ -22,6 +22,9 @@ Options:
   --relay URL       the peer's relay (iroh relay protocol: http:// or https://), tried with
                     the ticket's relays and direct addresses; the first that answers wins
                     (repeatable)
+  --session-cache F keep the server's session tickets and address tokens in F (JSON, mode
+                    0600, created if missing): the next connect to the same id resumes
+                    (one round trip, no signatures) and skips a Retry
 
 ${EXIT_STATUS_HELP}`;
 
@@ -33,6 +36,7 @@ export const CONNECT_SPEC = {
   qlog: { value: true },
   'timeout-ms': { value: true },
   relay: { value: true, repeat: true },
+  'session-cache': { value: true },
   help: {},
 } as const;
 
@@ -48,7 +52,16 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
   const remote: EndpointAddr = relays ? { ...parsed, relays: [...(parsed.relays ?? []), ...relays] } : parsed;
   const timeoutMs = intOpt(p, 'timeout-ms', 10_000);
   const alpn = alpnOpts(p, 'alpn')?.[0] ?? DEFAULT_ALPN;
-  const ep = await bindEndpoint(p, { acceptIncoming: false });
+  const cacheFile = opt(p, 'session-cache');
+  let sessionCache: FileSessionCache | undefined;
+  if (cacheFile !== undefined) {
+    try {
+      sessionCache = new FileSessionCache(cacheFile);
+    } catch (e) {
+      throw new CliError(`--session-cache ${cacheFile}: ${(e as Error).message}`);
+    }
+  }
+  const ep = await bindEndpoint(p, { acceptIncoming: false, ...(sessionCache ? { sessionCache } : {}) });
   let session: Session | undefined;
   // Ctrl-C: close the session (the peer sees why), stop reading stdin; the awaits below then end.
   const stop = (): void => {

@@ -1,4 +1,5 @@
 import type { StreamEvent } from './streams/stream-types.js';
+import type { ResumptionTicket } from '../tls/resumption.js';
 
 /**
  * What a connection tells its driver (pulled with `pollEvent()`; events notify, data is pulled).
@@ -19,6 +20,8 @@ export type ConnectionEvent =
   | { readonly type: 'datagramsSent' }
   /** The server sent a NEW_TOKEN (client; for address validation on a later connection). */
   | { readonly type: 'newToken'; readonly token: Uint8Array }
+  /** The server sent a session ticket (client; to resume a later connection, RFC 9846 §4.6.1). */
+  | { readonly type: 'sessionTicket'; readonly ticket: ResumptionTicket }
   /**
    * The connection is lost to the application (closed by either side, idle timeout, stateless
    * reset, handshake failure). Emitted once. The connection may still exist for a few PTOs

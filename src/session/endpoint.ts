@@ -16,6 +16,8 @@ import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
 import { checkOptionKeys, checkStrings, checkType } from './arguments.js';
 import { SessionState } from './session-state.js';
+import { MemorySessionCache, type SessionCache } from './session-cache.js';
+import { TicketKeys, type ServerTickets } from '../tls/resumption.js';
 import { Session } from './session.js';
 import type { DialOptions, SessionHost } from './session-host.js';
 
@@ -72,6 +74,26 @@ export interface EndpointOptions {
    * X.509 endpoint's dials are X.509 dials too.
    */
   readonly tls?: EndpointTlsOptions;
+  /**
+   * Where dials keep the session tickets (and NEW_TOKEN tokens) servers send, to resume later
+   * with one round trip less and no signatures (see the README, "Resumption"). Default: in
+   * memory; a `FileSessionCache` keeps them across restarts; `false`: never resume.
+   */
+  readonly sessionCache?: SessionCache | false;
+  /**
+   * Session tickets we issue to our clients (RFC 9846 §4.6.1): `count` after each handshake
+   * (default 2), valid `lifetimeS` seconds (default 86400, at most 604800), sealed under a key
+   * that rotates every `rotationMs` (default 12 h; a ticket outlives at most two rotations).
+   * `false`: none (every session a full handshake). Raw public key mode only.
+   */
+  readonly tickets?: TicketOptions | false;
+}
+
+/** See `EndpointOptions.tickets`. */
+export interface TicketOptions {
+  readonly count?: number;
+  readonly lifetimeS?: number;
+  readonly rotationMs?: number;
 }
 
 /** How long binding waits for the relays' `/ping` answers before keeping the first URL as home. */
@@ -100,6 +122,8 @@ export class Endpoint implements SessionHost {
   private readonly keyLog: KeyLogger | undefined;
   private readonly keyLogFile: KeyLogFile | undefined;
   private qlogDir: QlogDir | undefined;
+  /** Tickets and tokens of the servers we dialled (undefined: resumption disabled). */
+  private sessionCache: SessionCache | undefined;
   private closing: Promise<void> | undefined;
   private closedResolve: (() => void) | undefined;
   private readonly closeListeners: Array<() => void> = [];
@@ -227,10 +251,12 @@ export class Endpoint implements SessionHost {
                   x509: serverX509Settings(x509, () => Date.now()),
                   requireClientAuth: x509.clientAnchors !== undefined,
                   ...(keyLog ? { keyLog } : {}),
+                  // Tickets without client certificates only (the TLS server issues none otherwise).
+                  ...(x509.clientAnchors === undefined ? serverTickets(options.tickets, random) : {}),
                 },
               },
             }
-          : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}) } } }),
+          : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}), ...serverTickets(options.tickets, random) } } }),
       ...(options.maxSessions !== undefined ? { maxConnections: options.maxSessions } : {}),
       ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
       retry: options.retry ?? 'underLoad',
@@ -238,6 +264,7 @@ export class Endpoint implements SessionHost {
     });
     const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile, options.relayCa, x509);
     ep.qlogDir = qlogDir;
+    ep.sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new MemorySessionCache());
     if (relayUrls.length > 0) await ep.relays.chooseHome(relayUrls, RELAY_PROBE_MS);
     return ep;
   }
@@ -411,24 +438,31 @@ export class Endpoint implements SessionHost {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
     const candidates = [...direct.addresses, ...relayUrls.map((u) => relayAddress(u, addr.id.bytes))];
     const address = candidates[0]!;
-    return this.open(address, `${addr.id.toShortString()}@${candidates.length === 1 ? address : `{${candidates.join(', ')}}`}`, {
+    const resumeKey = `rpk:${addr.id.toString()}`;
+    const ticket = this.sessionCache?.takeTicket(resumeKey, alpn);
+    const state = this.open(address, `${addr.id.toShortString()}@${candidates.length === 1 ? address : `{${candidates.join(', ')}}`}`, {
       secretKey: this.secretKey,
       certificateType: 'rawPublicKey',
       alpnProtocols: [alpn],
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-    }, timeoutMs, candidates);
+      ...(ticket ? { resumption: ticket } : {}),
+    }, timeoutMs, candidates, this.sessionCache?.token(resumeKey));
+    state.resumeKey = resumeKey;
+    return state;
   }
 
   /**
    * Opens a client connection to `addresses` (the first, and the others at once as alternates:
    * the first the server answers on wins) and registers its state.
    */
-  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number, candidates: readonly string[] = [address]): SessionState {
+  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number, candidates: readonly string[] = [address], token?: Uint8Array): SessionState {
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {
         tls,
+        // A NEW_TOKEN token from this server (RFC 9000 §8.1.3): a server under load skips the Retry.
+        ...(token ? { token } : {}),
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.
         transport: { handshakeTimeoutMs: timeoutMs },
         ...(candidates.length > 1 ? { alternateAddresses: candidates.slice(1) } : {}),
@@ -459,14 +493,20 @@ export class Endpoint implements SessionHost {
     const identities = settings.identities.length > 0 ? settings.identities : (this.x509?.identities ?? []);
     // RFC 6066 §3: SNI carries host names only, never an IP literal.
     const sni = x.serverName !== undefined && isIP(x.serverName) === 0 ? x.serverName : undefined;
-    return this.open(address, `${x.serverName ?? sa.host}@${address}`, {
+    // Tickets and tokens are kept per name (or IP) and port: the name the certificate was checked for.
+    const resumeKey = `x509:${x.serverName ?? sa.host}@${address}`;
+    const ticket = this.sessionCache?.takeTicket(resumeKey, alpn);
+    const state = this.open(address, `${x.serverName ?? sa.host}@${address}`, {
       secretKey: this.secretKey,
       certificateType: 'x509',
       alpnProtocols: [alpn],
       x509: { ...settings, identities },
       ...(sni !== undefined ? { serverName: sni } : {}),
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-    }, options.timeoutMs);
+      ...(ticket ? { resumption: ticket } : {}),
+    }, options.timeoutMs, [address], this.sessionCache?.token(resumeKey));
+    state.resumeKey = resumeKey;
+    return state;
   }
 
   /**
@@ -570,6 +610,12 @@ export class Endpoint implements SessionHost {
       case 'connection': {
         const s = this.sessions.get(e.handle);
         if (!s) break;
+        if (e.event.type === 'sessionTicket' || e.event.type === 'newToken') {
+          if (s.resumeKey === undefined) break;
+          if (e.event.type === 'sessionTicket') this.sessionCache?.putTicket(s.resumeKey, e.event.ticket);
+          else this.sessionCache?.putToken(s.resumeKey, e.event.token);
+          break;
+        }
         s.onEvent(e.event);
         if (e.event.type === 'terminated') this.sessions.delete(e.handle);
         break;
@@ -593,7 +639,45 @@ function osReason(e: Error): string {
   return known ? `${known[1]} (${known[0]})` : e.message;
 }
 
-const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'tls'];
+const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'tls', 'sessionCache', 'tickets'];
+
+/** The server's ticket settings from `EndpointOptions.tickets` (checked by checkEndpointOptions). */
+function serverTickets(o: TicketOptions | false | undefined, random: CryptoRandom): { tickets?: ServerTickets } {
+  if (o === false) return {};
+  const t = o ?? {};
+  return {
+    tickets: {
+      keys: new TicketKeys(random, Date.now(), t.rotationMs ?? 12 * 3600 * 1000),
+      count: t.count ?? 2,
+      lifetimeS: t.lifetimeS ?? 86400,
+      now: Date.now,
+    },
+  };
+}
+
+function checkTicketOptions(what: string, o: unknown): void {
+  if (o === undefined || o === false) return;
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(`${what}: tickets must be an object or false`);
+  checkOptionKeys(`${what} tickets`, o, ['count', 'lifetimeS', 'rotationMs']);
+  const t = o as TicketOptions;
+  const int = (name: keyof TicketOptions, min: number, max: number): void => {
+    const v = t[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)) {
+      throw new InvalidArgumentError(`${what}: tickets.${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+    }
+  };
+  int('count', 0, 8);
+  int('lifetimeS', 1, 604800);
+  int('rotationMs', 1000, 2 ** 40);
+}
+
+function checkSessionCache(what: string, c: unknown): void {
+  if (c === undefined || c === false) return;
+  const o = c as Record<string, unknown>;
+  if (typeof c !== 'object' || c === null || ['takeTicket', 'putTicket', 'token', 'putToken'].some((m) => typeof o[m] !== 'function')) {
+    throw new InvalidArgumentError(`${what}: sessionCache must be a SessionCache (takeTicket, putTicket, token, putToken) or false`);
+  }
+}
 
 /**
  * The options' names and types, the bind addresses' syntax and the transport options (through the
@@ -630,6 +714,8 @@ function checkEndpointOptions(o: EndpointOptions): void {
   checkType(what, 'qlogDir', o.qlogDir, 'string');
   checkStrings(what, 'relays', o.relays);
   checkType(what, 'relayCa', o.relayCa, 'string');
+  checkTicketOptions(what, o.tickets);
+  checkSessionCache(what, o.sessionCache);
   if (o.transport === null) throw new InvalidArgumentError(`${what}: transport must be an object, got null`);
   checkType(what, 'transport', o.transport, 'object');
   try {

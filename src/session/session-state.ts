@@ -52,6 +52,8 @@ export class SessionState implements ConnectionPort {
   connected = false;
   /** What to call the peer in errors (its id and address). */
   target: string;
+  /** A dial: the session cache key of the server (its tickets and tokens go there). */
+  resumeKey: string | undefined;
   /** Asks the endpoint to run the transmit loop for this connection (one function shared by all). */
   private readonly scheduleTransmit: () => void;
   private resolveReady!: () => void;

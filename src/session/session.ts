@@ -241,6 +241,14 @@ export class Session {
     return this.state.conn.peerCertificates;
   }
 
+  /**
+   * True when the handshake resumed an earlier session with a ticket (one round trip, no
+   * signatures; the peer is who the ticket's session authenticated). See the README, "Resumption".
+   */
+  get resumed(): boolean {
+    return this.state.conn.resumed;
+  }
+
   /** The negotiated ALPN. */
   get alpn(): string {
     return this.state.conn.alpn ?? '';

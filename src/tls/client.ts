@@ -1,7 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { bytesEqual, concatBytes, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
-import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret, type P256KeyPair, type X25519KeyPair } from './crypto.js';
-import { CertificateType, Level, type TlsConfig, type TlsEngine } from './engine.js';
+import { p256KeyPair, p256SharedSecret, x25519KeyPair, x25519SharedSecret, x509Ed25519PublicKey, type P256KeyPair, type X25519KeyPair } from './crypto.js';
+import { CertificateType, Level, type TlsConfig, type TlsEngine, type X509PeerKey } from './engine.js';
 import {
   decodeAlpn,
   decodeCertTypeServer,
@@ -32,6 +33,8 @@ import { EngineBase, expectType } from './handshake.js';
 import {
   applicationTrafficSecrets,
   earlySecret,
+  pskBinder,
+  resumptionMasterSecret,
   finishedVerifyData,
   handshakeSecret,
   handshakeTrafficSecrets,
@@ -55,7 +58,17 @@ import {
 } from './messages.js';
 import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES } from './suites.js';
+import {
+  decodeMaxEarlyData,
+  decodeSelectedPsk,
+  encodeOfferedPsks,
+  MAX_TICKET_LIFETIME_S,
+  resumptionPsk,
+  ticketUsable,
+  type ResumptionTicket,
+} from './resumption.js';
 import { chooseCertifiedKey } from './x509/certified-key.js';
+import { parseCertificate } from './x509/certificate.js';
 import { OFFERED_SCHEMES } from './x509/signatures.js';
 
 /**
@@ -88,6 +101,13 @@ export class TlsClient extends EngineBase implements TlsEngine {
   private certRequest: { readonly context: Uint8Array } | undefined;
   /** Client certificate type the server accepted in EncryptedExtensions (RPK mode). */
   private clientCertTypeAgreed = false;
+  /** The ticket we offer (RFC 9846 §4.2.11), when there is one that fits. */
+  private offer: ResumptionTicket | undefined;
+  private readonly now: () => number;
+  /** After the handshake: the master secret and Transcript-Hash(CH..client Finished), for ticket PSKs. */
+  private resumptionBase: { readonly master: Uint8Array; readonly transcript: Uint8Array } | undefined;
+  private resumptionMaster: Uint8Array | undefined;
+  private serverTransportParameters: Uint8Array | undefined;
 
   constructor(config: TlsConfig) {
     super(config);
@@ -96,6 +116,33 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (config.x509 && !config.x509.verify) throw new RangeError('an X.509 client needs a certificate verifier');
     // Only X25519 in RPK mode (iroh); X.509 mode adds P-256, which some servers may ask for.
     this.groups = config.x509 || config.initialKeyShares?.includes('secp256r1') ? [NamedGroup.x25519, NamedGroup.secp256r1] : [NamedGroup.x25519];
+    this.now = config.now ?? Date.now;
+    const t = config.resumption;
+    if (t && this.ticketFits(t)) this.offer = t;
+  }
+
+  /**
+   * A ticket is offered only to the server that issued it (RPK: the id dialled; X.509: the
+   * same SNI, the chain verified then kept with the ticket), for a protocol we offer, with a
+   * suite we offer, while it is valid.
+   */
+  private ticketFits(t: ResumptionTicket): boolean {
+    const cfg = this.config;
+    if (!(cfg.offerPskModes ?? true)) return false;
+    if (cfg.x509) {
+      if (!t.peerChain || t.peerChain.length === 0 || t.serverName !== cfg.serverName) return false;
+      // The chain must pass this dial's checks (its CAs, pins, name, validity now), not only
+      // those of the dial that got the ticket.
+      try {
+        cfg.x509.verify?.(t.peerChain.map((der) => parseCertificate(der)));
+      } catch {
+        return false;
+      }
+    } else if (!this.rpk || !t.peerKey || !cfg.expectedPeerKey || !bytesEqual(t.peerKey, cfg.expectedPeerKey)) {
+      return false;
+    }
+    if (!this.offeredSuites.includes(t.suite) || !cfg.alpnProtocols.includes(t.alpn)) return false;
+    return ticketUsable(t, this.now());
   }
 
   start(): void {
@@ -188,7 +235,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (this.p256Share) shares.push({ group: NamedGroup.secp256r1, keyExchange: this.p256Share.publicKey });
     exts.push({ type: ExtensionType.key_share, data: encodeKeyShareClient(shares) });
     if (cfg.offerPskModes ?? true) {
-      // Offered so that servers (iroh) send NewSessionTickets; we never resume.
+      // So that servers (iroh) send NewSessionTickets, and required with a pre_shared_key.
       exts.push({ type: ExtensionType.psk_key_exchange_modes, data: encodePskModes([PSK_DHE_KE]) });
     }
     exts.push({ type: ExtensionType.supported_versions, data: encodeSupportedVersionsClient([TLS13_VERSION]) });
@@ -196,8 +243,18 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (cfg.transportParameters !== undefined) {
       exts.push({ type: ExtensionType.quic_transport_parameters, data: cfg.transportParameters });
     }
+    const offer = this.offer;
+    let bindersLength = 0;
+    if (offer) {
+      // RFC 9846 §4.2.11: last extension; the binder is filled in below, over the truncated hello.
+      const hashLen = cipherSuite(offer.suite).hashLen;
+      const age = (this.now() - offer.receivedAt + offer.ageAdd) >>> 0;
+      const psk = encodeOfferedPsks([{ identity: offer.ticket, obfuscatedAge: age }], [new Uint8Array(hashLen)]);
+      bindersLength = psk.bindersLength;
+      exts.push({ type: ExtensionType.pre_shared_key, data: psk.data });
+    }
     for (const e of exts) this.sentExtensions.add(e.type);
-    return encodeClientHello({
+    const ch = encodeClientHello({
       legacyVersion: LEGACY_VERSION,
       random: this.clientRandom,
       // RFC 9001 §8.4: empty in QUIC; we never use middlebox compatibility mode over TCP either.
@@ -206,6 +263,14 @@ export class TlsClient extends EngineBase implements TlsEngine {
       compressionMethods: Uint8Array.of(0),
       extensions: exts,
     });
+    if (offer) {
+      // RFC 9846 §4.2.11.2: the binder covers the transcript up to the hello without its binders.
+      const suite = cipherSuite(offer.suite);
+      const truncated = ch.subarray(0, ch.length - bindersLength);
+      const binder = pskBinder(suite.hash, earlySecret(suite.hash, offer.psk), this.transcript.digestWith(suite.hash, truncated));
+      ch.set(binder, ch.length - binder.length);
+    }
+    return ch;
   }
 
   // --- ServerHello / HelloRetryRequest ------------------------------------------------------------
@@ -226,7 +291,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (sh.compressionMethod !== 0) throw new TlsAlert(Alert.illegal_parameter, 'compression method is not 0');
     if (isHelloRetryRequest(sh)) return this.handleHelloRetryRequest(sh, msg.raw);
 
-    this.checkServerExtensions(sh.extensions, [ExtensionType.supported_versions, ExtensionType.key_share]);
+    this.checkServerExtensions(sh.extensions, [ExtensionType.supported_versions, ExtensionType.key_share, ExtensionType.pre_shared_key]);
     // RFC 9846 §4.1.4: the ServerHello after a HelloRetryRequest keeps its cipher suite.
     if (this.retried && sh.cipherSuite !== this.retrySuite) {
       throw new TlsAlert(Alert.illegal_parameter, 'cipher suite differs from the HelloRetryRequest');
@@ -241,10 +306,22 @@ export class TlsClient extends EngineBase implements TlsEngine {
     else throw new TlsAlert(Alert.illegal_parameter, `server key share in group 0x${share.group.toString(16)} we did not share`);
 
     const suite = cipherSuite(sh.cipherSuite);
+    const selected = findExtension(sh.extensions, ExtensionType.pre_shared_key);
+    let psk: Uint8Array | undefined;
+    if (selected !== undefined) {
+      // RFC 9846 §4.2.11: the one identity we offered, with a suite of the ticket's hash.
+      const offer = this.offer!;
+      if (decodeSelectedPsk(selected) !== 0) throw new TlsAlert(Alert.illegal_parameter, 'server selected a PSK we did not offer');
+      if (cipherSuite(offer.suite).hash !== suite.hash) throw new TlsAlert(Alert.illegal_parameter, 'server resumed with a suite of another hash');
+      psk = offer.psk;
+      this.pskAccepted = true;
+      // The server proved it holds the ticket's PSK: it is the server the ticket came from.
+      this.peerKey = this.config.x509 ? x509PeerKeyOf(offer.peerChain!) : offer.peerKey;
+    }
     this.negotiatedSuite = suite;
     this.transcript.selectHash(suite.hash);
     this.transcript.add(msg.raw);
-    this.hsSecret = handshakeSecret(suite.hash, earlySecret(suite.hash), shared);
+    this.hsSecret = handshakeSecret(suite.hash, earlySecret(suite.hash, psk), shared);
     this.hsSecrets = handshakeTrafficSecrets(suite.hash, this.hsSecret, this.transcript.digest());
     this.keyShare = undefined;
     this.p256Share = undefined;
@@ -281,6 +358,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
     if (!changes) throw new TlsAlert(Alert.illegal_parameter, 'HelloRetryRequest would not change the ClientHello');
     this.retried = true;
     this.retrySuite = hrr.cipherSuite;
+    // RFC 9846 §4.1.4: a PSK offered again must suit the HelloRetryRequest's hash.
+    if (this.offer && cipherSuite(this.offer.suite).hash !== cipherSuite(hrr.cipherSuite).hash) this.offer = undefined;
     // RFC 9846 §4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1)).
     this.transcript.selectHash(cipherSuite(hrr.cipherSuite).hash);
     this.transcript.replaceWithMessageHash();
@@ -328,10 +407,11 @@ export class TlsClient extends EngineBase implements TlsEngine {
     }
 
     if (this.rpk) {
-      // RFC 7250 §4.2: without server_certificate_type the server would send X.509.
+      // RFC 7250 §4.2: without server_certificate_type the server would send X.509 (unless
+      // resuming: no certificate then).
       const st = findExtension(extensions, ExtensionType.server_certificate_type);
-      if (st === undefined) throw new TlsAlert(Alert.handshake_failure, 'server did not accept raw public keys');
-      if (decodeCertTypeServer(st) !== CertificateType.RawPublicKey) {
+      if (st === undefined && !this.pskAccepted) throw new TlsAlert(Alert.handshake_failure, 'server did not accept raw public keys');
+      if (st !== undefined && decodeCertTypeServer(st) !== CertificateType.RawPublicKey) {
         throw new TlsAlert(Alert.illegal_parameter, 'server certificate type not offered');
       }
       const ct = findExtension(extensions, ExtensionType.client_certificate_type);
@@ -347,10 +427,12 @@ export class TlsClient extends EngineBase implements TlsEngine {
       // RFC 9001 §8.2: missing quic_transport_parameters is a missing_extension.
       const tp = findExtension(extensions, ExtensionType.quic_transport_parameters);
       if (tp === undefined) throw new TlsAlert(Alert.missing_extension, 'no quic_transport_parameters');
+      this.serverTransportParameters = tp.slice();
       this.emit({ kind: 'peerTransportParameters', data: tp.slice() });
     }
     this.transcript.add(msg.raw);
-    this.state = 'EXPECT_CERTIFICATE_OR_REQUEST';
+    // RFC 9846 §4.3.2: a server authenticating with a PSK sends no CertificateRequest nor Certificate.
+    this.state = this.pskAccepted ? 'EXPECT_FINISHED' : 'EXPECT_CERTIFICATE_OR_REQUEST';
   }
 
   // --- server authentication (its Certificate and CertificateVerify: peer-auth.ts) ----------------
@@ -395,6 +477,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
     const ours = encodeFinished({ verifyData: finishedVerifyData(suite.hash, hs.client, this.transcript.digest()) });
     this.transcript.add(ours);
     parts.push(ours);
+    // Kept for the tickets that may follow; the resumption master secret is derived at the first.
+    if (this.config.offerPskModes ?? true) this.resumptionBase = { master, transcript: this.transcript.digest() };
     this.emit({ kind: 'writeData', level: Level.Handshake, data: concatBytes(...parts) });
 
     this.keyLog('CLIENT_TRAFFIC_SECRET_0', app.client);
@@ -413,7 +497,8 @@ export class TlsClient extends EngineBase implements TlsEngine {
     switch (msg.type) {
       case HandshakeType.new_session_ticket: {
         const t = decodeNewSessionTicket(msg.body);
-        this.emit({ kind: 'sessionTicket', lifetime: t.lifetime, ticket: t.ticket.slice() });
+        const resumption = this.storableTicket(t);
+        this.emit({ kind: 'sessionTicket', lifetime: t.lifetime, ticket: t.ticket.slice(), ...(resumption ? { resumption } : {}) });
         return;
       }
       case HandshakeType.key_update:
@@ -426,6 +511,36 @@ export class TlsClient extends EngineBase implements TlsEngine {
         throw new TlsAlert(Alert.unexpected_message, `post-handshake message ${msg.type}`);
     }
   }
+
+  /** What to keep of a NewSessionTicket to resume (RFC 9846 §4.6.1), or undefined when it cannot serve. */
+  private storableTicket(t: { lifetime: number; ageAdd: number; nonce: Uint8Array; ticket: Uint8Array; extensions: readonly Extension[] }): ResumptionTicket | undefined {
+    const base = this.resumptionBase;
+    const suite = this.negotiatedSuite!;
+    const ed = findExtension(t.extensions, ExtensionType.early_data);
+    const maxEarlyData = ed === undefined ? 0 : decodeMaxEarlyData(ed);
+    if (!base || t.lifetime === 0 || t.ticket.length === 0 || this.negotiatedAlpn === undefined) return undefined;
+    this.resumptionMaster ??= resumptionMasterSecret(suite.hash, base.master, base.transcript);
+    return {
+      ticket: t.ticket.slice(),
+      psk: resumptionPsk(suite.hash, this.resumptionMaster, t.nonce),
+      suite: suite.id,
+      alpn: this.negotiatedAlpn,
+      receivedAt: this.now(),
+      lifetimeS: Math.min(t.lifetime, MAX_TICKET_LIFETIME_S),
+      ageAdd: t.ageAdd,
+      maxEarlyData,
+      peerKey: this.peerPublicKey?.slice(),
+      transportParameters: this.serverTransportParameters,
+      ...(this.peerCertificates ? { peerChain: this.peerCertificates } : {}),
+      ...(this.config.serverName !== undefined ? { serverName: this.config.serverName } : {}),
+    };
+  }
+}
+
+/** The peer key of a resumed X.509 session: the chain verified when the ticket's session began. */
+function x509PeerKeyOf(chain: readonly Uint8Array[]): X509PeerKey {
+  const leaf = new X509Certificate(chain[0]!);
+  return { publicKey: leaf.publicKey, chain, ed25519: x509Ed25519PublicKey(chain[0]!) };
 }
 
 type ClientState =

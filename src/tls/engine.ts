@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Random } from './random.js';
 import type { ParsedCertificate } from './x509/certificate.js';
 import type { CertifiedKey } from './x509/certified-key.js';
+import type { ResumptionTicket, ServerTickets } from './resumption.js';
 
 /**
  * The narrow interface between QUIC and TLS (RFC 9001 §4.1).
@@ -14,7 +15,7 @@ import type { CertifiedKey } from './x509/certified-key.js';
  *    from which QUIC derives packet protection keys ("quic key", "quic iv", "quic hp");
  *  - `peerTransportParameters`: the peer's quic_transport_parameters extension (0x39), opaque;
  *  - `handshakeDone`: the handshake completed (for a server: the client's Finished verified);
- *  - `sessionTicket`: a NewSessionTicket arrived (client).
+ *  - `sessionTicket`: a NewSessionTicket arrived (client), with what to store to resume.
  *
  * TLS knows nothing of QUIC: transport parameters cross as opaque bytes. Errors are thrown as
  * `TlsAlert`; QUIC turns them into CRYPTO_ERROR 0x100 + alert.
@@ -35,7 +36,13 @@ export type TlsEvent =
   | { readonly kind: 'writeSecret'; readonly level: Level; readonly suite: CipherSuite; readonly secret: Uint8Array }
   | { readonly kind: 'peerTransportParameters'; readonly data: Uint8Array }
   | { readonly kind: 'handshakeDone' }
-  | { readonly kind: 'sessionTicket'; readonly lifetime: number; readonly ticket: Uint8Array };
+  | {
+      readonly kind: 'sessionTicket';
+      readonly lifetime: number;
+      readonly ticket: Uint8Array;
+      /** What to store to resume with this ticket (absent: not usable, e.g. a zero lifetime). */
+      readonly resumption?: ResumptionTicket;
+    };
 
 /** TLS CertificateType (RFC 7250): X.509 = 0, RawPublicKey = 2. */
 export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
@@ -129,6 +136,16 @@ export interface TlsConfig {
   readonly initialKeyShares?: readonly ('x25519' | 'secp256r1')[];
   readonly random: Random;
   readonly keyLog?: KeyLogger;
+  /**
+   * Client: a ticket to offer (psk_dhe_ke, RFC 9846 §4.2.11). Offered only when it is usable now,
+   * its suite is offered, its ALPN is in `alpnProtocols` and, in RPK mode, it was issued by
+   * `expectedPeerKey`; otherwise ignored (a full handshake).
+   */
+  readonly resumption?: ResumptionTicket;
+  /** Server: issue NewSessionTickets and accept them (absent: neither). */
+  readonly tickets?: ServerTickets;
+  /** Client: the clock (ms) for ticket ages (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** The engine each role implements (TlsClient, TlsServer). */
@@ -150,4 +167,6 @@ export interface TlsEngine {
   readonly suite: CipherSuite | undefined;
   /** X.509 mode: the peer's certificates as it sent them (DER, leaf first), once verified. */
   readonly peerCertificates: readonly Uint8Array[] | undefined;
+  /** The handshake resumed a session with a ticket (PSK accepted). */
+  readonly resumed: boolean;
 }

@@ -38,6 +38,8 @@ export abstract class EngineBase {
   /** X.509 mode: the chain we present and the scheme we sign with (undefined: none to send). */
   protected ownIdentity: { readonly key: CertifiedKey; readonly scheme: number } | undefined;
   protected complete = false;
+  /** A ticket's PSK was accepted: no certificates in this handshake. */
+  protected pskAccepted = false;
 
   private readonly events: TlsEvent[] = [];
   private eventHead = 0;
@@ -68,6 +70,10 @@ export abstract class EngineBase {
 
   get handshakeComplete(): boolean {
     return this.complete;
+  }
+
+  get resumed(): boolean {
+    return this.pskAccepted;
   }
 
   get alpn(): string | undefined {

@@ -19,7 +19,8 @@ const HASHES = { sha256, sha384 } as const;
 /** What the transcript needs of a @noble/hashes instance. */
 interface RunningHash {
   update(data: Uint8Array): unknown;
-  clone(): { digest(): Uint8Array };
+  digest(): Uint8Array;
+  clone(): RunningHash;
 }
 
 export function hashLength(hash: HashName): 32 | 48 {
@@ -36,14 +37,19 @@ export class TranscriptHash {
   readonly hash: HashName;
   private readonly h: RunningHash;
 
-  constructor(hash: HashName) {
+  constructor(hash: HashName, running?: RunningHash) {
     this.hash = hash;
-    this.h = HASHES[hash].create();
+    this.h = running ?? HASHES[hash].create();
   }
 
   update(data: Uint8Array): this {
     this.h.update(data);
     return this;
+  }
+
+  /** An independent copy that can grow apart. */
+  fork(): TranscriptHash {
+    return new TranscriptHash(this.hash, this.h.clone());
   }
 
   /** The hash of everything so far; the transcript can keep growing. */

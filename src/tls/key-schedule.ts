@@ -20,7 +20,9 @@ import type { HashName } from './suites.js';
  *              v
  *      0 -> HKDF-Extract = Master Secret --> "c ap traffic" / "s ap traffic" (CH..server Finished)
  *
- * The exporter and resumption secrets are not needed by QUIC here and are not derived.
+ * With a resumption PSK, the Early Secret extracts the PSK, and the binder key comes from it
+ * (`binderKey`); the resumption master secret gives the PSK of each ticket (resumption.ts).
+ * The exporter secret is not needed by QUIC and is not derived.
  */
 
 /** A client/server pair of traffic secrets for one stage. */
@@ -29,10 +31,24 @@ export interface TrafficSecrets {
   readonly server: Uint8Array;
 }
 
-/** Early Secret with no PSK: HKDF-Extract(salt = 0, IKM = Hash.length zero bytes). */
-export function earlySecret(hash: HashName): Uint8Array {
-  const zeros = new Uint8Array(hashLength(hash));
-  return hkdfExtract(hash, new Uint8Array(0), zeros);
+/** Early Secret: HKDF-Extract(salt = 0, IKM = PSK), Hash.length zero bytes without a PSK. */
+export function earlySecret(hash: HashName, psk?: Uint8Array): Uint8Array {
+  return hkdfExtract(hash, new Uint8Array(0), psk ?? new Uint8Array(hashLength(hash)));
+}
+
+/** binder_key = Derive-Secret(Early Secret, "res binder", "") (RFC 9846 §7.1, resumption PSKs). */
+export function binderKey(hash: HashName, early: Uint8Array): Uint8Array {
+  return deriveSecret(hash, early, 'res binder', hashBytes(hash, new Uint8Array(0)));
+}
+
+/** A PSK binder (RFC 9846 §4.2.11.2): a Finished verify_data under binder_key over the truncated ClientHello. */
+export function pskBinder(hash: HashName, early: Uint8Array, truncatedTranscriptHash: Uint8Array): Uint8Array {
+  return finishedVerifyData(hash, binderKey(hash, early), truncatedTranscriptHash);
+}
+
+/** resumption_master_secret = Derive-Secret(Master, "res master", ClientHello..client Finished). */
+export function resumptionMasterSecret(hash: HashName, master: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
+  return deriveSecret(hash, master, 'res master', transcriptHash);
 }
 
 /** Handshake Secret = HKDF-Extract(Derive-Secret(Early, "derived", ""), ECDHE). */
@@ -119,6 +135,17 @@ export class Transcript {
     const next = new TranscriptHash(th.hash);
     next.update(encodeMessageHash(h));
     this.th = next;
+  }
+
+  /** Transcript-Hash of everything added so far followed by `more` (a truncated ClientHello), without adding it. */
+  digestWith(hash: HashName, more: Uint8Array): Uint8Array {
+    if (!this.th) {
+      const t = new TranscriptHash(hash);
+      for (const m of this.pending) t.update(m);
+      return t.update(more).digest();
+    }
+    if (this.th.hash !== hash) throw new Error('transcript hash differs');
+    return this.th.fork().update(more).digest();
   }
 
   /** Transcript-Hash of everything added so far. */

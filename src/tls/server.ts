@@ -8,6 +8,7 @@ import {
   decodeAlpn,
   decodeCertTypesClient,
   decodeKeyShareClient,
+  decodePskModes,
   decodeServerName,
   decodeSupportedVersionsClient,
   decodeU16List,
@@ -21,6 +22,7 @@ import {
   findExtension,
   LEGACY_VERSION,
   NamedGroup,
+  PSK_DHE_KE,
   SignatureScheme,
   TLS13_VERSION,
   type Extension,
@@ -30,6 +32,8 @@ import { EngineBase, expectType } from './handshake.js';
 import {
   applicationTrafficSecrets,
   earlySecret,
+  pskBinder,
+  resumptionMasterSecret,
   finishedVerifyData,
   handshakeSecret,
   handshakeTrafficSecrets,
@@ -43,6 +47,7 @@ import {
   encodeCertificateRequest,
   encodeEncryptedExtensions,
   encodeFinished,
+  encodeNewSessionTicket,
   encodeServerHello,
   HandshakeType,
   HELLO_RETRY_REQUEST_RANDOM,
@@ -51,6 +56,8 @@ import {
 } from './messages.js';
 import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
+import { decodeOfferedPsks, encodeSelectedPsk, resumptionPsk, type TicketState } from './resumption.js';
+import { constantTimeEqual } from '../codec/bytes.js';
 
 /**
  * TLS 1.3 server for QUIC (RFC 9846 §2, RFC 9001 §4): a synchronous message-level state machine.
@@ -63,7 +70,11 @@ import { cipherSuite, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.j
  *                  writeSecret(Application)
  *   client [Certificate, CertificateVerify,] Finished -> readSecret(Application), handshakeDone
  *
- * It sends no NewSessionTicket (we do not resume) and never a ChangeCipherSpec.
+ * With `tickets` configured, a ClientHello offering one of our tickets (pre_shared_key with
+ * psk_dhe_ke, a valid binder, same ALPN and hash, not expired) resumes: the ServerHello selects
+ * it and the flight has no CertificateRequest, Certificate nor CertificateVerify; after the
+ * client's Finished, `tickets.count` NewSessionTickets go out at the Application level.
+ * It never sends a ChangeCipherSpec.
  */
 export class TlsServer extends EngineBase implements TlsEngine {
   readonly role = 'server' as const;
@@ -77,6 +88,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
   private firstSessionId: Uint8Array | undefined;
   private hsSecrets: TrafficSecrets | undefined;
   private clientAppSecret: Uint8Array | undefined;
+  private master: Uint8Array | undefined;
 
   constructor(config: TlsConfig) {
     super(config);
@@ -88,6 +100,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
     } else if (!this.rpk && (config.certificateChain ?? []).length === 0) {
       throw new RangeError('an X.509 server needs a certificateChain');
     }
+  }
+
+  /**
+   * Tickets are issued and accepted when configured; not by an X.509 server that requires client
+   * certificates (the client's chain would have to travel in the ticket, which it does not).
+   */
+  private get issuesTickets(): boolean {
+    return this.config.tickets !== undefined && (this.rpk || (this.config.x509 !== undefined && !this.requireClientAuth));
   }
 
   /** A server waits for the ClientHello: nothing to do. */
@@ -230,6 +250,9 @@ export class TlsServer extends EngineBase implements TlsEngine {
       this.emit({ kind: 'peerTransportParameters', data: peerTp.slice() });
     }
 
+    // Resumption (RFC 9846 §4.2.11): one of our tickets, bound to this ALPN and hash.
+    const resumed = pskAt >= 0 ? this.acceptPsk(exts, msg.raw, suite) : undefined;
+
     // --- everything checked: answer ---------------------------------------------------------------
     const rnd = this.config.random;
     this.clientRandom = ch.random.slice();
@@ -259,13 +282,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
       extensions: [
         { type: ExtensionType.key_share, data: encodeKeyShareServer({ group: share.group, keyExchange: ourShare }) },
         { type: ExtensionType.supported_versions, data: encodeSupportedVersionsServer(TLS13_VERSION) },
+        ...(resumed ? [{ type: ExtensionType.pre_shared_key, data: encodeSelectedPsk(resumed.index) }] : []),
       ],
     });
     this.transcript.add(sh);
     this.emit({ kind: 'writeData', level: Level.Initial, data: sh });
 
     const h = suite.hash;
-    const hsSecret = handshakeSecret(h, earlySecret(h), shared);
+    const hsSecret = handshakeSecret(h, earlySecret(h, resumed?.state.psk), shared);
     const hs = handshakeTrafficSecrets(h, hsSecret, this.transcript.digest());
     this.hsSecrets = hs;
     this.keyLog('CLIENT_HANDSHAKE_TRAFFIC_SECRET', hs.client);
@@ -290,7 +314,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     }
     const parts: Uint8Array[] = [encodeEncryptedExtensions({ extensions: eeExts })];
     this.transcript.add(parts[0]!);
-    if (this.requireClientAuth) {
+    if (this.requireClientAuth && !resumed) {
       // RFC 9846 §4.3.2: empty context during the handshake; RPK accepts Ed25519 only.
       const schemes = this.config.x509 ? VERIFY_SCHEMES : [SignatureScheme.ed25519];
       const cr = encodeCertificateRequest({
@@ -300,7 +324,8 @@ export class TlsServer extends EngineBase implements TlsEngine {
       this.transcript.add(cr);
       parts.push(cr);
     }
-    parts.push(...this.writeCertificateAndVerify(new Uint8Array(0)));
+    // A resumed session is authenticated by the PSK (RFC 9846 §2.2): no certificate either way.
+    if (!resumed) parts.push(...this.writeCertificateAndVerify(new Uint8Array(0)));
     const fin = encodeFinished({ verifyData: finishedVerifyData(h, hs.server, this.transcript.digest()) });
     this.transcript.add(fin);
     parts.push(fin);
@@ -308,12 +333,68 @@ export class TlsServer extends EngineBase implements TlsEngine {
 
     // RFC 9001 §4.1.4 / RFC 9846 §7.1: application secrets over CH..server Finished; the server
     // may send 1-RTT data now, and reads it only after the client's Finished.
-    const app = applicationTrafficSecrets(h, masterSecret(h, hsSecret), this.transcript.digest());
+    const master = masterSecret(h, hsSecret);
+    const app = applicationTrafficSecrets(h, master, this.transcript.digest());
     this.keyLog('CLIENT_TRAFFIC_SECRET_0', app.client);
     this.keyLog('SERVER_TRAFFIC_SECRET_0', app.server);
     this.emitSecret('writeSecret', Level.Application, app.server);
     this.clientAppSecret = app.client;
-    this.state = this.requireClientAuth ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
+    if (this.issuesTickets && this.config.tickets!.count > 0) this.master = master;
+    this.state = this.requireClientAuth && !resumed ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
+  }
+
+  /**
+   * The ticket of the client's pre_shared_key we resume with, or undefined for a full handshake
+   * (no tickets configured, no psk_dhe_ke, no identity we can open, another ALPN or hash,
+   * expired, or a client identity missing where we require one). A binder that does not verify
+   * aborts the handshake (RFC 9846 §4.2.11: decrypt_error).
+   */
+  private acceptPsk(exts: readonly Extension[], raw: Uint8Array, suite: CipherSuite): { index: number; state: TicketState } | undefined {
+    const tickets = this.config.tickets;
+    const modes = findExtension(exts, ExtensionType.psk_key_exchange_modes);
+    const offered = decodeOfferedPsks(findExtension(exts, ExtensionType.pre_shared_key)!);
+    // RFC 9846 §4.2.9: a pre_shared_key without psk_key_exchange_modes is a missing_extension.
+    if (modes === undefined) throw new TlsAlert(Alert.missing_extension, 'pre_shared_key without psk_key_exchange_modes');
+    if (!tickets || !decodePskModes(modes).includes(PSK_DHE_KE) || !this.issuesTickets) return undefined;
+    const now = tickets.now();
+    for (let i = 0; i < offered.identities.length; i++) {
+      const state = tickets.keys.open(offered.identities[i]!.identity);
+      if (!state) continue;
+      const age = now - state.issuedAt;
+      if (age < 0 || age >= state.lifetimeS * 1000) continue;
+      if (state.alpn !== this.negotiatedAlpn || cipherSuite(state.suite).hash !== suite.hash) continue;
+      if (this.rpk && this.requireClientAuth && !state.peerKey) continue;
+      const truncated = raw.subarray(0, raw.length - offered.bindersLength);
+      const expected = pskBinder(suite.hash, earlySecret(suite.hash, state.psk), this.transcript.digestWith(suite.hash, truncated));
+      if (!constantTimeEqual(expected, offered.binders[i]!)) throw new TlsAlert(Alert.decrypt_error, 'PSK binder does not verify');
+      this.pskAccepted = true;
+      this.peerKey = state.peerKey;
+      return { index: i, state };
+    }
+    return undefined;
+  }
+
+  /** RFC 9846 §4.6.1: NewSessionTickets after the client's Finished, each with its own nonce and PSK. */
+  private sendTickets(): void {
+    const tickets = this.config.tickets!;
+    const suite = this.negotiatedSuite!;
+    const now = tickets.now();
+    tickets.keys.rotate(now);
+    const rms = resumptionMasterSecret(suite.hash, this.master!, this.transcript.digest());
+    this.master = undefined;
+    const lifetimeS = Math.min(tickets.lifetimeS, 604800);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < tickets.count; i++) {
+      const nonce = Uint8Array.of(i);
+      const ageAdd = new DataView(this.config.random.fill(new Uint8Array(4)).buffer).getUint32(0);
+      const ticket = tickets.keys.seal({
+        suite: suite.id, issuedAt: now, ageAdd, lifetimeS, maxEarlyData: 0, alpn: this.negotiatedAlpn ?? '',
+        psk: resumptionPsk(suite.hash, rms, nonce), peerKey: this.rpk ? this.peerPublicKey : undefined,
+        transportParameters: this.config.transportParameters,
+      });
+      out.push(encodeNewSessionTicket({ lifetime: lifetimeS, ageAdd, nonce, ticket, extensions: [] }));
+    }
+    this.emit({ kind: 'writeData', level: Level.Application, data: concatBytes(...out) });
   }
 
   /** RFC 9846 §4.1.4: HelloRetryRequest asking for a share in `group`. */
@@ -371,6 +452,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.complete = true;
     this.state = 'CONNECTED';
     this.emit({ kind: 'handshakeDone' });
+    if (this.master) this.sendTickets();
   }
 }
 

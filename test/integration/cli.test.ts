@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,31 @@ describe('quic-peer command', function () {
       assert.equal(c.stdout.toString(), 'hello echo');
     } finally {
       l.child.kill('SIGTERM');
+    }
+  });
+
+  it('connect --session-cache keeps the server\'s tickets in a file (mode 0600); a malformed file is exit 1 naming it', async () => {
+    const l = await listen(['--echo']);
+    const dir = mkdtempSync(join(tmpdir(), 'qp-cli-cache-'));
+    try {
+      const file = join(dir, 'sessions.json');
+      for (const msg of ['one', 'two']) {
+        const c = await runAsync(['connect', '--session-cache', file, l.ticket], Buffer.from(msg));
+        assert.equal(c.code, 0, c.stderr);
+        assert.equal(c.stdout.toString(), msg);
+      }
+      const doc = JSON.parse(readFileSync(file, 'utf8')) as { servers: Record<string, { tickets: unknown[]; token?: string }> };
+      const entries = Object.values(doc.servers);
+      assert.equal(entries.length, 1);
+      assert.ok(entries[0]!.tickets.length >= 1, 'tickets stored');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      writeFileSync(file, '{"nope":');
+      const bad = await runAsync(['connect', '--session-cache', file, l.ticket], Buffer.from('x'));
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--session-cache .*sessions\.json/);
+    } finally {
+      l.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

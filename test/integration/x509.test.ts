@@ -176,4 +176,50 @@ describe('X.509 mode over loopback', function () {
       await Promise.all([client.close(), server.close()]);
     }
   });
+  it('resumption in X.509 mode: the second dial to the same name resumes and still reports the chain; another name does not', async () => {
+    const server = await echoServer(leaf);
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      const dial = (serverName: string): Promise<Session> => Session.connect(client, server.boundAddresses[0]!, { serverName, alpn: 'hq-interop', tls: { ca: ca.cert } });
+      const a = await dial('localhost');
+      assert.equal(a.resumed, false);
+      assert.equal(await echo(a), 'ping'); // the tickets are in by then
+      const b = await dial('localhost');
+      assert.equal(b.resumed, true);
+      assert.deepEqual(b.peerCertificates, a.peerCertificates, 'the chain verified by the first handshake');
+      assert.equal(await echo(b), 'ping');
+      const c = await dial('127.0.0.1');
+      assert.equal(c.resumed, false, 'a ticket is kept per name');
+      // A dial with another policy re-checks the ticket's chain: a pin it fails gives a full
+      // handshake, which fails on the pin (never a resumption that skips the check).
+      const pinned = await Session.connect(client, server.boundAddresses[0]!, { serverName: 'localhost', alpn: 'hq-interop', tls: { pinSha256: [selfSigned.spkiSha256] } }).catch((e: unknown) => e);
+      assert.ok(pinned instanceof ConnectError && pinned.kind === 'authentication', String(pinned));
+      for (const s of [a, b, c]) s.close();
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
+
+  it('an X.509 server that requires client certificates issues no tickets', async () => {
+    const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: ['hq-interop'], tls: { mode: 'x509', cert: leaf.cert, key: leaf.key, clientCa: ca.cert } });
+    const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, tls: { mode: 'x509', cert: leaf.cert, key: leaf.key } });
+    void (async () => {
+      for await (const s of server) {
+        void (async () => {
+          for (let st = await s.nextBidiStream(); st; st = await s.nextBidiStream()) st.readable.pipeTo(st.writable).catch(() => {});
+        })().catch(() => {});
+      }
+    })();
+    try {
+      const dial = (): Promise<Session> => Session.connect(client, server.boundAddresses[0]!, { serverName: 'localhost', alpn: 'hq-interop', tls: { ca: ca.cert } });
+      const a = await dial();
+      assert.equal(await echo(a), 'ping');
+      const b = await dial();
+      assert.equal(b.resumed, false);
+      a.close();
+      b.close();
+    } finally {
+      await Promise.all([client.close(), server.close()]);
+    }
+  });
 });

@@ -164,6 +164,7 @@ async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<st
       if (r.stats.keyUpdates < 1) throw new Error(`no key update happened (stats.keyUpdates = 0): ${r.detail}`);
       checks.push(`${r.stats.keyUpdates} key update(s)`);
     }
+    if (c === 'resumption' && !r.resumed) throw new Error(`the second connection did not resume: ${r.detail}`);
     if (process.env['QP_MATRIX_VERBOSE']) checks.push(`server output:\n${server.output().slice(-3000)}`);
     return [r.detail, ...checks].join('; ');
   } catch (e) {
@@ -215,6 +216,11 @@ async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<st
       checks.push(`${ep.versionNegotiationsSent} Version Negotiation sent`);
     }
     if (c === 'mutual' && !ours.sessions.some((s) => (s.peerCertificates?.length ?? 0) > 0)) throw new Error('no client certificate seen');
+    if (c === 'resumption') {
+      const resumed = ours.sessions.filter((s) => s.resumed).length;
+      if (resumed < 1) throw new Error(`no session resumed (${ours.sessions.length} sessions)`);
+      checks.push(`${resumed} of ${ours.sessions.length} sessions resumed`);
+    }
     if (process.env['QP_MATRIX_VERBOSE']) checks.push(`client output:\n${output.slice(-3000)}`);
     return checks.join('; ');
   } finally {

@@ -75,6 +75,8 @@ export interface ClientResult {
   retried: boolean;
   stats: ConnectionStats;
   peerCertificates: number;
+  /** The resumption case: the second session resumed. */
+  resumed: boolean;
 }
 
 /** Dials the stack's server at 127.0.0.1:SERVER_PORT and runs the cell's application. */
@@ -103,6 +105,16 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 async function clientWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, progress: string[]): Promise<ClientResult> {
+  // The resumption case: the same work twice from one endpoint; the second must resume.
+  if (c === 'resumption') {
+    const first = await sessionWork(endpoint, c, app, e, expect, progress);
+    const second = await sessionWork(endpoint, c, app, e, expect, progress);
+    return { ...second, detail: `${second.detail}; resumed: 1st ${first.resumed}, 2nd ${second.resumed}` };
+  }
+  return sessionWork(endpoint, c, app, e, expect, progress);
+}
+
+async function sessionWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, progress: string[]): Promise<ClientResult> {
   {
     const alpn = app === 'hq' ? 'hq-interop' : app;
     const s = await Session.connect(endpoint, `127.0.0.1:${SERVER_PORT}`, {
@@ -146,8 +158,9 @@ async function clientWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, exp
     const stats = s.getStats();
     const retried = s.state.conn.internals.handshake.retryScid !== undefined;
     const peerCertificates = s.peerCertificates?.length ?? 0;
+    const resumed = s.resumed;
     s.close({ closeCode: app === 'h3' ? 0x100 : 0, reason: '' });
     await Promise.race([s.closed, new Promise((r) => setTimeout(r, 500))]);
-    return { detail, stats, peerCertificates, retried };
+    return { detail, stats, peerCertificates, retried, resumed };
   }
 }

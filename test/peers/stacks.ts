@@ -21,6 +21,7 @@ export const CASES = [
   'cert-ed25519',
   'cert-rsa',
   'versionnegotiation',
+  'resumption',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 
@@ -39,6 +40,7 @@ export const CASE_INFO: Record<CaseName, string> = {
   'cert-ed25519': 'the server presents a self-signed Ed25519 certificate (the client trusts it as its CA)',
   'cert-rsa': 'the server presents a self-signed RSA-2048 certificate (the client trusts it as its CA)',
   versionnegotiation: 'the client starts with QUIC v2 (draft 0x709a50c4), the server answers Version Negotiation, the client falls back to v1',
+  resumption: 'the client connects twice; the second handshake resumes the TLS session with a ticket of the first (PSK, no certificate)',
 };
 
 /**
@@ -124,6 +126,7 @@ export function stacks(m: Manifest): Stack[] {
         // Go's flag package stops at the first positional: the paths come last.
         argv: [p, 'client', '-addr', `127.0.0.1:${OUR_PORT}`, '-timeout', e.quick ? '20s' : '60s',
           ...(c === 'chacha20' ? ['-chacha'] : []), ...(c === 'keyupdate' ? ['-ku', '50'] : []), ...(c === 'versionnegotiation' ? ['-v2'] : []),
+          ...(c === 'resumption' ? ['-resume'] : []),
           ...(c === 'mutual' ? ['-cert', cert(e, 'client.crt'), '-key', cert(e, 'client.key')] : []),
           ...(c === 'datagrams' ? ['-alpn', 'echo', '-datagram', '-streams', '1', '-size', '10000']
             : ['-alpn', c === 'h3' ? 'h3' : 'hq-interop', '-out', e.out, ...e.paths])],
@@ -146,7 +149,7 @@ export function stacks(m: Manifest): Stack[] {
       }),
       client: (c, e) => ({
         argv: [p, 'client', '--addr', `127.0.0.1:${OUR_PORT}`,
-          ...(c === 'chacha20' ? ['--chacha'] : []), ...(c === 'keyupdate' ? ['--ku'] : []),
+          ...(c === 'chacha20' ? ['--chacha'] : []), ...(c === 'keyupdate' ? ['--ku'] : []), ...(c === 'resumption' ? ['--resume'] : []),
           ...(c === 'mutual' ? ['--cert', cert(e, 'client.crt'), '--key', cert(e, 'client.key')] : []),
           ...(c === 'datagrams' ? ['--alpn', 'echo', '--datagram', '--streams', '1', '--size', '10000'] : ['--alpn', 'hq-interop', '--out', e.out, ...e.paths])],
       }),
@@ -162,7 +165,8 @@ export function stacks(m: Manifest): Stack[] {
       asServer: all('datagrams', 'keyupdate-s', 'versionnegotiation'),
       // Its example client does not fall back after Version Negotiation (nor against quinn):
       // ERR_RECV_VERSION_NEGOTIATION, no download.
-      asClient: all('datagrams', 'keyupdate-s', 'versionnegotiation'),
+      // Its example client resumes only across two runs (--session-file): not as one cell.
+      asClient: all('datagrams', 'keyupdate-s', 'versionnegotiation', 'resumption'),
       app: () => 'h3',
       notes: 'gtlsserver/gtlsclient (Debian ngtcp2 examples, GnuTLS): h3 only, no DATAGRAM, no server-initiated key update, no fallback after Version Negotiation',
       server: (c, e) => ({
@@ -206,7 +210,7 @@ export function stacks(m: Manifest): Stack[] {
   if (cd?.program) {
     out.push({
       name: `Caddy ${cd.version.replace(/-.*/, '')}`,
-      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'h3', 'cert-ed25519', 'cert-rsa']),
+      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'h3', 'cert-ed25519', 'cert-rsa', 'resumption']),
       asClient: new Set<CaseName>(),
       app: () => 'h3',
       notes: 'Caddy (Debian; HTTP/3 by quic-go 0.29) serving files (file_server), every cell over h3; a server only',

@@ -137,6 +137,21 @@ export class Connection {
     return this.p.handshake.isComplete && this.p.lifecycle.isOpen;
   }
 
+  /**
+   * Server: sends `token` in a NEW_TOKEN frame (RFC 9000 §8.1.3) once 1-RTT packets can carry it
+   * (the endpoint issues it after the handshake and after a migration).
+   */
+  sendNewToken(token: Uint8Array): void {
+    if (this.role !== 'server' || !this.p.lifecycle.isOpen) return;
+    this.p.handshake.queueNewToken(token);
+    this.onCommand?.();
+  }
+
+  /** The handshake resumed a session with a ticket (RFC 9846 §2.2): no certificates were exchanged. */
+  get resumed(): boolean {
+    return this.p.handshake.tls.resumed;
+  }
+
   /** True once closing, draining or terminated. */
   get isClosed(): boolean {
     return this.p.lifecycle.isClosed;

@@ -66,6 +66,8 @@ export class Handshake {
   private complete = false;
   private confirmed = false;
   private donePending = false;
+  /** Server: a NEW_TOKEN token to send (RFC 9000 §8.1.3), until a packet carries it. */
+  private tokenPending: Uint8Array | undefined;
 
   constructor(
     start: HandshakeStart,
@@ -234,6 +236,21 @@ export class Handshake {
   /** Server: the HANDSHAKE_DONE frame went into a packet. */
   onHandshakeDoneSent(): void {
     this.donePending = false;
+  }
+
+  /** Server: the NEW_TOKEN token waiting for a packet. */
+  get newTokenPending(): Uint8Array | undefined {
+    return this.tokenPending;
+  }
+
+  /** Server: a NEW_TOKEN to send (replaces one not yet sent); again after a loss. */
+  queueNewToken(token: Uint8Array): void {
+    if (this.role === 'server' && token.length > 0) this.tokenPending = token;
+  }
+
+  /** Server: the pending NEW_TOKEN went into a packet. */
+  onNewTokenSent(): void {
+    this.tokenPending = undefined;
   }
 
   /** Server: the packet with HANDSHAKE_DONE was lost: send it again. */

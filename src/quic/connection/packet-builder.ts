@@ -196,6 +196,10 @@ export class PacketBuilder {
     this.w.u8(FrameType.HANDSHAKE_DONE);
   }
 
+  writeNewToken(token: Uint8Array): void {
+    writeFrame(this.w, { kind: 'newToken', token });
+  }
+
   writePathChallenge(data: Uint8Array): void {
     this.w.u8(FrameType.PATH_CHALLENGE);
     this.w.bytesOf(data);

@@ -54,7 +54,9 @@ export class HandshakeProgress {
           this.onComplete(now);
           break;
         case 'sessionTicket':
-          break; // no resumption: tickets are accepted and dropped (iroh sends two)
+          // For the session layer's ticket store; a ticket it cannot use is dropped here.
+          if (e.resumption) p.events.push({ type: 'sessionTicket', ticket: e.resumption });
+          break;
       }
     }
   }

@@ -25,6 +25,8 @@ export type SentFrame =
   /** An ACK frame whose largest acknowledged was `largest`: once acked, older ranges need not be repeated. */
   | { readonly k: 'ack'; readonly space: PacketSpace; readonly largest: number }
   | { readonly k: 'handshakeDone' }
+  /** A NEW_TOKEN frame (RFC 9000 §8.1.3): sent again when lost, unless a newer one is queued. */
+  | { readonly k: 'newToken'; readonly token: Uint8Array }
   | { readonly k: 'newCid'; readonly seq: number }
   | { readonly k: 'retireCid'; readonly seq: number }
   /** A DATAGRAM: counted as acked or lost, never retransmitted (RFC 9221 §5.2). */
@@ -185,6 +187,7 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
         break;
       }
       case 'handshakeDone':
+      case 'newToken':
       case 'newCid':
       case 'retireCid':
       case 'pathChallenge':
@@ -212,6 +215,9 @@ export function onFramesLost(o: FrameOwners, p: PacketRecord): void {
         break;
       case 'handshakeDone':
         o.handshake.onHandshakeDoneLost();
+        break;
+      case 'newToken':
+        if (!o.handshake.newTokenPending) o.handshake.queueNewToken(f.token);
         break;
       case 'newCid':
         o.localCids.onNewCidLost(f.seq);

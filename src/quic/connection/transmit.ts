@@ -353,6 +353,13 @@ export class Transmitter {
       record.add(HANDSHAKE_DONE_FRAME);
       eliciting = true;
     }
+    const token = d.handshake.newTokenPending;
+    if (token && b.room(1 + 8 + token.length)) {
+      b.writeNewToken(token);
+      d.handshake.onNewTokenSent();
+      record.add({ k: 'newToken', token });
+      eliciting = true;
+    }
     // Control frames: each is at most ~20 bytes, so only poll when one surely fits.
     const streams = d.streams;
     while (streams.hasControlFrames && b.room(32)) {
@@ -438,6 +445,7 @@ export class Transmitter {
     const d = this.d;
     return (
       d.handshake.handshakeDonePending ||
+      d.handshake.newTokenPending !== undefined ||
       this.pingPending ||
       d.streams.hasControlFrames ||
       d.localCids.peekPending() !== undefined ||

@@ -94,6 +94,8 @@ interface Entry {
 const NO_COPIES: readonly string[] = [];
 
 export class EndpointCore {
+  /** The `now` of the last input (for tokens issued while servicing a connection). */
+  private clock = 0;
   readonly localCidLength: number;
   readonly maxConnections: number;
   readonly maxHandshakes: number;
@@ -231,6 +233,7 @@ export class EndpointCore {
 
   /** A UDP datagram arrived from `remoteAddress`. Never throws: what does not parse is dropped and counted. */
   handleDatagram(now: number, remoteAddress: string, datagram: Uint8Array): void {
+    this.clock = now;
     this.stat.datagramsReceived++;
     this.stat.bytesReceived += datagram.length;
     if (this.state === 'closed') return;
@@ -245,6 +248,7 @@ export class EndpointCore {
 
   /** Timers are due (or any time: only what is due happens). */
   handleTimeout(now: number): void {
+    this.clock = now;
     const due: Entry[] = [];
     // Filed deadlines are current for connections that are not dirty; a dirty one is asked.
     for (const e of this.timers.takeDue(now)) if (!this.dirty.has(e)) due.push(e);
@@ -628,10 +632,14 @@ export class EndpointCore {
       this.removeAddress(e);
       e.remoteAddress = address;
       this.addAddress(e);
+      // RFC 9000 §8.1.3: a token for the new address, for the client's next connection.
+      if (e.connection.role === 'server' && e.connection.isConnected) e.connection.sendNewToken(this.tokens.issueNewToken(this.clock, address, this.random));
     }
     this.updateCids(e);
     for (let ev = e.connection.pollEvent(); ev; ev = e.connection.pollEvent()) {
       if (ev.type === 'connected' || ev.type === 'closed') this.endHandshake(e);
+      // RFC 9000 §8.1.3: a server sends a NEW_TOKEN so the client's next connection skips the Retry.
+      if (ev.type === 'connected' && e.connection.role === 'server') e.connection.sendNewToken(this.tokens.issueNewToken(this.clock, e.remoteAddress, this.random));
       this.events.push({ type: 'connection', handle: e.handle, event: ev });
       if (ev.type === 'terminated') {
         this.unregister(e);

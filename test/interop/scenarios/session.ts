@@ -260,7 +260,7 @@ function checkWire(): Record<string, unknown> {
   ];
   // Seen: iroh as a client offers TLS_AES_256_GCM_SHA384 first, so when it dials us the
   // connection runs 0x1302 (our server follows the client's order); when we dial, 0x1301. The
-  // reader handles all three suites. An iroh server sends 2 NewSessionTickets; we send none.
+  // reader handles all three suites. An iroh server sends 2 NewSessionTickets, and so do we.
   return {
     suite: `0x${conv.suite.toString(16)}`,
     packetsOpened: conv.packets.length,
