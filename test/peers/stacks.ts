@@ -4,7 +4,9 @@
  * the files (hq-interop, h3 or the recipes' raw "echo"). The programs come from install.sh's
  * peers.json; the command lines follow the shared recipes (test/peers/README.md).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { repoRoot } from '../interop/iroh.js';
 
 /** The interop runner's cases we run (testcases_quic.py names), plus h3 and mutual X.509 auth. */
 export const CASES = [
@@ -184,7 +186,10 @@ export function stacks(m: Manifest): Stack[] {
   }
   const qc = m.stacks.quiche;
   if (qc?.program && qc.dir) {
-    const [p, dir] = [qc.program, qc.dir];
+    // mxpeer.mjs is a source file of this checkout: use ours, not the one of whichever checkout
+    // last ran install.sh (the manifest in the shared work dir may name another, since deleted).
+    const own = join(repoRoot(), 'test', 'peers', 'matrixai', 'mxpeer.mjs');
+    const [p, dir] = [existsSync(own) ? own : qc.program, qc.dir];
     out.push({
       name: 'quiche 0.18',
       // @matrixai/quic: echo of bidirectional streams only; its server always sends a Retry;
