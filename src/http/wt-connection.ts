@@ -29,6 +29,8 @@ import { WebTransportSession, type WebTransportRequest, type WtHost } from './wt
 
 /** How long a connection whose last session ended waits for the peer's FIN on the CONNECT stream before closing. */
 const LINGER_MS = 1000;
+/** After the peer's FIN answering our close: time for it to deliver the close to its application. */
+const GRACE_MS = 250;
 
 /** Our SETTINGS: both drafts' (the peer's choose: WEBTRANSPORT_MAX_SESSIONS from it means draft-07). */
 export function webTransportSettings(maxSessions: number): Map<number, number> {
@@ -250,14 +252,26 @@ export class WtConnection implements WtHost {
     }
   }
 
-  /** A session ended: once the last one did, the connection ends too (after the peer's FIN, or LINGER_MS). */
-  sessionEnded(s: WebTransportSession, peerDone: Promise<void>): void {
+  /**
+   * A session ended: once the last one did, the connection ends too. When the peer closed it, at
+   * once (Chromium drops its connection silently after its capsule and FIN). When we did, after
+   * the peer's FIN on the CONNECT stream plus a moment for it to act on our capsule (a connection
+   * closed under it while it does makes the browser report an aborted session), or LINGER_MS.
+   */
+  sessionEnded(s: WebTransportSession, peerDone: Promise<void>, local: boolean): void {
     this.sessions.delete(s.id);
     if (this.sessions.size > 0 || !this.everHadSession) return;
-    void Promise.race([peerDone, new Promise((r) => setTimeout(r, LINGER_MS).unref())]).then(() => {
+    const wait = local
+      ? Promise.race([peerDone.then(() => sleep(GRACE_MS)), sleep(LINGER_MS)])
+      : Promise.resolve();
+    void wait.then(() => {
       if (this.sessions.size === 0) void this.h3.close(this.role === 'server' ? s.id + 4 : 0);
     });
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 /** The server answered the extended CONNECT with a status other than 2xx (a 404 for an unknown path). */

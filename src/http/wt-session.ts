@@ -37,7 +37,8 @@ export interface WtHost {
   readonly quic: Session;
   readonly draft: WebTransportDraft;
   /** The session ended: forget it (and maybe end the connection). */
-  sessionEnded(s: WebTransportSession, peerDone: Promise<void>): void;
+  /** `local`: we closed it (the peer may still be reading our capsule). */
+  sessionEnded(s: WebTransportSession, peerDone: Promise<void>, local: boolean): void;
 }
 
 /** A request's description as the server saw it (or the client sent it). */
@@ -232,7 +233,7 @@ export class WebTransportSession {
     if (this.closeInfo) return;
     const reason = info.reason ?? '';
     void this.connectWriter.write(encodeFrame(FRAME_DATA, encodeCloseCapsule(code, reason))).catch(() => {});
-    this.finish({ closeCode: code, reason }, true);
+    this.finish({ closeCode: code, reason }, true, true);
   }
 
   /** Asks the peer to wind the session down (DRAIN_WEBTRANSPORT_SESSION, draft-07 §4.7). */
@@ -241,7 +242,7 @@ export class WebTransportSession {
     void this.connectWriter.write(encodeFrame(FRAME_DATA, encodeCapsule(CAPSULE_DRAIN_WEBTRANSPORT_SESSION, new Uint8Array(0)))).catch(() => {});
   }
 
-  private finish(info: CloseInfo, sendFin: boolean): void {
+  private finish(info: CloseInfo, sendFin: boolean, local = false): void {
     if (this.closeInfo) return;
     this.closeInfo = info;
     this.rejectReady(new SessionClosedError(info.closeCode, info.reason));
@@ -253,7 +254,7 @@ export class WebTransportSession {
     this.uni.end();
     this.dgrams.end();
     this.resolveClosed(info);
-    this.host.sessionEnded(this, this.peerDone);
+    this.host.sessionEnded(this, this.peerDone, local);
   }
 
   private closedError(): SessionClosedError {

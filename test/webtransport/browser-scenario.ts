@@ -9,8 +9,10 @@ import { assertIsolated } from '../interop/netns.js';
 import { WebTransportServer, type WebTransportSession } from '../../src/http/index.js';
 import { launchChromium, pageServer } from './chromium.js';
 import { echoSession, newEchoLog } from './echo.js';
+import { startWtListener } from './cli.js';
 
 declare const WebTransport: new (url: string, options?: unknown) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const document: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const WebTransportError: new (init?: { streamErrorCode?: number; message?: string }) => Error;
 
 async function main(): Promise<void> {
@@ -30,17 +32,40 @@ async function main(): Promise<void> {
   const page = await pageServer('<!doctype html><meta charset=utf-8><title>wt</title><p>quic-peer WebTransport test page</p>');
   const browser = await launchChromium();
   let result: unknown;
+  let demo: unknown;
   try {
     const p = await browser.newPage();
     await p.goto(page.url);
     result = await p.evaluate(pageTest, server.url(), server.certificateHash as string);
     await new Promise((r) => setTimeout(r, 300)); // the server hears the last close
+    demo = await demoPage(browser);
   } finally {
     await browser.close();
     page.server.close();
     await server.close();
   }
-  process.stdout.write(`${JSON.stringify({ page: result, server: { ...serverSide, log } })}\n`);
+  process.stdout.write(`${JSON.stringify({ page: result, demo, server: { ...serverSide, log } })}\n`);
+}
+
+/** `quic-peer listen --webtransport --echo`'s demo page: it loads, connects and shows a measured RTT. */
+async function demoPage(browser: Awaited<ReturnType<typeof launchChromium>>): Promise<unknown> {
+  const l = await startWtListener(['--echo']);
+  try {
+    const p = await browser.newPage();
+    await p.goto(l.page);
+    await p.waitForFunction(
+      "document.getElementById('rtt').dataset.ms && document.getElementById('throughput').dataset.mbps && Number(document.getElementById('datagrams').dataset.echoed) > 0",
+      { timeout: 30_000 },
+    );
+    return await p.evaluate(() => {
+      const d = (id: string): Record<string, string> => document.getElementById(id).dataset;
+      return { status: document.getElementById('status').textContent as string, rttMs: Number(d('rtt')['ms']), mbps: Number(d('throughput')['mbps']), echoed: Number(d('datagrams')['echoed']) };
+    });
+  } catch (e) {
+    return { error: String(e), listener: l.stderr() };
+  } finally {
+    await l.stop();
+  }
 }
 
 /** Server-initiated close: as soon as the session is ready. */

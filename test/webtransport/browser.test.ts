@@ -48,14 +48,21 @@ describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)
   });
 
   it('close code and reason, both ways', () => {
-    assert.deepEqual(out.page['pageCloseSeen'], { closeCode: 4242, reason: 'page says done' });
+    assert.deepEqual(out.page['pageCloseSeen'], { closeCode: 4242, reason: 'page says done' }, JSON.stringify(out));
     assert.deepEqual(out.server.closes.find((c) => c.path === '/echo'), { path: '/echo', closeCode: 4242, reason: 'page says done' });
-    assert.deepEqual(out.page['serverClose'], { closeCode: 7, reason: 'server says bye' });
+    assert.deepEqual(out.page['serverClose'], { closeCode: 7, reason: 'server says bye' }, JSON.stringify(out));
   });
 
   it("a reset stream's code, both ways", () => {
     assert.deepEqual(out.page['resetRead'], { name: 'WebTransportError', streamErrorCode: 123, message: 'WebTransportError: Received RESET_STREAM.' });
     assert.deepEqual(out.server.log.streamErrors, [{ kind: 'reset', code: 77 }]);
+  });
+
+  it('the demo page of quic-peer listen --webtransport loads, connects and shows a measured RTT', () => {
+    const demo = (out as unknown as { demo: { status?: string; rttMs?: number; mbps?: number; echoed?: number; error?: string } }).demo;
+    assert.equal(demo.error, undefined, JSON.stringify(demo));
+    assert.match(demo.status ?? '', /^connected to https:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.ok((demo.rttMs ?? 0) > 0 && (demo.mbps ?? 0) > 0 && (demo.echoed ?? 0) > 0, JSON.stringify(demo));
   });
 
   it('a path the server does not serve (404) is an error in the page', () => {
