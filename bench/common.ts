@@ -20,5 +20,7 @@ export const CONTRACT_KEYS = [
   'datagram_loss',
   'heap_bytes_per_idle_conn',
   'bulk_inmem_nullkeys_mbps',
+  'wt_browser_bulk_mbps',
+  'wt_node_bulk_mbps',
 ] as const;
 export type ContractKey = (typeof CONTRACT_KEYS)[number];
