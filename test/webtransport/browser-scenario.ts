@@ -19,11 +19,16 @@ async function main(): Promise<void> {
   assertIsolated();
   const server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset'] });
   const log = newEchoLog();
-  const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; resetSeen?: unknown } = { closes: [] };
+  const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; connectionEndMs: Record<string, number> } = { closes: [], connectionEndMs: {} };
   void (async () => {
     for await (const s of server) {
       const path = s.request.path;
-      void s.closed.then((c) => serverSide.closes.push({ path, closeCode: c.closeCode, reason: c.reason }));
+      void s.closed.then((c) => {
+        serverSide.closes.push({ path, closeCode: c.closeCode, reason: c.reason });
+        // The browser closes its QUIC connection silently after its capsule: ours must end by itself.
+        const t0 = Date.now();
+        void s.connection.closed.then(() => (serverSide.connectionEndMs[path] = Date.now() - t0));
+      });
       if (path === '/echo') echoSession(s, log);
       else if (path === '/close') void serverClose(s);
       else if (path === '/reset') void resetEach(s);

@@ -19,7 +19,7 @@ export function requireChromium(ctx: Mocha.Context): void {
 describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)', function () {
   this.timeout(90_000);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  let out: { page: Record<string, any>; server: { closes: Array<{ path: string; closeCode: number; reason: string }>; log: { streamErrors: Array<{ kind: string; code: number }>; bidi: number } } };
+  let out: { page: Record<string, any>; server: { closes: Array<{ path: string; closeCode: number; reason: string }>; connectionEndMs: Record<string, number>; log: { streamErrors: Array<{ kind: string; code: number }>; bidi: number } } };
 
   before(async function () {
     requireChromium(this);
@@ -51,6 +51,9 @@ describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)
     assert.deepEqual(out.page['pageCloseSeen'], { closeCode: 4242, reason: 'page says done' }, JSON.stringify(out));
     assert.deepEqual(out.server.closes.find((c) => c.path === '/echo'), { path: '/echo', closeCode: 4242, reason: 'page says done' });
     assert.deepEqual(out.page['serverClose'], { closeCode: 7, reason: 'server says bye' }, JSON.stringify(out));
+    // The browser dropped its connection silently after its capsule; the server ended its own at
+    // once (not at the 30 s idle timeout: the scenario is over long before).
+    assert.ok(out.server.connectionEndMs['/echo'] !== undefined, JSON.stringify(out.server));
   });
 
   it("a reset stream's code, both ways", () => {
