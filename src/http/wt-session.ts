@@ -3,7 +3,7 @@
  * stream that carries its capsules, the streams and datagrams that name it. It has the shape of
  * quic-peer's `Session` (and of W3C WebTransport): `ready`, `closed`, `close({ closeCode, reason })`,
  * streams as web streams with backpressure, `datagrams`, `getStats()`; the iroh-http method names
- * too. `WtConnection` (wt-connection.ts) creates it and feeds it what arrives for it.
+ * too. `WtConnection` creates it and feeds it what arrives for it.
  */
 import { SessionClosedError, type BidirectionalStream, type CallablePromise, type CloseInfo, type ConnectionStats, type Session, type SessionDatagrams } from '../index.js';
 import { FRAME_DATA, FRAME_HEADERS, encodeFrame } from './h3-frames.js';

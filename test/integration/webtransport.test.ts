@@ -22,7 +22,7 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
   const serverSessions: WebTransportSession[] = [];
 
   before(async () => {
-    server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset'] });
+    server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset', '/drain'] });
     log = newEchoLog();
     void (async () => {
       for await (const s of server) {
@@ -36,6 +36,9 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
               await st.writable.abort(123);
             }
           })();
+        } else if (s.request.path === '/drain') {
+          await s.ready;
+          s.drain();
         } else {
           await s.ready;
           s.close({ closeCode: 9, reason: 'server closes' });
@@ -100,6 +103,15 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     const s = await dial('/close');
     assert.deepEqual(await s.closed, { closeCode: 9, reason: 'server closes' });
     await assert.rejects(s.createBidirectionalStream(), /session closed/);
+  });
+
+  it('hears DRAIN_WEBTRANSPORT_SESSION and stays open', async () => {
+    const s = await dial('/drain');
+    await s.draining;
+    const st = await s.createUnidirectionalStream();
+    await st.close();
+    s.close({ closeCode: 1, reason: 'drained' });
+    assert.deepEqual(await s.closed, { closeCode: 1, reason: 'drained' });
   });
 
   it('refuses an unknown path with 404 and a wrong certificate hash', async () => {

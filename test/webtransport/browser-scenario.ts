@@ -19,10 +19,11 @@ async function main(): Promise<void> {
   assertIsolated();
   const server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset'] });
   const log = newEchoLog();
-  const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; connectionEndMs: Record<string, number> } = { closes: [], connectionEndMs: {} };
+  const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; connectionEndMs: Record<string, number>; drafts: string[] } = { closes: [], connectionEndMs: {}, drafts: [] };
   void (async () => {
     for await (const s of server) {
       const path = s.request.path;
+      serverSide.drafts.push(s.draft);
       void s.closed.then((c) => {
         serverSide.closes.push({ path, closeCode: c.closeCode, reason: c.reason });
         // The browser closes its QUIC connection silently after its capsule: ours must end by itself.
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const browser = await launchChromium();
   let result: unknown;
   let demo: unknown;
+  let draft07: unknown;
   try {
     const p = await browser.newPage();
     await p.goto(page.url);
@@ -46,10 +48,38 @@ async function main(): Promise<void> {
     demo = await demoPage(browser);
   } finally {
     await browser.close();
+  }
+  // Chromium with its draft-07 feature on: both ends announce WEBTRANSPORT_MAX_SESSIONS.
+  const b07 = await launchChromium(['--enable-features=EnableWebTransportDraft07']);
+  try {
+    const before = serverSide.drafts.length;
+    const p = await b07.newPage();
+    await p.goto(page.url);
+    const echoed = await p.evaluate(async (base: string, hashHex: string) => {
+      const hash = new Uint8Array((hashHex.match(/../g) as string[]).map((x) => parseInt(x, 16)));
+      const wt = new WebTransport(`${base}echo`, { serverCertificateHashes: [{ algorithm: 'sha-256', value: hash }] });
+      await wt.ready;
+      const bs = await wt.createBidirectionalStream();
+      const w = bs.writable.getWriter();
+      await w.write(new TextEncoder().encode('draft-07 echo'));
+      await w.close();
+      let text = '';
+      const r = bs.readable.getReader();
+      for (;;) {
+        const { value, done } = await r.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      wt.close();
+      return text;
+    }, server.url(), server.certificateHash as string).catch((e: unknown) => `error: ${String(e)}`);
+    draft07 = { echoed, serverDraft: serverSide.drafts[before] };
+  } finally {
+    await b07.close();
     page.server.close();
     await server.close();
   }
-  process.stdout.write(`${JSON.stringify({ page: result, demo, server: { ...serverSide, log } })}\n`);
+  process.stdout.write(`${JSON.stringify({ page: result, demo, draft07, server: { ...serverSide, log } })}\n`);
 }
 
 /** `quic-peer listen --webtransport --echo`'s demo page: it loads, connects and shows a measured RTT. */

@@ -68,6 +68,12 @@ describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)
     assert.ok((demo.rttMs ?? 0) > 0 && (demo.mbps ?? 0) > 0 && (demo.echoed ?? 0) > 0, JSON.stringify(demo));
   });
 
+  it('negotiates draft-02 with Chromium as it is, draft-07 with its draft-07 feature on', () => {
+    const o = out as unknown as { draft07: { echoed: string; serverDraft: string }; server: { drafts: string[] } };
+    assert.equal(o.server.drafts[0], 'draft-02');
+    assert.deepEqual(o.draft07, { echoed: 'draft-07 echo', serverDraft: 'draft-07' });
+  });
+
   it('a path the server does not serve (404) is an error in the page', () => {
     assert.equal(out.page['notFound']?.name, 'WebTransportError');
   });

@@ -54,10 +54,10 @@ export interface Page {
 }
 
 /** Launches headless Chromium; `close()` also removes its profile and kills it if it lingers. */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   const puppeteer = (await import('puppeteer-core')).default;
   const userDataDir = mkdtempSync(join(tmpdir(), 'qp-wt-profile-'));
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, userDataDir, protocolTimeout: 60_000 });
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], userDataDir, protocolTimeout: 60_000 });
   return {
     newPage: () => browser.newPage() as unknown as Promise<Page>,
     close: async () => {
