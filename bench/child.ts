@@ -4,7 +4,8 @@
  * listens, then serves until its stdin ends or its hard deadline passes (it never outlives the
  * parent). Roles:
  *
- *   quic-server           a quic-peer Endpoint on 127.0.0.1:0 (ALPN bench/1). Per bidi stream, the
+ *   quic-server [RELAY]   a quic-peer Endpoint on 127.0.0.1:0 (ALPN bench/1), with RELAY (a relay URL)
+ *                         as its home relay when given (ready once connected to it). Per bidi stream, the
  *                         first byte says what to do: 'B' read to the end, answer the byte count
  *                         (8 bytes) and finish; 'E' echo every chunk; 'D' answer the number of
  *                         datagrams this session received so far.
@@ -78,8 +79,9 @@ async function serveSession(session: Session): Promise<void> {
   }
 }
 
-async function quicServer(): Promise<() => Promise<void>> {
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
+async function quicServer(relay: string): Promise<() => Promise<void>> {
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024, ...(relay ? { relays: [relay] } : {}) });
+  if (relay) await ep.online({ timeoutMs: 10_000 });
   void (async () => {
     for (let s = await Session.accept(ep); s !== null; s = await Session.accept(ep)) void serveSession(s).catch(() => {});
   })().catch(() => {});
@@ -214,7 +216,7 @@ async function main(): Promise<void> {
   let stop: () => Promise<void>;
   switch (role) {
     case 'quic-server':
-      stop = await quicServer();
+      stop = await quicServer(arg);
       break;
     case 'pipeline-recv':
       stop = pipelineRecv(arg);

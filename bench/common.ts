@@ -22,5 +22,8 @@ export const CONTRACT_KEYS = [
   'bulk_inmem_nullkeys_mbps',
   'wt_browser_bulk_mbps',
   'wt_node_bulk_mbps',
+  // [relay]: the same bulk upload through `quic-peer relay` (iroh's relay protocol), quic-peer and iroh.
+  'relay_bulk_mbps',
+  'iroh_relay_bulk_mbps',
 ] as const;
 export type ContractKey = (typeof CONTRACT_KEYS)[number];

@@ -7,9 +7,17 @@
  * starts it with runIsolated() from test/interop/netns.ts, and this script checks isolationStatus()
  * itself before it loads iroh (exit 3 otherwise).
  *
- *   node bench/iroh-bench.cjs BYTES HANDSHAKES RUNS [PATH_OF_COMPILED_netns.js]
+ *   node bench/iroh-bench.cjs BYTES HANDSHAKES RUNS [PATH_OF_COMPILED_netns.js [PATH_OF_COMPILED_cli/main.js]]
  *
  * Prints one JSON line: {"bulkMbps":[...per run], "handshakeMs":[...], "bytes":N}.
+ *
+ * With the CLI's path, the two endpoints talk THROUGH A RELAY: this script starts `quic-peer relay`
+ * on 127.0.0.1 (inside the namespace), both endpoints use it (RelayMode.customFromUrls), the
+ * dialler knows only the server's id and relay URL, and UDP is blackholed in the namespace (a
+ * policy routing rule, `ip rule ... ipproto udp blackhole`, ahead of the local table) so that
+ * iroh's hole punching finds no direct path while the relay's TCP still flows. The JSON line
+ * then adds "relayBytes" (what the relay forwarded, from its metrics) and "paths" (iroh's view of
+ * the last connection's paths).
  */
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -33,21 +41,29 @@ async function main() {
   const dir = path.dirname(require.resolve('@number0/iroh/package.json', { paths: [__dirname, process.cwd()] }));
   const iroh = require(path.join(dir, 'index.js'));
   const { Endpoint, EndpointAddr, EndpointId, RelayMode, presetMinimal } = iroh;
-  const make = async () => {
+  const cliMain = process.argv[6];
+  if (cliMain) blackholeUdp();
+  const relay = cliMain ? await startRelay(cliMain) : undefined;
+  const make = async (bind) => {
     const b = Endpoint.builder();
     presetMinimal(b);
-    b.relayMode(RelayMode.disabled());
-    b.bindAddr('127.0.0.1:0');
+    b.relayMode(relay ? RelayMode.customFromUrls([relay.url]) : RelayMode.disabled());
+    b.bindAddr(bind);
     b.alpns([ALPN]);
-    return b.bind();
+    const ep = await b.bind();
+    if (relay) await ep.online();
+    return ep;
   };
-  const server = await make();
-  const client = await make();
+  const server = await make('127.0.0.1:0');
+  const client = await make('127.0.0.1:0');
   const port = server
     .boundSockets()
     .map(String)
     .find((s) => s.startsWith('127.0.0.1:'));
-  const target = () => new EndpointAddr(EndpointId.fromString(server.id().toString()), null, [port]);
+  const target = () =>
+    relay
+      ? new EndpointAddr(EndpointId.fromString(server.id().toString()), relay.url, [])
+      : new EndpointAddr(EndpointId.fromString(server.id().toString()), null, [port]);
 
   // Server: per connection, every bidi stream is read to its end and answered with its length.
   void (async () => {
@@ -82,6 +98,7 @@ async function main() {
   }
 
   const bulkMbps = [];
+  let paths = null;
   const chunk = Array.from(Buffer.alloc(64 * 1024, 0x61));
   for (let r = 0; r < runs; r++) {
     const conn = await client.connect(target(), ALPN);
@@ -95,11 +112,63 @@ async function main() {
     const ms = performance.now() - t0;
     if (Number(answer) !== bytes) throw new Error(`iroh server counted ${answer} bytes, sent ${bytes}`);
     bulkMbps.push((bytes * 8) / (ms * 1000));
+    try {
+      paths = String(conn.paths ? JSON.stringify(conn.paths()) : 'n/a').slice(0, 500);
+    } catch (e) {
+      paths = `paths(): ${e && e.message}`;
+    }
     conn.close(0n, Array.from(Buffer.from('bye')));
   }
-  process.stdout.write(JSON.stringify({ bulkMbps, handshakeMs, bytes }) + '\n');
   await Promise.race([Promise.all([client.close(), server.close()]), new Promise((r) => setTimeout(r, 2000))]);
+  if (relay) {
+    const metrics = await relay.stop();
+    const m = /forwarded_bytes=(\d+)/.exec(metrics);
+    process.stdout.write(JSON.stringify({ bulkMbps, handshakeMs, bytes, relayBytes: m ? Number(m[1]) : null, paths }) + '\n');
+  } else {
+    process.stdout.write(JSON.stringify({ bulkMbps, handshakeMs, bytes }) + '\n');
+  }
   process.exit(0);
+}
+
+/**
+ * No UDP in this namespace from now on (IPv4 and IPv6): a rule ahead of the local table sends
+ * every UDP packet to a blackhole (sends fail with EINVAL), while TCP, the relay's transport, is
+ * untouched. Only ever inside the namespace, which this script checked.
+ */
+function blackholeUdp() {
+  const { execFileSync } = require('node:child_process');
+  for (const fam of ['-4', '-6']) {
+    for (const args of [['rule', 'del', 'pref', '0'], ['rule', 'add', 'pref', '100', 'lookup', 'local'], ['rule', 'add', 'pref', '10', 'ipproto', 'udp', 'blackhole']]) {
+      execFileSync('ip', [fam, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+  }
+}
+
+/** Starts `quic-peer relay` on 127.0.0.1 (this namespace); resolves with its URL and a stop() giving its last metrics line. */
+function startRelay(cliMain) {
+  const { spawn } = require('node:child_process');
+  const proc = spawn(process.execPath, [cliMain, 'relay', '--bind', '127.0.0.1:0', '--metrics-interval', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (s) => (err = (err + s).slice(-20000)));
+  const exited = new Promise((r) => proc.on('close', r));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`quic-peer relay printed no URL: ${err}`)), 10000);
+    proc.stdout.setEncoding('utf8').on('data', (s) => {
+      out += s;
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        url: m[1],
+        async stop() {
+          proc.kill('SIGINT');
+          await exited;
+          return err.trim().split('\n').filter((l) => l.includes('metrics')).pop() || '';
+        },
+      });
+    });
+  });
 }
 
 setTimeout(() => {

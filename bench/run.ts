@@ -27,6 +27,7 @@ import { BENCH_ALPN, CONTRACT_KEYS, PIPE_DCID_LEN, PIPE_PN_LEN, type ContractKey
 import { killChildren, machineInfo, mbps, median, percentile, startChild, withTimeout } from './proc.js';
 import { readAll, streamUpload } from './upload.js';
 import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
+import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 
 
 type Mode = 'full' | 'quick' | 'smoke';
@@ -44,13 +45,15 @@ interface Sizes {
   datagramMs: number;
   idleConns: number;
   inmemBytes: number;
+  relayBytes: number;
+  relayRuns: number;
   wtBytes: number;
 }
 const MB = 1_000_000;
 const SIZES: Record<Mode, Sizes> = {
-  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, wtBytes: 20 * MB },
-  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, wtBytes: 20 * MB },
-  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, wtBytes: 1 * MB },
+  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB },
+  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB },
+  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -422,6 +425,19 @@ async function main(): Promise<void> {
     return results.iroh_bulk_mbps ?? NaN;
   });
   if (Number.isNaN(results.iroh_bulk_mbps)) results.iroh_bulk_mbps = null;
+  await run('relay_bulk_mbps', async () => {
+    const r = await withTimeout(quicPeerRelayBulk(sz.relayBytes, sz.relayRuns), 120_000, 'relay bulk');
+    extra['relay_bulk'] = r.details;
+    notes.relay_bulk_mbps = `quic-peer client -> quic-peer server child through \`quic-peer relay\` (a third process; TCP + WebSocket on loopback), ticket with the relay only, ${sz.relayBytes / MB} MB one stream`;
+    return r.mbps;
+  });
+  await run('iroh_relay_bulk_mbps', async () => {
+    const r = await withTimeout(irohRelayBulk(sz.relayBytes, sz.relayRuns), 100_000, 'iroh relay bulk');
+    extra['iroh_relay_bulk'] = r.details;
+    notes.iroh_relay_bulk_mbps = r.note;
+    return r.mbps ?? NaN;
+  });
+  if (Number.isNaN(results.iroh_relay_bulk_mbps)) results.iroh_relay_bulk_mbps = null;
   if (results.iroh_bulk_mbps === null && results.iroh_handshake_ms_p50 === undefined) {
     results.iroh_handshake_ms_p50 = null;
     notes.iroh_handshake_ms_p50 = notes.iroh_bulk_mbps ?? 'not measured';

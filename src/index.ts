@@ -1,7 +1,8 @@
 /**
  * quic-peer's public API: endpoints and WebTransport-shaped sessions over QUIC v1 with iroh's
  * TLS (Ed25519 raw public keys), identities, addressing and tickets. The handle registry for
- * callers across a worker or native boundary is `quic-peer/handles`.
+ * callers across a worker or native boundary is `quic-peer/handles`. The iroh relay protocol
+ * (client and server) is `RelayClient` / `RelayServer`.
  */
 export { Endpoint, DEFAULT_ALPN, type EndpointOptions } from './session/endpoint.js';
 export type { CertificateKeyPair, DialTlsOptions, EndpointTlsOptions } from './session/x509-options.js';
@@ -49,3 +50,12 @@ export {
 export { CryptoRandom, type Random } from './tls/random.js';
 export type { KeyLogger } from './tls/engine.js';
 export { TlsAlert } from './tls/alerts.js';
+export {
+  RelayClient,
+  RelayError,
+  probeRelay,
+  type RelayClientOptions,
+  type RelayErrorReason,
+  type RelayState,
+} from './relay/client.js';
+export { RelayServer, DEFAULT_RELAY_LIMITS, type RelayCloseOptions, type RelayLimits, type RelayMetrics, type RelayServerOptions } from './relay/server.js';

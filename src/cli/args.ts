@@ -103,3 +103,23 @@ export function alpnOpts(p: ParsedArgs, name: string): string[] | undefined {
   }
   return values;
 }
+
+/**
+ * The relay URLs of the repeatable `--relay` option (http://, https://, ws:// or wss://), or
+ * undefined when it is not given; anything else is a usage error naming the option.
+ */
+export function relayOpts(p: ParsedArgs): string[] | undefined {
+  const values = p.options.get('relay');
+  for (const v of values ?? []) {
+    let scheme = '';
+    try {
+      scheme = new URL(v).protocol;
+    } catch {
+      // reported below
+    }
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(scheme)) {
+      throw new UsageError(`option '--relay' takes a relay URL (http://, https://, ws:// or wss://), got '${v}'`);
+    }
+  }
+  return values;
+}

@@ -1,11 +1,11 @@
 import { ConnectError, DEFAULT_ALPN, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
-import { UsageError, alpnOpts, intOpt, parseArgs } from './args.js';
+import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
 import { bindEndpoint, releaseStdin, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 export const CONNECT_HELP = `quic-peer connect: dial a quic-peer or iroh peer and pipe a stream
 
-Usage: quic-peer connect [options] <id@ip:port | endpoint ticket>
+Usage: quic-peer connect [options] <id@ip:port | endpoint ticket | id --relay URL>
 
 Opens one bidirectional stream, pipes stdin into it (finishing it at EOF) and the stream to
 stdout, then closes the session.
@@ -19,6 +19,9 @@ Options:
   --qlog DIR        write a qlog trace (JSON-SEQ, qvis) of the connection into DIR
                     (<odcid>-client.sqlog)
   --timeout-ms N    give up when the handshake has not completed after N ms (default 10000)
+  --relay URL       the peer's relay (iroh relay protocol: http:// or https://), tried with
+                    the ticket's relays and direct addresses; the first that answers wins
+                    (repeatable)
 
 ${EXIT_STATUS_HELP}`;
 
@@ -29,6 +32,7 @@ export const CONNECT_SPEC = {
   keylog: { value: true },
   qlog: { value: true },
   'timeout-ms': { value: true },
+  relay: { value: true, repeat: true },
   help: {},
 } as const;
 
@@ -39,7 +43,9 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
     return 0;
   }
   if (p.positionals.length !== 1) throw new UsageError(`expected one remote (id@ip:port or a ticket), got ${p.positionals.length}`);
-  const remote = parseRemoteArg(p.positionals[0]!);
+  const relays = relayOpts(p);
+  const parsed = parseRemoteArg(p.positionals[0]!, relays);
+  const remote: EndpointAddr = relays ? { ...parsed, relays: [...(parsed.relays ?? []), ...relays] } : parsed;
   const timeoutMs = intOpt(p, 'timeout-ms', 10_000);
   const alpn = alpnOpts(p, 'alpn')?.[0] ?? DEFAULT_ALPN;
   const ep = await bindEndpoint(p, { acceptIncoming: false });
@@ -76,7 +82,7 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
  * The remote as typed: a malformed one, or one that names no address we could dial (a bare id: we
  * have no discovery), is a usage error.
  */
-function parseRemoteArg(text: string): EndpointAddr {
+function parseRemoteArg(text: string, relays: readonly string[] | undefined): EndpointAddr {
   let remote: EndpointAddr;
   try {
     remote = parseRemote(text);
@@ -84,9 +90,8 @@ function parseRemoteArg(text: string): EndpointAddr {
     if (e instanceof InvalidRemoteError) throw new UsageError(e.message);
     throw e;
   }
-  if (remote.addrs.length === 0) {
-    if ((remote.relays ?? []).length > 0) throw new CliError(`the ticket of ${remote.id.toShortString()} lists only relays, which quic-peer cannot use yet`);
-    throw new UsageError(`'${text}' names no address: give id@ip:port or a ticket`);
+  if (remote.addrs.length === 0 && (remote.relays ?? []).length === 0 && relays === undefined) {
+    throw new UsageError(`'${text}' names no address: give id@ip:port, a ticket, or the id with --relay URL`);
   }
   return remote;
 }
@@ -94,7 +99,8 @@ function parseRemoteArg(text: string): EndpointAddr {
 /** One line saying why the dial failed, in the command's words. */
 function dialFailure(e: ConnectError, remote: EndpointAddr, timeoutMs: number): CliError {
   if (e.kind === 'timeout') {
-    const where = remote.addrs.length === 1 ? `${remote.id.toShortString()}@${remote.addrs[0]}` : `${remote.id.toShortString()} (at ${remote.addrs.join(', ')})`;
+    const all = [...remote.addrs, ...(remote.relays ?? []).map((r) => `relay ${r}`)];
+    const where = all.length === 1 && remote.addrs.length === 1 ? `${remote.id.toShortString()}@${remote.addrs[0]}` : `${remote.id.toShortString()} (at ${all.join(', ')})`;
     return new CliError(`no answer from ${where} within ${timeoutMs} ms: nothing is listening there, or the packets are lost`);
   }
   return new CliError(e.message.split('\n')[0]!);

@@ -1,16 +1,19 @@
 import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
 import { echoSession, type Traffic } from './echo.js';
 import { runListenWebTransport } from './listen-wt.js';
-import { UsageError, alpnOpts, intOpt, parseArgs } from './args.js';
+import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
 import { bindEndpoint, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
+
+/** How long `listen` waits for its home relay before printing the ticket anyway. */
+const RELAY_WAIT_MS = 5_000;
 
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
 
 Usage: quic-peer listen [options]
 
-Prints 'listening <id>@<ip:port>' for each address a peer can dial and 'ticket <endpoint…>' on
-stderr, then:
+Prints 'listening <id>@<ip:port>' for each address a peer can dial, 'relay <url>' once connected
+to the home relay (with --relay), and 'ticket <endpoint…>' on stderr, then:
   without --echo  accepts ONE session and pipes its first bidirectional stream to stdout and
                   stdin into it (like iroh's dumbpipe); exits when both directions are done.
                   A terminal is not read: with stdin a terminal the listener only receives, so
@@ -41,6 +44,9 @@ Options:
   --cert F --key F  with --webtransport: serve this certificate (PEM) rather than a new ECDSA
                     P-256 one valid 13 days (browsers take a hash only for such certificates)
   --page-port N     with --webtransport: the demo page's port on localhost (default any free one)
+  --relay URL       use this relay (iroh relay protocol: http:// or https://; repeatable, the
+                    first to answer becomes the home relay): peers reach us through it with
+                    the printed ticket, which carries it, even with no direct address
 
 ${EXIT_STATUS_HELP}`;
 
@@ -56,6 +62,7 @@ export const LISTEN_SPEC = {
   cert: { value: true },
   key: { value: true },
   'page-port': { value: true },
+  relay: { value: true, repeat: true },
   help: {},
 } as const;
 
@@ -69,7 +76,8 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
   if (p.flags.has('webtransport')) return runListenWebTransport(p, signal);
   for (const o of ['cert', 'key', 'page-port'] as const) if (p.options.has(o)) throw new UsageError(`option '--${o}' goes with '--webtransport'`);
   const maxSessions = intOpt(p, 'max-sessions', 4096);
-  const ep = await bindEndpoint(p, { alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN], maxSessions });
+  const relays = relayOpts(p);
+  const ep = await bindEndpoint(p, { alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN], maxSessions, ...(relays ? { relays } : {}) });
   const log = new SessionLog();
   // Ctrl-C: close every session (the peers see why) and the endpoint: pending accepts and
   // streams then end, and the serving functions return.
@@ -82,6 +90,17 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
   try {
     if (signal.aborted) return 0;
     for (const a of ep.addr().addrs) stderr(`listening ${ep.id.toString()}@${a}`);
+    const home = ep.homeRelay();
+    if (home !== undefined) {
+      // The ticket carries the relay either way; say whether peers can reach us through it yet.
+      try {
+        await ep.online({ timeoutMs: RELAY_WAIT_MS, signal });
+        stderr(`relay ${home}`);
+      } catch (e) {
+        if (signal.aborted) return 0;
+        stderr(`relay ${home}: not connected yet (${(e as Error).message}); retrying in the background`);
+      }
+    }
     stderr(`ticket ${ep.ticket()}`);
     return p.flags.has('echo') ? await serveEcho(ep, log) : await pipeOne(ep, log);
   } finally {

@@ -13,6 +13,7 @@ import { runGet } from './get.js';
 import { runServe } from './serve.js';
 import { EXIT_STATUS_HELP, exitStatusOf, watchStopSignals, type StopSignal } from './exit.js';
 import { runListen } from './listen.js';
+import { runRelay } from './relay.js';
 
 const HELP = `quic-peer: a pure TypeScript QUIC peer that speaks iroh's dialect
 
@@ -21,6 +22,7 @@ Usage:
                                 a 100 MB transfer (what 'npm start' runs)
   quic-peer listen [--help]     accept sessions; pipe one stream, or --echo everything
   quic-peer connect [--help]    dial <id@ip:port | ticket> and pipe stdin/stdout over a stream
+  quic-peer relay [--help]      an iroh relay server (iroh nodes and quic-peer meet through it)
   quic-peer get [--help]        download https:// URLs over HTTP/3 or hq-interop (X.509)
   quic-peer serve [--help]      serve a directory over HTTP/3 and hq-interop (X.509)
   quic-peer --help              this text
@@ -45,6 +47,8 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
       return runListen(rest, signal);
     case 'connect':
       return runConnect(rest, signal);
+    case 'relay':
+      return runRelay(rest, signal);
     case 'get':
       return runGet(rest, signal);
     case 'serve':

@@ -13,6 +13,7 @@ import type * as X509 from '@peculiar/x509';
 /** The key of a generated certificate. ECDSA P-256 is what most QUIC servers use. */
 export type CertificateKeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519' | 'rsa-2048' | 'rsa-3072';
 
+/** What `generateCertificate` and `generateSelfSigned` make. */
 export interface GenerateCertificateOptions {
   /** DNS names and IP addresses the certificate is valid for (subjectAltName); the first is also its CN. */
   readonly names: readonly string[];
@@ -24,14 +25,17 @@ export interface GenerateCertificateOptions {
   readonly ca?: boolean;
   /** A CA's pathLenConstraint. */
   readonly pathLength?: number;
-  /** Validity; default from one hour ago for `validDays` (default 365) days. */
+  /** Start of validity; default one hour ago. */
   readonly notBefore?: Date;
+  /** End of validity; default `notBefore` plus `validDays`. */
   readonly notAfter?: Date;
+  /** Days of validity when `notAfter` is not given (default 365). */
   readonly validDays?: number;
   /** Extended key usage; default both serverAuth and clientAuth for a leaf, none for a CA. */
   readonly extKeyUsage?: readonly ('serverAuth' | 'clientAuth')[];
 }
 
+/** A generated certificate, its key, and the hash to pin it by. */
 export interface GeneratedCertificate {
   /** The certificate, PEM (alone: append the issuer's chain to serve it with its intermediates). */
   readonly cert: string;

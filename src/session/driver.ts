@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { EndpointCore, EndpointEvent } from '../quic/endpoint/endpoint-core.js';
 import { BufferPool, type PooledBuffer } from '../codec/pool.js';
 import { parseSocketAddr } from './addressing.js';
+import { isRelayAddress } from './relay-paths.js';
 
 /**
  * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (the QUIC and TLS
@@ -42,6 +43,11 @@ export interface DriverOptions {
    * in the send callback, or is thrown by `send` itself (a port Node rejects).
    */
   onSendError?(address: string, e: Error): void;
+  /**
+   * Sends a datagram on a relay path (an address `isRelayAddress` recognises): copies `datagram`
+   * before returning (its buffer is reused at once). Without it such datagrams are dropped.
+   */
+  sendRelay?(address: string, datagram: Uint8Array): void;
 }
 
 export interface BoundSocket {
@@ -132,13 +138,18 @@ export class UdpDriver {
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    this.receive(address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+  }
+
+  /** A datagram arrived from `address`: a socket's, or one a relay path carried. */
+  receive(address: string, datagram: Uint8Array): void {
     if (this.closed) return;
     this.counters.received++;
-    const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
     const now = this.now();
     if (Number.isNaN(this.busySince)) this.busySince = now;
     try {
-      this.core.handleDatagram(now, address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+      this.core.handleDatagram(now, address, datagram);
     } catch (e) {
       this.coreError(e);
     }
@@ -187,6 +198,12 @@ export class UdpDriver {
         return;
       }
       const address = t.address;
+      if (isRelayAddress(address)) {
+        this.counters.sent++;
+        this.opts.sendRelay?.(address, buf.bytes.subarray(0, t.length));
+        buf.release();
+        continue;
+      }
       const to = this.resolve(address);
       const sock = this.sockets.find((s) => s.family === to.family) ?? this.sockets[0]!;
       buf.length = t.length;

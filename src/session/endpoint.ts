@@ -9,7 +9,8 @@ import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, t
 import { dialX509Settings, resolveEndpointTls, serverX509Settings, SystemRoots, type EndpointTlsOptions, type EndpointX509 } from './x509-options.js';
 import type { ConnectionTlsOptions } from '../quic/connection/handshake.js';
 import { isIP } from 'node:net';
-import { DEFAULT_BIND, advertisedAddrs, pickDialAddress } from './local-addrs.js';
+import { DEFAULT_BIND, advertisedAddrs, pickDialAddresses } from './local-addrs.js';
+import { RelayPaths, normalizeRelayUrl, parseRelayAddress, relayAddress } from './relay-paths.js';
 import { KeyLogFile } from './keylog.js';
 import { QlogDir } from './qlog-files.js';
 import { ConnectError, InvalidArgumentError } from './errors.js';
@@ -56,12 +57,25 @@ export interface EndpointOptions {
    */
   readonly qlogDir?: string;
   /**
+   * Relay URLs (iroh's relay protocol; `http://` or `https://`, e.g. a `quic-peer relay`, or
+   * iroh's production relays). Each is probed (`GET /ping`) when binding and the first to answer
+   * becomes the home relay: we stay connected to it, our tickets carry it, and peers reach us
+   * through it with no direct address. Default: none (no relay is contacted; tickets carry only
+   * socket addresses). Dialling a ticket that names a relay works either way.
+   */
+  readonly relays?: readonly string[];
+  /** Extra trust anchors (PEM) for `https://` relays with a private CA (tests, local networks). */
+  readonly relayCa?: string;
+  /**
    * How incoming sessions are authenticated: `{ mode: 'rawPublicKey' }` (iroh's, the default) or
    * `{ mode: 'x509', cert, key }` with a PEM chain and key (see the README, "X.509 mode"). An
    * X.509 endpoint's dials are X.509 dials too.
    */
   readonly tls?: EndpointTlsOptions;
 }
+
+/** How long binding waits for the relays' `/ping` answers before keeping the first URL as home. */
+const RELAY_PROBE_MS = 2_000;
 
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
 export class Endpoint implements SessionHost {
@@ -73,8 +87,13 @@ export class Endpoint implements SessionHost {
   private readonly driver: UdpDriver;
   private readonly secretKey: Uint8Array;
   private readonly sessions = new Map<ConnectionHandle, SessionState>();
-  /** Our dials whose handshake has not completed: a send error to their address fails them. */
-  private readonly dialling = new Set<ConnectionHandle>();
+  /**
+   * Our dials whose handshake has not completed, with the addresses they still try: a send error
+   * to one (or the relay's EndpointGone) removes it, and the dial fails when none is left.
+   */
+  private readonly dialling = new Map<ConnectionHandle, Set<string>>();
+  /** The relays we use: clients by URL, the home relay. */
+  private readonly relays: RelayPaths;
   /** Incoming connections whose handshake completed, waiting for `Session.accept`. */
   private readonly acceptQueue: SessionState[] = [];
   private acceptWaiters: Array<(s: SessionState | null) => void> = [];
@@ -98,6 +117,7 @@ export class Endpoint implements SessionHost {
     dialTimeoutMs: number,
     keyLog: KeyLogger | undefined,
     keyLogFile: KeyLogFile | undefined,
+    relayCa: string | undefined,
     x509: EndpointX509 | undefined,
   ) {
     this.secretKey = secretKey;
@@ -114,6 +134,16 @@ export class Endpoint implements SessionHost {
         // affected connection handles itself; the endpoint keeps serving the others.
       },
       onSendError: (address, e) => this.onSendError(address, e),
+      sendRelay: (address, datagram) => void this.relays.send(address, datagram),
+    });
+    this.relays = new RelayPaths({
+      secretKey,
+      ...(relayCa !== undefined ? { ca: relayCa } : {}),
+      onDatagram: (address, datagram) => this.driver.receive(address, datagram),
+      onPeerGone: (address) => this.addressFailed(address, () => {
+        const { url, peer } = parseRelayAddress(address);
+        return new ConnectError('unreachable', `${EndpointId.fromBytes(peer).toShortString()} is not connected to relay ${url} (EndpointGone)`);
+      }),
     });
   }
 
@@ -124,6 +154,13 @@ export class Endpoint implements SessionHost {
    */
   static async bind(options: EndpointOptions = {}): Promise<Endpoint> {
     checkEndpointOptions(options);
+    const relayUrls = (options.relays ?? []).map((u) => {
+      try {
+        return normalizeRelayUrl(u);
+      } catch (e) {
+        throw new InvalidArgumentError(`Endpoint.bind: relays: ${(e as Error).message}`);
+      }
+    });
     const random = new CryptoRandom();
     const secretKey = parseSecret(options.secretKey, random);
     const x509 = resolveEndpointTls(options.tls);
@@ -199,8 +236,9 @@ export class Endpoint implements SessionHost {
       retry: options.retry ?? 'underLoad',
       ...(qlogDir ? { qlog: qlogDir.factory } : {}),
     });
-    const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile, x509);
+    const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile, options.relayCa, x509);
     ep.qlogDir = qlogDir;
+    if (relayUrls.length > 0) await ep.relays.chooseHome(relayUrls, RELAY_PROBE_MS);
     return ep;
   }
 
@@ -210,7 +248,33 @@ export class Endpoint implements SessionHost {
    * IPv6 link-local one, which is useless without a zone).
    */
   addr(): EndpointAddr {
-    return { id: this.id, addrs: advertisedAddrs(this.boundAddresses) };
+    const home = this.relays.home;
+    return { id: this.id, addrs: advertisedAddrs(this.boundAddresses), relays: home !== undefined ? [home] : [] };
+  }
+
+  /**
+   * Our home relay's URL (see `EndpointOptions.relays`), or undefined without relays. Our
+   * tickets carry it; peers reach us through it.
+   */
+  homeRelay(): string | undefined {
+    return this.relays.home;
+  }
+
+  /**
+   * Resolves once we are connected to our home relay (at once without relays): from then on a
+   * peer holding our ticket reaches us through it. Rejects with a ConnectError naming the relay
+   * when `timeoutMs` (default: the dial timeout) passes first, or with the signal's reason.
+   */
+  async online(options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+    const home = this.relays.home;
+    if (home === undefined) return;
+    const timeoutMs = options.timeoutMs ?? this.dialTimeoutMs;
+    try {
+      await this.relays.client(home).connected({ timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (e) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw new ConnectError('unreachable', `home relay ${home}: ${(e as Error).message}`);
+    }
   }
 
   /** An iroh `endpoint…` ticket for our id and addresses. */
@@ -260,7 +324,7 @@ export class Endpoint implements SessionHost {
       this.closing = new Promise<void>((resolve) => {
         this.closedResolve = resolve;
       }).then(async () => {
-        await this.driver.close();
+        await Promise.all([this.driver.close(), this.relays.close()]);
         this.keyLogFile?.close();
         await this.qlogDir?.close();
       });
@@ -305,42 +369,69 @@ export class Endpoint implements SessionHost {
   }
 
   /**
-   * @internal Starts a connection to `remote` and registers its state for events; throws a
+   * @internal Starts a connection to `remote` and registers its state for events; rejects with a
    * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
    */
-  dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): SessionState {
+  async dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): Promise<SessionState> {
     if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
+    const started = this.now();
     const alpn = options.alpn ?? DEFAULT_ALPN;
     if (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255) throw new InvalidArgumentError('alpn must be a non-empty string of at most 255 bytes');
     if (options.x509) return this.dialX509(remote, alpn, options, options.x509);
     let addr: EndpointAddr;
     if (remote instanceof EndpointId) addr = parseRemote(remote.toString(), options.directAddrs);
     else if (typeof remote === 'string') addr = parseRemote(remote, options.directAddrs);
-    else addr = { id: remote.id, addrs: [...remote.addrs, ...(options.directAddrs ?? [])] };
-    if (addr.addrs.length === 0) {
-      const relays = (addr.relays ?? []).length > 0 ? ' (only relay URLs, which quic-peer cannot use yet)' : '';
-      throw new ConnectError('no-address', `no direct address to dial ${addr.id.toString()}${relays}: pass directAddrs, an id@ip:port or a ticket`);
+    else addr = { id: remote.id, addrs: [...remote.addrs, ...(options.directAddrs ?? [])], relays: [...(remote.relays ?? [])] };
+    const relayUrls: string[] = [];
+    for (const u of [...(addr.relays ?? []), ...(options.relays ?? [])]) {
+      let url: string;
+      try {
+        url = normalizeRelayUrl(u);
+      } catch (e) {
+        throw new InvalidArgumentError(`relays: ${(e as Error).message}`);
+      }
+      if (!relayUrls.includes(url)) relayUrls.push(url);
     }
-    const choice = pickDialAddress(addr.addrs, this.boundAddresses);
-    if (!('address' in choice)) throw new ConnectError('no-address', `no address of ${addr.id.toString()} can be dialled: ${choice.why}`);
-    const address = choice.address;
-    return this.open(address, `${addr.id.toShortString()}@${address}`, {
+    const direct = addr.addrs.length > 0 ? pickDialAddresses(addr.addrs, this.boundAddresses) : { addresses: [], why: '' };
+    if (direct.addresses.length === 0 && relayUrls.length === 0) {
+      if (addr.addrs.length === 0) throw new ConnectError('no-address', `no address to dial ${addr.id.toString()}: pass directAddrs or relays, an id@ip:port or a ticket`);
+      throw new ConnectError('no-address', `no address of ${addr.id.toString()} can be dialled: ${direct.why}`);
+    }
+    // Relays and direct addresses are tried at once, and the first the peer answers on wins
+    // (Connection's alternateAddresses). With only relays to try, the dial first waits for one
+    // to be connected, so that a relay that is down fails the dial at once, naming it.
+    // The time spent waiting for a relay counts toward the dial's timeout.
+    let timeoutMs = options.timeoutMs;
+    if (direct.addresses.length === 0) {
+      await this.relayReady(relayUrls, options.timeoutMs, options.signal);
+      timeoutMs = Math.max(1, Math.ceil(options.timeoutMs - (this.now() - started)));
+    } else {
+      for (const u of relayUrls) this.relays.client(u);
+    }
+    if (this.closing) throw new ConnectError('endpoint', 'the endpoint is closed');
+    const candidates = [...direct.addresses, ...relayUrls.map((u) => relayAddress(u, addr.id.bytes))];
+    const address = candidates[0]!;
+    return this.open(address, `${addr.id.toShortString()}@${candidates.length === 1 ? address : `{${candidates.join(', ')}}`}`, {
       secretKey: this.secretKey,
       certificateType: 'rawPublicKey',
       alpnProtocols: [alpn],
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-    }, options.timeoutMs);
+    }, timeoutMs, candidates);
   }
 
-  /** Opens a client connection to `address` and registers its state. */
-  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number): SessionState {
+  /**
+   * Opens a client connection to `addresses` (the first, and the others at once as alternates:
+   * the first the server answers on wins) and registers its state.
+   */
+  private open(address: string, target: string, tls: ConnectionTlsOptions, timeoutMs: number, candidates: readonly string[] = [address]): SessionState {
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {
         tls,
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.
         transport: { handshakeTimeoutMs: timeoutMs },
+        ...(candidates.length > 1 ? { alternateAddresses: candidates.slice(1) } : {}),
       });
     } catch (e) {
       if (e instanceof EndpointError) throw new ConnectError('endpoint', e.message);
@@ -348,7 +439,7 @@ export class Endpoint implements SessionHost {
     }
     const state = new SessionState(opened.handle, opened.connection, target, this.scheduleTransmit);
     this.sessions.set(opened.handle, state);
-    this.dialling.add(opened.handle);
+    this.dialling.set(opened.handle, new Set(candidates));
     const settled = (): void => void this.dialling.delete(opened.handle);
     state.ready.then(settled, settled);
     this.schedule();
@@ -360,14 +451,15 @@ export class Endpoint implements SessionHost {
     if (typeof remote !== 'string') throw new InvalidArgumentError('an X.509 dial names its server by "ip:port" (or "host:port")');
     const sa = parseSocketAddr(remote.trim());
     if (sa.port === 0) throw new InvalidArgumentError(`${remote}: port 0 cannot be dialled`);
-    const choice = pickDialAddress([formatSocketAddr(sa)], this.boundAddresses);
-    if (!('address' in choice)) throw new ConnectError('no-address', `${remote} cannot be dialled: ${choice.why}`);
+    const choice = pickDialAddresses([formatSocketAddr(sa)], this.boundAddresses);
+    const address = choice.addresses[0];
+    if (address === undefined) throw new ConnectError('no-address', `${remote} cannot be dialled: ${choice.why}`);
     const settings = dialX509Settings(x.tls, { serverName: x.serverName, ip: sa.host }, this.systemRoots, () => Date.now());
     // Without a client certificate of its own, a dial presents the endpoint's (mutual authentication).
     const identities = settings.identities.length > 0 ? settings.identities : (this.x509?.identities ?? []);
     // RFC 6066 §3: SNI carries host names only, never an IP literal.
     const sni = x.serverName !== undefined && isIP(x.serverName) === 0 ? x.serverName : undefined;
-    return this.open(choice.address, `${x.serverName ?? sa.host}@${choice.address}`, {
+    return this.open(address, `${x.serverName ?? sa.host}@${address}`, {
       secretKey: this.secretKey,
       certificateType: 'x509',
       alpnProtocols: [alpn],
@@ -375,6 +467,30 @@ export class Endpoint implements SessionHost {
       ...(sni !== undefined ? { serverName: sni } : {}),
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
     }, options.timeoutMs);
+  }
+
+  /**
+   * Resolves once one of the relays at `urls` is connected; rejects with a ConnectError naming
+   * each relay and why it failed, or with the signal's reason.
+   */
+  private async relayReady(urls: readonly string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const failures: string[] = [];
+    try {
+      await Promise.any(
+        urls.map((u) =>
+          this.relays
+            .client(u)
+            .connected({ timeoutMs, ...(signal ? { signal } : {}) })
+            .catch((e: unknown) => {
+              failures.push(`relay ${u}: ${(e as Error).message}`);
+              throw e;
+            }),
+        ),
+      );
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw new ConnectError('unreachable', failures.join('; ') || String(e));
+    }
   }
 
   /**
@@ -413,11 +529,21 @@ export class Endpoint implements SessionHost {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const kind = code === 'ECONNREFUSED' ? 'refused' : UNREACHABLE_CODES.has(code) ? 'unreachable' : undefined;
     if (!kind) return;
-    for (const handle of this.dialling) {
+    this.addressFailed(address, (state) => new ConnectError(kind, `${state.target}: cannot send to ${address}: ${osReason(e)}`));
+  }
+
+  /**
+   * `address` cannot reach its peer (the OS refused to send there, or a relay says the peer is
+   * not connected to it): the dials trying it stop counting on it, and a dial left with no
+   * address fails now with `error`.
+   */
+  private addressFailed(address: string, error: (state: SessionState) => ConnectError): void {
+    for (const [handle, addresses] of this.dialling) {
+      if (!addresses.delete(address) || addresses.size > 0) continue;
       const state = this.sessions.get(handle);
-      if (!state || this.core.remoteAddress(handle) !== address) continue;
       this.dialling.delete(handle);
-      state.failDial(new ConnectError(kind, `${state.target}: cannot send to ${address}: ${osReason(e)}`));
+      if (!state) continue;
+      state.failDial(error(state));
       state.conn.close(this.now(), 0, 'unreachable');
     }
     this.schedule();
@@ -467,7 +593,7 @@ function osReason(e: Error): string {
   return known ? `${known[1]} (${known[0]})` : e.message;
 }
 
-const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'tls'];
+const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'tls'];
 
 /**
  * The options' names and types, the bind addresses' syntax and the transport options (through the
@@ -502,6 +628,8 @@ function checkEndpointOptions(o: EndpointOptions): void {
     throw new InvalidArgumentError(`${what}: keylog must be a file path or a function`);
   }
   checkType(what, 'qlogDir', o.qlogDir, 'string');
+  checkStrings(what, 'relays', o.relays);
+  checkType(what, 'relayCa', o.relayCa, 'string');
   if (o.transport === null) throw new InvalidArgumentError(`${what}: transport must be an object, got null`);
   checkType(what, 'transport', o.transport, 'object');
   try {

@@ -53,16 +53,23 @@ export function advertisedAddrs(bound: readonly string[], interfaces?: NodeJS.Di
   return [...new Set(ordered.map(formatSocketAddr))];
 }
 
-/** The address to dial among a remote's `candidates`, or why none will do. */
-export type DialChoice = { readonly address: string } | { readonly why: string };
+/**
+ * The addresses to dial among a remote's `candidates`, best first (none: `why` says why each was
+ * refused).
+ */
+export interface DialChoice {
+  readonly addresses: readonly string[];
+  readonly why: string;
+}
 
 /**
- * Picks the address to dial among `candidates` (canonical `ip:port`, in the remote's order) from
- * our sockets bound at `local`. The driver sends from the first socket of the destination's family,
- * so only that socket counts: one bound to a loopback address reaches only loopback addresses (the
- * OS refuses the rest with EINVAL).
+ * Picks the addresses to dial among `candidates` (canonical `ip:port`, in the remote's order) from
+ * our sockets bound at `local`: every usable one, non-loopback first (a dial tries them all at
+ * once and keeps the first the peer answers on). The driver sends from the first socket of the
+ * destination's family, so only that socket counts: one bound to a loopback address reaches only
+ * loopback addresses (the OS refuses the rest with EINVAL).
  */
-export function pickDialAddress(candidates: readonly string[], local: readonly string[]): DialChoice {
+export function pickDialAddresses(candidates: readonly string[], local: readonly string[]): DialChoice {
   const sockets = new Map<4 | 6, SocketAddr>();
   for (const l of local) {
     const a = parseSocketAddr(l);
@@ -83,9 +90,8 @@ export function pickDialAddress(candidates: readonly string[], local: readonly s
     if (why === undefined) reachable.push(a);
     else refused.push(`${c}: ${why}`);
   }
-  const best = reachable.find((a) => !isLoopback(a)) ?? reachable[0];
-  if (best) return { address: formatSocketAddr(best) };
-  return { why: refused.join('; ') };
+  const ordered = [...reachable.filter((a) => !isLoopback(a)), ...reachable.filter(isLoopback)];
+  return { addresses: [...new Set(ordered.map(formatSocketAddr))], why: refused.join('; ') };
 }
 
 /** Why nobody can dial `a`, or undefined when it is a usable unicast address. */

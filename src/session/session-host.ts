@@ -15,7 +15,11 @@ import type { DialTlsOptions } from './x509-options.js';
 /** @internal How `Session.connect` asks its host to dial. */
 export interface DialOptions {
   readonly directAddrs?: readonly string[];
+  /** Relay URLs the remote is reachable through, besides those of its ticket. */
+  readonly relays?: readonly string[];
   readonly alpn?: string;
+  /** Ends the wait for a relay before the connection starts (the handshake's own wait is the caller's). */
+  readonly signal?: AbortSignal;
   /** The connection's handshake timeout (ms, an integer): the dial gives up after it. */
   readonly timeoutMs: number;
   /**
@@ -41,10 +45,10 @@ export interface SessionHost {
   /** @internal The peer's current socket address on that connection (undefined once it is gone). */
   remoteAddress(handle: ConnectionHandle): string | undefined;
   /**
-   * @internal Starts a connection to `remote` and registers its state for events; throws a
+   * @internal Starts a connection to `remote` and registers its state for events; rejects with a
    * ConnectError when it cannot start. `Session.connect` awaits the state's readiness.
    */
-  dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): SessionState;
+  dial(remote: string | EndpointId | EndpointAddr, options: DialOptions): Promise<SessionState>;
   /**
    * @internal The next incoming connection whose handshake completed, in arrival order; null
    * once the endpoint closes; rejects with the abort reason when `signal` fires.

@@ -53,14 +53,24 @@ const MAX_CODE = (1n << 62n) - 1n;
 const MAX_TIMEOUT_MS = 2 ** 40;
 
 /** The options of `connect` that say whom to dial and how (`directAddrs`, `alpn`), when given. */
-function dialTarget(o: ConnectOptions): { directAddrs?: readonly string[]; alpn?: string } {
-  return { ...(o.directAddrs !== undefined ? { directAddrs: o.directAddrs } : {}), ...(o.alpn !== undefined ? { alpn: o.alpn } : {}) };
+function dialTarget(o: ConnectOptions): { directAddrs?: readonly string[]; relays?: readonly string[]; alpn?: string } {
+  return {
+    ...(o.directAddrs !== undefined ? { directAddrs: o.directAddrs } : {}),
+    ...(o.relays !== undefined ? { relays: o.relays } : {}),
+    ...(o.alpn !== undefined ? { alpn: o.alpn } : {}),
+  };
 }
 
 /** Options of {@link Session.connect}. */
 export interface ConnectOptions {
   /** Extra direct addresses (ip:port) to dial, merged with the ones in `remote`. */
   readonly directAddrs?: readonly string[];
+  /**
+   * Relay URLs the remote is reachable through (its home relay), merged with the ones in
+   * `remote`'s ticket. Direct addresses and relays are tried at once; the first the peer answers
+   * on wins.
+   */
+  readonly relays?: readonly string[];
   /** The ALPN to speak (default `iroh-http/2-duplex`, so a quic-peer session speaks to an iroh-http one). */
   readonly alpn?: string;
   /**
@@ -92,7 +102,7 @@ export interface ConnectOptions {
   readonly tls?: DialTlsOptions;
 }
 
-const CONNECT_OPTIONS = ['directAddrs', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls'];
+const CONNECT_OPTIONS = ['directAddrs', 'relays', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls'];
 
 /**
  * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
@@ -170,6 +180,7 @@ export class Session {
   static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
     checkOptionKeys('Session.connect options', options, CONNECT_OPTIONS);
     checkStrings('Session.connect', 'directAddrs', options.directAddrs);
+    checkStrings('Session.connect', 'relays', options.relays);
     const signal = signalOption('Session.connect', options.signal);
     const timeoutMs = options.timeoutMs ?? endpoint.dialTimeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
@@ -190,7 +201,7 @@ export class Session {
     // The connection's own handshake timeout is the dial timeout (Endpoint.dial sets it), so
     // there is one timer and one message per cause whatever the value: the transport's
     // handshakeTimeoutMs no longer cuts a longer dial short.
-    const state = endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs), ...(x509 ? { x509 } : {}) });
+    const state = await endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs), ...(signal ? { signal } : {}), ...(x509 ? { x509 } : {}) });
     await raceAbort(state.ready, signal, () => {
       // An abandoned dial leaves nothing running: the attempt closes (its handshake never
       // completed, so the endpoint forgets it once the CONNECTION_CLOSE is out).

@@ -34,6 +34,7 @@ export type EndpointTlsOptions =
       readonly mode: 'x509';
       /** The chain (PEM) this endpoint presents; with `key`. */
       readonly cert?: string | readonly string[];
+      /** The private key (PEM) of `cert`'s leaf. */
       readonly key?: string;
       /**
        * More chains: each client gets the first valid for its SNI among those it can verify. A
@@ -58,8 +59,9 @@ export interface DialTlsOptions {
   readonly pinSha256?: readonly string[];
   /** Accept any certificate: no authentication at all. For tests only. */
   readonly insecureSkipVerify?: boolean;
-  /** A client certificate and key, sent when the server asks (mutual authentication). */
+  /** A client certificate (PEM chain), sent when the server asks (mutual authentication); with `key`. */
   readonly cert?: string | readonly string[];
+  /** The private key (PEM) of `cert`'s leaf. */
   readonly key?: string;
 }
 

@@ -128,7 +128,7 @@ describe('quic-peer command', function () {
       [['demo', 'extra'], /^quic-peer: unexpected argument 'extra'\n$/],
       [['connect'], /^quic-peer: expected one remote \(id@ip:port or a ticket\), got 0\n$/],
       [['connect', 'nonsense'], /^quic-peer: invalid remote: "nonsense" is neither/],
-      [['connect', id], new RegExp(`^quic-peer: '${id}' names no address: give id@ip:port or a ticket\n$`)],
+      [['connect', id], new RegExp(`^quic-peer: '${id}' names no address: give id@ip:port, a ticket, or the id with --relay URL\n$`)],
       [['connect', '--timeout-ms', '0', `${id}@127.0.0.1:9`], /^quic-peer: option '--timeout-ms' must be a positive integer, got '0'\n$/],
       [['listen', '--bind', 'localhost:0'], /^quic-peer: option '--bind' takes ip:port or \[ipv6\]:port \(port 0 = any\), got 'localhost:0'\n$/],
       [['connect', '--bind', '[::1]', `${id}@127.0.0.1:9`], /^quic-peer: option '--bind' takes ip:port/],

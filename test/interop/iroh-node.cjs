@@ -16,13 +16,18 @@
  *       Only the isolation check, never loads iroh: {"isolated":bool,"problems":[...]}, exit 0 or 3.
  *
  *   echo --alpn A [--alpn B ...] [--bind 127.0.0.1:0] [--secret HEX32] [--timeout-ms 120000]
- *        [--max-bytes 16777216] [--ignore-stdin] [--log Trace|Debug|Info|Warn|Error]
+ *        [--max-bytes 16777216] [--ignore-stdin] [--log Trace|Debug|Info|Warn|Error] [--relay URL]
  *       First line {"event":"ready","id":HEX,"addrs":[...],"sockets":[...],"ticket":"endpoint...",
  *       "alpns":[...]}. Then accepts connections and echoes: every bidi stream (read to end, write
  *       back, finish), every uni stream (read to end, send back on a new uni stream), every datagram.
  *       Reports events ("accepted", "handshake-failed", "bi", "uni", "datagram", "closed", "error").
  *       Runs until stdin ends (unless --ignore-stdin), SIGTERM/SIGINT, or the timeout; then
  *       prints {"event":"exit","why":...} and exits 0.
+ *
+ *   --relay URL (echo, dial, rpc): use ONLY this relay (RelayMode.customFromUrls([URL]); a loopback
+ *       relay such as our RelayServer): echo and rpc wait until it is their home relay
+ *       (ep.online()) before the "ready" line, which then carries "relay"; dial reaches the target
+ *       through it (its EndpointAddr gets the relay URL; --addr becomes optional).
  *
  *   dial --id HEX --addr 127.0.0.1:PORT [--addr ...] --alpn A [--message TEXT | --stdin] [--hex]
  *        [--datagram TEXT] [--uni TEXT] [--close-code N] [--close-reason TEXT] [--secret HEX32]
@@ -37,7 +42,7 @@
  *       {"id":N,"op":OP,...}, runs them concurrently and answers each with one line
  *       {"re":N,"ok":true,...} or {"re":N,"ok":false,"error":TEXT}. Connections and streams are
  *       numbered handles. Bytes travel as base64 ("b64"); reads answer {len, sha256, b64}.
- *       Ops: connect {nodeId, addrs, alpn} | accept {} -> {conn, remoteId, alpn, from};
+ *       Ops: connect {nodeId, addrs, relayUrl?, alpn} | accept {} -> {conn, remoteId, alpn, from};
  *       echo {conn, datagrams?} (serve it like `echo` does; datagrams: false leaves them to readDatagram); openBi|acceptBi|openUni|acceptUni {conn} -> {stream};
  *       write {stream, b64}; finish|stopped|receivedReset {stream}; reset|stop {stream, code};
  *       read {stream, max?} (to the end); sendDatagram {conn, b64}; readDatagram {conn};
@@ -161,7 +166,7 @@ function makeBuilder(iroh, opts, alpns) {
   if (opts.log) setLogLevel(opts.log);
   const b = Endpoint.builder();
   presetMinimal(b); // crypto provider only: no relays, no DNS/pkarr address lookup
-  b.relayMode(RelayMode.disabled());
+  b.relayMode(opts.relay ? RelayMode.customFromUrls([opts.relay]) : RelayMode.disabled());
   b.bindAddr(opts.bind || '127.0.0.1:0'); // NB: iroh keeps its default [::]:0 socket bound too
   if (opts.secret) {
     const key = Buffer.from(opts.secret, 'hex');
@@ -182,18 +187,8 @@ async function runEcho(iroh, opts) {
   const maxBytes = intOpt(opts, 'max-bytes', 16 << 20);
   const timeoutMs = intOpt(opts, 'timeout-ms', 120_000);
   const ep = await makeBuilder(iroh, opts, opts.alpn).bind();
-  const addrs = ep
-    .addr()
-    .directAddresses()
-    .sort((a, b) => Number(a.startsWith('[')) - Number(b.startsWith('['))); // IPv4 first
-  emit({
-    event: 'ready',
-    id: idHex(ep.id()),
-    addrs,
-    sockets: ep.boundSockets(),
-    ticket: iroh.EndpointTicket.fromAddr(ep.addr()).toString(),
-    alpns: opts.alpn,
-  });
+  await waitOnline(ep, opts);
+  emit(readyLine(iroh, ep, opts.alpn));
 
   const shutdown = exitOnSignals(ep, timeoutMs);
   if (!opts['ignore-stdin']) {
@@ -301,7 +296,7 @@ function withTimeout(p, ms, what) {
 
 async function runDial(iroh, opts) {
   if (!opts.id) fail(EXIT_USAGE, 'dial needs --id');
-  if (opts.addr.length === 0) fail(EXIT_USAGE, 'dial needs --addr');
+  if (opts.addr.length === 0 && !opts.relay) fail(EXIT_USAGE, 'dial needs --addr or --relay');
   if (opts.alpn.length !== 1) fail(EXIT_USAGE, 'dial needs exactly one --alpn');
   const maxBytes = intOpt(opts, 'max-bytes', 16 << 20);
   const timeoutMs = intOpt(opts, 'timeout-ms', 30_000);
@@ -319,7 +314,7 @@ async function runDial(iroh, opts) {
   const ep = await makeBuilder(iroh, opts, []).bind();
   result.localId = idHex(ep.id());
   try {
-    const target = new EndpointAddr(EndpointId.fromString(opts.id), null, opts.addr);
+    const target = new EndpointAddr(EndpointId.fromString(opts.id), opts.relay ?? null, opts.addr);
     let t0 = performance.now();
     const conn = await ep.connect(target, bytes(opts.alpn[0]));
     result.connectMs = Math.round(performance.now() - t0);
@@ -383,13 +378,23 @@ function readyLine(iroh, ep, alpns) {
     sockets: ep.boundSockets(),
     ticket: iroh.EndpointTicket.fromAddr(ep.addr()).toString(),
     alpns,
+    ...(ep.addr().relayUrl() ? { relay: ep.addr().relayUrl() } : {}),
   };
+}
+
+/** With --relay: wait until the relay is our home relay (ep.online(); the watch* calls panic). */
+async function waitOnline(ep, opts) {
+  if (!opts.relay) return;
+  await withTimeout(ep.online(), intOpt(opts, 'online-timeout-ms', 15_000), `connecting to the relay ${opts.relay}`).catch((e) =>
+    fail(1, errMsg(e)),
+  );
 }
 
 async function runRpc(iroh, opts) {
   const timeoutMs = intOpt(opts, 'timeout-ms', 120_000);
   // A dial-only endpoint may serve no ALPN at all (then every incoming handshake fails).
   const ep = await makeBuilder(iroh, opts, opts.alpn).bind();
+  await waitOnline(ep, opts);
   emit(readyLine(iroh, ep, opts.alpn));
 
   const handles = new Map();
@@ -423,7 +428,7 @@ async function runRpc(iroh, opts) {
 
   const ops = {
     async connect(r) {
-      const target = new iroh.EndpointAddr(iroh.EndpointId.fromString(r.nodeId), null, r.addrs);
+      const target = new iroh.EndpointAddr(iroh.EndpointId.fromString(r.nodeId), r.relayUrl ?? null, r.addrs ?? []);
       const t0 = performance.now();
       const conn = await ep.connect(target, bytes(r.alpn));
       return { ...connInfo(conn), connectMs: Math.round(performance.now() - t0) };

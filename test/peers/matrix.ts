@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { boundUdpPorts, runClient, startServer, waitUdp, waitUdpFree, type ServerProc } from './procs.js';
 import { OurServer, abortable, runOurClient } from './ours.js';
+import { PEER_NO_FIN } from './echo.js';
 import { CASES, SERVER_PORT, serverCert, stacks, type CaseName, type Env, type Manifest, type Stack } from './stacks.js';
 
 export type Direction = 'client' | 'server';
@@ -101,21 +102,35 @@ export async function runMatrix(manifest: Manifest, o: MatrixOptions): Promise<C
         const env: Env = { certs: manifest.certs, www, out, paths: pathsFor(c, o.quick), echo: echoFor(c, o.quick), quick: o.quick };
         const t0 = Date.now();
         let status: CellResult['status'] = 'pass';
-        let detail: string;
-        try {
-          // On timeout the cell is aborted: its server process is stopped and its endpoint closed,
-          // so that nothing of it is left on the fixed ports for the next cell.
+        let detail = '';
+        // On timeout the cell is aborted: its server process is stopped and its endpoint closed,
+        // so that nothing of it is left on the fixed ports for the next cell.
+        const attempt = async (): Promise<string> => {
           const ac = new AbortController();
-          const ms = o.quick ? 60_000 : 180_000;
+          const ms = o.quick ? 30_000 : 120_000;
           const timer = setTimeout(() => ac.abort(new Error(`cell not done within ${ms} ms`)), ms);
           try {
-            detail = await (ours === 'client' ? cellOursClient(stack, c, env, files, manifest, o.work, ac.signal) : cellOursServer(stack, c, env, files, ac.signal));
+            return await (ours === 'client' ? cellOursClient(stack, c, env, files, manifest, o.work, ac.signal) : cellOursServer(stack, c, env, files, ac.signal));
           } finally {
             clearTimeout(timer);
           }
-        } catch (e) {
-          status = 'fail';
-          detail = (e as Error).message.slice(0, 3000);
+        };
+        for (let tries = 1; ; tries++) {
+          try {
+            detail = (tries > 1 ? `${detail}; passed on the 2nd try; ` : '') + (await attempt());
+            status = 'pass';
+            break;
+          } catch (e) {
+            status = 'fail';
+            detail = (e as Error).message.slice(0, 3000);
+            // One known bug of the peer, and only that one, earns a second try (echo.ts, PEER_NO_FIN).
+            if (tries === 1 && stack.name.startsWith('quiche') && detail.includes(PEER_NO_FIN)) {
+              log(`RETRY ${stack.name} ${c} quic-peer=${ours}: ${PEER_NO_FIN} (a bug of @matrixai/quic)`);
+              detail = `1st try: ${PEER_NO_FIN}`;
+              continue;
+            }
+            break;
+          }
         }
         const r: CellResult = { stack: stack.name, case: c, ours, status, ms: Date.now() - t0, detail };
         results.push(r);

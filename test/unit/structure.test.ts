@@ -134,6 +134,13 @@ describe('structure (STYLE.md rule 15, DESIGN.md "Who may import whom")', () => 
         ['src/cli/main.ts', 'src/cli/args.ts', true],
         ['src/cli/main.ts', 'src/session/endpoint.ts', false],
         ['src/cli/main.ts', 'src/handles/store.ts', false],
+        ['src/relay/client.ts', 'src/relay/protocol.ts', true],
+        ['src/relay/protocol.ts', 'src/tls/crypto.ts', true],
+        ['src/relay/protocol.ts', 'src/codec/reader.ts', true],
+        ['src/relay/client.ts', 'src/session/endpoint.ts', false],
+        ['src/relay/client.ts', 'src/quic/errors.ts', false],
+        ['src/quic/errors.ts', 'src/relay/protocol.ts', false],
+        ['src/session/endpoint.ts', 'src/relay/client.ts', true],
         ['src/cli/get.ts', 'src/http/index.ts', true],
         ['src/cli/get.ts', 'src/http/qpack.ts', false],
         ['src/http/h3-client.ts', 'src/index.ts', true],
@@ -180,9 +187,13 @@ function layerViolation(from: string, to: string): string | undefined {
     case 'tls':
       return b === 'tls' || b === 'codec' ? undefined : 'src/tls imports only src/codec (TLS knows nothing of QUIC)';
     case 'quic':
-      return b === 'session' || b === 'handles' || b === 'cli' || b === 'http'
-        ? 'src/quic never imports src/session, src/handles or src/cli (the core knows no socket, timer or handle)'
+      return b === 'session' || b === 'handles' || b === 'cli' || b === 'relay' || b === 'http'
+        ? 'src/quic never imports src/session, src/handles, src/cli, src/relay or src/http (the core knows no socket, timer or handle)'
         : undefined;
+    case 'relay':
+      return b === 'relay' || b === 'codec' || b === 'tls'
+        ? undefined
+        : 'src/relay imports only src/codec and src/tls (the relay protocol knows nothing of QUIC or sessions)';
     case 'session':
       return b === 'handles' || b === 'cli' || b === 'http'
         ? 'src/session never imports src/handles, src/http or src/cli (the Session API stands without the registry)'

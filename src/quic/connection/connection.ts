@@ -105,7 +105,7 @@ export class Connection {
     keys.setInitial(handshake.initialSecretDcid);
     const trace = new Trace();
     const validated = isClient || (options.role === 'server' && options.addressValidated === true);
-    const paths = new PathSet(options.remoteAddress ?? '', validated, { role: options.role, config: c, random: options.random, remoteCids, loss, handshake, trace });
+    const paths = new PathSet(options.remoteAddress ?? '', validated, { role: options.role, config: c, random: options.random, remoteCids, loss, handshake, trace }, options.role === 'client' ? options.alternateAddresses : undefined);
     const lifecycle = new Lifecycle(events);
     this.p = {
       role: options.role, config: c, random: options.random, events, lifecycle, handshake, keys,
@@ -192,6 +192,14 @@ export class Connection {
    */
   get remoteAddress(): string | undefined {
     return this.p.paths.current.address || undefined;
+  }
+
+  /**
+   * Where copies of the datagram the last `pollTransmit` wrote for the current path go too: a
+   * client's other server addresses until the server answered (see `alternateAddresses`).
+   */
+  get copyAddresses(): readonly string[] {
+    return this.p.paths.copyAddresses;
   }
 
   /** The destination of the datagram the last `pollTransmit` wrote (path datagrams may go elsewhere). */

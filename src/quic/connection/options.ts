@@ -18,6 +18,12 @@ export interface ClientConnectionOptions {
   readonly token?: Uint8Array;
   /** The server's address ("ip:port", opaque): datagrams from any other are discarded (RFC 9000 §9). */
   readonly remoteAddress?: string;
+  /**
+   * Other addresses of the same server (a dial with several: direct addresses, relay paths). Each
+   * gets a copy of every datagram until the server is first heard from one of them, which becomes
+   * the path (the first to answer wins); datagrams from the others are discarded from then on.
+   */
+  readonly alternateAddresses?: readonly string[];
   /** qlog tracing from the start (or later with `setQlog`). */
   readonly qlog?: QlogSink;
 }

@@ -46,6 +46,7 @@ import { qlogCidUpdated, qlogMigration, type QlogMigration, type Trace } from '.
 export const MAX_RESPONSES = 4;
 /** Addresses we answer probes from without migrating to them. */
 const MAX_PROBING_PATHS = 4;
+const NO_ADDRESSES: readonly string[] = [];
 
 /** What the path set works with, besides its own state. */
 export interface PathDeps {
@@ -73,11 +74,27 @@ export class PathSet {
   private rxPath: Path;
   private rxAddr = '';
   private readonly d: PathDeps;
+  /**
+   * A client's other addresses of its server (a dial with several: direct ones, relays), each sent
+   * a copy of every datagram until the server is first heard from one of them; that one becomes
+   * the path and the others are dropped (the first to answer wins).
+   */
+  private alternates: readonly string[] | undefined;
 
-  constructor(address: string, validated: boolean, deps: PathDeps) {
+  constructor(address: string, validated: boolean, deps: PathDeps, alternates?: readonly string[]) {
     this.d = deps;
     this.cur = new Path(address, validated, 0, this.newRecovery());
     this.rxPath = this.cur;
+    const others = deps.role === 'client' ? alternates?.filter((a) => a !== address && a !== '') : undefined;
+    if (others && others.length > 0) this.alternates = [...new Set(others)];
+  }
+
+  /**
+   * Where copies of the datagram to the current path go too: a client's other server addresses
+   * until the server answered on one of them (empty then and for a server).
+   */
+  get copyAddresses(): readonly string[] {
+    return this.alternates ?? NO_ADDRESSES;
   }
 
   /** Where non-probing packets go. */
@@ -145,6 +162,11 @@ export class PathSet {
    */
   onDatagramFrom(from: string | undefined, size: number, handshakeConfirmed: boolean): boolean {
     const cur = this.cur;
+    if (this.alternates !== undefined && from !== undefined) {
+      // The server's first datagram picks the address of a dial with several (the first to answer).
+      if (this.alternates.includes(from)) cur.readdress(from);
+      if (from === cur.address) this.alternates = undefined;
+    }
     if (from === undefined || from === cur.address || cur.address === '') {
       if (from !== undefined && cur.address === '') cur.readdress(from);
       this.rxPath = cur;

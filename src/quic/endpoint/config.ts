@@ -87,6 +87,11 @@ export interface ConnectOptions {
   readonly initialDcidLength?: number;
   /** A NEW_TOKEN token from an earlier connection to this server. */
   readonly token?: Uint8Array;
+  /**
+   * Other addresses of the same server, tried at once: each gets a copy of the datagrams until
+   * the server answers on one, which the connection keeps (the first to answer wins).
+   */
+  readonly alternateAddresses?: readonly string[];
 }
 
 export type EndpointEvent =

@@ -91,6 +91,8 @@ interface Entry {
   heapIndex: number;
 }
 
+const NO_COPIES: readonly string[] = [];
+
 export class EndpointCore {
   readonly localCidLength: number;
   readonly maxConnections: number;
@@ -271,6 +273,7 @@ export class EndpointCore {
         resetToken: this.resetTokenFn,
         ...(options.initialDcidLength !== undefined ? { initialDcidLength: options.initialDcidLength } : {}),
         ...(options.token !== undefined ? { token: options.token } : {}),
+        ...(options.alternateAddresses !== undefined ? { alternateAddresses: options.alternateAddresses } : {}),
         remoteAddress,
       },
       now,
@@ -320,6 +323,9 @@ export class EndpointCore {
         this.dirty.add(e);
         // A path datagram (PATH_CHALLENGE/RESPONSE) may go to another address than the current one.
         const address = e.connection.transmitAddress ?? e.remoteAddress;
+        // A dial with several addresses: the same datagram to each until the server answers on one.
+        const copies = address === e.remoteAddress ? e.connection.copyAddresses : NO_COPIES;
+        for (const to of copies) this.responses.push({ bytes: out.slice(0, length), address: to });
         this.service(e);
         return this.sent(length, address);
       }

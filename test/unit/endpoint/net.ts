@@ -76,6 +76,11 @@ export class Net {
     this.natIn.set(publicAddress, address);
   }
 
+  /** Datagrams to `publicAddress` reach the endpoint at `address` too (its answers still come from `address`). */
+  alias(publicAddress: string, address: string): void {
+    this.natIn.set(publicAddress, address);
+  }
+
   /** The endpoint a datagram to `to` reaches, if any. */
   endpointAt(to: string): EndpointCore | undefined {
     if (this.unreachable.has(to)) return undefined;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { DEFAULT_BIND, advertisedAddrs, pickDialAddress } from '../../../src/session/local-addrs.js';
+import { DEFAULT_BIND, advertisedAddrs, pickDialAddresses } from '../../../src/session/local-addrs.js';
 
 /** An interface table shaped like `os.networkInterfaces()` on a host with one Ethernet port. */
 function iface(address: string, family: 'IPv4' | 'IPv6', internal = false): NetworkInterfaceInfo {
@@ -39,29 +39,31 @@ describe('local addresses: what an endpoint binds, advertises and dials', () => 
     assert.deepEqual(advertisedAddrs(['127.0.0.1:5000', '[::1]:5001', '127.0.0.1:5000'], HOST), ['127.0.0.1:5000', '[::1]:5001']);
   });
 
-  it('dials the first reachable address, a non-loopback one before loopback', () => {
+  it('dials every reachable address at once, non-loopback ones before loopback', () => {
     const any = ['0.0.0.0:7000', '[::]:7001'];
-    assert.deepEqual(pickDialAddress(['127.0.0.1:1', '192.0.2.9:2', '[2001:db8::9]:3'], any), { address: '192.0.2.9:2' });
-    assert.deepEqual(pickDialAddress(['127.0.0.1:1', '[::1]:3'], any), { address: '127.0.0.1:1' });
-    assert.deepEqual(pickDialAddress(['[fe80::1]:1', '[::1]:3'], any), { address: '[::1]:3' });
+    assert.deepEqual(pickDialAddresses(['127.0.0.1:1', '192.0.2.9:2', '[2001:db8::9]:3'], any).addresses, ['192.0.2.9:2', '[2001:db8::9]:3', '127.0.0.1:1']);
+    assert.deepEqual(pickDialAddresses(['127.0.0.1:1', '[::1]:3'], any).addresses, ['127.0.0.1:1', '[::1]:3']);
+    const r = pickDialAddresses(['[fe80::1]:1', '[::1]:3'], any);
+    assert.deepEqual(r.addresses, ['[::1]:3']);
+    assert.match(r.why, /fe80::1\]:1: link-local/);
   });
 
   it('a socket bound to loopback dials only loopback addresses (the OS refuses the rest)', () => {
     const lo = ['127.0.0.1:7000', '[::1]:7001'];
-    assert.deepEqual(pickDialAddress(['192.0.2.9:2', '[2001:db8::9]:3', '127.0.0.1:1'], lo), { address: '127.0.0.1:1' });
-    const none = pickDialAddress(['192.0.2.9:2'], ['127.0.0.1:7000']);
-    assert.ok('why' in none);
+    assert.deepEqual(pickDialAddresses(['192.0.2.9:2', '[2001:db8::9]:3', '127.0.0.1:1'], lo).addresses, ['127.0.0.1:1']);
+    const none = pickDialAddresses(['192.0.2.9:2'], ['127.0.0.1:7000']);
+    assert.deepEqual(none.addresses, []);
     assert.match(none.why, /192\.0\.2\.9:2: our IPv4 socket is bound to loopback \(127\.0\.0\.1:7000\)/);
   });
 
   it('only the first socket of a family counts (the driver sends from it)', () => {
-    assert.ok('why' in pickDialAddress(['192.0.2.9:2'], ['127.0.0.1:1', '0.0.0.0:2']));
-    assert.deepEqual(pickDialAddress(['192.0.2.9:2'], ['0.0.0.0:2', '127.0.0.1:1']), { address: '192.0.2.9:2' });
+    assert.deepEqual(pickDialAddresses(['192.0.2.9:2'], ['127.0.0.1:1', '0.0.0.0:2']).addresses, []);
+    assert.deepEqual(pickDialAddresses(['192.0.2.9:2'], ['0.0.0.0:2', '127.0.0.1:1']).addresses, ['192.0.2.9:2']);
   });
 
   it('says why no address will do: family, port 0, unspecified, link-local, multicast', () => {
-    const r = pickDialAddress(['[2001:db8::1]:1', '127.0.0.1:0', '0.0.0.0:5', '[fe80::1]:5', '224.0.0.1:5', '[ff02::1]:5'], ['127.0.0.1:1']);
-    assert.ok('why' in r);
+    const r = pickDialAddresses(['[2001:db8::1]:1', '127.0.0.1:0', '0.0.0.0:5', '[fe80::1]:5', '224.0.0.1:5', '[ff02::1]:5'], ['127.0.0.1:1']);
+    assert.deepEqual(r.addresses, []);
     assert.equal(
       r.why,
       '[2001:db8::1]:1: no IPv6 socket; 127.0.0.1:0: port 0; 0.0.0.0:5: an unspecified address; ' +

@@ -105,7 +105,7 @@ describe('Session over a SessionHost (no endpoint)', () => {
     const { conn } = fakeConnection();
     let state: SessionState | undefined;
     const host = stubHost({
-      dial: () => (state = new SessionState(9 as ConnectionHandle, conn, 'peer@test', () => {})),
+      dial: () => Promise.resolve((state = new SessionState(9 as ConnectionHandle, conn, 'peer@test', () => {}))),
     });
     const connecting = Session.connect(host, PEER);
     assert.ok(state, 'connect dials at once');
