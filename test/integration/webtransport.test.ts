@@ -5,7 +5,7 @@
  * code and reason both ways, and the certificate accepted by its hash (and refused by another).
  */
 import assert from 'node:assert/strict';
-import { StreamAbortedError } from '../../src/index.js';
+import { Endpoint, Session, StreamAbortedError } from '../../src/index.js';
 import { WebTransportRefusedError, WebTransportServer, connectWebTransport, type WebTransportSession } from '../../src/http/index.js';
 import { echoSession, newEchoLog, type EchoLog } from '../webtransport/echo.js';
 
@@ -96,6 +96,19 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     await w.abort(77);
     for (let i = 0; i < 50 && log.streamErrors.length === before; i++) await new Promise((res) => setTimeout(res, 20));
     assert.deepEqual(log.streamErrors.at(-1), { kind: 'reset', code: 77 });
+    // STOP_SENDING with 55: the server's echo writes fail with that code.
+    const st2 = await s.createBidirectionalStream();
+    const w2 = st2.writable.getWriter();
+    await w2.write(new Uint8Array([1]));
+    const r2 = st2.readable.getReader();
+    await r2.read();
+    await r2.cancel(55);
+    const n = log.streamErrors.length;
+    for (let i = 0; i < 50 && log.streamErrors.length === n; i++) {
+      await w2.write(new Uint8Array([2])).catch(() => {});
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(log.streamErrors.at(-1), { kind: 'stopped', code: 55 });
     s.close();
   });
 
@@ -112,6 +125,51 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     await st.close();
     s.close({ closeCode: 1, reason: 'drained' });
     assert.deepEqual(await s.closed, { closeCode: 1, reason: 'drained' });
+  });
+
+  it('survives a peer that sends garbage (stream headers, frames, capsules, datagrams) and serves the next session', async () => {
+    let seed = 12345;
+    const rand = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const quic = await Session.connect(ep, new URL(server.url()).host, { alpn: 'h3', tls: { insecureSkipVerify: true } });
+        const sends: Promise<unknown>[] = [];
+        for (let i = 0; i < 20; i++) {
+          // Bidi streams: a WebTransport signal with a random session id, a HEADERS frame of random
+          // bytes, a CONNECT-looking frame with a truncated length, or plain noise.
+          const heads = [new Uint8Array([0x40, 0x41, ...rand(1)]), new Uint8Array([0x01, 0x10, ...rand(16)]), new Uint8Array([0x01, 0x7f]), rand(1 + (i % 7))];
+          sends.push(
+            quic.createBidirectionalStream().then(async (st) => {
+              const w = st.writable.getWriter();
+              await w.write(new Uint8Array([...heads[i % 4]!, ...rand(50)]));
+              await w.close();
+            }),
+          );
+          // Uni streams: WebTransport's type with a random session id, or a random type.
+          sends.push(
+            quic.createUnidirectionalStream().then(async (u) => {
+              const w = u.getWriter();
+              await w.write(new Uint8Array([...(i % 2 ? [0x40, 0x54] : []), ...rand(20)]));
+              await w.close();
+            }),
+          );
+          sends.push(quic.sendDatagram(rand(1 + (i % 30))));
+        }
+        await Promise.allSettled(sends);
+        await Promise.race([quic.closed, new Promise((r) => setTimeout(r, 300))]);
+        quic.close();
+      }
+    } finally {
+      await ep.close();
+    }
+    const s = await dial('/echo');
+    const st = await s.createBidirectionalStream();
+    const w = st.writable.getWriter();
+    await w.write(new Uint8Array([42]));
+    await w.close();
+    assert.deepEqual(await readAll(st.readable), Buffer.from([42]));
+    s.close();
   });
 
   it('refuses an unknown path with 404 and a wrong certificate hash', async () => {
