@@ -9,6 +9,26 @@ import { Endpoint, Session, StreamAbortedError } from '../../src/index.js';
 import { WebTransportRefusedError, WebTransportServer, connectWebTransport, type WebTransportSession } from '../../src/http/index.js';
 import { echoSession, newEchoLog, type EchoLog } from '../webtransport/echo.js';
 
+/** A WebTransport session has the shape of a QUIC `Session` (checked by the compiler). */
+type SharedShape =
+  | 'ready'
+  | 'closed'
+  | 'createBidirectionalStream'
+  | 'createUnidirectionalStream'
+  | 'incomingBidirectionalStreams'
+  | 'incomingUnidirectionalStreams'
+  | 'datagrams'
+  | 'getStats'
+  | 'nextBidiStream'
+  | 'nextUniStream'
+  | 'createBidiStream'
+  | 'createUniStream'
+  | 'sendDatagram'
+  | 'recvDatagram'
+  | 'maxDatagramSize'
+  | 'remoteAddress';
+export const sameShape = (s: WebTransportSession): Pick<Session, SharedShape> => s;
+
 async function readAll(rs: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const c of rs) parts.push(c);
