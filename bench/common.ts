@@ -20,6 +20,8 @@ export const CONTRACT_KEYS = [
   'datagram_loss',
   'heap_bytes_per_idle_conn',
   'bulk_inmem_nullkeys_mbps',
+  'wt_browser_bulk_mbps',
+  'wt_node_bulk_mbps',
   // [relay]: the same bulk upload through `quic-peer relay` (iroh's relay protocol), quic-peer and iroh.
   'relay_bulk_mbps',
   'iroh_relay_bulk_mbps',

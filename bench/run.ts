@@ -26,6 +26,7 @@ import { repoRoot } from '../test/interop/iroh.js';
 import { BENCH_ALPN, CONTRACT_KEYS, PIPE_DCID_LEN, PIPE_PN_LEN, type ContractKey } from './common.js';
 import { killChildren, machineInfo, mbps, median, percentile, startChild, withTimeout } from './proc.js';
 import { readAll, streamUpload } from './upload.js';
+import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 import { resumedHandshakes } from './resumed.js';
 
@@ -47,12 +48,13 @@ interface Sizes {
   inmemBytes: number;
   relayBytes: number;
   relayRuns: number;
+  wtBytes: number;
 }
 const MB = 1_000_000;
 const SIZES: Record<Mode, Sizes> = {
-  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3 },
-  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1 },
-  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1 },
+  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB },
+  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB },
+  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -456,6 +458,20 @@ async function main(): Promise<void> {
     results.iroh_handshake_ms_p50 = null;
     notes.iroh_handshake_ms_p50 = notes.iroh_bulk_mbps ?? 'not measured';
   }
+
+  await run('wt_node_bulk_mbps', async () => {
+    notes.wt_node_bulk_mbps = `quic-peer's WebTransport client -> quic-peer's server in this process, ${sz.wtBytes / MB} MB on one bidirectional stream`;
+    return withTimeout(wtNodeBulk(sz.wtBytes), 60_000, 'wt node bulk');
+  });
+  await run('wt_browser_bulk_mbps', async () => {
+    const r = await withTimeout(wtBrowserBulk(sz.wtBytes, here), 95_000, 'wt browser bulk');
+    if (typeof r === 'string') {
+      notes.wt_browser_bulk_mbps = r;
+      return NaN;
+    }
+    notes.wt_browser_bulk_mbps = `headless Chromium -> quic-peer's WebTransport server, ${sz.wtBytes / MB} MB on one bidirectional stream, in a loopback-only namespace (measured in the page)`;
+    return r;
+  });
 
   const machine = machineInfo();
   const out: Record<string, unknown> = {};

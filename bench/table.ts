@@ -59,6 +59,8 @@ export function tableRows(r: Results): Row[] {
     { key: 'bulk_inmem_nullkeys_mbps', value: `${f(inmem)} Mbit/s`, anchor: `bulk (x${f(rn, 1)})`, target: '>= 3 x bulk', met: ge(rn, 3) },
     { key: 'rtt_us_p50', value: `${f(num(r, 'rtt_us_p50'))} us`, anchor: '', target: '', met: null },
     { key: 'tls_tcp_mbps', value: `${f(num(r, 'tls_tcp_mbps'))} Mbit/s`, anchor: '(anchor)', target: '', met: null },
+    { key: 'wt_node_bulk_mbps', value: `${f(num(r, 'wt_node_bulk_mbps'))} Mbit/s`, anchor: `bulk (x${f(ratio(num(r, 'wt_node_bulk_mbps'), bulk), 2)})`, target: '', met: null },
+    { key: 'wt_browser_bulk_mbps', value: `${f(num(r, 'wt_browser_bulk_mbps'))} Mbit/s`, anchor: `quic-peer's client (x${f(ratio(num(r, 'wt_browser_bulk_mbps'), num(r, 'wt_node_bulk_mbps')), 2)})`, target: '', met: null },
   ];
 }
 

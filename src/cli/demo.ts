@@ -3,7 +3,7 @@ import { Endpoint, Session } from '../index.js';
 import { UsageError, intOpt, parseArgs, socketAddrOpts } from './args.js';
 import { bindEndpoint } from './common.js';
 import { EXIT_STATUS_HELP } from './exit.js';
-import { echoSession } from './listen.js';
+import { echoSession } from './echo.js';
 
 /**
  * `quic-peer demo` (what `npm start` runs): in one process, a listener and a dialer on loopback

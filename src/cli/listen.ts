@@ -1,4 +1,6 @@
 import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
+import { echoSession, type Traffic } from './echo.js';
+import { runListenWebTransport } from './listen-wt.js';
 import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
 import { bindEndpoint, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
@@ -34,6 +36,14 @@ Options:
   --qlog DIR        write a qlog trace (JSON-SEQ, qvis) of every connection into DIR,
                     one file <odcid>-server.sqlog each
   --max-sessions N  most sessions at once (default 4096)
+  --webtransport    serve WebTransport over HTTP/3 to browsers instead (X.509): prints
+                    'webtransport https://HOST:PORT/' and 'cert-hash sha-256 <hex>' (for the page's
+                    serverCertificateHashes) and 'demo page http://localhost:P/', a page that
+                    connects back and shows RTT, throughput and datagrams; with --echo, echoes as
+                    above; without, logs sessions and closes each after its first stream's echo
+  --cert F --key F  with --webtransport: serve this certificate (PEM) rather than a new ECDSA
+                    P-256 one valid 13 days (browsers take a hash only for such certificates)
+  --page-port N     with --webtransport: the demo page's port on localhost (default any free one)
   --relay URL       use this relay (iroh relay protocol: http:// or https://; repeatable, the
                     first to answer becomes the home relay): peers reach us through it with
                     the printed ticket, which carries it, even with no direct address
@@ -48,6 +58,10 @@ export const LISTEN_SPEC = {
   keylog: { value: true },
   qlog: { value: true },
   'max-sessions': { value: true },
+  webtransport: {},
+  cert: { value: true },
+  key: { value: true },
+  'page-port': { value: true },
   relay: { value: true, repeat: true },
   help: {},
 } as const;
@@ -59,6 +73,8 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
     return 0;
   }
   if (p.positionals.length > 0) throw new UsageError(`unexpected argument '${p.positionals[0]}'`);
+  if (p.flags.has('webtransport')) return runListenWebTransport(p, signal);
+  for (const o of ['cert', 'key', 'page-port'] as const) if (p.options.has(o)) throw new UsageError(`option '--${o}' goes with '--webtransport'`);
   const maxSessions = intOpt(p, 'max-sessions', 4096);
   const relays = relayOpts(p);
   const ep = await bindEndpoint(p, { alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN], maxSessions, ...(relays ? { relays } : {}) });
@@ -125,45 +141,6 @@ async function pipeOne(ep: Endpoint, log: SessionLog): Promise<number> {
 async function serveEcho(ep: Endpoint, log: SessionLog): Promise<number> {
   for (let s = await Session.accept(ep); s; s = await Session.accept(ep)) void echoSession(s, log.started(s));
   return 0;
-}
-
-/** What one session moved: application bytes (stream data and datagrams), each way. */
-export interface Traffic {
-  received: number;
-  sent: number;
-}
-
-/** Echoes every stream and datagram of `s`, counting into `t`. */
-export async function echoSession(s: Session, t: Traffic = { received: 0, sent: 0 }): Promise<void> {
-  const counted = (r: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> =>
-    r.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, c) {
-          t.received += chunk.length;
-          t.sent += chunk.length;
-          c.enqueue(chunk);
-        },
-      }),
-    );
-  const bidi = (async () => {
-    for (let st = await s.nextBidiStream(); st; st = await s.nextBidiStream()) {
-      void counted(st.readable).pipeTo(st.writable).catch(() => {});
-    }
-  })();
-  const uni = (async () => {
-    for (let r = await s.nextUniStream(); r; r = await s.nextUniStream()) {
-      const incoming = r;
-      void s.createUnidirectionalStream().then((w) => counted(incoming).pipeTo(w)).catch(() => {});
-    }
-  })();
-  const datagrams = (async () => {
-    for (let d = await s.recvDatagram(); d; d = await s.recvDatagram()) {
-      t.received += d.length;
-      const n = d.length;
-      await s.sendDatagram(d).then(() => (t.sent += n), () => {});
-    }
-  })();
-  await Promise.all([bidi, uni, datagrams]).catch(() => {});
 }
 
 /**

@@ -63,6 +63,8 @@ export class H3Connection {
   private readonly localUni: WritableStreamDefaultWriter<Uint8Array>[] = [];
   private seen = new Set<number>();
   private closing = false;
+  /** Streams of types this layer does not know, offered to an extension first (WebTransport's 0x54). */
+  private extensionUni: ((type: number, r: StreamReader) => boolean) | undefined;
 
   private constructor(session: Session, role: 'client' | 'server') {
     this.session = session;
@@ -74,9 +76,18 @@ export class H3Connection {
     this.peerSettings.catch(() => {}); // observed through `fail` when nobody waits
   }
 
-  /** Opens our control, encoder and decoder streams, sends SETTINGS, and starts reading the peer's. */
-  static async start(session: Session, role: 'client' | 'server'): Promise<H3Connection> {
+  /**
+   * Opens our control, encoder and decoder streams, sends SETTINGS, and starts reading the peer's.
+   * An extension (WebTransport) adds its `settings` after ours and takes the unidirectional streams
+   * of the types it knows: `onUniStream` returns true for a stream it keeps.
+   */
+  static async start(
+    session: Session,
+    role: 'client' | 'server',
+    extension: { settings?: ReadonlyMap<number, number>; onUniStream?: (type: number, r: StreamReader) => boolean } = {},
+  ): Promise<H3Connection> {
     const c = new H3Connection(session, role);
+    c.extensionUni = extension.onUniStream;
     void c.acceptUniStreams();
     void session.closed.then(
       () => c.rejectSettings(new H3Error(H3_MISSING_SETTINGS, 'the connection closed before the peer sent SETTINGS')),
@@ -88,6 +99,7 @@ export class H3Connection {
       const settings = new Map([
         [SETTINGS_QPACK_MAX_TABLE_CAPACITY, 0],
         [SETTINGS_QPACK_BLOCKED_STREAMS, 0],
+        ...(extension.settings ?? new Map<number, number>()),
       ]);
       c.control = await c.openUni(STREAM_CONTROL, encodeSettings(settings));
       await c.openUni(STREAM_QPACK_ENCODER);
@@ -167,6 +179,7 @@ export class H3Connection {
         // §6.2.2: only servers push, and we never send MAX_PUSH_ID, so any push stream is an error.
         throw new H3Error(this.role === 'server' ? H3_STREAM_CREATION_ERROR : H3_ID_ERROR, 'push stream without MAX_PUSH_ID');
       default:
+        if (this.extensionUni?.(type, r)) return;
         // §6.2.3 / §9: unknown stream types (reserved ones included) are read no further.
         r.cancel(H3_STREAM_CREATION_ERROR);
     }

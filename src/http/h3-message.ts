@@ -35,6 +35,8 @@ export interface RequestHead {
   readonly scheme: string;
   readonly authority: string;
   readonly path: string;
+  /** Extended CONNECT's `:protocol` (RFC 9220 §3, RFC 8441 §4), e.g. `webtransport`. */
+  readonly protocol?: string;
   readonly fields: readonly HeaderField[];
 }
 
@@ -111,7 +113,7 @@ function split(fields: readonly HeaderField[]): { pseudo: Map<string, string>; r
 export function parseRequestHead(fields: readonly HeaderField[]): RequestHead {
   const { pseudo, regular } = split(fields);
   for (const k of pseudo.keys()) {
-    if (k !== ':method' && k !== ':scheme' && k !== ':authority' && k !== ':path') {
+    if (k !== ':method' && k !== ':scheme' && k !== ':authority' && k !== ':path' && k !== ':protocol') {
       throw new H3Error(H3_MESSAGE_ERROR, `unknown request pseudo-header ${k} (§4.3.1)`, 'stream');
     }
   }
@@ -121,8 +123,13 @@ export function parseRequestHead(fields: readonly HeaderField[]): RequestHead {
   if (method === undefined || scheme === undefined || path === undefined || path === '') {
     throw new H3Error(H3_MESSAGE_ERROR, 'request without :method, :scheme and a non-empty :path (§4.3.1)', 'stream');
   }
+  const protocol = pseudo.get(':protocol');
+  // RFC 8441 §4 (RFC 9220 §3): :protocol only on an extended CONNECT, which has an :authority.
+  if (protocol !== undefined && (method !== 'CONNECT' || !pseudo.has(':authority'))) {
+    throw new H3Error(H3_MESSAGE_ERROR, ':protocol outside an extended CONNECT with :authority (RFC 9220 §3)', 'stream');
+  }
   const host = regular.find((f) => f.name === 'host')?.value;
-  return { method, scheme, authority: pseudo.get(':authority') ?? host ?? '', path, fields: regular };
+  return { method, scheme, authority: pseudo.get(':authority') ?? host ?? '', path, ...(protocol !== undefined ? { protocol } : {}), fields: regular };
 }
 
 /** A response header section checked as §4.3.2 asks. */

@@ -19,6 +19,8 @@ export interface BidirectionalStream {
   readonly readable: ReadableStream<Uint8Array>;
   /** What we send; `close()` sends the FIN, `abort(code)` sends RESET_STREAM with that code. */
   readonly writable: WritableStream<Uint8Array>;
+  /** The QUIC stream id (RFC 9000 §2.1), where the stream is one QUIC stream (HTTP/3 needs it: a request's id names its WebTransport session). */
+  readonly streamId?: number;
 }
 
 /** A session's datagrams (RFC 9221) as web streams: unreliable, unordered, one message each. */
@@ -267,7 +269,7 @@ export class Session {
    */
   async createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
     const id = await this.state.openStream('bidi', waitSignal('createBidirectionalStream', options));
-    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id), streamId: id };
   }
 
   /** Opens a unidirectional stream, waiting as `createBidirectionalStream` does. */
@@ -328,7 +330,7 @@ export class Session {
   async nextBidiStream(options?: WaitOptions): Promise<BidirectionalStream | null> {
     const id = await this.state.nextIncoming('bidi', waitSignal('nextBidiStream', options));
     if (id === null) return null;
-    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id) };
+    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id), streamId: id };
   }
 
   /** iroh-http's name for {@link Session.createUnidirectionalStream}. */
