@@ -61,7 +61,7 @@ export interface EndpointOptions {
   /**
    * Relay URLs (iroh's relay protocol; `http://` or `https://`, e.g. a `quic-peer relay`, or
    * iroh's production relays). Each is probed (`GET /ping`) when binding and the first to answer
-   * becomes the home relay: we stay connected to it, our tickets carry it, and peers reach us
+   * becomes the home relay: we stay connected to it, our endpoint tickets carry it, and peers reach us
    * through it with no direct address. Default: none (no relay is contacted; tickets carry only
    * socket addresses). Dialling a ticket that names a relay works either way.
    */
@@ -91,8 +91,11 @@ export interface EndpointOptions {
 
 /** See `EndpointOptions.tickets`. */
 export interface TicketOptions {
+  /** Tickets sent after each handshake (default 2). */
   readonly count?: number;
+  /** How long a ticket may be used, in seconds (default 86400, at most 604800). */
   readonly lifetimeS?: number;
+  /** How often the key that seals tickets rotates, in ms (default 12 h). */
   readonly rotationMs?: number;
 }
 
@@ -281,7 +284,7 @@ export class Endpoint implements SessionHost {
 
   /**
    * Our home relay's URL (see `EndpointOptions.relays`), or undefined without relays. Our
-   * tickets carry it; peers reach us through it.
+   * endpoint tickets carry it; peers reach us through it.
    */
   homeRelay(): string | undefined {
     return this.relays.home;

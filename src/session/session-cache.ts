@@ -97,6 +97,7 @@ export class MemorySessionCache implements SessionCache {
  * or malformed one throws at construction.
  */
 export class FileSessionCache extends MemorySessionCache {
+  /** The file the cache is kept in. */
   readonly path: string;
 
   constructor(path: string, now: () => number = Date.now) {

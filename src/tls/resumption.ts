@@ -30,8 +30,9 @@ export interface ResumptionTicket {
   readonly suite: number;
   /** The ALPN of the session (RFC 9846 §4.6.1: early data only for the same). */
   readonly alpn: string;
-  /** When the ticket arrived (ms, the client's clock) and for how long it may be used (s). */
+  /** When the ticket arrived (ms, the client's clock). */
   readonly receivedAt: number;
+  /** How long it may be used after that (s, as the server said, capped at 7 days). */
   readonly lifetimeS: number;
   /** ticket_age_add, added to the age sent in obfuscated_ticket_age. */
   readonly ageAdd: number;
