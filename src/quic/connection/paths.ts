@@ -162,10 +162,13 @@ export class PathSet {
    */
   onDatagramFrom(from: string | undefined, size: number, handshakeConfirmed: boolean): boolean {
     const cur = this.cur;
-    if (this.alternates !== undefined && from !== undefined) {
-      // The server's first datagram picks the address of a dial with several (the first to answer).
-      if (this.alternates.includes(from)) cur.readdress(from);
-      if (from === cur.address) this.alternates = undefined;
+    if (this.alternates !== undefined && from !== undefined && from !== cur.address && this.alternates.includes(from)) {
+      // Another address of a dial with several: heard, but it becomes the path only once a packet
+      // of this datagram opens (`onPacketFrom`), never on an unauthenticated datagram.
+      this.rxPath = cur;
+      this.rxAddr = from;
+      cur.onReceived(size);
+      return true;
     }
     if (from === undefined || from === cur.address || cur.address === '') {
       if (from !== undefined && cur.address === '') cur.readdress(from);
@@ -199,6 +202,13 @@ export class PathSet {
    * when it is the highest-numbered non-probing packet from another address (§9.2, §9.3).
    */
   onPacketFrom(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean, handshakeConfirmed: boolean, pto: number): void {
+    if (this.alternates !== undefined) {
+      // A dial with several addresses: the first packet that opens picks the server's (the first
+      // to answer wins); the others get no more copies.
+      if (this.rxAddr !== '' && this.rxAddr !== this.cur.address) this.cur.readdress(this.rxAddr);
+      this.alternates = undefined;
+      return;
+    }
     if (this.rxAddr === this.cur.address) return;
     const p = this.rxPath;
     if (!handshakeConfirmed) {

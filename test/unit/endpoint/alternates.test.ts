@@ -60,6 +60,31 @@ describe('dialling several addresses of one server: the first to answer wins', (
     assert.equal(cc.remoteAddress, S);
   });
 
+  it('a forged datagram from another of the addresses does not pick the path: only a packet that opens does', () => {
+    const ids = new Identities(9);
+    const net = new Net(9);
+    net.add(S, ids.server());
+    const cep = net.add(C, ids.client());
+    // A datagram that claims to come from DEAD1 (a spoofed source), arriving before the server's
+    // answer: a copy of that answer with everything past its first header corrupted, so it routes
+    // to the client's connection but no packet of it opens.
+    net.link(DEAD1, C).config.delayMs = 1;
+    let forged = false;
+    net.tap = (d) => {
+      if (!forged && d.from === S && d.to === C) {
+        forged = true;
+        const bad = d.bytes.slice();
+        for (let i = 80; i < bad.length; i++) bad[i]! ^= 0x5a;
+        net.inject(DEAD1, C, bad);
+      }
+      return [d.bytes];
+    };
+    const { connection: cc } = cep.connect(0, S, { tls: ids.clientTls(), alternateAddresses: [DEAD1] });
+    net.drive(() => cc.isConnected && incoming(net, S)[0]?.connection.isConnected === true);
+    assert.ok(forged, 'the forged datagram was sent');
+    assert.equal(cc.remoteAddress, S, 'the path is the address a packet opened from');
+  });
+
   it('two live addresses of the same server: one connection (the copies are duplicates of one Initial), on the address that answered first', () => {
     const { net, cc, sc } = dial(6, S2, [S], (n) => {
       // S2 reaches the same server, 40 ms further away than S (links are 10 ms); it answers from S.
