@@ -1,5 +1,5 @@
 import { fromHex, toHex } from '../codec/bytes.js';
-import { probeRelay, RelayClient, RelayError, type RelayState } from '../relay/client.js';
+import { probeRelay, RelayClient, RelayError } from '../relay/client.js';
 
 /**
  * Relays as paths of the endpoint (iroh's relay protocol, see RelayClient): the endpoint sends and
@@ -63,19 +63,24 @@ export interface RelayPathsOptions {
   onDatagram(address: string, datagram: Uint8Array): void;
   /** The relay says the peer of that path is not connected to it (EndpointGone). */
   onPeerGone(address: string): void;
-  /** A relay client's state changed (for the endpoint's log and `online()`). */
-  onStateChange?(url: string, state: RelayState, error?: RelayError): void;
   /** Extra trust anchors for https relays (PEM). */
   readonly ca?: string | Buffer;
 }
+
+/** Relay paths whose route `RelayPaths.send` keeps (as the driver's socket address cache). */
+const MAX_ROUTES = 4096;
 
 export class RelayPaths {
   private readonly clients = new Map<string, RelayClient>();
   private readonly o: RelayPathsOptions;
   private homeUrl: string | undefined;
   private closed = false;
-  /** Datagrams a relay client refused (not connected, queue full): QUIC's loss recovery resends. */
-  dropped = 0;
+  /**
+   * Each relay path's client and peer id, so that sending a datagram does not parse its address
+   * (hex to bytes) every time; cleared when it grows past `MAX_ROUTES` (addresses come from our
+   * dials and from the peers our relays forward).
+   */
+  private readonly routes = new Map<string, { client: RelayClient; peer: Uint8Array }>();
 
   constructor(options: RelayPathsOptions) {
     this.o = options;
@@ -114,7 +119,6 @@ export class RelayPaths {
         ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
         onDatagram: (src, datagram) => this.o.onDatagram(relayAddress(url, src), datagram),
         onEndpointGone: (id) => this.o.onPeerGone(relayAddress(url, id)),
-        onStateChange: (state, error) => this.o.onStateChange?.(url, state, error),
       });
       this.clients.set(url, c);
       c.start();
@@ -122,18 +126,20 @@ export class RelayPaths {
     return c;
   }
 
-  /** Sends `datagram` (copied now) on the relay path `address`; false when the relay dropped it. */
+  /**
+   * Sends `datagram` (copied now) on the relay path `address`; false when the relay dropped it
+   * (not connected, queue full: QUIC's loss recovery resends).
+   */
   send(address: string, datagram: Uint8Array): boolean {
-    const { url, peer } = parseRelayAddress(address);
-    const c = this.clients.get(url) ?? (this.closed ? undefined : this.client(url));
-    const ok = c?.send(peer, datagram) ?? false;
-    if (!ok) this.dropped++;
-    return ok;
-  }
-
-  /** Every relay client, by URL. */
-  get all(): ReadonlyMap<string, RelayClient> {
-    return this.clients;
+    if (this.closed) return false;
+    let route = this.routes.get(address);
+    if (!route) {
+      const { url, peer } = parseRelayAddress(address);
+      if (this.routes.size >= MAX_ROUTES) this.routes.clear();
+      route = { client: this.client(url), peer };
+      this.routes.set(address, route);
+    }
+    return route.client.send(route.peer, datagram);
   }
 
   async close(): Promise<void> {
