@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readAll, writeAll, type Session } from '../../src/index.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 
 /** Echoes everything the peer sends on `s` until the session closes. */
 export function serveEcho(s: Session): void {
@@ -56,13 +57,7 @@ export async function echoStreams(s: Session, streams: number, size: number, pro
           n += r.value.length;
           progress[entry] = `stream ${i}: ${n} B back${n === size ? ` (${PEER_NO_FIN}?)` : ''}`;
         }
-        const got = new Uint8Array(n);
-        let off = 0;
-        for (const c of chunks) {
-          got.set(c, off);
-          off += c.length;
-        }
-        return got;
+        return concatBytes(...chunks);
       };
       const [, got] = await Promise.all([writeAll(st.writable, data), read()]);
       progress[entry] = `stream ${i} echoed`;
