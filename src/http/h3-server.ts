@@ -12,7 +12,7 @@ import { FRAME_DATA, FRAME_HEADERS, encodeFrame, encodeFrameHeader } from './h3-
 import { H3Connection } from './h3-connection.js';
 import { nextMessageFrame, parseRequestHead, readHeaderSection, skip, type RequestHead } from './h3-message.js';
 import { encodeFieldSection, type HeaderField } from './qpack.js';
-import { openFile, type FileServerOptions, type ServedRequest } from './serve-files.js';
+import { openFile, type FileServerOptions } from './serve-files.js';
 import { StreamReader } from './stream-reader.js';
 
 /**
