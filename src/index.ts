@@ -15,7 +15,18 @@ export {
   type GenerateCertificateOptions,
   type GeneratedCertificate,
 } from './session/certificates.js';
-export { Session, type BidirectionalStream, type CallablePromise, type ConnectOptions, type SessionDatagrams } from './session/session.js';
+export {
+  Session,
+  type BidirectionalStream,
+  type CallablePromise,
+  type ConnectOptions,
+  type SessionDatagrams,
+  type SessionKind,
+  type SessionTransport,
+  type WebTransportHeader,
+  type WebTransportInfo,
+  type WebTransportRequest,
+} from './session/session.js';
 export type { CloseInfo } from './session/session-state.js';
 export type { SessionHost } from './session/session-host.js';
 export { StreamAbortedError } from './session/stream-adapter.js';

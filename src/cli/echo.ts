@@ -7,7 +7,7 @@ export interface Traffic {
   sent: number;
 }
 
-/** What the echo needs of a session: a QUIC `Session` and a `WebTransportSession` both fit. */
+/** What the echo needs of a session (a `Session`, QUIC or WebTransport). */
 export interface Echoable {
   nextBidiStream(): Promise<BidirectionalStream | null>;
   nextUniStream(): Promise<ReadableStream<Uint8Array> | null>;

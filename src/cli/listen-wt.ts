@@ -58,7 +58,8 @@ export async function runListenWebTransport(p: ParsedArgs, signal: AbortSignal):
       const k = ++n;
       const t: Traffic = { received: 0, sent: 0 };
       live.add(s);
-      stderr(`session ${k} from ${s.remoteAddress ?? '?'} path ${s.request.path}${s.request.origin ? ` origin ${s.request.origin}` : ''} (${s.draft})`);
+      const { request, draft } = s.webTransport;
+      stderr(`session ${k} from ${s.remoteAddress ?? '?'} path ${request.path}${request.origin ? ` origin ${request.origin}` : ''} (${draft})`);
       void s.closed.then((c) => {
         live.delete(s);
         stderr(`session ${k} closed (code ${c.closeCode}${c.reason ? `: ${c.reason}` : ''}): received ${t.received} bytes, sent ${t.sent} bytes`);

@@ -13,7 +13,7 @@ export { FileLookupError, resolveFile } from './files.js';
 export type { FileServerOptions, ServedRequest } from './serve-files.js';
 export { encodeFieldSection, decodeFieldSection, type HeaderField } from './qpack.js';
 export { WebTransportServer, generateWebTransportCertificate, certificateHash, type WebTransportServerOptions, type WebTransportListenOptions } from './wt-server.js';
-export { WebTransportSession, type WebTransportRequest } from './wt-session.js';
+export type { WebTransportSession, WebTransportRequest } from './wt-session.js';
 export { WtConnection, WebTransportRefusedError, negotiateDraft, webTransportSettings } from './wt-connection.js';
 export { wtCodeToHttp, httpCodeToWt, type WebTransportDraft } from './wt-protocol.js';
 export { connectWebTransport, type WebTransportConnectOptions } from './wt-client.js';

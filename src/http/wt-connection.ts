@@ -25,7 +25,7 @@ import {
   decodeDatagram,
   type WebTransportDraft,
 } from './wt-protocol.js';
-import { WebTransportSession, type WebTransportRequest, type WtHost } from './wt-session.js';
+import { WtSession, type WebTransportRequest, type WebTransportSession, type WtHost } from './wt-session.js';
 
 /** How long a connection whose last session ended waits for the peer's FIN on the CONNECT stream before closing. */
 const LINGER_MS = 1000;
@@ -67,7 +67,7 @@ export class WtConnection implements WtHost {
   readonly h3: H3Connection;
   readonly role: 'client' | 'server';
   draft: WebTransportDraft = 'draft-02';
-  private readonly sessions = new Map<number, WebTransportSession>();
+  private readonly sessions = new Map<number, WtSession>();
   private readonly options: WtConnectionOptions;
   private everHadSession = false;
 
@@ -180,12 +180,12 @@ export class WtConnection implements WtHost {
       r.cancel(0x10c); // H3_REQUEST_CANCELLED: we read no more of it
       return;
     }
-    const s = new WebTransportSession(this, st.streamId, request, w);
+    const s = new WtSession(this, st.streamId, request, w);
     this.sessions.set(st.streamId, s);
     this.everHadSession = true;
     await respond(200, draft === 'draft-02' ? [{ name: 'sec-webtransport-http3-draft', value: 'draft02' }] : []);
     s.markReady();
-    this.options.onSession?.(s);
+    this.options.onSession?.(s.session);
     void s.readCapsules(r);
   }
 
@@ -208,7 +208,7 @@ export class WtConnection implements WtHost {
       ...(origin !== undefined ? [{ name: 'origin', value: origin }] : []),
     ];
     const request: WebTransportRequest = { path, authority, origin, headers: headers.filter((h) => !h.name.startsWith(':')) };
-    const s = new WebTransportSession(this, st.streamId, request, w);
+    const s = new WtSession(this, st.streamId, request, w);
     this.sessions.set(st.streamId, s);
     this.everHadSession = true;
     await w.write(encodeFrame(FRAME_HEADERS, encodeFieldSection(headers)));
@@ -224,7 +224,7 @@ export class WtConnection implements WtHost {
     }
     s.markReady();
     void s.readCapsules(r);
-    return s;
+    return s.session;
   }
 
   private async onUni(r: StreamReader): Promise<void> {
@@ -258,7 +258,7 @@ export class WtConnection implements WtHost {
    * the peer's FIN on the CONNECT stream plus a moment for it to act on our capsule (a connection
    * closed under it while it does makes the browser report an aborted session), or LINGER_MS.
    */
-  sessionEnded(s: WebTransportSession, peerDone: Promise<void>, local: boolean): void {
+  sessionEnded(s: WtSession, peerDone: Promise<void>, local: boolean): void {
     this.sessions.delete(s.id);
     if (this.sessions.size > 0 || !this.everHadSession) return;
     const wait = local

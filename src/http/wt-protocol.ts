@@ -81,6 +81,12 @@ export function encodeCloseCapsule(code: number, reason: string): Uint8Array {
   return encodeCapsule(CAPSULE_CLOSE_WEBTRANSPORT_SESSION, v);
 }
 
+/** The reason a CLOSE_WEBTRANSPORT_SESSION carries for `reason`: cut to 1024 bytes of UTF-8 at a character (as browsers cut it). */
+export function cutCloseReason(reason: string): string {
+  const b = truncateUtf8(reason, MAX_CLOSE_REASON_BYTES);
+  return b.length === reason.length ? reason : new TextDecoder().decode(b);
+}
+
 /** A CLOSE_WEBTRANSPORT_SESSION value; a short value or a long or invalid reason is a DecodeError. */
 export function decodeCloseCapsule(value: Uint8Array): { code: number; reason: string } {
   if (value.length < 4) throw new DecodeError(`CLOSE_WEBTRANSPORT_SESSION of ${value.length} bytes (needs 4 for the code)`);

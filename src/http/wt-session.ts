@@ -1,14 +1,27 @@
 /**
- * One WebTransport session over HTTP/3 (draft-ietf-webtrans-http3-02/-07): the extended CONNECT
- * stream that carries its capsules, the streams and datagrams that name it. It has the shape of
- * quic-peer's `Session` (and of W3C WebTransport): `ready`, `closed`, `close({ closeCode, reason })`,
- * streams as web streams with backpressure, `datagrams`, `getStats()`; the iroh-http method names
- * too. `WtConnection` creates it and feeds it what arrives for it.
+ * One WebTransport session over HTTP/3 (draft-ietf-webtrans-http3-02/-07) as the transport of a
+ * quic-peer `Session`: the extended CONNECT stream that carries its capsules, the streams and
+ * datagrams that name it. The application holds the `Session` (`WtSession.session`, the same class
+ * as a QUIC connection's, of kind 'webtransport'), which checks arguments and gives the
+ * WebTransport shapes; this class does what is particular to WebTransport. `WtConnection` creates
+ * it and feeds it what arrives for it.
  */
-import { SessionClosedError, type BidirectionalStream, type CallablePromise, type CloseInfo, type ConnectionStats, type Session, type SessionDatagrams } from '../index.js';
+import {
+  DatagramError,
+  Session,
+  SessionClosedError,
+  StreamAbortedError,
+  type BidirectionalStream,
+  type CloseInfo,
+  type ConnectionStats,
+  type EndpointId,
+  type SessionKind,
+  type SessionTransport,
+  type WebTransportInfo,
+  type WebTransportRequest,
+} from '../index.js';
 import { FRAME_DATA, FRAME_HEADERS, encodeFrame } from './h3-frames.js';
 import { nextMessageFrame, readHeaderSection, skip } from './h3-message.js';
-import type { HeaderField } from './qpack.js';
 import { StreamReader } from './stream-reader.js';
 import {
   CAPSULE_CLOSE_WEBTRANSPORT_SESSION,
@@ -17,6 +30,7 @@ import {
   WEBTRANSPORT_SESSION_GONE,
   WT_BIDI_SIGNAL,
   WT_UNI_STREAM_TYPE,
+  cutCloseReason,
   datagramOverhead,
   decodeCloseCapsule,
   encodeCapsule,
@@ -27,6 +41,15 @@ import {
 } from './wt-protocol.js';
 import { wtReadable, wtWritable, type StreamEnder } from './wt-streams.js';
 
+export type { WebTransportRequest } from '../index.js';
+
+/**
+ * A WebTransport session: a `Session` of kind 'webtransport', whose `webTransport` says which
+ * request opened it, the draft spoken, and how to drain it. What `connectWebTransport` and
+ * `WebTransportServer` hand out: a type, not a class (the instances are Sessions).
+ */
+export type WebTransportSession = Session & { readonly kind: 'webtransport'; readonly webTransport: WebTransportInfo };
+
 /** Datagrams received and not yet read, per session; older ones are dropped beyond this (they are unreliable). */
 const DATAGRAM_QUEUE = 1024;
 /** Incoming streams not yet taken by the application, per session; more are refused (draft-07 §4.6). */
@@ -36,19 +59,14 @@ const STREAM_QUEUE = 256;
 export interface WtHost {
   readonly quic: Session;
   readonly draft: WebTransportDraft;
-  /** The session ended: forget it (and maybe end the connection). */
-  /** `local`: we closed it (the peer may still be reading our capsule). */
-  sessionEnded(s: WebTransportSession, peerDone: Promise<void>, local: boolean): void;
+  /**
+   * The session ended: forget it (and maybe end the connection). `local`: we closed it (the peer
+   * may still be reading our capsule); `peerDone` resolves when the peer ended its CONNECT stream.
+   */
+  sessionEnded(s: WtSession, peerDone: Promise<void>, local: boolean): void;
 }
 
-/** A request's description as the server saw it (or the client sent it). */
-export interface WebTransportRequest {
-  readonly path: string;
-  readonly authority: string;
-  readonly origin: string | undefined;
-  readonly headers: readonly HeaderField[];
-}
-
+/** A bounded queue of what arrived for the session, with waiters that an AbortSignal ends. */
 class Queue<T> {
   private items: T[] = [];
   private waiters: Array<(v: T | null) => void> = [];
@@ -62,6 +80,7 @@ class Queue<T> {
     this.items.push(v);
   }
   next(signal?: AbortSignal): Promise<T | null> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.items.length > 0) return Promise.resolve(this.items.shift() as T);
     if (this.ended) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
@@ -73,10 +92,13 @@ class Queue<T> {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(signal?.reason);
       };
-      if (signal?.aborted) return reject(signal.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(w);
     });
+  }
+  /** Waits pending (for tests of aborts: none may be left behind). */
+  get pending(): number {
+    return this.waiters.length;
   }
   end(): void {
     this.ended = true;
@@ -85,37 +107,17 @@ class Queue<T> {
   }
 }
 
-function callable<T>(p: Promise<T>): CallablePromise<T> {
-  const f = (() => p) as CallablePromise<T>;
-  f.then = p.then.bind(p) as Promise<T>['then'];
-  f.catch = p.catch.bind(p) as Promise<T>['catch'];
-  f.finally = p.finally.bind(p) as Promise<T>['finally'];
-  return f;
-}
-
-function pulling<T>(next: (signal: AbortSignal) => Promise<T | null>): ReadableStream<T> {
-  const abandoned = new AbortController();
-  return new ReadableStream<T>(
-    {
-      pull: async (c) => {
-        const x = await next(abandoned.signal);
-        if (x !== null) c.enqueue(x);
-        else c.close();
-      },
-      cancel: (reason: unknown) => abandoned.abort(reason),
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-export class WebTransportSession {
+/** The transport of one WebTransport session's `Session`. */
+export class WtSession implements SessionTransport {
   /** The session id: the stream id of its extended CONNECT (draft-02 §2). */
   readonly id: number;
   /** The request that opened it. */
   readonly request: WebTransportRequest;
-  readonly ready: CallablePromise<void>;
+  /** What the application holds. */
+  readonly session: WebTransportSession;
+  readonly ready: Promise<void>;
   /** Resolves with the close code and reason, whoever closed (code 0 and an empty reason when the CONNECT stream simply ended). */
-  readonly closed: CallablePromise<CloseInfo>;
+  readonly closed: Promise<CloseInfo>;
   /** Resolves when the peer asked to wind down (DRAIN_WEBTRANSPORT_SESSION, draft-07 §4.7). */
   readonly draining: Promise<void>;
   private readonly host: WtHost;
@@ -134,55 +136,79 @@ export class WebTransportSession {
   private closeInfo: CloseInfo | undefined;
   private peerEnded!: () => void;
   private readonly peerDone: Promise<void>;
-  private datagramStreams: SessionDatagrams | undefined;
-  private incomingBidi: ReadableStream<BidirectionalStream> | undefined;
-  private incomingUni: ReadableStream<ReadableStream<Uint8Array>> | undefined;
 
-  /** @internal Made by WtConnection. */
+  /** Made by WtConnection once the draft is known (`host.draft`). */
   constructor(host: WtHost, id: number, request: WebTransportRequest, connectWriter: WritableStreamDefaultWriter<Uint8Array>) {
     this.host = host;
     this.id = id;
     this.request = request;
     this.connectWriter = connectWriter;
-    const ready = new Promise<void>((res, rej) => {
+    this.ready = new Promise<void>((res, rej) => {
       this.resolveReady = res;
       this.rejectReady = rej;
     });
-    ready.catch(() => {});
-    this.ready = callable(ready);
-    this.closed = callable(new Promise<CloseInfo>((res) => (this.resolveClosed = res)));
+    this.ready.catch(() => {});
+    this.closed = new Promise<CloseInfo>((res) => (this.resolveClosed = res));
     this.draining = new Promise<void>((res) => (this.resolveDraining = res));
     this.peerDone = new Promise<void>((res) => (this.peerEnded = res));
+    const info: WebTransportInfo = Object.freeze({
+      sessionId: id,
+      draft: host.draft,
+      request,
+      draining: this.draining,
+      drain: () => this.drain(),
+      connection: host.quic,
+    });
+    this.session = Session.fromTransport(this, info) as WebTransportSession;
   }
 
-  /** The draft both ends speak. */
-  get draft(): WebTransportDraft {
-    return this.host.draft;
+  get kind(): SessionKind {
+    return 'webtransport';
   }
 
-  /** The HTTP/3 connection's QUIC session (one per WebTransport session with Chromium). */
-  get connection(): Session {
-    return this.host.quic;
+  get remoteId(): EndpointId {
+    return this.host.quic.remoteId;
+  }
+
+  get peerCertificates(): readonly Uint8Array[] | undefined {
+    return this.host.quic.peerCertificates;
+  }
+
+  get resumed(): boolean {
+    return this.host.quic.resumed;
+  }
+
+  get alpn(): string {
+    return this.host.quic.alpn;
   }
 
   get remoteAddress(): string | undefined {
     return this.host.quic.remoteAddress;
   }
 
-  /** @internal The session was accepted (server: 200 sent; client: 200 received). */
+  get isClosed(): boolean {
+    return this.closeInfo !== undefined;
+  }
+
+  /** Waits pending on the session's queues (incoming streams and datagrams), for tests. */
+  get pendingWaits(): number {
+    return this.bidi.pending + this.uni.pending + this.dgrams.pending;
+  }
+
+  /** The session was accepted (server: 200 sent; client: 200 received). */
   markReady(): void {
     this.resolveReady();
   }
 
-  /** @internal The session could not be opened (the server refused it, or the connection failed first). */
+  /** The session could not be opened (the server refused it, or the connection failed first). */
   fail(e: Error): void {
     this.rejectReady(e);
     this.finish({ closeCode: 0, reason: e.message }, false);
   }
 
   /**
-   * @internal Reads the CONNECT stream after the response: DATA frames of capsules (RFC 9297 §3.3),
-   * until CLOSE_WEBTRANSPORT_SESSION, the FIN, or a reset. Unknown capsules (GREASE) are skipped.
+   * Reads the CONNECT stream after the response: DATA frames of capsules (RFC 9297 §3.3), until
+   * CLOSE_WEBTRANSPORT_SESSION, the FIN, or a reset. Unknown capsules (GREASE) are skipped.
    */
   async readCapsules(r: StreamReader): Promise<void> {
     const parser = new CapsuleParser();
@@ -223,17 +249,16 @@ export class WebTransportSession {
   }
 
   /**
-   * Closes the session (draft-02 §5): CLOSE_WEBTRANSPORT_SESSION with `closeCode` (32 bits) and
-   * `reason` (UTF-8, at most 1024 bytes) on the CONNECT stream, then its FIN; every stream of the
-   * session is reset with WEBTRANSPORT_SESSION_GONE.
+   * Closes the session (draft-02 §5): CLOSE_WEBTRANSPORT_SESSION with `code` (32 bits: the
+   * Session checked it) and `reason` (cut to 1024 bytes of UTF-8) on the CONNECT stream, then its
+   * FIN; every stream of the session is reset with WEBTRANSPORT_SESSION_GONE.
    */
-  close(info: { closeCode?: number; reason?: string } = {}): void {
-    const code = info.closeCode ?? 0;
-    if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) throw new RangeError(`closeCode must be a 32-bit unsigned integer, got ${code}`);
+  close(code: number | bigint, reason: string): void {
     if (this.closeInfo) return;
-    const reason = info.reason ?? '';
-    void this.connectWriter.write(encodeFrame(FRAME_DATA, encodeCloseCapsule(code, reason))).catch(() => {});
-    this.finish({ closeCode: code, reason }, true, true);
+    const n = Number(code);
+    const sent = cutCloseReason(reason);
+    void this.connectWriter.write(encodeFrame(FRAME_DATA, encodeCloseCapsule(n, sent))).catch(() => {});
+    this.finish({ closeCode: n, reason: sent }, true, true);
   }
 
   /** Asks the peer to wind the session down (DRAIN_WEBTRANSPORT_SESSION, draft-07 §4.7). */
@@ -248,7 +273,9 @@ export class WebTransportSession {
     this.rejectReady(new SessionClosedError(info.closeCode, info.reason));
     if (sendFin) void this.connectWriter.close().catch(() => {});
     else void this.connectWriter.abort(WEBTRANSPORT_SESSION_GONE).catch(() => {});
-    for (const end of [...this.enders]) end(WEBTRANSPORT_SESSION_GONE);
+    // The streams fail as a closed QUIC session's do: StreamAbortedError 'closed' with the reason.
+    const closedError = (streamId: number): Error => new StreamAbortedError(streamId, 'closed', undefined, info.reason || 'session closed');
+    for (const end of [...this.enders]) end(WEBTRANSPORT_SESSION_GONE, closedError);
     this.enders.clear();
     this.bidi.end();
     this.uni.end();
@@ -261,26 +288,22 @@ export class WebTransportSession {
     return new SessionClosedError(this.closeInfo?.closeCode ?? 0, this.closeInfo?.reason ?? '');
   }
 
-  get isClosed(): boolean {
-    return this.closeInfo !== undefined;
-  }
-
-  /** @internal A bidirectional stream the peer opened for this session (its header read). */
+  /** A bidirectional stream the peer opened for this session (its header read). */
   addIncomingBidi(quic: BidirectionalStream, r: StreamReader): void {
     this.bidi.push(this.wrapBidi(quic, r, undefined));
   }
 
-  /** @internal A unidirectional stream the peer opened for this session (its header read). */
+  /** A unidirectional stream the peer opened for this session (its header read). */
   addIncomingUni(r: StreamReader): void {
     if (this.closeInfo) return r.cancel(WEBTRANSPORT_SESSION_GONE);
     let end: StreamEnder | undefined;
-    const { readable, end: e } = wtReadable(r, () => end && this.enders.delete(end));
+    const { readable, end: e } = wtReadable(r, -1, () => end && this.enders.delete(end));
     end = e;
     this.enders.add(e);
     this.uni.push(readable);
   }
 
-  /** @internal A datagram's payload for this session. */
+  /** A datagram's payload for this session. */
   onDatagram(payload: Uint8Array): void {
     this.dgrams.push(payload);
   }
@@ -288,8 +311,9 @@ export class WebTransportSession {
   private wrapBidi(quic: BidirectionalStream, r: StreamReader, prefix: Uint8Array | undefined): BidirectionalStream {
     let endR: StreamEnder | undefined;
     let endW: StreamEnder | undefined;
-    const rd = wtReadable(r, () => endR && this.enders.delete(endR));
-    const wr = wtWritable(quic.writable, prefix, () => endW && this.enders.delete(endW));
+    const id = quic.streamId ?? -1;
+    const rd = wtReadable(r, id, () => endR && this.enders.delete(endR));
+    const wr = wtWritable(quic.writable, prefix, id, () => endW && this.enders.delete(endW));
     endR = rd.end;
     endW = wr.end;
     this.enders.add(endR);
@@ -298,84 +322,79 @@ export class WebTransportSession {
   }
 
   /** Opens a bidirectional stream of this session (WEBTRANSPORT_STREAM 0x41 and the session id first). */
-  async createBidirectionalStream(): Promise<BidirectionalStream> {
-    if (this.closeInfo) throw this.closedError();
-    const quic = await this.host.quic.createBidirectionalStream();
+  async openBidirectionalStream(signal?: AbortSignal): Promise<BidirectionalStream> {
+    const quic = await this.openQuic(() => this.host.quic.createBidirectionalStream(signal ? { signal } : undefined), (s) => {
+      void s.readable.cancel(WEBTRANSPORT_SESSION_GONE).catch(() => {});
+      void s.writable.abort(WEBTRANSPORT_SESSION_GONE).catch(() => {});
+    });
     return this.wrapBidi(quic, new StreamReader(quic.readable), encodeStreamPrefix(WT_BIDI_SIGNAL, this.id));
   }
 
   /** Opens a unidirectional stream of this session (type 0x54 and the session id first). */
-  async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
-    if (this.closeInfo) throw this.closedError();
-    const quic = await this.host.quic.createUnidirectionalStream();
+  async openUnidirectionalStream(signal?: AbortSignal): Promise<WritableStream<Uint8Array>> {
+    const quic = await this.openQuic(
+      () => this.host.quic.createUnidirectionalStream(signal ? { signal } : undefined),
+      (w) => void w.abort(WEBTRANSPORT_SESSION_GONE).catch(() => {}),
+    );
     let end: StreamEnder | undefined;
-    const wr = wtWritable(quic, encodeStreamPrefix(WT_UNI_STREAM_TYPE, this.id), () => end && this.enders.delete(end));
+    const wr = wtWritable(quic, encodeStreamPrefix(WT_UNI_STREAM_TYPE, this.id), -1, () => end && this.enders.delete(end));
     end = wr.end;
     this.enders.add(end);
     return wr.writable;
   }
 
-  get incomingBidirectionalStreams(): ReadableStream<BidirectionalStream> {
-    return (this.incomingBidi ??= pulling((signal) => this.bidi.next(signal)));
+  /**
+   * A QUIC stream for this session, or the session's SessionClosedError when it is closed before
+   * or while the stream opens (a stream opened meanwhile is ended with `drop`).
+   */
+  private async openQuic<S>(open: () => Promise<S>, drop: (s: S) => void): Promise<S> {
+    if (this.closeInfo) throw this.closedError();
+    let s: S;
+    try {
+      s = await open();
+    } catch (e) {
+      throw this.closeInfo ? this.closedError() : e;
+    }
+    if (this.closeInfo) {
+      drop(s);
+      throw this.closedError();
+    }
+    return s;
   }
 
-  get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
-    return (this.incomingUni ??= pulling((signal) => this.uni.next(signal)));
+  nextBidirectionalStream(signal?: AbortSignal): Promise<BidirectionalStream | null> {
+    return this.bidi.next(signal);
   }
 
-  nextBidiStream(options: { signal?: AbortSignal } = {}): Promise<BidirectionalStream | null> {
-    return this.bidi.next(options.signal);
+  nextUnidirectionalStream(signal?: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+    return this.uni.next(signal);
   }
 
-  nextUniStream(options: { signal?: AbortSignal } = {}): Promise<ReadableStream<Uint8Array> | null> {
-    return this.uni.next(options.signal);
-  }
-
-  createBidiStream(): Promise<BidirectionalStream> {
-    return this.createBidirectionalStream();
-  }
-
-  createUniStream(): Promise<WritableStream<Uint8Array>> {
-    return this.createUnidirectionalStream();
-  }
-
-  /** Sends a datagram of this session (RFC 9297: its quarter stream id first); resolves as `Session.sendDatagram`. */
+  /**
+   * Sends a datagram of this session (RFC 9297: its quarter stream id first); resolves as a QUIC
+   * session's `sendDatagram` does, once it left in a packet.
+   */
   sendDatagram(data: Uint8Array): Promise<void> {
     if (this.closeInfo) return Promise.reject(this.closedError());
+    const max = this.maxDatagramSize();
+    if (max !== null && data.length > max) {
+      return Promise.reject(new DatagramError('too-large', `datagram of ${data.length} bytes exceeds the current maximum of ${max} bytes (a QUIC datagram less the session's quarter stream id); check session.maxDatagramSize()`));
+    }
     return this.host.quic.sendDatagram(encodeDatagram(this.id, data));
   }
 
-  /** The next datagram of this session, or null once it closed. */
-  recvDatagram(options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
-    return this.dgrams.next(options.signal);
+  recvDatagram(signal?: AbortSignal): Promise<Uint8Array | null> {
+    return this.dgrams.next(signal);
   }
 
-  /** The largest payload a datagram of this session can carry now (0 when the peer takes none). */
-  maxDatagramSize(): number {
-    const m = this.host.quic.maxDatagramSize() ?? 0;
-    return Math.max(0, m - datagramOverhead(this.id));
-  }
-
-  get datagrams(): SessionDatagrams {
-    if (this.datagramStreams) return this.datagramStreams;
-    const s = this;
-    this.datagramStreams = {
-      readable: pulling((signal) => this.recvDatagram({ signal })),
-      writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d) }),
-      get maxDatagramSize(): number {
-        return s.maxDatagramSize();
-      },
-    };
-    return this.datagramStreams;
+  /** The largest payload a datagram of this session can carry now, or null when the peer takes none. */
+  maxDatagramSize(): number | null {
+    const m = this.host.quic.maxDatagramSize();
+    return m === null ? null : Math.max(0, m - datagramOverhead(this.id));
   }
 
   /** The QUIC connection's counters (shared by every session on it). */
   getStats(): ConnectionStats {
     return this.host.quic.getStats();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    await this.closed;
   }
 }

@@ -4,6 +4,8 @@
  * stream error codes it gives and sees are WebTransport's 32-bit codes, carried in the HTTP/3
  * error space (draft-02 §4.3). Backpressure passes through: a read pulls from QUIC only when the
  * application reads (high-water mark 0), a write resolves when the QUIC writer took the bytes.
+ * When the session ends, its streams fail as a QUIC session's do when it closes: with a
+ * StreamAbortedError of kind 'closed', at once, even while nothing is read or written.
  */
 import { StreamAbortedError } from '../index.js';
 import { StreamReader } from './stream-reader.js';
@@ -29,12 +31,21 @@ export function mapStreamError(e: unknown): unknown {
   return e;
 }
 
-/** What a session does to end one of its streams (when the session ends: WEBTRANSPORT_SESSION_GONE). */
-export type StreamEnder = (httpCode: number) => void;
+/**
+ * What a session does to end one of its streams when it ends: the QUIC stream is reset or stopped
+ * with `httpCode` (WEBTRANSPORT_SESSION_GONE) and the application's side fails with
+ * `closedError(streamId)`.
+ */
+export type StreamEnder = (httpCode: number, closedError: (streamId: number) => Error) => void;
 
-/** The rest of a stream after its header, as the application reads it. */
-export function wtReadable(r: StreamReader, onEnd: () => void): { readable: ReadableStream<Uint8Array>; end: StreamEnder } {
+/**
+ * The rest of a stream after its header, as the application reads it. `streamId`: the QUIC
+ * stream's id, -1 when not known (the Session API gives no id to unidirectional streams).
+ */
+export function wtReadable(r: StreamReader, streamId: number, onEnd: () => void): { readable: ReadableStream<Uint8Array>; end: StreamEnder } {
   let done = false;
+  let gone: Error | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   const finish = (): void => {
     if (!done) {
       done = true;
@@ -43,17 +54,23 @@ export function wtReadable(r: StreamReader, onEnd: () => void): { readable: Read
   };
   const readable = new ReadableStream<Uint8Array>(
     {
+      start(c) {
+        controller = c;
+      },
       async pull(c) {
+        let chunk: Uint8Array | null;
         try {
-          const chunk = await r.readSome(64 * 1024);
-          if (chunk === null) {
-            c.close();
-            finish();
-          } else c.enqueue(chunk);
+          chunk = await r.readSome(64 * 1024);
         } catch (e) {
+          if (gone) return; // the session ended meanwhile: the stream is errored already
           finish();
           throw mapStreamError(e);
         }
+        if (gone) return;
+        if (chunk === null) {
+          c.close();
+          finish();
+        } else c.enqueue(chunk);
       },
       cancel(reason) {
         r.cancel(wtCodeToHttp(wtCodeOf(reason)));
@@ -64,18 +81,30 @@ export function wtReadable(r: StreamReader, onEnd: () => void): { readable: Read
   );
   return {
     readable,
-    end: (code) => {
+    end: (code, closedError) => {
       if (done) return;
+      gone = closedError(streamId);
+      controller.error(gone);
       r.cancel(code);
       finish();
     },
   };
 }
 
-/** The application's side of a stream we send on: `prefix` (the stream header) goes first. */
-export function wtWritable(quic: WritableStream<Uint8Array>, prefix: Uint8Array | undefined, onEnd: () => void): { writable: WritableStream<Uint8Array>; end: StreamEnder } {
+/**
+ * The application's side of a stream we send on: `prefix` (the stream header) goes first.
+ * `streamId` as for `wtReadable`.
+ */
+export function wtWritable(
+  quic: WritableStream<Uint8Array>,
+  prefix: Uint8Array | undefined,
+  streamId: number,
+  onEnd: () => void,
+): { writable: WritableStream<Uint8Array>; end: StreamEnder } {
   const w = quic.getWriter();
   let done = false;
+  let gone: Error | undefined;
+  let controller!: WritableStreamDefaultController;
   const finish = (): void => {
     if (!done) {
       done = true;
@@ -84,19 +113,30 @@ export function wtWritable(quic: WritableStream<Uint8Array>, prefix: Uint8Array 
   };
   if (prefix) void w.write(prefix).catch(() => {});
   const writable = new WritableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      // A STOP_SENDING errors the QUIC writable at once, even while nothing is written: so does
+      // it ours, with the WebTransport code (a no-op once ours is closed or errored already).
+      w.closed.then(
+        () => {},
+        (e: unknown) => {
+          if (!gone) controller.error(mapStreamError(e));
+        },
+      );
+    },
     async write(chunk) {
       try {
         await w.write(chunk);
       } catch (e) {
         finish();
-        throw mapStreamError(e);
+        throw gone ?? mapStreamError(e);
       }
     },
     async close() {
       try {
         await w.close();
       } catch (e) {
-        throw mapStreamError(e);
+        throw gone ?? mapStreamError(e);
       } finally {
         finish();
       }
@@ -108,9 +148,11 @@ export function wtWritable(quic: WritableStream<Uint8Array>, prefix: Uint8Array 
   });
   return {
     writable,
-    end: (code) => {
+    end: (code, closedError) => {
       if (done) return;
+      gone = closedError(streamId);
       finish();
+      controller.error(gone);
       void w.abort(code).catch(() => {});
     },
   };

@@ -1,9 +1,7 @@
 import type { ConnectionStats } from '../quic/connection/connection.js';
 import { isVarintExact } from '../codec/varint.js';
-import { DatagramError } from '../quic/connection/datagram-error.js';
-import { EndpointId } from '../tls/identity.js';
-import { readableFor, writableFor } from './stream-adapter.js';
-import { InvalidArgumentError, SessionClosedError } from './errors.js';
+import type { EndpointId } from '../tls/identity.js';
+import { InvalidArgumentError } from './errors.js';
 import { raceAbort } from './abort.js';
 import { checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
 import type { EndpointAddr } from './addressing.js';
@@ -12,16 +10,12 @@ import { checkType } from './arguments.js';
 import { resolveHostPort } from './resolve.js';
 import type { DialTlsOptions } from './x509-options.js';
 import type { CloseInfo, SessionState } from './session-state.js';
+import { QuicTransport } from './quic-transport.js';
+import type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
+import { callablePromise, pulling, type CallablePromise } from './shapes.js';
 
-/** A bidirectional stream: both halves as web streams. */
-export interface BidirectionalStream {
-  /** What the peer sends; `cancel(code)` sends STOP_SENDING with that code. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** What we send; `close()` sends the FIN, `abort(code)` sends RESET_STREAM with that code. */
-  readonly writable: WritableStream<Uint8Array>;
-  /** The QUIC stream id (RFC 9000 §2.1), where the stream is one QUIC stream (HTTP/3 needs it: a request's id names its WebTransport session). */
-  readonly streamId?: number;
-}
+export type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
+export type { CallablePromise } from './shapes.js';
 
 /** A session's datagrams (RFC 9221) as web streams: unreliable, unordered, one message each. */
 export interface SessionDatagrams {
@@ -33,22 +27,10 @@ export interface SessionDatagrams {
   readonly maxDatagramSize: number;
 }
 
-/**
- * A promise that can also be called: `await session.ready` (WebTransport) and
- * `await session.ready()` (iroh-http's method) both work.
- */
-export type CallablePromise<T> = Promise<T> & (() => Promise<T>);
-
-function callablePromise<T>(p: Promise<T>): CallablePromise<T> {
-  const f = (() => p) as CallablePromise<T>;
-  f.then = p.then.bind(p) as Promise<T>['then'];
-  f.catch = p.catch.bind(p) as Promise<T>['catch'];
-  f.finally = p.finally.bind(p) as Promise<T>['finally'];
-  return f;
-}
-
-/** The largest application error code: 2^62 - 1 (a QUIC varint). */
-const MAX_CODE = (1n << 62n) - 1n;
+/** The largest application close code of a QUIC session: 2^62 - 1 (a QUIC varint, RFC 9000 §19.19). */
+const MAX_QUIC_CODE = (1n << 62n) - 1n;
+/** The largest close code of a WebTransport session: 2^32 - 1 (CLOSE_WEBTRANSPORT_SESSION, draft-ietf-webtrans-http3-02 §5). */
+const MAX_WEBTRANSPORT_CODE = 0xffffffff;
 /** The longest dial timeout: the transport's bound on handshakeTimeoutMs (about 35 years). */
 const MAX_TIMEOUT_MS = 2 ** 40;
 
@@ -104,17 +86,58 @@ export interface ConnectOptions {
 
 const CONNECT_OPTIONS = ['directAddrs', 'relays', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls'];
 
+/** A WebTransport request as the server saw it (or the client sent it): the extended CONNECT. */
+export interface WebTransportRequest {
+  /** The `:path` (with its query string). */
+  readonly path: string;
+  /** The `:authority` (host and port). */
+  readonly authority: string;
+  /** The `origin` header, when the client sent one (browsers do). */
+  readonly origin: string | undefined;
+  /** The request's other header fields. */
+  readonly headers: readonly WebTransportHeader[];
+}
+
+/** A header field of a WebTransport request. */
+export interface WebTransportHeader {
+  /** The field's name, lowercase. */
+  readonly name: string;
+  /** The field's value. */
+  readonly value: string;
+}
+
+/** What a WebTransport session adds to a Session: {@link Session.webTransport}. */
+export interface WebTransportInfo {
+  /** The session id: the QUIC stream id of its extended CONNECT (draft-ietf-webtrans-http3-02 §2). */
+  readonly sessionId: number;
+  /** The draft both ends speak: draft-02 (Chromium's default) or draft-07 (when both announce it). */
+  readonly draft: 'draft-02' | 'draft-07';
+  /** The request that opened the session. */
+  readonly request: WebTransportRequest;
+  /** Resolves when the peer asks to wind the session down (DRAIN_WEBTRANSPORT_SESSION, draft-07 §4.7). */
+  readonly draining: Promise<void>;
+  /** Asks the peer to wind the session down (DRAIN_WEBTRANSPORT_SESSION); the session stays open. */
+  drain(): void;
+  /** The QUIC session (kind `'quic'`) of the HTTP/3 connection that carries this one. */
+  readonly connection: Session;
+}
+
 /**
- * A QUIC connection to one remote peer, in the shape of W3C WebTransport (and method for method
- * the `Session` of iroh-http's Rust core).
+ * A session with one remote peer, in the shape of W3C WebTransport (and method for method the
+ * `Session` of iroh-http's Rust core): streams and datagrams as web streams with backpressure,
+ * close codes, stats. One class whatever carries it ({@link Session.kind}): a QUIC connection of
+ * its own (`Session.connect`, `Session.accept`, `for await (const s of endpoint)`), or a
+ * WebTransport session over HTTP/3 (`connectWebTransport` and `WebTransportServer` of
+ * `quic-peer/http`, where {@link Session.webTransport} says more). The methods, their errors and
+ * the close semantics are the same for both, except where `close` says otherwise.
  *
  * Each `connect` is its own connection: closing a session never affects another to the same peer.
  */
 export class Session {
-  /** @internal This session's connection, waiters and promises. */
-  readonly state: SessionState;
-  /** @internal The endpoint the session runs on: its clock and transmit loop. */
-  readonly host: SessionHost;
+  /** @internal What carries the session: a QUIC connection or a WebTransport session. */
+  readonly transport: SessionTransport;
+  /** What a WebTransport session adds (its request, draft, drain); undefined for a QUIC session. */
+  readonly webTransport: WebTransportInfo | undefined;
   // The web streams and callable promises below are built on first use: an idle session held by
   // a server should not carry four web streams it may never read (issue #6, heap per idle
   // connection: they were ~9 KB of each session's heap).
@@ -124,20 +147,40 @@ export class Session {
   private incomingUni: ReadableStream<ReadableStream<Uint8Array>> | undefined;
   private datagramStreams: SessionDatagrams | undefined;
 
-  /** Sessions come from `Session.connect` and `Session.accept`. */
-  private constructor(state: SessionState, host: SessionHost) {
-    this.state = state;
-    this.host = host;
+  /** Sessions come from `Session.connect`, `Session.accept` and `Session.fromTransport`. */
+  private constructor(transport: SessionTransport, webTransport: WebTransportInfo | undefined) {
+    this.transport = transport;
+    this.webTransport = webTransport;
   }
 
-  /** Resolves when the handshake completed (and the peer is authenticated). Also callable. */
+  /**
+   * A Session over another transport than an endpoint's QUIC connection: how `quic-peer/http`
+   * makes its WebTransport sessions (`webTransport` describes them). The transport implements
+   * what the Session delegates; the Session checks arguments and gives the WebTransport shapes.
+   */
+  static fromTransport(transport: SessionTransport, webTransport?: WebTransportInfo): Session {
+    return new Session(transport, webTransport);
+  }
+
+  /** What carries this session: `'quic'` (a QUIC connection) or `'webtransport'` (a WebTransport session over HTTP/3). */
+  get kind(): SessionKind {
+    return this.transport.kind;
+  }
+
+  /** @internal The QUIC connection's state, for tests; throws on a session that is not a QUIC connection of its own. */
+  get state(): SessionState {
+    if (this.transport instanceof QuicTransport) return this.transport.state;
+    throw new InvalidArgumentError(`a ${this.transport.kind} session has no QUIC connection state of its own`);
+  }
+
+  /** Resolves when the session is open (the handshake completed and the peer is authenticated). Also callable. */
   get ready(): CallablePromise<void> {
-    return (this.readyP ??= callablePromise(this.state.ready));
+    return (this.readyP ??= callablePromise(this.transport.ready));
   }
 
   /** Resolves with how the session ended, whoever closed it. Also callable (iroh-http's `closed()`). */
   get closed(): CallablePromise<CloseInfo> {
-    return (this.closedP ??= callablePromise(this.state.closed));
+    return (this.closedP ??= callablePromise(this.transport.closed));
   }
 
   /**
@@ -145,12 +188,12 @@ export class Session {
    * next stream goes to `nextBidiStream` rather than into a cancelled stream.
    */
   get incomingBidirectionalStreams(): ReadableStream<BidirectionalStream> {
-    return (this.incomingBidi ??= pulling((signal) => this.nextBidiStream({ signal })));
+    return (this.incomingBidi ??= pulling((signal) => this.transport.nextBidirectionalStream(signal)));
   }
 
   /** Incoming unidirectional streams the peer opens (cancelling it ends its wait, as above). */
   get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
-    return (this.incomingUni ??= pulling((signal) => this.nextUniStream({ signal })));
+    return (this.incomingUni ??= pulling((signal) => this.transport.nextUnidirectionalStream(signal)));
   }
 
   /**
@@ -161,7 +204,7 @@ export class Session {
     if (this.datagramStreams) return this.datagramStreams;
     const session = this;
     this.datagramStreams = {
-      readable: pulling((signal) => this.recvDatagram({ signal })),
+      readable: pulling((signal) => this.transport.recvDatagram(signal)),
       writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d) }),
       get maxDatagramSize(): number {
         return session.maxDatagramSize() ?? 0;
@@ -208,7 +251,7 @@ export class Session {
       state.conn.close(endpoint.now(), 0, 'dial aborted');
       endpoint.schedule();
     });
-    return new Session(state, endpoint);
+    return new Session(new QuicTransport(state, endpoint), undefined);
   }
 
   /**
@@ -218,21 +261,16 @@ export class Session {
    */
   static async accept(endpoint: SessionHost, options: WaitOptions = {}): Promise<Session | null> {
     const state = await endpoint.acceptNext(waitSignal('Session.accept', options));
-    return state === null ? null : new Session(state, endpoint);
+    return state === null ? null : new Session(new QuicTransport(state, endpoint), undefined);
   }
 
   /**
    * The peer's endpoint id (its Ed25519 public key, verified in the handshake). An X.509 peer has
    * one only when its certificate's key is Ed25519: otherwise this throws, and
-   * `peerCertificates` says who it is.
+   * `peerCertificates` says who it is. A WebTransport session's is its QUIC connection's.
    */
   get remoteId(): EndpointId {
-    const key = this.state.conn.peerPublicKey;
-    if (!key) {
-      if (this.state.conn.peerCertificates) throw new InvalidArgumentError('the peer authenticated with an X.509 certificate whose key is not Ed25519: it has no endpoint id (see peerCertificates)');
-      throw new SessionClosedError(0, 'the handshake did not complete');
-    }
-    return EndpointId.fromBytes(key);
+    return this.transport.remoteId;
   }
 
   /**
@@ -240,7 +278,7 @@ export class Session {
    * undefined with raw public keys, and on a server that did not ask for client certificates.
    */
   get peerCertificates(): readonly Uint8Array[] | undefined {
-    return this.state.conn.peerCertificates;
+    return this.transport.peerCertificates;
   }
 
   /**
@@ -248,17 +286,17 @@ export class Session {
    * signatures; the peer is who the ticket's session authenticated). See the README, "Resumption".
    */
   get resumed(): boolean {
-    return this.state.conn.resumed;
+    return this.transport.resumed;
   }
 
-  /** The negotiated ALPN. */
+  /** The negotiated ALPN (`h3` for a WebTransport session). */
   get alpn(): string {
-    return this.state.conn.alpn ?? '';
+    return this.transport.alpn;
   }
 
   /** The peer's current socket address (a server follows its client's NAT rebinding, RFC 9000 §9). */
   get remoteAddress(): string | undefined {
-    return this.host.remoteAddress(this.state.handle);
+    return this.transport.remoteAddress;
   }
 
   // ---- WebTransport shape ----
@@ -267,50 +305,67 @@ export class Session {
    * Opens a bidirectional stream, waiting while the peer's stream limit (its MAX_STREAMS) is
    * reached; `signal` ends that wait. Rejects with a SessionClosedError once the session closed.
    */
-  async createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
-    const id = await this.state.openStream('bidi', waitSignal('createBidirectionalStream', options));
-    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id), streamId: id };
+  createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
+    // Not async (nor the methods below): the transport's promise is returned as is, with no
+    // second promise around it; a bad argument still rejects rather than throws.
+    try {
+      return this.transport.openBidirectionalStream(waitSignal('createBidirectionalStream', options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Opens a unidirectional stream, waiting as `createBidirectionalStream` does. */
-  async createUnidirectionalStream(options?: WaitOptions): Promise<WritableStream<Uint8Array>> {
-    const id = await this.state.openStream('uni', waitSignal('createUnidirectionalStream', options));
-    return writableFor(this.state, this.state.waiters, id);
+  createUnidirectionalStream(options?: WaitOptions): Promise<WritableStream<Uint8Array>> {
+    try {
+      return this.transport.openUnidirectionalStream(waitSignal('createUnidirectionalStream', options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
-   * Closes the session with an application code (0..2^62-1) and reason: `close({ closeCode,
-   * reason })` as WebTransport, or `close(code, reason)` as iroh-http.
+   * Closes the session with an application code and reason: `close({ closeCode, reason })` as
+   * WebTransport, or `close(code, reason)` as iroh-http. The code's range depends on the
+   * session's {@link Session.kind}: 0..2^62-1 for a QUIC session (a QUIC varint), 0..2^32-1 for a
+   * WebTransport session (CLOSE_WEBTRANSPORT_SESSION carries 32 bits); a code outside it, or a
+   * reason that is not a string, throws an InvalidArgumentError saying so, and nothing is closed.
    *
    * What happens, exactly: at once, `closed` resolves with this code and reason, every wait of the
    * session ends (incoming streams and datagrams resolve null, stream reads and writes fail), and
-   * nothing new is accepted. The connection then sends what was already queued: datagrams passed
-   * to `sendDatagram` (their promises resolve as they leave) and the stream bytes and FINs writers
-   * handed over, as fast as the congestion window and pacer allow, for at most three PTOs (a PTO
-   * is about a round trip plus the peer's ACK delay, RFC 9002 §6.2); then the CONNECTION_CLOSE
-   * goes out with this code and reason, and what is still queued is discarded. Nothing is
-   * retransmitted after that (RFC 9000 §10.2), so only an acknowledgment proves delivery: await
-   * the writer's `close()` (it resolves once the peer acknowledged every byte and the FIN) before
-   * closing the session.
+   * nothing new is accepted. Then, for a QUIC session, the connection sends what was already
+   * queued: datagrams passed to `sendDatagram` (their promises resolve as they leave) and the
+   * stream bytes and FINs writers handed over, as fast as the congestion window and pacer allow,
+   * for at most three PTOs (a PTO is about a round trip plus the peer's ACK delay, RFC 9002
+   * §6.2); then the CONNECTION_CLOSE goes out with this code and reason, and what is still queued
+   * is discarded. Nothing is retransmitted after that (RFC 9000 §10.2). For a WebTransport
+   * session, CLOSE_WEBTRANSPORT_SESSION goes out on its CONNECT stream with this code and reason
+   * (cut to 1024 bytes of UTF-8 at a character, as browsers do; `closed` reports what was sent),
+   * then its FIN, and every stream of the session is reset as the draft requires (stream bytes
+   * not yet acknowledged are lost; datagrams already sent still leave); the HTTP/3 connection ends
+   * with its last session. Either way only an acknowledgment proves delivery: await the writer's
+   * `close()` (it resolves once the peer acknowledged every byte and the FIN) before closing the
+   * session.
    */
   close(info?: { closeCode?: number | bigint; reason?: string } | number | bigint, reason?: string): void {
-    const code = typeof info === 'object' ? (info.closeCode ?? 0) : (info ?? 0);
-    const why = typeof info === 'object' ? (info.reason ?? '') : (reason ?? '');
-    if (!isVarintExact(code) || (typeof code === 'bigint' && code > MAX_CODE)) {
-      throw new InvalidArgumentError(`close code must be an integer in [0, 2^62-1], got ${String(code)}`);
+    const byObject = typeof info === 'object' && info !== null;
+    const code: unknown = byObject ? (info.closeCode ?? 0) : (info ?? 0);
+    const why: unknown = byObject ? (info.reason ?? '') : (reason ?? '');
+    if (this.transport.kind === 'webtransport') {
+      const n = typeof code === 'bigint' ? Number(code) : code;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_WEBTRANSPORT_CODE) {
+        throw new InvalidArgumentError(`close code must be an integer in [0, 2^32-1] for a WebTransport session (CLOSE_WEBTRANSPORT_SESSION carries 32 bits), got ${describeCode(code)}`);
+      }
+    } else if (!isVarintExact(code) || (typeof code === 'bigint' && code > MAX_QUIC_CODE)) {
+      throw new InvalidArgumentError(`close code must be an integer in [0, 2^62-1] for a QUIC session (a QUIC varint), got ${describeCode(code)}`);
     }
-    if (typeof why !== 'string') throw new InvalidArgumentError('close reason must be a string');
-    if (this.state.closeInfo) return;
-    // The CONNECTION_CLOSE follows what was queued (flush): see the method's comment.
-    this.state.conn.close(this.host.now(), code, why, { flush: true });
-    // Our own close: report our code and reason (the connection will not hear back).
-    this.state.onClosed({ kind: 'application', code, reason: why, remote: false });
-    this.state.flush();
+    if (typeof why !== 'string') throw new InvalidArgumentError(`close reason must be a string, got ${typeof why}`);
+    this.transport.close(this.transport.kind === 'webtransport' ? Number(code) : (code as number | bigint), why);
   }
 
-  /** The connection's counters now: RTT, congestion window, packets and bytes, losses, datagrams, paths. */
+  /** The QUIC connection's counters now (for a WebTransport session, those of the connection that carries it): RTT, congestion window, packets and bytes, losses, datagrams, paths. */
   getStats(): ConnectionStats {
-    return this.state.conn.getStats();
+    return this.transport.getStats();
   }
 
   /** `await using session = ...`: closes with code 0 and waits until the session is closed. */
@@ -327,10 +382,12 @@ export class Session {
   }
 
   /** The next bidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
-  async nextBidiStream(options?: WaitOptions): Promise<BidirectionalStream | null> {
-    const id = await this.state.nextIncoming('bidi', waitSignal('nextBidiStream', options));
-    if (id === null) return null;
-    return { readable: readableFor(this.state, this.state.waiters, id), writable: writableFor(this.state, this.state.waiters, id), streamId: id };
+  nextBidiStream(options?: WaitOptions): Promise<BidirectionalStream | null> {
+    try {
+      return this.transport.nextBidirectionalStream(waitSignal('nextBidiStream', options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** iroh-http's name for {@link Session.createUnidirectionalStream}. */
@@ -339,9 +396,12 @@ export class Session {
   }
 
   /** The next unidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
-  async nextUniStream(options?: WaitOptions): Promise<ReadableStream<Uint8Array> | null> {
-    const id = await this.state.nextIncoming('uni', waitSignal('nextUniStream', options));
-    return id === null ? null : readableFor(this.state, this.state.waiters, id);
+  nextUniStream(options?: WaitOptions): Promise<ReadableStream<Uint8Array> | null> {
+    try {
+      return this.transport.nextUnidirectionalStream(waitSignal('nextUniStream', options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -354,50 +414,26 @@ export class Session {
    * first.
    */
   sendDatagram(data: Uint8Array): Promise<void> {
-    // Not async: the promise returned is the one that settles when the datagram leaves (an async
-    // function would wrap it in another, a cost per datagram at 100,000 datagrams/s).
-    let id: number;
-    try {
-      if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('datagrams must be Uint8Array');
-      this.state.assertOpen();
-      id = this.state.conn.sendDatagram(data);
-    } catch (e) {
-      if (e instanceof DatagramError && e.kind === 'too-large') {
-        return Promise.reject(new DatagramError('too-large', `${e.message}; check session.maxDatagramSize()`));
-      }
-      return Promise.reject(e);
-    }
-    this.state.flush();
-    return this.state.datagramSent(id);
+    if (!(data instanceof Uint8Array)) return Promise.reject(new InvalidArgumentError('datagrams must be Uint8Array'));
+    return this.transport.sendDatagram(data);
   }
 
   /** The next datagram, or null when the session is closed; `signal` ends the wait. */
-  async recvDatagram(options?: WaitOptions): Promise<Uint8Array | null> {
-    return this.state.nextDatagram(waitSignal('recvDatagram', options));
+  recvDatagram(options?: WaitOptions): Promise<Uint8Array | null> {
+    try {
+      return this.transport.recvDatagram(waitSignal('recvDatagram', options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** The largest datagram payload that can be sent now, or null when the peer accepts none. */
   maxDatagramSize(): number | null {
-    return this.state.conn.maxDatagramSize() ?? null;
+    return this.transport.maxDatagramSize();
   }
 }
 
-/**
- * A ReadableStream of what `next` yields until it yields null (highWaterMark 0: nothing is taken
- * before a reader asks). Cancelling it aborts the pending `next`, so what arrives later is not
- * taken into a stream nobody reads.
- */
-function pulling<T>(next: (signal: AbortSignal) => Promise<T | null>): ReadableStream<T> {
-  const abandoned = new AbortController();
-  return new ReadableStream<T>(
-    {
-      pull: async (c) => {
-        const x = await next(abandoned.signal);
-        if (x !== null) c.enqueue(x);
-        else c.close();
-      },
-      cancel: (reason: unknown) => abandoned.abort(reason),
-    },
-    { highWaterMark: 0 },
-  );
+/** A close code as an error message shows it. */
+function describeCode(code: unknown): string {
+  return typeof code === 'string' ? JSON.stringify(code) : String(code);
 }

@@ -3,31 +3,13 @@
  * path (404 for others), a 1 MB bidirectional echo, unidirectional streams both ways, datagrams
  * with the quarter stream id, stream reset and stop-sending codes in WebTransport's space, close
  * code and reason both ways, and the certificate accepted by its hash (and refused by another).
+ * Both ends are `Session`s of kind 'webtransport' (session-kinds.test.ts runs the same cases on
+ * both kinds).
  */
 import assert from 'node:assert/strict';
 import { Endpoint, Session, StreamAbortedError } from '../../src/index.js';
 import { WebTransportRefusedError, WebTransportServer, connectWebTransport, type WebTransportSession } from '../../src/http/index.js';
 import { echoSession, newEchoLog, type EchoLog } from '../webtransport/echo.js';
-
-/** A WebTransport session has the shape of a QUIC `Session` (checked by the compiler). */
-type SharedShape =
-  | 'ready'
-  | 'closed'
-  | 'createBidirectionalStream'
-  | 'createUnidirectionalStream'
-  | 'incomingBidirectionalStreams'
-  | 'incomingUnidirectionalStreams'
-  | 'datagrams'
-  | 'getStats'
-  | 'nextBidiStream'
-  | 'nextUniStream'
-  | 'createBidiStream'
-  | 'createUniStream'
-  | 'sendDatagram'
-  | 'recvDatagram'
-  | 'maxDatagramSize'
-  | 'remoteAddress';
-export const sameShape = (s: WebTransportSession): Pick<Session, SharedShape> => s;
 
 async function readAll(rs: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -47,8 +29,8 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     void (async () => {
       for await (const s of server) {
         serverSessions.push(s);
-        if (s.request.path === '/echo') echoSession(s, log);
-        else if (s.request.path === '/reset') {
+        if (s.webTransport.request.path === '/echo') echoSession(s, log);
+        else if (s.webTransport.request.path === '/reset') {
           // Every stream is reset with WebTransport code 123 once its first bytes came.
           void (async () => {
             for (let st = await s.nextBidiStream(); st; st = await s.nextBidiStream()) {
@@ -56,9 +38,9 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
               await st.writable.abort(123);
             }
           })();
-        } else if (s.request.path === '/drain') {
+        } else if (s.webTransport.request.path === '/drain') {
           await s.ready;
-          s.drain();
+          s.webTransport.drain();
         } else {
           await s.ready;
           s.close({ closeCode: 9, reason: 'server closes' });
@@ -78,7 +60,8 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
 
   it('echoes 1 MB on a bidirectional stream, a uni stream both ways, and datagrams', async () => {
     const s = await dial('/echo');
-    assert.equal(s.draft, 'draft-07'); // both ends send WEBTRANSPORT_MAX_SESSIONS
+    assert.ok(s instanceof Session && s.kind === 'webtransport');
+    assert.equal(s.webTransport.draft, 'draft-07'); // both ends send WEBTRANSPORT_MAX_SESSIONS
     const big = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 13) & 255);
     const st = await s.createBidirectionalStream();
     const w = st.writable.getWriter();
@@ -90,7 +73,7 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     await u.close();
     const back = await s.nextUniStream();
     assert.equal(new TextDecoder().decode(await readAll(back!)), 'uni');
-    assert.ok(s.maxDatagramSize() > 1000);
+    assert.ok((s.maxDatagramSize() ?? 0) > 1000);
     let got: Uint8Array | null = null;
     for (let i = 0; i < 20 && !got; i++) {
       await s.sendDatagram(new Uint8Array([1, 2, 3]));
@@ -102,7 +85,7 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     const mine = serverSessions.at(-1)!;
     assert.deepEqual(await mine.closed, { closeCode: 4242, reason: 'client done' });
     // The QUIC connection ends with its last session.
-    await mine.connection.closed;
+    await mine.webTransport.connection.closed;
   });
 
   it('maps reset and stop-sending codes into WebTransport codes both ways', async () => {
@@ -140,7 +123,7 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
 
   it('hears DRAIN_WEBTRANSPORT_SESSION and stays open', async () => {
     const s = await dial('/drain');
-    await s.draining;
+    await s.webTransport.draining;
     const st = await s.createUnidirectionalStream();
     await st.close();
     s.close({ closeCode: 1, reason: 'drained' });

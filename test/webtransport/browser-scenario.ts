@@ -22,13 +22,13 @@ async function main(): Promise<void> {
   const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; connectionEndMs: Record<string, number>; drafts: string[] } = { closes: [], connectionEndMs: {}, drafts: [] };
   void (async () => {
     for await (const s of server) {
-      const path = s.request.path;
-      serverSide.drafts.push(s.draft);
+      const path = s.webTransport.request.path;
+      serverSide.drafts.push(s.webTransport.draft);
       void s.closed.then((c) => {
         serverSide.closes.push({ path, closeCode: c.closeCode, reason: c.reason });
         // The browser closes its QUIC connection silently after its capsule: ours must end by itself.
         const t0 = Date.now();
-        void s.connection.closed.then(() => (serverSide.connectionEndMs[path] = Date.now() - t0));
+        void s.webTransport.connection.closed.then(() => (serverSide.connectionEndMs[path] = Date.now() - t0));
       });
       if (path === '/echo') echoSession(s, log);
       else if (path === '/close') void serverClose(s);

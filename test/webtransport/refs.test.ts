@@ -44,7 +44,7 @@ describe('webtransport: quic-peer client to the wtgo reference server (quic-go)'
   it('echoes, opens a uni stream, echoes a datagram, and hears our uni stream', async () => {
     this.timeout(30_000);
     const s = await connectWebTransport(`https://127.0.0.1:${srv.port}/echo`, { serverCertificateHashes: [{ algorithm: 'sha-256', value: hash }] });
-    assert.equal(s.draft, 'draft-02');
+    assert.equal(s.webTransport.draft, 'draft-02');
     const data = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7 + 3) & 255);
     const st = await s.createBidirectionalStream();
     const w = st.writable.getWriter();
@@ -91,7 +91,7 @@ describe('webtransport: quic-peer client to the mushi reference server (quinn, w
 
   it('negotiates draft-07, echoes a stream and a datagram, and receives its uni stream (its key pinned: mushi makes a certificate per handshake)', async () => {
     const s = await connectWebTransport(`https://127.0.0.1:${srv.port}/`, { tls: { pinSha256: [srv.spki] } });
-    assert.equal(s.draft, 'draft-07'); // mushi announces WEBTRANSPORT_MAX_SESSIONS
+    assert.equal(s.webTransport.draft, 'draft-07'); // mushi announces WEBTRANSPORT_MAX_SESSIONS
     const st = await s.createBidirectionalStream();
     const w = st.writable.getWriter();
     await w.write(new TextEncoder().encode('hello mushi'));
