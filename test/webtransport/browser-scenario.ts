@@ -3,8 +3,14 @@
  * and headless Chromium, whose page opens sessions to it with `serverCertificateHashes` (no browser
  * flags) and checks: a 1 MB bidirectional echo, 100 concurrent streams, unidirectional streams both
  * ways, datagrams, close code and reason both ways, a reset stream's code both ways, and a 404 path
- * refused. Prints one JSON line: what the page saw and what the server saw.
+ * refused; and the README's example (its Node server and its page, as written). Prints one JSON
+ * line: what the page saw and what the server saw.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { assertIsolated } from '../interop/netns.js';
 import { WebTransportServer, type WebTransportSession } from '../../src/http/index.js';
 import { launchChromium, pageServer } from './chromium.js';
@@ -40,12 +46,14 @@ async function main(): Promise<void> {
   let result: unknown;
   let demo: unknown;
   let draft07: unknown;
+  let readme: unknown;
   try {
     const p = await browser.newPage();
     await p.goto(page.url);
     result = await p.evaluate(pageTest, server.url(), server.certificateHash as string);
     await new Promise((r) => setTimeout(r, 300)); // the server hears the last close
     demo = await demoPage(browser);
+    readme = await readmeExample(browser, page.url);
   } finally {
     await browser.close();
   }
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
     page.server.close();
     await server.close();
   }
-  process.stdout.write(`${JSON.stringify({ page: result, demo, draft07, server: { ...serverSide, log } })}\n`);
+  process.stdout.write(`${JSON.stringify({ page: result, demo, draft07, readme, server: { ...serverSide, log } })}\n`);
 }
 
 /** `quic-peer listen --webtransport --echo`'s demo page: it loads, connects and shows a measured RTT. */
@@ -100,6 +108,48 @@ async function demoPage(browser: Awaited<ReturnType<typeof launchChromium>>): Pr
     return { error: String(e), listener: l.stderr() };
   } finally {
     await l.stop();
+  }
+}
+
+/**
+ * The README's WebTransport example as written: its Node block runs in a child process (the
+ * package import pointed at the build; it binds 127.0.0.1:4433, free in this namespace) and prints
+ * the URL and the hash; its page block runs in a page with HASH set to that hash. Returns what the
+ * page logged.
+ */
+async function readmeExample(browser: Awaited<ReturnType<typeof launchChromium>>, pageUrl: string): Promise<unknown> {
+  const root = join(fileURLToPath(import.meta.url), '../../../..');
+  const md = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = md.slice(md.indexOf('## WebTransport: a browser talks to Node'));
+  const [node, page] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  if (!node || !page) return { error: 'the README has no two js blocks in its WebTransport section' };
+  const dir = mkdtempSync(join(tmpdir(), 'qp-readme-wt-'));
+  const file = join(dir, 'server.mjs');
+  writeFileSync(file, node.replace("from 'quic-peer/http'", `from '${join(root, 'build/src/http/index.js')}'`));
+  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    let m: RegExpExecArray | null = null;
+    for (let i = 0; i < 300 && !m && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      m = /^(https:\/\/\S+) ([0-9a-f]{64})$/m.exec(out);
+    }
+    if (!m) return { error: `the README's server printed no URL and hash: ${out} ${err}` };
+    const p = await browser.newPage();
+    const logged: string[] = [];
+    p.on('console', (msg) => logged.push(msg.text()));
+    await p.goto(pageUrl);
+    const code = page.trim();
+    await p.evaluate((body: string, hash: string) => new Function('HASH', `return (async () => {\n${body}\n})();`)(hash) as Promise<void>, code, m[2] as string);
+    return { url: m[1], logged };
+  } catch (e) {
+    return { error: String(e), stderr: err };
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -74,6 +74,13 @@ describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)
     assert.deepEqual(o.draft07, { echoed: 'draft-07 echo', serverDraft: 'draft-07' });
   });
 
+  it("the README's example runs as written: its Node server echoes what its page sends", () => {
+    const readme = (out as unknown as { readme: { url?: string; logged?: string[]; error?: string } }).readme;
+    assert.equal(readme.error, undefined, JSON.stringify(readme));
+    assert.equal(readme.url, 'https://127.0.0.1:4433/echo');
+    assert.deepEqual(readme.logged, ['hello from the browser']);
+  });
+
   it('a path the server does not serve (404) is an error in the page', () => {
     assert.equal(out.page['notFound']?.name, 'WebTransportError');
   });
