@@ -1,7 +1,8 @@
 /**
  * quic-peer/http: the application protocols of the QUIC interop matrix on top of the Session API:
  * hq-interop (HTTP/0.9) and a minimal HTTP/3 (RFC 9114, with QPACK's static table only, RFC 9204)
- * client and file server.
+ * client and file server, and WebTransport over HTTP/3 (`WebTransportServer`, `connectWebTransport`),
+ * whose sessions are the package's `Session` (kind 'webtransport').
  */
 export { FileServer, FILE_SERVER_ALPNS } from './server.js';
 export { H3Client, type H3Response, type H3GetOptions } from './h3-client.js';

@@ -1,7 +1,7 @@
 /**
  * Dialling a WebTransport URL from Node: `connectWebTransport('https://host:port/path', options)`
  * opens a QUIC connection (ALPN h3, X.509), starts HTTP/3 with WebTransport's SETTINGS, sends the
- * extended CONNECT and resolves with the `WebTransportSession` once the server answered 2xx. As a
+ * extended CONNECT and resolves with the session (a `Session`) once the server answered 2xx. As a
  * browser, it can accept the server by `serverCertificateHashes` (SHA-256 of the certificate's DER,
  * W3C WebTransport §4.3): the handshake still proves the server holds the certificate's key
  * (CertificateVerify), and the certificate must be one of the hashes. One connection per session,

@@ -1,6 +1,6 @@
 /**
  * A WebTransport server: an endpoint speaking HTTP/3 with X.509 whose incoming extended CONNECTs
- * on the served paths become `WebTransportSession`s (`for await (const s of server)`), others 404.
+ * on the served paths become `Session`s of kind 'webtransport' (`for await (const s of server)`), others 404.
  * `WebTransportServer.listen()` makes the endpoint and, without a certificate, one browsers accept
  * by hash (`serverCertificateHashes`): ECDSA P-256 valid 13 days (W3C WebTransport §4.3 asks at
  * most 14 and an ECDSA key; Chromium refuses RSA and longer ones).

@@ -121,9 +121,13 @@ describe('webtransport: quic-peer client to quic-peer server on loopback', funct
     await assert.rejects(s.createBidirectionalStream(), /session closed/);
   });
 
-  it('hears DRAIN_WEBTRANSPORT_SESSION and stays open', async () => {
+  it('hears DRAIN_WEBTRANSPORT_SESSION and stays open; its own DRAIN reaches the server', async () => {
     const s = await dial('/drain');
     await s.webTransport.draining;
+    const mine = serverSessions.at(-1)!;
+    assert.equal(mine.webTransport.request.path, '/drain');
+    s.webTransport.drain();
+    await mine.webTransport.draining;
     const st = await s.createUnidirectionalStream();
     await st.close();
     s.close({ closeCode: 1, reason: 'drained' });

@@ -23,7 +23,7 @@ declare const WebTransportError: new (init?: { streamErrorCode?: number; message
 
 async function main(): Promise<void> {
   assertIsolated();
-  const server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset'] });
+  const server = await WebTransportServer.listen({ bind: '127.0.0.1:0', paths: ['/echo', '/close', '/reset', '/stop'] });
   const log = newEchoLog();
   const serverSide: { closes: Array<{ path: string; closeCode: number | bigint; reason: string }>; connectionEndMs: Record<string, number>; drafts: string[] } = { closes: [], connectionEndMs: {}, drafts: [] };
   void (async () => {
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       if (path === '/echo') echoSession(s, log);
       else if (path === '/close') void serverClose(s);
       else if (path === '/reset') void resetEach(s);
+      else if (path === '/stop') void stopEach(s);
     }
   })();
   const page = await pageServer('<!doctype html><meta charset=utf-8><title>wt</title><p>quic-peer WebTransport test page</p>');
@@ -169,6 +170,15 @@ async function resetEach(s: WebTransportSession): Promise<void> {
   }
 }
 
+/** Every stream of the session is stopped (STOP_SENDING) with WebTransport code 66 after its first bytes. */
+async function stopEach(s: WebTransportSession): Promise<void> {
+  for (let st = await s.nextBidiStream(); st; st = await s.nextBidiStream()) {
+    const r = st.readable.getReader();
+    await r.read().catch(() => {});
+    await r.cancel(66).catch(() => {});
+  }
+}
+
 /** Runs in the page. */
 async function pageTest(base: string, hashHex: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
@@ -255,6 +265,17 @@ async function pageTest(base: string, hashHex: string): Promise<Record<string, u
     // leave the server unable to tell which session the stream belonged to).
     await timeout(rs.readable.getReader().read(), 5000, 'echo before the reset');
     await rw.abort(new WebTransportError({ streamErrorCode: 77, message: 'page resets' }));
+    // Our STOP_SENDING: the server's echo fails to write with code 55 (it writes what we send next).
+    const ss = await wt.createBidirectionalStream();
+    const sw = ss.writable.getWriter();
+    const sr = ss.readable.getReader();
+    await sw.write(new Uint8Array([4]));
+    await timeout(sr.read(), 5000, 'echo before the stop');
+    await sr.cancel(new WebTransportError({ streamErrorCode: 55, message: 'page stops' }));
+    for (let i = 0; i < 6; i++) {
+      await sw.write(new Uint8Array([5])).catch(() => {});
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await new Promise((r) => setTimeout(r, 300));
     // Browser-initiated close with a code and reason.
     wt.close({ closeCode: 4242, reason: 'page says done' });
@@ -286,6 +307,25 @@ async function pageTest(base: string, hashHex: string): Promise<Record<string, u
     wt3.close();
   } catch (e) {
     out['resetError'] = String(e);
+  }
+  // The server's STOP_SENDING: our writes fail with its code.
+  try {
+    const wt5 = new WebTransport(`${base}stop`, opts);
+    await timeout(wt5.ready, 15000, 'ready /stop');
+    const bs = await wt5.createBidirectionalStream();
+    const w = bs.writable.getWriter();
+    try {
+      for (let i = 0; i < 200; i++) {
+        await w.write(new Uint8Array([i]));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      out['stopWrite'] = 'never failed';
+    } catch (e) {
+      out['stopWrite'] = { name: (e as Error).name, streamErrorCode: (e as { streamErrorCode?: number }).streamErrorCode ?? null };
+    }
+    wt5.close();
+  } catch (e) {
+    out['stopError'] = String(e);
   }
   // A path the server does not serve: the session fails.
   try {

@@ -58,7 +58,14 @@ describe('webtransport: headless Chromium to quic-peer (loopback-only namespace)
 
   it("a reset stream's code, both ways", () => {
     assert.deepEqual(out.page['resetRead'], { name: 'WebTransportError', streamErrorCode: 123, message: 'WebTransportError: Received RESET_STREAM.' });
-    assert.deepEqual(out.server.log.streamErrors, [{ kind: 'reset', code: 77 }]);
+    assert.deepEqual(out.server.log.streamErrors[0], { kind: 'reset', code: 77 });
+  });
+
+  it("a stopped stream's code (STOP_SENDING), both ways", () => {
+    // The page's reader.cancel(WebTransportError 55): the server's echo could no longer write.
+    assert.deepEqual(out.server.log.streamErrors.slice(1), [{ kind: 'stopped', code: 55 }], JSON.stringify(out.server.log));
+    // The server's readable.cancel(66): the page's writes fail with that code.
+    assert.deepEqual(out.page['stopWrite'], { name: 'WebTransportError', streamErrorCode: 66 }, JSON.stringify(out.page));
   });
 
   it('the demo page of quic-peer listen --webtransport loads, connects and shows a measured RTT', () => {
