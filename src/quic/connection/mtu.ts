@@ -147,6 +147,17 @@ export class MtuDiscovery {
     this.probesSent++;
   }
 
+  /**
+   * A probe of `size` cannot be written at all (the caller's datagram buffer is smaller, say a
+   * connection configured above its endpoint's buffers): that size is out of reach, as if lost
+   * MAX_PROBES times, and the search bisects below it.
+   */
+  onProbeUnsendable(size: number): void {
+    if (size !== this.probeSize || this.probeInFlight) return;
+    this.high = size - 1;
+    this.finishProbe();
+  }
+
   /** A probe was acknowledged: the path carries `size`. */
   onProbeAcked(size: number): void {
     if (size > this.current) this.current = size;

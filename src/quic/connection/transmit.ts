@@ -242,7 +242,11 @@ export class Transmitter {
       // loopback) can be larger than the whole window, and would never find room for itself
       // while data keeps the window full. Its bytes count in flight until it is acknowledged or
       // lost; its loss is no congestion signal (§14.4); at most MAX_PROBES of a size (mtu.ts).
-      const probe = r.mtu.pollProbe(now);
+      let probe = r.mtu.pollProbe(now);
+      if (probe !== undefined && probe > out.length) {
+        r.mtu.onProbeUnsendable(probe);
+        probe = r.mtu.pollProbe(now);
+      }
       if (probe !== undefined && probe <= out.length && r.canSend(now, Math.min(probe, BASE_PLPMTU))) {
         b.beginDatagram(out, probe, d.remoteCids.current);
         this.buildMtuProbe(now, path, r, probe);

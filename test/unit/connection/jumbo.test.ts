@@ -133,11 +133,20 @@ describe('connection: jumbo packets (path MTU past 1452, virtual time)', () => {
     assert.ok(mtu <= 9000 && mtu > 9000 - 16, `found ${mtu}`);
   });
 
-  it('a transmit buffer smaller than the path MTU bounds the datagrams (no probe past it)', () => {
+  it('a transmit buffer smaller than the ceiling: the probe sizes that cannot be written are given up, the search bisects below the buffer', () => {
     const p = new Pair({ seed: testSeed(93), bufferSize: 1500, clientTransport: JUMBO, serverTransport: JUMBO });
     p.handshake();
-    p.runFor(3_000);
-    assert.ok(p.client.getStats().mtu <= 1500);
+    p.runFor(5_000);
+    for (const c of [p.client, p.server!]) {
+      const mtu = c.getStats().mtu;
+      assert.ok(mtu <= 1500 && mtu > 1500 - 16, `found ${mtu}`);
+    }
     assert.ok(p.client.isConnected && p.server!.isConnected);
+    const m = new MtuDiscovery(65527);
+    m.enable(65527, 65527);
+    assert.equal(m.pollProbe(0), 65527);
+    m.onProbeUnsendable(65527);
+    assert.equal(m.pollProbe(0), Math.floor((BASE_PLPMTU + 65526 + 1) / 2), 'bisects at once, nothing sent');
+    assert.equal(m.probesSent, 0);
   });
 });
