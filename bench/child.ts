@@ -9,6 +9,7 @@
  *                         first byte says what to do: 'B' read to the end, answer the byte count
  *                         (8 bytes) and finish; 'E' echo every chunk; 'D' answer the number of
  *                         datagrams this session received so far.
+ *   quic-server-jumbo     the same without relay, with transport.maxUdpPayloadSize 65527 (bulk_jumbo_mbps).
  *   pipeline-recv SECRET  a bare UDP socket: removes header protection and opens AES-128-GCM short
  *                         header packets sealed with the 1-RTT keys derived from SECRET (hex);
  *                         on a 3-byte "END" datagram prints {bytes, packets, failed, spanMs}.
@@ -31,7 +32,7 @@ import { deriveDirectionalKeys } from '../src/quic/crypto/keys.js';
 import { unprotectHeader } from '../src/quic/crypto/header-protection.js';
 import { fromHex } from '../src/codec/bytes.js';
 import { makeIdentity } from '../test/tls-openssl/certs.js';
-import { BENCH_ALPN, PIPE_DCID_LEN, PIPE_PN_LEN } from './common.js';
+import { BENCH_ALPN, JUMBO_TRANSPORT, PIPE_DCID_LEN, PIPE_PN_LEN } from './common.js';
 
 /** A child never lives longer than this, whatever the parent does. */
 const HARD_DEADLINE_MS = 10 * 60_000;
@@ -79,8 +80,15 @@ async function serveSession(session: Session): Promise<void> {
   }
 }
 
-async function quicServer(relay: string): Promise<() => Promise<void>> {
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024, ...(relay ? { relays: [relay] } : {}) });
+async function quicServer(relay: string, jumbo = false): Promise<() => Promise<void>> {
+  const ep = await Endpoint.bind({
+    bind: '127.0.0.1:0',
+    alpns: [BENCH_ALPN],
+    retry: 'never',
+    maxHandshakes: 1024,
+    ...(relay ? { relays: [relay] } : {}),
+    ...(jumbo ? { transport: JUMBO_TRANSPORT } : {}),
+  });
   if (relay) await ep.online({ timeoutMs: 10_000 });
   void (async () => {
     for (let s = await Session.accept(ep); s !== null; s = await Session.accept(ep)) void serveSession(s).catch(() => {});
@@ -217,6 +225,9 @@ async function main(): Promise<void> {
   switch (role) {
     case 'quic-server':
       stop = await quicServer(arg);
+      break;
+    case 'quic-server-jumbo':
+      stop = await quicServer('', true);
       break;
     case 'pipeline-recv':
       stop = pipelineRecv(arg);

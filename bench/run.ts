@@ -29,6 +29,8 @@ import { readAll, streamUpload } from './upload.js';
 import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 import { resumedHandshakes } from './resumed.js';
+import { jumboBulk, tlsHandshakes } from './anchors.js';
+import { NATIVE_KEYS, nativeAnchors } from './native.js';
 
 
 type Mode = 'full' | 'quick' | 'smoke';
@@ -49,12 +51,14 @@ interface Sizes {
   relayBytes: number;
   relayRuns: number;
   wtBytes: number;
+  /** The native anchors' file (0: not measured). */
+  nativeBytes: number;
 }
 const MB = 1_000_000;
 const SIZES: Record<Mode, Sizes> = {
-  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB },
-  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB },
-  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB },
+  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB, nativeBytes: 100 * MB },
+  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB, nativeBytes: 20 * MB },
+  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB, nativeBytes: 0 },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -395,6 +399,12 @@ async function main(): Promise<void> {
 
   await run('tls_tcp_mbps', () => withTimeout(tlsTcp(sz), 60_000, 'tls'));
   await run('pipeline_ceiling_mbps', () => withTimeout(pipeline(sz), 30_000, 'pipeline'));
+  await run('tls_handshakes_per_s', async () => {
+    const r = await withTimeout(tlsHandshakes(sz.concurrentRounds), 60_000, 'tls handshakes');
+    notes.tls_handshakes_per_s = r.note;
+    extra['tls_handshakes'] = r.details;
+    return r.value;
+  });
 
   const server = await startChild('quic-server', []);
   // Full handshakes: no session cache, so no dial resumes (the resumed keys have their own client).
@@ -430,11 +440,18 @@ async function main(): Promise<void> {
     return Number(child.ready['heapPerConn']);
   });
   // The same, server end alone (what a server holds per idle connection): the parent dials.
-  try {
-    extra['heap_server_end'] = await withTimeout(heapServerEnd(sz), 90_000, 'heap server end');
-  } catch (e) {
-    extra['heap_server_end'] = { failed: (e as Error).message.slice(0, 300) };
-  }
+  await run('heap_bytes_per_idle_conn_server_end', async () => {
+    const r = await withTimeout(heapServerEnd(sz), 90_000, 'heap server end');
+    extra['heap_server_end'] = r;
+    notes.heap_bytes_per_idle_conn_server_end = `${sz.idleConns} idle sessions dialled from this process to a server Endpoint alone in a child (--expose-gc): the child's heapUsed growth / n, one end of each connection`;
+    return Number(r['heapPerConn']);
+  });
+  await run('bulk_jumbo_mbps', async () => {
+    const r = await withTimeout(jumboBulk(sz.bulkBytes, sz.bulkRuns), mode === 'full' ? 300_000 : 60_000, 'jumbo bulk');
+    notes.bulk_jumbo_mbps = r.note;
+    extra['bulk_jumbo'] = r.details;
+    return r.value;
+  });
   await run('bulk_inmem_nullkeys_mbps', async () => inmem(sz));
   await run('iroh_bulk_mbps', async () => {
     await withTimeout(irohSuite(sz), 95_000, 'iroh');
@@ -473,6 +490,28 @@ async function main(): Promise<void> {
     return r;
   });
 
+  if (sz.nativeBytes === 0) {
+    for (const k of NATIVE_KEYS) {
+      results[k] = null;
+      notes[k] = 'not measured in --smoke (the native stacks run in --quick and full runs)';
+    }
+  } else {
+    try {
+      const r = await withTimeout(nativeAnchors(sz.nativeBytes), 10 * 60_000, 'native anchors');
+      for (const k of NATIVE_KEYS) {
+        results[k] = r.results[k] ?? null;
+        const note = r.notes[k];
+        if (note !== undefined) notes[k] = mode === 'quick' && results[k] !== null ? `${note} (--quick: ${sz.nativeBytes / MB} MB, not 100)` : note;
+      }
+      extra['native'] = r.details;
+    } catch (e) {
+      for (const k of NATIVE_KEYS) {
+        results[k] = null;
+        notes[k] = `failed: ${(e as Error).message.slice(0, 300)}`;
+      }
+    }
+  }
+
   const machine = machineInfo();
   const out: Record<string, unknown> = {};
   for (const k of CONTRACT_KEYS) {
@@ -488,7 +527,7 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(record, null, 2) + '\n');
 
   const lines = [`quic-peer bench (${mode}) on ${machine.cpu} x${machine.cores}, ${(machine.total_mem_bytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}`, ''];
-  for (const k of CONTRACT_KEYS) lines.push(`  ${k.padEnd(26)} ${String(out[k]).padStart(12)}`);
+  for (const k of CONTRACT_KEYS) lines.push(`  ${k.padEnd(36)} ${String(out[k]).padStart(12)}`);
   lines.push('', ...Object.entries(notes).map(([k, v]) => `  ${k}: ${v}`), '', `  written to ${file}`);
   process.stdout.write(lines.join('\n') + '\n');
   if (json) process.stdout.write(JSON.stringify({ ...out, notes, machine }) + '\n');

@@ -36,7 +36,10 @@ export function tableRows(r: Results): Row[] {
   const dps = num(r, 'datagrams_per_s');
   const dloss = num(r, 'datagram_loss');
   const heap = num(r, 'heap_bytes_per_idle_conn');
-  const heapServer = (r.details?.['heap_server_end'] as { heapPerConn?: number } | undefined)?.heapPerConn ?? null;
+  // A key since [perf2]; older results files hold it in details only.
+  const heapServer = num(r, 'heap_bytes_per_idle_conn_server_end') ?? (r.details?.['heap_server_end'] as { heapPerConn?: number } | undefined)?.heapPerConn ?? null;
+  const tlsHps = num(r, 'tls_handshakes_per_s');
+  const jumbo = num(r, 'bulk_jumbo_mbps');
   const inmem = num(r, 'bulk_inmem_nullkeys_mbps');
   const rc = ratio(bulk, ceiling);
   const ri = ratio(bulk, iroh);
@@ -50,18 +53,46 @@ export function tableRows(r: Results): Row[] {
     { key: 'bulk_mbps vs iroh', value: `${f(bulk)} Mbit/s`, anchor: `iroh ${f(iroh)} (x${f(ri, 1)})`, target: '>= 8 x iroh', met: ge(ri, 8) },
     { key: 'bulk_streams16_mbps', value: `${f(s16)} Mbit/s`, anchor: `bulk (x${f(rs, 2)})`, target: '>= 0.9 x bulk', met: ge(rs, 0.9) },
     { key: 'handshake_ms_p50', value: `${f(hs, 2)} ms (p99 ${f(num(r, 'handshake_ms_p99'), 1)})`, anchor: `iroh ${f(irohHs, 2)} ms (x${f(rh, 1)})`, target: '<= 2 x iroh', met: le(rh, 2) },
-    { key: 'handshakes_per_s', value: f(hps), anchor: '', target: '>= 500', met: ge(hps, 500) },
+    tlsHps === null
+      ? { key: 'handshakes_per_s', value: f(hps), anchor: '', target: '>= 500', met: ge(hps, 500) }
+      : { key: 'handshakes_per_s', value: f(hps), anchor: `node:tls ${f(tlsHps)} (x${f(ratio(hps, tlsHps), 2)})`, target: '>= 0.9 x node:tls', met: ge(ratio(hps, tlsHps), 0.9) },
     { key: 'handshake_resumed_ms_p50', value: `${f(num(r, 'handshake_resumed_ms_p50'), 2)} ms`, anchor: `full ${f(hs, 2)} ms`, target: '', met: null },
     { key: 'handshakes_resumed_per_s', value: f(num(r, 'handshakes_resumed_per_s')), anchor: `full ${f(hps)}`, target: '', met: null },
     { key: 'zerortt_first_byte_ms', value: `${f(num(r, 'zerortt_first_byte_ms'), 2)} ms`, anchor: '', target: '', met: null },
     { key: 'datagrams_per_s', value: `${f(dps)} (loss ${f(dloss === null ? null : dloss * 100, 2)}%)`, anchor: '', target: '>= 100,000, loss < 1%', met: dps === null || dloss === null ? null : dps >= 100_000 && dloss < 0.01 },
     { key: 'heap_bytes_per_idle_conn', value: `${f(heap)} B both ends; ${f(heapServer)} B server end`, anchor: '', target: '<= 32 KiB', met: heapServer === null ? le(heap, 32 * 1024) : le(heapServer, 32 * 1024) },
+    { key: 'heap_bytes_per_idle_conn_server_end', value: `${f(heapServer)} B`, anchor: `both ends ${f(heap)} B`, target: '<= 16 KiB', met: le(heapServer, 16 * 1024) },
+    { key: 'bulk_jumbo_mbps', value: `${f(jumbo)} Mbit/s`, anchor: `bulk (x${f(ratio(jumbo, bulk), 1)})`, target: '>= 4 x bulk', met: ge(ratio(jumbo, bulk), 4) },
+    ...nativeRows(r),
     { key: 'bulk_inmem_nullkeys_mbps', value: `${f(inmem)} Mbit/s`, anchor: `bulk (x${f(rn, 1)})`, target: '>= 3 x bulk', met: ge(rn, 3) },
     { key: 'rtt_us_p50', value: `${f(num(r, 'rtt_us_p50'))} us`, anchor: '', target: '', met: null },
     { key: 'tls_tcp_mbps', value: `${f(num(r, 'tls_tcp_mbps'))} Mbit/s`, anchor: '(anchor)', target: '', met: null },
     { key: 'wt_node_bulk_mbps', value: `${f(num(r, 'wt_node_bulk_mbps'))} Mbit/s`, anchor: `bulk (x${f(ratio(num(r, 'wt_node_bulk_mbps'), bulk), 2)})`, target: '', met: null },
     { key: 'wt_browser_bulk_mbps', value: `${f(num(r, 'wt_browser_bulk_mbps'))} Mbit/s`, anchor: `quic-peer's client (x${f(ratio(num(r, 'wt_browser_bulk_mbps'), num(r, 'wt_node_bulk_mbps')), 2)})`, target: '', met: null },
   ];
+}
+
+/**
+ * One row per native stack: its own client and server, quic-peer's client downloading from its
+ * server, its client downloading from quic-peer's server; the ratio is quic-peer's side over the
+ * native pair's (no target: an honest comparison). Absent from results files before [perf2].
+ */
+function nativeRows(r: Results): Row[] {
+  const rows: Row[] = [];
+  for (const [k, name] of [['ngtcp2', 'ngtcp2 (C)'], ['quicgo', 'quic-go (Go)'], ['quinn', 'quinn (Rust)']] as const) {
+    const native = num(r, `${k}_bulk_mbps`);
+    const qpClient = num(r, `qp_from_${k}_bulk_mbps`);
+    const qpServer = num(r, `${k}_from_qp_bulk_mbps`);
+    if (native === null && qpClient === null && qpServer === null && !(`${k}_bulk_mbps` in r)) continue;
+    rows.push({
+      key: `${k}_bulk_mbps`,
+      value: `quic-peer client ${f(qpClient)} (x${f(ratio(qpClient, native), 2)}); quic-peer server ${f(qpServer)} (x${f(ratio(qpServer, native), 2)}) Mbit/s`,
+      anchor: `${name} to itself ${f(native)} Mbit/s`,
+      target: '',
+      met: null,
+    });
+  }
+  return rows;
 }
 
 export function markdownTable(r: Results): string {

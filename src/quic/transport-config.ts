@@ -13,8 +13,21 @@ export interface TransportConfig {
   maxIdleTimeoutMs: number;
   /** Send an ack-eliciting PING when nothing was sent for this long (0 = off). Default 0; the session layer sets 5000 like iroh. */
   keepAliveIntervalMs: number;
-  /** Largest UDP payload we send once path MTU discovery allows (default 1452, as iroh). */
+  /**
+   * Largest UDP payload we send once path MTU discovery allows and accept, advertised as
+   * max_udp_payload_size (RFC 9000 §18.2). Default 1452 (as iroh); up to 65527. Above 1452 the
+   * search goes that high only where the path is known to carry it: on loopback (127.0.0.0/8,
+   * ::1: a 64 KiB MTU), elsewhere up to `mtuUpperBound`.
+   */
   maxUdpPayloadSize: number;
+  /**
+   * Largest UDP payload path MTU discovery probes for on a path whose MTU is not known (every
+   * path but loopback). Default 1452. node:dgram cannot set the don't-fragment bit: on a real
+   * network a probe above the path MTU may be fragmented by the sending host and still arrive,
+   * and is then taken as fitting; raise it only for a path whose MTU you know (a LAN with 9000-byte
+   * jumbo frames: 8952 under IPv6).
+   */
+  mtuUpperBound: number;
   /** Path MTU discovery (DPLPMTUD probes); when false we stay at 1200. Default true. */
   mtuDiscovery: boolean;
   /** Stream and connection windows and stream limits. */
@@ -69,6 +82,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxIdleTimeoutMs: 30_000,
   keepAliveIntervalMs: 0,
   maxUdpPayloadSize: 1452,
+  mtuUpperBound: 1452,
   mtuDiscovery: true,
   streams: DEFAULT_STREAM_LIMITS,
   maxAckDelayMs: 25,
@@ -123,6 +137,7 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   int('maxIdleTimeoutMs', c.maxIdleTimeoutMs, 0, 2 ** 40);
   int('keepAliveIntervalMs', c.keepAliveIntervalMs, 0, 2 ** 40);
   int('maxUdpPayloadSize', c.maxUdpPayloadSize, MIN_DATAGRAM_SIZE, 65527);
+  int('mtuUpperBound', c.mtuUpperBound, MIN_DATAGRAM_SIZE, 65527);
   int('maxAckDelayMs', c.maxAckDelayMs, 0, 2 ** 14 - 1);
   int('ackDelayExponent', c.ackDelayExponent, 0, 20);
   int('activeConnectionIdLimit', c.activeConnectionIdLimit, 2, 64);

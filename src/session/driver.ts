@@ -34,6 +34,11 @@ export interface DriverOptions {
    * rather than at the end of the event-loop turn. Default 1; Infinity: only at the end.
    */
   flushBudgetMs?: number;
+  /**
+   * Size of the pooled datagram buffers: the largest UDP payload the core may write (the
+   * endpoint's `maxUdpPayloadSize`). Default and minimum 1500.
+   */
+  datagramBufferSize?: number;
   /** Called with every endpoint event, in order. */
   onEvent(e: EndpointEvent): void;
   /** Called when a socket or the core fails in a way the driver cannot absorb. */
@@ -64,14 +69,21 @@ export interface BoundSocket {
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Largest datagram we write: covers every path MTU we probe (our maximum UDP payload). */
-const BUFFER_SIZE = 1500;
+/** Smallest datagram buffer: covers the default maximum UDP payload (1452) and every Initial. */
+const MIN_BUFFER_SIZE = 1500;
+/**
+ * Bytes of datagram buffers the pool may hold: 2048 buffers of 1500 bytes. Jumbo buffers (up to
+ * 64 KiB on loopback) are fewer within the same memory, but never fewer than `MIN_BUFFERS`.
+ */
+const POOL_BYTES = 2048 * MIN_BUFFER_SIZE;
+/** At least this many buffers: 64 jumbo datagrams fill a 4 MiB socket buffer. */
+const MIN_BUFFERS = 64;
 
 export class UdpDriver {
   readonly core: EndpointCore;
   readonly sockets: readonly BoundSocket[];
   private readonly opts: DriverOptions;
-  private readonly pool = new BufferPool({ bufferSize: BUFFER_SIZE, maxBuffers: 2048, slabBuffers: 64 });
+  private readonly pool: BufferPool;
   private readonly t0 = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -102,6 +114,11 @@ export class UdpDriver {
     this.sockets = sockets;
     this.opts = opts;
     this.flushBudgetMs = opts.flushBudgetMs ?? 1;
+    // One buffer per datagram in flight to the kernel, of the largest size the core may write:
+    // jumbo datagrams take no allocation per packet either (a 64 KiB slab holds one).
+    const bufferSize = Math.max(MIN_BUFFER_SIZE, opts.datagramBufferSize ?? 0);
+    const maxBuffers = Math.max(MIN_BUFFERS, Math.floor(POOL_BYTES / bufferSize));
+    this.pool = new BufferPool({ bufferSize, maxBuffers, slabBuffers: Math.max(1, Math.floor((64 * MIN_BUFFER_SIZE) / bufferSize)) });
     for (const s of sockets) {
       const size = opts.socketBufferBytes ?? 4 * 1024 * 1024;
       try {

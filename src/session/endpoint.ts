@@ -78,6 +78,7 @@ export class Endpoint implements SessionHost {
     this.keyLog = keyLog;
     this.keyLogFile = keyLogFile;
     this.driver = new UdpDriver(core, sockets, {
+      datagramBufferSize: core.maxUdpPayloadSize,
       onEvent: (e) => this.onEvent(e),
       onError: () => {
         // Socket errors (e.g. ICMP unreachable on some platforms) and caught core bugs: the

@@ -262,6 +262,8 @@ export class Handshake {
 function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid: Uint8Array): TransportParameters {
   const p = defaultTransportParameters();
   p.maxIdleTimeout = c.maxIdleTimeoutMs;
+  // RFC 9000 §18.2: what we accept (the receive path takes any UDP datagram; this bounds the peer's search).
+  p.maxUdpPayloadSize = c.maxUdpPayloadSize;
   p.initialMaxData = s.initialMaxData;
   p.initialMaxStreamDataBidiLocal = s.initialMaxStreamDataBidiLocal;
   p.initialMaxStreamDataBidiRemote = s.initialMaxStreamDataBidiRemote;

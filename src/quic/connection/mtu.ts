@@ -7,8 +7,14 @@ import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
  * the handshake is confirmed, the connection sends PING + PADDING probes of the size this module
  * asks for; a probe is never retransmitted and never counts as congestion loss. The search is a
  * binary search between the largest size known to work and the smallest known (or assumed) not
- * to, bounded by the peer's max_udp_payload_size and our configured maximum (default 1452: the
- * UDP payload of a 1500-byte Ethernet MTU under IPv6 + UDP headers, and what iroh probes up to).
+ * to, bounded by the peer's max_udp_payload_size, our configured maximum (`maxUdpPayloadSize`,
+ * default 1452: the UDP payload of a 1500-byte Ethernet MTU under IPv6 + UDP headers, and what
+ * iroh probes up to) and what the path is known to carry (`pathMaxUdpPayload`): on loopback the
+ * interface's 64 KiB, elsewhere the configured `mtuUpperBound` (default 1452). Above 1452 the
+ * probes are jumbo datagrams (up to 65527 bytes, RFC 9000 §18.2): node:dgram cannot set the
+ * don't-fragment bit, so on a real network a probe larger than the path MTU may be fragmented by
+ * the sending host (Linux does so above the route's known MTU) and arrive, and the search then
+ * takes the fragmented size as the path's: raise `mtuUpperBound` only for a path whose MTU you know.
  *
  * A probe size that is lost `MAX_PROBES` times in a row is taken as too large (RFC 8899 §5.1.2).
  * Black-hole detection (RFC 8899 §4.3): when `BLACK_HOLE_THRESHOLD` packets larger than the base
@@ -28,6 +34,25 @@ const SEARCH_GRANULARITY = 16;
 export const BLACK_HOLE_THRESHOLD = 4;
 /** After a completed search or a black hole, search again after this long (RFC 8899: 600 s). */
 export const RAISE_TIMER_MS = 600_000;
+/**
+ * The largest UDP payload over IPv4 loopback: the IPv4 total length is 16 bits (65535) less the
+ * 20-byte IP and 8-byte UDP headers; Linux's `lo` has a 65536-byte MTU, above it.
+ */
+export const LOOPBACK_MAX_UDP_PAYLOAD_V4 = 65_507;
+/** The largest UDP payload over IPv6 loopback: the 65536-byte `lo` MTU less 40 + 8 header bytes. */
+export const LOOPBACK_MAX_UDP_PAYLOAD_V6 = 65_488;
+
+/**
+ * The largest UDP payload a path to `address` ("ip:port", "[ip6]:port" or any other opaque path
+ * name) is known to carry: the loopback interface's for 127.0.0.0/8 and ::1 (a 64 KiB MTU, as
+ * Linux's `lo` has; the core cannot read the interface, so loopback is taken by its address), and
+ * `unknownPathBound` (the configured `mtuUpperBound`) for every other path.
+ */
+export function pathMaxUdpPayload(address: string, unknownPathBound: number): number {
+  if (address.startsWith('127.') || address.startsWith('[::ffff:127.')) return LOOPBACK_MAX_UDP_PAYLOAD_V4;
+  if (address.startsWith('[::1]:')) return LOOPBACK_MAX_UDP_PAYLOAD_V6;
+  return unknownPathBound;
+}
 
 export class MtuDiscovery {
   /** The largest UDP payload known to work on this path. */
@@ -70,15 +95,16 @@ export class MtuDiscovery {
 
   /**
    * Starts the search once the handshake is confirmed and the peer's max_udp_payload_size is
-   * known (RFC 9000 §14.3: probes are sent on validated paths only).
+   * known (RFC 9000 §14.3: probes are sent on validated paths only). `pathBound`: what the path
+   * is known to carry (`pathMaxUdpPayload`); the search never goes above it.
    */
-  enable(peerMaxUdpPayload: number): void {
-    this.limit = Math.max(BASE_PLPMTU, Math.min(this.max, peerMaxUdpPayload));
+  enable(peerMaxUdpPayload: number, pathBound = Number.POSITIVE_INFINITY): void {
+    this.limit = Math.max(BASE_PLPMTU, Math.min(this.max, peerMaxUdpPayload, pathBound));
     this.high = this.limit;
     this.enabled = true;
   }
 
-  /** The upper bound the search can reach (min of ours and the peer's). */
+  /** The upper bound the search can reach (min of ours, the peer's and the path's). */
   get ceiling(): number {
     return this.limit;
   }
@@ -119,6 +145,17 @@ export class MtuDiscovery {
     if (size !== this.probeSize) return;
     this.probeInFlight = true;
     this.probesSent++;
+  }
+
+  /**
+   * A probe of `size` cannot be written at all (the caller's datagram buffer is smaller, say a
+   * connection configured above its endpoint's buffers): that size is out of reach, as if lost
+   * MAX_PROBES times, and the search bisects below it.
+   */
+  onProbeUnsendable(size: number): void {
+    if (size !== this.probeSize || this.probeInFlight) return;
+    this.high = size - 1;
+    this.finishProbe();
   }
 
   /** A probe was acknowledged: the path carries `size`. */

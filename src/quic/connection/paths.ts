@@ -5,6 +5,7 @@ import type { LossDetector } from '../recovery/loss.js';
 import type { Random } from '../../tls/random.js';
 import type { RemoteCids } from './cids.js';
 import { Path, PathRecovery, samePeerHost } from './path.js';
+import { pathMaxUdpPayload } from './mtu.js';
 import type { PathStats } from './stats.js';
 import { qlogCidUpdated, qlogMigration, type QlogMigration, type Trace } from './qlog.js';
 
@@ -83,7 +84,7 @@ export class PathSet {
 
   constructor(address: string, validated: boolean, deps: PathDeps, alternates?: readonly string[]) {
     this.d = deps;
-    this.cur = new Path(address, validated, 0, this.newRecovery());
+    this.cur = new Path(address, validated, 0, this.newRecovery(address));
     this.rxPath = this.cur;
     const others = deps.role === 'client' ? alternates?.filter((a) => a !== address && a !== '') : undefined;
     if (others && others.length > 0) this.alternates = [...new Set(others)];
@@ -223,7 +224,7 @@ export class PathSet {
         this.others.delete(oldest);
       }
       // §9.4: the same host keeps the congestion state (a NAT rebinding), a new one starts afresh.
-      p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.newRecovery());
+      p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.newRecovery(p.address));
       this.others.set(p.address, p);
     }
     if (space !== PacketSpace.Application || probingOnly || pn <= largestBefore) return;
@@ -435,11 +436,12 @@ export class PathSet {
   }
 
   /** A fresh recovery state for a new network path, searching its MTU at once when the handshake allows. */
-  private newRecovery(): PathRecovery {
-    const r = new PathRecovery(this.d.config);
+  private newRecovery(address: string): PathRecovery {
+    const c = this.d.config;
+    const r = new PathRecovery(c);
     const hs = this.d.handshake;
     const peer = hs.peerParams;
-    if (this.d.config.mtuDiscovery && peer && hs.isConfirmed) r.mtu.enable(peer.maxUdpPayloadSize);
+    if (c.mtuDiscovery && peer && hs.isConfirmed) r.mtu.enable(peer.maxUdpPayloadSize, pathMaxUdpPayload(address, c.mtuUpperBound));
     return r;
   }
 

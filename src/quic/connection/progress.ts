@@ -3,6 +3,7 @@ import { PacketSpace } from '../packet/space.js';
 import { Level } from '../../tls/engine.js';
 import type { ConnectionParts } from './parts.js';
 import { qlogParameters, qlogState, qlogTlsKey } from './qlog.js';
+import { pathMaxUdpPayload } from './mtu.js';
 
 /**
  * What the handshake's progress means for the parts of a connection (RFC 9001 §4): TLS's events
@@ -71,7 +72,7 @@ export class HandshakeProgress {
     this.discardSpace(PacketSpace.Initial, now);
     this.discardSpace(PacketSpace.Handshake, now);
     const peer = p.handshake.peerParams;
-    if (p.config.mtuDiscovery && peer) p.paths.recovery.mtu.enable(peer.maxUdpPayloadSize);
+    if (p.config.mtuDiscovery && peer) p.paths.recovery.mtu.enable(peer.maxUdpPayloadSize, pathMaxUdpPayload(p.paths.current.address, p.config.mtuUpperBound));
     p.events.push({ type: 'handshakeConfirmed' });
   }
 

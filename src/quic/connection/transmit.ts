@@ -225,6 +225,10 @@ export class Transmitter {
       if (budget <= 0) return 0;
       limit = Math.min(limit, budget);
     }
+    // RFC 9002 §7: a packet must not take bytes in flight past the window. The checks below ask
+    // for room for a base-size packet; a datagram is cut to the room left, so a full-size one
+    // (up to 64 KiB on loopback) never overshoots the window by more than a base-size packet.
+    if (!d.spaces.probesPending) limit = Math.min(limit, Math.max(BASE_PLPMTU, r.cc.available()));
     if (r.mtu.current > BASE_PLPMTU && d.spaces.probesPending) {
       // PTO probes go in base-size datagrams: if the path MTU shrank (a route change), full-size
       // packets vanish without a trace and only a probe that fits can elicit the ACK that declares
@@ -234,8 +238,16 @@ export class Transmitter {
     const b = this.builder;
     if (hs.isConfirmed && path.validated) {
       // A path MTU probe travels alone in a datagram larger than the current MTU (RFC 9000 §14.4).
-      const probe = r.mtu.pollProbe(now);
-      if (probe !== undefined && probe <= out.length && r.canSend(now, probe)) {
+      // It needs the room of a base-size packet, as every packet: a jumbo probe (64 KiB on
+      // loopback) can be larger than the whole window, and would never find room for itself
+      // while data keeps the window full. Its bytes count in flight until it is acknowledged or
+      // lost; its loss is no congestion signal (§14.4); at most MAX_PROBES of a size (mtu.ts).
+      let probe = r.mtu.pollProbe(now);
+      if (probe !== undefined && probe > out.length) {
+        r.mtu.onProbeUnsendable(probe);
+        probe = r.mtu.pollProbe(now);
+      }
+      if (probe !== undefined && probe <= out.length && r.canSend(now, Math.min(probe, BASE_PLPMTU))) {
         b.beginDatagram(out, probe, d.remoteCids.current);
         this.buildMtuProbe(now, path, r, probe);
         const len = b.finishDatagram();

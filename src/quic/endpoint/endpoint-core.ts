@@ -1,5 +1,5 @@
 import { toHex } from '../../codec/bytes.js';
-import { ConfigError, resolveTransportConfig } from '../transport-config.js';
+import { ConfigError, DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig } from '../transport-config.js';
 import { Connection } from '../connection/connection.js';
 import {
   EndpointError,
@@ -306,8 +306,17 @@ export class EndpointCore {
   // ------------------------------------------------------------------ outputs
 
   /**
-   * Writes the next datagram into `out` (at least the largest `maxUdpPayloadSize`, 1500 bytes
-   * is safe) and says where it goes, or returns null when nothing is to be sent now. Endpoint
+   * The largest UDP payload a connection of this endpoint may send (the larger of its client and
+   * server transports' `maxUdpPayloadSize`): the size of the buffers to hand `pollTransmit`.
+   */
+  get maxUdpPayloadSize(): number {
+    const size = (t: TransportOptions): number => t.maxUdpPayloadSize ?? DEFAULT_TRANSPORT_CONFIG.maxUdpPayloadSize;
+    return Math.max(size(this.clientTransport), size(this.serverTransport));
+  }
+
+  /**
+   * Writes the next datagram into `out` (at least `maxUdpPayloadSize` bytes, or a connection's
+   * datagrams stay smaller than its path allows) and says where it goes, or returns null when nothing is to be sent now. Endpoint
    * answers go first, then connections in round-robin, one datagram each per call.
    */
   pollTransmit(now: number, out: Uint8Array): Transmit | null {

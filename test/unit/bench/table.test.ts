@@ -24,6 +24,24 @@ describe('bench table', () => {
     assert.equal(met(rows, 'bulk_inmem_nullkeys_mbps'), false); // 2.9975 < 3
   });
 
+  it('[perf2] keys: handshakes against node:tls, one end\'s heap, jumbo bulk, the native stacks with ratios', () => {
+    const rows = tableRows({
+      ...run, tls_handshakes_per_s: 800, heap_bytes_per_idle_conn_server_end: 16 * 1024, bulk_jumbo_mbps: 1599,
+      ngtcp2_bulk_mbps: 1200, qp_from_ngtcp2_bulk_mbps: 600, ngtcp2_from_qp_bulk_mbps: 300,
+      quicgo_bulk_mbps: null, qp_from_quicgo_bulk_mbps: null, quicgo_from_qp_bulk_mbps: null,
+    });
+    const row = (k: string): ReturnType<typeof tableRows>[number] => rows.find((r) => r.key === k)!;
+    assert.equal(row('handshakes_per_s').target, '>= 0.9 x node:tls');
+    assert.equal(row('handshakes_per_s').met, false); // 499 / 800 < 0.9
+    assert.equal(tableRows({ ...run, tls_handshakes_per_s: 554 }).find((r) => r.key === 'handshakes_per_s')!.met, true); // 0.9007
+    assert.equal(row('heap_bytes_per_idle_conn_server_end').met, true); // exactly 16 KiB
+    assert.equal(row('bulk_jumbo_mbps').met, false); // 3.9975 < 4
+    assert.match(row('ngtcp2_bulk_mbps').value, /client 600 \(x0\.50\); quic-peer server 300 \(x0\.25\)/);
+    assert.equal(row('ngtcp2_bulk_mbps').met, null);
+    assert.match(row('quicgo_bulk_mbps').anchor, /n\/a/, 'a stack not measured is listed as n/a');
+    assert.equal(rows.find((r) => r.key === 'quinn_bulk_mbps'), undefined, 'a results file without the key has no row');
+  });
+
   it('a key that was not measured is n/a and not met; the table is Markdown', () => {
     const rows = tableRows({ ...run, iroh_bulk_mbps: null });
     assert.equal(met(rows, 'bulk_mbps vs iroh'), null);

@@ -1,0 +1,100 @@
+/**
+ * Benchmark keys of [perf2] measured from the parent process (bench/run.ts): the bulk upload with
+ * 64 KiB packets (`bulk_jumbo_mbps`) and node:tls's handshake rate (`tls_handshakes_per_s`), the
+ * anchor of `handshakes_per_s`. Their servers run in children (bench/child.ts).
+ */
+import { connect as tlsConnect } from 'node:tls';
+import { Endpoint } from '../src/session/endpoint.js';
+import { Session } from '../src/session/session.js';
+import { BENCH_ALPN, JUMBO_TRANSPORT } from './common.js';
+import { mbps, median, startChild, withTimeout } from './proc.js';
+import { streamUpload } from './upload.js';
+
+/** What one measurement gives: the figure, a note for the JSON and details. */
+export interface Measured {
+  value: number;
+  note: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * The application's writes in `bulk_jumbo_mbps`: 256 KiB. bulk_mbps's 64 KiB writes would leave
+ * every other 64 KiB packet nearly empty (one full packet and the write's remainder per event-loop
+ * turn: ~2 packets per write, measured); bulk_mbps itself does not change with 256 KiB writes.
+ */
+const JUMBO_WRITE = 256 * 1024;
+
+/**
+ * `bulk_jumbo_mbps`: as bulk_mbps (one stream, `bytes` client -> server child, a fresh connection
+ * per run, median of `runs`), both ends allowing 65527-byte UDP payloads, so the path MTU search
+ * reaches loopback's 65507 (src/quic/connection/mtu.ts), in writes of 256 KiB. Each run first
+ * waits for that MTU.
+ */
+export async function jumboBulk(bytes: number, runs: number): Promise<Measured> {
+  const child = await startChild('quic-server-jumbo', []);
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false, transport: JUMBO_TRANSPORT });
+  const out: number[] = [];
+  const mtus: number[] = [];
+  const packets: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const s = await Session.connect(client, String(child.ready['ticket']), { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+      try {
+        // The search starts once the handshake is confirmed; one probe reaches the ceiling.
+        for (let t = 0; t < 100 && s.getStats().mtu < 65_000; t++) await new Promise((r) => setTimeout(r, 10));
+        const before = s.getStats().packetsSent;
+        out.push(mbps(bytes, await streamUpload(s, bytes, JUMBO_WRITE)));
+        mtus.push(s.getStats().mtu);
+        packets.push(s.getStats().packetsSent - before);
+      } finally {
+        s.close(0, 'bye');
+      }
+    }
+  } finally {
+    await withTimeout(client.close(), 3000, 'client close').catch(() => {});
+    await child.stop();
+  }
+  return {
+    value: median(out),
+    note: `as bulk_mbps (${bytes / 1e6} MB, one stream, server child) in writes of 256 KiB, both ends with transport.maxUdpPayloadSize 65527: the path MTU search reaches loopback's 65507-byte UDP payload; median of ${runs}`,
+    details: { runs_mbps: out, mtu: mtus, packets_sent: packets },
+  };
+}
+
+/**
+ * `tls_handshakes_per_s`: node:tls over TCP (TLS 1.3, the tls-server child's
+ * Ed25519 certificate), 32 connections dialled at once per round as handshakes_per_s does, each
+ * counted at its secureConnect and destroyed; rate over all rounds. No session reuse: every
+ * handshake is a full one (certificate, signature, key agreement).
+ */
+export async function tlsHandshakes(rounds: number): Promise<Measured> {
+  const child = await startChild('tls-server', []);
+  try {
+    const port = Number(child.ready['port']);
+    const ca = String(child.ready['certPem']);
+    const dial = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const sock = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'bench.local', minVersion: 'TLSv1.3' });
+        sock.once('secureConnect', () => {
+          sock.destroy();
+          resolve();
+        });
+        sock.once('error', reject);
+      });
+    await Promise.all(Array.from({ length: 4 }, dial)); // warm-up: code paths and JIT
+    let done = 0;
+    const t0 = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(Array.from({ length: 32 }, dial));
+      done += 32;
+    }
+    const perS = done / ((performance.now() - t0) / 1000);
+    return {
+      value: perS,
+      note: 'node:tls over TCP loopback, TLS 1.3 with an Ed25519 certificate, server in a child process; 32 concurrent connects from this process per round, each counted at secureConnect (full handshakes, no resumption); rate over all rounds',
+      details: { handshakes: done },
+    };
+  } finally {
+    await child.stop();
+  }
+}
