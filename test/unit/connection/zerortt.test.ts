@@ -140,6 +140,24 @@ describe('0-RTT (RFC 9001 §4.6, RFC 9000 §7.4.1)', () => {
     assert.equal(new TextDecoder().decode(readAll(b.server!, id)), 'pay 10');
   });
 
+  it('after a Retry the 0-RTT data is sent again with the new Initial (RFC 9000 §17.2.5.3) and accepted', () => {
+    const st = serverTickets();
+    const ticket = firstTicket(st);
+    const p = resumed(st, ticket, { retry: true, trace: true });
+    const id = p.client.openStream('bidi')!;
+    p.client.writeStream(id, new TextEncoder().encode('after retry'));
+    p.client.finishStream(id);
+    p.drive(() => p.serverEvents.some((e) => e.type === 'incoming'));
+    assert.ok(p.retrySent, 'a Retry was sent');
+    assert.equal(p.server!.handshakeComplete, false, 'the data came in 0-RTT, before the handshake completed');
+    assert.equal(p.server!.earlyData, 'accepted');
+    assert.equal(new TextDecoder().decode(readAll(p.server!, id)), 'after retry');
+    const zeroRttDatagrams = p.trace.filter((d) => d.from === 'client' && longTypes(d.bytes).includes(LongPacketType.ZeroRtt));
+    assert.ok(zeroRttDatagrams.length >= 2, '0-RTT before and after the Retry');
+    p.handshake();
+    assert.equal(p.client.earlyData, 'accepted');
+  });
+
   it('a ticket for another ALPN is not used (no resumption, no 0-RTT); without a ticket nothing waits early', () => {
     const st = serverTickets();
     const ticket = firstTicket(st);
