@@ -451,6 +451,10 @@ export class TlsClient extends EngineBase implements TlsEngine {
       // parameters, so that QUIC undoes its 0-RTT state before applying the new ones.
       const accepted = findExtension(extensions, ExtensionType.early_data) !== undefined;
       if (accepted && !this.pskAccepted) throw new TlsAlert(Alert.illegal_parameter, 'early_data accepted without the PSK');
+      // RFC 9846 §4.2.10: accepted early data was sent under the ticket's suite and ALPN.
+      if (accepted && (this.negotiatedSuite!.id !== this.offer!.suite || this.negotiatedAlpn !== this.offer!.alpn)) {
+        throw new TlsAlert(Alert.illegal_parameter, 'early data accepted with another cipher suite or ALPN than the ticket\'s');
+      }
       this.earlyDataState = accepted ? 'accepted' : 'rejected';
       this.emit({ kind: 'earlyData', accepted });
     }
