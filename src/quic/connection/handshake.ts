@@ -119,7 +119,8 @@ export class Handshake {
       transportParameters: encodeTransportParameters(params, start.role),
       random,
       cipherSuites: config.cipherSuites,
-      ...(start.role === 'client' ? { earlyData: remembered !== undefined } : { acceptEarlyData: (t: TicketState) => earlyDataCompatible(t.transportParameters, params) }),
+      // A server without tickets (every full handshake of an endpoint with tickets off) gets no closure.
+      ...(start.role === 'client' ? { earlyData: remembered !== undefined } : tls.tickets?.maxEarlyData ? { acceptEarlyData: (t: TicketState) => earlyDataCompatible(t.transportParameters, params) } : {}),
     };
     this.tls = start.role === 'client' ? new TlsClient(tlsConfig) : new TlsServer(tlsConfig);
   }
