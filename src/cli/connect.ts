@@ -25,6 +25,9 @@ Options:
   --session-cache F keep the server's session tickets and address tokens in F (JSON, mode
                     0600, created if missing): the next connect to the same id resumes
                     (one round trip, no signatures) and skips a Retry
+  --early-data      with --session-cache: send stdin's first bytes in 0-RTT when the cached
+                    ticket allows it (no round trip before the request; early data can be
+                    replayed by an attacker: use it only for requests safe to repeat)
 
 ${EXIT_STATUS_HELP}`;
 
@@ -37,6 +40,7 @@ export const CONNECT_SPEC = {
   'timeout-ms': { value: true },
   relay: { value: true, repeat: true },
   'session-cache': { value: true },
+  'early-data': {},
   help: {},
 } as const;
 
@@ -53,6 +57,8 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
   const timeoutMs = intOpt(p, 'timeout-ms', 10_000);
   const alpn = alpnOpts(p, 'alpn')?.[0] ?? DEFAULT_ALPN;
   const cacheFile = opt(p, 'session-cache');
+  const earlyData = p.flags.has('early-data');
+  if (earlyData && cacheFile === undefined) throw new UsageError('--early-data needs --session-cache (the ticket of an earlier connection)');
   let sessionCache: FileSessionCache | undefined;
   if (cacheFile !== undefined) {
     try {
@@ -73,7 +79,7 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
   try {
     if (signal.aborted) return 0;
     try {
-      session = await Session.connect(ep, remote, { alpn, timeoutMs });
+      session = await Session.connect(ep, remote, { alpn, timeoutMs, ...(earlyData ? { earlyData } : {}) });
     } catch (e) {
       throw e instanceof ConnectError ? dialFailure(e, remote, timeoutMs) : e;
     }

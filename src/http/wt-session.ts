@@ -178,6 +178,10 @@ export class WtSession implements SessionTransport {
     return this.host.quic.resumed;
   }
 
+  get earlyDataAccepted(): boolean {
+    return this.host.quic.earlyDataAccepted;
+  }
+
   get alpn(): string {
     return this.host.quic.alpn;
   }

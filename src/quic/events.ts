@@ -18,6 +18,13 @@ export type ConnectionEvent =
    * means written into a packet): `Connection.takeDatagramSendReport()` says which.
    */
   | { readonly type: 'datagramsSent' }
+  /**
+   * What became of the 0-RTT early data offered (RFC 9001 §4.6.2), once known: a client learns it
+   * from the server's EncryptedExtensions, a server when it handled the ClientHello. On
+   * rejection a client has already rewound its streams (their data is sent again in 1-RTT) and
+   * reports the datagrams sent in 0-RTT as dropped ('early-data-rejected').
+   */
+  | { readonly type: 'earlyData'; readonly accepted: boolean }
   /** The server sent a NEW_TOKEN (client; for address validation on a later connection). */
   | { readonly type: 'newToken'; readonly token: Uint8Array }
   /** The server sent a session ticket (client; to resume a later connection, RFC 9846 §4.6.1). */

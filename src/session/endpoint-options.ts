@@ -2,6 +2,7 @@ import { ConfigError, resolveTransportConfig, type TransportOptions } from '../q
 import type { CryptoRandom } from '../tls/random.js';
 import type { KeyLogger } from '../tls/engine.js';
 import { TicketKeys, type ServerTickets } from '../tls/resumption.js';
+import { StrikeRegister } from '../tls/anti-replay.js';
 import { parseSocketAddr } from './addressing.js';
 import type { EndpointTlsOptions } from './x509-options.js';
 import { InvalidArgumentError } from './errors.js';
@@ -86,6 +87,15 @@ export interface TicketOptions {
   readonly lifetimeS?: number;
   /** How often the key that seals tickets rotates, in ms (default 12 h). */
   readonly rotationMs?: number;
+  /**
+   * Tickets allow 0-RTT early data (default true): a client resuming with one may send streams
+   * and datagrams in its first flight, accepted at most once per ticket (a strike register of
+   * `replayCapacity` tickets; see the README, "Resumption", for the replay caveat). false: every
+   * early data is refused, resumption still works.
+   */
+  readonly earlyData?: boolean;
+  /** Tickets remembered against replay of their early data (default 100,000; full: early data refused). */
+  readonly replayCapacity?: number;
 }
 
 const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'tls', 'sessionCache', 'tickets'];
@@ -100,6 +110,7 @@ export function serverTickets(o: TicketOptions | false | undefined, random: Cryp
       count: t.count ?? 2,
       lifetimeS: t.lifetimeS ?? 86400,
       now: Date.now,
+      ...(t.earlyData === false ? {} : { maxEarlyData: 0xffffffff, replay: new StrikeRegister(t.replayCapacity ?? 100_000) }),
     },
   };
 }
@@ -107,8 +118,9 @@ export function serverTickets(o: TicketOptions | false | undefined, random: Cryp
 function checkTicketOptions(what: string, o: unknown): void {
   if (o === undefined || o === false) return;
   if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(`${what}: tickets must be an object or false`);
-  checkOptionKeys(`${what} tickets`, o, ['count', 'lifetimeS', 'rotationMs']);
+  checkOptionKeys(`${what} tickets`, o, ['count', 'lifetimeS', 'rotationMs', 'earlyData', 'replayCapacity']);
   const t = o as TicketOptions;
+  if (t.earlyData !== undefined && typeof t.earlyData !== 'boolean') throw new InvalidArgumentError(`${what}: tickets.earlyData must be a boolean`);
   const int = (name: keyof TicketOptions, min: number, max: number): void => {
     const v = t[name];
     if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)) {
@@ -118,6 +130,7 @@ function checkTicketOptions(what: string, o: unknown): void {
   int('count', 0, 8);
   int('lifetimeS', 1, 604800);
   int('rotationMs', 1000, 2 ** 40);
+  int('replayCapacity', 1, 10_000_000);
 }
 
 function checkSessionCache(what: string, c: unknown): void {

@@ -373,7 +373,7 @@ export class Endpoint implements SessionHost {
       alpnProtocols: [alpn],
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-      ...(ticket ? { resumption: ticket } : {}),
+      ...(ticket ? { resumption: ticket, ...(options.earlyData ? { earlyData: true } : {}) } : {}),
     }, timeoutMs, candidates, this.sessionCache?.token(resumeKey));
     state.resumeKey = resumeKey;
     return state;
@@ -430,7 +430,7 @@ export class Endpoint implements SessionHost {
       x509: { ...settings, identities },
       ...(sni !== undefined ? { serverName: sni } : {}),
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
-      ...(ticket ? { resumption: ticket } : {}),
+      ...(ticket ? { resumption: ticket, ...(options.earlyData ? { earlyData: true } : {}) } : {}),
     }, options.timeoutMs, [address], this.sessionCache?.token(resumeKey));
     state.resumeKey = resumeKey;
     return state;
@@ -521,13 +521,20 @@ export class Endpoint implements SessionHost {
       case 'incoming': {
         const state = new SessionState(e.handle, e.connection, `incoming@${e.remoteAddress}`, this.scheduleTransmit);
         this.sessions.set(e.handle, state);
+        // A session is handed to `accept` when its handshake completes, or before, when it came
+        // with 0-RTT data we accepted (so that it can be answered at once, RFC 9001 §4.6.1).
+        let handed = false;
+        const hand = (): void => {
+          if (handed) return;
+          handed = true;
+          state.target = `${state.conn.peerPublicKey ? EndpointId.fromBytes(state.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
+          const w = this.acceptWaiters.shift();
+          if (w) w(state);
+          else this.acceptQueue.push(state);
+        };
+        state.onEarlyDataAccepted = hand;
         state.ready.then(
-          () => {
-            state.target = `${state.conn.peerPublicKey ? EndpointId.fromBytes(state.conn.peerPublicKey).toShortString() : '?'}@${e.remoteAddress}`;
-            const w = this.acceptWaiters.shift();
-            if (w) w(state);
-            else this.acceptQueue.push(state);
-          },
+          hand,
           () => {
             // A handshake that failed never becomes a session.
           },

@@ -15,13 +15,18 @@ import { toHex } from '../codec/bytes.js';
  * Wireshark needs nothing else for QUIC: the Initial keys come from the Destination Connection
  * ID (RFC 9001 §5.2), and QUIC key updates (RFC 9001 §6) are not logged at all: the NSS format
  * has no label for later generations, and Wireshark derives them itself from the `_0` secrets with
- * the "quic ku" label. (We do not do 0-RTT, so CLIENT_EARLY_TRAFFIC_SECRET never appears.)
+ * the "quic ku" label. A handshake that offers 0-RTT (RFC 9001 §4.6) logs
+ * CLIENT_EARLY_TRAFFIC_SECRET first (the client always, the server when it accepts the early
+ * data): the key of the 0-RTT packets.
  *
  * The secrets in this file decrypt everything on the connection: the file is created with mode
  * 0600, and key logging is meant for debugging only (the CLI's `--keylog`).
  */
 
-/** The labels our TLS engines log, in the order they are derived. */
+/** The label of the 0-RTT secret, logged before the others when a handshake offers early data. */
+export const EARLY_KEY_LOG_LABEL = 'CLIENT_EARLY_TRAFFIC_SECRET';
+
+/** The labels our TLS engines log for every handshake, in the order they are derived. */
 export const KEY_LOG_LABELS = [
   'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
   'SERVER_HANDSHAKE_TRAFFIC_SECRET',

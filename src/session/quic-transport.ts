@@ -52,6 +52,10 @@ export class QuicTransport implements SessionTransport {
     return this.state.conn.resumed;
   }
 
+  get earlyDataAccepted(): boolean {
+    return this.state.conn.earlyData === 'accepted';
+  }
+
   get alpn(): string {
     return this.state.conn.alpn ?? '';
   }

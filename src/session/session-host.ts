@@ -27,6 +27,8 @@ export interface DialOptions {
    * SNI and checked in the certificate (absent: the IP is checked), `tls` how to check it.
    */
   readonly x509?: { readonly serverName?: string; readonly tls?: DialTlsOptions };
+  /** Offer 0-RTT early data with a ticket that allows it (`ConnectOptions.earlyData`). */
+  readonly earlyData?: boolean;
 }
 
 /** The endpoint a session runs on, as the session sees it: an `Endpoint`. */

@@ -18,6 +18,7 @@ const SETTLED: PendingDatagram = Object.freeze({ id: -1, resolve: () => {}, reje
 
 /** The error of a datagram dropped before it could leave. */
 function droppedError(reason: DatagramDropReason): DatagramError {
+  if (reason === 'early-data-rejected') return new DatagramError('early-data-rejected', 'datagram sent in 0-RTT, which the server refused: it never arrived (see session.earlyDataAccepted)');
   return reason === 'queue-full'
     ? new DatagramError('queue-full', 'datagram dropped before it was sent: the send queue was full and newer datagrams pushed it out (transport datagramSendQueue)')
     : new DatagramError('too-large', 'datagram dropped before it was sent: the path MTU shrank below its size; check session.maxDatagramSize()');
@@ -54,6 +55,8 @@ export class SessionState implements ConnectionPort {
   target: string;
   /** A dial: the session cache key of the server (its tickets and tokens go there). */
   resumeKey: string | undefined;
+  /** An incoming session: called when its 0-RTT data is accepted (the endpoint hands it to `accept` then). */
+  onEarlyDataAccepted: (() => void) | undefined;
   /** Asks the endpoint to run the transmit loop for this connection (one function shared by all). */
   private readonly scheduleTransmit: () => void;
   private resolveReady!: () => void;
@@ -104,6 +107,9 @@ export class SessionState implements ConnectionPort {
         break;
       case 'datagramsSent':
         this.settleDatagrams(this.conn.takeDatagramSendReport());
+        break;
+      case 'earlyData':
+        if (e.accepted) this.onEarlyDataAccepted?.();
         break;
       case 'closed':
         this.onClosed(e.reason);

@@ -50,6 +50,8 @@ export interface SessionTransport {
   readonly peerCertificates: readonly Uint8Array[] | undefined;
   /** True when the QUIC handshake resumed an earlier TLS session. */
   readonly resumed: boolean;
+  /** True when the QUIC connection's early data (0-RTT) was sent and accepted (see `Session.earlyDataAccepted`). */
+  readonly earlyDataAccepted: boolean;
   /** The negotiated ALPN of the QUIC connection. */
   readonly alpn: string;
   /** The peer's current socket address, while it is known. */

@@ -82,9 +82,20 @@ export interface ConnectOptions {
    * X.509 by default.
    */
   readonly tls?: DialTlsOptions;
+  /**
+   * 0-RTT (default false): when the session cache holds a ticket of this server that allows early
+   * data (same ALPN; for X.509, same name and a chain that passes this dial's checks), `connect`
+   * resolves at once, before the handshake, and streams and datagrams opened now travel in the
+   * first flight. `ready` still resolves when the handshake completes, and `earlyDataAccepted`
+   * then says whether the server took the early data: if it refused it, the stream data was sent
+   * again (nothing to do) and datagrams sent early rejected with a DatagramError
+   * (`early-data-rejected`). Early data can be replayed by an attacker (README, "Resumption"):
+   * send only what is safe to receive twice. Without such a ticket, `connect` waits as usual.
+   */
+  readonly earlyData?: boolean;
 }
 
-const CONNECT_OPTIONS = ['directAddrs', 'relays', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls'];
+const CONNECT_OPTIONS = ['directAddrs', 'relays', 'alpn', 'timeoutMs', 'signal', 'serverName', 'tls', 'earlyData'];
 
 /** A WebTransport request as the server saw it (or the client sent it): the extended CONNECT. */
 export interface WebTransportRequest {
@@ -244,7 +255,11 @@ export class Session {
     // The connection's own handshake timeout is the dial timeout (Endpoint.dial sets it), so
     // there is one timer and one message per cause whatever the value: the transport's
     // handshakeTimeoutMs no longer cuts a longer dial short.
-    const state = await endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs), ...(signal ? { signal } : {}), ...(x509 ? { x509 } : {}) });
+    checkType('Session.connect', 'earlyData', options.earlyData, 'boolean');
+    const earlyData = options.earlyData === true;
+    const state = await endpoint.dial(remote, { ...dialTarget(options), timeoutMs: Math.ceil(timeoutMs), ...(signal ? { signal } : {}), ...(x509 ? { x509 } : {}), ...(earlyData ? { earlyData } : {}) });
+    // 0-RTT: the session is usable now; its `ready` reports the handshake (RFC 9001 §4.6.1).
+    if (earlyData && state.conn.earlyData === 'offered') return new Session(new QuicTransport(state, endpoint), undefined);
     await raceAbort(state.ready, signal, () => {
       // An abandoned dial leaves nothing running: the attempt closes (its handshake never
       // completed, so the endpoint forgets it once the CONNECTION_CLOSE is out).
@@ -287,6 +302,17 @@ export class Session {
    */
   get resumed(): boolean {
     return this.transport.resumed;
+  }
+
+  /**
+   * True when early data (0-RTT, `connect`'s `earlyData`) was sent and the server accepted it;
+   * false when none was sent or the server refused it (its stream data was then sent again).
+   * Final once `ready` resolves (for a server: its session may come from `accept` before, with
+   * the early data already there; this is then true). A WebTransport session's is its QUIC
+   * connection's. See the README, "Resumption".
+   */
+  get earlyDataAccepted(): boolean {
+    return this.transport.earlyDataAccepted;
   }
 
   /** The negotiated ALPN (`h3` for a WebTransport session). */

@@ -30,8 +30,10 @@ import {
   type KeyShareEntry,
 } from './extensions.js';
 import { EngineBase, expectType } from './handshake.js';
+import { hashBytes } from './hkdf.js';
 import {
   applicationTrafficSecrets,
+  clientEarlyTrafficSecret,
   earlySecret,
   pskBinder,
   resumptionMasterSecret,
@@ -74,10 +76,10 @@ import { OFFERED_SCHEMES } from './x509/signatures.js';
 /**
  * TLS 1.3 client for QUIC (RFC 9846 §2, RFC 9001 §4): a synchronous message-level state machine.
  *
- *   start()            -> writeData(Initial, ClientHello)
+ *   start()            -> writeData(Initial, ClientHello) [, writeSecret(EarlyData) when offering 0-RTT]
  *   HelloRetryRequest  -> writeData(Initial, ClientHello2)
  *   ServerHello        -> writeSecret(Handshake), readSecret(Handshake)
- *   EncryptedExtensions-> peerTransportParameters (QUIC mode)
+ *   EncryptedExtensions-> [earlyData(accepted?),] peerTransportParameters (QUIC mode)
  *   [CertificateRequest], Certificate, CertificateVerify
  *   server Finished    -> writeData(Handshake, [Certificate, CertificateVerify,] Finished),
  *                         writeSecret(Application), readSecret(Application), handshakeDone
@@ -153,8 +155,17 @@ export class TlsClient extends EngineBase implements TlsEngine {
       if (shares.includes('x25519')) this.keyShare = this.newKeyShare();
       if (shares.includes('secp256r1')) this.p256Share = this.newP256Share();
       const ch = this.encodeHello();
+      const early = this.earlyDataState === 'offered' ? this.offer! : undefined;
       this.transcript.add(ch);
       this.emit({ kind: 'writeData', level: Level.Initial, data: ch });
+      if (early) {
+        // RFC 9846 §7.1: client_early_traffic_secret over the ClientHello, from the PSK's Early
+        // Secret: QUIC's 0-RTT key (RFC 9001 §4.6), usable right after the ClientHello.
+        const suite = cipherSuite(early.suite);
+        const secret = clientEarlyTrafficSecret(suite.hash, earlySecret(suite.hash, early.psk), hashBytes(suite.hash, ch));
+        this.keyLog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
+        this.emit({ kind: 'writeSecret', level: Level.EarlyData, suite, secret });
+      }
       this.state = 'EXPECT_SERVER_HELLO';
     } catch (e) {
       throw this.fail(e);
@@ -245,6 +256,14 @@ export class TlsClient extends EngineBase implements TlsEngine {
     }
     const offer = this.offer;
     let bindersLength = 0;
+    // RFC 9846 §4.2.10: early data only with the first PSK, a ticket that allows it, and never in
+    // the ClientHello that answers a HelloRetryRequest (RFC 9001 §4.6.2: early data is then rejected).
+    if (offer && cfg.earlyData === true && offer.maxEarlyData > 0 && !this.retried) {
+      exts.push({ type: ExtensionType.early_data, data: new Uint8Array(0) });
+      this.earlyDataState = 'offered';
+    } else if (this.earlyDataState === 'offered') {
+      this.earlyDataState = 'rejected';
+    }
     if (offer) {
       // RFC 9846 §4.2.11: last extension; the binder is filled in below, over the truncated hello.
       const hashLen = cipherSuite(offer.suite).hashLen;
@@ -364,9 +383,12 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.transcript.selectHash(cipherSuite(hrr.cipherSuite).hash);
     this.transcript.replaceWithMessageHash();
     this.transcript.add(raw);
+    const wasOffered = this.earlyDataState === 'offered';
     const ch2 = this.encodeHello();
     this.transcript.add(ch2);
     this.emit({ kind: 'writeData', level: Level.Initial, data: ch2 });
+    // RFC 9001 §4.6.2: "A server will always reject 0-RTT if it sends a TLS HelloRetryRequest."
+    if (wasOffered) this.emit({ kind: 'earlyData', accepted: false });
   }
 
   /**
@@ -423,6 +445,19 @@ export class TlsClient extends EngineBase implements TlsEngine {
       }
     }
 
+    if (this.earlyDataState === 'offered') {
+      // RFC 9846 §4.2.10: the server accepts early data with an empty early_data extension here,
+      // only when it selected the first PSK (ours is the only one). Told before the transport
+      // parameters, so that QUIC undoes its 0-RTT state before applying the new ones.
+      const accepted = findExtension(extensions, ExtensionType.early_data) !== undefined;
+      if (accepted && !this.pskAccepted) throw new TlsAlert(Alert.illegal_parameter, 'early_data accepted without the PSK');
+      // RFC 9846 §4.2.10: accepted early data was sent under the ticket's suite and ALPN.
+      if (accepted && (this.negotiatedSuite!.id !== this.offer!.suite || this.negotiatedAlpn !== this.offer!.alpn)) {
+        throw new TlsAlert(Alert.illegal_parameter, 'early data accepted with another cipher suite or ALPN than the ticket\'s');
+      }
+      this.earlyDataState = accepted ? 'accepted' : 'rejected';
+      this.emit({ kind: 'earlyData', accepted });
+    }
     if (this.quic) {
       // RFC 9001 §8.2: missing quic_transport_parameters is a missing_extension.
       const tp = findExtension(extensions, ExtensionType.quic_transport_parameters);
@@ -498,7 +533,12 @@ export class TlsClient extends EngineBase implements TlsEngine {
       case HandshakeType.new_session_ticket: {
         const t = decodeNewSessionTicket(msg.body);
         const resumption = this.storableTicket(t);
-        this.emit({ kind: 'sessionTicket', lifetime: t.lifetime, ticket: t.ticket.slice(), ...(resumption ? { resumption } : {}) });
+        const ed = findExtension(t.extensions, ExtensionType.early_data);
+        this.emit({
+          kind: 'sessionTicket', lifetime: t.lifetime, ticket: t.ticket.slice(),
+          ...(resumption ? { resumption } : {}),
+          ...(ed !== undefined ? { maxEarlyData: decodeMaxEarlyData(ed) } : {}),
+        });
         return;
       }
       case HandshakeType.key_update:
@@ -556,6 +596,7 @@ type ClientState =
 /** Extensions a server may answer in EncryptedExtensions (RFC 9846 §4.2 table; RFC 7250; RFC 9001). */
 const EE_ALLOWED: readonly number[] = [
   ExtensionType.server_name,
+  ExtensionType.early_data,
   ExtensionType.supported_groups,
   ExtensionType.application_layer_protocol_negotiation,
   ExtensionType.client_certificate_type,

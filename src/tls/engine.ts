@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Random } from './random.js';
 import type { ParsedCertificate } from './x509/certificate.js';
 import type { CertifiedKey } from './x509/certified-key.js';
-import type { ResumptionTicket, ServerTickets } from './resumption.js';
+import type { ResumptionTicket, ServerTickets, TicketState } from './resumption.js';
 
 /**
  * The narrow interface between QUIC and TLS (RFC 9001 §4.1).
@@ -15,7 +15,10 @@ import type { ResumptionTicket, ServerTickets } from './resumption.js';
  *    from which QUIC derives packet protection keys ("quic key", "quic iv", "quic hp");
  *  - `peerTransportParameters`: the peer's quic_transport_parameters extension (0x39), opaque;
  *  - `handshakeDone`: the handshake completed (for a server: the client's Finished verified);
- *  - `sessionTicket`: a NewSessionTicket arrived (client), with what to store to resume.
+ *  - `sessionTicket`: a NewSessionTicket arrived (client), with what to store to resume;
+ *  - `earlyData`: whether the 0-RTT offered is accepted (client: from EncryptedExtensions, before
+ *    the server's transport parameters; server: once the ClientHello is handled, after the
+ *    0-RTT read secret when accepted). Only when the ClientHello offered early data.
  *
  * TLS knows nothing of QUIC: transport parameters cross as opaque bytes. Errors are thrown as
  * `TlsAlert`; QUIC turns them into CRYPTO_ERROR 0x100 + alert.
@@ -36,12 +39,15 @@ export type TlsEvent =
   | { readonly kind: 'writeSecret'; readonly level: Level; readonly suite: CipherSuite; readonly secret: Uint8Array }
   | { readonly kind: 'peerTransportParameters'; readonly data: Uint8Array }
   | { readonly kind: 'handshakeDone' }
+  | { readonly kind: 'earlyData'; readonly accepted: boolean }
   | {
       readonly kind: 'sessionTicket';
       readonly lifetime: number;
       readonly ticket: Uint8Array;
       /** What to store to resume with this ticket (absent: not usable, e.g. a zero lifetime). */
       readonly resumption?: ResumptionTicket;
+      /** The ticket's early_data max_early_data_size (absent: no early_data extension). */
+      readonly maxEarlyData?: number;
     };
 
 /** TLS CertificateType (RFC 7250): X.509 = 0, RawPublicKey = 2. */
@@ -144,6 +150,17 @@ export interface TlsConfig {
   readonly resumption?: ResumptionTicket;
   /** Server: issue NewSessionTickets and accept them (absent: neither). */
   readonly tickets?: ServerTickets;
+  /**
+   * Client: offer early data (RFC 9846 §4.2.10, 0-RTT in QUIC) with the ticket of `resumption`
+   * when that ticket allows it (maxEarlyData > 0); the 0-RTT secret then comes as a
+   * `writeSecret` at `Level.EarlyData` right after the ClientHello.
+   */
+  readonly earlyData?: boolean;
+  /**
+   * Server: the last say on accepting early data the TLS checks allow (QUIC: the ticket's
+   * remembered transport parameters still hold, RFC 9000 §7.4.1). Absent: accepted.
+   */
+  readonly acceptEarlyData?: (ticket: TicketState) => boolean;
   /** Client: the clock (ms) for ticket ages (default Date.now). */
   readonly now?: () => number;
 }
@@ -169,4 +186,12 @@ export interface TlsEngine {
   readonly peerCertificates: readonly Uint8Array[] | undefined;
   /** The handshake resumed a session with a ticket (PSK accepted). */
   readonly resumed: boolean;
+  /**
+   * Early data (0-RTT): `none` (not offered), `offered` (client, until EncryptedExtensions),
+   * `accepted` or `rejected`.
+   */
+  readonly earlyData: EarlyDataState;
 }
+
+/** What became of early data on a handshake (see `TlsEngine.earlyData`). */
+export type EarlyDataState = 'none' | 'offered' | 'accepted' | 'rejected';

@@ -2,7 +2,7 @@ import { DecodeError } from '../codec/errors.js';
 import { bytesEqual, utf8 } from '../codec/bytes.js';
 import { Alert, TlsAlert } from './alerts.js';
 import { ed25519Sign, ed25519Signer, type Ed25519Signer } from './crypto.js';
-import { Level, type PeerKey, type TlsConfig, type TlsEvent } from './engine.js';
+import { Level, type EarlyDataState, type PeerKey, type TlsConfig, type TlsEvent } from './engine.js';
 import { SignatureScheme } from './extensions.js';
 import { Transcript } from './key-schedule.js';
 import {
@@ -40,6 +40,8 @@ export abstract class EngineBase {
   protected complete = false;
   /** A ticket's PSK was accepted: no certificates in this handshake. */
   protected pskAccepted = false;
+  /** What became of early data (see TlsEngine.earlyData). */
+  protected earlyDataState: EarlyDataState = 'none';
 
   private readonly events: TlsEvent[] = [];
   private eventHead = 0;
@@ -74,6 +76,10 @@ export abstract class EngineBase {
 
   get resumed(): boolean {
     return this.pskAccepted;
+  }
+
+  get earlyData(): EarlyDataState {
+    return this.earlyDataState;
   }
 
   get alpn(): string | undefined {

@@ -46,6 +46,14 @@ export function pskBinder(hash: HashName, early: Uint8Array, truncatedTranscript
   return finishedVerifyData(hash, binderKey(hash, early), truncatedTranscriptHash);
 }
 
+/**
+ * client_early_traffic_secret = Derive-Secret(Early Secret, "c e traffic", ClientHello) (RFC 9846
+ * §7.1): the 0-RTT key of QUIC (RFC 9001 §4.6), from the PSK's Early Secret.
+ */
+export function clientEarlyTrafficSecret(hash: HashName, early: Uint8Array, clientHelloHash: Uint8Array): Uint8Array {
+  return deriveSecret(hash, early, 'c e traffic', clientHelloHash);
+}
+
 /** resumption_master_secret = Derive-Secret(Master, "res master", ClientHello..client Finished). */
 export function resumptionMasterSecret(hash: HashName, master: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
   return deriveSecret(hash, master, 'res master', transcriptHash);

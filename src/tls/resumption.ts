@@ -5,6 +5,7 @@ import { DecodeError } from '../codec/errors.js';
 import { hashLength, hkdfExpandLabel } from './hkdf.js';
 import type { Random } from './random.js';
 import type { HashName } from './suites.js';
+import type { StrikeRegister } from './anti-replay.js';
 
 /**
  * Session resumption (RFC 9846 §2.2, §4.2.11, §4.6.1): what a client keeps of a NewSessionTicket,
@@ -192,8 +193,16 @@ export interface ServerTickets {
   readonly lifetimeS: number;
   /** The server's clock (ms). */
   readonly now: () => number;
-  /** max_early_data_size announced (0: no 0-RTT). */
+  /**
+   * max_early_data_size announced (0 or absent: no early data). In QUIC any positive value is
+   * sent as 0xffffffff, the one value RFC 9001 §4.6.1 allows.
+   */
   readonly maxEarlyData?: number;
+  /**
+   * Early data is accepted at most once per ticket (RFC 9846 §8.1), within the ticket's lifetime;
+   * absent: no replay protection (tests only).
+   */
+  readonly replay?: StrikeRegister;
 }
 
 // --- pre_shared_key (RFC 9846 §4.2.11) ---------------------------------------------------------

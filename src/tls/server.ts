@@ -31,6 +31,7 @@ import {
 import { EngineBase, expectType } from './handshake.js';
 import {
   applicationTrafficSecrets,
+  clientEarlyTrafficSecret,
   earlySecret,
   pskBinder,
   resumptionMasterSecret,
@@ -56,7 +57,7 @@ import {
 } from './messages.js';
 import { handleCertificate, handleCertificateVerify } from './peer-auth.js';
 import { cipherSuite, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
-import { decodeOfferedPsks, encodeSelectedPsk, resumptionPsk, type TicketState } from './resumption.js';
+import { decodeOfferedPsks, encodeMaxEarlyData, encodeSelectedPsk, resumptionPsk, type TicketState } from './resumption.js';
 import { constantTimeEqual } from '../codec/bytes.js';
 
 /**
@@ -74,6 +75,8 @@ import { constantTimeEqual } from '../codec/bytes.js';
  * psk_dhe_ke, a valid binder, same ALPN and hash, not expired) resumes: the ServerHello selects
  * it and the flight has no CertificateRequest, Certificate nor CertificateVerify; after the
  * client's Finished, `tickets.count` NewSessionTickets go out at the Application level.
+ * With `tickets.maxEarlyData` > 0 they allow early data, which a resumption accepts when
+ * `acceptsEarlyData` agrees: `readSecret(EarlyData)` and `earlyData` come before the ServerHello.
  * It never sends a ChangeCipherSpec.
  */
 export class TlsServer extends EngineBase implements TlsEngine {
@@ -252,6 +255,10 @@ export class TlsServer extends EngineBase implements TlsEngine {
 
     // Resumption (RFC 9846 §4.2.11): one of our tickets, bound to this ALPN and hash.
     const resumed = pskAt >= 0 ? this.acceptPsk(exts, msg.raw, suite) : undefined;
+    // Early data (RFC 9846 §4.2.10): decided now, used once the ClientHello is in the transcript.
+    const earlyOffered = findExtension(exts, ExtensionType.early_data) !== undefined;
+    const early = earlyOffered && resumed !== undefined && this.acceptsEarlyData(resumed, suite);
+    if (earlyOffered) this.earlyDataState = early ? 'accepted' : 'rejected';
 
     // --- everything checked: answer ---------------------------------------------------------------
     const rnd = this.config.random;
@@ -285,6 +292,15 @@ export class TlsServer extends EngineBase implements TlsEngine {
         ...(resumed ? [{ type: ExtensionType.pre_shared_key, data: encodeSelectedPsk(resumed.index) }] : []),
       ],
     });
+    if (earlyOffered) {
+      if (early) {
+        // RFC 9846 §7.1: client_early_traffic_secret over the ClientHello (the 0-RTT read key).
+        const secret = clientEarlyTrafficSecret(suite.hash, earlySecret(suite.hash, resumed!.state.psk), this.transcript.digest());
+        this.keyLog('CLIENT_EARLY_TRAFFIC_SECRET', secret);
+        this.emitSecret('readSecret', Level.EarlyData, secret);
+      }
+      this.emit({ kind: 'earlyData', accepted: early });
+    }
     this.transcript.add(sh);
     this.emit({ kind: 'writeData', level: Level.Initial, data: sh });
 
@@ -312,6 +328,9 @@ export class TlsServer extends EngineBase implements TlsEngine {
     if (this.config.transportParameters !== undefined) {
       eeExts.push({ type: ExtensionType.quic_transport_parameters, data: this.config.transportParameters });
     }
+    // RFC 9846 §4.2.10 (RFC 9001 §4.6.1): an empty early_data says the early data is accepted;
+    // no EndOfEarlyData follows in QUIC (RFC 9001 §8.3).
+    if (early) eeExts.push({ type: ExtensionType.early_data, data: new Uint8Array(0) });
     const parts: Uint8Array[] = [encodeEncryptedExtensions({ extensions: eeExts })];
     this.transcript.add(parts[0]!);
     if (this.requireClientAuth && !resumed) {
@@ -349,7 +368,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
    * expired, or a client identity missing where we require one). A binder that does not verify
    * aborts the handshake (RFC 9846 §4.2.11: decrypt_error).
    */
-  private acceptPsk(exts: readonly Extension[], raw: Uint8Array, suite: CipherSuite): { index: number; state: TicketState } | undefined {
+  private acceptPsk(exts: readonly Extension[], raw: Uint8Array, suite: CipherSuite): { index: number; state: TicketState; identity: Uint8Array } | undefined {
     const tickets = this.config.tickets;
     const modes = findExtension(exts, ExtensionType.psk_key_exchange_modes);
     const offered = decodeOfferedPsks(findExtension(exts, ExtensionType.pre_shared_key)!);
@@ -369,9 +388,27 @@ export class TlsServer extends EngineBase implements TlsEngine {
       if (!constantTimeEqual(expected, offered.binders[i]!)) throw new TlsAlert(Alert.decrypt_error, 'PSK binder does not verify');
       this.pskAccepted = true;
       this.peerKey = state.peerKey;
-      return { index: i, state };
+      return { index: i, state, identity: offered.identities[i]!.identity };
     }
     return undefined;
+  }
+
+  /**
+   * Whether the early data offered with ticket `resumed` is accepted (RFC 9846 §4.2.10; RFC 9001
+   * §4.6.2): the ticket allows early data, its PSK is the first identity, the same cipher suite
+   * (not only the same hash) and ALPN, the QUIC layer finds the remembered configuration still
+   * valid (`acceptEarlyData`), and, last, the ticket was not used for early data before
+   * (`tickets.replay`, RFC 9846 §8.1: single use; consumed only when all else agrees).
+   */
+  private acceptsEarlyData(resumed: { index: number; state: TicketState; identity: Uint8Array }, suite: CipherSuite): boolean {
+    const tickets = this.config.tickets!;
+    const st = resumed.state;
+    if (resumed.index !== 0 || st.maxEarlyData === 0 || !(tickets.maxEarlyData! > 0)) return false;
+    if (st.suite !== suite.id || st.alpn !== this.negotiatedAlpn) return false;
+    if (this.config.acceptEarlyData && !this.config.acceptEarlyData(st)) return false;
+    const replay = tickets.replay;
+    if (!replay) return true;
+    return replay.claim(resumed.identity, st.issuedAt + st.lifetimeS * 1000, tickets.now());
   }
 
   /** RFC 9846 §4.6.1: NewSessionTickets after the client's Finished, each with its own nonce and PSK. */
@@ -384,15 +421,18 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.master = undefined;
     const lifetimeS = Math.min(tickets.lifetimeS, 604800);
     const out: Uint8Array[] = [];
+    // RFC 9001 §4.6.1: in QUIC the only max_early_data_size is 0xffffffff ("0-RTT accepted").
+    const maxEarlyData = tickets.maxEarlyData !== undefined && tickets.maxEarlyData > 0 ? (this.quic ? 0xffffffff : tickets.maxEarlyData >>> 0) : 0;
+    const nstExts: Extension[] = maxEarlyData > 0 ? [{ type: ExtensionType.early_data, data: encodeMaxEarlyData(maxEarlyData) }] : [];
     for (let i = 0; i < tickets.count; i++) {
       const nonce = Uint8Array.of(i);
       const ageAdd = new DataView(this.config.random.fill(new Uint8Array(4)).buffer).getUint32(0);
       const ticket = tickets.keys.seal({
-        suite: suite.id, issuedAt: now, ageAdd, lifetimeS, maxEarlyData: 0, alpn: this.negotiatedAlpn ?? '',
+        suite: suite.id, issuedAt: now, ageAdd, lifetimeS, maxEarlyData, alpn: this.negotiatedAlpn ?? '',
         psk: resumptionPsk(suite.hash, rms, nonce), peerKey: this.rpk ? this.peerPublicKey : undefined,
         transportParameters: this.config.transportParameters,
       });
-      out.push(encodeNewSessionTicket({ lifetime: lifetimeS, ageAdd, nonce, ticket, extensions: [] }));
+      out.push(encodeNewSessionTicket({ lifetime: lifetimeS, ageAdd, nonce, ticket, extensions: nstExts }));
     }
     this.emit({ kind: 'writeData', level: Level.Application, data: concatBytes(...out) });
   }

@@ -209,8 +209,9 @@ describe('Session API: abortable waits, async iteration, readAll / writeAll, che
 
     it('connect, accept, stream and datagram waits, readAll / writeAll: unknown options and wrong types', async () => {
       const { s } = await net.connect(client, server);
-      await assert.rejects(Session.connect(client, target(server), { bogus: 1 } as never), invalid(/Session\.connect options: unknown option 'bogus' \(known: directAddrs, relays, alpn, timeoutMs, signal, serverName, tls\)/));
+      await assert.rejects(Session.connect(client, target(server), { bogus: 1 } as never), invalid(/Session\.connect options: unknown option 'bogus' \(known: directAddrs, relays, alpn, timeoutMs, signal, serverName, tls, earlyData\)/));
       await assert.rejects(Session.connect(client, target(server), { signal: 'soon' } as never), invalid(/signal must be an AbortSignal/));
+      await assert.rejects(Session.connect(client, target(server), { earlyData: 'yes' } as never), invalid(/Session\.connect: earlyData must be a boolean/));
       await assert.rejects(Session.connect(client, target(server), { directAddrs: '1.2.3.4:5' } as never), invalid(/directAddrs must be a list of strings/));
       await assert.rejects(Session.accept(server, { timeoutMs: 5 } as never), invalid(/Session\.accept options: unknown option 'timeoutMs'/));
       await assert.rejects(s.createBidirectionalStream({ sendOrder: 1 } as never), invalid(/createBidirectionalStream options: unknown option 'sendOrder'/));

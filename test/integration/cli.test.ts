@@ -114,13 +114,14 @@ describe('quic-peer command', function () {
     }
   });
 
-  it('connect --session-cache keeps the server\'s tickets in a file (mode 0600); a malformed file is exit 1 naming it', async () => {
+  it('connect --session-cache keeps the server\'s tickets in a file (mode 0600), --early-data uses one for 0-RTT; a malformed file is exit 1 naming it', async () => {
     const l = await listen(['--echo']);
     const dir = mkdtempSync(join(tmpdir(), 'qp-cli-cache-'));
     try {
       const file = join(dir, 'sessions.json');
-      for (const msg of ['one', 'two']) {
-        const c = await runAsync(['connect', '--session-cache', file, l.ticket], Buffer.from(msg));
+      // The third with --early-data: its stdin rides the first flight (0-RTT) with a cached ticket.
+      for (const [msg, early] of [['one', false], ['two', false], ['three', true]] as const) {
+        const c = await runAsync(['connect', '--session-cache', file, ...(early ? ['--early-data'] : []), l.ticket], Buffer.from(msg));
         assert.equal(c.code, 0, c.stderr);
         assert.equal(c.stdout.toString(), msg);
       }

@@ -102,6 +102,8 @@ describe('Resumption over loopback UDP (quic-peer <-> quic-peer)', function () {
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { count: 9 } }), InvalidArgumentError);
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { lifetimeS: 604801 } }), InvalidArgumentError);
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { nope: 1 } as never }), InvalidArgumentError);
+    await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { earlyData: 'yes' } as never }), /tickets\.earlyData must be a boolean/);
+    await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', tickets: { replayCapacity: 0 } }), /tickets\.replayCapacity must be an integer/);
     await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', sessionCache: {} as never }), InvalidArgumentError);
   });
 });

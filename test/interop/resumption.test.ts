@@ -3,7 +3,8 @@ import { runScenario } from './iroh.js';
 import { requireIsolation } from './netns.js';
 
 /**
- * [resumption] step 3: TLS resumption with a real iroh 1.0.2 endpoint, both directions
+ * [resumption] step 3: TLS resumption with a real iroh 1.0.2 endpoint, both directions, and 0-RTT
+ * from quic-peer to iroh
  * (scenarios/resumption.ts, inside a loopback-only namespace). iroh's rustls is the reviewer: a
  * wrong binder, ticket or key schedule fails its handshake.
  */
@@ -16,6 +17,7 @@ interface Result {
   ids: { ours: string; iroh: string };
   dial: Array<Conn & { echo: string }>;
   accept: Array<Conn & { echoLen: number }>;
+  early: Array<Conn & { echo: string; accepted: boolean; openedBeforeReady: boolean }>;
   fatal?: { message: string };
   fatalStack?: string;
 }
@@ -37,6 +39,15 @@ describe('interop: resumption with real iroh', function () {
       assert.equal(c.remoteId, result.ids.iroh, 'a resumed session still knows the id');
       assert.equal(c.irohSawUs, result.ids.ours);
       assert.equal(c.echo, `hello ${i}`);
+    }
+  });
+
+  it('quic-peer dials iroh with 0-RTT: the request rides the first flight, iroh accepts the early data and answers', () => {
+    assert.deepEqual(result.early.map((c) => [c.openedBeforeReady, c.resumed, c.accepted]), [[true, true, true], [true, true, true]]);
+    for (const [i, c] of result.early.entries()) {
+      assert.equal(c.remoteId, result.ids.iroh);
+      assert.equal(c.irohSawUs, result.ids.ours);
+      assert.equal(c.echo, `early ${i}`);
     }
   });
 

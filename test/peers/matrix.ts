@@ -165,6 +165,7 @@ async function cellOursClient(stack: Stack, c: CaseName, env: Env, files: Map<st
       checks.push(`${r.stats.keyUpdates} key update(s)`);
     }
     if (c === 'resumption' && !r.resumed) throw new Error(`the second connection did not resume: ${r.detail}`);
+    if (c === 'zerortt' && !r.earlyAccepted) throw new Error(`the server did not accept the second connection's early data: ${r.detail}`);
     if (process.env['QP_MATRIX_VERBOSE']) checks.push(`server output:\n${server.output().slice(-3000)}`);
     return [r.detail, ...checks].join('; ');
   } catch (e) {
@@ -220,6 +221,11 @@ async function cellOursServer(stack: Stack, c: CaseName, env: Env, files: Map<st
       const resumed = ours.sessions.filter((s) => s.resumed).length;
       if (resumed < 1) throw new Error(`no session resumed (${ours.sessions.length} sessions)`);
       checks.push(`${resumed} of ${ours.sessions.length} sessions resumed`);
+    }
+    if (c === 'zerortt') {
+      const early = ours.sessions.filter((s) => s.earlyDataAccepted).length;
+      if (early < 1) throw new Error(`no session came with accepted early data (${ours.sessions.length} sessions)`);
+      checks.push(`${early} of ${ours.sessions.length} sessions with 0-RTT accepted`);
     }
     if (process.env['QP_MATRIX_VERBOSE']) checks.push(`client output:\n${output.slice(-3000)}`);
     return checks.join('; ');

@@ -77,6 +77,8 @@ export interface ClientResult {
   peerCertificates: number;
   /** The resumption case: the second session resumed. */
   resumed: boolean;
+  /** The zerortt case: the second session's early data was accepted. */
+  earlyAccepted: boolean;
 }
 
 /** Dials the stack's server at 127.0.0.1:SERVER_PORT and runs the cell's application. */
@@ -111,16 +113,23 @@ async function clientWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, exp
     const second = await sessionWork(endpoint, c, app, e, expect, progress);
     return { ...second, detail: `${second.detail}; resumed: 1st ${first.resumed}, 2nd ${second.resumed}` };
   }
+  // The zerortt case: the second connection's requests go in 0-RTT with a ticket of the first.
+  if (c === 'zerortt') {
+    await sessionWork(endpoint, c, app, e, expect, progress);
+    const second = await sessionWork(endpoint, c, app, e, expect, progress, true);
+    return { ...second, detail: `${second.detail}; 2nd: resumed ${second.resumed}, early data accepted ${second.earlyAccepted}` };
+  }
   return sessionWork(endpoint, c, app, e, expect, progress);
 }
 
-async function sessionWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, progress: string[]): Promise<ClientResult> {
+async function sessionWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, expect: Map<string, Uint8Array>, progress: string[], earlyData = false): Promise<ClientResult> {
   {
     const alpn = app === 'hq' ? 'hq-interop' : app;
     const s = await Session.connect(endpoint, `127.0.0.1:${SERVER_PORT}`, {
       alpn,
       serverName: 'localhost',
       timeoutMs: 10_000,
+      ...(earlyData ? { earlyData } : {}),
       tls: { ca: pem(e, serverCert(c).ca), ...(c === 'mutual' ? { cert: pem(e, 'client.crt'), key: pem(e, 'client.key') } : {}) },
     });
     progress.push('connected');
@@ -159,8 +168,10 @@ async function sessionWork(endpoint: Endpoint, c: CaseName, app: App, e: Env, ex
     const retried = s.state.conn.internals.handshake.retryScid !== undefined;
     const peerCertificates = s.peerCertificates?.length ?? 0;
     const resumed = s.resumed;
+    await s.ready;
+    const earlyAccepted = s.earlyDataAccepted;
     s.close({ closeCode: app === 'h3' ? 0x100 : 0, reason: '' });
     await Promise.race([s.closed, new Promise((r) => setTimeout(r, 500))]);
-    return { detail, stats, peerCertificates, retried, resumed };
+    return { detail, stats, peerCertificates, retried, resumed, earlyAccepted };
   }
 }

@@ -24,6 +24,7 @@ export const CASES = [
   'cert-rsa',
   'versionnegotiation',
   'resumption',
+  'zerortt',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 
@@ -43,6 +44,7 @@ export const CASE_INFO: Record<CaseName, string> = {
   'cert-rsa': 'the server presents a self-signed RSA-2048 certificate (the client trusts it as its CA)',
   versionnegotiation: 'the client starts with QUIC v2 (draft 0x709a50c4), the server answers Version Negotiation, the client falls back to v1',
   resumption: 'the client connects twice; the second handshake resumes the TLS session with a ticket of the first (PSK, no certificate)',
+  zerortt: 'the client connects twice; the second sends its requests in 0-RTT packets with a ticket of the first, and the server accepts the early data',
 };
 
 /**
@@ -128,7 +130,7 @@ export function stacks(m: Manifest): Stack[] {
         // Go's flag package stops at the first positional: the paths come last.
         argv: [p, 'client', '-addr', `127.0.0.1:${OUR_PORT}`, '-timeout', e.quick ? '20s' : '60s',
           ...(c === 'chacha20' ? ['-chacha'] : []), ...(c === 'keyupdate' ? ['-ku', '50'] : []), ...(c === 'versionnegotiation' ? ['-v2'] : []),
-          ...(c === 'resumption' ? ['-resume'] : []),
+          ...(c === 'resumption' ? ['-resume'] : []), ...(c === 'zerortt' ? ['-resume', '-0rtt'] : []),
           ...(c === 'mutual' ? ['-cert', cert(e, 'client.crt'), '-key', cert(e, 'client.key')] : []),
           ...(c === 'datagrams' ? ['-alpn', 'echo', '-datagram', '-streams', '1', '-size', '10000']
             : ['-alpn', c === 'h3' ? 'h3' : 'hq-interop', '-out', e.out, ...e.paths])],
@@ -151,7 +153,7 @@ export function stacks(m: Manifest): Stack[] {
       }),
       client: (c, e) => ({
         argv: [p, 'client', '--addr', `127.0.0.1:${OUR_PORT}`,
-          ...(c === 'chacha20' ? ['--chacha'] : []), ...(c === 'keyupdate' ? ['--ku'] : []), ...(c === 'resumption' ? ['--resume'] : []),
+          ...(c === 'chacha20' ? ['--chacha'] : []), ...(c === 'keyupdate' ? ['--ku'] : []), ...(c === 'resumption' ? ['--resume'] : []), ...(c === 'zerortt' ? ['--0rtt'] : []),
           ...(c === 'mutual' ? ['--cert', cert(e, 'client.crt'), '--key', cert(e, 'client.key')] : []),
           ...(c === 'datagrams' ? ['--alpn', 'echo', '--datagram', '--streams', '1', '--size', '10000'] : ['--alpn', 'hq-interop', '--out', e.out, ...e.paths])],
       }),
@@ -168,7 +170,7 @@ export function stacks(m: Manifest): Stack[] {
       // Its example client does not fall back after Version Negotiation (nor against quinn):
       // ERR_RECV_VERSION_NEGOTIATION, no download.
       // Its example client resumes only across two runs (--session-file): not as one cell.
-      asClient: all('datagrams', 'keyupdate-s', 'versionnegotiation', 'resumption'),
+      asClient: all('datagrams', 'keyupdate-s', 'versionnegotiation', 'resumption', 'zerortt'),
       app: () => 'h3',
       notes: 'gtlsserver/gtlsclient (Debian ngtcp2 examples, GnuTLS): h3 only, no DATAGRAM, no server-initiated key update, no fallback after Version Negotiation',
       server: (c, e) => ({
@@ -215,7 +217,7 @@ export function stacks(m: Manifest): Stack[] {
   if (cd?.program) {
     out.push({
       name: `Caddy ${cd.version.replace(/-.*/, '')}`,
-      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'h3', 'cert-ed25519', 'cert-rsa', 'resumption']),
+      asServer: new Set<CaseName>(['handshake', 'transfer', 'multiplexing', 'h3', 'cert-ed25519', 'cert-rsa', 'resumption', 'zerortt']),
       asClient: new Set<CaseName>(),
       app: () => 'h3',
       notes: 'Caddy (Debian; HTTP/3 by quic-go 0.29) serving files (file_server), every cell over h3; a server only',

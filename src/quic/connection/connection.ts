@@ -7,6 +7,7 @@ import { StreamMap } from '../streams/stream-map.js';
 import { resolveTransportConfig } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
 import { TlsAlert } from '../../tls/alerts.js';
+import type { EarlyDataState } from '../../tls/engine.js';
 import { LocalCids, RemoteCids } from './cids.js';
 import { LossRecovery } from './loss-recovery.js';
 import type { ConnectionOptions } from './options.js';
@@ -121,6 +122,7 @@ export class Connection {
     if (isClient) {
       handshake.tls.start();
       this.progress.processTlsEvents(now);
+      this.progress.applyRememberedParams();
     }
     if (options.qlog) this.setQlog(options.qlog, now);
   }
@@ -150,6 +152,15 @@ export class Connection {
   /** The handshake resumed a session with a ticket (RFC 9846 §2.2): no certificates were exchanged. */
   get resumed(): boolean {
     return this.p.handshake.tls.resumed;
+  }
+
+  /**
+   * 0-RTT (RFC 9001 §4.6): `none` (not offered), `offered` (a client that may send 0-RTT now:
+   * streams and datagrams within the remembered limits), `accepted` or `rejected` (an 'earlyData'
+   * event says when it is decided).
+   */
+  get earlyData(): EarlyDataState {
+    return this.p.handshake.tls.earlyData;
   }
 
   /** True once closing, draining or terminated. */
@@ -258,7 +269,8 @@ export class Connection {
 
   /** The largest datagram payload that can be sent now, or undefined when the peer does not accept datagrams. */
   maxDatagramSize(): number | undefined {
-    if (!this.p.handshake.peerParams) return undefined;
+    // Before the server's parameters: those remembered for 0-RTT (RFC 9000 §7.4.1), if any.
+    if (!this.p.handshake.peerParams && !(this.p.handshake.rememberedParams && this.earlyData === 'offered')) return undefined;
     return this.p.datagrams.maxSize(this.p.paths.recovery.mtu.current, this.p.remoteCids.current.length);
   }
 

@@ -27,7 +27,9 @@ export type DatagramDropReason =
   /** Newer datagrams pushed it out of the full send queue (drop-oldest). */
   | 'queue-full'
   /** It no longer fits a packet: the path MTU shrank after it was queued. */
-  | 'too-large';
+  | 'too-large'
+  /** It left in a 0-RTT packet and the server rejected 0-RTT: it never arrived (RFC 9001 §4.6.2). */
+  | 'early-data-rejected';
 
 /** A queued datagram that never left. */
 export interface DroppedDatagram {
@@ -93,6 +95,8 @@ export class Datagrams {
   private headId = 0;
   /** Dropped since the last report (undefined: none). */
   private dropped: DroppedDatagram[] | undefined;
+  /** Ids of the datagrams sent in 0-RTT, until the server accepts or rejects it (undefined: none). */
+  private early: number[] | undefined;
   /** A 'datagramsSent' event was pushed and its report not yet taken. */
   private reportPending = false;
   private readonly events: { push(e: ConnectionEvent): void } | undefined;
@@ -147,8 +151,13 @@ export class Datagrams {
     return this.sendQueue[this.sendHead];
   }
 
-  /** The datagram from `peek()` went into a packet. */
-  onSent(): void {
+  /**
+   * The datagram from `peek()` went into a packet. One sent in 0-RTT (`zeroRtt`) is settled only
+   * when the server says whether it accepted 0-RTT (`onEarlyData`): until then the report holds
+   * it, and every later one, back.
+   */
+  onSent(zeroRtt = false): void {
+    if (zeroRtt) (this.early ??= []).push(this.headId);
     this.shiftSend();
     this.stats.sent++;
     this.settled();
@@ -162,8 +171,35 @@ export class Datagrams {
     this.dropOldest('too-large');
   }
 
+  /**
+   * The server accepted or rejected 0-RTT: the datagrams sent in it are settled, as sent or as
+   * dropped ('early-data-rejected', also counted lost).
+   */
+  onEarlyData(accepted: boolean): void {
+    const ids = this.early;
+    this.early = undefined;
+    if (!ids) return;
+    if (!accepted) {
+      const dropped = (this.dropped ??= []);
+      for (const id of ids) dropped.push({ id, reason: 'early-data-rejected' });
+      dropped.sort((a, b) => a.id - b.id);
+      this.stats.lost += ids.length;
+    }
+    this.settled();
+  }
+
   /** What became of queued datagrams since the last call (see the class comment). */
   takeSendReport(): DatagramSendReport {
+    const hold = this.early?.[0];
+    if (hold !== undefined) {
+      // Datagrams from the first one sent in 0-RTT on wait for the server's answer.
+      const all = this.dropped ?? NONE_DROPPED;
+      const now = all.filter((d) => d.id < hold);
+      const later = all.filter((d) => d.id >= hold);
+      this.dropped = later.length > 0 ? later : undefined;
+      this.reportPending = false;
+      return { settledBelow: hold, dropped: now.length > 0 ? now : NONE_DROPPED };
+    }
     const report = { settledBelow: this.headId, dropped: this.dropped ?? NONE_DROPPED };
     this.dropped = undefined;
     this.reportPending = false;

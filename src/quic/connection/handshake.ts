@@ -12,6 +12,7 @@ import {
 } from '../transport-params.js';
 import type { TransportConfig } from '../transport-config.js';
 import type { TlsConfig, TlsEngine } from '../../tls/engine.js';
+import type { TicketState } from '../../tls/resumption.js';
 import { TlsClient } from '../../tls/client.js';
 import { TlsServer } from '../../tls/server.js';
 import type { Random } from '../../tls/random.js';
@@ -68,6 +69,11 @@ export class Handshake {
   private donePending = false;
   /** Server: a NEW_TOKEN token to send (RFC 9000 §8.1.3), until a packet carries it. */
   private tokenPending: Uint8Array | undefined;
+  /**
+   * Client offering 0-RTT: the server's transport parameters remembered with the ticket (RFC 9000
+   * §7.4.1), which 0-RTT packets obey until the server's new ones arrive.
+   */
+  readonly rememberedParams: TransportParameters | undefined;
 
   constructor(
     start: HandshakeStart,
@@ -104,11 +110,17 @@ export class Handshake {
       if (this.retrySource) params.retrySourceConnectionId = this.retrySource;
     }
     this.localParams = params;
+    // 0-RTT needs the server's remembered transport parameters (RFC 9000 §7.4.1): without them
+    // (or unreadable ones) the ticket still resumes, without early data.
+    const remembered = start.role === 'client' && tls.earlyData === true ? rememberedParameters(tls.resumption?.transportParameters) : undefined;
+    this.rememberedParams = remembered;
     const tlsConfig: TlsConfig = {
       ...tls,
       transportParameters: encodeTransportParameters(params, start.role),
       random,
       cipherSuites: config.cipherSuites,
+      // A server without tickets (every full handshake of an endpoint with tickets off) gets no closure.
+      ...(start.role === 'client' ? { earlyData: remembered !== undefined } : tls.tickets?.maxEarlyData ? { acceptEarlyData: (t: TicketState) => earlyDataCompatible(t.transportParameters, params) } : {}),
     };
     this.tls = start.role === 'client' ? new TlsClient(tlsConfig) : new TlsServer(tlsConfig);
   }
@@ -257,6 +269,51 @@ export class Handshake {
   onHandshakeDoneLost(): void {
     this.donePending = true;
   }
+}
+
+/** A ticket's remembered server parameters, or undefined when absent or unreadable. */
+function rememberedParameters(data: Uint8Array | undefined): TransportParameters | undefined {
+  if (data === undefined) return undefined;
+  try {
+    return decodeTransportParameters(data, 'server');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * RFC 9000 §7.4.1: limits the client may use in 0-RTT, which a server accepting it must not
+ * reduce ("MUST NOT set values ... smaller than the remembered values"), and RFC 9221 §3's
+ * max_datagram_frame_size. Our parameters now against those sealed in the ticket: 0-RTT is
+ * accepted only when none is smaller (RFC 9001 §4.6.2: otherwise it is rejected).
+ */
+export const ZERO_RTT_LIMITS = [
+  'activeConnectionIdLimit',
+  'initialMaxData',
+  'initialMaxStreamDataBidiLocal',
+  'initialMaxStreamDataBidiRemote',
+  'initialMaxStreamDataUni',
+  'initialMaxStreamsBidi',
+  'initialMaxStreamsUni',
+  'maxDatagramFrameSize',
+] as const;
+
+/** Whether `now` keeps every 0-RTT limit of the remembered parameters (server side, and the client's check). */
+export function zeroRttLimitsKept(remembered: TransportParameters, now: TransportParameters): boolean {
+  for (const k of ZERO_RTT_LIMITS) if (now[k] < remembered[k]) return false;
+  return true;
+}
+
+/** Server: whether early data under a ticket that remembered `sealed` can be accepted with our parameters `ours`. */
+function earlyDataCompatible(sealed: Uint8Array | undefined, ours: TransportParameters): boolean {
+  if (sealed === undefined) return false;
+  let remembered: TransportParameters;
+  try {
+    remembered = decodeTransportParameters(sealed, 'server');
+  } catch {
+    return false;
+  }
+  return zeroRttLimitsKept(remembered, ours);
 }
 
 function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid: Uint8Array): TransportParameters {

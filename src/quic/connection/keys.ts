@@ -22,6 +22,13 @@ export class ConnectionKeys {
   private oneRtt: OneRttKeys | undefined;
   /** Write keys of the current 1-RTT phase as one object (rebuilt on update: no allocation per packet). */
   private oneRttWrite: DirectionalKeys | undefined;
+  /**
+   * 0-RTT keys (RFC 9001 §4.6), one direction: a client's write, a server's read. The phase says
+   * where 0-RTT stands: `none` (not offered; a server: not decided yet), `keys` (usable), `done`
+   * (rejected or discarded, RFC 9001 §4.9.3: 0-RTT packets are dropped from then on).
+   */
+  private zeroRtt: DirectionalKeys | undefined;
+  private zeroRttPhase: 'none' | 'keys' | 'done' = 'none';
   private pendingReadSecret: { suite: CipherSuite; secret: Uint8Array } | undefined;
   private pendingWriteSecret: { suite: CipherSuite; secret: Uint8Array } | undefined;
 
@@ -104,6 +111,34 @@ export class ConnectionKeys {
       return true;
     }
     return false;
+  }
+
+  /** A TLS secret for 0-RTT (client: write, server: read). */
+  setZeroRttSecret(suite: CipherSuite, secret: Uint8Array): void {
+    if (this.zeroRttPhase === 'done') return;
+    this.zeroRtt = this.nullKeys ? nullDirectionalKeys() : deriveDirectionalKeys(suite, secret);
+    this.zeroRttPhase = 'keys';
+  }
+
+  /** 0-RTT is over (rejected, or its keys discarded, RFC 9001 §4.9.3): no 0-RTT packet is sealed or opened any more. */
+  discardZeroRtt(): void {
+    this.zeroRtt = undefined;
+    this.zeroRttPhase = 'done';
+  }
+
+  /** 0-RTT keys are installed. */
+  get hasZeroRtt(): boolean {
+    return this.zeroRtt !== undefined;
+  }
+
+  /** 0-RTT is over: 0-RTT packets are dropped, not buffered. */
+  get zeroRttDone(): boolean {
+    return this.zeroRttPhase === 'done';
+  }
+
+  /** The 0-RTT keys (must exist): sealing (client) or opening (server). */
+  get zeroRttKeys(): DirectionalKeys {
+    return this.zeroRtt!;
   }
 
   /** Whether packets of `space` can be sealed. */

@@ -56,6 +56,16 @@ export class LossRecovery {
     r.rtt.reset();
     r.cc.onPacketsDiscarded(this.loss.resetForRetry(now, r.rtt));
     this.p.spaces.at(PacketSpace.Initial).crypto.requeueUnacked();
+    // RFC 9000 §17.2.5.3: the 0-RTT packets sent before the Retry were most likely discarded; the
+    // client "SHOULD attempt to resend data in 0-RTT packets after it sends a new Initial", in
+    // packets with new numbers. Their stream data is rewound (sent again from the start, within
+    // the remembered limits: identical bytes at identical offsets, harmless if some did arrive).
+    const remembered = this.p.handshake.rememberedParams;
+    if (this.p.keys.hasZeroRtt && remembered) {
+      r.cc.onPacketsDiscarded(this.loss.forgetSpace(PacketSpace.Application, now, r.rtt));
+      this.p.streams.rewindForRejectedEarlyData();
+      this.p.streams.setPeerParams(remembered);
+    }
   }
 
   /** Each newly acknowledged packet counts for the path it left on (RFC 9000 §9.4). */

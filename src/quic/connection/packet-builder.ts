@@ -101,12 +101,13 @@ export class PacketBuilder {
 
   /**
    * Opens a packet of `space` with packet number `pn`. Returns false (and writes nothing) when
-   * the datagram has no room for a useful packet.
+   * the datagram has no room for a useful packet. `zeroRtt`: an Application packet in a 0-RTT
+   * long header (RFC 9000 §17.2.3) rather than a 1-RTT short one.
    */
-  beginPacket(space: PacketSpace, pn: number, largestAcked: number, keyPhase: 0 | 1, token: Uint8Array | undefined): boolean {
+  beginPacket(space: PacketSpace, pn: number, largestAcked: number, keyPhase: 0 | 1, token: Uint8Array | undefined, zeroRtt = false): boolean {
     const pnLen = packetNumberLength(pn, largestAcked);
     const headerLen =
-      space === PacketSpace.Application
+      space === PacketSpace.Application && !zeroRtt
         ? 1 + this.dcid.length + pnLen
         : 1 + 4 + 1 + this.dcid.length + 1 + this.scid.length + (space === PacketSpace.Initial ? sizeVarint(token?.length ?? 0) + (token?.length ?? 0) : 0) + 2 + pnLen;
     // A packet needs its header, a few bytes of frames (at least 4 with the pn for the HP sample) and the tag.
@@ -114,13 +115,13 @@ export class PacketBuilder {
     this.packetSpace = space;
     this.pn = pn;
     this.padded = false;
-    if (space === PacketSpace.Application) {
+    if (space === PacketSpace.Application && !zeroRtt) {
       this.marks = writeShortHeader(this.w, this.dcid, pn, pnLen, keyPhase, false, this.shortMarks);
     } else {
       this.marks = writeLongHeader(
         this.w,
         {
-          type: space === PacketSpace.Initial ? LongPacketType.Initial : LongPacketType.Handshake,
+          type: space === PacketSpace.Initial ? LongPacketType.Initial : zeroRtt ? LongPacketType.ZeroRtt : LongPacketType.Handshake,
           version: QUIC_VERSION_1,
           dcid: this.dcid,
           scid: this.scid,

@@ -4,6 +4,7 @@ import { Level } from '../../tls/engine.js';
 import type { ConnectionParts } from './parts.js';
 import { qlogParameters, qlogState, qlogTlsKey } from './qlog.js';
 import { pathMaxUdpPayload } from './mtu.js';
+import { zeroRttLimitsKept } from './handshake.js';
 
 /**
  * What the handshake's progress means for the parts of a connection (RFC 9001 §4): TLS's events
@@ -35,11 +36,18 @@ export class HandshakeProgress {
           // New read keys: packets buffered for them are processed once the packet being read is
           // done (receive.ts), since keys only ever arrive in a CRYPTO frame.
           const dir = e.kind === 'readSecret' ? 'read' : 'write';
+          if (e.level === Level.EarlyData) {
+            p.keys.setZeroRttSecret(e.suite, e.secret);
+            p.trace.tracer?.keyUpdated('client_0rtt_secret', 'tls');
+            break;
+          }
           if (e.level === Level.Handshake) {
             p.keys.setHandshakeSecret(dir, e.suite, e.secret);
             if (p.role === 'client' && !p.loss.hasHandshakeKeys) p.loss.onHandshakeKeys(now, p.paths.recovery.rtt);
           } else if (e.level === Level.Application) {
             p.keys.setOneRttSecret(dir, e.suite, e.secret);
+            // RFC 9001 §4.9.3: a client discards 0-RTT keys once it installs 1-RTT keys.
+            if (p.role === 'client' && dir === 'write') p.keys.discardZeroRtt();
           }
           const q = p.trace.tracer;
           if (q && e.level !== Level.Initial) {
@@ -55,8 +63,15 @@ export class HandshakeProgress {
           this.onComplete(now);
           break;
         case 'sessionTicket':
+          // RFC 9001 §4.6.1: early_data in a NewSessionTicket must say 0xffffffff in QUIC.
+          if (e.maxEarlyData !== undefined && e.maxEarlyData !== 0xffffffff) {
+            throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, `NewSessionTicket max_early_data_size ${e.maxEarlyData} (QUIC allows only 0xffffffff)`);
+          }
           // For the session layer's ticket store; a ticket it cannot use is dropped here.
           if (e.resumption) p.events.push({ type: 'sessionTicket', ticket: e.resumption });
+          break;
+        case 'earlyData':
+          this.onEarlyData(now, e.accepted);
           break;
       }
     }
@@ -93,9 +108,41 @@ export class HandshakeProgress {
     p.trace.tracer?.stateChanged(qlogState(p.lifecycle.state, p.handshake));
   }
 
+  /**
+   * The 0-RTT offered is accepted or rejected (RFC 9001 §4.6.2). A client stops sending 0-RTT
+   * either way (what follows goes in 1-RTT, with the server's new parameters: RFC 9000 §7.4.1
+   * keeps the remembered ones for 0-RTT packets only). On rejection the server processed none of
+   * it: the 0-RTT packets leave flight, unacknowledged and not lost, the streams are rewound to
+   * their state before any was sent (their data goes again in 1-RTT, RFC 9001 §4.6.2: "MUST
+   * reset the state of all streams") and the datagrams are reported dropped. A server that
+   * rejects drops the 0-RTT packets it buffered and any that follow.
+   */
+  private onEarlyData(now: number, accepted: boolean): void {
+    const p = this.p;
+    if (p.role === 'client') {
+      p.keys.discardZeroRtt();
+      if (!accepted) {
+        const r = p.paths.recovery;
+        r.cc.onPacketsDiscarded(p.loss.forgetSpace(PacketSpace.Application, now, r.rtt));
+        p.streams.rewindForRejectedEarlyData();
+        p.datagrams.onEarlyData(false);
+      } else {
+        p.datagrams.onEarlyData(true);
+      }
+    } else if (!accepted) {
+      p.keys.discardZeroRtt();
+    }
+    p.events.push({ type: 'earlyData', accepted });
+  }
+
   private onPeerParams(now: number, data: Uint8Array): void {
     const p = this.p;
     const params = p.handshake.onPeerParams(data);
+    const remembered = p.handshake.rememberedParams;
+    if (remembered && p.handshake.tls.earlyData === 'accepted' && !zeroRttLimitsKept(remembered, params)) {
+      // RFC 9000 §7.4.1: a server accepting 0-RTT must not reduce the limits 0-RTT relied on.
+      throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'the server accepted 0-RTT but reduced a remembered transport parameter');
+    }
     if (p.role === 'client' && params.statelessResetToken) p.remoteCids.setInitialResetToken(params.statelessResetToken);
     const q = p.trace.tracer;
     if (q) q.emit({ time: q.now, name: 'transport:parameters_set', data: qlogParameters('remote', params) });
@@ -104,6 +151,19 @@ export class HandshakeProgress {
     p.datagrams.setPeerMaxFrameSize(params.maxDatagramFrameSize);
     p.idle.onPeerTimeout(params.maxIdleTimeout);
     p.localCids.setPeerLimit(Math.min(params.activeConnectionIdLimit, 8));
+  }
+
+  /**
+   * Client offering 0-RTT: the server's remembered transport parameters (RFC 9000 §7.4.1) apply
+   * to the streams and datagrams until its new ones arrive (not the ones §7.4.1 excludes: ACK
+   * delays, connection ids, reset token, which come with the handshake).
+   */
+  applyRememberedParams(): void {
+    const p = this.p;
+    const r = p.handshake.rememberedParams;
+    if (!r || p.handshake.tls.earlyData !== 'offered') return;
+    p.streams.setPeerParams(r);
+    p.datagrams.setPeerMaxFrameSize(r.maxDatagramFrameSize);
   }
 
   private onComplete(now: number): void {

@@ -113,7 +113,7 @@ export type QlogConnectionState =
 export type QlogKeyType =
   | 'client_initial_secret' | 'server_initial_secret'
   | 'client_handshake_secret' | 'server_handshake_secret'
-  | 'client_1rtt_secret' | 'server_1rtt_secret';
+  | 'client_0rtt_secret' | 'client_1rtt_secret' | 'server_1rtt_secret';
 
 /** recovery:metrics_updated: only the fields whose value changed since the previous event. */
 export interface QlogMetrics {

@@ -5,6 +5,7 @@ import type { Frame } from '../frames/frame.js';
 import { LongPacketType, tryParsePacketHeader, type LongHeader, type PacketHeader, type RetryHeader } from '../packet/header.js';
 import { openPayload, removeHeaderProtection } from '../packet/protection.js';
 import { PacketSpace } from '../packet/space.js';
+import { FrameContext } from '../frames/types.js';
 import { currentPto, peerAckDelayExponent, type ConnectionParts } from './parts.js';
 import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogStatelessReceived } from './qlog.js';
 
@@ -53,7 +54,7 @@ export class Receiver {
   private readonly p: ConnectionParts;
   private readonly handler: ReceiveHandler;
   private readonly frames = new FrameIterator();
-  private readonly buffered: Array<{ readonly bytes: Uint8Array; readonly space: PacketSpace }> = [];
+  private readonly buffered: Array<{ readonly bytes: Uint8Array; readonly space: PacketSpace; readonly zeroRtt: boolean }> = [];
   private received = 0;
   private bytes = 0;
   private dropped = 0;
@@ -136,6 +137,7 @@ export class Receiver {
     let ready = false;
     for (const b of this.buffered) {
       if (spaces.at(b.space).discarded || (keys.canRead(b.space) && this.canOpen(b.space))) ready = true;
+      else if (b.zeroRtt && (keys.hasZeroRtt || keys.zeroRttDone)) ready = true;
     }
     if (!ready) return;
     const pending = this.buffered.splice(0);
@@ -157,11 +159,16 @@ export class Receiver {
     const d = this.p;
     const q = d.trace.tracer;
     let space: PacketSpace;
-    if (h.kind === 'long') {
-      if (h.type === LongPacketType.ZeroRtt) {
-        this.drop(h, 'unsupported'); // we never accept 0-RTT
+    const zeroRtt = h.kind === 'long' && h.type === LongPacketType.ZeroRtt;
+    if (zeroRtt) {
+      // RFC 9001 §4.6.2: a server opens 0-RTT only with the keys of an accepted early data; once
+      // rejected or discarded (§4.9.3) they are dropped. A client never receives 0-RTT (§17.2.3).
+      if (d.role === 'client' || d.keys.zeroRttDone) {
+        this.drop(h, 'key_unavailable');
         return false;
       }
+      space = PacketSpace.Application;
+    } else if (h.kind === 'long') {
       space = h.type === LongPacketType.Initial ? PacketSpace.Initial : PacketSpace.Handshake;
     } else {
       space = PacketSpace.Application;
@@ -171,23 +178,25 @@ export class Receiver {
       this.drop(h, 'key_unavailable');
       return false;
     }
-    // RFC 9001 §5.7: keys not there yet (reordering): keep a copy for later, bounded.
-    if (!d.keys.canRead(space) || !this.canOpen(space)) {
+    // RFC 9001 §5.7: keys not there yet (reordering; 0-RTT before the ClientHello that brings
+    // its key, RFC 9001 §4.6.1): keep a copy for later, bounded.
+    if (zeroRtt ? !d.keys.hasZeroRtt : !d.keys.canRead(space) || !this.canOpen(space)) {
       if (this.buffered.length < MAX_BUFFERED_PACKETS) {
-        this.buffered.push({ bytes: data.slice(h.start, h.end), space });
+        this.buffered.push({ bytes: data.slice(h.start, h.end), space, zeroRtt });
         if (q) qlogPacketBuffered(q, h, h.end - h.start);
       } else {
         this.drop(h, 'key_unavailable');
       }
       return false;
     }
-    const u = removeHeaderProtection(data, h, d.keys.readHeaderKey(space));
+    const u = removeHeaderProtection(data, h, zeroRtt ? d.keys.zeroRttKeys.header : d.keys.readHeaderKey(space));
     if (u === null) {
       this.drop(h, 'invalid');
       return false;
     }
     const largest = sp.ack.largestReceived;
-    const opened = openPayload(data, h, u, largest, space === PacketSpace.Application ? d.keys.selectReadKey : d.keys.readPacketKey(space));
+    const key = zeroRtt ? d.keys.zeroRttKeys.packet : space === PacketSpace.Application ? d.keys.selectReadKey : d.keys.readPacketKey(space);
+    const opened = openPayload(data, h, u, largest, key);
     if (opened === null) {
       this.drop(h, 'decryption_failure');
       // RFC 9001 §6.6: the integrity limit of the AEAD.
@@ -200,13 +209,16 @@ export class Receiver {
     }
     this.received++;
     if (q) qlogPacketReceived(q, h, space, opened.pn, opened.payload, h.end - h.start, peerAckDelayExponent(d.handshake, space));
-    if (space === PacketSpace.Application && d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, currentPto(d))) {
-      q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
+    if (space === PacketSpace.Application && !zeroRtt) {
+      if (d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, currentPto(d))) q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
+      // RFC 9001 §4.9.3: a server MAY discard 0-RTT keys once it receives a 1-RTT packet (the
+      // client sends no 0-RTT after it; a reordered one is dropped and its data re-sent).
+      if (d.keys.hasZeroRtt) d.keys.discardZeroRtt();
     }
     const handler = this.handler;
-    if (h.kind === 'long') handler.onLongHeader(now, h, space);
+    if (h.kind === 'long' && !zeroRtt) handler.onLongHeader(now, h, space);
     const it = this.frames;
-    it.reset(opened.payload, sp.frameContext);
+    it.reset(opened.payload, zeroRtt ? FrameContext.ZeroRtt : sp.frameContext);
     const lifecycle = d.lifecycle;
     for (let f = it.next(); f !== null; f = it.next()) {
       if (!lifecycle.isOpen) break;

@@ -277,9 +277,20 @@ export class Transmitter {
   /** Whether packets of `sp` may be written now. */
   private canWrite(sp: SpaceState): boolean {
     const d = this.d;
-    if (sp.discarded || !d.keys.canWrite(sp.space)) return false;
-    // A server sends no 1-RTT packet before the handshake completes (RFC 9001 §5.7).
-    return !(sp.space === PacketSpace.Application && !d.handshake.isComplete && d.role === 'server');
+    if (sp.discarded) return false;
+    if (!d.keys.canWrite(sp.space)) return sp.space === PacketSpace.Application && this.zeroRtt;
+    // A server sends no 1-RTT packet before the handshake completes (RFC 9001 §5.7 allows it; we
+    // do it only to answer accepted 0-RTT data, the "0.5-RTT" that makes 0-RTT worth having).
+    return !(sp.space === PacketSpace.Application && !d.handshake.isComplete && d.role === 'server' && d.handshake.tls.earlyData !== 'accepted');
+  }
+
+  /**
+   * Client: Application data goes in 0-RTT packets now (RFC 9001 §4.6.1): 0-RTT keys and no
+   * 1-RTT keys yet (the 0-RTT keys go at the server's EncryptedExtensions, before 1-RTT ones come).
+   */
+  private get zeroRtt(): boolean {
+    const keys = this.d.keys;
+    return keys.hasZeroRtt && !keys.canWrite(PacketSpace.Application);
   }
 
   /**
@@ -302,13 +313,14 @@ export class Transmitter {
     const probing = sp.probesOwed > 0;
     const canElicit = probing || r.canSend(now, MIN_DATAGRAM_SIZE);
     const token = space === PacketSpace.Initial && d.role === 'client' ? d.handshake.token : undefined;
-    if (!b.beginPacket(space, sp.nextPn, d.loss.largestAcked(space), app ? d.keys.keyPhase : 0, token)) return needPadding;
+    const zeroRtt = app && this.zeroRtt;
+    if (!b.beginPacket(space, sp.nextPn, d.loss.largestAcked(space), app ? d.keys.keyPhase : 0, token, zeroRtt)) return needPadding;
     const record = new PacketRecord(path);
     let ackEliciting = false;
     this.retransmitted = false;
 
-    // ACK first (RFC 9000 §13.2: piggyback whenever we send anyway).
-    if (sp.ack.ackPending) {
+    // ACK first (RFC 9000 §13.2: piggyback whenever we send anyway); never in 0-RTT (§12.4 Table 3).
+    if (sp.ack.ackPending && !zeroRtt) {
       const frame = sp.ack.ackFrame(now, this.ackDelayExponent(space), d.config.maxAckRanges);
       if (frame && b.writeAck(frame)) {
         sp.ack.onAckSent();
@@ -322,7 +334,7 @@ export class Transmitter {
         ackEliciting = true;
         if (b.cryptoRoom() <= 0) break;
       }
-      if (app && this.fillApplication(now, r, record)) ackEliciting = true;
+      if (app && this.fillApplication(now, r, record, zeroRtt)) ackEliciting = true;
       if (!ackEliciting && (probing || (app && this.pingPending))) {
         b.writePing();
         ackEliciting = true;
@@ -338,10 +350,10 @@ export class Transmitter {
     if (space === PacketSpace.Initial && (d.role === 'client' || ackEliciting)) needPadding = true;
     const isLast = app || !this.laterSpaceWillSend(now, r, space);
     if (needPadding && isLast) b.padTo(MIN_DATAGRAM_SIZE);
-    const size = b.finishPacket(d.keys.writeKeys(space));
+    const size = b.finishPacket(zeroRtt ? d.keys.zeroRttKeys : d.keys.writeKeys(space));
     const pn = sp.takePn();
     if (probing && ackEliciting) sp.onProbeSent();
-    if (app) d.keys.onOneRttSent(pn);
+    if (app && !zeroRtt) d.keys.onOneRttSent(pn);
     const inFlight = ackEliciting || b.lastPacketPadded;
     d.loss.onPacketSent(space, record.sent(pn, now, size, ackEliciting, inFlight), r.rtt);
     if (inFlight) r.onPacketSent(now, size, currentPto(d));
@@ -354,11 +366,16 @@ export class Transmitter {
     return needPadding;
   }
 
-  /** Frames of the application space after ACK and CRYPTO. Returns whether any is ack-eliciting. */
-  private fillApplication(now: number, r: PathRecovery, record: PacketRecord): boolean {
+  /**
+   * Frames of the application space after ACK and CRYPTO. Returns whether any is ack-eliciting.
+   * In a 0-RTT packet (`zeroRtt`) only what the client may send there (RFC 9000 §12.4, Table 3;
+   * RFC 9221 §4): stream data and stream control frames, datagrams.
+   */
+  private fillApplication(now: number, r: PathRecovery, record: PacketRecord, zeroRtt: boolean): boolean {
     const d = this.d;
     const b = this.builder;
     let eliciting = false;
+    if (zeroRtt) return this.fillStreamsAndDatagrams(now, r, record, true);
     if (d.handshake.handshakeDonePending && b.room(1)) {
       b.writeHandshakeDone();
       d.handshake.onHandshakeDoneSent();
@@ -395,11 +412,29 @@ export class Transmitter {
       record.add({ k: 'retireCid', seq: s });
       eliciting = true;
     }
+    return this.fillStreamsAndDatagrams(now, r, record, false) || eliciting;
+  }
+
+  /** Stream control frames, datagrams and stream data (what 0-RTT may carry). Returns whether any was written. */
+  private fillStreamsAndDatagrams(now: number, r: PathRecovery, record: PacketRecord, zeroRtt: boolean): boolean {
+    const d = this.d;
+    const b = this.builder;
+    const streams = d.streams;
+    let eliciting = false;
+    if (zeroRtt) {
+      while (streams.hasControlFrames && b.room(32)) {
+        const f = streams.pollControlFrame(now, r.rtt.smoothed);
+        if (f === null) break;
+        b.writeStreamControl(f);
+        record.add({ k: 'control', frame: f });
+        eliciting = true;
+      }
+    }
     // Datagrams before stream data: they are the latency-sensitive traffic.
     const dgrams = d.datagrams;
     for (let dg = dgrams.peek(); dg; dg = dgrams.peek()) {
       if (b.writeDatagram(dg)) {
-        dgrams.onSent();
+        dgrams.onSent(zeroRtt);
         record.add(DATAGRAM_FRAME);
         eliciting = true;
         continue;

@@ -122,6 +122,8 @@ export interface EndpointStats {
   droppedMalformed: number;
   /** Datagrams for no connection that got no answer (long headers, too short to reset, ...). */
   droppedUnroutable: number;
+  /** 0-RTT datagrams held for a connection whose Initial had not arrived yet (early-hold.ts). */
+  earlyDatagramsHeld: number;
   /** Initials in datagrams under 1200 bytes (RFC 9000 §14.1) or with a DCID under 8 bytes (§7.2). */
   droppedInitials: number;
   /** Initials that did not authenticate (no connection is kept for them). */

@@ -1,4 +1,5 @@
 import { toHex } from '../../codec/bytes.js';
+import { EarlyHold } from './early-hold.js';
 import { ConfigError, DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig } from '../transport-config.js';
 import { Connection } from '../connection/connection.js';
 import {
@@ -106,6 +107,7 @@ export class EndpointCore {
     connectionsOpened: 0, connectionsRefused: 0, droppedMalformed: 0, droppedUnroutable: 0, droppedInitials: 0,
     droppedUnauthenticated: 0, droppedResponses: 0, versionNegotiationsSent: 0, retriesSent: 0, invalidTokens: 0,
     statelessResetsSent: 0, statelessResetsRateLimited: 0, statelessResetsReceived: 0, cidCollisions: 0, internalErrors: 0,
+    earlyDatagramsHeld: 0,
   };
   private readonly random: Random;
   private readonly server: EndpointConfig['server'];
@@ -121,6 +123,8 @@ export class EndpointCore {
   private readonly routes = new Map<string, Entry>();
   /** Server: clients' Initial DCIDs -> connection (Initial and 0-RTT packets only). */
   private readonly initialRoutes = new Map<string, Entry>();
+  /** 0-RTT datagrams ahead of their Initial, by "address dcid". */
+  private readonly earlyHeld = new EarlyHold();
   /** Remote address -> connections there (Stateless Reset detection, RFC 9000 §10.3.1). */
   private readonly byAddress = new Map<string, Set<Entry>>();
   private readonly entries = new Map<ConnectionHandle, Entry>();
@@ -407,9 +411,12 @@ export class EndpointCore {
           this.deliver(now, e, address, datagram);
         } else if (h.type === LongPacketType.Initial) {
           this.onNewInitial(now, address, datagram, h);
+        } else if (h.type === LongPacketType.ZeroRtt && this.server && this.earlyHeld.hold(now, `${address} ${toHex(h.dcid)}`, datagram)) {
+          // 0-RTT that overtook its Initial: held a moment for the connection the Initial creates.
+          this.stat.earlyDatagramsHeld++;
         } else {
-          // 0-RTT before its Initial, Handshake for a connection we do not know: nothing to do
-          // (a Stateless Reset is useless before the peer has our token, RFC 9000 §10.3).
+          // Handshake for a connection we do not know: nothing to do (a Stateless Reset is useless
+          // before the peer has our token, RFC 9000 §10.3).
           this.stat.droppedUnroutable++;
         }
         return;
@@ -580,6 +587,8 @@ export class EndpointCore {
     }
     this.stat.connectionsAccepted++;
     if (early) this.startQlog(e, now, early);
+    // 0-RTT datagrams that arrived before this Initial (RFC 9001 §4.6.1: the server may buffer them).
+    for (const d of this.earlyHeld.take(`${address} ${e.initialKey}`) ?? []) connection.handleDatagram(now, d, address);
     this.events.push({ type: 'incoming', handle: e.handle, connection, remoteAddress: address });
     this.service(e);
   }

@@ -347,6 +347,18 @@ export class LossDetector<T> {
     return bytes;
   }
 
+  /**
+   * RFC 9002 §6.4: 0-RTT was rejected: the packets sent in `space` so far (all 0-RTT) leave
+   * flight, neither acknowledged nor lost (the caller rewinds what they carried). The space stays
+   * usable and its packet numbers continue. Returns the bytes that left flight.
+   */
+  forgetSpace(space: PacketSpace, now: number, rtt: RttEstimator): number {
+    const bytes = this.forgetSent(space);
+    this.pto = 0;
+    this.setTimer(now, rtt);
+    return bytes;
+  }
+
   /** RFC 9001 §4.1.2: the handshake is confirmed; Application PTOs may now be armed. */
   onHandshakeConfirmed(now: number, rtt: RttEstimator): void {
     this.confirmed = true;

@@ -55,6 +55,16 @@ export class SendCredit {
     return true;
   }
 
+  /**
+   * Starts over at `limit` with nothing used (0-RTT rejected: what was sent under the remembered
+   * limits never counted at the peer, RFC 9001 §4.6.2).
+   */
+  restart(limit: number): void {
+    this._limit = limit;
+    this._used = 0;
+    this.blockedAt = -1;
+  }
+
   /** Counts `n` newly sent bytes. Sending beyond the limit is a bug of ours, never the peer's. */
   consume(n: number): void {
     if (n > this._limit - this._used) throw new Error(`flow control: consuming ${n} bytes with only ${this.available} of credit`);

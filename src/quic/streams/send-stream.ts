@@ -332,6 +332,28 @@ export class SendStream {
     if (this.hasDataToSend) this.owner?.onSendable(this.id);
   }
 
+  /**
+   * 0-RTT was rejected (RFC 9001 §4.6.2): the peer saw nothing of this stream, so everything is
+   * unsent again (nothing can have been acknowledged: the peer never opened a 0-RTT packet);
+   * stream credit starts over at `limit` (the new transport parameters raise it). A FIN is due
+   * again; a reset stream sends its RESET_STREAM again, with final size 0.
+   */
+  rewind(limit: number): void {
+    this.credit.restart(limit);
+    this.lost.clear();
+    this.acked.clear();
+    this.blockedPending = false;
+    if (this._state === SendState.ResetSent) {
+      this._resetFinalSize = 0;
+      this.resetPending = true;
+      this.owner?.onSendControl(this.id);
+      return;
+    }
+    if (this._state === SendState.Send || this._state === SendState.DataSent) this._state = SendState.Ready;
+    if (this._finOffset >= 0) this.finQueued = true;
+    if (this._writeOffset > 0 || this.finQueued) this.owner?.onSendable(this.id);
+  }
+
   // ---- control frames (RESET_STREAM, STREAM_DATA_BLOCKED), drained by the stream map ----
 
   /** True when a RESET_STREAM frame is due. */

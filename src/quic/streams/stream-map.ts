@@ -63,6 +63,8 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   private readonly incoming: [Stream[], Stream[]] = [[], []];
   private peer: PeerStreamParams | null = null;
   private dataBlockedPending = false;
+  /** 0-RTT was rejected and the server's new parameters are not applied yet. */
+  private rewound = false;
   // Per direction [bidi, uni]:
   private readonly nextLocal = [0, 0];
   private readonly peerMaxStreams = [0, 0];
@@ -106,11 +108,42 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     if (p.initialMaxStreamsBidi > MAX_STREAMS_LIMIT || p.initialMaxStreamsUni > MAX_STREAMS_LIMIT) {
       throw new TransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'initial_max_streams above 2^60');
     }
+    if (this.rewound) {
+      this.rewound = false;
+      // RFC 9001 §4.6.2: the streams opened in a rejected 0-RTT must fit the server's new limits.
+      if (this.nextLocal[0]! > p.initialMaxStreamsBidi || this.nextLocal[1]! > p.initialMaxStreamsUni) {
+        throw new TransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT was rejected and the server now allows fewer streams than were opened in it');
+      }
+    }
     this.peer = p;
     this.raiseConnSend(p.initialMaxData);
     this.raisePeerMaxStreams(0, p.initialMaxStreamsBidi);
     this.raisePeerMaxStreams(1, p.initialMaxStreamsUni);
     for (const s of this.streams.values()) s.send?.onMaxStreamData(this.initialSendCredit(s.id));
+  }
+
+  /**
+   * 0-RTT was rejected (RFC 9001 §4.6.2: "MUST reset the state of all streams"): the peer never
+   * saw our streams, so the limits of the remembered parameters are forgotten (credit and stream
+   * counts start over at zero; the server's new parameters, applied next, set them) and every
+   * stream of ours is rewound to send all its data again. Streams stay the same ids and objects:
+   * the application keeps writing to what it opened. Throws when more streams were opened than
+   * the new limits will allow (checked by `checkStreamsAfterRewind` once they are known).
+   */
+  rewindForRejectedEarlyData(): void {
+    this.peer = null;
+    this.connSend.restart(0);
+    this.peerMaxStreams[0] = 0;
+    this.peerMaxStreams[1] = 0;
+    this.streamsBlockedAt[0] = -1;
+    this.streamsBlockedAt[1] = -1;
+    this.streamsBlockedPending[0] = false;
+    this.streamsBlockedPending[1] = false;
+    this.dataBlockedPending = false;
+    for (const s of this.connBlockedStreams) s.connBlocked = false;
+    this.connBlockedStreams.length = 0;
+    this.rewound = true;
+    for (const s of this.streams.values()) s.send?.rewind(0);
   }
 
   /** Number of streams held (open or not yet fully closed). */

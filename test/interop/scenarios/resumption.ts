@@ -4,6 +4,8 @@
  * same endpoints; the second handshake must resume (a pre_shared_key the server accepts).
  *
  *   dial:   quic-peer dials iroh twice -> our session.resumed on the 2nd (iroh sends 2 tickets)
+ *   early:  quic-peer dials iroh twice more with earlyData: the request goes in 0-RTT packets,
+ *           iroh accepts it (session.earlyDataAccepted) and echoes it
  *   accept: iroh dials quic-peer twice -> our server's session.resumed on the 2nd (iroh's rustls
  *           client stores our tickets and offers one)
  *
@@ -13,7 +15,7 @@ import { assertIsolated } from '../netns.js';
 import { emitResult } from '../iroh.js';
 import { IrohRpc } from '../iroh-rpc.js';
 import { bindOurs, errorInfo, pair, readAll, withTimeout, writeAll } from '../peer.js';
-import type { Session } from '../../../src/session/session.js';
+import { Session } from '../../../src/session/session.js';
 
 assertIsolated();
 
@@ -36,6 +38,28 @@ try {
     await session.closed;
   }
   result.dial = dial;
+
+  // 0-RTT to iroh: the cache holds iroh's tickets (early_data 0xffffffff); connect returns before
+  // the handshake and the request rides the first flight in 0-RTT packets.
+  const early: unknown[] = [];
+  for (let i = 0; i < 2; i++) {
+    const accepted = iroh.accept();
+    accepted.catch(() => {});
+    const session = await Session.connect(ours, iroh.ticket, { alpn: ALPN, earlyData: true });
+    let ready = false;
+    void session.ready.then(() => (ready = true), () => {});
+    const st = await session.createBidirectionalStream();
+    const openedBeforeReady = !ready;
+    await writeAll(st.writable, new TextEncoder().encode(`early ${i}`));
+    const conn = await accepted;
+    await iroh.echo(conn.conn);
+    const echo = new TextDecoder().decode(await withTimeout(readAll(st.readable), 5000, 'echo'));
+    await session.ready;
+    early.push({ openedBeforeReady, accepted: session.earlyDataAccepted, resumed: session.resumed, remoteId: session.remoteId.toString(), irohSawUs: conn.remoteId, echo });
+    session.close({ closeCode: 0, reason: 'again' });
+    await session.closed;
+  }
+  result.early = early;
 
   // iroh dials quic-peer: we echo one stream iroh opens, which also lets our tickets reach it.
   const accept: unknown[] = [];

@@ -27,6 +27,7 @@ function stubTransport(kind: SessionKind): { t: SessionTransport; rec: Recorded;
     remoteId: EndpointId.fromSecretKey(new Uint8Array(32).fill(1)),
     peerCertificates: undefined,
     resumed: false,
+    earlyDataAccepted: false,
     alpn: kind === 'webtransport' ? 'h3' : 'x/1',
     remoteAddress: '127.0.0.1:1',
     openBidirectionalStream: (signal) => {

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { Session } from '../../src/session/session.js';
+import { MemorySessionCache } from '../../src/session/session-cache.js';
+import type { ResumptionTicket } from '../../src/tls/resumption.js';
+import { DatagramError } from '../../src/quic/connection/datagram-error.js';
+import { Loopback, echoBidi, readAll, target, within, writeAll } from './util.js';
+
+/** A first session to `server` (so the cache holds its tickets), closed again. */
+async function warm(net: Loopback, client: Awaited<ReturnType<Loopback['bind']>>, server: Awaited<ReturnType<Loopback['bind']>>): Promise<void> {
+  const a = await net.connect(client, server);
+  echoBidi(a.peer);
+  const st = await a.s.createBidirectionalStream();
+  await writeAll(st.writable, new Uint8Array([1]));
+  await within(readAll(st.readable), 5_000, 'warm-up echo');
+  a.s.close();
+}
+
+describe('0-RTT over loopback UDP (quic-peer <-> quic-peer)', function () {
+  this.timeout(20_000);
+  const net = new Loopback();
+  afterEach(() => net.close());
+
+  it('connect({ earlyData }) returns before the handshake; the request rides the first flight and is answered', async () => {
+    const server = await net.bind();
+    const client = await net.bind({ acceptIncoming: false, sessionCache: new MemorySessionCache() });
+    await warm(net, client, server);
+    const accepted = Session.accept(server);
+    const s = await Session.connect(client, target(server), { earlyData: true });
+    let ready = false;
+    void s.ready.then(() => (ready = true));
+    const st = await s.createBidirectionalStream();
+    assert.equal(ready, false, 'the stream is opened before the handshake completed');
+    await writeAll(st.writable, new TextEncoder().encode('hello'));
+    const peer = (await within(accepted, 5_000, 'accept'))!;
+    echoBidi(peer);
+    assert.equal(new TextDecoder().decode(await within(readAll(st.readable), 5_000, 'echo')), 'hello');
+    await s.ready;
+    assert.equal(s.resumed, true);
+    assert.equal(s.earlyDataAccepted, true);
+    assert.equal(peer.earlyDataAccepted, true);
+  });
+
+  it('a server with tickets.earlyData false refuses: the data is re-sent, a datagram sent early rejects', async () => {
+    const server = await net.bind({ tickets: { earlyData: false } });
+    const client = await net.bind({ acceptIncoming: false, sessionCache: new MemorySessionCache() });
+    await warm(net, client, server);
+    const accepted = Session.accept(server);
+    const s = await Session.connect(client, target(server), { earlyData: true });
+    // Tickets without early data: connect waited for the handshake.
+    assert.equal(s.resumed, true);
+    assert.equal(s.earlyDataAccepted, false);
+    (await within(accepted, 5_000, 'accept'))!.close();
+  });
+
+  it('a ticket used twice (a client cache that replays it): the second early data is refused, its stream re-sent, its datagram rejected', async () => {
+    const server = await net.bind();
+    const cache = new ReplayingCache();
+    const client = await net.bind({ acceptIncoming: false, sessionCache: cache });
+    await warm(net, client, server);
+    for (const expectAccepted of [true, false]) {
+      const accepted = Session.accept(server);
+      const s = await Session.connect(client, target(server), { earlyData: true });
+      const sent = s.sendDatagram(new Uint8Array(10));
+      const st = await s.createBidirectionalStream();
+      await writeAll(st.writable, new TextEncoder().encode('again'));
+      const peer = (await within(accepted, 5_000, 'accept'))!;
+      echoBidi(peer);
+      assert.equal(new TextDecoder().decode(await within(readAll(st.readable), 5_000, 'echo')), 'again');
+      await s.ready;
+      assert.equal(s.resumed, true);
+      assert.equal(s.earlyDataAccepted, expectAccepted, s.state.conn.earlyData);
+      if (expectAccepted) await sent;
+      else await assert.rejects(sent, (e: unknown) => e instanceof DatagramError && e.kind === 'early-data-rejected');
+      s.close();
+    }
+  });
+});
+
+/** A session cache that hands out its first ticket again and again (what a replay looks like to the server). */
+class ReplayingCache extends MemorySessionCache {
+  private last: ResumptionTicket | undefined;
+
+  override takeTicket(key: string, alpn: string): ResumptionTicket | undefined {
+    this.last ??= super.takeTicket(key, alpn);
+    return this.last;
+  }
+}
