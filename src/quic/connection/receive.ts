@@ -213,6 +213,7 @@ export class Receiver {
       handler.onFrame(now, f, it.frameType, space, h.dcid);
     }
     const ackEliciting = it.ackEliciting;
+    it.release();
     handler.onPacketProcessed(now, space, opened.pn, largest, it.probingOnly);
     // A packet can discard its own space's keys (the server's handshake confirms on the client's
     // Finished, RFC 9001 §4.9.2): nothing is acknowledged there any more, so it is not recorded.
