@@ -150,7 +150,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
   start(): void {
     if (this.state !== 'START') throw new Error('start() called twice');
     try {
-      this.config.random.fill(this.clientRandom);
+      this.clientRandom = this.config.random.fill(new Uint8Array(32));
       const shares = this.config.initialKeyShares ?? ['x25519'];
       if (shares.includes('x25519')) this.keyShare = this.newKeyShare();
       if (shares.includes('secp256r1')) this.p256Share = this.newP256Share();
@@ -524,6 +524,13 @@ export class TlsClient extends EngineBase implements TlsEngine {
     this.complete = true;
     this.state = 'CONNECTED';
     this.emit({ kind: 'handshakeDone' });
+    // Only NewSessionTickets may follow (resumptionBase serves them): the rest can go.
+    this.hsSecrets = undefined;
+    this.keyShare = undefined;
+    this.p256Share = undefined;
+    this.cookie = undefined;
+    this.certRequest = undefined;
+    this.releaseHandshakeState();
   }
 
   // --- after the handshake ------------------------------------------------------------------------

@@ -16,6 +16,9 @@ import type { CertifiedKey } from './x509/certified-key.js';
 import { signWithScheme } from './x509/signatures.js';
 import { CIPHER_SUITES, DEFAULT_CIPHER_SUITES, type CipherSuite } from './suites.js';
 
+/** A shared empty array: what a released field holds (never written to). */
+const EMPTY = new Uint8Array(0);
+
 /**
  * What the client and server state machines share: per-level reassembly, the event queue, the
  * mapping of every failure to a `TlsAlert`, the transcript, and our own Certificate +
@@ -31,7 +34,7 @@ export abstract class EngineBase {
   protected readonly signer: Ed25519Signer;
   protected readonly alpnOffer: readonly Uint8Array[];
   protected readonly transcript = new Transcript();
-  protected clientRandom: Uint8Array = new Uint8Array(32);
+  protected clientRandom: Uint8Array = EMPTY;
   protected negotiatedSuite: CipherSuite | undefined;
   protected negotiatedAlpn: string | undefined;
   protected peerKey: PeerKey | undefined;
@@ -68,6 +71,16 @@ export abstract class EngineBase {
       if (b.length === 0 || b.length > 255) throw new RangeError(`bad ALPN protocol "${p}"`);
       return b;
     });
+  }
+
+  /**
+   * Called once the handshake is over (the last Finished processed, tickets sent): drops what only
+   * the handshake needed (transcript hash, client random), so an idle connection keeps little of
+   * its TLS engine (issue [perf2], heap per idle connection). Subclasses drop their own secrets.
+   */
+  protected releaseHandshakeState(): void {
+    this.transcript.release();
+    this.clientRandom = EMPTY;
   }
 
   get handshakeComplete(): boolean {

@@ -1,6 +1,7 @@
 import { sha256, sha384 } from '@noble/hashes/sha2.js';
 import type { HashName } from './suites.js';
 import { hmacDigest } from './crypto.js';
+import { hmacSha256 } from './hmac-sha256.js';
 
 /**
  * HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label / Derive-Secret (RFC 9846 §7.1).
@@ -71,6 +72,7 @@ export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array, le
   if (!Number.isInteger(length) || length < 0 || length > 255 * hl) throw new RangeError(`HKDF-Expand length ${length} out of range`);
   // Every key schedule output (keys, IVs, secrets) fits in T(1): one HMAC, no buffers to join.
   if (length <= hl) {
+    if (hash === 'sha256') return hmacSha256(prk, [info, COUNTER_ONE], length);
     const t1 = hmacDigest(hash, prk, info, COUNTER_ONE);
     return length === hl ? t1 : t1.slice(0, length);
   }
@@ -100,6 +102,9 @@ function labelBytes(label: string): Uint8Array {
   return b;
 }
 
+/** Room for the largest HkdfLabel: uint16, label<7..255>, context<0..255>. */
+const INFO_SCRATCH = new Uint8Array(2 + 1 + 255 + 1 + 255);
+
 /**
  * HKDF-Expand-Label(Secret, Label, Context, Length) = HKDF-Expand(Secret, HkdfLabel, Length)
  * with HkdfLabel = uint16 length ‖ opaque label<7..255> = "tls13 " + Label ‖ opaque context<0..255>
@@ -115,7 +120,8 @@ export function hkdfExpandLabel(
   const l = typeof label === 'string' ? labelBytes(label) : label;
   const fullLen = LABEL_PREFIX.length + l.length;
   if (fullLen > 255 || context.length > 255) throw new RangeError('HKDF label or context too long');
-  const info = new Uint8Array(2 + 1 + fullLen + 1 + context.length);
+  // A view of one scratch buffer: HKDF-Expand reads `info` and keeps none of it.
+  const info = INFO_SCRATCH.subarray(0, 2 + 1 + fullLen + 1 + context.length);
   info[0] = length >>> 8;
   info[1] = length & 0xff;
   info[2] = fullLen;

@@ -120,16 +120,7 @@ export class HmacSha256 {
 
   constructor(key: Uint8Array) {
     this.key = key.slice();
-    // RFC 2104 §2: a key longer than the block is hashed first; then zero-padded to B bytes.
-    const k = key.length > BLOCK ? sha256(key) : key;
-    buf.fill(0);
-    buf.set(k);
-    for (let i = 0; i < BLOCK; i++) buf[i] = buf[i]! ^ 0x36;
-    this.inner.set(IV);
-    compress(this.inner, buf, 0);
-    for (let i = 0; i < BLOCK; i++) buf[i] = buf[i]! ^ (0x36 ^ 0x5c);
-    this.outer.set(IV);
-    compress(this.outer, buf, 0);
+    keyPads(key, this.inner, this.outer);
   }
 
   /** Whether this is the HMAC of `key` (same bytes). */
@@ -151,10 +142,58 @@ export class HmacSha256 {
   }
 }
 
-let last: HmacSha256 | undefined;
+/** RFC 2104 §2: the SHA-256 states after the inner and outer pads of `key`. */
+function keyPads(key: Uint8Array, inner: Int32Array, outer: Int32Array): void {
+  // A key longer than the block is hashed first; then zero-padded to B bytes.
+  const k = key.length > BLOCK ? sha256(key) : key;
+  buf.fill(0);
+  buf.set(k);
+  for (let i = 0; i < BLOCK; i++) buf[i] = buf[i]! ^ 0x36;
+  inner.set(IV);
+  compress(inner, buf, 0);
+  for (let i = 0; i < BLOCK; i++) buf[i] = buf[i]! ^ (0x36 ^ 0x5c);
+  outer.set(IV);
+  compress(outer, buf, 0);
+}
 
-/** HMAC-SHA-256(key, concatenation of `data`): a new 32-byte array (the last key's pads are reused). */
-export function hmacSha256(key: Uint8Array, data: readonly Uint8Array[]): Uint8Array {
-  if (last === undefined || !last.hasKey(key)) last = new HmacSha256(key);
-  return last.digest(data);
+/**
+ * The one-shot function's last key and its pads, re-keyed in place: a new key costs its two
+ * compressions and no allocation (a handshake derives ~40 secrets per end under ~20 keys; an
+ * `HmacSha256` per new key was ~0.7 KB of garbage each, issue [perf2]).
+ */
+const lastInner = new Int32Array(8);
+const lastOuter = new Int32Array(8);
+const lastKey = new Uint8Array(BLOCK);
+/** Length of the key in `lastKey`; -1: none (or one longer than a block, never cached). */
+let lastKeyLen = -1;
+
+function isLastKey(key: Uint8Array): boolean {
+  if (key.length !== lastKeyLen) return false;
+  for (let i = 0; i < key.length; i++) if (lastKey[i] !== key[i]) return false;
+  return true;
+}
+
+/** Scratch for an HMAC truncated to fewer than 32 bytes. */
+const full = new Uint8Array(32);
+
+/**
+ * HMAC-SHA-256(key, concatenation of `data`), truncated to `length` bytes (1..32; HKDF-Expand's
+ * T(1) for a key or an IV): a new array (the last key's pads are reused).
+ */
+export function hmacSha256(key: Uint8Array, data: readonly Uint8Array[], length = 32): Uint8Array {
+  if (!isLastKey(key)) {
+    keyPads(key, lastInner, lastOuter);
+    if (key.length <= BLOCK) {
+      lastKey.set(key);
+      lastKeyLen = key.length;
+    } else {
+      lastKeyLen = -1;
+    }
+  }
+  const out = length === 32 ? new Uint8Array(32) : full;
+  state.set(lastInner);
+  finish(data, BLOCK, out);
+  state.set(lastOuter);
+  finish([out], BLOCK, out);
+  return out === full ? full.slice(0, length) : out;
 }

@@ -156,6 +156,15 @@ export class Transcript {
     return this.th.fork().update(more).digest();
   }
 
+  /**
+   * The handshake is over and no message will be added or hashed again: drops the running hash
+   * and anything held, so a finished connection keeps no hash state (heap per idle connection).
+   */
+  release(): void {
+    this.th = undefined;
+    this.pending = [];
+  }
+
   /** Transcript-Hash of everything added so far. */
   digest(): Uint8Array {
     if (!this.th) throw new Error('transcript hash not selected');

@@ -493,6 +493,9 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.state = 'CONNECTED';
     this.emit({ kind: 'handshakeDone' });
     if (this.master) this.sendTickets();
+    this.hsSecrets = undefined;
+    this.firstSessionId = undefined;
+    this.releaseHandshakeState();
   }
 }
 

@@ -39,8 +39,12 @@ export class LocalCids {
   readonly cidLength: number;
   private readonly random: Random;
   private readonly resetToken: ResetTokenFn;
-  /** Active (issued, not retired by the peer), by sequence number. */
-  private readonly active = new Map<number, IssuedCid>();
+  /**
+   * Active (issued, not retired by the peer), by sequence number. Their reset tokens are not
+   * kept: the endpoint's keyed hash gives them again when a frame or the transport parameters
+   * need one (a 16-byte array each is ~200 bytes of heap per CID of an idle connection).
+   */
+  private readonly active = new Map<number, LocalCid>();
   private nextSeq = 0;
   /** Sequence numbers whose NEW_CONNECTION_ID must be (re)sent. */
   private readonly pending = new Set<number>();
@@ -70,12 +74,13 @@ export class LocalCids {
 
   /** Our current handshake CID (sequence 0) if still active. */
   get initial(): IssuedCid | undefined {
-    return this.active.get(0);
+    const c = this.active.get(0);
+    return c && this.withToken(c);
   }
 
   /** Active CIDs (for tests and the endpoint's routing table). */
   activeCids(): IssuedCid[] {
-    return [...this.active.values()];
+    return [...this.active.values()].map((c) => this.withToken(c));
   }
 
   /** True when `cid` is one of ours and active. */
@@ -113,11 +118,17 @@ export class LocalCids {
     this.topUp();
   }
 
+  /** True when a NEW_CONNECTION_ID is owed (`peekPending` would give one), without computing its token. */
+  get hasPending(): boolean {
+    for (const seq of this.pending) if (this.active.has(seq)) return true;
+    return false;
+  }
+
   /** Next NEW_CONNECTION_ID to send, or undefined. Call `onNewCidSent` once it is in a packet. */
   peekPending(): NewCidFrameInfo | undefined {
     for (const seq of this.pending) {
       const c = this.active.get(seq);
-      if (c) return { ...c, retirePriorTo: 0 };
+      if (c) return { seq: c.seq, cid: c.cid, resetToken: this.resetToken(c.cid), retirePriorTo: 0 };
       this.pending.delete(seq);
     }
     return undefined;
@@ -149,12 +160,22 @@ export class LocalCids {
 
   private issue(announce: boolean): IssuedCid {
     const cid = this.random.fill(new Uint8Array(this.cidLength));
-    const c: IssuedCid = { seq: this.nextSeq++, cid, resetToken: this.resetToken(cid) };
+    const c: LocalCid = { seq: this.nextSeq++, cid };
     this.active.set(c.seq, c);
     this.added.push(cid);
     if (announce) this.pending.add(c.seq);
-    return c;
+    return this.withToken(c);
   }
+
+  private withToken(c: LocalCid): IssuedCid {
+    return { seq: c.seq, cid: c.cid, resetToken: this.resetToken(c.cid) };
+  }
+}
+
+/** One of our CIDs as kept: its reset token is computed when needed (`withToken`). */
+interface LocalCid {
+  readonly seq: number;
+  readonly cid: Uint8Array;
 }
 
 interface RemoteCid {

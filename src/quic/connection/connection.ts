@@ -89,11 +89,12 @@ export class Connection {
     const loss = new LossDetector<PacketRecord>({ isServer: !isClient });
     const streams = new StreamMap(options.role, c.streams, events);
     const localCids = new LocalCids(c.localCidLength, options.random, options.resetToken);
-    const ourScid = localCids.issueInitial().cid;
+    const first = localCids.issueInitial();
+    const ourScid = first.cid;
     const handshake = new Handshake(
       options.role === 'client'
         ? { role: 'client', initialDcidLength: options.initialDcidLength ?? 16, token: options.token }
-        : { role: 'server', initialDcid: options.initialDcid, clientScid: options.clientScid, retry: options.retry, resetToken: localCids.initial!.resetToken },
+        : { role: 'server', initialDcid: options.initialDcid, clientScid: options.clientScid, retry: options.retry, resetToken: first.resetToken },
       options.tls,
       c,
       options.random,

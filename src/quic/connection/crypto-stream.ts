@@ -47,7 +47,7 @@ export class CryptoStream {
    * absolute ranges of them received. Overlapping and repeated frames land on the same bytes:
    * memory is bounded by the window, not by what the peer sends (each byte stored once).
    */
-  private recvBuf = new Uint8Array(0);
+  private recvBuf: Uint8Array = EMPTY;
   private readonly recvRanges = new RangeSet();
   private pendingBytes = 0;
   private readonly maxBuffer: number;
@@ -193,6 +193,20 @@ export class CryptoStream {
     this.pendingBytes -= n;
     this.recvOffset = upTo;
     return [out];
+  }
+
+  /**
+   * Its level's keys were discarded (RFC 9001 §4.9): nothing is sent or received here again, so
+   * the buffers and range bookkeeping go (an idle connection keeps none of its handshake).
+   */
+  release(): void {
+    this.sendBuf = EMPTY;
+    this.sendBase = this.sendNext = this.sendLen;
+    this.recvBuf = EMPTY;
+    this.pendingBytes = 0;
+    this.lost.clear();
+    this.acked.clear();
+    this.recvRanges.clear();
   }
 
   /** Bytes buffered out of order (tests, limits): never more than the buffer limit. */

@@ -41,6 +41,9 @@ export type HandshakeStart =
       readonly resetToken: Uint8Array;
     };
 
+/** The empty token, shared (a zero-length array per connection is ~200 bytes of heap). */
+const NO_TOKEN = new Uint8Array(0);
+
 /**
  * The handshake of one connection (RFC 9000 §7, RFC 9001 §4): the TLS engine, the connection IDs
  * the handshake authenticates (§7.3), the Retry and Version Negotiation rules (§17.2.5, §6.2),
@@ -94,7 +97,7 @@ export class Handshake {
       this.odcid = dcid;
       this.secretDcid = dcid;
       this.peerInitialCid = dcid;
-      this.initialToken = start.token ?? new Uint8Array(0);
+      this.initialToken = start.token ?? NO_TOKEN;
       this.serverScidKnown = false;
       this.expectedPeerScid = dcid; // replaced by the server's SCID from its first Initial
     } else {
@@ -102,7 +105,7 @@ export class Handshake {
       this.retrySource = start.retry?.retryScid;
       this.secretDcid = start.initialDcid;
       this.peerInitialCid = start.clientScid;
-      this.initialToken = new Uint8Array(0);
+      this.initialToken = NO_TOKEN;
       this.serverScidKnown = true;
       this.expectedPeerScid = start.clientScid;
       params.originalDestinationConnectionId = this.odcid;

@@ -35,6 +35,7 @@ export class LossRecovery {
       this.creditAcked(now, r.newlyAcked);
     }
     if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion);
+    this.loss.releaseAckResult();
     current.updatePacer();
   }
 

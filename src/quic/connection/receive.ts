@@ -225,8 +225,11 @@ export class Receiver {
       handler.onFrame(now, f, it.frameType, space, h.dcid);
     }
     const ackEliciting = it.ackEliciting;
+    it.release();
     handler.onPacketProcessed(now, space, opened.pn, largest, it.probingOnly);
-    sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
+    // A packet can discard its own space's keys (the server's handshake confirms on the client's
+    // Finished, RFC 9001 §4.9.2): nothing is acknowledged there any more, so it is not recorded.
+    if (!sp.discarded) sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
     // Unless the packet ended the connection: what waited for keys it brought.
     if (this.buffered.length > 0 && lifecycle.isOpen) this.replayBuffered(now);
     return true;

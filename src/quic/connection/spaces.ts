@@ -70,6 +70,8 @@ export class SpaceState {
   discard(): void {
     this.dropped = true;
     this.probes = 0;
+    this.ack.release();
+    this.crypto.release();
   }
 }
 

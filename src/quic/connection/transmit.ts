@@ -495,7 +495,7 @@ export class Transmitter {
       d.handshake.newTokenPending !== undefined ||
       this.pingPending ||
       d.streams.hasControlFrames ||
-      d.localCids.peekPending() !== undefined ||
+      d.localCids.hasPending ||
       d.remoteCids.peekRetire() !== undefined ||
       d.datagrams.peek() !== undefined ||
       d.streams.nextSendable() !== null

@@ -65,8 +65,12 @@ export class AeadPacketKey implements PacketKey {
     this.confidentialityLimit = suite.confidentialityLimit;
     this.integrityLimit = suite.integrityLimit;
     this.key = createSecretKey(key);
-    this.iv = iv.slice();
-    this.nonce = new Uint8Array(iv.length);
+    // One allocation for both (every live connection holds four of these keys: heap per idle
+    // connection, issue [perf2]).
+    const both = new Uint8Array(2 * iv.length);
+    both.set(iv);
+    this.iv = both.subarray(0, iv.length);
+    this.nonce = both.subarray(iv.length);
   }
 
   seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number): number {

@@ -105,9 +105,8 @@ export class OneRttKeys {
   /** Keys of the current phase. */
   read: PacketKey;
   write: PacketKey;
-  /** Keys of the next phase, derived ahead of time so a peer's update costs no timing signal (§6.3). */
+  /** The next phase's read key, derived ahead of time so a peer's update costs no timing signal (§6.3, §9.5). */
   nextRead: PacketKey;
-  nextWrite: PacketKey;
   /** Read key of the previous phase, kept for reordered packets until the connection drops it. */
   previousRead: PacketKey | null = null;
   /** Number of key updates so far (0 for the keys the handshake produced). */
@@ -116,6 +115,12 @@ export class OneRttKeys {
   private writeSecret: Uint8Array;
   private nextReadSecret: Uint8Array;
   private nextWriteSecret: Uint8Array;
+  /**
+   * The next phase's write key, made when first needed (an update): no received packet's timing
+   * depends on it (§9.5 is about the read side), and most connections never update, so an idle
+   * one keeps one key object less (issue [perf2], heap per idle connection).
+   */
+  private nextWriteKey: PacketKey | undefined;
 
   /** Turns traffic secrets into keys: the real derivations, or null keys for benchmarks. */
   private readonly factory: KeyFactory;
@@ -132,7 +137,11 @@ export class OneRttKeys {
     this.nextReadSecret = nextTrafficSecret(suite, readSecret);
     this.nextWriteSecret = nextTrafficSecret(suite, writeSecret);
     this.nextRead = factory.packetKey(suite, this.nextReadSecret);
-    this.nextWrite = factory.packetKey(suite, this.nextWriteSecret);
+  }
+
+  /** The write key of the next phase (derived on first use). */
+  get nextWrite(): PacketKey {
+    return (this.nextWriteKey ??= this.factory.packetKey(this.suite, this.nextWriteSecret));
   }
 
   /** The current read/write traffic secrets (for key logging and tests; do not keep copies). */
@@ -175,7 +184,7 @@ export class OneRttKeys {
     this.nextReadSecret = nextTrafficSecret(this.suite, this.readSecret);
     this.nextWriteSecret = nextTrafficSecret(this.suite, this.writeSecret);
     this.nextRead = this.factory.packetKey(this.suite, this.nextReadSecret);
-    this.nextWrite = this.factory.packetKey(this.suite, this.nextWriteSecret);
+    this.nextWriteKey = undefined;
     this.keyPhase = this.keyPhase === 0 ? 1 : 0;
     this.generation++;
   }

@@ -81,6 +81,14 @@ export class FrameIterator {
     return this;
   }
 
+  /**
+   * Done with the payload: the iterator lets go of it (a view of the datagram would otherwise keep
+   * the connection's last received datagram alive while it idles).
+   */
+  release(): void {
+    this.r.reset(EMPTY, 0, 0);
+  }
+
   /** The next frame, or null at the end of the payload. Throws `TransportError` like `decodeFrame`. */
   next(): Frame | null {
     const r = this.r;

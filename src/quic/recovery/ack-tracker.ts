@@ -205,6 +205,18 @@ export class AckTracker {
     this.raiseFloor(largestAckedInThatFrame + 1);
   }
 
+  /**
+   * The space's keys were discarded (RFC 9001 §4.9): no packet of it is received or acknowledged
+   * again (the receiver drops its packets before they get here), so the ranges go.
+   */
+  release(): void {
+    this.received.clear();
+    this.frame.ranges.length = 0;
+    this.deadline = Number.POSITIVE_INFINITY;
+    this.pending = false;
+    this.elicitingSinceAck = 0;
+  }
+
   private raiseFloor(v: number): void {
     if (v <= this.floor) return;
     this.floor = v;

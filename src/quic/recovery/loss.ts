@@ -326,7 +326,9 @@ export class LossDetector<T> {
    */
   discardSpace(space: PacketSpace, now: number, rtt: RttEstimator): number {
     const bytes = this.forgetSent(space);
-    this.state(space).discarded = true;
+    const st = this.state(space);
+    st.discarded = true;
+    st.skipped.clear();
     this.pto = 0;
     this.setTimer(now, rtt);
     return bytes;
@@ -373,6 +375,15 @@ export class LossDetector<T> {
    */
   rearm(now: number, rtt: RttEstimator): void {
     this.setTimer(now, rtt);
+  }
+
+  /**
+   * The caller is done with `onAckReceived`'s result: its arrays let go of the packets, so an
+   * idle connection does not keep its last acknowledged packets (and their frames) alive.
+   */
+  releaseAckResult(): void {
+    this.result.newlyAcked.length = 0;
+    this.result.lost.length = 0;
   }
 
   private state(space: PacketSpace): SentSpace<T> {

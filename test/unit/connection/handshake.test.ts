@@ -7,6 +7,7 @@ import { bytesEqual } from '../../../src/codec/bytes.js';
 import { K_GRANULARITY, K_INITIAL_RTT } from '../../../src/quic/recovery/constants.js';
 import { encodeRetry } from '../../../src/quic/packet/retry.js';
 import { QUIC_VERSION_1 } from '../../../src/quic/packet/version.js';
+import { PacketSpace } from '../../../src/quic/packet/space.js';
 
 /**
  * RFC 9002 §6.2.1/§6.2.2: before any RTT sample, smoothed_rtt = kInitialRtt and
@@ -37,6 +38,47 @@ function assertPaddingRules(p: Pair): void {
 }
 
 describe('connection: handshake (sans-IO, virtual time)', () => {
+  it('keeps none of its handshake once confirmed: CRYPTO buffers, ACK ranges, transcript hash, reset tokens (heap per idle connection)', () => {
+    const p = new Pair({ seed: testSeed(17), link: { delayMs: 10 } });
+    p.handshake();
+    p.runFor(200);
+    for (const c of [p.client, p.server!]) {
+      assert.ok(c.handshakeConfirmed);
+      const i = c.internals;
+      for (const space of [PacketSpace.Initial, PacketSpace.Handshake]) {
+        const sp = i.spaces.at(space);
+        assert.ok(sp.discarded);
+        assert.deepEqual(sp.ack.receivedRanges(), []);
+        assert.equal(sp.crypto.bufferedBytes, 0);
+        assert.equal(sp.crypto.hasDataToSend, false);
+      }
+      const tls = i.handshake.tls as unknown as { transcript: { hash: unknown }; clientRandom: Uint8Array; hsSecrets: unknown };
+      assert.equal(tls.transcript.hash, undefined);
+      assert.equal(tls.clientRandom.length, 0);
+      assert.equal(tls.hsSecrets, undefined);
+      // Reset tokens are computed again on demand, the same each time.
+      const cids = i.localCids.activeCids();
+      assert.ok(cids.length >= 2);
+      for (const cid of cids) assert.equal(cid.resetToken.length, 16);
+      assert.deepEqual(i.localCids.activeCids().map((x) => x.resetToken), cids.map((x) => x.resetToken));
+    }
+    // Still a working connection: a stream round trip.
+    const id = p.client.openStream('uni')!;
+    const send = p.client.sendStream(id);
+    send.write(new Uint8Array([1, 2, 3]));
+    send.finish();
+    let read = 0;
+    let recv: ReturnType<typeof p.client.recvStream> | undefined;
+    p.drive(() => {
+      const got = p.server!.acceptStream('uni');
+      if (got !== null) recv = p.server!.recvStream(got);
+      if (!recv) return false;
+      for (let d = recv.read(); d; d = recv.read()) read += d.length;
+      return recv.ended;
+    });
+    assert.equal(read, 3);
+  });
+
   it('completes a handshake with mutual raw-public-key authentication, events once', () => {
     const p = new Pair({ seed: testSeed(1), link: { delayMs: 10 }, trace: true });
     p.handshake();

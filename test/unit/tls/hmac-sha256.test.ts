@@ -40,6 +40,28 @@ describe('tls/hmac-sha256: HMAC-SHA-256 in JS', () => {
     }
   }));
 
+  it('re-keys its one-shot state in place: alternating, equal-length and over-long keys, truncated outputs', () => withSeed(2104, (rnd) => {
+    const b = (n: number): Uint8Array => rnd.fill(new Uint8Array(n));
+    const keys = [b(32), b(32), b(20), b(65), b(64), new Uint8Array(0)];
+    const msg = b(45);
+    for (let round = 0; round < 3; round++) {
+      for (const k of [...keys, keys[0]!, keys[0]!, keys[3]!, keys[3]!]) {
+        assert.equal(toHex(hmacSha256(k, [msg])), node(k, [msg]));
+        for (const len of [1, 12, 16, 31]) assert.equal(toHex(hmacSha256(k, [msg], len)), node(k, [msg]).slice(0, 2 * len));
+      }
+    }
+    // A caller's key array changed in place after use is a new key.
+    const k = keys[1]!.slice();
+    hmacSha256(k, [msg]);
+    k[0] = k[0]! ^ 1;
+    assert.equal(toHex(hmacSha256(k, [msg])), node(k, [msg]));
+    // The outputs are fresh arrays, never the shared scratch.
+    const a = hmacSha256(keys[0]!, [msg], 16);
+    const before = toHex(a);
+    hmacSha256(keys[1]!, [msg], 16);
+    assert.equal(toHex(a), before);
+  }));
+
   it('is what hmacDigest uses for sha256, and sha384 still works', () => {
     const key = fromHex('0b'.repeat(32));
     const msg = fromHex('00010203');
