@@ -1,6 +1,7 @@
 import { fromUtf8 } from '../../codec/bytes.js';
 import { protocolViolation } from '../errors.js';
 import type { Frame } from '../frames/frame.js';
+import { frameTypeName } from '../frames/types.js';
 import { LongPacketType, type LongHeader, type RetryHeader } from '../packet/header.js';
 import { PacketSpace } from '../packet/space.js';
 import { Level } from '../../tls/engine.js';
@@ -149,6 +150,23 @@ export class FrameDispatcher implements ReceiveHandler {
         this.p.datagrams.onReceived(f.data, f.data.length + 3, frameType);
         if (this.p.datagrams.receivedCount === 1) this.p.events.push({ type: 'datagram' });
         return;
+      case 'pathAck':
+      case 'pathAbandon':
+      case 'pathStatus':
+      case 'pathNewConnectionId':
+      case 'pathRetireConnectionId':
+      case 'maxPathId':
+      case 'pathsBlocked':
+      case 'pathCidsBlocked':
+        // draft-ietf-quic-multipath §2: these frames need multipath negotiated (both sent
+        // initial_max_path_id), which this connection never advertises yet: a peer sending them
+        // violates the protocol (noq closes with PROTOCOL_VIOLATION too).
+        throw protocolViolation(`${frameTypeName(frameType)} frame without multipath negotiated`, frameType);
+      case 'addAddress':
+      case 'reachOut':
+      case 'removeAddress':
+        // n0 NAT traversal needs both of its transport parameters and multipath from both sides.
+        throw protocolViolation(`${frameTypeName(frameType)} frame without n0 NAT traversal negotiated`, frameType);
     }
   }
 }
