@@ -113,7 +113,7 @@ export const TransportParameterId = {
   MAX_DATAGRAM_FRAME_SIZE: 0x20,
   /** draft-ietf-quic-multipath §2. */
   INITIAL_MAX_PATH_ID: 0x3e,
-  /** n0 NAT traversal (noq's transport_parameters.rs: N0NatTraversal). */
+  /** n0 NAT traversal (noq's N0NatTraversal). */
   N0_NAT_TRAVERSAL: 0x3d7f91120401,
 } as const;
 

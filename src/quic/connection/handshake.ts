@@ -225,7 +225,7 @@ export class Handshake {
   }
 
   /**
-   * Multipath and n0 NAT traversal as negotiated (multipath.ts), or null when not used; null too
+   * Multipath and n0 NAT traversal as negotiated (`negotiateMultipath`), or null when not used; null too
    * until the handshake is complete (draft-ietf-quic-multipath §2: "the multipath extension is
    * used only after the handshake is complete").
    */
