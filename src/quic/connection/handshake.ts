@@ -1,4 +1,4 @@
-import { negotiateMultipath, type MultipathNegotiation } from './multipath.js';
+import { ADVERTISED_MAX_PATH_ID, negotiateMultipath, type MultipathNegotiation } from './multipath.js';
 import { bytesEqual } from '../../codec/bytes.js';
 import type { PeerStreamParams } from '../streams/stream-types.js';
 import { transportParameterError } from '../errors.js';
@@ -287,5 +287,6 @@ function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid:
   p.initialSourceConnectionId = scid;
   p.maxDatagramFrameSize = c.maxDatagramFrameSize;
   p.disableActiveMigration = c.disableActiveMigration;
+  if (c.multipath) p.initialMaxPathId = ADVERTISED_MAX_PATH_ID;
   return p;
 }

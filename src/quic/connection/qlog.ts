@@ -160,6 +160,10 @@ export interface QlogParameters {
   readonly initial_max_streams_bidi: number;
   readonly initial_max_streams_uni: number;
   readonly max_datagram_frame_size: number;
+  /** draft-ietf-quic-multipath §2, when sent. */
+  readonly initial_max_path_id?: number;
+  /** iroh's n0 NAT traversal parameter (addresses kept), when sent. */
+  readonly n0_nat_traversal?: number;
   readonly preferred_address?: { readonly ip_v4: string; readonly port_v4: number; readonly ip_v6: string; readonly port_v6: number; readonly connection_id: string };
 }
 
@@ -546,6 +550,8 @@ export function qlogParameters(owner: 'local' | 'remote', p: TransportParameters
     initial_max_streams_bidi: p.initialMaxStreamsBidi,
     initial_max_streams_uni: p.initialMaxStreamsUni,
     max_datagram_frame_size: p.maxDatagramFrameSize,
+    ...(p.initialMaxPathId !== null ? { initial_max_path_id: p.initialMaxPathId } : {}),
+    ...(p.n0NatTraversal !== null ? { n0_nat_traversal: p.n0NatTraversal } : {}),
     ...(p.preferredAddress
       ? {
           preferred_address: {
