@@ -19,12 +19,14 @@ interface Result {
     irohAccepted?: { from?: string; remoteId?: string } | null;
     irohClosed?: { reason?: string } | null;
     multipath?: unknown;
+    multipathFramesFromIroh?: Record<string, number>;
   };
   fromIroh: {
     error?: unknown;
     dial?: { ok: boolean; equal?: boolean; echoBytes?: number; datagramEcho?: string; remoteId?: string | null; localId?: string; error?: string } | null;
     dialExit?: number | null;
     dialStderr?: string;
+    multipathFramesFromIroh?: Record<string, number>;
     server?: { error?: unknown; path?: string; remoteId?: string; multipath?: unknown; received?: number; equal?: boolean; closed?: { closeCode: number; reason: string } };
   };
   metrics: { accepts: number; drops: Record<string, number> };
@@ -88,6 +90,10 @@ describe('interop: quic-peer offering multipath <-> real iroh through our relay 
     const r = result.toIroh;
     assert.equal(r.error, undefined, JSON.stringify(r));
     assert.deepEqual(r.multipath, { localMaxPathId: 0, remoteMaxPathId: 7, natTraversal: null });
+    // noq speaks multipath to us once negotiated (read from our qlog): path 0's acknowledgments
+    // come as PATH_ACK, and PATH_STATUS_AVAILABLE, PATH_NEW/RETIRE_CONNECTION_ID for path 0 too.
+    const frames = r.multipathFramesFromIroh ?? {};
+    assert.ok((frames['path_ack'] ?? 0) > 0, JSON.stringify(frames));
     assert.equal(r.echoBytes, payload.length);
     assert.equal(r.equal, true);
     assert.equal(r.datagram, 'datagram via relay');
@@ -104,6 +110,8 @@ describe('interop: quic-peer offering multipath <-> real iroh through our relay 
     const s = r.server!;
     assert.equal(s.error, undefined, JSON.stringify(s));
     assert.deepEqual(s.multipath, { localMaxPathId: 0, remoteMaxPathId: 7, natTraversal: null });
+    const frames = r.multipathFramesFromIroh ?? {};
+    assert.ok((frames['path_ack'] ?? 0) > 0, JSON.stringify(frames));
     assert.equal(s.received, payload.length);
     assert.equal(s.equal, true);
     assert.equal(s.closed?.closeCode, 9);

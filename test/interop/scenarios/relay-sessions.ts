@@ -9,11 +9,15 @@
  *     relay URL: stream echo of the payload, a datagram round trip, close code 9.
  *
  * With `--multipath` both quic-peer endpoints offer multipath (TransportConfig.multipath) and each
- * direction reports whether it was negotiated with iroh (`multipath`).
+ * direction reports whether it was negotiated with iroh (`multipath`) and, from our qlog, how
+ * many multipath frames of each type iroh sent us (`multipathFramesFromIroh`).
  *
  *   prints: { url, toIroh: {...}, fromIroh: {...}, metrics, elapsedMs }
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RelayServer } from '../../../src/relay/server.js';
 import { encodeEndpointTicket } from '../../../src/session/addressing.js';
 import { Endpoint } from '../../../src/session/endpoint.js';
@@ -31,6 +35,27 @@ const multipath = process.argv.includes('--multipath');
 /** What the connection under a session negotiated (test code reaching into the internals). */
 const negotiated = (s: Session): unknown =>
   (s as unknown as { state: { conn: { internals: { handshake: { multipath: unknown } } } } }).state.conn.internals.handshake.multipath;
+/** A qlog directory for an endpoint (multipath runs only: the proof of what iroh sent). */
+const qlogFor = (): { qlogDir: string } | Record<string, never> => (multipath ? { qlogDir: mkdtempSync(join(tmpdir(), 'qp-mp-qlog-')) } : {});
+/** The multipath frames (path_*, max_path_id, paths_blocked) received, by qlog frame type, over the directory's traces; removes it. */
+function multipathFramesReceived(q: { qlogDir?: string }): Record<string, number> | undefined {
+  if (!q.qlogDir) return undefined;
+  const counts: Record<string, number> = {};
+  for (const f of readdirSync(q.qlogDir)) {
+    for (const line of readFileSync(join(q.qlogDir, f), 'utf8').split('\x1e')) {
+      if (!line.includes('packet_received')) continue;
+      const e = JSON.parse(line) as { name: string; data?: { frames?: Array<{ frame_type: string }> } };
+      if (e.name !== 'transport:packet_received') continue;
+      for (const fr of e.data?.frames ?? []) {
+        if (/^(path_(ack|abandon|status|new_connection_id|retire_connection_id|cids_blocked)|max_path_id|paths_blocked)/.test(fr.frame_type)) {
+          counts[fr.frame_type] = (counts[fr.frame_type] ?? 0) + 1;
+        }
+      }
+    }
+  }
+  rmSync(q.qlogDir, { recursive: true, force: true });
+  return counts;
+}
 const t0 = performance.now();
 const payload = new Uint8Array(await readStdin());
 const relay = await RelayServer.listen({ bind: '127.0.0.1:0' });
@@ -41,7 +66,8 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
 // 1. quic-peer -> iroh, through the relay only.
 {
   const iroh = startIrohNode(['echo', '--alpn', alpn, '--bind', '127.0.0.1:0', '--relay', url, '--timeout-ms', '90000', '--max-bytes', String(payload.length + 1)], { readyTimeoutMs: 20_000 });
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: { multipath } });
+  const q = qlogFor();
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: { multipath }, ...q });
   try {
     const ready = (await iroh.ready) as unknown as { id: string; relay?: string };
     const ticket = encodeEndpointTicket({ id: EndpointId.parse(ready.id), addrs: [], relays: [url] });
@@ -73,11 +99,13 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
     await iroh.stop().catch(() => undefined);
     iroh.child.kill('SIGKILL');
   }
+  if (multipath) (result['toIroh'] as Record<string, unknown>)['multipathFramesFromIroh'] = multipathFramesReceived(q);
 }
 
 // 2. iroh -> quic-peer, through the relay only.
 {
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport: { multipath } });
+  const q = qlogFor();
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport: { multipath }, ...q });
   try {
     await ep.online({ timeoutMs: 10_000 });
     const served = (async () => {
@@ -112,6 +140,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
   } finally {
     await ep.close();
   }
+  if (multipath) (result['fromIroh'] as Record<string, unknown>)['multipathFramesFromIroh'] = multipathFramesReceived(q);
 }
 
 result['metrics'] = relay.metrics;
