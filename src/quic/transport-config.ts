@@ -76,6 +76,13 @@ export interface TransportConfig {
    * path validation (RFC 9000 §8.2).
    */
   disableActiveMigration: boolean;
+  /**
+   * EXPERIMENTAL, off by default: offer multipath (draft-ietf-quic-multipath, as iroh's noq
+   * speaks it) with the initial_max_path_id transport parameter. When both sides offer it the
+   * connection accepts the multipath frames about its one path (path 0) and stays on it: opening
+   * more paths, and iroh's NAT traversal, are not implemented yet.
+   */
+  multipath: boolean;
 }
 
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -102,6 +109,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   handshakeTimeoutMs: 10_000,
   insecureNullKeys: false,
   disableActiveMigration: false,
+  multipath: false,
 });
 
 /** A bad configuration value: names the field and says what was wrong. */
@@ -153,7 +161,7 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   if (typeof c.disableActiveMigration !== 'boolean') {
     throw new ConfigError('disableActiveMigration', `must be a boolean, got ${String(c.disableActiveMigration)}`);
   }
-  for (const field of ['insecureNullKeys', 'mtuDiscovery', 'pacing'] as const) {
+  for (const field of ['insecureNullKeys', 'mtuDiscovery', 'pacing', 'multipath'] as const) {
     if (typeof c[field] !== 'boolean') throw new ConfigError(field, `must be a boolean, got ${String(c[field])}`);
   }
   if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {

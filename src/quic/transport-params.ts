@@ -6,7 +6,8 @@ import { TransportError, transportParameterError } from './errors.js';
 import { MIN_DATAGRAM_SIZE } from './packet/size.js';
 
 /**
- * QUIC transport parameters (RFC 9000 §18) plus max_datagram_frame_size (RFC 9221 §3): the
+ * QUIC transport parameters (RFC 9000 §18) plus max_datagram_frame_size (RFC 9221 §3),
+ * initial_max_path_id (draft-ietf-quic-multipath §2) and iroh's n0 NAT traversal parameter: the
  * TransportParameters structure carried opaquely in the TLS quic_transport_parameters extension.
  *
  * Every decoding failure is a TransportError(TRANSPORT_PARAMETER_ERROR) (RFC 9000 §7.4, §18.2).
@@ -78,6 +79,16 @@ export interface TransportParameters {
   retrySourceConnectionId: Uint8Array | null;
   /** 0x20 (RFC 9221 §3): 0 = DATAGRAM not supported. */
   maxDatagramFrameSize: number;
+  /**
+   * 0x3e initial_max_path_id (draft-ietf-quic-multipath §2): the largest path id the sender lets
+   * its peer open at first, 0..2^32-1; null when absent (multipath not offered).
+   */
+  initialMaxPathId: number | null;
+  /**
+   * 0x3d7f91120401, iroh's n0 NAT traversal: how many remote addresses the sender keeps for its
+   * peer (a u8, 1..255); null when absent.
+   */
+  n0NatTraversal: number | null;
 }
 
 /** Transport parameter ids (RFC 9000 §18.2, RFC 9221 §3). */
@@ -100,6 +111,10 @@ export const TransportParameterId = {
   INITIAL_SOURCE_CONNECTION_ID: 0x0f,
   RETRY_SOURCE_CONNECTION_ID: 0x10,
   MAX_DATAGRAM_FRAME_SIZE: 0x20,
+  /** draft-ietf-quic-multipath §2. */
+  INITIAL_MAX_PATH_ID: 0x3e,
+  /** n0 NAT traversal (noq's N0NatTraversal). */
+  N0_NAT_TRAVERSAL: 0x3d7f91120401,
 } as const;
 
 /** The RFC 9000 §18.2 defaults (and RFC 9221's 0 for max_datagram_frame_size). */
@@ -123,6 +138,8 @@ export function defaultTransportParameters(): TransportParameters {
     initialSourceConnectionId: null,
     retrySourceConnectionId: null,
     maxDatagramFrameSize: 0,
+    initialMaxPathId: null,
+    n0NatTraversal: null,
   };
 }
 
@@ -236,6 +253,10 @@ function forEachEncoded(
   bytes(Id.INITIAL_SOURCE_CONNECTION_ID, p.initialSourceConnectionId);
   bytes(Id.RETRY_SOURCE_CONNECTION_ID, p.retrySourceConnectionId);
   int(Id.MAX_DATAGRAM_FRAME_SIZE, p.maxDatagramFrameSize, 0);
+  const maxPathId = p.initialMaxPathId;
+  if (maxPathId !== null) emit(Id.INITIAL_MAX_PATH_ID, sizeVarint(maxPathId), (w) => w.varint(maxPathId));
+  const nat = p.n0NatTraversal;
+  if (nat !== null) emit(Id.N0_NAT_TRAVERSAL, 1, (w) => w.u8(nat));
 }
 
 function decodeAll(bytes: Uint8Array, senderRole: Role): TransportParameters {
@@ -328,6 +349,14 @@ function decodeOne(p: TransportParameters, id: number, v: Reader): void {
     case Id.MAX_DATAGRAM_FRAME_SIZE:
       p.maxDatagramFrameSize = v.varint();
       return;
+    case Id.INITIAL_MAX_PATH_ID:
+      // A varint; checkParameters bounds it to 2^32-1 (a saturated read is past that too).
+      p.initialMaxPathId = v.varint();
+      return;
+    case Id.N0_NAT_TRAVERSAL:
+      // noq: exactly one byte, non-zero (checked in checkParameters); trailing bytes fail above.
+      p.n0NatTraversal = v.u8();
+      return;
   }
 }
 
@@ -375,6 +404,14 @@ function checkParameters(p: TransportParameters, role: Role, fail: Fail): void {
   if (p.activeConnectionIdLimit < 2) throw fail('active_connection_id_limit < 2');
   if (p.initialMaxStreamsBidi > MAX_STREAMS_LIMIT || p.initialMaxStreamsUni > MAX_STREAMS_LIMIT) {
     throw fail('initial_max_streams > 2^60');
+  }
+  // draft-ietf-quic-multipath §2: a path id is at most 2^32-1.
+  if (p.initialMaxPathId !== null && !(p.initialMaxPathId >= 0 && p.initialMaxPathId <= 0xffffffff)) {
+    throw fail('initial_max_path_id > 2^32-1');
+  }
+  // noq: a NonZeroU8; zero is an illegal value.
+  if (p.n0NatTraversal !== null && !(Number.isInteger(p.n0NatTraversal) && p.n0NatTraversal >= 1 && p.n0NatTraversal <= 255)) {
+    throw fail('n0 NAT traversal address count is not 1..255');
   }
   const pa = p.preferredAddress;
   if (pa !== null) {

@@ -10,6 +10,9 @@ import { decodeFrames } from '../../src/quic/frames/decode.js';
 import { FrameContext } from '../../src/quic/frames/types.js';
 import { PacketSpace } from '../../src/quic/packet/space.js';
 import { HandshakeReassembler } from '../../src/tls/messages.js';
+import { Writer } from '../../src/codec/writer.js';
+import { writeFrame } from '../../src/quic/frames/encode.js';
+import type { Frame } from '../../src/quic/frames/frame.js';
 import { ExtensionType, findExtension } from '../../src/tls/extensions.js';
 import { decodeClientHello, decodeEncryptedExtensions, HandshakeType } from '../../src/tls/messages.js';
 
@@ -25,6 +28,9 @@ import { decodeClientHello, decodeEncryptedExtensions, HandshakeType } from '../
  * - The TLS handshake messages carried in the CRYPTO frames of both, and the transport parameters
  *   of the ClientHello / EncryptedExtensions (RFC 9001 §8.2).
  * - The raw datagrams of both captures (for header-level mutation).
+ * - Until a multipath exchange can be captured: 1-RTT payloads holding every multipath
+ *   (draft-ietf-quic-multipath §4) and n0 NAT traversal frame, written by our encoder
+ *   (source 'extensions'), so the mutator reaches their decoders and the connection's refusal.
  *
  * The capture is deterministic (seeded Pair, virtual clock), so a corpus index names one input.
  */
@@ -33,7 +39,7 @@ export interface PayloadSeed {
   readonly space: PacketSpace;
   /** The frames of one packet, as sent. */
   readonly payload: Uint8Array;
-  readonly source: 'pair' | 'iroh';
+  readonly source: 'pair' | 'iroh' | 'extensions';
 }
 
 export interface TlsSeed {
@@ -162,6 +168,13 @@ function capture(): Corpus {
     }
   }
 
+  // --- multipath and n0 NAT traversal frames (no capture yet: our encoder's) -----------------------
+  for (const frames of EXTENSION_PAYLOADS) {
+    const w = Writer.growable(256);
+    for (const f of frames) writeFrame(w, f);
+    payloads.push({ from: 'client', space: PacketSpace.Application, payload: w.bytes().slice(), source: 'extensions' });
+  }
+
   // --- TLS messages from the reassembled CRYPTO streams -----------------------------------------------
   const tls: TlsSeed[] = [];
   const transportParams: TransportParamsSeed[] = [];
@@ -266,3 +279,38 @@ function filled(n: number, seed: number): Uint8Array {
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 17) & 0xff;
   return b;
 }
+
+const ip4 = Uint8Array.of(127, 0, 0, 1);
+const ip6 = Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+const cid8 = new Uint8Array(8).fill(0xc1);
+const token = new Uint8Array(16).fill(0x7e);
+
+/** Packets of multipath and NAT traversal frames, as a multipath peer would send them. */
+const EXTENSION_PAYLOADS: ReadonlyArray<readonly Frame[]> = [
+  [
+    { kind: 'pathAck', pathId: 1, largest: 40, ackDelay: 25, ranges: [40, 30, 20, 10], ecn: null },
+    { kind: 'pathAck', pathId: 0, largest: 9, ackDelay: 3, ranges: [9, 0], ecn: { ect0: 9, ect1: 0, ce: 1 } },
+  ],
+  [
+    { kind: 'pathNewConnectionId', pathId: 1, sequence: 0, retirePriorTo: 0, connectionId: cid8, resetToken: token },
+    { kind: 'pathRetireConnectionId', pathId: 1, sequence: 0 },
+    { kind: 'pathCidsBlocked', pathId: 2, nextSequence: 1 },
+  ],
+  [
+    { kind: 'pathStatus', pathId: 1, status: 'backup', sequence: 1 },
+    { kind: 'pathStatus', pathId: 1, status: 'available', sequence: 2 },
+    { kind: 'pathAbandon', pathId: 1, errorCode: 0 },
+    { kind: 'maxPathId', maximum: 7 },
+    { kind: 'pathsBlocked', maximum: 7 },
+  ],
+  [
+    { kind: 'addAddress', sequence: 0, ip: ip4, port: 4433 },
+    { kind: 'addAddress', sequence: 1, ip: ip6, port: 4433 },
+    { kind: 'removeAddress', sequence: 0 },
+  ],
+  [
+    { kind: 'reachOut', round: 1, ip: ip4, port: 50000 },
+    { kind: 'reachOut', round: 1, ip: ip6, port: 50001 },
+    { kind: 'pathChallenge', data: new Uint8Array(8).fill(3) },
+  ],
+];

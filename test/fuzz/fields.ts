@@ -9,7 +9,8 @@ import { Writer } from '../../src/codec/writer.js';
  * disagrees with the bytes after it, a type whose body belongs to another type. Here a frame is
  * its type (a varint) and its fields in wire order, each kept exactly (value as a bigint and the
  * encoding width it had), so any field can be changed alone and the frame written back byte for
- * byte. The layout of each type follows RFC 9000 §19 and RFC 9221 §4.
+ * byte. The layout of each type follows RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-multipath §4
+ * and iroh's n0 NAT traversal frames.
  */
 export type Field =
   /** A varint: value and encoded width (1, 2, 4 or 8 bytes; RFC 9000 §16). */
@@ -104,7 +105,7 @@ function readFrame(r: Reader): FrameFields {
   const typeWidth = (r.pos - start) as 1 | 2 | 4 | 8;
   const fields: Field[] = [];
   const t = Number(type);
-  if (type > 0x31n) throw new Error('unknown type');
+  if (type > 0x3fn) return readExtensionFrame(r, type, typeWidth);
   switch (t) {
     case 0x00: {
       // A PADDING run is one frame: the type byte and the zero bytes after it.
@@ -119,14 +120,18 @@ function readFrame(r: Reader): FrameFields {
     case 0x01:
     case 0x1e:
       break;
+    case 0x3e:
+    case 0x3f:
     case 0x02:
     case 0x03: {
+      // PATH_ACK (draft-ietf-quic-multipath §4.1): a Path Identifier, then an ACK's fields.
+      if (t >= 0x3e) fields.push(v(r));
       fields.push(v(r), v(r));
       const count = v(r);
       fields.push(count, v(r));
       if (count.t === 'v' && count.v > BigInt(r.remaining)) throw new Error('range count past the end');
       for (let i = 0n; count.t === 'v' && i < count.v; i++) fields.push(v(r), v(r));
-      if (t === 0x03) fields.push(v(r), v(r), v(r));
+      if (t === 0x03 || t === 0x3f) fields.push(v(r), v(r), v(r));
       break;
     }
     case 0x04:
@@ -154,13 +159,9 @@ function readFrame(r: Reader): FrameFields {
     case 0x19:
       fields.push(v(r));
       break;
-    case 0x18: {
-      fields.push(v(r), v(r));
-      const n = r.u8();
-      fields.push({ t: 'u8', v: n, role: 'len' });
-      fields.push({ t: 'b', b: r.bytes(n).slice() }, { t: 'b', b: r.bytes(16).slice() });
+    case 0x18:
+      newConnectionId(r, fields);
       break;
-    }
     case 0x1a:
     case 0x1b:
       fields.push({ t: 'b', b: r.bytes(8).slice() });
@@ -184,6 +185,49 @@ function readFrame(r: Reader): FrameFields {
         else fields.push({ t: 'b', b: r.rest().slice() });
         break;
       }
+      throw new Error('unknown type');
+  }
+  return { type, typeWidth, fields };
+}
+
+/** NEW_CONNECTION_ID's fields after its type (and PATH_NEW_CONNECTION_ID's after the path id). */
+function newConnectionId(r: Reader, fields: Field[]): void {
+  fields.push(v(r), v(r));
+  const n = r.u8();
+  fields.push({ t: 'u8', v: n, role: 'len' });
+  fields.push({ t: 'b', b: r.bytes(n).slice() }, { t: 'b', b: r.bytes(16).slice() });
+}
+
+/** The longer types: multipath (draft-ietf-quic-multipath §4) and n0 NAT traversal. */
+function readExtensionFrame(r: Reader, type: bigint, typeWidth: 1 | 2 | 4 | 8): FrameFields {
+  const fields: Field[] = [];
+  switch (type) {
+    case 0x3e75n: // PATH_ABANDON: path id, error code
+    case 0x3e76n: // PATH_STATUS_BACKUP: path id, sequence
+    case 0x3e77n:
+    case 0x3e79n: // PATH_RETIRE_CONNECTION_ID: path id, sequence
+    case 0x3e7cn: // PATH_CIDS_BLOCKED: path id, next sequence
+      fields.push(v(r), v(r));
+      break;
+    case 0x3e78n:
+      fields.push(v(r));
+      newConnectionId(r, fields);
+      break;
+    case 0x3e7an: // MAX_PATH_ID
+    case 0x3e7bn: // PATHS_BLOCKED
+    case 0x3d7f94n: // REMOVE_ADDRESS
+      fields.push(v(r));
+      break;
+    case 0x3d7f90n:
+    case 0x3d7f91n:
+    case 0x3d7f92n:
+    case 0x3d7f93n: {
+      // ADD_ADDRESS / REACH_OUT: sequence or round, the IP address (IPv6 for odd types), the port.
+      fields.push(v(r));
+      fields.push({ t: 'b', b: r.bytes((type & 1n) === 1n ? 16 : 4).slice() }, { t: 'b', b: r.bytes(2).slice() });
+      break;
+    }
+    default:
       throw new Error('unknown type');
   }
   return { type, typeWidth, fields };

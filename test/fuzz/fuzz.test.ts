@@ -20,6 +20,7 @@ const PLAN: ReadonlyArray<readonly [target: string, executions: number]> = [
   ['client', 100],
   ['bounds', 400],
   ['endpoint', 200],
+  ['multipath', 1000],
 ];
 
 describe('fuzz: seeded structure-aware mutation, fixed executions (test/fuzz/README.md)', function () {

@@ -56,6 +56,8 @@ function fullServer(): TransportParameters {
     initialSourceConnectionId: hex('a1a2a3a4a5a6a7a8'),
     retrySourceConnectionId: hex('b1b2b3b4'),
     maxDatagramFrameSize: 65535,
+    initialMaxPathId: 7,
+    n0NatTraversal: 32,
   });
 }
 
@@ -113,7 +115,9 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
       ids.push(r.varint());
       r.skip(r.varint());
     }
-    assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x20]);
+    assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x20, 0x3e, 0x3d7f91120401]);
+    // The multipath and n0 NAT traversal parameters as noq writes them.
+    assert.ok(toHex(bytes).endsWith('3e0107' + 'c0003d7f91120401' + '0120'));
     // The preferred_address layout of RFC 9000 Figure 22.
     assert.ok(toHex(bytes).includes('0d' + '2d' + PREFERRED.replace(/ /g, '')));
 
@@ -163,6 +167,8 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
         activeConnectionIdLimit: 5,
         initialSourceConnectionId: hex('a1a2a3a4a5a6a7a8'),
         maxDatagramFrameSize: 65535,
+        initialMaxPathId: 7,
+        n0NatTraversal: 32,
       }),
     );
     // iroh sends no ack_delay_exponent / max_ack_delay: the defaults apply.
@@ -267,6 +273,31 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
     }
   });
 
+  it('initial_max_path_id and the n0 NAT traversal parameter: their limits (draft-ietf-quic-multipath §2, noq)', () => {
+    const ok = (h: string): TransportParameters => decodeTransportParameters(hex(h), 'client');
+    assert.equal(ok('3e 01 00').initialMaxPathId, 0);
+    assert.equal(ok('3e 08 c0000000ffffffff').initialMaxPathId, 0xffffffff);
+    assert.equal(ok('c0003d7f91120401 01 01').n0NatTraversal, 1);
+    assert.equal(ok('c0003d7f91120401 01 ff').n0NatTraversal, 255);
+    assert.equal(ok('').initialMaxPathId, null);
+    assert.equal(ok('').n0NatTraversal, null);
+    for (const bad of [
+      '3e 00', // no varint
+      '3e 08 c000000100000000', // 2^32: not a path id
+      '3e 08 ffffffffffffffff',
+      '3e 02 0700', // trailing byte
+      'c0003d7f91120401 01 00', // zero addresses (noq: a NonZeroU8)
+      'c0003d7f91120401 00', // empty
+      'c0003d7f91120401 02 0101', // two bytes
+      '3e 01 07 3e 01 07', // duplicate
+    ]) {
+      assert.throws(() => decodeTransportParameters(hex(bad), 'server'), isTpe, bad);
+    }
+    assert.throws(() => encodeTransportParameters(withDefaults({ initialMaxPathId: 2 ** 32 }), 'client'), RangeError);
+    assert.throws(() => encodeTransportParameters(withDefaults({ n0NatTraversal: 0 }), 'client'), RangeError);
+    assert.throws(() => encodeTransportParameters(withDefaults({ n0NatTraversal: 256 }), 'client'), RangeError);
+  });
+
   it('property: random bytes only ever produce TRANSPORT_PARAMETER_ERROR (seeded)', () => {
     const seed = 0x7a7a;
     const rng = new SeededRandom(seed);
@@ -325,6 +356,8 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
         initialSourceConnectionId: maybe(() => bytes(rng.int(21))),
         retrySourceConnectionId: server ? maybe(() => bytes(rng.int(21))) : null,
         maxDatagramFrameSize: num(65535),
+        initialMaxPathId: maybe(() => num(0xffffffff)),
+        n0NatTraversal: maybe(() => 1 + rng.int(255)),
       };
       const enc = encodeChecked(p, role);
       assert.deepEqual(decodeTransportParameters(enc, role), p, `seed ${seed} iteration ${i}`);

@@ -18,6 +18,7 @@ import { IdleTimer } from './idle.js';
 import { ConnectionKeys } from './keys.js';
 import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
 import { PathSet } from './paths.js';
+import { MultipathState } from './multipath.js';
 import type { ConnectionStats } from './stats.js';
 import { currentPto, type ConnectionParts } from './parts.js';
 import { HandshakeProgress } from './progress.js';
@@ -113,7 +114,7 @@ export class Connection {
       role: options.role, config: c, random: options.random, events, lifecycle, handshake, keys,
       spaces: new PacketSpaces(c), loss, streams,
       datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }, events),
-      localCids, remoteCids, paths, idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
+      localCids, remoteCids, paths, multipath: new MultipathState(), idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
     };
     this.progress = new HandshakeProgress(this.p);
     this.recovery = new LossRecovery(this.p);

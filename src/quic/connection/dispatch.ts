@@ -1,10 +1,12 @@
 import { fromUtf8 } from '../../codec/bytes.js';
-import { protocolViolation } from '../errors.js';
+import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
 import type { Frame } from '../frames/frame.js';
+import { frameTypeName } from '../frames/types.js';
 import { LongPacketType, type LongHeader, type RetryHeader } from '../packet/header.js';
 import { PacketSpace } from '../packet/space.js';
 import { Level } from '../../tls/engine.js';
 import type { LossRecovery } from './loss-recovery.js';
+import { MultipathState } from './multipath.js';
 import { currentPto, peerAckDelayExponent, type ConnectionParts } from './parts.js';
 import type { HandshakeProgress } from './progress.js';
 import type { ReceiveHandler } from './receive.js';
@@ -149,9 +151,75 @@ export class FrameDispatcher implements ReceiveHandler {
         this.p.datagrams.onReceived(f.data, f.data.length + 3, frameType);
         if (this.p.datagrams.receivedCount === 1) this.p.events.push({ type: 'datagram' });
         return;
+      case 'pathAck':
+      case 'pathAbandon':
+      case 'pathStatus':
+      case 'pathNewConnectionId':
+      case 'pathRetireConnectionId':
+      case 'maxPathId':
+      case 'pathsBlocked':
+      case 'pathCidsBlocked':
+        this.onMultipathFrame(now, f, frameType, dcid);
+        return;
+      case 'addAddress':
+      case 'reachOut':
+      case 'removeAddress':
+        // n0 NAT traversal needs both of its transport parameters and multipath from both sides.
+        throw protocolViolation(`${frameTypeName(frameType)} frame without n0 NAT traversal negotiated`, frameType);
+    }
+  }
+
+  /**
+   * draft-ietf-quic-multipath §4. Without multipath negotiated (both sent initial_max_path_id)
+   * every one of these frames is a PROTOCOL_VIOLATION, as noq has it. With it, this connection
+   * still uses path 0 only: the frames about path 0 go to the parts that own its state (a plain
+   * ACK, NEW_CONNECTION_ID and RETIRE_CONNECTION_ID also mean path 0), those about path ids we
+   * allowed but never opened are checked and ignored, and those that claim such a path carried
+   * packets or connection ids are violations.
+   */
+  private onMultipathFrame(now: number, f: MultipathFrame, frameType: number, dcid: Uint8Array): void {
+    const p = this.p;
+    const n = p.handshake.multipath;
+    if (n === null) throw protocolViolation(`${frameTypeName(frameType)} frame without multipath negotiated`, frameType);
+    const mp = p.multipath;
+    switch (f.kind) {
+      case 'pathAck':
+        if (f.pathId !== 0) MultipathState.neverOpened(f.pathId, frameType);
+        this.recovery.onAck(now, PacketSpace.Application, f.ranges, (f.ackDelay * 2 ** peerAckDelayExponent(p.handshake, PacketSpace.Application)) / 1000);
+        return;
+      case 'pathNewConnectionId':
+        mp.checkLocalPathId(n, f.pathId, frameType);
+        // Connection ids for a path we have not opened: nothing to keep until we open paths.
+        if (f.pathId === 0) p.remoteCids.onNewCid(f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
+        return;
+      case 'pathRetireConnectionId':
+        if (f.pathId !== 0) MultipathState.neverOpened(f.pathId, frameType);
+        p.localCids.onRetire(f.sequence, dcid);
+        return;
+      case 'maxPathId':
+        mp.onMaxPathId(n, f.maximum);
+        return;
+      case 'pathsBlocked':
+        mp.checkLocalPathId(n, f.maximum, frameType);
+        return;
+      case 'pathCidsBlocked':
+        mp.checkLocalPathId(n, f.pathId, frameType);
+        return;
+      case 'pathStatus':
+        mp.onPathStatus(f.pathId, f.status, f.sequence);
+        return;
+      case 'pathAbandon':
+        // The peer abandons the one path we have: nothing is left to carry the connection.
+        if (f.pathId === 0) throw new TransportError(TransportErrorCode.NO_ERROR, 'the peer abandoned path 0, the only path', frameType);
+        return;
     }
   }
 }
+
+type MultipathFrame = Extract<
+  Frame,
+  { kind: 'pathAck' | 'pathAbandon' | 'pathStatus' | 'pathNewConnectionId' | 'pathRetireConnectionId' | 'maxPathId' | 'pathsBlocked' | 'pathCidsBlocked' }
+>;
 
 const SPACE_LEVEL: Record<PacketSpace, Level> = {
   [PacketSpace.Initial]: Level.Initial,

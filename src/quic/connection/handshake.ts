@@ -1,3 +1,4 @@
+import { ADVERTISED_MAX_PATH_ID, negotiateMultipath, type MultipathNegotiation } from './multipath.js';
 import { bytesEqual } from '../../codec/bytes.js';
 import type { PeerStreamParams } from '../streams/stream-types.js';
 import { transportParameterError } from '../errors.js';
@@ -67,6 +68,7 @@ export class Handshake {
   /** The peer's initial_source_connection_id must equal this (RFC 9000 §7.3). */
   private expectedPeerScid: Uint8Array;
   private peer: TransportParameters | undefined;
+  private multipathOutcome: MultipathNegotiation | null = null;
   private complete = false;
   private confirmed = false;
   private donePending = false;
@@ -231,8 +233,19 @@ export class Handshake {
         throw transportParameterError('retry_source_connection_id without a Retry');
       }
     }
+    // draft-ietf-quic-multipath §2 (PROTOCOL_VIOLATION with zero-length connection ids).
+    this.multipathOutcome = negotiateMultipath(this.localParams, p, this.localParams.initialSourceConnectionId!.length, p.initialSourceConnectionId.length);
     this.peer = p;
     return p;
+  }
+
+  /**
+   * Multipath and n0 NAT traversal as negotiated (`negotiateMultipath`), or null when not used; null too
+   * until the handshake is complete (draft-ietf-quic-multipath §2: "the multipath extension is
+   * used only after the handshake is complete").
+   */
+  get multipath(): MultipathNegotiation | null {
+    return this.complete ? this.multipathOutcome : null;
   }
 
   /** TLS completed: the peer is authenticated. A server's handshake is then confirmed too (RFC 9001 §4.1.2). */
@@ -336,5 +349,6 @@ function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid:
   p.initialSourceConnectionId = scid;
   p.maxDatagramFrameSize = c.maxDatagramFrameSize;
   p.disableActiveMigration = c.disableActiveMigration;
+  if (c.multipath) p.initialMaxPathId = ADVERTISED_MAX_PATH_ID;
   return p;
 }

@@ -10,6 +10,7 @@ import type { Handshake } from './handshake.js';
 import type { IdleTimer } from './idle.js';
 import type { ConnectionKeys } from './keys.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { MultipathState } from './multipath.js';
 import type { PathSet } from './paths.js';
 import type { Trace } from './qlog.js';
 import type { PacketRecord } from './sent-packet.js';
@@ -37,6 +38,7 @@ export interface ConnectionParts {
   readonly localCids: LocalCids;
   readonly remoteCids: RemoteCids;
   readonly paths: PathSet;
+  readonly multipath: MultipathState;
   readonly idle: IdleTimer;
   readonly trace: Trace;
 }

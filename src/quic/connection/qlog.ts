@@ -86,6 +86,18 @@ export type QlogFrame =
     }
   | { readonly frame_type: 'handshake_done' }
   | { readonly frame_type: 'datagram'; readonly length: number }
+  // draft-ietf-quic-multipath §4 (qlog names: the frame's name in lower case, fields in snake case).
+  | { readonly frame_type: 'path_ack'; readonly path_id: number; readonly ack_delay: number; readonly acked_ranges: Array<[number, number]>; readonly ect0?: number; readonly ect1?: number; readonly ce?: number }
+  | { readonly frame_type: 'path_abandon'; readonly path_id: number; readonly error_code: QlogCode }
+  | { readonly frame_type: 'path_status_backup' | 'path_status_available'; readonly path_id: number; readonly path_status_sequence_number: number }
+  | { readonly frame_type: 'path_new_connection_id'; readonly path_id: number; readonly sequence_number: number; readonly retire_prior_to: number; readonly connection_id: string; readonly stateless_reset_token: string }
+  | { readonly frame_type: 'path_retire_connection_id'; readonly path_id: number; readonly sequence_number: number }
+  | { readonly frame_type: 'max_path_id' | 'paths_blocked'; readonly maximum_path_id: number }
+  | { readonly frame_type: 'path_cids_blocked'; readonly path_id: number; readonly next_sequence_number: number }
+  // n0 NAT traversal.
+  | { readonly frame_type: 'add_address'; readonly sequence_number: number; readonly address: string }
+  | { readonly frame_type: 'reach_out'; readonly round: number; readonly address: string }
+  | { readonly frame_type: 'remove_address'; readonly sequence_number: number }
   /** A frame that did not decode (received packets only; the rest of the packet is not listed). */
   | { readonly frame_type: 'unknown'; readonly raw_frame_type?: number };
 
@@ -148,6 +160,10 @@ export interface QlogParameters {
   readonly initial_max_streams_bidi: number;
   readonly initial_max_streams_uni: number;
   readonly max_datagram_frame_size: number;
+  /** draft-ietf-quic-multipath §2, when sent. */
+  readonly initial_max_path_id?: number;
+  /** iroh's n0 NAT traversal parameter (addresses kept), when sent. */
+  readonly n0_nat_traversal?: number;
   readonly preferred_address?: { readonly ip_v4: string; readonly port_v4: number; readonly ip_v6: string; readonly port_v6: number; readonly connection_id: string };
 }
 
@@ -534,6 +550,8 @@ export function qlogParameters(owner: 'local' | 'remote', p: TransportParameters
     initial_max_streams_bidi: p.initialMaxStreamsBidi,
     initial_max_streams_uni: p.initialMaxStreamsUni,
     max_datagram_frame_size: p.maxDatagramFrameSize,
+    ...(p.initialMaxPathId !== null ? { initial_max_path_id: p.initialMaxPathId } : {}),
+    ...(p.n0NatTraversal !== null ? { n0_nat_traversal: p.n0NatTraversal } : {}),
     ...(p.preferredAddress
       ? {
           preferred_address: {
@@ -607,5 +625,42 @@ export function qlogFrame(f: Frame, ackDelayExponent: number): QlogFrame {
       return { frame_type: 'handshake_done' };
     case 'datagram':
       return { frame_type: 'datagram', length: f.data.length };
+    case 'pathAck': {
+      const ranges: Array<[number, number]> = [];
+      for (let i = 0; i + 1 < f.ranges.length; i += 2) ranges.push([f.ranges[i + 1]!, f.ranges[i]!]);
+      const base = { frame_type: 'path_ack' as const, path_id: f.pathId, ack_delay: (f.ackDelay * 2 ** ackDelayExponent) / 1000, acked_ranges: ranges };
+      return f.ecn ? { ...base, ect0: f.ecn.ect0, ect1: f.ecn.ect1, ce: f.ecn.ce } : base;
+    }
+    case 'pathAbandon':
+      return { frame_type: 'path_abandon', path_id: f.pathId, error_code: code(f.errorCode) };
+    case 'pathStatus':
+      return { frame_type: f.status === 'backup' ? 'path_status_backup' : 'path_status_available', path_id: f.pathId, path_status_sequence_number: f.sequence };
+    case 'pathNewConnectionId':
+      return {
+        frame_type: 'path_new_connection_id', path_id: f.pathId, sequence_number: f.sequence, retire_prior_to: f.retirePriorTo,
+        connection_id: toHex(f.connectionId), stateless_reset_token: toHex(f.resetToken),
+      };
+    case 'pathRetireConnectionId':
+      return { frame_type: 'path_retire_connection_id', path_id: f.pathId, sequence_number: f.sequence };
+    case 'maxPathId':
+      return { frame_type: 'max_path_id', maximum_path_id: f.maximum };
+    case 'pathsBlocked':
+      return { frame_type: 'paths_blocked', maximum_path_id: f.maximum };
+    case 'pathCidsBlocked':
+      return { frame_type: 'path_cids_blocked', path_id: f.pathId, next_sequence_number: f.nextSequence };
+    case 'addAddress':
+      return { frame_type: 'add_address', sequence_number: f.sequence, address: ipPort(f.ip, f.port) };
+    case 'reachOut':
+      return { frame_type: 'reach_out', round: f.round, address: ipPort(f.ip, f.port) };
+    case 'removeAddress':
+      return { frame_type: 'remove_address', sequence_number: f.sequence };
   }
+}
+
+/** `a.b.c.d:port` or `[hex:...]:port` (IPv6 groups in hex, uncompressed). */
+function ipPort(ip: Uint8Array, port: number): string {
+  if (ip.length === 4) return `${ip.join('.')}:${port}`;
+  const groups: string[] = [];
+  for (let i = 0; i + 1 < ip.length; i += 2) groups.push(((ip[i]! << 8) | ip[i + 1]!).toString(16));
+  return `[${groups.join(':')}]:${port}`;
 }

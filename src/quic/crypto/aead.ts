@@ -28,17 +28,18 @@ export interface PacketKey {
    * including the unprotected packet number); the plaintext `buf[payloadStart, payloadEnd)` is
    * replaced by the ciphertext and the tag is written at `payloadEnd`. Returns the end of the
    * packet (`payloadEnd + tagLen`). Throws RangeError if the tag does not fit in `buf` (a builder
-   * bug, never a peer's doing).
+   * bug, never a peer's doing). `pathId` is the multipath path id of the packet (0 without
+   * multipath, where the nonce is RFC 9001's).
    */
-  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number): number;
+  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number, pathId?: number): number;
 
   /**
    * Opens packet `pn` in place: the AAD is `buf[headerStart, payloadStart)`, the ciphertext and tag
    * are `buf[payloadStart, packetEnd)`. Returns a view of the plaintext (which has replaced the
    * ciphertext in `buf`) or `null` when authentication fails: a failed open is not an error, the
-   * packet is dropped (RFC 9001 §5.3). On failure `buf` is left as it was.
+   * packet is dropped (RFC 9001 §5.3). On failure `buf` is left as it was. `pathId` as `seal`'s.
    */
-  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number): Uint8Array | null;
+  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number, pathId?: number): Uint8Array | null;
 }
 
 /** AEAD tag length of every QUIC v1 cipher suite. */
@@ -73,12 +74,12 @@ export class AeadPacketKey implements PacketKey {
     this.nonce = both.subarray(iv.length);
   }
 
-  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number): number {
+  seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number, pathId = 0): number {
     const packetEnd = payloadEnd + AEAD_TAG_LENGTH;
     if (packetEnd > buf.length || headerStart > payloadStart || payloadStart > payloadEnd) {
       throw new RangeError(`seal: bad regions [${headerStart}, ${payloadStart}, ${payloadEnd}) in a ${buf.length}-byte buffer`);
     }
-    const nonce = this.makeNonce(pn);
+    const nonce = this.makeNonce(pn, pathId);
     const aad = buf.subarray(headerStart, payloadStart);
     const plaintext = buf.subarray(payloadStart, payloadEnd);
     const cipher = (this.aead === 'chacha20-poly1305'
@@ -95,10 +96,10 @@ export class AeadPacketKey implements PacketKey {
     return packetEnd;
   }
 
-  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number): Uint8Array | null {
+  open(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, packetEnd: number, pathId = 0): Uint8Array | null {
     const ctEnd = packetEnd - AEAD_TAG_LENGTH;
     if (ctEnd < payloadStart || headerStart > payloadStart || packetEnd > buf.length) return null;
-    const nonce = this.makeNonce(pn);
+    const nonce = this.makeNonce(pn, pathId);
     const decipher = (this.aead === 'chacha20-poly1305'
       ? createDecipheriv(this.aead, this.key, nonce, CHACHA_OPTIONS)
       : createDecipheriv(this.aead, this.key, nonce)) as DecipherGCM;
@@ -119,8 +120,13 @@ export class AeadPacketKey implements PacketKey {
    * RFC 9001 §5.3: "The 62 bits of the reconstructed QUIC packet number in network byte order are
    * left-padded with zeros to the size of the IV. The exclusive OR of the padded packet number and
    * the IV forms the AEAD nonce."
+   *
+   * With multipath (draft-ietf-quic-multipath, "Packet Protection"; rustls' `Nonce::for_path`, which
+   * noq uses) the 32-bit path id goes in the four bytes before the 64-bit packet number: the nonce is
+   * IV XOR (0... ‖ path id ‖ packet number). Path 0 leaves those bytes alone, so its nonce is RFC
+   * 9001's.
    */
-  private makeNonce(pn: number): Uint8Array {
+  private makeNonce(pn: number, pathId: number): Uint8Array {
     const n = this.nonce;
     n.set(this.iv);
     const len = n.length;
@@ -134,6 +140,12 @@ export class AeadPacketKey implements PacketKey {
     n[len - 6]! ^= (hi >>> 8) & 0xff;
     n[len - 7]! ^= (hi >>> 16) & 0xff;
     n[len - 8]! ^= hi >>> 24;
+    if (pathId !== 0) {
+      n[len - 9]! ^= pathId & 0xff;
+      n[len - 10]! ^= (pathId >>> 8) & 0xff;
+      n[len - 11]! ^= (pathId >>> 16) & 0xff;
+      n[len - 12]! ^= (pathId >>> 24) & 0xff;
+    }
     return n;
   }
 }

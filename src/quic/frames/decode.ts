@@ -7,10 +7,10 @@ import {
   frameEncodingError,
   protocolViolation,
 } from '../errors.js';
-import type { AckFrame, EcnCounts, Frame } from './frame.js';
+import type { EcnCounts, Frame } from './frame.js';
 import {
-  FRAME_TYPES,
   FrameType,
+  frameTypeInfo,
   STREAM_FIN_BIT,
   STREAM_LEN_BIT,
   STREAM_OFF_BIT,
@@ -96,7 +96,7 @@ export class FrameIterator {
     const type = readFrameType(r);
     checkAllowed(type, this.context);
     const f = decodeFrameBody(r, type);
-    const info = FRAME_TYPES[type]!;
+    const info = frameTypeInfo(type)!;
     this.frameType = type;
     this.count++;
     if (info.ackEliciting) this.ackEliciting = true;
@@ -140,7 +140,7 @@ function readFrameType(r: Reader): number {
       throw protocolViolation(`frame type 0x${type.toString(16)} not in its shortest encoding`, type);
     }
   }
-  if (type >= FRAME_TYPES.length || FRAME_TYPES[type] === undefined) {
+  if (frameTypeInfo(type) === undefined) {
     throw frameEncodingError(`unknown frame type 0x${type.toString(16)}`, type);
   }
   return type;
@@ -148,7 +148,7 @@ function readFrameType(r: Reader): number {
 
 /** RFC 9000 §12.4: a frame in a packet type not permitted for it is a PROTOCOL_VIOLATION. */
 function checkAllowed(type: number, context: FrameContext): void {
-  const info = FRAME_TYPES[type]!;
+  const info = frameTypeInfo(type)!;
   if ((info.allowed & (1 << context)) === 0) {
     throw protocolViolation(`${info.name} frame not allowed in a ${frameContextName(context)} packet`, type);
   }
@@ -184,8 +184,12 @@ function decodeBody(r: Reader, type: number): Frame {
     case FrameType.PING:
       return PING;
     case FrameType.ACK:
-    case FrameType.ACK_ECN:
-      return decodeAck(r, type);
+    case FrameType.ACK_ECN: {
+      const largest = r.varint();
+      const ackDelay = r.varint();
+      const ranges = readAckRanges(r, type, largest);
+      return { kind: 'ack', largest, ackDelay, ranges, ecn: type === FrameType.ACK_ECN ? readEcn(r) : null };
+    }
     case FrameType.RESET_STREAM: {
       const streamId = r.varint();
       const errorCode = r.varintExact();
@@ -262,9 +266,70 @@ function decodeBody(r: Reader, type: number): Frame {
       return { kind: 'datagram', data: r.rest() };
     case FrameType.DATAGRAM_LEN:
       return { kind: 'datagram', data: r.bytes(r.varint()) };
+    case FrameType.PATH_ACK:
+    case FrameType.PATH_ACK_ECN: {
+      // draft-ietf-quic-multipath §4.1: Path Identifier, then the fields of an ACK frame.
+      const pathId = readPathId(r, type);
+      const largest = r.varint();
+      const ackDelay = r.varint();
+      const ranges = readAckRanges(r, type, largest);
+      const ecn = type === FrameType.PATH_ACK_ECN ? readEcn(r) : null;
+      return { kind: 'pathAck', pathId, largest, ackDelay, ranges, ecn };
+    }
     default:
-      // 0x08..0x0f: the only family left in the table.
-      return decodeStream(r, type);
+      if (type >= 0x08 && type <= 0x0f) return decodeStream(r, type);
+      return decodeExtension(r, type);
+  }
+}
+
+/** The frames of more than one byte of type: multipath (draft §4) and n0 NAT traversal. */
+function decodeExtension(r: Reader, type: number): Frame {
+  switch (type) {
+    case FrameType.PATH_ABANDON: {
+      const pathId = readPathId(r, type);
+      return { kind: 'pathAbandon', pathId, errorCode: r.varintExact() };
+    }
+    case FrameType.PATH_STATUS_BACKUP:
+    case FrameType.PATH_STATUS_AVAILABLE: {
+      const pathId = readPathId(r, type);
+      const status = type === FrameType.PATH_STATUS_BACKUP ? 'backup' : 'available';
+      return { kind: 'pathStatus', pathId, status, sequence: r.varint() };
+    }
+    case FrameType.PATH_NEW_CONNECTION_ID: {
+      const pathId = readPathId(r, type);
+      const f = readNewConnectionId(r, type);
+      return { kind: 'pathNewConnectionId', pathId, ...f };
+    }
+    case FrameType.PATH_RETIRE_CONNECTION_ID: {
+      const pathId = readPathId(r, type);
+      return { kind: 'pathRetireConnectionId', pathId, sequence: r.varint() };
+    }
+    case FrameType.MAX_PATH_ID:
+      return { kind: 'maxPathId', maximum: readPathId(r, type) };
+    case FrameType.PATHS_BLOCKED:
+      return { kind: 'pathsBlocked', maximum: readPathId(r, type) };
+    case FrameType.PATH_CIDS_BLOCKED: {
+      const pathId = readPathId(r, type);
+      return { kind: 'pathCidsBlocked', pathId, nextSequence: r.varint() };
+    }
+    case FrameType.ADD_ADDRESS_IPV4:
+    case FrameType.ADD_ADDRESS_IPV6: {
+      // n0 NAT traversal: sequence varint, the IP address (4 or 16 bytes), a u16 port.
+      const sequence = r.varint();
+      const ip = r.bytes(type === FrameType.ADD_ADDRESS_IPV6 ? 16 : 4);
+      return { kind: 'addAddress', sequence, ip, port: r.u16() };
+    }
+    case FrameType.REACH_OUT_IPV4:
+    case FrameType.REACH_OUT_IPV6: {
+      const round = r.varint();
+      const ip = r.bytes(type === FrameType.REACH_OUT_IPV6 ? 16 : 4);
+      return { kind: 'reachOut', round, ip, port: r.u16() };
+    }
+    case FrameType.REMOVE_ADDRESS:
+      return { kind: 'removeAddress', sequence: r.varint() };
+    default:
+      // readFrameType let through only types of the table, and every one has a case above.
+      throw new Error(`no decoder for frame type 0x${type.toString(16)}`);
   }
 }
 
@@ -290,16 +355,14 @@ function decodeStream(r: Reader, type: number): Frame {
 }
 
 /**
- * RFC 9000 §19.3: converts Largest Acknowledged, First ACK Range and the (Gap, ACK Range Length)
- * pairs into absolute packet numbers. §19.3.1: "If any computed packet number is negative, an
- * endpoint MUST generate a connection error of type FRAME_ENCODING_ERROR."
+ * RFC 9000 §19.3: converts the ACK Range Count, First ACK Range and the (Gap, ACK Range Length)
+ * pairs into absolute packet numbers below `largest`. §19.3.1: "If any computed packet number is
+ * negative, an endpoint MUST generate a connection error of type FRAME_ENCODING_ERROR."
  *
  * Packet numbers above 2^53-1 saturate; the connection rejects an ACK of a packet number it never
  * sent (RFC 9000 §13.1), which covers them.
  */
-function decodeAck(r: Reader, type: number): AckFrame {
-  const largest = r.varint();
-  const ackDelay = r.varint();
+function readAckRanges(r: Reader, type: number, largest: number): number[] {
   const count = r.varint();
   const first = r.varint();
   if (first > largest) throw frameEncodingError('ACK first range below packet number 0', type);
@@ -315,18 +378,40 @@ function decodeAck(r: Reader, type: number): AckFrame {
     smallest = hi - len;
     ranges.push(hi, smallest);
   }
-  let ecn: EcnCounts | null = null;
-  if (type === FrameType.ACK_ECN) {
-    const ect0 = r.varint();
-    const ect1 = r.varint();
-    const ce = r.varint();
-    ecn = { ect0, ect1, ce };
-  }
-  return { kind: 'ack', largest, ackDelay, ranges, ecn };
+  return ranges;
 }
+
+/** RFC 9000 §19.3.2: the three ECN counts of ACK_ECN (and PATH_ACK_ECN). */
+function readEcn(r: Reader): EcnCounts {
+  const ect0 = r.varint();
+  const ect1 = r.varint();
+  const ce = r.varint();
+  return { ect0, ect1, ce };
+}
+
+/**
+ * A Path Identifier (draft-ietf-quic-multipath §2: "a path identifier is an integer between 0 and
+ * 2^32-1"), carried in a varint. A larger value cannot name a path: FRAME_ENCODING_ERROR, as noq
+ * treats it.
+ */
+function readPathId(r: Reader, type: number): number {
+  const id = r.varint();
+  if (id > MAX_PATH_ID) throw frameEncodingError(`path id ${id} > 2^32-1`, type);
+  return id;
+}
+
+const MAX_PATH_ID = 0xffffffff;
 
 /** RFC 9000 §19.15. */
 function decodeNewConnectionId(r: Reader, type: number): Frame {
+  return { kind: 'newConnectionId', ...readNewConnectionId(r, type) };
+}
+
+/** The fields of NEW_CONNECTION_ID (RFC 9000 §19.15), shared with PATH_NEW_CONNECTION_ID. */
+function readNewConnectionId(
+  r: Reader,
+  type: number,
+): { sequence: number; retirePriorTo: number; connectionId: Uint8Array; resetToken: Uint8Array } {
   const seqPos = r.pos;
   const sequence = r.varint();
   const retirePos = r.pos;
@@ -339,16 +424,16 @@ function decodeNewConnectionId(r: Reader, type: number): Frame {
     retirePriorTo === VARINT_SATURATED
       ? new Reader(r.buf, retirePos, r.end).varintBig() > new Reader(r.buf, seqPos, r.end).varintBig()
       : retirePriorTo > sequence;
-  if (greater) throw frameEncodingError('NEW_CONNECTION_ID retire_prior_to > sequence', type);
+  if (greater) throw frameEncodingError(`${frameTypeInfo(type)!.name} retire_prior_to > sequence`, type);
   const cidLength = r.u8();
   // "Values less than 1 and greater than 20 are invalid and MUST be treated as a connection
   // error of type FRAME_ENCODING_ERROR."
   if (cidLength < 1 || cidLength > 20) {
-    throw frameEncodingError(`NEW_CONNECTION_ID connection id length ${cidLength}`, type);
+    throw frameEncodingError(`${frameTypeInfo(type)!.name} connection id length ${cidLength}`, type);
   }
   const connectionId = r.bytes(cidLength);
   const resetToken = r.bytes(16);
-  return { kind: 'newConnectionId', sequence, retirePriorTo, connectionId, resetToken };
+  return { sequence, retirePriorTo, connectionId, resetToken };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { EcnCounts, Frame } from './frame.js';
 import { FrameType, STREAM_FIN_BIT, STREAM_LEN_BIT, STREAM_OFF_BIT } from './types.js';
 
 /**
- * Frame encoding (RFC 9000 §19, RFC 9221 §4), each writer paired with an exact size function
+ * Frame encoding (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-multipath §4, n0 NAT traversal), each writer paired with an exact size function
  * (STYLE.md rule 4): `sizeFrame(f)` is exactly the number of bytes `writeFrame(w, f)` writes.
  *
  * The generic `writeFrame` always writes STREAM and DATAGRAM frames with a Length field, so they
@@ -113,7 +113,81 @@ export function writeFrame(w: Writer, f: Frame): void {
       writeDatagramFrameHeader(w, f.data.length, true);
       w.bytesOf(f.data);
       return;
+    case 'pathAck':
+      writePathAckFrame(w, f.pathId, f.ranges, f.ackDelay, f.ecn);
+      return;
+    default:
+      writeExtensionFrame(w, f);
   }
+}
+
+/** The frames of more than one byte of type (multipath, n0 NAT traversal). */
+function writeExtensionFrame(w: Writer, f: ExtensionFrame): void {
+  if ('pathId' in f) checkPathId(f.pathId);
+  w.varint(frameTypeOf(f));
+  switch (f.kind) {
+    case 'pathAbandon':
+      w.varint(f.pathId);
+      w.varintExact(f.errorCode);
+      return;
+    case 'pathStatus':
+      w.varint(f.pathId);
+      w.varint(f.sequence);
+      return;
+    case 'pathNewConnectionId':
+      w.varint(f.pathId);
+      w.varint(f.sequence);
+      w.varint(f.retirePriorTo);
+      w.u8(f.connectionId.length);
+      w.bytesOf(f.connectionId);
+      w.bytesOf(f.resetToken);
+      return;
+    case 'pathRetireConnectionId':
+      w.varint(f.pathId);
+      w.varint(f.sequence);
+      return;
+    case 'maxPathId':
+    case 'pathsBlocked':
+      checkPathId(f.maximum);
+      w.varint(f.maximum);
+      return;
+    case 'pathCidsBlocked':
+      w.varint(f.pathId);
+      w.varint(f.nextSequence);
+      return;
+    case 'addAddress':
+    case 'reachOut':
+      checkIp(f.ip);
+      w.varint(f.kind === 'addAddress' ? f.sequence : f.round);
+      w.bytesOf(f.ip);
+      w.u16(f.port);
+      return;
+    case 'removeAddress':
+      w.varint(f.sequence);
+      return;
+  }
+}
+
+/** The frames `writeExtensionFrame` writes. */
+type ExtensionFrame = Extract<Frame, { kind: ExtensionKind }>;
+type ExtensionKind =
+  | 'pathAbandon'
+  | 'pathStatus'
+  | 'pathNewConnectionId'
+  | 'pathRetireConnectionId'
+  | 'maxPathId'
+  | 'pathsBlocked'
+  | 'pathCidsBlocked'
+  | 'addAddress'
+  | 'reachOut'
+  | 'removeAddress';
+
+function checkPathId(pathId: number): void {
+  if (!(pathId >= 0 && pathId <= 0xffffffff)) throw new RangeError(`path id ${pathId} is not a 32-bit value`);
+}
+
+function checkIp(ip: Uint8Array): void {
+  if (ip.length !== 4 && ip.length !== 16) throw new RangeError(`an IP address is 4 or 16 bytes, not ${ip.length}`);
 }
 
 /** Exact number of bytes `writeFrame(w, f)` writes. */
@@ -161,6 +235,34 @@ export function sizeFrame(f: Frame): number {
       );
     case 'datagram':
       return sizeDatagramFrameHeader(f.data.length, true) + f.data.length;
+    case 'pathAck':
+      return sizePathAckFrame(f.pathId, f.ranges, f.ackDelay, f.ecn);
+    default:
+      return sizeVarint(frameTypeOf(f)) + sizeExtensionBody(f);
+  }
+}
+
+function sizeExtensionBody(f: ExtensionFrame): number {
+  switch (f.kind) {
+    case 'pathAbandon':
+      return sizeVarint(f.pathId) + sizeVarintExact(f.errorCode);
+    case 'pathStatus':
+      return sizeVarint(f.pathId) + sizeVarint(f.sequence);
+    case 'pathNewConnectionId':
+      return sizeVarint(f.pathId) + sizeVarint(f.sequence) + sizeVarint(f.retirePriorTo) + 1 + f.connectionId.length + f.resetToken.length;
+    case 'pathRetireConnectionId':
+      return sizeVarint(f.pathId) + sizeVarint(f.sequence);
+    case 'maxPathId':
+    case 'pathsBlocked':
+      return sizeVarint(f.maximum);
+    case 'pathCidsBlocked':
+      return sizeVarint(f.pathId) + sizeVarint(f.nextSequence);
+    case 'addAddress':
+      return sizeVarint(f.sequence) + f.ip.length + 2;
+    case 'reachOut':
+      return sizeVarint(f.round) + f.ip.length + 2;
+    case 'removeAddress':
+      return sizeVarint(f.sequence);
   }
 }
 
@@ -209,6 +311,28 @@ export function frameTypeOf(f: Frame): number {
       return FrameType.HANDSHAKE_DONE;
     case 'datagram':
       return FrameType.DATAGRAM_LEN;
+    case 'pathAck':
+      return f.ecn === null ? FrameType.PATH_ACK : FrameType.PATH_ACK_ECN;
+    case 'pathAbandon':
+      return FrameType.PATH_ABANDON;
+    case 'pathStatus':
+      return f.status === 'backup' ? FrameType.PATH_STATUS_BACKUP : FrameType.PATH_STATUS_AVAILABLE;
+    case 'pathNewConnectionId':
+      return FrameType.PATH_NEW_CONNECTION_ID;
+    case 'pathRetireConnectionId':
+      return FrameType.PATH_RETIRE_CONNECTION_ID;
+    case 'maxPathId':
+      return FrameType.MAX_PATH_ID;
+    case 'pathsBlocked':
+      return FrameType.PATHS_BLOCKED;
+    case 'pathCidsBlocked':
+      return FrameType.PATH_CIDS_BLOCKED;
+    case 'addAddress':
+      return f.ip.length === 16 ? FrameType.ADD_ADDRESS_IPV6 : FrameType.ADD_ADDRESS_IPV4;
+    case 'reachOut':
+      return f.ip.length === 16 ? FrameType.REACH_OUT_IPV6 : FrameType.REACH_OUT_IPV4;
+    case 'removeAddress':
+      return FrameType.REMOVE_ADDRESS;
   }
 }
 
@@ -316,6 +440,22 @@ export function sizeAckFrame(
   ecn: EcnCounts | null,
   maxRanges = Infinity,
 ): number {
+  return sizeAckBody(ranges, ackDelay, ecn, maxRanges);
+}
+
+/** Exact size of the PATH_ACK frame `writePathAckFrame` writes with the same arguments. */
+export function sizePathAckFrame(
+  pathId: number,
+  ranges: ArrayLike<number>,
+  ackDelay: number,
+  ecn: EcnCounts | null,
+  maxRanges = Infinity,
+): number {
+  return sizeVarint(pathId) + sizeAckBody(ranges, ackDelay, ecn, maxRanges);
+}
+
+/** The type byte and the fields of an ACK frame (PATH_ACK's type is one byte too). */
+function sizeAckBody(ranges: ArrayLike<number>, ackDelay: number, ecn: EcnCounts | null, maxRanges: number): number {
   const n = rangesToWrite(ranges, maxRanges);
   const largest = ranges[0]!;
   let size =
@@ -340,11 +480,34 @@ export function writeAckFrame(
   ecn: EcnCounts | null,
   maxRanges = Infinity,
 ): void {
+  w.u8(ecn === null ? FrameType.ACK : FrameType.ACK_ECN);
+  writeAckBody(w, ranges, ackDelay, ecn, maxRanges);
+}
+
+/**
+ * Writes a PATH_ACK (or, with `ecn`, PATH_ACK_ECN) frame (draft-ietf-quic-multipath §4.1): an
+ * ACK frame of path `pathId`'s packet number space, the arguments as `writeAckFrame`'s.
+ */
+export function writePathAckFrame(
+  w: Writer,
+  pathId: number,
+  ranges: ArrayLike<number>,
+  ackDelay: number,
+  ecn: EcnCounts | null,
+  maxRanges = Infinity,
+): void {
+  checkPathId(pathId);
+  w.u8(ecn === null ? FrameType.PATH_ACK : FrameType.PATH_ACK_ECN);
+  w.varint(pathId);
+  writeAckBody(w, ranges, ackDelay, ecn, maxRanges);
+}
+
+/** The fields of an ACK frame after its type. */
+function writeAckBody(w: Writer, ranges: ArrayLike<number>, ackDelay: number, ecn: EcnCounts | null, maxRanges: number): void {
   const n = rangesToWrite(ranges, maxRanges);
   const largest = ranges[0]!;
   const first = largest - ranges[1]!;
   if (!(first >= 0)) throw new RangeError(`ACK range [${ranges[1]}, ${largest}] is inverted`);
-  w.u8(ecn === null ? FrameType.ACK : FrameType.ACK_ECN);
   w.varint(largest);
   w.varint(ackDelay);
   w.varint(n - 1);

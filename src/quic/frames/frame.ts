@@ -1,6 +1,6 @@
 /**
- * The decoded shape of every QUIC frame (RFC 9000 §19, RFC 9221 §4), as a discriminated union on
- * `kind`.
+ * The decoded shape of every QUIC frame (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-multipath §4,
+ * iroh's n0 NAT traversal), as a discriminated union on `kind`.
  *
  * Conventions:
  * - A frame family whose wire type carries flag bits (ACK/ACK_ECN, the eight STREAM types,
@@ -12,8 +12,10 @@
  *   limit we grant, so it fails flow control or stream-limit checks as the true value would.
  *   Rules whose bounds lie above 2^53 (offset + length <= 2^62-1, stream counts <= 2^60) are
  *   checked exactly by the decoder before saturating.
- * - Error codes (RESET_STREAM, STOP_SENDING, CONNECTION_CLOSE) are `number | bigint` so codes up
- *   to 2^62-1 reach the application exactly.
+ * - Error codes (RESET_STREAM, STOP_SENDING, CONNECTION_CLOSE, PATH_ABANDON) are
+ *   `number | bigint` so codes up to 2^62-1 reach the application exactly.
+ * - Path ids (multipath) are at most 2^32-1 (draft-ietf-quic-multipath §2: a path id is a 32-bit
+ *   value carried in a varint); a larger one is FRAME_ENCODING_ERROR.
  * - BYTE FIELDS ARE VIEWS into the packet buffer (no copy). They are valid only while the datagram
  *   buffer lives: whoever keeps them past the processing of the packet (stream reassembly, tokens,
  *   connection ids, reason phrases) must copy them once.
@@ -40,7 +42,18 @@ export type Frame =
   | PathResponseFrame
   | ConnectionCloseFrame
   | HandshakeDoneFrame
-  | DatagramFrame;
+  | DatagramFrame
+  | PathAckFrame
+  | PathAbandonFrame
+  | PathStatusFrame
+  | PathNewConnectionIdFrame
+  | PathRetireConnectionIdFrame
+  | MaxPathIdFrame
+  | PathsBlockedFrame
+  | PathCidsBlockedFrame
+  | AddAddressFrame
+  | ReachOutFrame
+  | RemoveAddressFrame;
 
 export type FrameKind = Frame['kind'];
 
@@ -206,4 +219,108 @@ export interface HandshakeDoneFrame {
 export interface DatagramFrame {
   readonly kind: 'datagram';
   readonly data: Uint8Array;
+}
+
+/**
+ * draft-ietf-quic-multipath §4.1: PATH_ACK (0x3e) or, with `ecn`, PATH_ACK_ECN (0x3f): an ACK of
+ * the packet number space of path `pathId`. The other fields are those of `AckFrame`.
+ */
+export interface PathAckFrame {
+  readonly kind: 'pathAck';
+  readonly pathId: number;
+  readonly largest: number;
+  /** The raw Ack Delay field, scaled as ACK's (§19.3 of RFC 9000). */
+  readonly ackDelay: number;
+  /** Flat absolute ranges, largest first, as in `AckFrame`. */
+  readonly ranges: number[];
+  readonly ecn: EcnCounts | null;
+}
+
+/** draft-ietf-quic-multipath §4.2: the sender abandons path `pathId`, for `errorCode`. */
+export interface PathAbandonFrame {
+  readonly kind: 'pathAbandon';
+  readonly pathId: number;
+  readonly errorCode: number | bigint;
+}
+
+/**
+ * draft-ietf-quic-multipath §4.3: PATH_STATUS_BACKUP (0x3e76, `status` 'backup') or
+ * PATH_STATUS_AVAILABLE (0x3e77, 'available'): the sender's preference for path `pathId`; a
+ * higher `sequence` replaces a lower one.
+ */
+export interface PathStatusFrame {
+  readonly kind: 'pathStatus';
+  readonly pathId: number;
+  readonly status: 'backup' | 'available';
+  readonly sequence: number;
+}
+
+/**
+ * draft-ietf-quic-multipath §4.4: NEW_CONNECTION_ID for path `pathId`; the fields and their rules
+ * are those of RFC 9000 §19.15. `connectionId` and `resetToken` are views.
+ */
+export interface PathNewConnectionIdFrame {
+  readonly kind: 'pathNewConnectionId';
+  readonly pathId: number;
+  readonly sequence: number;
+  readonly retirePriorTo: number;
+  readonly connectionId: Uint8Array;
+  readonly resetToken: Uint8Array;
+}
+
+/** draft-ietf-quic-multipath §4.5: RETIRE_CONNECTION_ID for path `pathId`. */
+export interface PathRetireConnectionIdFrame {
+  readonly kind: 'pathRetireConnectionId';
+  readonly pathId: number;
+  readonly sequence: number;
+}
+
+/** draft-ietf-quic-multipath §4.6: the peer may open paths up to id `maximum`. */
+export interface MaxPathIdFrame {
+  readonly kind: 'maxPathId';
+  readonly maximum: number;
+}
+
+/** draft-ietf-quic-multipath §4.7: the sender would open a path but `maximum` stops it. */
+export interface PathsBlockedFrame {
+  readonly kind: 'pathsBlocked';
+  readonly maximum: number;
+}
+
+/**
+ * draft-ietf-quic-multipath §4.7: the sender has no connection id of ours for path `pathId`;
+ * `nextSequence` is the next sequence number it expects.
+ */
+export interface PathCidsBlockedFrame {
+  readonly kind: 'pathCidsBlocked';
+  readonly pathId: number;
+  readonly nextSequence: number;
+}
+
+/**
+ * n0 NAT traversal ADD_ADDRESS (0x3d7f90 IPv4, 0x3d7f91 IPv6): the server offers `ip`:`port` as a
+ * candidate, numbered `sequence`. `ip` is 4 or 16 bytes (the family is its length), a view.
+ */
+export interface AddAddressFrame {
+  readonly kind: 'addAddress';
+  readonly sequence: number;
+  readonly ip: Uint8Array;
+  readonly port: number;
+}
+
+/**
+ * n0 NAT traversal REACH_OUT (0x3d7f92 IPv4, 0x3d7f93 IPv6): the client probes from `ip`:`port`
+ * in round `round`; the server answers with probes to it. `ip` is 4 or 16 bytes, a view.
+ */
+export interface ReachOutFrame {
+  readonly kind: 'reachOut';
+  readonly round: number;
+  readonly ip: Uint8Array;
+  readonly port: number;
+}
+
+/** n0 NAT traversal REMOVE_ADDRESS (0x3d7f94): withdraws the ADD_ADDRESS numbered `sequence`. */
+export interface RemoveAddressFrame {
+  readonly kind: 'removeAddress';
+  readonly sequence: number;
 }

@@ -5,7 +5,10 @@
  * this table; nothing else encodes these rules.
  */
 
-/** Wire frame types, RFC 9000 §19 and RFC 9221 §4. Families with flag bits list their base. */
+/**
+ * Wire frame types: RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-multipath §4 (as noq, iroh 1.0,
+ * speaks it) and iroh's n0 NAT traversal. Families with flag bits list their base.
+ */
 export const FrameType = {
   PADDING: 0x00,
   PING: 0x01,
@@ -38,6 +41,36 @@ export const FrameType = {
   DATAGRAM: 0x30,
   /** RFC 9221 §4: DATAGRAM with a Length field. */
   DATAGRAM_LEN: 0x31,
+  /** draft-ietf-quic-multipath §4.1: PATH_ACK, an ACK of one path id's packet number space. */
+  PATH_ACK: 0x3e,
+  /** draft-ietf-quic-multipath §4.1: PATH_ACK with ECN counts. */
+  PATH_ACK_ECN: 0x3f,
+  /** draft-ietf-quic-multipath §4.2. */
+  PATH_ABANDON: 0x3e75,
+  /** draft-ietf-quic-multipath §4.3. */
+  PATH_STATUS_BACKUP: 0x3e76,
+  /** draft-ietf-quic-multipath §4.3. */
+  PATH_STATUS_AVAILABLE: 0x3e77,
+  /** draft-ietf-quic-multipath §4.4: NEW_CONNECTION_ID for one path id. */
+  PATH_NEW_CONNECTION_ID: 0x3e78,
+  /** draft-ietf-quic-multipath §4.5: RETIRE_CONNECTION_ID for one path id. */
+  PATH_RETIRE_CONNECTION_ID: 0x3e79,
+  /** draft-ietf-quic-multipath §4.6. */
+  MAX_PATH_ID: 0x3e7a,
+  /** draft-ietf-quic-multipath §4.7. */
+  PATHS_BLOCKED: 0x3e7b,
+  /** draft-ietf-quic-multipath §4.7. */
+  PATH_CIDS_BLOCKED: 0x3e7c,
+  /** n0 NAT traversal (iroh, noq's n0_nat_traversal): a server's candidate address, IPv4. */
+  ADD_ADDRESS_IPV4: 0x3d7f90,
+  /** n0 NAT traversal: a server's candidate address, IPv6. */
+  ADD_ADDRESS_IPV6: 0x3d7f91,
+  /** n0 NAT traversal: a client's address for one round of probes, IPv4. */
+  REACH_OUT_IPV4: 0x3d7f92,
+  /** n0 NAT traversal: a client's address for one round of probes, IPv6. */
+  REACH_OUT_IPV6: 0x3d7f93,
+  /** n0 NAT traversal: withdraws the ADD_ADDRESS of a sequence number. */
+  REMOVE_ADDRESS: 0x3d7f94,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -78,19 +111,47 @@ export interface FrameTypeInfo {
 }
 
 /**
- * The table, indexed by wire type (0x00..0x31; holes are unknown types).
+ * The table of one-byte wire types, indexed by type (0x00..0x3f; holes are unknown types). The
+ * longer extension types (multipath's 0x3e75.., n0 NAT traversal's 0x3d7f90..) are in
+ * `EXTENSION_FRAME_TYPES`; `frameTypeInfo` answers for both, `ALL_FRAME_TYPES` lists both.
  *
  * RFC 9000 §12.4 Table 3, "Pkts" column:
  *   PADDING, PING IH01; ACK, CRYPTO IH_1; NEW_TOKEN, PATH_RESPONSE, HANDSHAKE_DONE ___1;
  *   CONNECTION_CLOSE 0x1c ih01 and 0x1d __01 ("only a CONNECTION_CLOSE frame of type 0x1c can
  *   appear in Initial or Handshake packets"); every other RFC 9000 frame __01.
  * RFC 9221 §4: DATAGRAM frames are allowed in 0-RTT and 1-RTT packets only.
+ * draft-ietf-quic-multipath §4: "All frames defined in this document MUST only be sent in 1-RTT
+ * packets. If an endpoint receives a multipath-specific frame in a different packet type, it MUST
+ * close the connection with an error of type PROTOCOL_VIOLATION"; PATH_ACK, like ACK, elicits no
+ * ACK; PATH_NEW_CONNECTION_ID probes as NEW_CONNECTION_ID does (noq counts it so).
+ * n0 NAT traversal frames: 1-RTT only too (they follow multipath, which starts after the
+ * handshake), ack-eliciting, not probing.
  */
 export const FRAME_TYPES: ReadonlyArray<FrameTypeInfo | undefined> = buildTable();
 
+/** The frame types above 0x3f (multipath and n0 NAT traversal), by wire type. */
+export const EXTENSION_FRAME_TYPES: ReadonlyMap<number, FrameTypeInfo> = buildExtensionTable();
+
+/** Every known frame type, one-byte types first, each list ascending. */
+export const ALL_FRAME_TYPES: readonly FrameTypeInfo[] = [
+  ...FRAME_TYPES.filter((i): i is FrameTypeInfo => i !== undefined),
+  ...[...EXTENSION_FRAME_TYPES.values()].sort((a, b) => a.type - b.type),
+];
+
 /** Info for a wire type, or undefined when the type is unknown. */
 export function frameTypeInfo(type: number): FrameTypeInfo | undefined {
-  return type >= 0 && type < FRAME_TYPES.length ? FRAME_TYPES[type] : undefined;
+  if (type >= 0 && type < FRAME_TYPES.length) return FRAME_TYPES[type];
+  return EXTENSION_FRAME_TYPES.get(type);
+}
+
+/** True for the frames only a connection that negotiated multipath may receive (draft §4). */
+export function isMultipathFrame(type: number): boolean {
+  return type === FrameType.PATH_ACK || type === FrameType.PATH_ACK_ECN || (type >= FrameType.PATH_ABANDON && type <= FrameType.PATH_CIDS_BLOCKED);
+}
+
+/** True for the frames of n0 NAT traversal (ADD_ADDRESS, REACH_OUT, REMOVE_ADDRESS). */
+export function isNatTraversalFrame(type: number): boolean {
+  return type >= FrameType.ADD_ADDRESS_IPV4 && type <= FrameType.REMOVE_ADDRESS;
 }
 
 /** RFC name of a wire type (`UNKNOWN(0x..)` for types not in the table). */
@@ -122,7 +183,7 @@ export function frameContextName(context: FrameContext): string {
 const CONTEXT_NAMES = ['Initial', '0-RTT', 'Handshake', '1-RTT'] as const;
 
 function buildTable(): Array<FrameTypeInfo | undefined> {
-  const t: Array<FrameTypeInfo | undefined> = new Array<FrameTypeInfo | undefined>(0x32).fill(undefined);
+  const t: Array<FrameTypeInfo | undefined> = new Array<FrameTypeInfo | undefined>(0x40).fill(undefined);
   const add = (type: number, name: string, allowed: number, ackEliciting = true, probing = false): void => {
     t[type] = Object.freeze({ type, name, allowed, ackEliciting, probing });
   };
@@ -152,5 +213,28 @@ function buildTable(): Array<FrameTypeInfo | undefined> {
   add(FrameType.HANDSHAKE_DONE, 'HANDSHAKE_DONE', O);
   add(FrameType.DATAGRAM, 'DATAGRAM', Z | O);
   add(FrameType.DATAGRAM_LEN, 'DATAGRAM_LEN', Z | O);
+  add(FrameType.PATH_ACK, 'PATH_ACK', O, false);
+  add(FrameType.PATH_ACK_ECN, 'PATH_ACK_ECN', O, false);
+  return t;
+}
+
+function buildExtensionTable(): Map<number, FrameTypeInfo> {
+  const t = new Map<number, FrameTypeInfo>();
+  const add = (type: number, name: string, probing = false): void => {
+    t.set(type, Object.freeze({ type, name, allowed: O, ackEliciting: true, probing }));
+  };
+  add(FrameType.PATH_ABANDON, 'PATH_ABANDON');
+  add(FrameType.PATH_STATUS_BACKUP, 'PATH_STATUS_BACKUP');
+  add(FrameType.PATH_STATUS_AVAILABLE, 'PATH_STATUS_AVAILABLE');
+  add(FrameType.PATH_NEW_CONNECTION_ID, 'PATH_NEW_CONNECTION_ID', true);
+  add(FrameType.PATH_RETIRE_CONNECTION_ID, 'PATH_RETIRE_CONNECTION_ID');
+  add(FrameType.MAX_PATH_ID, 'MAX_PATH_ID');
+  add(FrameType.PATHS_BLOCKED, 'PATHS_BLOCKED');
+  add(FrameType.PATH_CIDS_BLOCKED, 'PATH_CIDS_BLOCKED');
+  add(FrameType.ADD_ADDRESS_IPV4, 'ADD_ADDRESS_IPV4');
+  add(FrameType.ADD_ADDRESS_IPV6, 'ADD_ADDRESS_IPV6');
+  add(FrameType.REACH_OUT_IPV4, 'REACH_OUT_IPV4');
+  add(FrameType.REACH_OUT_IPV6, 'REACH_OUT_IPV6');
+  add(FrameType.REMOVE_ADDRESS, 'REMOVE_ADDRESS');
   return t;
 }

@@ -64,8 +64,9 @@ export type KeySelector = (keyPhase: KeyPhase, pn: number) => PacketKey | null;
  * 4. Applies header protection (RFC 9001 §5.4.1).
  *
  * The writer must have room for the padding and the tag (`BufferOverflowError` otherwise).
+ * `pathId`: the multipath path id of a 1-RTT packet (it enters the AEAD nonce; 0 otherwise).
  */
-export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: DirectionalKeys): number {
+export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: DirectionalKeys, pathId = 0): number {
   const tagLen = keys.packet.tagLen;
   const payloadStart = marks.pnOffset + marks.pnLen;
   const minPayloadEnd = marks.pnOffset + HP_SAMPLE_OFFSET + HP_SAMPLE_LENGTH - tagLen;
@@ -74,7 +75,7 @@ export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: Dire
   const payloadEnd = w.pos;
   w.reserve(tagLen);
   if (marks.lengthWidth !== 0) writeVarintAt(w.buf, marks.lengthAt, w.pos - marks.pnOffset, marks.lengthWidth);
-  keys.packet.seal(pn, w.buf, marks.start, payloadStart, payloadEnd);
+  keys.packet.seal(pn, w.buf, marks.start, payloadStart, payloadEnd, pathId);
   protectHeader(w.buf, marks.start, marks.pnOffset, marks.pnLen, keys.header);
   return w.pos;
 }
@@ -97,8 +98,8 @@ export function removeHeaderProtection(buf: Uint8Array, h: ProtectedHeader, hp: 
 
 /**
  * Reconstructs the packet number (against `largestPn`, the largest packet number received in this
- * packet number space, -1 if none) and opens the payload in place with `key`. Returns null when
- * authentication fails.
+ * packet number space, -1 if none) and opens the payload in place with `key` (and, with multipath,
+ * the packet's `pathId`, which enters the nonce). Returns null when authentication fails.
  *
  * Throws `TransportError(PROTOCOL_VIOLATION)` when the packet authenticates but its reserved bits
  * are not 0 (RFC 9000 §17.2, §17.3.1: checked only after removing both protections, so an
@@ -110,11 +111,12 @@ export function openPayload(
   u: UnprotectedHeader,
   largestPn: number,
   key: PacketKey | KeySelector,
+  pathId = 0,
 ): OpenedPacket | null {
   const pn = decodePacketNumber(largestPn, u.truncatedPn, (u.pnLen * 8) as 8 | 16 | 24 | 32);
   const k = typeof key === 'function' ? key(u.keyPhase, pn) : key;
   if (k === null) return null;
-  const payload = k.open(pn, buf, h.start, h.pnOffset + u.pnLen, h.end);
+  const payload = k.open(pn, buf, h.start, h.pnOffset + u.pnLen, h.end, pathId);
   if (payload === null) return null;
   const reserved = u.firstByte & (h.kind === 'long' ? LONG_RESERVED_BITS : SHORT_RESERVED_BITS);
   if (reserved !== 0) throw new TransportError(TransportErrorCode.PROTOCOL_VIOLATION, 'reserved header bits set');

@@ -8,9 +8,16 @@
  *  2. an iroh node dials a quic-peer endpoint whose home relay is ours, given only its id and the
  *     relay URL: stream echo of the payload, a datagram round trip, close code 9.
  *
+ * With `--multipath` both quic-peer endpoints offer multipath (TransportConfig.multipath) and each
+ * direction reports whether it was negotiated with iroh (`multipath`) and, from our qlog, how
+ * many multipath frames of each type iroh sent us (`multipathFramesFromIroh`).
+ *
  *   prints: { url, toIroh: {...}, fromIroh: {...}, metrics, elapsedMs }
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RelayServer } from '../../../src/relay/server.js';
 import { encodeEndpointTicket } from '../../../src/session/addressing.js';
 import { Endpoint } from '../../../src/session/endpoint.js';
@@ -24,6 +31,31 @@ import { errorInfo, withTimeout } from '../peer.js';
 assertIsolated(); // before anything binds an iroh endpoint
 
 const alpn = 'quic-peer/relay-sessions';
+const multipath = process.argv.includes('--multipath');
+/** What the connection under a session negotiated (test code reaching into the internals). */
+const negotiated = (s: Session): unknown =>
+  (s as unknown as { state: { conn: { internals: { handshake: { multipath: unknown } } } } }).state.conn.internals.handshake.multipath;
+/** A qlog directory for an endpoint (multipath runs only: the proof of what iroh sent). */
+const qlogFor = (): { qlogDir: string } | Record<string, never> => (multipath ? { qlogDir: mkdtempSync(join(tmpdir(), 'qp-mp-qlog-')) } : {});
+/** The multipath frames (path_*, max_path_id, paths_blocked) received, by qlog frame type, over the directory's traces; removes it. */
+function multipathFramesReceived(q: { qlogDir?: string }): Record<string, number> | undefined {
+  if (!q.qlogDir) return undefined;
+  const counts: Record<string, number> = {};
+  for (const f of readdirSync(q.qlogDir)) {
+    for (const line of readFileSync(join(q.qlogDir, f), 'utf8').split('\x1e')) {
+      if (!line.includes('packet_received')) continue;
+      const e = JSON.parse(line) as { name: string; data?: { frames?: Array<{ frame_type: string }> } };
+      if (e.name !== 'transport:packet_received') continue;
+      for (const fr of e.data?.frames ?? []) {
+        if (/^(path_(ack|abandon|status|new_connection_id|retire_connection_id|cids_blocked)|max_path_id|paths_blocked)/.test(fr.frame_type)) {
+          counts[fr.frame_type] = (counts[fr.frame_type] ?? 0) + 1;
+        }
+      }
+    }
+  }
+  rmSync(q.qlogDir, { recursive: true, force: true });
+  return counts;
+}
 const t0 = performance.now();
 const payload = new Uint8Array(await readStdin());
 const relay = await RelayServer.listen({ bind: '127.0.0.1:0' });
@@ -34,7 +66,8 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
 // 1. quic-peer -> iroh, through the relay only.
 {
   const iroh = startIrohNode(['echo', '--alpn', alpn, '--bind', '127.0.0.1:0', '--relay', url, '--timeout-ms', '90000', '--max-bytes', String(payload.length + 1)], { readyTimeoutMs: 20_000 });
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+  const q = qlogFor();
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: { multipath }, ...q });
   try {
     const ready = (await iroh.ready) as unknown as { id: string; relay?: string };
     const ticket = encodeEndpointTicket({ id: EndpointId.parse(ready.id), addrs: [], relays: [url] });
@@ -45,12 +78,14 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
     await s.sendDatagram(new TextEncoder().encode('datagram via relay'));
     const dgBack = await withTimeout(dg, 5_000, 'datagram echo').catch((e: unknown) => errorInfo(e));
     const path = s.remoteAddress;
+    const mp = negotiated(s);
     s.close({ closeCode: 7, reason: 'done via relay' });
     await s.closed;
     const closed = await iroh.waitFor((e) => e.event === 'closed', 5_000).catch(() => null);
     result['toIroh'] = {
       ready,
       path,
+      multipath: mp,
       echoBytes: back.length,
       equal: sha(back) === sha(payload),
       datagram: dgBack instanceof Uint8Array ? new TextDecoder().decode(dgBack) : dgBack,
@@ -64,11 +99,13 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
     await iroh.stop().catch(() => undefined);
     iroh.child.kill('SIGKILL');
   }
+  if (multipath) (result['toIroh'] as Record<string, unknown>)['multipathFramesFromIroh'] = multipathFramesReceived(q);
 }
 
 // 2. iroh -> quic-peer, through the relay only.
 {
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url] });
+  const q = qlogFor();
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport: { multipath }, ...q });
   try {
     await ep.online({ timeoutMs: 10_000 });
     const served = (async () => {
@@ -76,6 +113,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
       if (!s) return { error: 'no session' };
       const path = s.remoteAddress;
       const remoteId = s.remoteId.toString();
+      const mp = negotiated(s);
       // Echo datagrams while the stream runs.
       void (async () => {
         for (let d = await s.recvDatagram(); d; d = await s.recvDatagram()) await s.sendDatagram(d).catch(() => undefined);
@@ -85,7 +123,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
       const got = await readAll(st.readable, payload.length + 1);
       await writeAll(st.writable, got);
       const closed = await s.closed;
-      return { path, remoteId, received: got.length, equal: sha(got) === sha(payload), closed };
+      return { path, remoteId, multipath: mp, received: got.length, equal: sha(got) === sha(payload), closed };
     })();
     const dial = await runIrohNode(
       ['dial', '--id', ep.id.toString(), '--relay', url, '--alpn', alpn, '--stdin', '--datagram', 'iroh datagram via relay', '--close-code', '9', '--close-reason', 'iroh done', '--timeout-ms', '60000', '--max-bytes', String(payload.length + 1)],
@@ -102,6 +140,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
   } finally {
     await ep.close();
   }
+  if (multipath) (result['fromIroh'] as Record<string, unknown>)['multipathFramesFromIroh'] = multipathFramesReceived(q);
 }
 
 result['metrics'] = relay.metrics;

@@ -5,6 +5,7 @@ import { testSeed } from '../../harness/seed.js';
 import { TransportErrorCode as E } from '../../../src/quic/errors.js';
 import { PacketSpace } from '../../../src/quic/packet/space.js';
 import { fromHex } from '../../../src/codec/bytes.js';
+import type { Frame } from '../../../src/quic/frames/frame.js';
 import { DEFAULT_STREAM_LIMITS } from '../../../src/quic/streams/stream-types.js';
 
 /** The default windows the flow-control cases overrun. */
@@ -189,6 +190,27 @@ const CASES: readonly Case[] = [
     from: 'client', code: 0x100 + 10,
     frames: () => frameBytes({ kind: 'crypto', offset: 0, data: fromHex('0f000004deadbeef') }),
   },
+  // draft-ietf-quic-multipath §2 / noq: multipath frames need multipath negotiated (neither side
+  // sent initial_max_path_id here), and n0 NAT traversal frames need its parameters.
+  ...([
+    { kind: 'pathAck', pathId: 0, largest: 0, ackDelay: 0, ranges: [0, 0], ecn: null },
+    { kind: 'pathAbandon', pathId: 1, errorCode: 0 },
+    { kind: 'pathStatus', pathId: 0, status: 'backup', sequence: 1 },
+    { kind: 'pathNewConnectionId', pathId: 1, sequence: 0, retirePriorTo: 0, connectionId: cid8(9), resetToken: token16(9) },
+    { kind: 'pathRetireConnectionId', pathId: 0, sequence: 0 },
+    { kind: 'maxPathId', maximum: 3 },
+    { kind: 'pathsBlocked', maximum: 0 },
+    { kind: 'pathCidsBlocked', pathId: 0, nextSequence: 1 },
+    { kind: 'addAddress', sequence: 0, ip: fromHex('7f000001'), port: 4433 },
+    { kind: 'reachOut', round: 1, ip: fromHex('7f000001'), port: 4433 },
+    { kind: 'removeAddress', sequence: 0 },
+  ] as const satisfies readonly Frame[]).flatMap((f): Case[] =>
+    (['client', 'server'] as const).map((from) => ({
+      name: `${f.kind} from the ${from} without multipath negotiated`,
+      from, code: E.PROTOCOL_VIOLATION,
+      frames: () => frameBytes(f),
+    })),
+  ),
 ];
 
 describe('connection: malformed frames close with the RFC error code (RFC 9000 §20)', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createCipheriv, type CipherGCM } from 'node:crypto';
 import { toHex } from '../../../src/codec/bytes.js';
 import { AeadPacketKey, NullPacketKey, derivePacketKey, type PacketKey } from '../../../src/quic/crypto/index.js';
 import { SeededRandom } from '../../../src/tls/random.js';
@@ -72,6 +73,39 @@ describe('AEAD packet keys (RFC 9001 §5.3)', () => {
       });
     });
   }
+
+  it('multipath: the nonce is IV XOR (path id as 32 bits ‖ packet number as 64 bits); path 0 is RFC 9001', () => {
+    // draft-ietf-quic-multipath "Packet Protection" (rustls' Nonce::for_path, which noq uses),
+    // checked against node:crypto with a nonce computed here independently, for every suite.
+    for (const suite of SUITES) {
+      const rnd = new SeededRandom(0x9a7 + suite.id);
+      const keyBytes = rnd.fill(new Uint8Array(suite.keyLen));
+      const iv = rnd.fill(new Uint8Array(suite.ivLen));
+      const key = new AeadPacketKey(suite, keyBytes, iv);
+      for (const [pathId, pn] of [[0, 5], [1, 0], [7, 2 ** 40 + 3], [0xffffffff, Number.MAX_SAFE_INTEGER], [0x01020304, 0x0a0b0c0d]] as const) {
+        const { buf, plain } = sample(rnd, 12, 40);
+        const aad = buf.slice(0, 12);
+        const end = key.seal(pn, buf, 0, 12, 52, pathId);
+        const mixed = (BigInt(pathId) << 64n) | BigInt(pn);
+        const nonce = iv.slice();
+        for (let i = 0; i < 12; i++) nonce[nonce.length - 1 - i]! ^= Number((mixed >> BigInt(8 * i)) & 0xffn);
+        const opts = suite.aead === 'chacha20-poly1305' ? { authTagLength: 16 } : undefined;
+        const c = createCipheriv(suite.aead, keyBytes, nonce, opts as never) as CipherGCM;
+        c.setAAD(aad);
+        const expect = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+        assert.equal(toHex(buf.subarray(12, end)), toHex(expect), `${suite.name} path ${pathId} pn ${pn}`);
+        // Another path id does not open it; its own does.
+        assert.equal(key.open(pn, buf.slice(), 0, 12, end, pathId ^ 1), null);
+        assert.equal(toHex(key.open(pn, buf, 0, 12, end, pathId)!), toHex(plain));
+      }
+      // Path 0 is the single-path nonce: with and without the argument, the same bytes.
+      const a = sample(new SeededRandom(1), 10, 30).buf;
+      const b = a.slice();
+      key.seal(99, a, 0, 10, 40);
+      key.seal(99, b, 0, 10, 40, 0);
+      assert.equal(toHex(a), toHex(b));
+    }
+  });
 
   it('rejects a key or IV of the wrong length', () => {
     const suite = CIPHER_SUITES.get(0x1301)!;

@@ -74,7 +74,23 @@ export const FRAME_KINDS: FrameKind[] = [
   'connectionClose',
   'handshakeDone',
   'datagram',
+  'pathAck',
+  'pathAbandon',
+  'pathStatus',
+  'pathNewConnectionId',
+  'pathRetireConnectionId',
+  'maxPathId',
+  'pathsBlocked',
+  'pathCidsBlocked',
+  'addAddress',
+  'reachOut',
+  'removeAddress',
 ];
+
+/** A path id (0..2^32-1), edges included. */
+export function randPathId(rng: SeededRandom): number {
+  return rng.int(4) === 0 ? [0, 63, 64, 16383, 16384, 0x3fffffff, 0x40000000, 0xffffffff][rng.int(8)]! : randVarint(rng, 0xffffffff);
+}
 
 /** A random valid frame of `kind` (as the decoder would return it). */
 export function randFrame(rng: SeededRandom, kind: FrameKind): Frame {
@@ -137,5 +153,32 @@ export function randFrame(rng: SeededRandom, kind: FrameKind): Frame {
     }
     case 'datagram':
       return { kind, data: data() };
+    case 'pathAck': {
+      const ack = randFrame(rng, 'ack');
+      if (ack.kind !== 'ack') throw new Error('unreachable');
+      return { kind, pathId: randPathId(rng), largest: ack.largest, ackDelay: ack.ackDelay, ranges: ack.ranges, ecn: ack.ecn };
+    }
+    case 'pathAbandon':
+      return { kind, pathId: randPathId(rng), errorCode: randErrorCode(rng) };
+    case 'pathStatus':
+      return { kind, pathId: randPathId(rng), status: rng.int(2) === 0 ? 'backup' : 'available', sequence: randVarint(rng) };
+    case 'pathNewConnectionId': {
+      const ncid = randFrame(rng, 'newConnectionId');
+      if (ncid.kind !== 'newConnectionId') throw new Error('unreachable');
+      return { ...ncid, kind, pathId: randPathId(rng) };
+    }
+    case 'pathRetireConnectionId':
+      return { kind, pathId: randPathId(rng), sequence: randVarint(rng) };
+    case 'maxPathId':
+    case 'pathsBlocked':
+      return { kind, maximum: randPathId(rng) };
+    case 'pathCidsBlocked':
+      return { kind, pathId: randPathId(rng), nextSequence: randVarint(rng) };
+    case 'addAddress':
+      return { kind, sequence: randVarint(rng), ip: randBytes(rng, rng.int(2) === 0 ? 4 : 16), port: rng.int(0x10000) };
+    case 'reachOut':
+      return { kind, round: randVarint(rng), ip: randBytes(rng, rng.int(2) === 0 ? 4 : 16), port: rng.int(0x10000) };
+    case 'removeAddress':
+      return { kind, sequence: randVarint(rng) };
   }
 }

@@ -25,6 +25,8 @@ const CONTEXTS = [FrameContext.Initial, FrameContext.ZeroRtt, FrameContext.Hands
 
 const code: fc.Arbitrary<number | bigint> = varintBig.map((v) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v));
 const cid = bytes(20, 1);
+/** A multipath path id: 0..2^32-1 (draft-ietf-quic-multipath §2). */
+const pathId: fc.Arbitrary<number> = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 63, 64, 16383, 16384, 0x3fffffff, 0x40000000, 0xffffffff));
 
 /** Valid ACK ranges: [largest, smallest, ...] descending, gaps of at least one packet (RFC 9000 §19.3.1). */
 const ackRanges: fc.Arbitrary<number[]> = fc
@@ -69,6 +71,24 @@ export const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   ),
   fc.constant<Frame>({ kind: 'handshakeDone' }),
   bytes(64).map((data): Frame => ({ kind: 'datagram', data })),
+  // draft-ietf-quic-multipath §4 and n0 NAT traversal.
+  fc.tuple(pathId, ackRanges, varintNum, fc.option(fc.tuple(varintNum, varintNum, varintNum), { nil: null })).map(
+    ([id, ranges, ackDelay, e]): Frame => ({ kind: 'pathAck', pathId: id, largest: ranges[0]!, ackDelay, ranges, ecn: e ? { ect0: e[0], ect1: e[1], ce: e[2] } : null }),
+  ),
+  fc.record({ pathId, errorCode: code }).map((r): Frame => ({ kind: 'pathAbandon', ...r })),
+  fc.record({ pathId, status: fc.constantFrom('backup' as const, 'available' as const), sequence: varintNum }).map((r): Frame => ({ kind: 'pathStatus', ...r })),
+  fc.tuple(pathId, varintNum, fc.nat(), cid, bytes(16, 16)).map(
+    ([id, sequence, k, connectionId, resetToken]): Frame => ({
+      kind: 'pathNewConnectionId', pathId: id, sequence, retirePriorTo: sequence === 0 ? 0 : k % (sequence + 1), connectionId, resetToken,
+    }),
+  ),
+  fc.record({ pathId, sequence: varintNum }).map((r): Frame => ({ kind: 'pathRetireConnectionId', ...r })),
+  pathId.map((maximum): Frame => ({ kind: 'maxPathId', maximum })),
+  pathId.map((maximum): Frame => ({ kind: 'pathsBlocked', maximum })),
+  fc.record({ pathId, nextSequence: varintNum }).map((r): Frame => ({ kind: 'pathCidsBlocked', ...r })),
+  fc.record({ sequence: varintNum, ip: fc.oneof(bytes(4, 4), bytes(16, 16)), port: fc.integer({ min: 0, max: 0xffff }) }).map((r): Frame => ({ kind: 'addAddress', ...r })),
+  fc.record({ round: varintNum, ip: fc.oneof(bytes(4, 4), bytes(16, 16)), port: fc.integer({ min: 0, max: 0xffff }) }).map((r): Frame => ({ kind: 'reachOut', ...r })),
+  varintNum.map((sequence): Frame => ({ kind: 'removeAddress', sequence })),
 );
 
 /** A comparable text form (bigints, byte views). */
