@@ -357,7 +357,14 @@ export class TlsServer extends EngineBase implements TlsEngine {
     this.keyLog('CLIENT_TRAFFIC_SECRET_0', app.client);
     this.keyLog('SERVER_TRAFFIC_SECRET_0', app.server);
     this.emitSecret('writeSecret', Level.Application, app.server);
-    this.clientAppSecret = app.client;
+    if (this.earlyDataState === 'accepted') {
+      // 0.5-RTT (RFC 9001 §4.1.4): QUIC builds its 1-RTT keys from both secrets, so the read one goes
+      // now for the server to answer accepted early data at once; QUIC still opens no 1-RTT packet
+      // before the handshake completes (RFC 9001 §5.7), which is its check, not ours.
+      this.emitSecret('readSecret', Level.Application, app.client);
+    } else {
+      this.clientAppSecret = app.client;
+    }
     if (this.issuesTickets && this.config.tickets!.count > 0) this.master = master;
     this.state = this.requireClientAuth && !resumed ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
   }
@@ -487,7 +494,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
       throw new TlsAlert(Alert.decrypt_error, 'client Finished does not verify');
     }
     this.transcript.add(msg.raw);
-    this.emitSecret('readSecret', Level.Application, this.clientAppSecret!);
+    if (this.clientAppSecret) this.emitSecret('readSecret', Level.Application, this.clientAppSecret);
     this.clientAppSecret = undefined;
     this.complete = true;
     this.state = 'CONNECTED';

@@ -290,7 +290,8 @@ export class Transmitter {
    */
   private get zeroRtt(): boolean {
     const keys = this.d.keys;
-    return keys.hasZeroRtt && !keys.canWrite(PacketSpace.Application);
+    // A server's 0-RTT keys open the client's packets; it never sends 0-RTT (RFC 9000 §17.2.3).
+    return this.d.role === 'client' && keys.hasZeroRtt && !keys.canWrite(PacketSpace.Application);
   }
 
   /**

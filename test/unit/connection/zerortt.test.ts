@@ -80,6 +80,11 @@ describe('0-RTT (RFC 9001 §4.6, RFC 9000 §7.4.1)', () => {
     server.finishStream(id!);
     p.drive(() => p.clientEvents.some((e) => e.type === 'readable' && e.id === id));
     assert.equal(new TextDecoder().decode(readAll(p.client, id!)), '200');
+    // The answer came in the server's first flight (1-RTT, RFC 9001 §4.1.4), not after the client
+    // Finished: a server that sealed it as 0-RTT (which a client drops) got it through only by
+    // retransmitting once its handshake had completed.
+    assert.equal(server.handshakeComplete, false, 'the 0.5-RTT answer arrived before the server completed');
+    for (const d of p.trace) if (d.from === 'server') assert.ok(!longTypes(d.bytes).includes(LongPacketType.ZeroRtt), 'a server never sends 0-RTT');
     p.handshake();
     assert.equal(p.client.earlyData, 'accepted');
     assert.equal(p.client.resumed, true);
