@@ -1,4 +1,6 @@
 import dgram from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { EndpointCore, EndpointEvent } from '../quic/endpoint/endpoint-core.js';
 import { BufferPool, type PooledBuffer } from '../codec/pool.js';
@@ -282,10 +284,23 @@ function socketBufferSizeIsAllocation(): boolean {
   return typeof (globalThis as { Deno?: unknown }).Deno === 'object';
 }
 
+/**
+ * The sockets' name lookup: node:dgram resolves the destination of every `send` through it, and
+ * the default (`dns.lookup`) answers even an IP literal in a `process.nextTick` after checking it:
+ * one tick per datagram sent on the bulk path (the driver only ever sends to IP literals, parsed
+ * once per address in `resolve`). An IP literal is answered synchronously here, which node:dgram
+ * supports (a connected socket's send takes the same path); anything else goes to `dns.lookup`.
+ */
+function ipLiteralLookup(hostname: string, options: number | LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+}
+
 /** Binds a UDP socket on `address` (ip:port; port 0 = any). */
 export async function bindSocket(address: string): Promise<BoundSocket> {
   const a = parseSocketAddr(address);
-  const socket = dgram.createSocket(a.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
+  const socket = dgram.createSocket(a.family === 6 ? { type: 'udp6', ipv6Only: true, lookup: ipLiteralLookup } : { type: 'udp4', lookup: ipLiteralLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(a.port, a.host, () => {

@@ -69,3 +69,31 @@ describe('UDP driver: send errors', () => {
     }
   });
 });
+
+describe('UDP driver: sockets resolve IP literals without a tick', () => {
+  it('a send to an IP literal is resolved synchronously (no process.nextTick per datagram); a host name still resolves', async () => {
+    const a = await bindSocket('127.0.0.1:0');
+    const b = await bindSocket('127.0.0.1:0');
+    try {
+      const port = Number(b.address.split(':')[1]);
+      const got: string[] = [];
+      const arrived = new Promise<void>((resolve) => b.socket.on('message', (m) => { got.push(m.toString()); if (got.length === 2) resolve(); }));
+      // node:dgram calls the socket's lookup from send(): count the ticks queued meanwhile.
+      const realNextTick = process.nextTick;
+      let ticks = 0;
+      process.nextTick = ((...args: Parameters<typeof process.nextTick>) => { ticks++; realNextTick(...args); }) as typeof process.nextTick;
+      try {
+        a.socket.send(Buffer.from('literal'), port, '127.0.0.1');
+      } finally {
+        process.nextTick = realNextTick;
+      }
+      assert.equal(ticks, 0);
+      a.socket.send(Buffer.from('name'), port, 'localhost');
+      await Promise.race([arrived, new Promise((_, reject) => setTimeout(() => reject(new Error(`got only ${got.join(',')}`)), 5000))]);
+      assert.deepEqual(got.sort(), ['literal', 'name']);
+    } finally {
+      a.socket.close();
+      b.socket.close();
+    }
+  });
+});

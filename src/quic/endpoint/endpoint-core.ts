@@ -95,6 +95,9 @@ interface Entry {
 const NO_COPIES: readonly string[] = [];
 
 export class EndpointCore {
+  /** The last short-header DCID routed and its key (`shortRouteKey`). */
+  private lastShortDcid: Uint8Array = new Uint8Array(0);
+  private lastShortKey = '';
   /** The `now` of the last input (for tokens issued while servicing a connection). */
   private clock = 0;
   readonly localCidLength: number;
@@ -424,13 +427,30 @@ export class EndpointCore {
     }
   }
 
+  /**
+   * The routing key (hex) of a short header's DCID. The key of the last one is kept with its
+   * bytes: a busy connection's datagrams all carry the same DCID, so most datagrams skip building
+   * a hex string (8 concatenations, then hashing a fresh string) for the lookup. The lookup itself
+   * is still made, so a retired or reassigned CID routes exactly as without the memo.
+   */
+  private shortRouteKey(datagram: Uint8Array): string {
+    const n = this.localCidLength;
+    const last = this.lastShortDcid;
+    let same = last.length === n;
+    for (let i = 0; same && i < n; i++) same = last[i] === datagram[1 + i];
+    if (same) return this.lastShortKey;
+    const dcid = datagram.subarray(1, 1 + n);
+    this.lastShortKey = toHex(dcid);
+    this.lastShortDcid = dcid.slice();
+    return this.lastShortKey;
+  }
+
   private routeShort(now: number, address: string, datagram: Uint8Array, first: number): void {
     if (datagram.length < 1 + this.localCidLength) {
       this.stat.droppedMalformed++;
       return;
     }
-    const dcid = datagram.subarray(1, 1 + this.localCidLength);
-    const e = this.routes.get(toHex(dcid));
+    const e = this.routes.get(this.shortRouteKey(datagram));
     if (e) {
       this.deliver(now, e, address, datagram);
       return;
@@ -452,7 +472,7 @@ export class EndpointCore {
       this.stat.droppedMalformed++;
       return;
     }
-    this.sendStatelessReset(now, address, datagram.length, dcid);
+    this.sendStatelessReset(now, address, datagram.length, datagram.subarray(1, 1 + this.localCidLength));
   }
 
   /** RFC 9000 §10.3: answer a short-header packet for a CID we do not know (lost state). */
