@@ -83,6 +83,13 @@ export interface TransportConfig {
    * more paths, and iroh's NAT traversal, are not implemented yet.
    */
   multipath: boolean;
+  /**
+   * EXPERIMENTAL, with `multipath` only: the initial_max_path_id we send (the largest path id
+   * the peer may open; default 0, path 0 only). Above 0 both sides issue connection ids for the
+   * path ids up to the smaller maximum (PATH_NEW_CONNECTION_ID); opening those paths is not
+   * implemented yet, so keep it 0 toward peers that would open them (iroh).
+   */
+  multipathMaxPathId: number;
 }
 
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -110,6 +117,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   insecureNullKeys: false,
   disableActiveMigration: false,
   multipath: false,
+  multipathMaxPathId: 0,
 });
 
 /** A bad configuration value: names the field and says what was wrong. */
@@ -158,6 +166,7 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   int('maxAckRanges', c.maxAckRanges, 1, 4096);
   int('maxCryptoBuffer', c.maxCryptoBuffer, 4096, 2 ** 24);
   int('handshakeTimeoutMs', c.handshakeTimeoutMs, 1, 2 ** 40);
+  int('multipathMaxPathId', c.multipathMaxPathId, 0, 64);
   if (typeof c.disableActiveMigration !== 'boolean') {
     throw new ConfigError('disableActiveMigration', `must be a boolean, got ${String(c.disableActiveMigration)}`);
   }

@@ -101,16 +101,17 @@ export class LocalCids {
 
   /**
    * RETIRE_CONNECTION_ID from the peer (RFC 9000 §19.16). `packetDcid` is the DCID of the packet
-   * that carried the frame: retiring it is a PROTOCOL_VIOLATION.
+   * that carried the frame: retiring it is a PROTOCOL_VIOLATION. `frameType` names the frame in
+   * the error (PATH_RETIRE_CONNECTION_ID for a multipath path id).
    */
-  onRetire(seq: number, packetDcid: Uint8Array): void {
+  onRetire(seq: number, packetDcid: Uint8Array, frameType = 0x19): void {
     if (seq >= this.nextSeq) {
-      throw protocolViolation(`RETIRE_CONNECTION_ID for sequence ${seq} never issued`, 0x19);
+      throw protocolViolation(`RETIRE_CONNECTION_ID for sequence ${seq} never issued`, frameType);
     }
     const c = this.active.get(seq);
     if (!c) return; // already retired: a duplicate frame
     if (bytesEqual(c.cid, packetDcid)) {
-      throw protocolViolation('RETIRE_CONNECTION_ID retires the CID of its own packet', 0x19);
+      throw protocolViolation('RETIRE_CONNECTION_ID retires the CID of its own packet', frameType);
     }
     this.active.delete(seq);
     this.pending.delete(seq);

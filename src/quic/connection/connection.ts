@@ -19,6 +19,7 @@ import { ConnectionKeys } from './keys.js';
 import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
 import { PathSet } from './paths.js';
 import { MultipathState } from './multipath.js';
+import { PathCids } from './path-cids.js';
 import type { ConnectionStats } from './stats.js';
 import { currentPto, type ConnectionParts } from './parts.js';
 import { HandshakeProgress } from './progress.js';
@@ -114,7 +115,8 @@ export class Connection {
       role: options.role, config: c, random: options.random, events, lifecycle, handshake, keys,
       spaces: new PacketSpaces(c), loss, streams,
       datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }, events),
-      localCids, remoteCids, paths, multipath: new MultipathState(), idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
+      localCids, remoteCids, paths,
+      multipath: new MultipathState(c.multipath ? new PathCids(c.localCidLength, options.random, options.resetToken, c.activeConnectionIdLimit) : null), idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
     };
     this.progress = new HandshakeProgress(this.p);
     this.recovery = new LossRecovery(this.p);
@@ -257,7 +259,14 @@ export class Connection {
 
   /** CIDs to add to / remove from the endpoint's routing table since the last call. */
   takeCidChanges(): { added: Uint8Array[]; retired: Uint8Array[] } {
-    return { added: this.p.localCids.takeAdded(), retired: this.p.localCids.takeRetired() };
+    const added = this.p.localCids.takeAdded();
+    const retired = this.p.localCids.takeRetired();
+    const pathCids = this.p.multipath.cids;
+    if (pathCids !== null) {
+      pathCids.takeAdded(added);
+      pathCids.takeRetired(retired);
+    }
+    return { added, retired };
   }
 
   /**

@@ -189,21 +189,24 @@ export class FrameDispatcher implements ReceiveHandler {
         return;
       case 'pathNewConnectionId':
         mp.checkLocalPathId(n, f.pathId, frameType);
-        // Connection ids for a path we have not opened: nothing to keep until we open paths.
         if (f.pathId === 0) p.remoteCids.onNewCid(f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
+        else mp.cids?.onNewCid(f.pathId, f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
         return;
       case 'pathRetireConnectionId':
-        if (f.pathId !== 0) MultipathState.neverOpened(f.pathId, frameType);
-        p.localCids.onRetire(f.sequence, dcid);
+        if (f.pathId === 0) p.localCids.onRetire(f.sequence, dcid, frameType);
+        else if (mp.cids) mp.cids.onRetire(f.pathId, f.sequence, dcid);
+        else MultipathState.neverOpened(f.pathId, frameType);
         return;
       case 'maxPathId':
         mp.onMaxPathId(n, f.maximum);
+        mp.issueCids(n, p.handshake.peerParams?.activeConnectionIdLimit ?? 2);
         return;
       case 'pathsBlocked':
         mp.checkLocalPathId(n, f.maximum, frameType);
         return;
       case 'pathCidsBlocked':
         mp.checkLocalPathId(n, f.pathId, frameType);
+        mp.cids?.onCidsBlocked(f.pathId, f.nextSequence);
         return;
       case 'pathStatus':
         mp.onPathStatus(f.pathId, f.status, f.sequence);

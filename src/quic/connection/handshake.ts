@@ -349,6 +349,6 @@ function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid:
   p.initialSourceConnectionId = scid;
   p.maxDatagramFrameSize = c.maxDatagramFrameSize;
   p.disableActiveMigration = c.disableActiveMigration;
-  if (c.multipath) p.initialMaxPathId = ADVERTISED_MAX_PATH_ID;
+  if (c.multipath) p.initialMaxPathId = Math.max(ADVERTISED_MAX_PATH_ID, c.multipathMaxPathId);
   return p;
 }

@@ -1,6 +1,7 @@
 import { protocolViolation } from '../errors.js';
 import { FrameType } from '../frames/types.js';
 import type { TransportParameters } from '../transport-params.js';
+import type { PathCids } from './path-cids.js';
 
 /**
  * What multipath (draft-ietf-quic-multipath, as noq speaks it) and iroh's n0 NAT traversal come
@@ -62,6 +63,9 @@ export function negotiateMultipath(
  */
 export const ADVERTISED_MAX_PATH_ID = 0;
 
+/** The most connection ids we keep issued per path id other than 0 (the peer's limit if lower). */
+export const PATH_CID_COUNT = 4;
+
 /**
  * The multipath state of a connection that negotiated it, while only path 0 is used: the largest
  * path id the peer lets us open (MAX_PATH_ID raises it), the peer's status for path 0, and the
@@ -72,6 +76,21 @@ export class MultipathState {
   private peerMaxPathId = -1;
   private status: 'available' | 'backup' = 'available';
   private statusSeq = -1;
+  /** The connection ids of path ids 1..n; null when multipath is off (TransportConfig.multipath). */
+  readonly cids: PathCids | null;
+
+  /** `cids`: made by the connection when it offers multipath (no allocation otherwise). */
+  constructor(cids: PathCids | null = null) {
+    this.cids = cids;
+  }
+
+  /**
+   * Multipath was negotiated or the peer raised its maximum: connection ids for the path ids up
+   * to the smaller of both maxima (draft-ietf-quic-multipath §5.1), `peerCidLimit` each.
+   */
+  issueCids(n: MultipathNegotiation, peerCidLimit: number): void {
+    this.cids?.issueUpTo(Math.min(n.localMaxPathId, this.remoteMaxPathId(n)), Math.min(peerCidLimit, PATH_CID_COUNT));
+  }
 
   /** The largest path id the peer lets us open (-1 before the negotiation is known). */
   remoteMaxPathId(n: MultipathNegotiation): number {

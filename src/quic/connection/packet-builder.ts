@@ -226,6 +226,11 @@ export class PacketBuilder {
     writeFrame(this.w, frame);
   }
 
+  /** A multipath frame about connection ids of a path id (draft-ietf-quic-multipath §4.5-§4.6). */
+  writeMultipathFrame(f: Extract<Frame, { kind: 'pathNewConnectionId' | 'pathRetireConnectionId' }>): void {
+    writeFrame(this.w, f);
+  }
+
   /** A stream or connection flow-control frame from the stream map. */
   writeStreamControl(f: StreamControlFrame): void {
     writeFrame(this.w, controlToFrame(f));

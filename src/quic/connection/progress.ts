@@ -169,6 +169,9 @@ export class HandshakeProgress {
   private onComplete(now: number): void {
     const p = this.p;
     p.handshake.onComplete();
+    // draft-ietf-quic-multipath §5.1: connection ids for the other path ids, once multipath is in use.
+    const n = p.handshake.multipath;
+    if (n !== null) p.multipath.issueCids(n, p.handshake.peerParams?.activeConnectionIdLimit ?? 2);
     p.lifecycle.onEstablished();
     this.logState();
     p.events.push({ type: 'connected' });

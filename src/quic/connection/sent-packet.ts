@@ -6,6 +6,7 @@ import type { StreamControlFrame } from '../streams/stream-types.js';
 import type { LocalCids, RemoteCids } from './cids.js';
 import type { Datagrams } from './datagrams.js';
 import type { Handshake } from './handshake.js';
+import type { MultipathState } from './multipath.js';
 import type { Path, RecoveredPacket } from './path.js';
 import type { PacketSpaces } from './spaces.js';
 
@@ -29,6 +30,8 @@ export type SentFrame =
   | { readonly k: 'newToken'; readonly token: Uint8Array }
   | { readonly k: 'newCid'; readonly seq: number }
   | { readonly k: 'retireCid'; readonly seq: number }
+  /** PATH_NEW_CONNECTION_ID / PATH_RETIRE_CONNECTION_ID of a path id other than 0 (multipath). */
+  | { readonly k: 'pathNewCid' | 'pathRetireCid'; readonly pathId: number; readonly seq: number }
   /** A DATAGRAM: counted as acked or lost, never retransmitted (RFC 9221 §5.2). */
   | { readonly k: 'datagram' }
   /** A PATH_CHALLENGE (its loss is handled by the path's challenge timer). */
@@ -151,6 +154,7 @@ export interface FrameOwners {
   readonly datagrams: Datagrams;
   readonly localCids: LocalCids;
   readonly remoteCids: RemoteCids;
+  readonly multipath: MultipathState;
   readonly handshake: Handshake;
 }
 
@@ -190,6 +194,8 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
       case 'newToken':
       case 'newCid':
       case 'retireCid':
+      case 'pathNewCid':
+      case 'pathRetireCid':
       case 'pathChallenge':
         break;
     }
@@ -224,6 +230,12 @@ export function onFramesLost(o: FrameOwners, p: PacketRecord): void {
         break;
       case 'retireCid':
         o.remoteCids.onRetireLost(f.seq);
+        break;
+      case 'pathNewCid':
+        o.multipath.cids?.onNewCidLost(f.pathId, f.seq);
+        break;
+      case 'pathRetireCid':
+        o.multipath.cids?.onRetireLost(f.pathId, f.seq);
         break;
       case 'datagram':
         o.datagrams.onLost();

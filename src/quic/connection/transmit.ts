@@ -7,6 +7,7 @@ import { PacketBuilder } from './packet-builder.js';
 import { currentPto, type ConnectionParts } from './parts.js';
 import type { Path, PathRecovery } from './path.js';
 import type { HandshakeProgress } from './progress.js';
+import type { PathCids } from './path-cids.js';
 import { qlogPacketSent, type QlogTracer } from './qlog.js';
 import { DATAGRAM_FRAME, HANDSHAKE_DONE_FRAME, PATH_CHALLENGE_FRAME, PacketRecord } from './sent-packet.js';
 import type { SpaceState } from './spaces.js';
@@ -413,7 +414,28 @@ export class Transmitter {
       record.add({ k: 'retireCid', seq: s });
       eliciting = true;
     }
+    const pathCids = d.multipath.cids;
+    if (pathCids !== null && this.fillPathCids(b, record, pathCids)) eliciting = true;
     return this.fillStreamsAndDatagrams(now, r, record, false) || eliciting;
+  }
+
+  /** PATH_NEW_CONNECTION_ID and PATH_RETIRE_CONNECTION_ID owed (multipath, path ids 1..n). Returns whether any was written. */
+  private fillPathCids(b: PacketBuilder, record: PacketRecord, pathCids: PathCids): boolean {
+    let written = false;
+    for (let n = pathCids.peekNewCid(); n && b.room(4 + 1 + 8 + 8 + 1 + n.info.cid.length + 16); n = pathCids.peekNewCid()) {
+      const i = n.info;
+      b.writeMultipathFrame({ kind: 'pathNewConnectionId', pathId: n.pathId, sequence: i.seq, retirePriorTo: i.retirePriorTo, connectionId: i.cid, resetToken: i.resetToken });
+      pathCids.onNewCidSent(n.pathId, i.seq);
+      record.add({ k: 'pathNewCid', pathId: n.pathId, seq: i.seq });
+      written = true;
+    }
+    for (let r = pathCids.peekRetire(); r !== undefined && b.room(4 + 8 + 8); r = pathCids.peekRetire()) {
+      b.writeMultipathFrame({ kind: 'pathRetireConnectionId', pathId: r.pathId, sequence: r.seq });
+      pathCids.onRetireSent(r.pathId, r.seq);
+      record.add({ k: 'pathRetireCid', pathId: r.pathId, seq: r.seq });
+      written = true;
+    }
+    return written;
   }
 
   /** Stream control frames, datagrams and stream data (what 0-RTT may carry). Returns whether any was written. */
@@ -498,6 +520,7 @@ export class Transmitter {
       d.streams.hasControlFrames ||
       d.localCids.hasPending ||
       d.remoteCids.peekRetire() !== undefined ||
+      (d.multipath.cids !== null && (d.multipath.cids.hasPendingNewCid || d.multipath.cids.peekRetire() !== undefined)) ||
       d.datagrams.peek() !== undefined ||
       d.streams.nextSendable() !== null
     );
