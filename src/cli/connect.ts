@@ -89,6 +89,12 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
     } catch (e) {
       throw await transferFailure(session, e);
     }
+    // With a session cache, say what the cache bought (stdout carries only the peer's bytes).
+    if (sessionCache) {
+      await session.ready;
+      const early = earlyData ? `, early data ${session.earlyDataAccepted ? 'accepted' : 'not accepted (sent again after the handshake)'}` : '';
+      process.stderr.write(`${session.resumed ? 'resumed the TLS session (one round trip, no signatures)' : 'full handshake (no usable ticket)'}${early}\n`);
+    }
     session.close({ closeCode: 0, reason: 'done' });
     return 0;
   } finally {

@@ -124,6 +124,9 @@ describe('quic-peer command', function () {
         const c = await runAsync(['connect', '--session-cache', file, ...(early ? ['--early-data'] : []), l.ticket], Buffer.from(msg));
         assert.equal(c.code, 0, c.stderr);
         assert.equal(c.stdout.toString(), msg);
+        // stderr says what the cache bought: the first connection has no ticket yet.
+        const want = msg === 'one' ? /^full handshake \(no usable ticket\)\n$/ : early ? /^resumed the TLS session .*, early data accepted\n$/ : /^resumed the TLS session \(one round trip, no signatures\)\n$/;
+        assert.match(c.stderr, want);
       }
       const doc = JSON.parse(readFileSync(file, 'utf8')) as { servers: Record<string, { tickets: unknown[]; token?: string }> };
       const entries = Object.values(doc.servers);
