@@ -25,7 +25,7 @@ import { currentPto, type ConnectionParts } from './parts.js';
 import { HandshakeProgress } from './progress.js';
 import { QlogTracer, Trace, qlogState, startTrace, type QlogSink } from './qlog.js';
 import { FrameDispatcher } from './dispatch.js';
-import { Receiver } from './receive.js';
+import { Receiver, isPeerStatelessReset } from './receive.js';
 import type { PacketRecord } from './sent-packet.js';
 import { PacketSpaces } from './spaces.js';
 import { RecvStreamHandle, SendStreamHandle, StreamHost } from './stream-handles.js';
@@ -275,7 +275,7 @@ export class Connection {
    * routes to no CID (a reset's DCID is random), then hands it to the matching one.
    */
   isStatelessReset(datagram: Uint8Array): boolean {
-    return this.p.remoteCids.isStatelessReset(datagram);
+    return isPeerStatelessReset(this.p, datagram);
   }
 
   /** The largest datagram payload that can be sent now, or undefined when the peer does not accept datagrams. */

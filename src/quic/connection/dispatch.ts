@@ -33,9 +33,10 @@ export class FrameDispatcher implements ReceiveHandler {
     if (why !== undefined) this.p.lifecycle.closeSilently({ kind: 'versionMismatch', code: 0, reason: why, remote: true });
   }
 
-  onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean): void {
-    // RFC 9000 §9.3: a packet from another address may move the path (paths.ts decides).
-    if (this.p.lifecycle.isOpen) this.p.paths.onPacketFrom(now, space, pn, largestBefore, probingOnly, this.p.handshake.isConfirmed, currentPto(this.p));
+  onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean, pathId: number): void {
+    // RFC 9000 §9.3: a packet from another address may move the path (paths.ts decides); path 0
+    // only: another path id's packet numbers are of its own space and never move path 0.
+    if (this.p.lifecycle.isOpen && pathId === 0) this.p.paths.onPacketFrom(now, space, pn, largestBefore, probingOnly, this.p.handshake.isConfirmed, currentPto(this.p));
     this.p.idle.onPacketReceived(now);
   }
 

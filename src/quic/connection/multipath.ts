@@ -1,5 +1,7 @@
 import { protocolViolation } from '../errors.js';
 import { FrameType } from '../frames/types.js';
+import { PacketSpace } from '../packet/space.js';
+import { AckTracker, type AckTrackerOptions } from '../recovery/ack-tracker.js';
 import type { TransportParameters } from '../transport-params.js';
 import type { PathCids } from './path-cids.js';
 
@@ -79,9 +81,34 @@ export class MultipathState {
   /** The connection ids of path ids 1..n; null when multipath is off (TransportConfig.multipath). */
   readonly cids: PathCids | null;
 
+  /** The packet numbers received on path ids 1..n, one tracker per path id that got a packet. */
+  private readonly received = new Map<number, AckTracker>();
+
   /** `cids`: made by the connection when it offers multipath (no allocation otherwise). */
   constructor(cids: PathCids | null = null) {
     this.cids = cids;
+  }
+
+  /**
+   * The receive space of path id `pathId` (≥ 1): its own packet numbers, duplicates and what
+   * PATH_ACK will say (draft-ietf-quic-multipath: each path id has its own Application packet
+   * number space). Made when its first packet arrives; only path ids we issued connection ids
+   * for get one (`pathIdOf` names no other), so there are at most our maximum path id of them.
+   */
+  receiveSpace(pathId: number, options: AckTrackerOptions): AckTracker {
+    let t = this.received.get(pathId);
+    if (t === undefined) {
+      const most = this.cids?.issuedMaxPathId ?? 0;
+      if (!(pathId >= 1 && pathId <= most)) throw new RangeError(`path id ${pathId} outside 1..${most}`);
+      t = new AckTracker(PacketSpace.Application, options);
+      this.received.set(pathId, t);
+    }
+    return t;
+  }
+
+  /** The receive space of `pathId` if a packet arrived on it (tests, PATH_ACK). */
+  receivedOn(pathId: number): AckTracker | undefined {
+    return this.received.get(pathId);
   }
 
   /**

@@ -6,6 +6,7 @@ import { LongPacketType, tryParsePacketHeader, type LongHeader, type PacketHeade
 import { openPayload, removeHeaderProtection } from '../packet/protection.js';
 import { PacketSpace } from '../packet/space.js';
 import { FrameContext } from '../frames/types.js';
+import type { AckTracker } from '../recovery/ack-tracker.js';
 import { currentPto, peerAckDelayExponent, type ConnectionParts } from './parts.js';
 import { qlogPacketBuffered, qlogPacketDropped, qlogPacketReceived, qlogStatelessReceived } from './qlog.js';
 
@@ -24,9 +25,10 @@ export interface ReceiveHandler {
   onFrame(now: number, f: Frame, frameType: number, space: PacketSpace, dcid: Uint8Array): void;
   /**
    * An opened packet's frames were handled. `largestBefore`: the largest packet number of its
-   * space received before it; `probingOnly`: it held only probing frames (RFC 9000 §9.1).
+   * space received before it; `probingOnly`: it held only probing frames (RFC 9000 §9.1);
+   * `pathId`: the multipath path id its connection id belongs to (0 without multipath).
    */
-  onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean): void;
+  onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean, pathId: number): void;
   /** No packet of the datagram opened and it ends with one of the peer's reset tokens (RFC 9000 §10.3.1). */
   onStatelessReset(now: number): void;
 }
@@ -123,7 +125,7 @@ export class Receiver {
       if (this.processPacket(now, data, h)) anyProcessed = true;
     }
     // RFC 9000 §10.3.1: a datagram none of whose packets opened may be a Stateless Reset.
-    if (!anyProcessed && data.length > 0 && (data[0]! & 0x80) === 0 && this.p.remoteCids.isStatelessReset(data)) {
+    if (!anyProcessed && data.length > 0 && (data[0]! & 0x80) === 0 && isPeerStatelessReset(this.p, data)) {
       this.handler.onStatelessReset(now);
     }
   }
@@ -194,22 +196,42 @@ export class Receiver {
       this.drop(h, 'invalid');
       return false;
     }
-    const largest = sp.ack.largestReceived;
+    // draft-ietf-quic-multipath: a 1-RTT packet to one of the connection ids of path id n ≥ 1 is
+    // of that path id's packet number space and its nonce mixes n in. Without multipath
+    // (`cids` null) nothing is looked up: path 0, the RFC 9000 space.
+    let pathId = 0;
+    let pathAck: AckTracker | undefined;
+    const pathCids = h.kind === 'short' ? d.multipath.cids : null;
+    if (pathCids !== null) {
+      const id = pathCids.pathIdOf(h.dcid);
+      if (id !== undefined) {
+        pathId = id;
+        pathAck = d.multipath.receivedOn(id);
+      }
+    }
+    const largest = pathId === 0 ? sp.ack.largestReceived : (pathAck?.largestReceived ?? -1);
     const key = zeroRtt ? d.keys.zeroRttKeys.packet : space === PacketSpace.Application ? d.keys.selectReadKey : d.keys.readPacketKey(space);
-    const opened = openPayload(data, h, u, largest, key);
+    const opened = openPayload(data, h, u, largest, key, pathId);
     if (opened === null) {
       this.drop(h, 'decryption_failure');
       // RFC 9001 §6.6: the integrity limit of the AEAD.
       if (d.keys.onAuthFailure()) throw new TransportError(TransportErrorCode.AEAD_LIMIT_REACHED, 'too many packets failed authentication');
       return false;
     }
-    if (sp.ack.isDuplicate(opened.pn)) {
+    // Made once a packet of the path id authenticated: bounded by the path ids we issued.
+    if (pathId !== 0 && pathAck === undefined) {
+      pathAck = d.multipath.receiveSpace(pathId, { maxRanges: d.config.maxAckRanges, maxAckDelay: d.config.maxAckDelayMs });
+    }
+    const ack = pathAck ?? sp.ack;
+    if (ack.isDuplicate(opened.pn)) {
       this.drop(h, 'duplicate');
       return true;
     }
     this.received++;
     if (q) qlogPacketReceived(q, h, space, opened.pn, opened.payload, h.end - h.start, peerAckDelayExponent(d.handshake, space));
-    if (space === PacketSpace.Application && !zeroRtt) {
+    // The key phase is tracked on path 0's packet numbers only (TODO multipath: a key update
+    // first seen on another path id opens with the next keys but is performed on path 0's).
+    if (space === PacketSpace.Application && !zeroRtt && pathId === 0) {
       if (d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, currentPto(d))) q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
       // RFC 9001 §4.9.3: a server MAY discard 0-RTT keys once it receives a 1-RTT packet (the
       // client sends no 0-RTT after it; a reordered one is dropped and its data re-sent).
@@ -226,10 +248,10 @@ export class Receiver {
     }
     const ackEliciting = it.ackEliciting;
     it.release();
-    handler.onPacketProcessed(now, space, opened.pn, largest, it.probingOnly);
+    handler.onPacketProcessed(now, space, opened.pn, largest, it.probingOnly, pathId);
     // A packet can discard its own space's keys (the server's handshake confirms on the client's
     // Finished, RFC 9001 §4.9.2): nothing is acknowledged there any more, so it is not recorded.
-    if (!sp.discarded) sp.ack.onPacketReceived(opened.pn, ackEliciting, now);
+    if (!sp.discarded) ack.onPacketReceived(opened.pn, ackEliciting, now);
     // Unless the packet ended the connection: what waited for keys it brought.
     if (this.buffered.length > 0 && lifecycle.isOpen) this.replayBuffered(now);
     return true;
@@ -240,4 +262,15 @@ export class Receiver {
     const q = this.p.trace.tracer;
     if (q) qlogPacketDropped(q, h, h.end - h.start, trigger);
   }
+}
+
+/**
+ * RFC 9000 §10.3.1: whether `datagram` ends with the stateless reset token of one of the peer's
+ * connection ids, those of path 0 and, with multipath, those of every other path id.
+ */
+export function isPeerStatelessReset(p: ConnectionParts, datagram: Uint8Array): boolean {
+  if (p.remoteCids.isStatelessReset(datagram)) return true;
+  const pathCids = p.multipath.cids;
+  // §10.3: shorter datagrams cannot be resets we honour (as RemoteCids).
+  return pathCids !== null && datagram.length >= 21 && pathCids.isStatelessReset(datagram.subarray(datagram.length - 16));
 }
