@@ -391,15 +391,7 @@ export class Transmitter {
       record.add({ k: 'newToken', token });
       eliciting = true;
     }
-    // Control frames: each is at most ~20 bytes, so only poll when one surely fits.
-    const streams = d.streams;
-    while (streams.hasControlFrames && b.room(32)) {
-      const f = streams.pollControlFrame(now, r.rtt.smoothed);
-      if (f === null) break;
-      b.writeStreamControl(f);
-      record.add({ k: 'control', frame: f });
-      eliciting = true;
-    }
+    if (this.fillStreamControl(now, r, record)) eliciting = true;
     const local = d.localCids;
     for (let n = local.peekPending(); n && b.room(1 + 8 + 8 + 1 + n.cid.length + 16); n = local.peekPending()) {
       b.writeNewConnectionId(n.seq, n.retirePriorTo, n.cid, n.resetToken);
@@ -438,21 +430,29 @@ export class Transmitter {
     return written;
   }
 
+  /** Stream control frames (MAX_STREAM_DATA, RESET_STREAM...). Returns whether any was written. */
+  private fillStreamControl(now: number, r: PathRecovery, record: PacketRecord): boolean {
+    const b = this.builder;
+    const streams = this.d.streams;
+    let written = false;
+    // Each is at most ~20 bytes, so only poll when one surely fits.
+    while (streams.hasControlFrames && b.room(32)) {
+      const f = streams.pollControlFrame(now, r.rtt.smoothed);
+      if (f === null) break;
+      b.writeStreamControl(f);
+      record.add({ k: 'control', frame: f });
+      written = true;
+    }
+    return written;
+  }
+
   /** Stream control frames, datagrams and stream data (what 0-RTT may carry). Returns whether any was written. */
   private fillStreamsAndDatagrams(now: number, r: PathRecovery, record: PacketRecord, zeroRtt: boolean): boolean {
     const d = this.d;
     const b = this.builder;
     const streams = d.streams;
     let eliciting = false;
-    if (zeroRtt) {
-      while (streams.hasControlFrames && b.room(32)) {
-        const f = streams.pollControlFrame(now, r.rtt.smoothed);
-        if (f === null) break;
-        b.writeStreamControl(f);
-        record.add({ k: 'control', frame: f });
-        eliciting = true;
-      }
-    }
+    if (zeroRtt && this.fillStreamControl(now, r, record)) eliciting = true;
     // Datagrams before stream data: they are the latency-sensitive traffic.
     const dgrams = d.datagrams;
     for (let dg = dgrams.peek(); dg; dg = dgrams.peek()) {
