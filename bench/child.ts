@@ -15,15 +15,19 @@
  *                         on a 3-byte "END" datagram prints {bytes, packets, failed, spanMs}.
  *   tls-server            node:tls over TCP on 127.0.0.1:0, Ed25519 X.509 certificate: per
  *                         connection, counts bytes to the end and answers the count (8 bytes).
- *   heap N                --expose-gc: client and server Endpoint in this one process, opens N idle
- *                         sessions and prints {heapPerConn, before, after, n}.
- *   heap-server           --expose-gc: a server Endpoint alone (the parent dials): on the stdin
- *                         line "base" it records heapUsed after gc and prints {base}; on
- *                         "measure N" it prints {heapPerConn, before, after, sessions} for the N
- *                         sessions dialled since: what a server holds per idle connection.
+ *   heap N [MP]           --expose-gc: client and server Endpoint in this one process, opens N idle
+ *                         sessions and prints {heapPerConn, before, after, n} (MP: as heap-server's).
+ *   heap-server [MP]      --expose-gc: a server Endpoint alone (the parent dials; MP: 'multipath' or
+ *                         'no-multipath' sets transport.multipath, else the default): on the stdin
+ *                         line "base [SNAPSHOT]" it records heapUsed after gc and prints {base}; on
+ *                         "measure N [SNAPSHOT]" it prints {heapPerConn, before, after, sessions} for
+ *                         the N sessions dialled since: what a server holds per idle connection.
+ *                         With SNAPSHOT (a file path) it also writes a V8 heap snapshot there after
+ *                         the measurement (bench/heap-idle.ts, bench/heap-diff.ts).
  */
 import { createSocket } from 'node:dgram';
 import { createServer as createTlsServer } from 'node:tls';
+import { writeHeapSnapshot } from 'node:v8';
 import { Endpoint } from '../src/session/endpoint.js';
 import { Session } from '../src/session/session.js';
 import type { BidirectionalStream } from '../src/session/session.js';
@@ -147,11 +151,12 @@ async function tlsServer(): Promise<() => Promise<void>> {
   return async () => void server.close();
 }
 
-async function heap(n: number): Promise<void> {
+async function heap(n: number, mode: string): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('heap: run with --expose-gc');
-  const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
+  const transport = multipathOption(mode);
+  const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024, ...(transport && { transport }) });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false, ...(transport && { transport }) });
   const held: Session[] = [];
   void (async () => {
     for (let s = await Session.accept(server); s !== null; s = await Session.accept(server)) held.push(s);
@@ -179,10 +184,11 @@ async function heap(n: number): Promise<void> {
   await server.close();
 }
 
-async function heapServer(): Promise<() => Promise<void>> {
+async function heapServer(mode: string): Promise<() => Promise<void>> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('heap-server: run with --expose-gc');
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
+  const transport = multipathOption(mode);
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024, ...(transport && { transport }) });
   const held: Session[] = [];
   void (async () => {
     for (let s = await Session.accept(ep); s !== null; s = await Session.accept(ep)) held.push(s);
@@ -193,7 +199,7 @@ async function heapServer(): Promise<() => Promise<void>> {
   process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
     buf += chunk;
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const [cmd, arg] = buf.slice(0, nl).split(' ');
+      const [cmd, arg, arg2] = buf.slice(0, nl).split(' ');
       buf = buf.slice(nl + 1);
       void (async () => {
         // Let the last handshakes settle (confirmation, ACKs, NEW_CONNECTION_IDs) first.
@@ -204,9 +210,11 @@ async function heapServer(): Promise<() => Promise<void>> {
         if (cmd === 'base') {
           before = used;
           heldBefore = held.length;
+          if (arg) writeHeapSnapshot(arg);
           emit({ base: used, sessions: held.length });
         } else if (cmd === 'measure') {
           const n = Number(arg);
+          if (arg2) writeHeapSnapshot(arg2);
           emit({ heapPerConn: (used - before) / n, before, after: used, n, sessions: held.length - heldBefore });
         }
       })();
@@ -214,6 +222,14 @@ async function heapServer(): Promise<() => Promise<void>> {
   });
   emit({ ready: true, ticket: ep.ticket() });
   return () => ep.close();
+}
+
+/** The transport option of a heap child's MP argument (both ends of `heap`): multipath on, off, or the default (undefined). */
+function multipathOption(mode: string): { multipath: boolean } | undefined {
+  if (mode === 'multipath') return { multipath: true };
+  if (mode === 'no-multipath') return { multipath: false };
+  if (mode !== '') throw new Error(`heap child: unknown argument ${mode} (multipath, no-multipath)`);
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -236,10 +252,10 @@ async function main(): Promise<void> {
       stop = await tlsServer();
       break;
     case 'heap-server':
-      stop = await heapServer();
+      stop = await heapServer(arg);
       break;
     case 'heap':
-      await heap(Number(arg));
+      await heap(Number(arg), process.argv[4] ?? '');
       process.exit(0);
       return;
     default:

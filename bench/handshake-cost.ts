@@ -3,10 +3,10 @@
  * client Endpoint in THIS process on loopback, N sequential full handshakes (no session cache),
  * after a warm-up of 100:
  *
- *   node build/bench/handshake-cost.js [--n N] [--alloc] [--top K]
+ *   node build/bench/handshake-cost.js [--n N] [--alloc] [--interval BYTES] [--top K]
  *
  * prints one JSON line: CPU ms per handshake (both ends, `process.cpuUsage`), and with `--alloc`
- * the JS heap allocated per handshake (both ends; V8's sampling heap profiler every 512 bytes,
+ * the JS heap allocated per handshake (both ends; V8's sampling heap profiler every 512 bytes or `--interval`,
  * objects collected since included) with the K largest allocating functions. The profiler slows
  * the run: take the CPU figure from a run without `--alloc`. Compare builds by alternating runs
  * (bench/README.md, "Handshake CPU and idle heap").
@@ -30,6 +30,8 @@ const opt = (name: string, dflt: string): string => {
 const n = Number(opt('--n', '300'));
 const top = Number(opt('--top', '15'));
 const alloc = args.includes('--alloc');
+/** Bytes between samples of the heap profiler: smaller is finer and slower. */
+const interval = Number(opt('--interval', '512'));
 
 /** `function file:line`, native frames named after their caller (`slice <- hkdfExpandLabel ...`). */
 function frameName(node: SamplingNode, parent: string): string {
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     if (inspector) {
       inspector.connect();
       await inspector.post('HeapProfiler.startSampling', {
-        samplingInterval: 512,
+        samplingInterval: interval,
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
       });

@@ -28,6 +28,7 @@ export {
   type WebTransportRequest,
 } from './session/session.js';
 export type { CloseInfo } from './session/session-state.js';
+export type { SessionPath } from './session/session-paths.js';
 export type { SessionHost } from './session/session-host.js';
 export { StreamAbortedError } from './session/stream-adapter.js';
 export { ReadLimitError, readAll, writeAll } from './session/stream-io.js';
@@ -47,7 +48,7 @@ export { DatagramError } from './quic/connection/datagram-error.js';
 export { ConfigError, type TransportConfig, type TransportOptions } from './quic/transport-config.js';
 export type { CongestionAlgorithm } from './quic/congestion/interface.js';
 export type { StreamLimits } from './quic/streams/stream-types.js';
-export type { ConnectionStats, DatagramStats } from './quic/connection/stats.js';
+export type { AddressDiscoveryStats, ConnectionStats, DatagramStats, NatTraversalStats, PerPathStats, RttStats } from './quic/connection/stats.js';
 export {
   EndpointId,
   InvalidEndpointIdError,

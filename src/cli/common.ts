@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { CryptoRandom, Endpoint, InvalidArgumentError, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile, type EndpointOptions, type Session } from '../index.js';
+import { CryptoRandom, Endpoint, InvalidArgumentError, formatSecretKeyFile, generateSecretKey, parseSecretKeyFile, type EndpointOptions, type Session, type TransportOptions } from '../index.js';
 import { opt, socketAddrOpts, type ParsedArgs } from './args.js';
 import { CliError, systemReason } from './exit.js';
 
@@ -35,9 +35,27 @@ export function loadOrCreateSecret(path: string): Uint8Array {
 }
 
 /**
+ * The help of `--no-multipath`, the same in every subcommand that makes connections, its text
+ * starting at `column` (where the subcommand's other option texts start).
+ */
+export function noMultipathHelp(column: number): string {
+  const pad = ' '.repeat(column);
+  return [
+    `  --no-multipath`.padEnd(column) + `offer neither multipath nor iroh's NAT traversal: one path, plain RFC 9000`,
+    `${pad}(both are offered by default, as iroh does: a session through a relay`,
+    `${pad}then moves to a direct path when one is found and faster)`,
+  ].join('\n');
+}
+
+/** `base` with what `--no-multipath` says (`multipath: false`), when it is given. */
+export function transportOptions(p: ParsedArgs, base: TransportOptions = {}): TransportOptions {
+  return p.flags.has('no-multipath') ? { ...base, multipath: false } : base;
+}
+
+/**
  * Binds the endpoint a subcommand runs on, from the options every binding subcommand shares
- * (`--bind`, `--secret-file`, `--keylog`, `--qlog`) over `base`. The files are checked here
- * first, so that a failure names the option rather than surfacing as a raw fs error.
+ * (`--bind`, `--secret-file`, `--keylog`, `--qlog`, `--no-multipath`) over `base`. The files are
+ * checked here first, so that a failure names the option rather than surfacing as a raw fs error.
  */
 export async function bindEndpoint(p: ParsedArgs, base: EndpointOptions): Promise<Endpoint> {
   const bind = socketAddrOpts(p, 'bind');
@@ -61,6 +79,7 @@ export async function bindEndpoint(p: ParsedArgs, base: EndpointOptions): Promis
   try {
     return await Endpoint.bind({
       ...base,
+      ...(p.flags.has('no-multipath') ? { transport: transportOptions(p, base.transport) } : {}),
       ...(bind ? { bind } : {}),
       ...(secretFile !== undefined ? { secretKey: loadOrCreateSecret(secretFile) } : {}),
       ...(keylog !== undefined ? { keylog } : {}),

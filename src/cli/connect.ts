@@ -1,6 +1,7 @@
 import { ConnectError, DEFAULT_ALPN, FileSessionCache, InvalidRemoteError, Session, parseRemote, type EndpointAddr } from '../index.js';
 import { UsageError, alpnOpts, intOpt, opt, parseArgs, relayOpts } from './args.js';
-import { bindEndpoint, releaseStdin, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { bindEndpoint, noMultipathHelp, releaseStdin, stderr, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { watchPaths } from './path-log.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 export const CONNECT_HELP = `quic-peer connect: dial a quic-peer or iroh peer and pipe a stream
@@ -8,7 +9,9 @@ export const CONNECT_HELP = `quic-peer connect: dial a quic-peer or iroh peer an
 Usage: quic-peer connect [options] <id@ip:port | endpoint ticket | id --relay URL>
 
 Opens one bidirectional stream, pipes stdin into it (finishing it at EOF) and the stream to
-stdout, then closes the session.
+stdout, then closes the session. When the session's paths change (a direct path found while
+on a relay: multipath and iroh's NAT traversal), says so on stderr: 'path 1 direct
+127.0.0.1:4433 selected'.
 
 Options:
   --bind ip:port    local address to bind (repeatable; default every interface,
@@ -28,6 +31,7 @@ Options:
   --early-data      with --session-cache: send stdin's first bytes in 0-RTT when the cached
                     ticket allows it (no round trip before the request; early data can be
                     replayed by an attacker: use it only for requests safe to repeat)
+${noMultipathHelp(20)}
 
 ${EXIT_STATUS_HELP}`;
 
@@ -41,6 +45,7 @@ export const CONNECT_SPEC = {
   relay: { value: true, repeat: true },
   'session-cache': { value: true },
   'early-data': {},
+  'no-multipath': {},
   help: {},
 } as const;
 
@@ -83,6 +88,7 @@ export async function runConnect(argv: string[], signal: AbortSignal): Promise<n
     } catch (e) {
       throw e instanceof ConnectError ? dialFailure(e, remote, timeoutMs) : e;
     }
+    watchPaths(session, stderr);
     const { readable, writable } = await session.createBidirectionalStream();
     try {
       await Promise.all([stdinToStream(writable), streamToStdout(readable)]);

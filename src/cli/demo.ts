@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Endpoint, Session } from '../index.js';
 import { UsageError, intOpt, parseArgs, socketAddrOpts } from './args.js';
-import { bindEndpoint } from './common.js';
+import { bindEndpoint, noMultipathHelp, transportOptions } from './common.js';
 import { EXIT_STATUS_HELP } from './exit.js';
 import { echoSession } from './echo.js';
 
@@ -12,17 +12,18 @@ import { echoSession } from './echo.js';
  */
 export const DEMO_HELP = `quic-peer demo: a listener and a dialer in one process, over loopback UDP
 
-Usage: quic-peer demo [--bytes N] [--pings N] [--datagrams N] [--bind ip:port]...
+Usage: quic-peer demo [--bytes N] [--pings N] [--datagrams N] [--bind ip:port]... [--no-multipath]
 
   --bytes N       size of the bulk transfer (default 100000000, 100 MB)
   --pings N       64-byte echo round trips to time (default 200)
   --datagrams N   datagrams of 100 bytes to send and count (default 1000)
   --bind ip:port  the listener's address (repeatable; default 127.0.0.1:0); the dialer binds
                   the same IPs, port 0
+${noMultipathHelp(18)}
 
 ${EXIT_STATUS_HELP}`;
 
-const DEMO_SPEC = { bytes: { value: true }, pings: { value: true }, datagrams: { value: true }, bind: { value: true, repeat: true }, help: {} } as const;
+const DEMO_SPEC = { bytes: { value: true }, pings: { value: true }, datagrams: { value: true }, bind: { value: true, repeat: true }, 'no-multipath': {}, help: {} } as const;
 
 export async function runDemo(argv: string[], signal: AbortSignal): Promise<number> {
   const p = parseArgs(argv, DEMO_SPEC);
@@ -39,7 +40,7 @@ export async function runDemo(argv: string[], signal: AbortSignal): Promise<numb
   // Loopback unless told otherwise: the demo is one process talking to itself.
   const bind = socketAddrOpts(p, 'bind') ?? ['127.0.0.1:0'];
   const listener = await bindEndpoint(p, { bind });
-  const dialer = await Endpoint.bind({ bind: bind.map(anyPort), acceptIncoming: false }).catch(async (e: unknown) => {
+  const dialer = await Endpoint.bind({ bind: bind.map(anyPort), acceptIncoming: false, ...(p.flags.has('no-multipath') ? { transport: transportOptions(p) } : {}) }).catch(async (e: unknown) => {
     await listener.close();
     throw e;
   });

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { ConnectError, Session, type Endpoint } from '../index.js';
 import { H3Client, HttpRequestError, hqGet } from '../http/index.js';
 import { UsageError, intOpt, opt, parseArgs } from './args.js';
-import { bindEndpoint, stderr } from './common.js';
+import { bindEndpoint, noMultipathHelp, stderr } from './common.js';
 import { CliError, EXIT_STATUS_HELP, systemReason } from './exit.js';
 
 export const GET_HELP = `quic-peer get: download files from an HTTP/3 or hq-interop server (X.509)
@@ -26,6 +26,7 @@ Options:
   --qlog DIR            write a qlog trace of each connection into DIR
   --timeout-ms N        give up on a server whose handshake has not completed after N ms
                         (default 10000)
+${noMultipathHelp(24)}
 
 ${EXIT_STATUS_HELP}`;
 
@@ -38,6 +39,7 @@ export const GET_SPEC = {
   keylog: { value: true },
   qlog: { value: true },
   'timeout-ms': { value: true },
+  'no-multipath': {},
   help: {},
 } as const;
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { WebTransportServer, type WebTransportSession } from '../http/index.js';
 import { UsageError, intOpt, opt, type ParsedArgs } from './args.js';
-import { stderr, streamToStdout, writeOut } from './common.js';
+import { stderr, streamToStdout, transportOptions, writeOut } from './common.js';
 import { echoSession, type Traffic } from './echo.js';
 import { CliError, systemReason } from './exit.js';
 import { demoPage, serveDemoPage } from './wt-page.js';
@@ -30,7 +30,11 @@ export async function runListenWebTransport(p: ParsedArgs, signal: AbortSignal):
     server = await WebTransportServer.listen({
       bind,
       ...(certFile !== undefined ? { cert: read('--cert', certFile), key: read('--key', keyFile as string) } : {}),
-      endpoint: { maxSessions: intOpt(p, 'max-sessions', 4096), ...(opt(p, 'keylog') !== undefined ? { keylog: opt(p, 'keylog') as string } : {}) },
+      endpoint: {
+        maxSessions: intOpt(p, 'max-sessions', 4096),
+        ...(opt(p, 'keylog') !== undefined ? { keylog: opt(p, 'keylog') as string } : {}),
+        ...(p.flags.has('no-multipath') ? { transport: transportOptions(p) } : {}),
+      },
     });
   } catch (e) {
     throw new CliError(`cannot start: ${(e as Error).message}`);

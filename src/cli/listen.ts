@@ -2,7 +2,8 @@ import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
 import { echoSession, type Traffic } from './echo.js';
 import { runListenWebTransport } from './listen-wt.js';
 import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
-import { bindEndpoint, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { bindEndpoint, noMultipathHelp, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
+import { watchPaths } from './path-log.js';
 import { CliError, EXIT_STATUS_HELP } from './exit.js';
 
 /** How long `listen` waits for its home relay before printing the ticket anyway. */
@@ -23,8 +24,9 @@ to the home relay (with --relay), and 'ticket <endpoint…>' on stderr, then:
   with --echo     serves any number of sessions, echoing every bidirectional stream, every
                   unidirectional stream (on a new unidirectional stream back) and every datagram,
                   until interrupted (Ctrl-C)
-Each session is logged on stderr: who (id, address, ALPN) when it starts; how it ended and the
-bytes received and sent when it ends.
+Each session is logged on stderr: who (id, address, ALPN) when it starts; each change of its
+paths ('session 1 path 1 direct 127.0.0.1:5000 selected': a direct path found while on a relay,
+with multipath and iroh's NAT traversal); how it ended and the bytes received and sent when it ends.
 
 Options:
   --bind ip:port    address to bind (repeatable; default every interface, 0.0.0.0:0 and
@@ -47,6 +49,7 @@ Options:
   --relay URL       use this relay (iroh relay protocol: http:// or https://; repeatable, the
                     first to answer becomes the home relay): peers reach us through it with
                     the printed ticket, which carries it, even with no direct address
+${noMultipathHelp(20)}
 
 ${EXIT_STATUS_HELP}`;
 
@@ -63,6 +66,7 @@ export const LISTEN_SPEC = {
   key: { value: true },
   'page-port': { value: true },
   relay: { value: true, repeat: true },
+  'no-multipath': {},
   help: {},
 } as const;
 
@@ -110,6 +114,9 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
   }
 }
 
+/** How long the listener of a pipe waits for the dialer to close the session once both sides are done. */
+const PEER_CLOSE_WAIT_MS = 3_000;
+
 /** Accepts one session and pipes its first bidi stream with stdin/stdout. */
 async function pipeOne(ep: Endpoint, log: SessionLog): Promise<number> {
   const s = await Session.accept(ep);
@@ -126,13 +133,18 @@ async function pipeOne(ep: Endpoint, log: SessionLog): Promise<number> {
   } else {
     sending = stdinToStream(st.writable, (n) => (t.sent += n));
   }
-  // The dialer closes the session once it has read our FIN; its CONNECTION_CLOSE carries the
-  // ACK of that FIN, so our writer's close() has resolved by then.
   try {
     await Promise.all([streamToStdout(st.readable, (n) => (t.received += n)), sending]);
   } catch (e) {
     throw await transferFailure(s, e);
   }
+  // The dialer closes the session once its own FIN is acknowledged. Closing first would race that
+  // acknowledgment: our ACK of its last bytes may still be delayed, or its data re-sent after a
+  // spurious loss may still be on the way, and its writer's close() would then fail with our
+  // CONNECTION_CLOSE although we hold every byte. So we wait for its close, for a bounded time.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([s.closed, new Promise((resolve) => (timer = setTimeout(resolve, PEER_CLOSE_WAIT_MS)))]);
+  clearTimeout(timer);
   s.close({ closeCode: 0, reason: 'done' });
   return 0;
 }
@@ -158,6 +170,7 @@ class SessionLog {
     const t: Traffic = { received: 0, sent: 0 };
     this.live.add(s);
     stderr(`session ${n} from ${s.remoteId.toString()}@${s.remoteAddress ?? '?'} (ALPN ${s.alpn})`);
+    watchPaths(s, (line) => stderr(`session ${n} ${line}`));
     const done = s.closed.then((info) => {
       this.live.delete(s);
       this.ending.delete(done);

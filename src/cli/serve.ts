@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Endpoint, generateSelfSigned, type EndpointOptions } from '../index.js';
 import { FileServer, FILE_SERVER_ALPNS, type ServedRequest } from '../http/index.js';
 import { UsageError, opt, parseArgs } from './args.js';
-import { bindEndpoint, stderr } from './common.js';
+import { bindEndpoint, noMultipathHelp, stderr } from './common.js';
 import { CliError, EXIT_STATUS_HELP, systemReason } from './exit.js';
 
 export const SERVE_HELP = `quic-peer serve: serve a directory over HTTP/3 and hq-interop (X.509)
@@ -25,6 +25,7 @@ Options:
   --retry               validate every client's address with a Retry first
   --keylog FILE         append TLS secrets to FILE in NSS key log format (for Wireshark)
   --qlog DIR            write a qlog trace of every connection into DIR
+${noMultipathHelp(24)}
 
 ${EXIT_STATUS_HELP}`;
 
@@ -39,6 +40,7 @@ export const SERVE_SPEC = {
   retry: {},
   keylog: { value: true },
   qlog: { value: true },
+  'no-multipath': {},
   help: {},
 } as const;
 

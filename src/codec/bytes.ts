@@ -52,3 +52,35 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 export const utf8 = (s: string): Uint8Array => utf8Encoder.encode(s);
 /** Decodes UTF-8, replacing invalid sequences (reason phrases come from peers). */
 export const fromUtf8 = (b: Uint8Array): string => utf8Decoder.decode(b);
+
+/**
+ * The bytes of `b` as a string of char codes 0..255, one per byte (a "binary string"): a flat
+ * one-byte string, ~20-40 bytes of heap for a connection ID or a reset token where a small
+ * `Uint8Array` costs ~180 (its object and its ArrayBuffer). For ids kept long and read rarely,
+ * and for map keys.
+ */
+export function toBinaryString(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
+/** The bytes of a binary string (`toBinaryString`); a fresh array. */
+export function fromBinaryString(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Whether binary string `s` holds the bytes `b[at, at + s.length)` with `b.length - at === s.length` (not constant-time). */
+export function binaryStringEquals(s: string, b: Uint8Array, at = 0): boolean {
+  if (b.length - at !== s.length) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[at + i]) return false;
+  return true;
+}
+
+/** `binaryStringEquals` in time independent of where they differ (reset tokens). */
+export function binaryStringEqualsConstantTime(s: string, b: Uint8Array, at = 0): boolean {
+  if (b.length - at !== s.length) return false;
+  let d = 0;
+  for (let i = 0; i < s.length; i++) d |= s.charCodeAt(i) ^ b[at + i]!;
+  return d === 0;
+}

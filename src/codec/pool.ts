@@ -26,6 +26,13 @@ export class PooledBuffer {
   inUse = false;
   /** The number of bytes the user wrote, for convenience (the pool does not read it). */
   length = 0;
+  /**
+   * A completion callback its user binds once per buffer (a socket send's), so that lending the
+   * buffer again allocates no closure; the pool never calls nor clears it.
+   */
+  done: ((err: Error | null) => void) | undefined = undefined;
+  /** A string its user attaches to the loan (the destination address); the pool does not read it. */
+  note = '';
   readonly pool: BufferPool;
 
   constructor(pool: BufferPool, view: Uint8Array) {

@@ -16,6 +16,7 @@ import {
   type ConnectionStats,
   type EndpointId,
   type SessionKind,
+  type SessionPath,
   type SessionTransport,
   type WebTransportInfo,
   type WebTransportRequest,
@@ -400,5 +401,10 @@ export class WtSession implements SessionTransport {
   /** The QUIC connection's counters (shared by every session on it). */
   getStats(): ConnectionStats {
     return this.host.quic.getStats();
+  }
+
+  /** The paths of the QUIC connection under the HTTP/3 connection (shared by its sessions). */
+  paths(): SessionPath[] {
+    return this.host.quic.paths();
   }
 }

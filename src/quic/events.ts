@@ -30,6 +30,11 @@ export type ConnectionEvent =
   /** The server sent a session ticket (client; to resume a later connection, RFC 9846 §4.6.1). */
   | { readonly type: 'sessionTicket'; readonly ticket: ResumptionTicket }
   /**
+   * The peer reported a new address it sees us at (QUIC Address Discovery, OBSERVED_ADDRESS;
+   * `ip:port`): what a NAT between us made of our address, a candidate for hole punching.
+   */
+  | { readonly type: 'observedAddress'; readonly address: string }
+  /**
    * The connection is lost to the application (closed by either side, idle timeout, stateless
    * reset, handshake failure). Emitted once. The connection may still exist for a few PTOs
    * (closing or draining period) before `terminated`.

@@ -77,19 +77,47 @@ export interface TransportConfig {
    */
   disableActiveMigration: boolean;
   /**
-   * EXPERIMENTAL, off by default: offer multipath (draft-ietf-quic-multipath, as iroh's noq
-   * speaks it) with the initial_max_path_id transport parameter. When both sides offer it the
-   * connection accepts the multipath frames about its one path (path 0) and stays on it: opening
-   * more paths, and iroh's NAT traversal, are not implemented yet.
+   * Offer multipath (draft-ietf-quic-multipath, as iroh's noq speaks it) with the
+   * initial_max_path_id transport parameter. Default true, as iroh 1.0 (which always offers it,
+   * and moves a connection from its relay to a direct path with it). When both sides offer it,
+   * `Connection.openPath` opens more paths (each path id with its own packet numbers, loss
+   * recovery and congestion control), the peer may open up to `multipathMaxPathId`, and new data
+   * goes on the best path; a peer that does not offer it (every QUIC stack but iroh's) gets a
+   * plain RFC 9000 connection, the parameter ignored. iroh's n0 NAT traversal comes with it
+   * (`natTraversal`), and QUIC Address Discovery with that (`addressDiscovery` 'auto'). False
+   * turns them all off: none of their parameters is sent.
    */
   multipath: boolean;
   /**
-   * EXPERIMENTAL, with `multipath` only: the initial_max_path_id we send (the largest path id
-   * the peer may open; default 0, path 0 only). Above 0 both sides issue connection ids for the
-   * path ids up to the smaller maximum (PATH_NEW_CONNECTION_ID); opening those paths is not
-   * implemented yet, so keep it 0 toward peers that would open them (iroh).
+   * With `multipath` only: the initial_max_path_id we send (the largest path id
+   * the peer may open; default 7, as iroh sends; 0: path 0 only). Both sides issue connection
+   * ids for the path ids up to the smaller maximum (PATH_NEW_CONNECTION_ID); each path abandoned
+   * raises it by one (MAX_PATH_ID), so at most this many paths besides path 0 are open at once.
    */
   multipathMaxPathId: number;
+  /**
+   * With `multipath` only (default true: on whenever multipath is): offer iroh's n0
+   * NAT traversal (its 0x3d7f91120401 transport parameter) and, once both sides offered it and
+   * multipath, run it: a server announces its candidate addresses (ADD_ADDRESS), a client
+   * reaches out (REACH_OUT), both probe each other's candidates with unpadded PATH_CHALLENGEs,
+   * and the client opens a path id on an address that answered (the peer must allow one:
+   * `multipathMaxPathId` on its side). False turns it off (the parameter is not sent). The
+   * candidates come from the session layer (`Connection.setLocalCandidates`).
+   */
+  natTraversal: boolean;
+  /**
+   * How many of the peer's candidate addresses we keep: the value of the NAT traversal
+   * parameter, 1..255 (default 32, as iroh).
+   */
+  natTraversalMaxAddresses: number;
+  /**
+   * QUIC Address Discovery (draft-seemann-quic-address-discovery, its 0x9f81a176 transport
+   * parameter, as noq and iroh's relays speak it): each side tells the other the address it sees
+   * it at (OBSERVED_ADDRESS), and the addresses reported to us become NAT traversal candidates.
+   * `'auto'` (default): offered (as both reporter and receiver) when NAT traversal is; `true`:
+   * always offered; `false`: never.
+   */
+  addressDiscovery: boolean | 'auto';
 }
 
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
@@ -116,8 +144,11 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   handshakeTimeoutMs: 10_000,
   insecureNullKeys: false,
   disableActiveMigration: false,
-  multipath: false,
-  multipathMaxPathId: 0,
+  multipath: true,
+  multipathMaxPathId: 7,
+  natTraversal: true,
+  natTraversalMaxAddresses: 32,
+  addressDiscovery: 'auto',
 });
 
 /** A bad configuration value: names the field and says what was wrong. */
@@ -143,6 +174,9 @@ export type TransportOptions = Partial<Omit<TransportConfig, 'streams'>> & {
  * too (a misspelt option would otherwise be silently ignored).
  */
 export function resolveTransportConfig(options: TransportOptions = {}): TransportConfig {
+  // A configuration this function made is frozen and final: given again (an endpoint hands its
+  // own to each connection it creates), it is returned as it is, so connections share it.
+  if (RESOLVED.has(options)) return options as TransportConfig;
   knownFields('', options, DEFAULT_TRANSPORT_CONFIG);
   knownFields('streams.', options.streams, DEFAULT_STREAM_LIMITS);
   const c: TransportConfig = {
@@ -167,11 +201,15 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   int('maxCryptoBuffer', c.maxCryptoBuffer, 4096, 2 ** 24);
   int('handshakeTimeoutMs', c.handshakeTimeoutMs, 1, 2 ** 40);
   int('multipathMaxPathId', c.multipathMaxPathId, 0, 64);
+  int('natTraversalMaxAddresses', c.natTraversalMaxAddresses, 1, 255);
   if (typeof c.disableActiveMigration !== 'boolean') {
     throw new ConfigError('disableActiveMigration', `must be a boolean, got ${String(c.disableActiveMigration)}`);
   }
-  for (const field of ['insecureNullKeys', 'mtuDiscovery', 'pacing', 'multipath'] as const) {
+  for (const field of ['insecureNullKeys', 'mtuDiscovery', 'pacing', 'multipath', 'natTraversal'] as const) {
     if (typeof c[field] !== 'boolean') throw new ConfigError(field, `must be a boolean, got ${String(c[field])}`);
+  }
+  if (typeof c.addressDiscovery !== 'boolean' && c.addressDiscovery !== 'auto') {
+    throw new ConfigError('addressDiscovery', `must be a boolean or 'auto', got ${String(c.addressDiscovery)}`);
   }
   if (c.congestionControl !== 'cubic' && c.congestionControl !== 'newreno') {
     throw new ConfigError('congestionControl', `must be 'cubic' or 'newreno', got ${String(c.congestionControl)}`);
@@ -187,8 +225,16 @@ export function resolveTransportConfig(options: TransportOptions = {}): Transpor
   int('streams.maxConnectionWindow', s.maxConnectionWindow, s.initialConnectionWindow, 2 ** 40);
   int('streams.maxConcurrentBidiStreams', s.maxConcurrentBidiStreams, 0, 2 ** 32);
   int('streams.maxConcurrentUniStreams', s.maxConcurrentUniStreams, 0, 2 ** 32);
+  Object.freeze(s);
+  RESOLVED.add(Object.freeze(c));
   return c;
 }
+
+/**
+ * The configurations `resolveTransportConfig` made (frozen). One per connection was ~0.5 KB of an
+ * idle connection's heap (issue [perf2]); an endpoint's connections now share one.
+ */
+const RESOLVED = new WeakSet<object>();
 
 function int(field: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -211,4 +257,9 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/** Whether a connection with configuration `c` offers QUIC Address Discovery (`addressDiscovery`). */
+export function offersAddressDiscovery(c: TransportConfig): boolean {
+  return c.addressDiscovery === 'auto' ? c.multipath && c.natTraversal : c.addressDiscovery;
 }

@@ -89,6 +89,12 @@ export interface TransportParameters {
    * peer (a u8, 1..255); null when absent.
    */
   n0NatTraversal: number | null;
+  /**
+   * 0x9f81a176, QUIC Address Discovery (draft-seemann-quic-address-discovery, noq): the sender's
+   * role: 0 it reports the addresses it observes (send only), 1 it wants reports (receive only),
+   * 2 both; null when absent.
+   */
+  addressDiscovery: 0 | 1 | 2 | null;
 }
 
 /** Transport parameter ids (RFC 9000 §18.2, RFC 9221 §3). */
@@ -115,6 +121,8 @@ export const TransportParameterId = {
   INITIAL_MAX_PATH_ID: 0x3e,
   /** n0 NAT traversal (noq's N0NatTraversal). */
   N0_NAT_TRAVERSAL: 0x3d7f91120401,
+  /** QUIC Address Discovery (noq's ObservedAddr). */
+  ADDRESS_DISCOVERY: 0x9f81a176,
 } as const;
 
 /** The RFC 9000 §18.2 defaults (and RFC 9221's 0 for max_datagram_frame_size). */
@@ -140,6 +148,7 @@ export function defaultTransportParameters(): TransportParameters {
     maxDatagramFrameSize: 0,
     initialMaxPathId: null,
     n0NatTraversal: null,
+    addressDiscovery: null,
   };
 }
 
@@ -257,6 +266,8 @@ function forEachEncoded(
   if (maxPathId !== null) emit(Id.INITIAL_MAX_PATH_ID, sizeVarint(maxPathId), (w) => w.varint(maxPathId));
   const nat = p.n0NatTraversal;
   if (nat !== null) emit(Id.N0_NAT_TRAVERSAL, 1, (w) => w.u8(nat));
+  const qad = p.addressDiscovery;
+  if (qad !== null) emit(Id.ADDRESS_DISCOVERY, 1, (w) => w.varint(qad));
 }
 
 function decodeAll(bytes: Uint8Array, senderRole: Role): TransportParameters {
@@ -357,6 +368,10 @@ function decodeOne(p: TransportParameters, id: number, v: Reader): void {
       // noq: exactly one byte, non-zero (checked in checkParameters); trailing bytes fail above.
       p.n0NatTraversal = v.u8();
       return;
+    case Id.ADDRESS_DISCOVERY:
+      // A varint role; checkParameters allows 0..2 (noq: anything else is an illegal value).
+      p.addressDiscovery = v.varint() as 0 | 1 | 2;
+      return;
   }
 }
 
@@ -413,6 +428,8 @@ function checkParameters(p: TransportParameters, role: Role, fail: Fail): void {
   if (p.n0NatTraversal !== null && !(Number.isInteger(p.n0NatTraversal) && p.n0NatTraversal >= 1 && p.n0NatTraversal <= 255)) {
     throw fail('n0 NAT traversal address count is not 1..255');
   }
+  const qad = p.addressDiscovery;
+  if (qad !== null && qad !== 0 && qad !== 1 && qad !== 2) throw fail(`address discovery role ${String(qad)} is not 0, 1 or 2`);
   const pa = p.preferredAddress;
   if (pa !== null) {
     // RFC 9000 §18.2: "a server MUST NOT include a zero-length connection ID in this transport

@@ -94,6 +94,16 @@ export class UdpDriver {
   private busySince = Number.NaN;
   private readonly flushBudgetMs: number;
   private closed = false;
+  /**
+   * With several sockets of one family (say 127.0.0.1 and 127.0.0.2): the socket each remote
+   * address was last heard on, so what we send it leaves from the address it talks to (a peer
+   * hears its answers, a NAT traversal probe's PATH_RESPONSE included, from the address it sent
+   * to). Bounded like `addrCache`. A remote that talks to two of our sockets at once is answered
+   * from the last one: the connection knows paths by the peer's address only, not by ours.
+   */
+  private readonly heardOn = new Map<string, BoundSocket>();
+  /** Whether some family has more than one socket (else `heardOn` stays empty). */
+  private readonly manySockets: boolean;
   /** Parsed remote addresses, so the send path does not re-parse a string per packet. */
   private readonly addrCache = new Map<string, { host: string; port: number; family: 4 | 6 }>();
   /** Counters for stats and tests. */
@@ -110,12 +120,18 @@ export class UdpDriver {
     }
   };
   private poolWaiting = false;
+  /** The first socket of each family (what a datagram to that family leaves from). */
+  private readonly socket4: BoundSocket | undefined;
+  private readonly socket6: BoundSocket | undefined;
 
   constructor(core: EndpointCore, sockets: BoundSocket[], opts: DriverOptions) {
     this.core = core;
     this.sockets = sockets;
+    this.socket4 = sockets.find((s) => s.family === 4);
+    this.socket6 = sockets.find((s) => s.family === 6);
     this.opts = opts;
     this.flushBudgetMs = opts.flushBudgetMs ?? 1;
+    this.manySockets = sockets.some((s, i) => sockets.findIndex((o) => o.family === s.family) !== i);
     // One buffer per datagram in flight to the kernel, of the largest size the core may write:
     // jumbo datagrams take no allocation per packet either (a 64 KiB slab holds one).
     const bufferSize = Math.max(MIN_BUFFER_SIZE, opts.datagramBufferSize ?? 0);
@@ -131,7 +147,7 @@ export class UdpDriver {
       } catch {
         // Some platforms refuse large buffers; the defaults still work, only bursts may drop.
       }
-      s.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+      s.socket.on('message', (msg, rinfo) => this.onMessage(s, msg, rinfo));
       s.socket.on('error', (err) => this.opts.onError?.(err));
     }
   }
@@ -156,8 +172,12 @@ export class UdpDriver {
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onMessage(socket: BoundSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    if (this.manySockets && this.heardOn.get(address) !== socket) {
+      if (this.heardOn.size > 4096) this.heardOn.clear();
+      this.heardOn.set(address, socket);
+    }
     this.receive(address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
   }
 
@@ -224,16 +244,25 @@ export class UdpDriver {
         continue;
       }
       const to = this.resolve(address);
-      const sock = this.sockets.find((s) => s.family === to.family) ?? this.sockets[0]!;
+      const sock = (this.manySockets ? this.heardOn.get(address) : undefined) ?? (to.family === 4 ? this.socket4 : this.socket6) ?? this.sockets[0]!;
       buf.length = t.length;
+      buf.note = address;
       this.counters.sent++;
       try {
-        sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, (err) => this.onSent(buf, err, address));
+        // The completion is bound once per pooled buffer: a send allocates no closure.
+        sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, buf.done ?? this.bindDone(buf));
       } catch (e) {
         // Thrown before anything was queued (Node validates the port itself): no callback comes.
         this.onSent(buf, e instanceof Error ? e : new Error(String(e)), address);
       }
     }
+  }
+
+  /** The send completion of `buf`, made on its first send and kept with it. */
+  private bindDone(buf: PooledBuffer): (err: Error | null) => void {
+    const done = (err: Error | null): void => this.onSent(buf, err, buf.note);
+    buf.done = done;
+    return done;
   }
 
   private arm(now: number): void {

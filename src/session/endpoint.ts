@@ -8,6 +8,7 @@ import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
 import { encodeEndpointTicket, formatSocketAddr, parseRemote, parseSocketAddr, type EndpointAddr } from './addressing.js';
 import { dialX509Settings, resolveEndpointTls, serverX509Settings, SystemRoots, type EndpointX509 } from './x509-options.js';
 import type { ConnectionTlsOptions } from '../quic/connection/handshake.js';
+import type { Connection } from '../quic/connection/connection.js';
 import { isIP } from 'node:net';
 import { DEFAULT_BIND, advertisedAddrs, pickDialAddresses } from './local-addrs.js';
 import { RelayPaths, normalizeRelayUrl, parseRelayAddress, relayAddress } from './relay-paths.js';
@@ -35,6 +36,10 @@ export class Endpoint implements SessionHost {
   private readonly driver: UdpDriver;
   private readonly secretKey: Uint8Array;
   private readonly sessions = new Map<ConnectionHandle, SessionState>();
+  /** Addresses peers reported seeing us at, newest first (`observedAddresses`). */
+  private readonly observed: string[] = [];
+  /** Our candidates as last listed (`candidates`), and when. */
+  private cachedCandidates: { readonly at: number; readonly value: Candidates } | undefined;
   /**
    * Our dials whose handshake has not completed, with the addresses they still try: a send error
    * to one (or the relay's EndpointGone) removes it, and the dial fails when none is left.
@@ -236,6 +241,16 @@ export class Endpoint implements SessionHost {
     return encodeEndpointTicket(this.addr());
   }
 
+  /**
+   * The addresses peers reported seeing us at (QUIC Address Discovery, `TransportConfig.
+   * addressDiscovery`), newest first, at most MAX_OBSERVED: what NATs between us and them made
+   * of our sockets' addresses. They join the interface addresses as NAT traversal candidates of
+   * every connection; they are not put in `addr()` or tickets (a peer's word, not verified).
+   */
+  get observedAddresses(): readonly string[] {
+    return this.observed;
+  }
+
   /** The local socket addresses actually bound. */
   get boundAddresses(): string[] {
     return this.driver.sockets.map((s) => s.address);
@@ -400,6 +415,7 @@ export class Endpoint implements SessionHost {
     }
     const state = new SessionState(opened.handle, opened.connection, target, this.scheduleTransmit);
     this.sessions.set(opened.handle, state);
+    this.giveCandidates(opened.connection);
     this.dialling.set(opened.handle, new Set(candidates));
     const settled = (): void => void this.dialling.delete(opened.handle);
     state.ready.then(settled, settled);
@@ -486,6 +502,48 @@ export class Endpoint implements SessionHost {
   }
 
   /**
+   * iroh's n0 NAT traversal (TransportConfig.natTraversal, with multipath): our candidate
+   * addresses for a new connection are those a ticket lists, the interface addresses of our
+   * sockets, loopback included (never a relay: a relay path is no candidate). The connection
+   * ignores them when NAT traversal is off or not negotiated.
+   */
+  private giveCandidates(conn: Connection, known?: Candidates): void {
+    // Only when offered: listing the interfaces is a system call per connection.
+    if (conn.localTransportParameters.n0NatTraversal === null) return;
+    const c = known ?? this.candidates();
+    conn.setLocalCandidates(this.now(), c.addresses, c.families);
+  }
+
+  /** Our NAT traversal candidates: the interface addresses of our sockets, then the observed ones. */
+  private candidates(): Candidates {
+    // Listing the interfaces costs ~130 us (a system call and parsing): once per CANDIDATES_TTL_MS,
+    // not once per connection (a busy server accepts hundreds a second).
+    const now = this.now();
+    const cached = this.cachedCandidates;
+    if (cached !== undefined && now - cached.at < CANDIDATES_TTL_MS) return cached.value;
+    const bound = this.boundAddresses;
+    const families = { ipv4: bound.some((a) => !a.startsWith('[')), ipv6: bound.some((a) => a.startsWith('[')) };
+    const addresses = advertisedAddrs(bound);
+    for (const a of this.observed) if (!addresses.includes(a) && (a.startsWith('[') ? families.ipv6 : families.ipv4)) addresses.push(a);
+    const value = { addresses, families };
+    this.cachedCandidates = { at: now, value };
+    return value;
+  }
+
+  /** A peer reported an address it sees us at: every connection gets it as a candidate. */
+  private onObserved(address: string): void {
+    const at = this.observed.indexOf(address);
+    if (at === 0) return;
+    if (at > 0) this.observed.splice(at, 1);
+    this.observed.unshift(address);
+    if (this.observed.length > MAX_OBSERVED) this.observed.length = MAX_OBSERVED;
+    this.cachedCandidates = undefined;
+    const c = this.candidates();
+    for (const s of this.sessions.values()) if (!s.conn.isClosed) this.giveCandidates(s.conn, c);
+    this.schedule();
+  }
+
+  /**
    * The OS refused a datagram to `address`. A dial to it fails now, with the OS's reason, rather
    * than as a timeout: these errors say the address cannot be reached from our socket at all
    * (EINVAL from a loopback socket to another address, no route...), and retrying will not
@@ -521,6 +579,7 @@ export class Endpoint implements SessionHost {
       case 'incoming': {
         const state = new SessionState(e.handle, e.connection, `incoming@${e.remoteAddress}`, this.scheduleTransmit);
         this.sessions.set(e.handle, state);
+        this.giveCandidates(e.connection);
         // A session is handed to `accept` when its handshake completes, or before, when it came
         // with 0-RTT data we accepted (so that it can be answered at once, RFC 9001 §4.6.1).
         let handed = false;
@@ -544,6 +603,10 @@ export class Endpoint implements SessionHost {
       case 'connection': {
         const s = this.sessions.get(e.handle);
         if (!s) break;
+        if (e.event.type === 'observedAddress') {
+          this.onObserved(e.event.address);
+          break;
+        }
         if (e.event.type === 'sessionTicket' || e.event.type === 'newToken') {
           if (s.resumeKey === undefined) break;
           if (e.event.type === 'sessionTicket') this.sessionCache?.putTicket(s.resumeKey, e.event.ticket);
@@ -560,6 +623,18 @@ export class Endpoint implements SessionHost {
     }
   }
 }
+
+/** NAT traversal candidates for a connection (`Connection.setLocalCandidates`). */
+interface Candidates {
+  readonly addresses: string[];
+  readonly families: { readonly ipv4: boolean; readonly ipv6: boolean };
+}
+
+/** How long a listing of our candidates serves new connections (interface changes show after it). */
+const CANDIDATES_TTL_MS = 2_000;
+
+/** Most observed addresses an endpoint keeps (`Endpoint.observedAddresses`). */
+const MAX_OBSERVED = 8;
 
 /** Send errors that mean the address cannot be reached from our socket (see `onSendError`). */
 const UNREACHABLE_CODES = new Set(['EINVAL', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EACCES', 'EPERM', 'ERR_SOCKET_BAD_PORT']);

@@ -21,8 +21,9 @@ export const DEFAULT_BIND: readonly string[] = ['0.0.0.0:0', '[::]:0'];
 
 /**
  * The addresses a peer can dial us at, given our bound socket addresses (`ip:port`): unspecified
- * ones expanded to `interfaces` (the host's, by default) of the same family; link-local IPv6 and
- * unspecified addresses left out; deduplicated, non-loopback first.
+ * ones expanded to `interfaces` (the host's, by default; none where the runtime refuses to list
+ * them) of the same family; link-local IPv6 and unspecified addresses left out; deduplicated,
+ * non-loopback first.
  */
 export function advertisedAddrs(bound: readonly string[], interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
   const out: SocketAddr[] = [];
@@ -34,7 +35,15 @@ export function advertisedAddrs(bound: readonly string[], interfaces?: NodeJS.Di
       out.push(a);
       continue;
     }
-    table ??= networkInterfaces();
+    if (table === undefined) {
+      try {
+        table = networkInterfaces();
+      } catch {
+        // The runtime refuses to list them (Deno without --allow-sys): an unspecified socket
+        // adds no address, the others still count.
+        table = {};
+      }
+    }
     for (const list of Object.values(table)) {
       for (const i of list ?? []) {
         if ((i.family === 'IPv4' ? 4 : 6) !== a.family) continue;
@@ -65,9 +74,10 @@ export interface DialChoice {
 /**
  * Picks the addresses to dial among `candidates` (canonical `ip:port`, in the remote's order) from
  * our sockets bound at `local`: every usable one, non-loopback first (a dial tries them all at
- * once and keeps the first the peer answers on). The driver sends from the first socket of the
- * destination's family, so only that socket counts: one bound to a loopback address reaches only
- * loopback addresses (the OS refuses the rest with EINVAL).
+ * once and keeps the first the peer answers on). The driver sends to an address it has not heard
+ * from yet from the first socket of the destination's family, so only that socket counts: one
+ * bound to a loopback address reaches only loopback addresses (the OS refuses the rest with
+ * EINVAL).
  */
 export function pickDialAddresses(candidates: readonly string[], local: readonly string[]): DialChoice {
   const sockets = new Map<4 | 6, SocketAddr>();

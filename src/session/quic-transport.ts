@@ -6,6 +6,7 @@ import type { SessionHost } from './session-host.js';
 import type { CloseInfo, SessionState } from './session-state.js';
 import type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
 import { readableFor, writableFor } from './stream-adapter.js';
+import { connectionPaths, type SessionPath } from './session-paths.js';
 
 /**
  * A Session's transport when it is a QUIC connection of its own: the connection's state (events,
@@ -120,6 +121,10 @@ export class QuicTransport implements SessionTransport {
 
   getStats(): ConnectionStats {
     return this.state.conn.getStats();
+  }
+
+  paths(): SessionPath[] {
+    return connectionPaths(this.state.conn);
   }
 
   private bidi(id: number): BidirectionalStream {

@@ -16,6 +16,9 @@ interface PendingDatagram {
 
 const SETTLED: PendingDatagram = Object.freeze({ id: -1, resolve: () => {}, reject: () => {} });
 
+/** What the ready promise's settle functions become once it settled (they held its executor's context). */
+const SETTLED_READY = (): void => {};
+
 /** The error of a datagram dropped before it could leave. */
 function droppedError(reason: DatagramDropReason): DatagramError {
   if (reason === 'early-data-rejected') return new DatagramError('early-data-rejected', 'datagram sent in 0-RTT, which the server refused: it never arrived (see session.earlyDataAccepted)');
@@ -62,11 +65,16 @@ export class SessionState implements ConnectionPort {
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (c: CloseInfo) => void;
-  private readonly incomingWaiters: { bidi: Array<() => void>; uni: Array<() => void> } = { bidi: [], uni: [] };
-  private readonly streamsAvailable: Array<() => void> = [];
-  private readonly datagramWaiters: Array<() => void> = [];
+  /**
+   * The waits, each list made by its first waiter (an idle session has none: heap per idle
+   * connection, issue [perf2]): incoming bidi and uni streams, stream credit, datagrams.
+   */
+  private incomingBidi: Array<() => void> | undefined;
+  private incomingUni: Array<() => void> | undefined;
+  private streamsAvailable: Array<() => void> | undefined;
+  private datagramWaiters: Array<() => void> | undefined;
   /** `sendDatagram`s waiting for their datagram to leave, in id order (ids settle in order). */
-  private readonly datagramSends: PendingDatagram[] = [];
+  private datagramSends: PendingDatagram[] | undefined;
   private datagramSendsHead = 0;
 
   constructor(handle: ConnectionHandle, conn: Connection, target: string, scheduleTransmit: () => void) {
@@ -94,16 +102,20 @@ export class SessionState implements ConnectionPort {
       case 'connected':
         this.connected = true;
         this.resolveReady();
+        // Settled: neither settle function nor the early-data hand-off is called again.
+        this.resolveReady = SETTLED_READY;
+        this.rejectReady = SETTLED_READY;
+        this.onEarlyDataAccepted = undefined;
         break;
       case 'incoming':
         // The stream waits in the connection's accept queue; wake one waiter to take it.
-        this.incomingWaiters[e.direction].shift()?.();
+        (e.direction === 'bidi' ? this.incomingBidi : this.incomingUni)?.shift()?.();
         break;
       case 'streams-available':
-        for (const f of this.streamsAvailable.splice(0)) f();
+        wakeAll(this.streamsAvailable);
         break;
       case 'datagram':
-        for (const f of this.datagramWaiters.splice(0)) f();
+        wakeAll(this.datagramWaiters);
         break;
       case 'datagramsSent':
         this.settleDatagrams(this.conn.takeDatagramSendReport());
@@ -130,7 +142,7 @@ export class SessionState implements ConnectionPort {
     if (!this.connected) this.rejectReady(connectErrorFor(r, this.target, this.conn.packetsReceived > 0));
     const info = this.closeInfo;
     this.waiters.closeAll((id) => new StreamAbortedError(id, 'closed', undefined, info.reason));
-    for (const f of [...this.incomingWaiters.bidi.splice(0), ...this.incomingWaiters.uni.splice(0), ...this.streamsAvailable.splice(0), ...this.datagramWaiters.splice(0)]) f();
+    for (const f of [...(this.incomingBidi?.splice(0) ?? []), ...(this.incomingUni?.splice(0) ?? []), ...(this.streamsAvailable?.splice(0) ?? []), ...(this.datagramWaiters?.splice(0) ?? [])]) f();
     this.resolveClosed(info);
   }
 
@@ -155,7 +167,7 @@ export class SessionState implements ConnectionPort {
         this.flush();
         return id;
       }
-      await waitIn(this.streamsAvailable, signal);
+      await waitIn((this.streamsAvailable ??= []), signal);
     }
   }
 
@@ -166,7 +178,7 @@ export class SessionState implements ConnectionPort {
       const id = this.conn.acceptStream(direction);
       if (id !== null) return id;
       if (this.closeInfo) return null;
-      await waitIn(this.incomingWaiters[direction], signal);
+      await waitIn(direction === 'bidi' ? (this.incomingBidi ??= []) : (this.incomingUni ??= []), signal);
     }
   }
 
@@ -177,13 +189,13 @@ export class SessionState implements ConnectionPort {
       const d = this.conn.recvDatagram();
       if (d) return d;
       if (this.closeInfo) return null;
-      await waitIn(this.datagramWaiters, signal);
+      await waitIn((this.datagramWaiters ??= []), signal);
     }
   }
 
   /** How many waits are pending (streams, incoming streams, datagrams): for tests of aborts. */
   get pendingWaits(): number {
-    return this.streamsAvailable.length + this.incomingWaiters.bidi.length + this.incomingWaiters.uni.length + this.datagramWaiters.length;
+    return (this.streamsAvailable?.length ?? 0) + (this.incomingBidi?.length ?? 0) + (this.incomingUni?.length ?? 0) + (this.datagramWaiters?.length ?? 0);
   }
 
   /**
@@ -192,13 +204,14 @@ export class SessionState implements ConnectionPort {
    */
   datagramSent(id: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.datagramSends.push({ id, resolve, reject });
+      (this.datagramSends ??= []).push({ id, resolve, reject });
     });
   }
 
   /** The connection reported what became of queued datagrams: settle their waiters. */
   private settleDatagrams(r: DatagramSendReport): void {
     const q = this.datagramSends;
+    if (q === undefined) return;
     let dropIndex = 0;
     while (this.datagramSendsHead < q.length && q[this.datagramSendsHead]!.id < r.settledBelow) {
       const p = q[this.datagramSendsHead]!;
@@ -221,8 +234,8 @@ export class SessionState implements ConnectionPort {
   /** The connection closed: datagrams still queued will never leave. */
   private failDatagrams(): void {
     const info = this.closeInfo!;
-    const pending = this.datagramSends.splice(this.datagramSendsHead);
-    this.datagramSends.length = 0;
+    const pending = this.datagramSends?.splice(this.datagramSendsHead) ?? [];
+    this.datagramSends = undefined;
     this.datagramSendsHead = 0;
     for (const p of pending) p.reject(new SessionClosedError(info.closeCode, `${info.reason || 'closed'} (the datagram was still queued)`));
   }
@@ -230,4 +243,10 @@ export class SessionState implements ConnectionPort {
   assertOpen(): void {
     if (this.closeInfo) throw new SessionClosedError(this.closeInfo.closeCode, this.closeInfo.reason);
   }
+}
+
+/** Wakes every waiter of `list` (which may not exist yet), emptying it first. */
+function wakeAll(list: Array<() => void> | undefined): void {
+  if (list === undefined || list.length === 0) return;
+  for (const f of list.splice(0)) f();
 }

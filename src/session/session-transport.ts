@@ -1,6 +1,7 @@
 import type { ConnectionStats } from '../quic/connection/stats.js';
 import type { EndpointId } from '../tls/identity.js';
 import type { CloseInfo } from './session-state.js';
+import type { SessionPath } from './session-paths.js';
 
 /**
  * What a `Session` runs over. A Session is one class whatever carries it: a QUIC connection of an
@@ -77,4 +78,6 @@ export interface SessionTransport {
   close(code: number | bigint, reason: string): void;
   /** The QUIC connection's counters. */
   getStats(): ConnectionStats;
+  /** The network paths of the QUIC connection (see `Session.paths`). */
+  paths(): SessionPath[];
 }

@@ -1,6 +1,7 @@
 import type { ConnectionStats } from '../quic/connection/connection.js';
+import type { SessionPath } from './session-paths.js';
 import { isVarintExact } from '../codec/varint.js';
-import type { EndpointId } from '../tls/identity.js';
+import { EndpointId } from '../tls/identity.js';
 import { InvalidArgumentError } from './errors.js';
 import { raceAbort } from './abort.js';
 import { checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
@@ -232,6 +233,7 @@ export class Session {
    * option or one of the wrong type.
    */
   static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+    checkRemote(remote);
     checkOptionKeys('Session.connect options', options, CONNECT_OPTIONS);
     checkStrings('Session.connect', 'directAddrs', options.directAddrs);
     checkStrings('Session.connect', 'relays', options.relays);
@@ -394,6 +396,17 @@ export class Session {
     return this.transport.getStats();
   }
 
+  /**
+   * The network paths of the session's QUIC connection (for a WebTransport session, those of the
+   * connection that carries it), as iroh's `conn.paths()`: each with its path id, `kind`
+   * (`'relay'` or `'direct'`), remote address, whether it is `selected` (carries the packets now),
+   * its smoothed RTT (`rttMs`) and `status`. One path (id 0) until multipath opens others, e.g. a
+   * direct path found by iroh's NAT traversal; empty once the session is closed.
+   */
+  paths(): SessionPath[] {
+    return this.transport.paths();
+  }
+
   /** `await using session = ...`: closes with code 0 and waits until the session is closed. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
@@ -462,4 +475,13 @@ export class Session {
 /** A close code as an error message shows it. */
 function describeCode(code: unknown): string {
   return typeof code === 'string' ? JSON.stringify(code) : String(code);
+}
+
+/** A remote of the wrong shape (undefined, a number, an object without an EndpointId) is the caller's error, named. */
+function checkRemote(remote: unknown): void {
+  if (typeof remote === 'string' || remote instanceof EndpointId) return;
+  const a = remote as Partial<EndpointAddr> | null;
+  if (typeof a === 'object' && a !== null && a.id instanceof EndpointId && Array.isArray(a.addrs) && (a.relays === undefined || Array.isArray(a.relays))) return;
+  const got = a === null ? 'null' : typeof a === 'object' ? 'an object without { id: EndpointId, addrs: string[] }' : typeof a;
+  throw new InvalidArgumentError(`Session.connect: remote must be a string (id, id@ip:port, ticket), an EndpointId or an EndpointAddr, got ${got}`);
 }

@@ -27,12 +27,13 @@ const EMPTY = new Uint8Array(0);
 export abstract class EngineBase {
   abstract readonly role: 'client' | 'server';
 
-  protected readonly config: TlsConfig;
+  /** The configuration; a server replaces it by its shared parts once the handshake is over. */
+  protected config: TlsConfig;
   /** QUIC mode: transport parameters configured (RFC 9001 §8.2, §8.4). */
   protected readonly quic: boolean;
   protected readonly rpk: boolean;
   protected readonly signer: Ed25519Signer;
-  protected readonly alpnOffer: readonly Uint8Array[];
+  protected alpnOffer: readonly Uint8Array[];
   protected readonly transcript = new Transcript();
   protected clientRandom: Uint8Array = EMPTY;
   protected negotiatedSuite: CipherSuite | undefined;
@@ -48,12 +49,8 @@ export abstract class EngineBase {
 
   private readonly events: TlsEvent[] = [];
   private eventHead = 0;
-  private readonly buffers: HandshakeReassembler[] = [
-    new HandshakeReassembler(),
-    new HandshakeReassembler(),
-    new HandshakeReassembler(),
-    new HandshakeReassembler(),
-  ];
+  /** Per level, made when its first bytes arrive (a handshake uses two or three of the four). */
+  private readonly buffers: Array<HandshakeReassembler | undefined> = [undefined, undefined, undefined, undefined];
   private failure: TlsAlert | undefined;
 
   constructor(config: TlsConfig) {
@@ -81,6 +78,9 @@ export abstract class EngineBase {
   protected releaseHandshakeState(): void {
     this.transcript.release();
     this.clientRandom = EMPTY;
+    // The reassemblers of the levels left behind hold nothing (a message spanning a key change
+    // is an alert, `handleData`); the Application level's is made again if its data comes.
+    for (let i = 0; i < this.buffers.length; i++) if (this.buffers[i]?.buffered === 0) this.buffers[i] = undefined;
   }
 
   get handshakeComplete(): boolean {
@@ -141,7 +141,7 @@ export abstract class EngineBase {
       if (level !== this.expectedLevel()) {
         throw new TlsAlert(Alert.unexpected_message, `handshake data at level ${level}, expected ${this.expectedLevel()}`);
       }
-      const buf = this.buffers[level]!;
+      const buf = (this.buffers[level] ??= new HandshakeReassembler());
       buf.push(data);
       for (let msg = buf.next(); msg; msg = buf.next()) {
         this.handleMessage(msg);

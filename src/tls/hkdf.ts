@@ -1,7 +1,7 @@
 import { sha256, sha384 } from '@noble/hashes/sha2.js';
 import type { HashName } from './suites.js';
 import { hmacDigest } from './crypto.js';
-import { hmacSha256 } from './hmac-sha256.js';
+import { hmacSha256, hmacSha256Prefix } from './hmac-sha256.js';
 
 /**
  * HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label / Derive-Secret (RFC 9846 §7.1).
@@ -102,8 +102,8 @@ function labelBytes(label: string): Uint8Array {
   return b;
 }
 
-/** Room for the largest HkdfLabel: uint16, label<7..255>, context<0..255>. */
-const INFO_SCRATCH = new Uint8Array(2 + 1 + 255 + 1 + 255);
+/** Room for the largest HkdfLabel (uint16, label<7..255>, context<0..255>) and HKDF's counter byte. */
+const INFO_SCRATCH = new Uint8Array(2 + 1 + 255 + 1 + 255 + 1);
 
 /**
  * HKDF-Expand-Label(Secret, Label, Context, Length) = HKDF-Expand(Secret, HkdfLabel, Length)
@@ -120,16 +120,23 @@ export function hkdfExpandLabel(
   const l = typeof label === 'string' ? labelBytes(label) : label;
   const fullLen = LABEL_PREFIX.length + l.length;
   if (fullLen > 255 || context.length > 255) throw new RangeError('HKDF label or context too long');
-  // A view of one scratch buffer: HKDF-Expand reads `info` and keeps none of it.
-  const info = INFO_SCRATCH.subarray(0, 2 + 1 + fullLen + 1 + context.length);
-  info[0] = length >>> 8;
-  info[1] = length & 0xff;
-  info[2] = fullLen;
-  info.set(LABEL_PREFIX, 3);
-  info.set(l, 3 + LABEL_PREFIX.length);
-  info[3 + fullLen] = context.length;
-  info.set(context, 4 + fullLen);
-  return hkdfExpand(hash, secret, info, length);
+  // Written into one scratch buffer: HKDF-Expand reads `info` and keeps none of it.
+  const s = INFO_SCRATCH;
+  const infoLen = 2 + 1 + fullLen + 1 + context.length;
+  s[0] = length >>> 8;
+  s[1] = length & 0xff;
+  s[2] = fullLen;
+  s.set(LABEL_PREFIX, 3);
+  s.set(l, 3 + LABEL_PREFIX.length);
+  s[3 + fullLen] = context.length;
+  s.set(context, 4 + fullLen);
+  // Every key schedule output with SHA-256 is T(1) = HMAC(secret, info | 0x01): the counter goes
+  // after `info` in the scratch, and the HMAC reads its prefix (no view, no parts array).
+  if (hash === 'sha256' && length >= 1 && length <= 32) {
+    s[infoLen] = 1;
+    return hmacSha256Prefix(secret, s, infoLen + 1, length);
+  }
+  return hkdfExpand(hash, secret, s.subarray(0, infoLen), length);
 }
 
 /** Derive-Secret(Secret, Label, Messages) with the transcript hash already computed. */

@@ -73,18 +73,29 @@ function finish(parts: readonly Uint8Array[], done: number, out: Uint8Array): vo
   let total = done;
   for (const p of parts) {
     total += p.length;
-    let at = 0;
-    while (at < p.length) {
-      const n = Math.min(BLOCK - fill, p.length - at);
-      buf.set(at === 0 && n === p.length ? p : p.subarray(at, at + n), fill);
-      fill += n;
-      at += n;
-      if (fill === BLOCK) {
-        compress(state, buf, 0);
-        fill = 0;
-      }
+    fill = feed(p, p.length, fill);
+  }
+  pad(fill, total, out);
+}
+
+/** Copies `p[0, len)` into the block after `fill` bytes, compressing each full block; returns the new fill. */
+function feed(p: Uint8Array, len: number, fill: number): number {
+  let at = 0;
+  while (at < len) {
+    const n = Math.min(BLOCK - fill, len - at);
+    for (let i = 0; i < n; i++) buf[fill + i] = p[at + i]!;
+    fill += n;
+    at += n;
+    if (fill === BLOCK) {
+      compress(state, buf, 0);
+      fill = 0;
     }
   }
+  return fill;
+}
+
+/** FIPS 180-4 §5.1.1: the padding and length after `total` bytes, `fill` of them in the block; the digest to `out`. */
+function pad(fill: number, total: number, out: Uint8Array): void {
   buf[fill++] = 0x80;
   if (fill > BLOCK - 8) {
     buf.fill(0, fill);
@@ -181,6 +192,32 @@ const full = new Uint8Array(32);
  * T(1) for a key or an IV): a new array (the last key's pads are reused).
  */
 export function hmacSha256(key: Uint8Array, data: readonly Uint8Array[], length = 32): Uint8Array {
+  useKey(key);
+  const out = length === 32 ? new Uint8Array(32) : full;
+  state.set(lastInner);
+  finish(data, BLOCK, out);
+  state.set(lastOuter);
+  finish([out], BLOCK, out);
+  return out === full ? full.slice(0, length) : out;
+}
+
+/**
+ * HMAC-SHA-256(key, data[0, dataLength)) truncated to `length` bytes (1..32): `hmacSha256` of one
+ * message in a caller's scratch buffer, without a view or a parts array (HKDF-Expand-Label, ~30
+ * per handshake and end).
+ */
+export function hmacSha256Prefix(key: Uint8Array, data: Uint8Array, dataLength: number, length = 32): Uint8Array {
+  useKey(key);
+  const out = length === 32 ? new Uint8Array(32) : full;
+  state.set(lastInner);
+  pad(feed(data, dataLength, 0), BLOCK + dataLength, out);
+  state.set(lastOuter);
+  pad(feed(out, 32, 0), BLOCK + 32, out);
+  return out === full ? full.slice(0, length) : out;
+}
+
+/** Makes `key` the one-shot functions' key (its pads computed unless it already is). */
+function useKey(key: Uint8Array): void {
   if (!isLastKey(key)) {
     keyPads(key, lastInner, lastOuter);
     if (key.length <= BLOCK) {
@@ -190,10 +227,4 @@ export function hmacSha256(key: Uint8Array, data: readonly Uint8Array[], length 
       lastKeyLen = -1;
     }
   }
-  const out = length === 32 ? new Uint8Array(32) : full;
-  state.set(lastInner);
-  finish(data, BLOCK, out);
-  state.set(lastOuter);
-  finish([out], BLOCK, out);
-  return out === full ? full.slice(0, length) : out;
 }

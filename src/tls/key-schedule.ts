@@ -1,4 +1,4 @@
-import { constantTimeEqual } from '../codec/bytes.js';
+import { bytesEqual, constantTimeEqual } from '../codec/bytes.js';
 import { hmacDigest } from './crypto.js';
 import { deriveSecret, hashBytes, hashLength, hkdfExpandLabel, hkdfExtract, TranscriptHash } from './hkdf.js';
 import { encodeMessageHash } from './messages.js';
@@ -33,12 +33,13 @@ export interface TrafficSecrets {
 
 /** Early Secret: HKDF-Extract(salt = 0, IKM = PSK), Hash.length zero bytes without a PSK. */
 export function earlySecret(hash: HashName, psk?: Uint8Array): Uint8Array {
-  return hkdfExtract(hash, new Uint8Array(0), psk ?? new Uint8Array(hashLength(hash)));
+  if (psk === undefined) return noPsk(hash).early.slice();
+  return hkdfExtract(hash, new Uint8Array(0), psk);
 }
 
 /** binder_key = Derive-Secret(Early Secret, "res binder", "") (RFC 9846 §7.1, resumption PSKs). */
 export function binderKey(hash: HashName, early: Uint8Array): Uint8Array {
-  return deriveSecret(hash, early, 'res binder', hashBytes(hash, new Uint8Array(0)));
+  return deriveSecret(hash, early, 'res binder', emptyHash(hash));
 }
 
 /** A PSK binder (RFC 9846 §4.2.11.2): a Finished verify_data under binder_key over the truncated ClientHello. */
@@ -61,7 +62,9 @@ export function resumptionMasterSecret(hash: HashName, master: Uint8Array, trans
 
 /** Handshake Secret = HKDF-Extract(Derive-Secret(Early, "derived", ""), ECDHE). */
 export function handshakeSecret(hash: HashName, early: Uint8Array, sharedSecret: Uint8Array): Uint8Array {
-  return hkdfExtract(hash, derivedSalt(hash, early), sharedSecret);
+  // Without a PSK the Early Secret and its "derived" salt are constants of the hash (cached).
+  const c = noPsk(hash);
+  return hkdfExtract(hash, bytesEqual(early, c.early) ? c.derived : derivedSalt(hash, early), sharedSecret);
 }
 
 /** Master Secret = HKDF-Extract(Derive-Secret(Handshake, "derived", ""), 0). */
@@ -100,13 +103,17 @@ export function verifyFinished(hash: HashName, baseKey: Uint8Array, transcriptHa
   return constantTimeEqual(finishedVerifyData(hash, baseKey, transcriptHash), verifyData);
 }
 
+/** No messages held (shared, never written: a transcript replaces it before adding). */
+const NO_MESSAGES: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /**
  * The running transcript (RFC 9846 §4.4.1). Before the cipher suite is known (a client holds its
  * ClientHello until the ServerHello names the hash), messages are kept and hashed once the hash
  * is selected.
  */
 export class Transcript {
-  private pending: Uint8Array[] = [];
+  /** Messages held until the hash is selected; the shared empty list when none. */
+  private pending: Uint8Array[] = NO_MESSAGES;
   private th: TranscriptHash | undefined;
 
   /** The hash function, once selected. */
@@ -117,6 +124,7 @@ export class Transcript {
   /** Adds one whole handshake message (header included). */
   add(message: Uint8Array): void {
     if (this.th) this.th.update(message);
+    else if (this.pending === NO_MESSAGES) this.pending = [message];
     else this.pending.push(message);
   }
 
@@ -128,7 +136,7 @@ export class Transcript {
     }
     this.th = new TranscriptHash(hash);
     for (const m of this.pending) this.th.update(m);
-    this.pending = [];
+    this.pending = NO_MESSAGES;
   }
 
   /**
@@ -162,7 +170,7 @@ export class Transcript {
    */
   release(): void {
     this.th = undefined;
-    this.pending = [];
+    this.pending = NO_MESSAGES;
   }
 
   /** Transcript-Hash of everything added so far. */
@@ -172,8 +180,38 @@ export class Transcript {
   }
 }
 
-/** Hash of an empty string: Derive-Secret(., "derived", "") uses it as context. */
+/** Derive-Secret(secret, "derived", ""): the salt of the next HKDF-Extract. */
 function derivedSalt(hash: HashName, secret: Uint8Array): Uint8Array {
-  return deriveSecret(hash, secret, 'derived', hashBytes(hash, new Uint8Array(0)));
+  return deriveSecret(hash, secret, 'derived', emptyHash(hash));
+}
+
+/** Per hash, without a PSK: the Early Secret and its "derived" salt (constants). */
+interface HashConstants {
+  readonly early: Uint8Array;
+  readonly derived: Uint8Array;
+}
+const CONSTANTS = new Map<HashName, HashConstants>();
+/** Hash(""), the context of Derive-Secret(., "derived", "") and of the binder key (read only). */
+const EMPTY_HASHES = new Map<HashName, Uint8Array>();
+
+function emptyHash(hash: HashName): Uint8Array {
+  let h = EMPTY_HASHES.get(hash);
+  if (h === undefined) EMPTY_HASHES.set(hash, (h = hashBytes(hash, new Uint8Array(0))));
+  return h;
+}
+
+/**
+ * A full handshake's Early Secret = HKDF-Extract(0, 0) and Derive-Secret(it, "derived", "") are
+ * the same for every handshake of a hash: computed once (two HMACs and a hash fewer per handshake
+ * and end, issue [perf2]). Read only: `earlySecret` hands out copies.
+ */
+function noPsk(hash: HashName): HashConstants {
+  let c = CONSTANTS.get(hash);
+  if (c === undefined) {
+    const early = hkdfExtract(hash, new Uint8Array(0), new Uint8Array(hashLength(hash)));
+    c = { early, derived: derivedSalt(hash, early) };
+    CONSTANTS.set(hash, c);
+  }
+  return c;
 }
 

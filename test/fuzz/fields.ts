@@ -198,7 +198,7 @@ function newConnectionId(r: Reader, fields: Field[]): void {
   fields.push({ t: 'b', b: r.bytes(n).slice() }, { t: 'b', b: r.bytes(16).slice() });
 }
 
-/** The longer types: multipath (draft-ietf-quic-multipath §4) and n0 NAT traversal. */
+/** The longer types: multipath (draft-ietf-quic-multipath §4), n0 NAT traversal and QUIC Address Discovery. */
 function readExtensionFrame(r: Reader, type: bigint, typeWidth: 1 | 2 | 4 | 8): FrameFields {
   const fields: Field[] = [];
   switch (type) {
@@ -221,8 +221,11 @@ function readExtensionFrame(r: Reader, type: bigint, typeWidth: 1 | 2 | 4 | 8): 
     case 0x3d7f90n:
     case 0x3d7f91n:
     case 0x3d7f92n:
-    case 0x3d7f93n: {
-      // ADD_ADDRESS / REACH_OUT: sequence or round, the IP address (IPv6 for odd types), the port.
+    case 0x3d7f93n:
+    case 0x9f81a6n:
+    case 0x9f81a7n: {
+      // ADD_ADDRESS / REACH_OUT / OBSERVED_ADDRESS (QUIC Address Discovery): sequence or round, the
+      // IP address (IPv6 for odd types), the port.
       fields.push(v(r));
       fields.push({ t: 'b', b: r.bytes((type & 1n) === 1n ? 16 : 4).slice() }, { t: 'b', b: r.bytes(2).slice() });
       break;

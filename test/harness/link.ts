@@ -21,8 +21,8 @@ export interface LinkConfig {
   maxDropBurst: number;
   /** Exact drops: the 0-based indices of datagrams sent on this link that die. */
   dropIndices: ReadonlySet<number>;
-  /** Drop every datagram sent while `blackhole(now)` is true. */
-  blackhole?: (now: number) => boolean;
+  /** Drop every datagram sent while `blackhole(now, datagram)` is true (by time, or by content). */
+  blackhole?: (now: number, datagram: Uint8Array) => boolean;
   /** Probability that a datagram is delivered twice. */
   duplicateRate: number;
   /** Probability that one random byte among the first 50 is flipped. */
@@ -110,7 +110,7 @@ export class Link {
       this.stats.droppedExact++;
       return;
     }
-    if (c.blackhole?.(now)) {
+    if (c.blackhole?.(now, datagram)) {
       this.stats.droppedBlackhole++;
       return;
     }

@@ -213,6 +213,8 @@ describe('Session API: abortable waits, async iteration, readAll / writeAll, che
       await assert.rejects(Session.connect(client, target(server), { signal: 'soon' } as never), invalid(/signal must be an AbortSignal/));
       await assert.rejects(Session.connect(client, target(server), { earlyData: 'yes' } as never), invalid(/Session\.connect: earlyData must be a boolean/));
       await assert.rejects(Session.connect(client, target(server), { directAddrs: '1.2.3.4:5' } as never), invalid(/directAddrs must be a list of strings/));
+      await assert.rejects(Session.connect(client, undefined as never), invalid(/Session\.connect: remote must be a string .* got undefined/));
+      await assert.rejects(Session.connect(client, { id: 'abc', addrs: [] } as never), invalid(/remote must be .* got an object without/));
       await assert.rejects(Session.accept(server, { timeoutMs: 5 } as never), invalid(/Session\.accept options: unknown option 'timeoutMs'/));
       await assert.rejects(s.createBidirectionalStream({ sendOrder: 1 } as never), invalid(/createBidirectionalStream options: unknown option 'sendOrder'/));
       await assert.rejects(s.createUniStream({ signal: 5 } as never), invalid(/createUnidirectionalStream: signal must be an AbortSignal/));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../src/tls/random.js';
 import { decodeEndpointTicket } from '../../src/session/addressing.js';
+import { Endpoint, Session } from '../../src/index.js';
 
 /** The `quic-peer` command, run as a user would (compiled JavaScript, child processes, loopback UDP). */
 const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
@@ -290,6 +291,27 @@ describe('quic-peer command', function () {
       assert.match(e.stderr(), /session 2 closed \(code 0: done\): received 5 bytes, sent 5 bytes/);
     } finally {
       e.child.kill('SIGTERM');
+    }
+  });
+
+  it('listen leaves the close to its dialer once both sides are done (closing first raced the dialer\'s wait for its ACK)', async () => {
+    const l = await listen([]);
+    l.child.stdin!.end();
+    const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
+    try {
+      const s = await Session.connect(ep, l.ticket);
+      const { readable, writable } = await s.createBidirectionalStream();
+      const w = writable.getWriter();
+      await w.write(new Uint8Array(50_000));
+      await w.close();
+      for await (const _ of readable as unknown as AsyncIterable<Uint8Array>) void _;
+      // Both sides are done; the listener waits for us rather than closing first.
+      await new Promise((r) => setTimeout(r, 300));
+      s.close({ closeCode: 0, reason: 'dialer closes' });
+      assert.equal(await l.exited, 0, l.stderr());
+      assert.match(l.stderr(), /session 1 closed \(code 0: dialer closes\): received 50000 bytes, sent 0 bytes/);
+    } finally {
+      await ep.close();
     }
   });
 

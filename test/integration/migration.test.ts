@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { Session } from '../../src/session/session.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { bytesEqual } from '../../src/codec/bytes.js';
-import { Loopback, echoBidi, readAll, within, writeAll } from './util.js';
+import { Loopback, boundUdp4, echoBidi, readAll, within, writeAll } from './util.js';
 
 /**
  * A NAT on loopback in a few lines: the client dials the forwarder's front socket; the forwarder
@@ -22,7 +22,7 @@ class Rebinder {
   static async start(serverAddress: string): Promise<Rebinder> {
     const i = serverAddress.lastIndexOf(':');
     const r = new Rebinder({ host: serverAddress.slice(0, i), port: Number(serverAddress.slice(i + 1)) });
-    r.front = await bound((msg, from) => {
+    r.front = await boundUdp4((msg, from) => {
       r.client = from;
       r.relayed++;
       r.out.send(msg, r.server.port, r.server.host);
@@ -54,22 +54,11 @@ class Rebinder {
   }
 
   private outbound(): Promise<Socket> {
-    return bound((msg) => {
+    return boundUdp4((msg) => {
       this.relayed++;
       if (this.client) this.front.send(msg, this.client.port, this.client.address);
     });
   }
-}
-
-function bound(onMessage: (msg: Buffer, from: { address: string; port: number }) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.on('message', (msg, rinfo) => onMessage(msg, rinfo));
-    s.on('error', () => {}); // a datagram to a closed socket's port must not crash the test
-    s.once('listening', () => resolve(s));
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1');
-  });
 }
 
 describe('migration over real UDP: a NAT rebinding mid-transfer (RFC 9000 §9)', function () {

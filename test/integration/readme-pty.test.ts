@@ -103,8 +103,8 @@ describe('the README commands in an interactive shell (pseudo-terminal)', functi
       `quic-peer listen --secret-file key --bind 127.0.0.1:${port} > received & quic-peer connect ${id}@127.0.0.1:${port} < file; ` +
         `echo "connect exited $?"; wait; echo "listener exited $?"\n`,
     );
-    assert.equal((await t.waitFor(/connect exited (\d+)/))[1], '0');
-    assert.equal((await t.waitFor(/listener exited (\d+)/))[1], '0');
+    assert.equal((await t.waitFor(/connect exited (\d+)/))[1], '0', t.output);
+    assert.equal((await t.waitFor(/listener exited (\d+)/))[1], '0', t.output);
     assert.doesNotMatch(t.output, /Stopped/);
     assert.ok(readFileSync(join(dir, 'received')).equals(data), 'received holds the file byte for byte');
   });
@@ -114,9 +114,9 @@ describe('the README commands in an interactive shell (pseudo-terminal)', functi
     t.type('quic-peer listen > received &\n');
     const [, target] = await t.waitFor(/listening ([0-9a-f]{64}@127\.0\.0\.1:\d+)/);
     t.type(`quic-peer connect ${target} < file; echo "connect exited $?"\n`);
-    assert.equal((await t.waitFor(/connect exited (\d+)/))[1], '0');
+    assert.equal((await t.waitFor(/connect exited (\d+)/))[1], '0', t.output);
     t.type('wait; echo "listener exited $?"\n');
-    assert.equal((await t.waitFor(/listener exited (\d+)/))[1], '0');
+    assert.equal((await t.waitFor(/listener exited (\d+)/))[1], '0', t.output);
     assert.match(t.output, /stdin is a terminal: receiving only/);
     assert.doesNotMatch(t.output, /Stopped/);
     assert.ok(readFileSync(join(dir, 'received')).equals(data));
@@ -128,12 +128,12 @@ describe('the README commands in an interactive shell (pseudo-terminal)', functi
     const [, ticket] = await a.waitFor(/ticket (endpoint[a-z2-7]+)/);
     const b = terminal();
     b.type(`quic-peer connect ${ticket} < file > reply; echo "connect exited $?"\n`);
-    assert.equal((await b.waitFor(/connect exited (\d+)/))[1], '0');
+    assert.equal((await b.waitFor(/connect exited (\d+)/))[1], '0', b.output);
     assert.ok(readFileSync(join(dir, 'reply')).equals(data), 'the echo came back byte for byte');
     await a.waitFor(/session 1 closed \(code 0: done\): received 300000 bytes, sent 300000 bytes/);
     a.type('\x03');
     await a.waitFor(/quic-peer: interrupted \(SIGINT\), sessions closed/);
-    assert.equal((await a.waitFor(/listen exited (\d+)/))[1], '130');
+    assert.equal((await a.waitFor(/listen exited (\d+)/))[1], '130', a.output);
   });
 
   it('Ctrl-C on an interactive connect: the session closes, the listener hears why, exit 130', async () => {
@@ -148,7 +148,7 @@ describe('the README commands in an interactive shell (pseudo-terminal)', functi
     // The terminal echoes the line as typed, then the echo server's copy arrives.
     await b.waitFor(/hello over quic[\s\S]*hello over quic/, 15_000, typed);
     b.type('\x03');
-    assert.equal((await b.waitFor(/connect exited (\d+)/))[1], '130');
+    assert.equal((await b.waitFor(/connect exited (\d+)/))[1], '130', b.output);
     await a.waitFor(/session 1 closed \(code 0: interrupted\): received 16 bytes, sent 16 bytes/);
   });
 });

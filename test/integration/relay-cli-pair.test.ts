@@ -11,6 +11,8 @@ import { within } from './util.js';
  * The CLI pair through `quic-peer relay`, as a user runs it (three processes, loopback): `listen
  * --relay URL` prints a ticket that carries the relay, and `connect` with that ticket stripped of
  * its direct addresses goes through the relay, the only way left. A 20 MB file, byte for byte.
+ * The dialer says `--no-multipath`: with multipath and NAT traversal (the default) the pair would
+ * find a direct path on loopback and leave the relay (test/integration/cli-paths.test.ts).
  */
 const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 
@@ -57,7 +59,7 @@ describe('quic-peer listen --relay / connect through `quic-peer relay` (three pr
     assert.deepEqual(ticket.relays, [new URL(url).href], 'the ticket carries the relay');
     listener.child.stdin!.end(down);
     const relayOnly = encodeEndpointTicket({ id: ticket.id, addrs: [], relays: ticket.relays ?? [] });
-    const dialer = start(['connect', '--bind', '127.0.0.1:0', '--timeout-ms', '15000', relayOnly]);
+    const dialer = start(['connect', '--bind', '127.0.0.1:0', '--timeout-ms', '15000', '--no-multipath', relayOnly]);
     children.push(dialer.child);
     dialer.child.stdin!.end(up);
     const [dialCode, listenCode] = await within(Promise.all([dialer.exited, listener.exited]), 80_000, 'the pair');
@@ -66,6 +68,7 @@ describe('quic-peer listen --relay / connect through `quic-peer relay` (three pr
     assert.equal(sha(Buffer.concat(listener.out)), sha(up), 'connect -> listen byte-exact');
     assert.equal(sha(Buffer.concat(dialer.out)), sha(down), 'listen -> connect byte-exact');
     assert.match(listener.err(), /relay:[0-9a-f]{64}@http/, 'the listener logged a session that came through the relay');
+    assert.doesNotMatch(listener.err(), /path/, 'and it never left the relay');
     relay.child.kill('SIGINT');
     assert.equal(await within(relay.exited, 10_000, 'relay exits'), 130);
   });

@@ -76,7 +76,7 @@ describe('interop: quic-peer <-> real iroh through our relay (relay URL only, bo
   });
 });
 
-describe('interop: quic-peer offering multipath <-> real iroh through our relay (path 0 only, both directions)', function () {
+describe('interop: quic-peer offering multipath (initial_max_path_id 7) <-> real iroh through our relay (path 0 only, both directions)', function () {
   this.timeout(150_000);
   let result: Result;
   const payload = randomBytes(4 * 1024 * 1024);
@@ -89,7 +89,7 @@ describe('interop: quic-peer offering multipath <-> real iroh through our relay 
   it('quic-peer dials iroh: multipath negotiated (iroh sends initial_max_path_id 7), 4 MB echo byte-exact on path 0, datagram echo, clean close', () => {
     const r = result.toIroh;
     assert.equal(r.error, undefined, JSON.stringify(r));
-    assert.deepEqual(r.multipath, { localMaxPathId: 0, remoteMaxPathId: 7, natTraversal: null });
+    assert.deepEqual(r.multipath, { localMaxPathId: 7, remoteMaxPathId: 7, natTraversal: null });
     // noq speaks multipath to us once negotiated (read from our qlog): path 0's acknowledgments
     // come as PATH_ACK, and PATH_STATUS_AVAILABLE, PATH_NEW/RETIRE_CONNECTION_ID for path 0 too.
     const frames = r.multipathFramesFromIroh ?? {};
@@ -109,7 +109,7 @@ describe('interop: quic-peer offering multipath <-> real iroh through our relay 
     assert.equal(r.dial.datagramEcho, 'iroh datagram via relay');
     const s = r.server!;
     assert.equal(s.error, undefined, JSON.stringify(s));
-    assert.deepEqual(s.multipath, { localMaxPathId: 0, remoteMaxPathId: 7, natTraversal: null });
+    assert.deepEqual(s.multipath, { localMaxPathId: 7, remoteMaxPathId: 7, natTraversal: null });
     const frames = r.multipathFramesFromIroh ?? {};
     assert.ok((frames['path_ack'] ?? 0) > 0, JSON.stringify(frames));
     assert.equal(s.received, payload.length);

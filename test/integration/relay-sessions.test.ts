@@ -54,6 +54,9 @@ describe('sessions through an iroh relay (quic-peer relay server, loopback)', fu
     assert.ok(s.remoteAddress?.startsWith('relay:'), `client's path: ${s.remoteAddress}`);
     assert.ok(peer.remoteAddress?.startsWith(`relay:${client.id.toString()}@`), `server's path: ${peer.remoteAddress}`);
     assert.equal(peer.remoteId.toString(), client.id.toString());
+    // session.paths(): the relay path, selected.
+    assert.deepEqual(s.paths().map((p) => [p.id, p.kind, p.remoteAddress, p.selected]), [[0, 'relay', s.remoteAddress, true]]);
+    assert.deepEqual(peer.paths().map((p) => [p.id, p.kind, p.selected]), [[0, 'relay', true]]);
     echoBidi(peer);
     const data = new SeededRandom(13).fill(new Uint8Array(4 * 1024 * 1024));
     const st = await s.createBidirectionalStream();

@@ -48,7 +48,14 @@ describe('Session over real UDP (loopback)', function () {
     const { readable, writable } = await s.createBidirectionalStream();
     const [echo] = await Promise.all([readAll(readable), writeAll(writable, data)]);
     assert.ok(bytesEqual(echo, data), 'echo byte for byte');
+    // session.paths(): one direct path, selected, with an RTT sample.
+    const [path, ...more] = s.paths();
+    assert.deepEqual(more, []);
+    assert.deepEqual({ ...path, rttMs: 0 }, { id: 0, kind: 'direct', remoteAddress: server.boundAddresses[0], selected: true, rttMs: 0, status: 'available' });
+    assert.ok(path!.rttMs > 0 && path!.rttMs < 1000, String(path!.rttMs));
+    assert.equal(peer.paths()[0]?.remoteAddress, client.boundAddresses[0]);
     s.close({ closeCode: 3, reason: 'done' });
+    assert.deepEqual(s.paths(), [], 'no path once closed');
     assert.deepEqual(await peer.closed, { closeCode: 3, reason: 'done' });
     assert.deepEqual(await s.closed(), { closeCode: 3, reason: 'done' });
   });

@@ -2,6 +2,8 @@
 import { Endpoint, type EndpointOptions } from '../../src/session/endpoint.js';
 import { Session } from '../../src/session/session.js';
 import { concatBytes } from '../../src/codec/bytes.js';
+import { createSocket, type Socket } from 'node:dgram';
+import type { Connection } from '../../src/quic/connection/connection.js';
 
 /** Rejects with `what` when `p` has not settled within `ms` (so a hang fails with a message). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -65,4 +67,30 @@ export function echoBidi(peer: Session): void {
   void (async () => {
     for (let st = await peer.nextBidiStream(); st; st = await peer.nextBidiStream()) void st.readable.pipeTo(st.writable).catch(() => {});
   })();
+}
+
+/** Polls `cond` every 5 ms until it holds, or fails after `ms` naming `what`. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The connection under a session (tests only: `Session.state` is @internal). */
+export function connOf(s: Session): Connection {
+  return s.state.conn;
+}
+
+/** A UDP socket on 127.0.0.1 (any port) handing each datagram to `onMessage` (forwarders, NATs). */
+export function boundUdp4(onMessage: (msg: Buffer, from: { address: string; port: number }) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.on('message', (msg, rinfo) => onMessage(msg, rinfo));
+    s.on('error', () => {}); // a datagram to a closed socket's port must not crash the test
+    s.once('listening', () => resolve(s));
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1');
+  });
 }

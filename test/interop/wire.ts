@@ -7,6 +7,11 @@
  * Keys: Initial keys come from the client's first Destination Connection ID (RFC 9001 §5.2);
  * Handshake and 1-RTT keys from the NSS key log quic-peer writes (`keylog` endpoint option), whose
  * secrets are the TLS traffic secrets (RFC 9001 §5.1 derives key/iv/hp from them).
+ *
+ * Multipath (draft-ietf-quic-multipath, as iroh's noq speaks it) and iroh's n0 NAT traversal: their
+ * frames are parsed and named; a 1-RTT packet to a connection id that a PATH_NEW_CONNECTION_ID
+ * gave for path id n is opened with path n's nonce (the path id in the four bytes before the
+ * packet number), so a capture of a multipath connection opens whole.
  */
 import { createCipheriv, createDecipheriv, type DecipherGCM } from 'node:crypto';
 import { hkdfExpandLabel, hkdfExtract } from '../../src/tls/hkdf.js';
@@ -75,6 +80,8 @@ export interface Packet {
   /** Source Connection ID of a long header (empty for 1-RTT). */
   scid: Uint8Array;
   pn: number;
+  /** The multipath path id whose nonce opened it (0: path 0, or no multipath). */
+  pathId: number;
   payload: Uint8Array;
 }
 
@@ -119,7 +126,8 @@ class Cursor {
 
 /**
  * Removes header protection and opens the packet at `at` (RFC 9001 §5.3-5.4). `keysFor` returns
- * the keys of a space (undefined: skip). Short headers need the DCID length (`shortDcidLen`).
+ * the keys of a space (undefined: skip). Short headers need the DCID length (`shortDcidLen`);
+ * `pathIdOf` gives the multipath path id of a short header's DCID (default: path 0).
  * Returns the packet (or null when no keys) and where the next coalesced packet starts.
  */
 export function openPacket(
@@ -127,6 +135,7 @@ export function openPacket(
   at: number,
   keysFor: (space: Space) => PacketKeys | undefined,
   shortDcidLen: number,
+  pathIdOf: (dcid: Uint8Array) => number = () => 0,
 ): { packet: Packet | null; next: number } {
   const c = new Cursor(dgram, at);
   const b0 = c.u8();
@@ -172,13 +181,17 @@ export function openPacket(
   const aad = header.subarray(0, pnOffset - at + pnLen);
   const nonce = Buffer.from(keys.iv);
   for (let i = 0; i < 8; i++) nonce[11 - i] = (nonce[11 - i] as number) ^ (Math.floor(pn / 2 ** (8 * i)) & 0xff);
+  // draft-ietf-quic-multipath §2.4 (noq): the nonce is IV XOR (path id, 32 bits, ‖ packet number,
+  // 64 bits), left-padded; path 0 leaves the IV's bytes 0..3 alone, RFC 9001's nonce.
+  const pathId = space === 'oneRtt' ? pathIdOf(dcid) : 0;
+  for (let i = 0; i < 4; i++) nonce[3 - i] = (nonce[3 - i] as number) ^ ((pathId >>> (8 * i)) & 0xff);
   const body = dgram.subarray(pnOffset + pnLen, end - 16);
   // (The tag is 16 bytes for all three AEADs, node's default.)
   const d = createDecipheriv(keys.suite.aead, keys.key, nonce) as DecipherGCM;
   d.setAAD(aad);
   d.setAuthTag(dgram.subarray(end - 16, end));
   const payload = new Uint8Array(Buffer.concat([d.update(body), d.final()]));
-  return { packet: { space, dcid, scid, pn, payload }, next: end };
+  return { packet: { space, dcid, scid, pn, pathId, payload }, next: end };
 }
 
 export type Frame =
@@ -188,12 +201,74 @@ export type Frame =
   | { type: 'stream'; id: number; offset: number; len: number; fin: boolean }
   | { type: 'datagram'; len: number }
   | { type: 'connectionClose'; app: boolean; code: bigint; reason: string }
-  | { type: 'other'; frameType: number };
+  /** draft-ietf-quic-multipath §4.4: a connection id for path id `pathId`. */
+  | { type: 'pathNewConnectionId'; pathId: number; seq: number; cid: Uint8Array }
+  /** Every other frame: its type and its name (RFC 9000 §19, the multipath draft §4, n0 NAT traversal). */
+  | { type: 'other'; frameType: number; name: string; pathId?: number };
 
-/** Parses the frames of a payload (RFC 9000 §19, RFC 9221 §4); throws on an unknown type. */
+/** The names of the frames `parseFrames` reports as 'other' (and of the multipath ones it reads). */
+export const FRAME_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x04, 'RESET_STREAM'],
+  [0x05, 'STOP_SENDING'],
+  [0x07, 'NEW_TOKEN'],
+  [0x10, 'MAX_DATA'],
+  [0x11, 'MAX_STREAM_DATA'],
+  [0x12, 'MAX_STREAMS_BIDI'],
+  [0x13, 'MAX_STREAMS_UNI'],
+  [0x14, 'DATA_BLOCKED'],
+  [0x15, 'STREAM_DATA_BLOCKED'],
+  [0x16, 'STREAMS_BLOCKED_BIDI'],
+  [0x17, 'STREAMS_BLOCKED_UNI'],
+  [0x18, 'NEW_CONNECTION_ID'],
+  [0x19, 'RETIRE_CONNECTION_ID'],
+  [0x1a, 'PATH_CHALLENGE'],
+  [0x1b, 'PATH_RESPONSE'],
+  // draft-ietf-quic-multipath §4 (the codepoints noq and iroh 1.0 use).
+  [0x3e, 'PATH_ACK'],
+  [0x3f, 'PATH_ACK_ECN'],
+  [0x3e75, 'PATH_ABANDON'],
+  [0x3e76, 'PATH_STATUS_BACKUP'],
+  [0x3e77, 'PATH_STATUS_AVAILABLE'],
+  [0x3e78, 'PATH_NEW_CONNECTION_ID'],
+  [0x3e79, 'PATH_RETIRE_CONNECTION_ID'],
+  [0x3e7a, 'MAX_PATH_ID'],
+  [0x3e7b, 'PATHS_BLOCKED'],
+  [0x3e7c, 'PATH_CIDS_BLOCKED'],
+  // iroh's n0 NAT traversal (noq's n0_nat_traversal).
+  [0x3d7f90, 'ADD_ADDRESS'],
+  [0x3d7f91, 'ADD_ADDRESS'],
+  [0x3d7f92, 'REACH_OUT'],
+  [0x3d7f93, 'REACH_OUT'],
+  [0x3d7f94, 'REMOVE_ADDRESS'],
+  // QUIC Address Discovery (draft-seemann-quic-address-discovery, noq's codepoints).
+  [0x9f81a6, 'OBSERVED_ADDRESS'],
+  [0x9f81a7, 'OBSERVED_ADDRESS'],
+]);
+
+/** A frame's name in reports: the type of a named variant, the name of an 'other' one. */
+export function frameName(f: Frame): string {
+  return f.type === 'other' ? f.name : f.type === 'pathNewConnectionId' ? 'PATH_NEW_CONNECTION_ID' : f.type;
+}
+
+/**
+ * Parses the frames of a payload (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-multipath §4, n0 NAT
+ * traversal); throws on an unknown type.
+ */
 export function parseFrames(payload: Uint8Array): Frame[] {
   const c = new Cursor(payload);
   const out: Frame[] = [];
+  const other = (frameType: number, pathId?: number): void => {
+    out.push({ type: 'other', frameType, name: FRAME_NAMES.get(frameType) ?? `0x${frameType.toString(16)}`, ...(pathId === undefined ? {} : { pathId }) });
+  };
+  // ACK ranges (RFC 9000 §19.3): largest, delay, range count, first range, then gap/length pairs.
+  const ackBody = (ecn: boolean): void => {
+    c.varint();
+    c.varint();
+    const n = c.varint();
+    c.varint();
+    for (let i = 0; i < 2 * n; i++) c.varint();
+    if (ecn) for (let i = 0; i < 3; i++) c.varint();
+  };
   while (!c.atEnd) {
     const t = c.varint();
     if (t === 0x00) {
@@ -202,25 +277,20 @@ export function parseFrames(payload: Uint8Array): Frame[] {
       out.push({ type: 'padding' });
     } else if (t === 0x01) out.push({ type: 'ping' });
     else if (t === 0x02 || t === 0x03) {
-      c.varint();
-      c.varint();
-      const n = c.varint();
-      c.varint();
-      for (let i = 0; i < 2 * n; i++) c.varint();
-      if (t === 0x03) for (let i = 0; i < 3; i++) c.varint();
+      ackBody(t === 0x03);
       out.push({ type: 'ack' });
     } else if (t === 0x04) {
       c.varint(), c.varint(), c.varint();
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x05) {
       c.varint(), c.varint();
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x06) {
       const offset = c.varint();
       out.push({ type: 'crypto', offset, data: c.bytes(c.varint()) });
     } else if (t === 0x07) {
       c.bytes(c.varint());
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t >= 0x08 && t <= 0x0f) {
       const id = c.varint();
       const offset = t & 0x04 ? c.varint() : 0;
@@ -229,18 +299,18 @@ export function parseFrames(payload: Uint8Array): Frame[] {
       out.push({ type: 'stream', id, offset, len, fin: (t & 0x01) !== 0 });
     } else if ((t >= 0x10 && t <= 0x14) || (t >= 0x16 && t <= 0x17) || t === 0x19) {
       c.varint();
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x15) {
       c.varint(), c.varint();
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x18) {
       c.varint(), c.varint();
       c.bytes(c.u8());
       c.bytes(16);
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x1a || t === 0x1b) {
       c.bytes(8);
-      out.push({ type: 'other', frameType: t });
+      other(t);
     } else if (t === 0x1c || t === 0x1d) {
       const code = c.varintBig();
       if (t === 0x1c) c.varint();
@@ -251,6 +321,39 @@ export function parseFrames(payload: Uint8Array): Frame[] {
       const len = t === 0x31 ? c.varint() : payload.length - c.off;
       c.bytes(len);
       out.push({ type: 'datagram', len });
+    } else if (t === 0x3e || t === 0x3f) {
+      // PATH_ACK: Path Identifier, then an ACK frame's fields.
+      const pathId = c.varint();
+      ackBody(t === 0x3f);
+      other(t, pathId);
+    } else if (t === 0x3e78) {
+      // PATH_NEW_CONNECTION_ID: path id, then NEW_CONNECTION_ID's fields (RFC 9000 §19.15).
+      const pathId = c.varint();
+      const seq = c.varint();
+      c.varint(); // Retire Prior To
+      const cid = c.bytes(c.u8());
+      c.bytes(16); // Stateless Reset Token
+      out.push({ type: 'pathNewConnectionId', pathId, seq, cid });
+    } else if (t === 0x3e75 || t === 0x3e76 || t === 0x3e77 || t === 0x3e79 || t === 0x3e7c) {
+      // PATH_ABANDON (error code), PATH_STATUS_* (sequence), PATH_RETIRE_CONNECTION_ID (sequence),
+      // PATH_CIDS_BLOCKED (next sequence): a path id and one varint.
+      const pathId = c.varint();
+      c.varint();
+      other(t, pathId);
+    } else if (t === 0x3e7a || t === 0x3e7b) {
+      // MAX_PATH_ID, PATHS_BLOCKED: a maximum path id.
+      c.varint();
+      other(t);
+    } else if ((t >= 0x3d7f90 && t <= 0x3d7f93) || t === 0x9f81a6 || t === 0x9f81a7) {
+      // ADD_ADDRESS (sequence) / REACH_OUT (round) / OBSERVED_ADDRESS (sequence): a varint, the
+      // IPv4 (even type) or IPv6 (odd) address, a u16 port.
+      c.varint();
+      c.bytes(t & 1 ? 16 : 4);
+      c.bytes(2);
+      other(t);
+    } else if (t === 0x3d7f94) {
+      c.varint();
+      other(t);
     } else throw new Error(`unknown frame type 0x${t.toString(16)}`);
   }
   return out;
@@ -404,13 +507,17 @@ export function openConversation(datagrams: readonly Captured[], keylog: KeyLogS
   };
   const packets: Conversation['packets'] = [];
   let unopened = 0;
+  // Connection ids of path ids >= 1 by the direction that uses them as DCID: a
+  // PATH_NEW_CONNECTION_ID sent c2s gives a DCID of s2c packets, and the other way.
+  const cidPaths: Record<Dir, Map<string, number>> = { c2s: new Map(), s2c: new Map() };
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
   const cryptoFrames = new Map<string, Array<{ offset: number; data: Uint8Array }>>();
   for (const d of datagrams) {
     let at = 0;
     while (at < d.bytes.length) {
       let r: ReturnType<typeof openPacket>;
       try {
-        r = openPacket(d.bytes, at, (s) => byDir[d.dir][s], dcidLen);
+        r = openPacket(d.bytes, at, (s) => byDir[d.dir][s], dcidLen, (dcid) => cidPaths[d.dir].get(hex(dcid)) ?? 0);
       } catch {
         // Authentication failed: a 1-RTT packet of another key phase. Nothing follows a short header.
         unopened++;
@@ -425,7 +532,10 @@ export function openConversation(datagrams: readonly Captured[], keylog: KeyLogS
       packets.push({ dir: d.dir, ms: d.ms, size: d.bytes.length, packet: r.packet, frames });
       const k = `${d.dir}/${r.packet.space}`;
       const list = cryptoFrames.get(k) ?? [];
-      for (const f of frames) if (f.type === 'crypto') list.push(f);
+      for (const f of frames) {
+        if (f.type === 'crypto') list.push(f);
+        else if (f.type === 'pathNewConnectionId') cidPaths[d.dir === 'c2s' ? 's2c' : 'c2s'].set(hex(f.cid), f.pathId);
+      }
       cryptoFrames.set(k, list);
       if (r.packet.space === 'oneRtt') break;
     }

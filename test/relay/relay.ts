@@ -10,7 +10,9 @@
  * 1. the packet's fate is drawn (impair.ts: droplist, drop-rate with a burst limit, corrupt-rate),
  *    seeded, one PRNG per direction, in packet order: the same seed gives the same decisions;
  * 2. blackhole: during an "off" period every packet is dropped (both directions);
- * 3. the bottleneck (bottleneck.ts): bandwidth, drop-tail queue, one-way delay.
+ * 3. the bottleneck (bottleneck.ts): bandwidth, drop-tail queue, one-way delay;
+ * 4. reordering (`reorder`): a seeded share of the packets leaving the bottleneck is held
+ *    `delayMs` longer, so the packets behind it overtake it (the simulator's jitter does this).
  *
  * NAT rebinding (`rebind`): every `everyMs` (first after `firstMs`), each client's back socket is
  * replaced by a new one, on a new port ('port') or on a new address of 127.0.0.0/8 and a new port
@@ -26,6 +28,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { Bottleneck, type BottleneckConfig } from './bottleneck.js';
 import { Impairer, type Direction, type DirectionImpairment } from './impair.js';
+import { SeededRandom } from '../../src/tls/random.js';
 
 export type { Direction, DirectionImpairment } from './impair.js';
 
@@ -40,6 +43,11 @@ export interface RelayOptions {
   readonly toClient?: Partial<DirectionImpairment>;
   /** Alternate `onMs` of normal service and `offMs` of total loss, starting with "on". */
   readonly blackhole?: { readonly onMs: number; readonly offMs: number };
+  /**
+   * Reordering, both directions: each delivered packet is held `delayMs` more with probability
+   * `rate` (its own seeded PRNG per direction, so the drop decisions of a seed do not change).
+   */
+  readonly reorder?: { readonly rate: number; readonly delayMs: number };
   /** NAT rebinding of every client: a new port, or a new 127.0.0.X address and port. */
   readonly rebind?: { readonly mode: 'port' | 'addr'; readonly firstMs: number; readonly everyMs: number; readonly graceMs?: number };
   /** Sees every packet: on arrival ('in'), when dropped ('drop') and when delivered ('out'). */
@@ -70,6 +78,8 @@ export interface DirectionCounters {
   /** Bytes delivered. */
   bytes: number;
   corrupted: number;
+  /** Packets held back by `reorder` (delivered after packets that arrived later). */
+  reordered: number;
   dropped: Record<DropReason, number>;
 }
 
@@ -97,6 +107,9 @@ export class ImpairingRelay {
   private readonly flows = new Map<string, Flow>();
   private readonly impairers: Record<Direction, Impairer>;
   private readonly links: Record<Direction, Bottleneck<Item>>;
+  private readonly reorderRng: Record<Direction, SeededRandom> | undefined;
+  /** Packets held back by `reorder`, still to deliver. */
+  private readonly held = new Set<NodeJS.Timeout>();
   private readonly t0 = performance.now();
   private rebindTimer: NodeJS.Timeout | undefined;
   private nextHost = 2;
@@ -112,10 +125,15 @@ export class ImpairingRelay {
     this.impairers = { toServer: new Impairer(seed, 'toServer', opts.toServer), toClient: new Impairer(seed, 'toClient', opts.toClient) };
     const link = { ...opts.link, headerBytes: server.family === 4 ? 28 : 48 };
     this.links = {
-      toServer: new Bottleneck<Item>(link, (it) => this.deliver('toServer', it)),
-      toClient: new Bottleneck<Item>(link, (it) => this.deliver('toClient', it)),
+      toServer: new Bottleneck<Item>(link, (it) => this.leave('toServer', it)),
+      toClient: new Bottleneck<Item>(link, (it) => this.leave('toClient', it)),
     };
     front.on('message', (msg, rinfo) => this.fromClient(msg, rinfo));
+    if (opts.reorder) {
+      const { rate, delayMs } = opts.reorder;
+      if (!(rate >= 0 && rate <= 1 && delayMs >= 0)) throw new RangeError('reorder: rate in [0, 1] and delayMs >= 0');
+      this.reorderRng = { toServer: new SeededRandom((seed * 4 + 2) >>> 0), toClient: new SeededRandom((seed * 4 + 3) >>> 0) };
+    }
     if (opts.rebind) {
       const { firstMs, everyMs } = opts.rebind;
       if (!(firstMs >= 0 && everyMs > 0)) throw new RangeError('rebind: firstMs >= 0 and everyMs > 0');
@@ -188,6 +206,8 @@ export class ImpairingRelay {
     for (const f of this.flows.values()) f.back.close();
     for (const s of this.retiring) s.close();
     this.retiring.clear();
+    for (const t of this.held) clearTimeout(t);
+    this.held.clear();
     this.front.close();
   }
 
@@ -199,7 +219,7 @@ export class ImpairingRelay {
   /** Counters as a one-line summary (for logs). */
   describe(): string {
     const d = (c: DirectionCounters): string =>
-      `${c.forwarded}/${c.received} fwd, ${c.bytes} B, corrupt ${c.corrupted}, drop ${Object.entries(c.dropped)
+      `${c.forwarded}/${c.received} fwd, ${c.bytes} B, corrupt ${c.corrupted}, reordered ${c.reordered}, drop ${Object.entries(c.dropped)
         .filter(([, v]) => v > 0)
         .map(([k, v]) => `${k} ${v}`)
         .join(' ') || '0'}`;
@@ -265,6 +285,21 @@ export class ImpairingRelay {
     this.tap(dir, 'drop', bytes, flow, reason);
   }
 
+  /** A packet leaves the bottleneck: delivered now, or held back by `reorder`. */
+  private leave(dir: Direction, it: Item): void {
+    const r = this.opts.reorder;
+    if (r === undefined || this.reorderRng === undefined || !(this.reorderRng[dir].next() < r.rate)) {
+      this.deliver(dir, it);
+      return;
+    }
+    this.counters[dir].reordered++;
+    const t = setTimeout(() => {
+      this.held.delete(t);
+      this.deliver(dir, it);
+    }, r.delayMs);
+    this.held.add(t);
+  }
+
   private deliver(dir: Direction, it: Item): void {
     if (this.closed) return;
     const c = this.counters[dir];
@@ -283,7 +318,7 @@ export class ImpairingRelay {
 }
 
 function newCounters(): DirectionCounters {
-  return { received: 0, forwarded: 0, bytes: 0, corrupted: 0, dropped: { droplist: 0, rate: 0, blackhole: 0, queue: 0 } };
+  return { received: 0, forwarded: 0, bytes: 0, corrupted: 0, reordered: 0, dropped: { droplist: 0, rate: 0, blackhole: 0, queue: 0 } };
 }
 
 /** ip:port or [v6]:port, which must be loopback. */

@@ -58,6 +58,7 @@ function fullServer(): TransportParameters {
     maxDatagramFrameSize: 65535,
     initialMaxPathId: 7,
     n0NatTraversal: 32,
+    addressDiscovery: 2,
   });
 }
 
@@ -115,9 +116,9 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
       ids.push(r.varint());
       r.skip(r.varint());
     }
-    assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x20, 0x3e, 0x3d7f91120401]);
+    assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x20, 0x3e, 0x3d7f91120401, 0x9f81a176]);
     // The multipath and n0 NAT traversal parameters as noq writes them.
-    assert.ok(toHex(bytes).endsWith('3e0107' + 'c0003d7f91120401' + '0120'));
+    assert.ok(toHex(bytes).endsWith('3e0107' + 'c0003d7f91120401' + '0120' + 'c00000009f81a176' + '0102'));
     // The preferred_address layout of RFC 9000 Figure 22.
     assert.ok(toHex(bytes).includes('0d' + '2d' + PREFERRED.replace(/ /g, '')));
 
@@ -298,6 +299,20 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
     assert.throws(() => encodeTransportParameters(withDefaults({ n0NatTraversal: 256 }), 'client'), RangeError);
   });
 
+  it('the address discovery parameter (0x9f81a176, noq): a role 0, 1 or 2', () => {
+    const ok = (h: string): TransportParameters => decodeTransportParameters(hex(h), 'client');
+    assert.equal(ok('').addressDiscovery, null);
+    for (const role of [0, 1, 2]) assert.equal(ok(`c00000009f81a176 01 0${role}`).addressDiscovery, role);
+    for (const bad of [
+      'c00000009f81a176 01 03', // no such role
+      'c00000009f81a176 00', // empty
+      'c00000009f81a176 02 0100', // trailing byte
+    ]) {
+      assert.throws(() => decodeTransportParameters(hex(bad), 'server'), isTpe, bad);
+    }
+    assert.throws(() => encodeTransportParameters(withDefaults({ addressDiscovery: 3 as 2 }), 'client'), RangeError);
+  });
+
   it('property: random bytes only ever produce TRANSPORT_PARAMETER_ERROR (seeded)', () => {
     const seed = 0x7a7a;
     const rng = new SeededRandom(seed);
@@ -358,6 +373,7 @@ describe('transport parameters (RFC 9000 §18, RFC 9221 §3)', () => {
         maxDatagramFrameSize: num(65535),
         initialMaxPathId: maybe(() => num(0xffffffff)),
         n0NatTraversal: maybe(() => 1 + rng.int(255)),
+        addressDiscovery: maybe(() => rng.int(3) as 0 | 1 | 2),
       };
       const enc = encodeChecked(p, role);
       assert.deepEqual(decodeTransportParameters(enc, role), p, `seed ${seed} iteration ${i}`);

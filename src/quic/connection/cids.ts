@@ -1,4 +1,4 @@
-import { bytesEqual, constantTimeEqual, toHex } from '../../codec/bytes.js';
+import { binaryStringEquals, binaryStringEqualsConstantTime, fromBinaryString, toBinaryString, toHex } from '../../codec/bytes.js';
 import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
 import type { Random } from '../../tls/random.js';
 
@@ -40,19 +40,21 @@ export class LocalCids {
   private readonly random: Random;
   private readonly resetToken: ResetTokenFn;
   /**
-   * Active (issued, not retired by the peer), by sequence number. Their reset tokens are not
-   * kept: the endpoint's keyed hash gives them again when a frame or the transport parameters
-   * need one (a 16-byte array each is ~200 bytes of heap per CID of an idle connection).
+   * Active (issued, not retired by the peer), flat: sequence number, the CID as a binary string,
+   * sequence number, ... (`toBinaryString`: ~24 bytes of heap, a `Uint8Array` ~180; a few entries,
+   * so a scan is cheap where a Map costs ~200 B; issue [perf2], heap per idle connection). Their
+   * reset tokens are not kept: the endpoint's keyed hash gives them again when a frame or the
+   * transport parameters need one.
    */
-  private readonly active = new Map<number, LocalCid>();
+  private active: Array<number | string> | undefined;
   private nextSeq = 0;
-  /** Sequence numbers whose NEW_CONNECTION_ID must be (re)sent. */
-  private readonly pending = new Set<number>();
+  /** Sequence numbers whose NEW_CONNECTION_ID must be (re)sent; undefined when none (an empty Set is ~150 B). */
+  private pending: Set<number> | undefined;
   /** The peer's active_connection_id_limit (RFC 9000 §18.2; 2 until its parameters arrive). */
   private peerLimit = 2;
-  /** Routing changes for the endpoint core: CIDs to add to / remove from its table. */
-  private readonly added: Uint8Array[] = [];
-  private readonly retired: Uint8Array[] = [];
+  /** Routing changes for the endpoint core: CIDs to add to / remove from its table (made by the first). */
+  private added: Uint8Array[] | undefined;
+  private retired: Uint8Array[] | undefined;
   /** Most CIDs we issue over the connection's life (bounds a peer that retires in a loop). */
   private readonly maxIssued: number;
 
@@ -74,19 +76,41 @@ export class LocalCids {
 
   /** Our current handshake CID (sequence 0) if still active. */
   get initial(): IssuedCid | undefined {
-    const c = this.active.get(0);
-    return c && this.withToken(c);
+    const c = this.cidOf(0);
+    return c === undefined ? undefined : this.withToken(0, fromBinaryString(c));
   }
 
   /** Active CIDs (for tests and the endpoint's routing table). */
   activeCids(): IssuedCid[] {
-    return [...this.active.values()].map((c) => this.withToken(c));
+    const out: IssuedCid[] = [];
+    const a = this.active;
+    if (a !== undefined) for (let i = 0; i < a.length; i += 2) out.push(this.withToken(a[i] as number, fromBinaryString(a[i + 1] as string)));
+    return out;
   }
 
   /** True when `cid` is one of ours and active. */
   isActive(cid: Uint8Array): boolean {
-    for (const c of this.active.values()) if (bytesEqual(c.cid, cid)) return true;
+    const a = this.active;
+    if (a !== undefined) for (let i = 1; i < a.length; i += 2) if (binaryStringEquals(a[i] as string, cid)) return true;
     return false;
+  }
+
+  /** How many are active. */
+  private get activeCount(): number {
+    return (this.active?.length ?? 0) / 2;
+  }
+
+  /** The index of sequence `seq` in `active`, or -1. */
+  private indexOf(seq: number): number {
+    const a = this.active;
+    if (a !== undefined) for (let i = 0; i < a.length; i += 2) if (a[i] === seq) return i;
+    return -1;
+  }
+
+  /** The active CID of sequence `seq` (binary string), or undefined. */
+  private cidOf(seq: number): string | undefined {
+    const i = this.indexOf(seq);
+    return i < 0 ? undefined : (this.active![i + 1] as string);
   }
 
   /**
@@ -99,6 +123,11 @@ export class LocalCids {
     this.topUp();
   }
 
+  /** How many CIDs we keep issued (`setPeerLimit`'s last value; 2 before any). */
+  get issueLimit(): number {
+    return this.peerLimit;
+  }
+
   /**
    * RETIRE_CONNECTION_ID from the peer (RFC 9000 §19.16). `packetDcid` is the DCID of the packet
    * that carried the frame: retiring it is a PROTOCOL_VIOLATION. `frameType` names the frame in
@@ -108,101 +137,113 @@ export class LocalCids {
     if (seq >= this.nextSeq) {
       throw protocolViolation(`RETIRE_CONNECTION_ID for sequence ${seq} never issued`, frameType);
     }
-    const c = this.active.get(seq);
-    if (!c) return; // already retired: a duplicate frame
-    if (bytesEqual(c.cid, packetDcid)) {
+    const at = this.indexOf(seq);
+    if (at < 0) return; // already retired: a duplicate frame
+    const c = this.active![at + 1] as string;
+    if (binaryStringEquals(c, packetDcid)) {
       throw protocolViolation('RETIRE_CONNECTION_ID retires the CID of its own packet', frameType);
     }
-    this.active.delete(seq);
-    this.pending.delete(seq);
-    this.retired.push(c.cid);
+    this.active!.splice(at, 2);
+    this.dropPending(seq);
+    (this.retired ??= []).push(fromBinaryString(c));
     this.topUp();
   }
 
   /** True when a NEW_CONNECTION_ID is owed (`peekPending` would give one), without computing its token. */
   get hasPending(): boolean {
-    for (const seq of this.pending) if (this.active.has(seq)) return true;
+    if (this.pending === undefined) return false;
+    for (const seq of this.pending) if (this.indexOf(seq) >= 0) return true;
     return false;
   }
 
   /** Next NEW_CONNECTION_ID to send, or undefined. Call `onNewCidSent` once it is in a packet. */
   peekPending(): NewCidFrameInfo | undefined {
+    if (this.pending === undefined) return undefined;
     for (const seq of this.pending) {
-      const c = this.active.get(seq);
-      if (c) return { seq: c.seq, cid: c.cid, resetToken: this.resetToken(c.cid), retirePriorTo: 0 };
-      this.pending.delete(seq);
+      const c = this.cidOf(seq);
+      if (c !== undefined) {
+        const cid = fromBinaryString(c);
+        return { seq, cid, resetToken: this.resetToken(cid), retirePriorTo: 0 };
+      }
+      this.dropPending(seq);
     }
     return undefined;
   }
 
   onNewCidSent(seq: number): void {
-    this.pending.delete(seq);
+    this.dropPending(seq);
   }
 
   /** A packet carrying NEW_CONNECTION_ID `seq` was lost: re-send if the CID is still active. */
   onNewCidLost(seq: number): void {
-    if (this.active.has(seq)) this.pending.add(seq);
+    if (this.indexOf(seq) >= 0) (this.pending ??= new Set()).add(seq);
+  }
+
+  private dropPending(seq: number): void {
+    if (this.pending === undefined) return;
+    this.pending.delete(seq);
+    if (this.pending.size === 0) this.pending = undefined;
   }
 
   /** CIDs added since the last call (the endpoint routes them to this connection). */
   takeAdded(): Uint8Array[] {
-    return this.added.splice(0);
+    const a = this.added ?? [];
+    this.added = undefined;
+    return a;
   }
 
   /** CIDs retired since the last call (the endpoint stops routing them). */
   takeRetired(): Uint8Array[] {
-    return this.retired.splice(0);
+    const r = this.retired ?? [];
+    this.retired = undefined;
+    return r;
   }
 
   private topUp(): void {
     if (this.cidLength === 0) return;
-    while (this.active.size < this.peerLimit && this.nextSeq < this.maxIssued) this.issue(true);
+    while (this.activeCount < this.peerLimit && this.nextSeq < this.maxIssued) this.issue(true);
   }
 
   private issue(announce: boolean): IssuedCid {
     const cid = this.random.fill(new Uint8Array(this.cidLength));
-    const c: LocalCid = { seq: this.nextSeq++, cid };
-    this.active.set(c.seq, c);
-    this.added.push(cid);
-    if (announce) this.pending.add(c.seq);
-    return this.withToken(c);
+    const seq = this.nextSeq++;
+    // Sized exactly, concat rather than push (a push reserves room for 16 more slots, held for the
+    // connection's life); CIDs are issued a few at a time, so the copies cost nothing.
+    if (this.active === undefined) this.active = [seq, toBinaryString(cid)];
+    else this.active = this.active.concat([seq, toBinaryString(cid)]);
+    (this.added ??= []).push(cid);
+    if (announce) (this.pending ??= new Set()).add(seq);
+    return this.withToken(seq, cid);
   }
 
-  private withToken(c: LocalCid): IssuedCid {
-    return { seq: c.seq, cid: c.cid, resetToken: this.resetToken(c.cid) };
+  private withToken(seq: number, cid: Uint8Array): IssuedCid {
+    return { seq, cid, resetToken: this.resetToken(cid) };
   }
 }
 
-/** One of our CIDs as kept: its reset token is computed when needed (`withToken`). */
-interface LocalCid {
-  readonly seq: number;
-  readonly cid: Uint8Array;
-}
-
-interface RemoteCid {
-  readonly seq: number;
-  readonly cid: Uint8Array;
-  /**
-   * Undefined for sequence 0 until known: a client learns it from the server's
-   * stateless_reset_token transport parameter; a server never gets one for sequence 0.
-   */
-  resetToken: Uint8Array | undefined;
-}
+/**
+ * The peer's CIDs as kept, flat, `STRIDE` slots each ([perf2]: a Map of objects cost ~780 B of an
+ * idle connection): the sequence number; the CID as a binary string (`toBinaryString`); its reset
+ * token as one, or undefined for sequence 0 until known (a client learns it from the server's
+ * stateless_reset_token transport parameter; a server never gets one for sequence 0); and 1 once
+ * we have sent with it (RFC 9000 §9.5: a CID used toward one peer address is not used toward
+ * another; a path switch takes an unused one, `unusedSequence`), else 0.
+ */
+type RemoteCidSlots = Array<number | string | undefined>;
+const STRIDE = 4;
 
 /** The CIDs the peer issued to us; we send with one of them (`current`). */
 export class RemoteCids {
   /** Our active_connection_id_limit: most peer CIDs we keep active. */
   readonly limit: number;
-  private readonly active = new Map<number, RemoteCid>();
+  /** Active, flat (`RemoteCidSlots`): sequence, CID, reset token, used, sequence, ... */
+  private active: RemoteCidSlots;
   private currentSeq = 0;
+  /** The bytes of the current CID (every packet we send carries them). */
+  private currentCid: Uint8Array;
   private retirePriorTo = 0;
-  /** Sequence numbers we must retire (RETIRE_CONNECTION_ID pending or lost). */
-  private readonly pendingRetire = new Set<number>();
-  /**
-   * Sequence numbers we have sent with (RFC 9000 §9.5: a CID used toward one peer address is not
-   * used toward another; a path switch takes an unused one, `takeUnused`).
-   */
-  private readonly used = new Set<number>([0]);
+  /** Sequence numbers we must retire (RETIRE_CONNECTION_ID pending or lost); made by the first. */
+  private pendingRetire: Set<number> | undefined;
   private readonly zeroLength: boolean;
 
   /** `initialCid`: the Source Connection ID of the peer's first long-header packet (seq 0). */
@@ -210,12 +251,13 @@ export class RemoteCids {
     if (limit < 2) throw new RangeError(`active_connection_id_limit must be >= 2, got ${limit}`);
     this.limit = limit;
     this.zeroLength = initialCid.length === 0;
-    this.active.set(0, { seq: 0, cid: initialCid, resetToken: undefined });
+    this.active = [0, toBinaryString(initialCid), undefined, 1];
+    this.currentCid = initialCid;
   }
 
   /** The DCID to put in packets we send. */
   get current(): Uint8Array {
-    return this.active.get(this.currentSeq)!.cid;
+    return this.currentCid;
   }
 
   /** Sequence number of `current`. */
@@ -225,7 +267,8 @@ export class RemoteCids {
 
   /** The CID of sequence `seq` while it is active, else undefined. */
   cidOf(seq: number): Uint8Array | undefined {
-    return this.active.get(seq)?.cid;
+    const i = this.indexOf(seq);
+    return i < 0 ? undefined : fromBinaryString(this.active[i + 1] as string);
   }
 
   /**
@@ -235,15 +278,38 @@ export class RemoteCids {
    */
   unusedSequence(): number | undefined {
     let best: number | undefined;
-    for (const s of this.active.keys()) if (!this.used.has(s) && (best === undefined || s < best)) best = s;
+    const a = this.active;
+    for (let i = 0; i < a.length; i += STRIDE) {
+      const s = a[i] as number;
+      if (a[i + 3] === 0 && (best === undefined || s < best)) best = s;
+    }
     return best;
   }
 
   /** Sends with sequence `seq` from now on (it must be active). */
   use(seq: number): void {
-    if (!this.active.has(seq)) throw new RangeError(`peer connection ID ${seq} is not active`);
+    const i = this.indexOf(seq);
+    if (i < 0) throw new RangeError(`peer connection ID ${seq} is not active`);
+    this.setCurrent(i);
+  }
+
+  /** Sends with the CID at index `i` of `active`. */
+  private setCurrent(i: number): void {
+    const seq = this.active[i] as number;
+    if (seq !== this.currentSeq) this.currentCid = fromBinaryString(this.active[i + 1] as string);
     this.currentSeq = seq;
-    this.used.add(seq);
+    this.active[i + 3] = 1;
+  }
+
+  private addRetire(seq: number): void {
+    (this.pendingRetire ??= new Set()).add(seq);
+  }
+
+  /** The index of sequence `seq` in `active`, or -1. */
+  private indexOf(seq: number): number {
+    const a = this.active;
+    for (let i = 0; i < a.length; i += STRIDE) if (a[i] === seq) return i;
+    return -1;
   }
 
   /**
@@ -252,9 +318,21 @@ export class RemoteCids {
    * current CID is never retired this way; an inactive one is already retired.
    */
   retire(seq: number): void {
-    if (seq === this.currentSeq || !this.active.has(seq)) return;
-    this.active.delete(seq);
-    this.pendingRetire.add(seq);
+    if (seq === this.currentSeq) return;
+    const i = this.indexOf(seq);
+    if (i < 0) return;
+    this.active.splice(i, STRIDE);
+    this.addRetire(seq);
+  }
+
+  /**
+   * Path 0 was abandoned (draft-ietf-quic-multipath §3.4): every CID of it but the current one is
+   * retired (the current one stays: a CONNECTION_CLOSE with nowhere else to go still needs one).
+   */
+  retireAllButCurrent(): void {
+    const seqs: number[] = [];
+    for (let i = 0; i < this.active.length; i += STRIDE) seqs.push(this.active[i] as number);
+    for (const seq of seqs) this.retire(seq);
   }
 
   /**
@@ -262,13 +340,17 @@ export class RemoteCids {
    * chosen CID from its first Initial, RFC 9000 §7.2).
    */
   replaceInitial(cid: Uint8Array): void {
-    this.active.set(0, { seq: 0, cid, resetToken: undefined });
+    const i = this.indexOf(0);
+    const entry = [0, toBinaryString(cid), undefined, 1];
+    if (i < 0) this.active.push(...entry);
+    else this.active.splice(i, STRIDE, ...entry);
+    if (this.currentSeq === 0) this.currentCid = cid;
   }
 
   /** The server's stateless_reset_token transport parameter applies to sequence 0. */
   setInitialResetToken(token: Uint8Array): void {
-    const c = this.active.get(0);
-    if (c) c.resetToken = token;
+    const i = this.indexOf(0);
+    if (i >= 0) this.active[i + 2] = toBinaryString(token);
   }
 
   /** NEW_CONNECTION_ID from the peer (RFC 9000 §19.15, §5.1.2). */
@@ -276,71 +358,76 @@ export class RemoteCids {
     if (this.zeroLength) {
       throw protocolViolation('NEW_CONNECTION_ID from a peer that uses zero-length CIDs', 0x18);
     }
-    const known = this.active.get(seq);
-    if (known) {
+    let a = this.active;
+    const known = this.indexOf(seq);
+    if (known >= 0) {
       // A repeated frame is fine; the same sequence with other contents is not.
-      if (!bytesEqual(known.cid, cid) || (known.resetToken && !bytesEqual(known.resetToken, resetToken))) {
+      const token = a[known + 2] as string | undefined;
+      if (!binaryStringEquals(a[known + 1] as string, cid) || (token !== undefined && !binaryStringEquals(token, resetToken))) {
         throw protocolViolation(`sequence ${seq} reused for another CID`, 0x18);
       }
       return;
     }
-    for (const c of this.active.values()) {
-      if (bytesEqual(c.cid, cid)) throw protocolViolation(`CID ${toHex(cid)} repeated with another sequence`, 0x18);
+    for (let i = 1; i < a.length; i += STRIDE) {
+      if (binaryStringEquals(a[i] as string, cid)) throw protocolViolation(`CID ${toHex(cid)} repeated with another sequence`, 0x18);
     }
     if (seq < this.retirePriorTo) {
       // Already covered by an earlier Retire Prior To: retire it straight away (§19.15).
-      this.pendingRetire.add(seq);
+      this.addRetire(seq);
     } else {
-      this.active.set(seq, { seq, cid, resetToken });
+      // Concat, not push: sized exactly (a push reserves 16 more slots, held for the connection's life).
+      a = this.active = a.concat([seq, toBinaryString(cid), toBinaryString(resetToken), 0]);
     }
     if (retirePriorTo > this.retirePriorTo) {
       this.retirePriorTo = retirePriorTo;
-      for (const s of [...this.active.keys()]) {
+      for (let i = a.length - STRIDE; i >= 0; i -= STRIDE) {
+        const s = a[i] as number;
         if (s < retirePriorTo) {
-          this.active.delete(s);
-          this.pendingRetire.add(s);
+          a.splice(i, STRIDE);
+          this.addRetire(s);
         }
       }
-      if (!this.active.has(this.currentSeq)) {
-        let next = Number.POSITIVE_INFINITY;
-        for (const s of this.active.keys()) next = Math.min(next, s);
-        if (next === Number.POSITIVE_INFINITY) {
+      if (this.indexOf(this.currentSeq) < 0) {
+        let next = -1;
+        for (let i = 0; i < a.length; i += STRIDE) if (next < 0 || (a[i] as number) < (a[next] as number)) next = i;
+        if (next < 0) {
           throw protocolViolation('Retire Prior To retires every connection ID', 0x18);
         }
-        this.currentSeq = next;
-        this.used.add(next);
+        this.setCurrent(next);
       }
     }
-    if (this.active.size > this.limit) {
+    if (this.activeCount > this.limit) {
       throw new TransportError(
         TransportErrorCode.CONNECTION_ID_LIMIT_ERROR,
-        `${this.active.size} active connection IDs exceed our limit of ${this.limit}`,
+        `${this.activeCount} active connection IDs exceed our limit of ${this.limit}`,
         0x18,
       );
     }
     // RFC 9000 §5.1.2: retirements not yet acknowledged are bounded (we allow 2x the limit).
-    if (this.pendingRetire.size > 2 * this.limit) {
+    if ((this.pendingRetire?.size ?? 0) > 2 * this.limit) {
       throw new TransportError(TransportErrorCode.CONNECTION_ID_LIMIT_ERROR, 'too many connection IDs to retire', 0x18);
     }
   }
 
   /** Next RETIRE_CONNECTION_ID sequence to send, or undefined. */
   peekRetire(): number | undefined {
-    for (const s of this.pendingRetire) return s;
+    if (this.pendingRetire !== undefined) for (const s of this.pendingRetire) return s;
     return undefined;
   }
 
   onRetireSent(seq: number): void {
+    if (this.pendingRetire === undefined) return;
     this.pendingRetire.delete(seq);
+    if (this.pendingRetire.size === 0) this.pendingRetire = undefined;
   }
 
   onRetireLost(seq: number): void {
-    this.pendingRetire.add(seq);
+    this.addRetire(seq);
   }
 
   /** Number of active peer CIDs (tests, stats). */
   get activeCount(): number {
-    return this.active.size;
+    return this.active.length / STRIDE;
   }
 
   /**
@@ -349,10 +436,12 @@ export class RemoteCids {
    */
   isStatelessReset(datagram: Uint8Array): boolean {
     if (datagram.length < 21) return false; // §10.3: shorter packets cannot be resets we honour
-    const tail = datagram.subarray(datagram.length - RESET_TOKEN_LENGTH);
+    const tail = datagram.length - RESET_TOKEN_LENGTH;
     let match = false;
-    for (const c of this.active.values()) {
-      if (c.resetToken && constantTimeEqual(c.resetToken, tail)) match = true;
+    const a = this.active;
+    for (let i = 2; i < a.length; i += STRIDE) {
+      const token = a[i] as string | undefined;
+      if (token !== undefined && binaryStringEqualsConstantTime(token, datagram, tail)) match = true;
     }
     return match;
   }

@@ -4,7 +4,7 @@ import type { CloseReason, ConnectionEvent } from '../events.js';
 import { LossDetector } from '../recovery/loss.js';
 import type { Direction } from '../streams/stream-id.js';
 import { StreamMap } from '../streams/stream-map.js';
-import { resolveTransportConfig } from '../transport-config.js';
+import { offersAddressDiscovery, resolveTransportConfig } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
 import { TlsAlert } from '../../tls/alerts.js';
 import type { EarlyDataState } from '../../tls/engine.js';
@@ -19,7 +19,13 @@ import { ConnectionKeys } from './keys.js';
 import { Lifecycle, transportClose, type CloseFrame, type ConnectionState } from './lifecycle.js';
 import { PathSet } from './paths.js';
 import { MultipathState } from './multipath.js';
+import { NatLink, liveAddresses, wantsHolePunch } from './nat.js';
+import { AddressDiscovery } from './address-discovery.js';
 import { PathCids } from './path-cids.js';
+import { PathIds } from './path-ids.js';
+import { pathSnapshots } from './path-info.js';
+import { connectionStats } from './connection-stats.js';
+import type { OpenPathResult, PathInfo, PathStatus } from './path-types.js';
 import type { ConnectionStats } from './stats.js';
 import { currentPto, type ConnectionParts } from './parts.js';
 import { HandshakeProgress } from './progress.js';
@@ -28,15 +34,17 @@ import { FrameDispatcher } from './dispatch.js';
 import { Receiver, isPeerStatelessReset } from './receive.js';
 import type { PacketRecord } from './sent-packet.js';
 import { PacketSpaces } from './spaces.js';
+import { PacketSpace } from '../packet/space.js';
 import { RecvStreamHandle, SendStreamHandle, StreamHost } from './stream-handles.js';
 import { MIN_PACKET_BUDGET, Transmitter } from './transmit.js';
 
 export type { ConnectionTlsOptions } from './handshake.js';
 export type { ClientConnectionOptions, ConnectionOptions, ServerConnectionOptions } from './options.js';
 export { ConnectionClosedError, type ConnectionState } from './lifecycle.js';
-export type { ConnectionStats, DatagramStats, PathStats } from './stats.js';
+export type { ConnectionStats, DatagramStats, NatTraversalStats, PathStats } from './stats.js';
 export type { DatagramDropReason, DatagramSendReport, DroppedDatagram } from './datagrams.js';
 export type { QlogSink } from './qlog.js';
+export type { OpenPathBlocked, OpenPathResult, PathInfo, PathStatus } from './path-types.js';
 
 /**
  * The parts of a connection, each the owner of its state (for tests and the fuzzer's oracle,
@@ -79,6 +87,7 @@ export class Connection {
   private readonly p: ConnectionParts;
   private readonly progress: HandshakeProgress;
   private readonly recovery: LossRecovery;
+  private readonly pathIds: PathIds;
   private readonly rx: Receiver;
   private readonly tx: Transmitter;
   private readonly streamHost: StreamHost;
@@ -116,12 +125,14 @@ export class Connection {
       spaces: new PacketSpaces(c), loss, streams,
       datagrams: new Datagrams({ maxFrameSize: c.maxDatagramFrameSize, sendQueueCount: c.datagramSendQueue, recvQueueCount: c.datagramRecvQueue }, events),
       localCids, remoteCids, paths,
-      multipath: new MultipathState(c.multipath ? new PathCids(c.localCidLength, options.random, options.resetToken, c.activeConnectionIdLimit) : null), idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
+      multipath: new MultipathState(c.multipath ? new PathCids(c.localCidLength, options.random, options.resetToken, c.activeConnectionIdLimit) : null),
+      nat: c.multipath && c.natTraversal ? new NatLink() : null, qad: offersAddressDiscovery(c) ? new AddressDiscovery(2) : null, idle: new IdleTimer(c.maxIdleTimeoutMs, c.keepAliveIntervalMs, now), trace,
     };
     this.progress = new HandshakeProgress(this.p);
     this.recovery = new LossRecovery(this.p);
-    this.rx = new Receiver(this.p, new FrameDispatcher(this.p, this.progress, this.recovery));
-    this.tx = new Transmitter(this.p, this.progress, ourScid);
+    this.pathIds = new PathIds(this.p, this.recovery);
+    this.rx = new Receiver(this.p, new FrameDispatcher(this.p, this.progress, this.recovery, this.pathIds));
+    this.tx = new Transmitter(this.p, this.progress, ourScid, this.pathIds);
     this.streamHost = new StreamHost(streams, lifecycle, this);
     if (isClient) {
       handshake.tls.start();
@@ -218,10 +229,11 @@ export class Connection {
 
   /**
    * Where this connection's non-probing packets go: the peer's address as the driver named it
-   * (undefined when the driver gives none). It follows the peer's migrations (RFC 9000 §9).
+   * (undefined when the driver gives none). It follows the peer's migrations (RFC 9000 §9) and,
+   * with multipath once path 0 is abandoned, the path new data goes on.
    */
   get remoteAddress(): string | undefined {
-    return this.p.paths.current.address || undefined;
+    return (this.p.multipath.isPathZeroAbandoned ? this.pathIds.currentAddress : this.p.paths.current.address) || undefined;
   }
 
   /**
@@ -270,6 +282,16 @@ export class Connection {
   }
 
   /**
+   * Our CIDs still active, of path 0 and (multipath) every path id: what the endpoint routes to
+   * this connection once `takeCidChanges` is drained.
+   */
+  activeLocalCids(): Uint8Array[] {
+    const out = this.p.localCids.activeCids().map((c) => c.cid);
+    this.p.multipath.cids?.activeCids(out);
+    return out;
+  }
+
+  /**
    * RFC 9000 §10.3.1: whether `datagram` ends with the stateless reset token of one of the peer's
    * CIDs. The endpoint asks this of the connections at a datagram's address when the datagram
    * routes to no CID (a reset's DCID is random), then hands it to the matching one.
@@ -286,30 +308,7 @@ export class Connection {
   }
 
   getStats(): ConnectionStats {
-    const r = this.p.paths.recovery;
-    const rtt = r.rtt;
-    const ccs = r.cc.stats;
-    const tx = this.tx.stats;
-    const rx = this.rx.stats;
-    return {
-      rtt: { smoothed: rtt.smoothed, min: rtt.hasSample ? rtt.min : 0, latest: rtt.latest, variance: rtt.rttvar },
-      cwnd: r.cc.window,
-      bytesInFlight: r.cc.bytesInFlight,
-      congestionEvents: ccs.congestionEvents,
-      packetsSent: tx.packetsSent,
-      bytesSent: tx.bytesSent,
-      packetsReceived: rx.packetsReceived,
-      bytesReceived: rx.bytesReceived,
-      packetsLost: ccs.lostPackets,
-      bytesLost: ccs.lostBytes,
-      packetsRetransmitted: tx.packetsRetransmitted,
-      packetsDropped: rx.packetsDropped,
-      mtu: r.mtu.current,
-      keyUpdates: this.p.keys.updates,
-      ptoCount: this.p.loss.ptoCount,
-      datagrams: { ...this.p.datagrams.stats },
-      ...this.p.paths.stats,
-    };
+    return connectionStats(this.p, this.tx.stats, this.rx.stats, this.paths());
   }
 
   /** The parts of the connection. @internal (tests, the fuzzer's oracle) */
@@ -438,6 +437,69 @@ export class Connection {
   }
 
   /**
+   * Our candidate addresses for iroh's n0 NAT traversal (TransportConfig.natTraversal): every
+   * `ip:port` the peer might reach us at (the session layer gathers them: our sockets' interface
+   * addresses). Call again when they change: a server announces new ones (ADD_ADDRESS) and
+   * withdraws the missing (REMOVE_ADDRESS); a client puts them in the REACH_OUTs of its rounds
+   * and starts one when one is new. `families`: the address families our sockets reach. Kept
+   * until NAT traversal is negotiated; ignored when it is off.
+   */
+  setLocalCandidates(now: number, addresses: readonly string[], families?: { readonly ipv4: boolean; readonly ipv6: boolean }): void {
+    const nat = this.p.nat;
+    if (nat === null) return;
+    this.onCommand?.();
+    nat.setLocalCandidates(now, addresses, families);
+  }
+
+  /**
+   * Multipath (draft-ietf-quic-multipath §3.1; `TransportConfig.multipath` on both sides): opens
+   * a new path toward `address` (an "ip:port" or any address the driver knows, such as a relay
+   * path), with the next path id the peer allows. The path is validated with a PATH_CHALLENGE;
+   * new data moves to it once validated if it is the best available path (lowest RTT). Blocked
+   * when multipath was not negotiated, the handshake is not confirmed yet, every path id the
+   * peer allows is used (PATHS_BLOCKED is sent), or the peer gave no connection id for the next
+   * path id (PATH_CIDS_BLOCKED is sent). The n0 NAT traversal calls this when a probe is answered.
+   */
+  openPath(now: number, address: string): OpenPathResult {
+    this.onCommand?.();
+    if (this.p.trace.tracer) this.p.trace.tracer.now = now;
+    return this.pathIds.open(now, address);
+  }
+
+  /**
+   * Multipath: abandons path id `pathId` (draft §3.4): nothing more is sent on it, the peer
+   * is told with PATH_ABANDON (`code`, a transport error code), what was in flight on it is sent
+   * again on another path. Path 0 may be abandoned while another validated path is open; the
+   * connection then goes on there. Abandoning the last path left closes the connection.
+   * Returns false when no such open path id exists (or path 0 has no validated path to leave for).
+   */
+  abandonPath(now: number, pathId: number, code = 0): boolean {
+    this.onCommand?.();
+    if (this.p.trace.tracer) this.p.trace.tracer.now = now;
+    return this.pathIds.abandon(now, pathId, code);
+  }
+
+  /**
+   * Multipath: our status for path id `pathId` (0 included; draft §3.3): 'backup' asks the peer to send
+   * on it only when no 'available' path works, and we do the same. Returns false when no such
+   * open path id exists.
+   */
+  setPathStatus(pathId: number, status: PathStatus): boolean {
+    this.onCommand?.();
+    return this.pathIds.setStatus(pathId, status);
+  }
+
+  /**
+   * A snapshot of every open path (path 0 first, then path ids ≥ 1 in the order they opened,
+   * abandoned ones while their state lingers): path id, remote address, both sides' status,
+   * validated, selected for new data, RTT, congestion window and counters. Without multipath
+   * it holds path 0 only.
+   */
+  paths(): PathInfo[] {
+    return pathSnapshots(this.p, this.pathIds.selectDataPath(), this.tx.stats, this.rx.stats);
+  }
+
+  /**
    * Closes the connection with an application error code and reason (CONNECTION_CLOSE 0x1d),
    * entering the closing period (RFC 9000 §10.2.1).
    *
@@ -479,7 +541,12 @@ export class Connection {
   handleDatagram(now: number, data: Uint8Array, from?: string): void {
     const state = this.p.lifecycle.state;
     if (state === 'terminated' || state === 'draining') return;
-    if (!this.p.paths.onDatagramFrom(from, data.length, this.p.handshake.isConfirmed)) {
+    const pathId = this.p.multipath.cids !== null ? this.pathIdOf(data) : 0;
+    if (pathId !== 0) {
+      // A datagram of a path id ≥ 1 (multipath): its own path's budget; path 0's rules
+      // (a client hears only its server's address) are not its.
+      this.pathIds.onDatagram(pathId, from, data.length);
+    } else if (!this.p.paths.onDatagramFrom(from, data.length, this.p.handshake.isConfirmed)) {
       this.rx.onDatagramDropped(data.length);
       return;
     }
@@ -492,10 +559,31 @@ export class Connection {
     if (q) q.now = now;
     try {
       this.rx.handleDatagram(now, data);
+      if (this.p.nat?.pathToOpen !== undefined) this.openNatPaths(now);
     } catch (e) {
       this.onError(now, e);
     }
     if (q) this.afterInput(q);
+  }
+
+  /**
+   * n0 NAT traversal (client): each address that answered a probe gets a path id (`openPath`),
+   * as noq opens a path on a successful probe; when none can open yet (path ids or the peer's
+   * connection ids exhausted, the handshake not confirmed) the address waits for the next datagram.
+   */
+  private openNatPaths(now: number): void {
+    const nat = this.p.nat!;
+    let live: ReadonlySet<string> | undefined;
+    for (let a = nat.pathToOpen; a !== undefined && this.p.lifecycle.isOpen; a = nat.pathToOpen) {
+      // An address that has a path already (path 0's, say, when the client dialled it) needs no other.
+      live ??= liveAddresses(this.p);
+      if (live.has(a)) {
+        nat.onPathOpened(now, false);
+        continue;
+      }
+      if (this.pathIds.open(now, a).kind !== 'opened') return;
+      nat.onPathOpened(now);
+    }
   }
 
   /** The timer from `pollTimeout()` fired (or any time: only what is due happens). */
@@ -545,19 +633,27 @@ export class Connection {
     if (lc.isTerminated) return Number.POSITIVE_INFINITY;
     if (lc.isClosed) return lc.closeDeadline;
     const pto = this.currentPto();
-    let t = Math.min(this.p.loss.timeout, this.p.idle.deadline(pto), this.tx.pacingWake, this.p.keys.previousReadDiscardAt, lc.closeRequestDeadline);
+    // An abandoned path 0 has nothing in flight (declared lost) and probes nothing.
+    const lossAt = this.p.multipath.isPathZeroAbandoned ? Number.POSITIVE_INFINITY : this.p.loss.timeout;
+    let t = Math.min(lossAt, this.p.idle.deadline(pto), this.tx.pacingWake, this.p.keys.previousReadDiscardAt, lc.closeRequestDeadline);
     if (!this.p.handshake.isComplete) t = Math.min(t, this.p.handshake.deadline);
     // What the anti-amplification limit keeps us from sending (an ACK, a keep-alive; RFC 9000
     // §8.1, §9.3) waits for the peer's next datagram: its deadline is no timer, or a driver would
     // spin on it. MTU probes wait for a validated path (transmit.ts).
     const path = this.p.paths.current;
     if (path.validated || path.budget >= MIN_PACKET_BUDGET) {
-      for (const s of this.p.spaces.all) if (!s.discarded && this.p.keys.canWrite(s.space)) t = Math.min(t, s.ack.ackDeadline);
+      // Path 0's late packets are acknowledged 3 PTOs after it was abandoned, no longer.
+      const zeroForgotten = this.p.multipath.isPathZeroForgotten;
+      for (const s of this.p.spaces.all) if (!s.discarded && this.p.keys.canWrite(s.space) && !(zeroForgotten && s.space === PacketSpace.Application)) t = Math.min(t, s.ack.ackDeadline);
       if (this.p.handshake.isComplete) t = Math.min(t, this.p.idle.keepAliveAt);
     }
+    // An abandoned path 0 searches no MTU and validates nothing: its timers are off.
+    const zeroGone = this.p.multipath.isPathZeroAbandoned;
     const mtuAt = this.p.paths.recovery.mtu.nextSearchAt;
-    if (mtuAt !== undefined && path.validated) t = Math.min(t, mtuAt);
-    return Math.min(t, this.p.paths.timeout);
+    if (mtuAt !== undefined && path.validated && !zeroGone) t = Math.min(t, mtuAt);
+    if (this.p.multipath.cids !== null) t = Math.min(t, this.p.multipath.ackDeadline, this.pathIds.timeout);
+    if (this.p.nat !== null) t = Math.min(t, this.p.nat.deadline);
+    return zeroGone ? t : Math.min(t, this.p.paths.timeout);
   }
 
   /** The next event, or undefined. */
@@ -596,7 +692,7 @@ export class Connection {
       return;
     }
     this.p.keys.onTimeout(now);
-    if (now >= this.p.paths.timeout) {
+    if (now >= this.p.paths.timeout && !this.p.multipath.isPathZeroAbandoned) {
       const noPath = this.p.paths.onTimeout(now);
       if (noPath !== undefined) {
         // RFC 9000 §9.3.2: silently, with NO_VIABLE_PATH as the reason the application sees.
@@ -605,12 +701,28 @@ export class Connection {
       }
     }
     this.tx.onTimeout(now);
-    if (now >= this.p.loss.timeout) this.recovery.onLossTimeout(now);
+    const nat = this.p.nat;
+    if (nat !== null && now >= nat.deadline) {
+      // Timed rounds only while the client runs over a relay and path 0 is not abandoned.
+      nat.onTimeout(now, !this.p.multipath.isPathZeroAbandoned && wantsHolePunch(this.p), liveAddresses(this.p));
+    }
+    if (now >= this.p.loss.timeout && !this.p.multipath.isPathZeroAbandoned) {
+      this.recovery.onLossTimeout(now);
+      this.pathIds.onPathZeroLossTimeout(now);
+    }
+    if (this.p.multipath.paths.size > 0 && now >= this.pathIds.timeout) this.pathIds.onTimeout(now);
     if (hs.isComplete && now >= this.p.idle.keepAliveAt) this.tx.requestPing();
     if (hs.isConfirmed) this.p.keys.maybeUpdate(now, this.p.config.keyUpdateIntervalPackets, this.currentPto());
   }
 
   // ------------------------------------------------------------------ errors and helpers
+
+  /** The path id ≥ 1 a 1-RTT datagram's connection id belongs to, or 0 (multipath on). */
+  private pathIdOf(data: Uint8Array): number {
+    const len = this.p.config.localCidLength;
+    if (data.length < 1 + len || (data[0]! & 0x80) !== 0) return 0;
+    return this.p.multipath.cids!.pathIdOf(data.subarray(1, 1 + len)) ?? 0;
+  }
 
   /** An error while handling input: the connection closes with the RFC code (a bug of ours: INTERNAL_ERROR). */
   private onError(now: number, e: unknown): void {
@@ -659,6 +771,7 @@ export class Connection {
       rtt: r.rtt,
       ptoCount: this.p.loss.ptoCount,
       cc: r.cc,
+      paths: this.p.multipath.paths.size === 0 ? undefined : [...this.p.multipath.paths.values()].map((st) => ({ id: st.id, rtt: st.rtt, ptoCount: st.loss.ptoCount, cc: st.recovery.cc })),
     });
     if (this.p.lifecycle.isTerminated) {
       // The trace ends here: the sink is told no event follows.

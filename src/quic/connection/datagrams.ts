@@ -84,10 +84,11 @@ export class Datagrams {
   readonly stats: DatagramStats = { sent: 0, acked: 0, lost: 0, droppedSend: 0, received: 0, droppedRecv: 0 };
   /** The peer's max_datagram_frame_size; 0 until known or when it does not accept datagrams. */
   private peerMaxFrameSize = 0;
-  private readonly sendQueue: Uint8Array[] = [];
+  /** Both queues start as the shared empty one and get their own array with their first datagram. */
+  private sendQueue: Uint8Array[] = NO_DATAGRAMS;
   private sendHead = 0;
   private sendBytes = 0;
-  private readonly recvQueue: Uint8Array[] = [];
+  private recvQueue: Uint8Array[] = NO_DATAGRAMS;
   private recvHead = 0;
   private recvBytes = 0;
   /** The id of the next datagram queued, and of the one at the head of the send queue. */
@@ -135,6 +136,7 @@ export class Datagrams {
     if (data.length > max) {
       throw new DatagramError('too-large', `datagram of ${data.length} bytes exceeds the current maximum of ${max} bytes`);
     }
+    if (this.sendQueue === NO_DATAGRAMS) this.sendQueue = [];
     this.sendQueue.push(data.slice());
     this.sendBytes += data.length;
     const id = this.nextId++;
@@ -224,6 +226,7 @@ export class Datagrams {
       throw protocolViolation(`DATAGRAM frame of ${frameSize} bytes exceeds max_datagram_frame_size ${this.config.maxFrameSize}`, frameType);
     }
     this.stats.received++;
+    if (this.recvQueue === NO_DATAGRAMS) this.recvQueue = [];
     this.recvQueue.push(data.slice());
     this.recvBytes += data.length;
     while (this.recvQueue.length - this.recvHead > this.config.recvQueueCount || this.recvBytes > this.config.recvQueueBytes) {
@@ -278,6 +281,9 @@ export class Datagrams {
 const EMPTY = new Uint8Array(0);
 
 /** Drops the consumed prefix of an array queue once it is large; returns true when it did. */
+/** The empty queue of every connection that never queued a datagram (never written: heap per idle connection). */
+const NO_DATAGRAMS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 function compact(q: Uint8Array[], head: number): boolean {
   if (head === q.length) {
     q.length = 0;

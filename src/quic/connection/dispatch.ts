@@ -1,5 +1,5 @@
 import { fromUtf8 } from '../../codec/bytes.js';
-import { TransportError, TransportErrorCode, protocolViolation } from '../errors.js';
+import { protocolViolation } from '../errors.js';
 import type { Frame } from '../frames/frame.js';
 import { frameTypeName } from '../frames/types.js';
 import { LongPacketType, type LongHeader, type RetryHeader } from '../packet/header.js';
@@ -9,6 +9,7 @@ import type { LossRecovery } from './loss-recovery.js';
 import { MultipathState } from './multipath.js';
 import { currentPto, peerAckDelayExponent, type ConnectionParts } from './parts.js';
 import type { HandshakeProgress } from './progress.js';
+import type { PathIds } from './path-ids.js';
 import type { ReceiveHandler } from './receive.js';
 
 /**
@@ -20,11 +21,13 @@ export class FrameDispatcher implements ReceiveHandler {
   private readonly p: ConnectionParts;
   private readonly progress: HandshakeProgress;
   private readonly recovery: LossRecovery;
+  private readonly pathIds: PathIds;
 
-  constructor(parts: ConnectionParts, progress: HandshakeProgress, recovery: LossRecovery) {
+  constructor(parts: ConnectionParts, progress: HandshakeProgress, recovery: LossRecovery, pathIds: PathIds) {
     this.p = parts;
     this.progress = progress;
     this.recovery = recovery;
+    this.pathIds = pathIds;
   }
 
   /** A Version Negotiation packet (RFC 9000 §6.2): the end, when none of its versions is ours. */
@@ -33,10 +36,16 @@ export class FrameDispatcher implements ReceiveHandler {
     if (why !== undefined) this.p.lifecycle.closeSilently({ kind: 'versionMismatch', code: 0, reason: why, remote: true });
   }
 
+  /** A packet of path id ≥ 1: a server meets a new path id this way (`PathIds`). */
+  onPathIdPacket(now: number, pathId: number, size: number): void {
+    if (this.p.lifecycle.isOpen) this.pathIds.onPacketReceived(now, pathId, size);
+  }
+
   onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean, pathId: number): void {
     // RFC 9000 §9.3: a packet from another address may move the path (paths.ts decides); path 0
     // only: another path id's packet numbers are of its own space and never move path 0.
-    if (this.p.lifecycle.isOpen && pathId === 0) this.p.paths.onPacketFrom(now, space, pn, largestBefore, probingOnly, this.p.handshake.isConfirmed, currentPto(this.p));
+    // An abandoned path 0 moves no more (its late packets are only acknowledged).
+    if (this.p.lifecycle.isOpen && pathId === 0 && !this.p.multipath.isPathZeroAbandoned) this.p.paths.onPacketFrom(now, space, pn, largestBefore, probingOnly, this.p.handshake.isConfirmed, currentPto(this.p));
     this.p.idle.onPacketReceived(now);
   }
 
@@ -123,12 +132,20 @@ export class FrameDispatcher implements ReceiveHandler {
       case 'retireConnectionId':
         this.p.localCids.onRetire(f.sequence, dcid);
         return;
-      case 'pathChallenge':
-        // RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE on the path it came from (bounded).
-        this.p.paths.onPathChallenge(f.data);
+      case 'pathChallenge': {
+        // RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE on the path it came from (bounded);
+        // with multipath, on the path id it came on (draft §3.1).
+        const rx = this.p.multipath.rxPathId;
+        if (rx !== 0) this.pathIds.onPathChallenge(rx, f.data);
+        else this.p.paths.onPathChallenge(f.data);
         return;
+      }
       case 'pathResponse':
+        // n0 NAT traversal first (noq does the same): the answer to one of our probes, from the
+        // address probed, is no validation of any path of ours.
+        if (this.p.nat?.onPathResponse(this.p.paths.rxAddress, f.data)) return;
         // RFC 9000 §8.2.3: validates the path of the matching challenge; others are ignored.
+        if (this.p.multipath.paths.size > 0 && this.pathIds.onPathResponse(f.data)) return;
         this.p.paths.onPathResponse(now, f.data, currentPto(this.p));
         return;
       case 'connectionClose': {
@@ -165,9 +182,31 @@ export class FrameDispatcher implements ReceiveHandler {
       case 'addAddress':
       case 'reachOut':
       case 'removeAddress':
-        // n0 NAT traversal needs both of its transport parameters and multipath from both sides.
-        throw protocolViolation(`${frameTypeName(frameType)} frame without n0 NAT traversal negotiated`, frameType);
+        this.onNatFrame(now, f, frameType);
+        return;
+      case 'observedAddress': {
+        // QUIC Address Discovery (address-discovery.ts): only when we offered to receive reports.
+        const qad = this.p.qad;
+        if (qad === null) throw protocolViolation('OBSERVED_ADDRESS frame without address discovery offered', frameType);
+        const address = qad.onReport(this.p.multipath.rxPathId, f);
+        if (address !== null) this.p.events.push({ type: 'observedAddress', address });
+        return;
+      }
     }
+  }
+
+  /**
+   * iroh's n0 NAT traversal frames (nat.ts): only when both sides sent both of its transport
+   * parameters and multipath; the wrong side's frame is a PROTOCOL_VIOLATION (nat-traversal.ts).
+   */
+  private onNatFrame(now: number, f: Extract<Frame, { kind: 'addAddress' | 'reachOut' | 'removeAddress' }>, frameType: number): void {
+    const nat = this.p.nat;
+    if (nat === null || nat.machine === null) {
+      throw protocolViolation(`${frameTypeName(frameType)} frame without n0 NAT traversal negotiated`, frameType);
+    }
+    if (f.kind === 'addAddress') nat.onAddAddress(now, f);
+    else if (f.kind === 'removeAddress') nat.onRemoveAddress(f);
+    else nat.onReachOut(now, f);
   }
 
   /**
@@ -184,19 +223,23 @@ export class FrameDispatcher implements ReceiveHandler {
     if (n === null) throw protocolViolation(`${frameTypeName(frameType)} frame without multipath negotiated`, frameType);
     const mp = p.multipath;
     switch (f.kind) {
-      case 'pathAck':
-        if (f.pathId !== 0) MultipathState.neverOpened(f.pathId, frameType);
-        this.recovery.onAck(now, PacketSpace.Application, f.ranges, (f.ackDelay * 2 ** peerAckDelayExponent(p.handshake, PacketSpace.Application)) / 1000);
+      case 'pathAck': {
+        const delay = (f.ackDelay * 2 ** peerAckDelayExponent(p.handshake, PacketSpace.Application)) / 1000;
+        if (f.pathId !== 0) this.pathIds.onPathAck(now, f.pathId, f.ranges, delay, frameType);
+        else this.recovery.onAck(now, PacketSpace.Application, f.ranges, delay);
         return;
+      }
       case 'pathNewConnectionId':
         mp.checkLocalPathId(n, f.pathId, frameType);
         if (f.pathId === 0) p.remoteCids.onNewCid(f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
-        else mp.cids?.onNewCid(f.pathId, f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
+        // A path id abandoned has no more use for connection ids (draft §3.4; noq ignores them too).
+        else if (!mp.isClosedPathId(f.pathId)) mp.cids?.onNewCid(f.pathId, f.sequence, f.retirePriorTo, f.connectionId.slice(), f.resetToken.slice());
         return;
       case 'pathRetireConnectionId':
         if (f.pathId === 0) p.localCids.onRetire(f.sequence, dcid, frameType);
-        else if (mp.cids) mp.cids.onRetire(f.pathId, f.sequence, dcid);
-        else MultipathState.neverOpened(f.pathId, frameType);
+        else if (mp.cids === null) MultipathState.neverOpened(f.pathId, frameType);
+        // A path id forgotten retired ours already (MultipathState.forget): a late frame.
+        else if (!mp.isForgotten(f.pathId)) mp.cids.onRetire(f.pathId, f.sequence, dcid);
         return;
       case 'maxPathId':
         mp.onMaxPathId(n, f.maximum);
@@ -207,14 +250,15 @@ export class FrameDispatcher implements ReceiveHandler {
         return;
       case 'pathCidsBlocked':
         mp.checkLocalPathId(n, f.pathId, frameType);
-        mp.cids?.onCidsBlocked(f.pathId, f.nextSequence);
+        mp.onPeerCidsBlocked(n, f.pathId, p.handshake.peerParams?.activeConnectionIdLimit ?? 2);
         return;
       case 'pathStatus':
         mp.onPathStatus(f.pathId, f.status, f.sequence);
         return;
       case 'pathAbandon':
-        // The peer abandons the one path we have: nothing is left to carry the connection.
-        if (f.pathId === 0) throw new TransportError(TransportErrorCode.NO_ERROR, 'the peer abandoned path 0, the only path', frameType);
+        // Path 0 included (draft §3.4): the connection goes on on the paths left, or ends when
+        // it was the last one.
+        this.pathIds.onPeerAbandon(now, f.pathId, Number(f.errorCode), frameType);
         return;
     }
   }

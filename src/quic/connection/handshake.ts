@@ -1,4 +1,4 @@
-import { ADVERTISED_MAX_PATH_ID, negotiateMultipath, type MultipathNegotiation } from './multipath.js';
+import { negotiateMultipath, type MultipathNegotiation } from './multipath.js';
 import { bytesEqual } from '../../codec/bytes.js';
 import type { PeerStreamParams } from '../streams/stream-types.js';
 import { transportParameterError } from '../errors.js';
@@ -11,7 +11,7 @@ import {
   encodeTransportParameters,
   type TransportParameters,
 } from '../transport-params.js';
-import type { TransportConfig } from '../transport-config.js';
+import { offersAddressDiscovery, type TransportConfig } from '../transport-config.js';
 import type { TlsConfig, TlsEngine } from '../../tls/engine.js';
 import type { TicketState } from '../../tls/resumption.js';
 import { TlsClient } from '../../tls/client.js';
@@ -221,10 +221,13 @@ export class Handshake {
     if (!p.initialSourceConnectionId || !bytesEqual(p.initialSourceConnectionId, this.expectedPeerScid)) {
       throw transportParameterError('initial_source_connection_id does not match the Source Connection ID used');
     }
+    // Equal bytes: keep one array, not a decoded copy for the connection's life ([perf2], ~200 B).
+    p.initialSourceConnectionId = this.expectedPeerScid;
     if (this.role === 'client') {
       if (!p.originalDestinationConnectionId || !bytesEqual(p.originalDestinationConnectionId, this.odcid)) {
         throw transportParameterError('original_destination_connection_id does not match our first Destination Connection ID');
       }
+      p.originalDestinationConnectionId = this.odcid;
       if (this.retrySource) {
         if (!p.retrySourceConnectionId || !bytesEqual(p.retrySourceConnectionId, this.retrySource)) {
           throw transportParameterError('retry_source_connection_id missing or wrong after a Retry');
@@ -349,6 +352,10 @@ function localTransportParameters(c: TransportConfig, s: PeerStreamParams, scid:
   p.initialSourceConnectionId = scid;
   p.maxDatagramFrameSize = c.maxDatagramFrameSize;
   p.disableActiveMigration = c.disableActiveMigration;
-  if (c.multipath) p.initialMaxPathId = Math.max(ADVERTISED_MAX_PATH_ID, c.multipathMaxPathId);
+  if (c.multipath) p.initialMaxPathId = c.multipathMaxPathId;
+  // iroh's n0 NAT traversal: only with multipath (noq ignores it otherwise, and so do we).
+  if (c.multipath && c.natTraversal) p.n0NatTraversal = c.natTraversalMaxAddresses;
+  // Both roles: we report what we see and take what the peer sees (address-discovery.ts).
+  if (offersAddressDiscovery(c)) p.addressDiscovery = 2;
   return p;
 }

@@ -44,6 +44,15 @@ export class ConnectionKeys {
   private sealedInPhase = 0;
   /** Packets that failed authentication, over the connection (integrity limit, §6.6). */
   private authFailures = 0;
+  /**
+   * Multipath (draft-ietf-quic-multipath §4.4 [key update]: one key phase for the connection,
+   * every path id's packet numbers its own): the first packet numbers sent and received in the
+   * current phase on path ids ≥ 1, as `firstSentInPhase` / `firstReceivedInPhase` are path 0's.
+   * Made when a path id ≥ 1 first sends or receives; cleared by each update.
+   */
+  private pathPhase: Map<number, { sent: number; received: number }> | undefined;
+  /** The path id of the packet `selectReadKey` is asked about (set by the receive path). */
+  private readPathId = 0;
 
   /** Key updates so far. */
   get updates(): number {
@@ -196,29 +205,64 @@ export class ConnectionKeys {
   selectReadKey = (bit: KeyPhase, pn: number): PacketKey | null => {
     const k = this.oneRtt!;
     if (bit === k.keyPhase) return k.read;
-    if (k.previousRead !== null && (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase)) return k.previousRead;
+    const first = this.firstReceivedOn(this.readPathId);
+    if (k.previousRead !== null && (first < 0 || pn < first)) return k.previousRead;
     return k.nextRead;
   };
+
+  /** The next `selectReadKey` is about a packet of path id `pathId` (its packet numbers are its own). */
+  readingPath(pathId: number): void {
+    this.readPathId = pathId;
+  }
 
   /**
    * A 1-RTT packet opened. Returns true when it was the peer's key update (its bit is the next
    * phase), which this method then performs: our write keys follow (§6.2).
    */
-  onOneRttOpened(bit: KeyPhase, pn: number, now: number, pto: number): boolean {
+  onOneRttOpened(bit: KeyPhase, pn: number, now: number, pto: number, pathId = 0): boolean {
     const k = this.oneRtt!;
+    const first = this.firstReceivedOn(pathId);
     if (bit === k.keyPhase) {
-      if (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase) this.firstReceivedInPhase = pn;
+      if (first < 0 || pn < first) this.setFirstReceived(pathId, pn);
       return false;
     }
-    if (k.previousRead !== null && (this.firstReceivedInPhase < 0 || pn < this.firstReceivedInPhase)) return false;
+    if (k.previousRead !== null && (first < 0 || pn < first)) return false;
+    // draft-ietf-quic-multipath: the update is the connection's, whichever path id showed it
+    // first; the other path ids' packets of the old phase are told apart by their own numbers.
     this.doUpdate(now, pto);
-    this.firstReceivedInPhase = pn;
+    this.firstReceivedInPhase = -1;
+    this.setFirstReceived(pathId, pn);
     return true;
+  }
+
+  private firstReceivedOn(pathId: number): number {
+    return pathId === 0 ? this.firstReceivedInPhase : (this.pathPhase?.get(pathId)?.received ?? -1);
+  }
+
+  private setFirstReceived(pathId: number, pn: number): void {
+    if (pathId === 0) this.firstReceivedInPhase = pn;
+    else this.phaseOf(pathId).received = pn;
+  }
+
+  private phaseOf(pathId: number): { sent: number; received: number } {
+    this.pathPhase ??= new Map();
+    let e = this.pathPhase.get(pathId);
+    if (e === undefined) {
+      e = { sent: -1, received: -1 };
+      this.pathPhase.set(pathId, e);
+    }
+    return e;
   }
 
   /** Whether a locally initiated update may start now (§6.1: the current phase was acked). */
   get canInitiateUpdate(): boolean {
-    return this.oneRtt !== undefined && this.currentPhaseAcked && this.firstSentInPhase >= 0;
+    return this.oneRtt !== undefined && this.currentPhaseAcked && (this.firstSentInPhase >= 0 || this.sentInPhaseOnOtherPath());
+  }
+
+  private sentInPhaseOnOtherPath(): boolean {
+    if (this.pathPhase === undefined) return false;
+    for (const e of this.pathPhase.values()) if (e.sent >= 0) return true;
+    return false;
   }
 
   /**
@@ -236,14 +280,27 @@ export class ConnectionKeys {
   }
 
   /** A 1-RTT packet `pn` was sealed with the current keys. */
-  onOneRttSent(pn: number): void {
-    if (this.firstSentInPhase < 0) this.firstSentInPhase = pn;
+  onOneRttSent(pn: number, pathId = 0): void {
     this.sealedInPhase++;
+    if (pathId !== 0) {
+      const e = this.phaseOf(pathId);
+      if (e.sent < 0) e.sent = pn;
+      // §6.1's "acknowledged in the current phase" is asked of path 0's numbers: a path id ≥ 1
+      // makes the phase count as sent there only through its own acknowledgments.
+      return;
+    }
+    if (this.firstSentInPhase < 0) this.firstSentInPhase = pn;
   }
 
   /** The peer acknowledged 1-RTT packets up to `largest`. */
   onOneRttAcked(largest: number): void {
     if (this.firstSentInPhase >= 0 && largest >= this.firstSentInPhase) this.currentPhaseAcked = true;
+  }
+
+  /** The peer acknowledged packets of path id `pathId` ≥ 1 up to `largest` (PATH_ACK). */
+  onOneRttAckedOn(pathId: number, largest: number): void {
+    const sent = this.pathPhase?.get(pathId)?.sent ?? -1;
+    if (sent >= 0 && largest >= sent) this.currentPhaseAcked = true;
   }
 
   /** Drops the previous read key when its time came (§6.5: about 3 PTO after an update). */
@@ -260,6 +317,7 @@ export class ConnectionKeys {
     this.firstSentInPhase = -1;
     this.currentPhaseAcked = false;
     this.sealedInPhase = 0;
+    this.pathPhase?.clear();
     this.discardPreviousAt = now + 3 * pto;
   }
 

@@ -2,10 +2,11 @@ import { PacketSpace } from '../packet/space.js';
 import type { LossDetector } from '../recovery/loss.js';
 import type { SentPacket } from '../recovery/sent-packets.js';
 import type { PathRecovery } from './path.js';
+import { PATH_SPACE, type PathIdState } from './path-id.js';
 import type { PathSet } from './paths.js';
 import type { ConnectionParts } from './parts.js';
 import { qlogPacketsLost } from './qlog.js';
-import { onFramesAcked, onFramesLost, type PacketRecord } from './sent-packet.js';
+import { onFramesAcked, onFramesAckedLate, onFramesLost, type PacketRecord } from './sent-packet.js';
 
 /**
  * Loss recovery as the connection applies it (RFC 9002): an ACK frame or the loss detection timer
@@ -34,15 +35,82 @@ export class LossRecovery {
       for (const p of r.newlyAcked) onFramesAcked(this.p, p.record);
       this.creditAcked(now, r.newlyAcked);
     }
-    if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion);
+    for (const p of r.lateAcked) onFramesAckedLate(this.p, p.record);
+    if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion, this.loss.largestAcked(space), current);
     this.loss.releaseAckResult();
     current.updatePacer();
+  }
+
+  /**
+   * A PATH_ACK of path id `st` ≥ 1 (draft-ietf-quic-multipath §4.1): it acknowledges packets of
+   * that path id only, through its own loss detector (RFC 9002 per path id; a packet number
+   * never sent on it is a PROTOCOL_VIOLATION, as RFC 9000 §13.1 has it for ACK). Congestion and
+   * RTT are credited to the path each packet left on.
+   */
+  onPathAck(now: number, st: PathIdState<PacketRecord>, ranges: readonly number[], ackDelayMs: number): void {
+    const rec = st.recovery;
+    const r = st.loss.onAckReceived(PATH_SPACE, ranges, ackDelayMs, now, rec.rtt);
+    if (ranges.length > 0) this.p.keys.onOneRttAckedOn(st.id, ranges[0]!);
+    if (r.newlyAcked.length > 0) {
+      for (const p of r.newlyAcked) onFramesAcked(this.p, p.record);
+      this.creditAcked(now, r.newlyAcked);
+    }
+    for (const p of r.lateAcked) onFramesAckedLate(this.p, p.record);
+    if (r.lost.length > 0) {
+      st.counters.packetsLost += r.lost.length;
+      this.onPacketsLost(now, PATH_SPACE, r.lost, r.persistentCongestion, st.loss.largestAcked(PATH_SPACE), rec);
+    }
+    st.loss.releaseAckResult();
+    rec.updatePacer();
+  }
+
+  /** The loss detection timer of path id `st` fired: its losses, or PTO probes owed on it. */
+  onPathLossTimeout(now: number, st: PathIdState<PacketRecord>): void {
+    const r = st.loss.onLossTimeout(now, st.rtt);
+    if (r.kind === 'loss') {
+      st.counters.packetsLost += r.lost.length;
+      this.onPacketsLost(now, PATH_SPACE, r.lost, r.persistentCongestion, st.loss.largestAcked(PATH_SPACE), st.recovery);
+    } else if (r.kind === 'pto') {
+      st.oweProbes(r.probes);
+    }
+  }
+
+  /**
+   * Path id `st` was abandoned or failed: whatever is in flight on it is declared lost now, so
+   * its frames are re-queued by their owners and go out on another path (stream data may travel
+   * on any path); its congestion controller lets go of the bytes.
+   */
+  onPathGone(now: number, st: PathIdState<PacketRecord>): void {
+    const lost = st.loss.declareAllLost(PATH_SPACE, now, st.rtt);
+    if (lost.length === 0) return;
+    st.counters.packetsLost += lost.length;
+    for (const p of lost) onFramesLost(this.p, p.record);
+    let bytes = 0;
+    for (const p of lost) if (p.inFlight) bytes += p.size;
+    st.recovery.cc.onPacketsDiscarded(bytes);
+  }
+
+  /**
+   * Path 0 stopped answering while another path works (multipath): its Application packets in
+   * flight are declared lost now, as `onPathGone` does for other path ids, so their data leaves
+   * on the path the scheduler picked.
+   */
+  onPathZeroFailed(now: number): void {
+    const r = this.paths.recovery;
+    const lost = this.loss.declareAllLost(PacketSpace.Application, now, r.rtt);
+    if (lost.length === 0) return;
+    let bytes = 0;
+    for (const p of lost) {
+      onFramesLost(this.p, p.record);
+      if (p.inFlight) bytes += p.size;
+    }
+    r.cc.onPacketsDiscarded(bytes);
   }
 
   /** The loss detection timer fired (RFC 9002 §6.1.2 time threshold, §6.2 PTO). */
   onLossTimeout(now: number): void {
     const r = this.loss.onLossTimeout(now, this.paths.recovery.rtt);
-    if (r.kind === 'loss') this.onPacketsLost(now, r.space, r.lost, r.persistentCongestion);
+    if (r.kind === 'loss') this.onPacketsLost(now, r.space, r.lost, r.persistentCongestion, this.loss.largestAcked(r.space), this.paths.recovery);
     else if (r.kind === 'pto') this.onPto(r.space, r.probes);
   }
 
@@ -80,15 +148,15 @@ export class LossRecovery {
   }
 
   /** Lost packets: their frames are re-queued, and each loss is a congestion signal for its own path. */
-  private onPacketsLost(now: number, space: PacketSpace, lost: readonly SentPacket<PacketRecord>[], persistentCongestion: boolean): void {
+  private onPacketsLost(now: number, space: PacketSpace, lost: readonly SentPacket<PacketRecord>[], persistentCongestion: boolean, largestAcked: number, current: PathRecovery): void {
     // The loss timer may fire for a space whose packets were acknowledged or discarded meanwhile:
     // nothing was lost (persistent congestion needs lost packets).
     if (lost.length === 0) return;
     const q = this.p.trace.tracer;
-    if (q) qlogPacketsLost(q, space, lost, this.loss.largestAcked(space));
+    if (q) qlogPacketsLost(q, space, lost, largestAcked);
     for (const p of lost) onFramesLost(this.p, p.record);
-    // Persistent congestion was judged over the space's packets: it is the current path's.
-    const current = this.paths.recovery;
+    // Persistent congestion was judged over the space's packets: it is the path's whose packet
+    // number space it is (the current path for path 0).
     const first = lost[0]!.record.path.recovery;
     if (onOnePath(lost, first)) {
       first?.onPacketsLost(now, lost as readonly PacketRecord[], persistentCongestion && first === current);

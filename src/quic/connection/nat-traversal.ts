@@ -35,21 +35,26 @@ export class NatTraversal {
   readonly maxLocalAddresses: number;
   private readonly families: NatFamilies;
   private readonly initialRttMs: number;
-  /** Our candidates: address -> ADD_ADDRESS sequence number (the client's are never numbered). */
-  private readonly local = new Map<string, number>();
+  // Every collection below is made by its first entry ([perf2]: an idle connection with NAT
+  // traversal negotiated holds its one or two candidates and nothing else).
+  /**
+   * Our candidates, flat: address, ADD_ADDRESS sequence number (-1 on a client, which numbers
+   * none), address, sequence... (at most `maxLocalAddresses` pairs: a scan is cheap, a Map ~250 B).
+   */
+  private local: Array<string | number> | undefined;
   private nextLocalSeq = 0;
   /** Client: the server's candidates by ADD_ADDRESS sequence number. */
-  private readonly remote = new Map<number, Candidate>();
+  private remote: Map<number, Candidate> | undefined;
   /** Server: the client's REACH_OUT addresses of the current round. */
-  private readonly reachOuts = new Map<string, Candidate>();
+  private reachOuts: Map<string, Candidate> | undefined;
   private currentRound = 0;
   private attempt = 0;
   /** Addresses to probe now (the caller sends one PATH_CHALLENGE to each). */
-  private readonly pending = new Set<string>();
+  private pending: Set<string> | undefined;
   /** The data of every probe sent this round (hex) -> the address it went to. */
-  private readonly challenges = new Map<string, string>();
+  private challenges: Map<string, string> | undefined;
   /** Client: addresses that answered a probe, to open paths on. */
-  private readonly toOpen: string[] = [];
+  private toOpen: string[] | undefined;
   private retryAt = Number.POSITIVE_INFINITY;
 
   constructor(options: NatTraversalOptions) {
@@ -72,12 +77,15 @@ export class NatTraversal {
 
   /** Our candidate addresses. */
   localAddresses(): string[] {
-    return [...this.local.keys()];
+    const out: string[] = [];
+    if (this.local !== undefined) for (let i = 0; i < this.local.length; i += 2) out.push(this.local[i] as string);
+    return out;
   }
 
   /** The peer's candidate addresses (client: its ADD_ADDRESSes; server: this round's REACH_OUTs). */
   remoteAddresses(): string[] {
-    return this.role === 'client' ? [...this.remote.values()].map((c) => c.address) : [...this.reachOuts.keys()];
+    if (this.role === 'client') return this.remote === undefined ? [] : [...this.remote.values()].map((c) => c.address);
+    return this.reachOuts === undefined ? [] : [...this.reachOuts.keys()];
   }
 
   // ------------------------------------------------------------------ our candidates
@@ -90,10 +98,13 @@ export class NatTraversal {
   addLocalAddress(address: string): AddAddressFrame | null {
     const a = parseIpPort(address);
     if (!a) return null;
-    const key = formatIpPort(a.ip, a.port);
-    if (this.local.has(key) || this.local.size >= this.maxLocalAddresses) return null;
+    // The caller's string when it is the canonical form already (one string less per connection).
+    const formatted = formatIpPort(a.ip, a.port);
+    const key = formatted === address ? address : formatted;
+    if (this.localIndex(key) >= 0 || (this.local?.length ?? 0) / 2 >= this.maxLocalAddresses) return null;
     const sequence = this.role === 'server' ? this.nextLocalSeq++ : -1;
-    this.local.set(key, sequence);
+    if (this.local === undefined) this.local = [key, sequence]; // sized exactly: a first push would make 17 slots
+    else this.local.push(key, sequence);
     return this.role === 'server' ? { kind: 'addAddress', sequence, ip: a.ip, port: a.port } : null;
   }
 
@@ -101,10 +112,10 @@ export class NatTraversal {
   removeLocalAddress(address: string): RemoveAddressFrame | null {
     const a = parseIpPort(address);
     if (!a) return null;
-    const key = formatIpPort(a.ip, a.port);
-    const sequence = this.local.get(key);
-    if (sequence === undefined) return null;
-    this.local.delete(key);
+    const i = this.localIndex(formatIpPort(a.ip, a.port));
+    if (i < 0) return null;
+    const sequence = this.local![i + 1] as number;
+    this.local!.splice(i, 2);
     return this.role === 'server' ? { kind: 'removeAddress', sequence } : null;
   }
 
@@ -120,7 +131,7 @@ export class NatTraversal {
   onAddAddress(f: AddAddressFrame): string | null {
     if (this.role === 'server') throw protocolViolation('ADD_ADDRESS sent to a server', frameTypeOfAddress(f));
     const address = formatIpPort(f.ip, f.port);
-    const known = this.remote.get(f.sequence);
+    const known = this.remote?.get(f.sequence);
     if (known) {
       if (known.address === address) return null;
       known.address = address;
@@ -128,8 +139,8 @@ export class NatTraversal {
       known.succeeded = false;
       return address;
     }
-    if (this.remote.size >= this.maxRemoteAddresses) return null;
-    this.remote.set(f.sequence, { address, remaining: MAX_NAT_PROBE_ATTEMPTS, succeeded: false });
+    if ((this.remote?.size ?? 0) >= this.maxRemoteAddresses) return null;
+    (this.remote ??= new Map()).set(f.sequence, { address, remaining: MAX_NAT_PROBE_ATTEMPTS, succeeded: false });
     return address;
   }
 
@@ -141,10 +152,10 @@ export class NatTraversal {
    */
   onRemoveAddress(f: RemoveAddressFrame): string | null {
     if (this.role === 'server') throw protocolViolation('REMOVE_ADDRESS sent to a server', FrameType.REMOVE_ADDRESS);
-    const c = this.remote.get(f.sequence);
+    const c = this.remote?.get(f.sequence);
     if (!c) return null;
-    this.remote.delete(f.sequence);
-    this.pending.delete(c.address);
+    this.remote!.delete(f.sequence);
+    this.pending?.delete(c.address);
     return c.address;
   }
 
@@ -165,37 +176,39 @@ export class NatTraversal {
     if (f.round > this.currentRound) {
       this.newRound(f.round);
       this.retryAt = now + natProbeRetryDelay(0, this.initialRttMs);
-    } else if (this.reachOuts.has(address)) {
+    } else if (this.reachOuts?.has(address) === true) {
       return; // a retransmission
-    } else if (this.reachOuts.size >= this.maxRemoteAddresses) {
+    } else if ((this.reachOuts?.size ?? 0) >= this.maxRemoteAddresses) {
       throw protocolViolation(`more than ${this.maxRemoteAddresses} REACH_OUT addresses in round ${f.round}`, type);
     }
-    this.reachOuts.set(address, { address, remaining: MAX_NAT_PROBE_ATTEMPTS - 1, succeeded: false });
-    this.pending.add(address);
+    (this.reachOuts ??= new Map()).set(address, { address, remaining: MAX_NAT_PROBE_ATTEMPTS - 1, succeeded: false });
+    (this.pending ??= new Set()).add(address);
   }
 
   // ------------------------------------------------------------------ rounds and probes
 
   /**
    * Client: starts a round. Returns the REACH_OUT frames to send (one per candidate of ours), and
-   * queues a probe to every server candidate we can reach; empty (and no round) when we have no
-   * candidate to announce.
+   * queues a probe to every server candidate we can reach, except those in `skip` (addresses
+   * that have a path already); empty (and no round) when we have no candidate to announce.
    */
-  startRound(now: number): ReachOutFrame[] {
-    if (this.role !== 'client' || this.local.size === 0) return [];
+  startRound(now: number, skip: ReadonlySet<string> = NO_SKIP): ReachOutFrame[] {
+    if (this.role !== 'client' || this.local === undefined || this.local.length === 0) return [];
     this.newRound(this.currentRound + 1);
-    for (const c of this.remote.values()) {
-      c.succeeded = false;
-      if (this.reachable(c.address)) {
-        c.remaining = MAX_NAT_PROBE_ATTEMPTS - 1;
-        this.pending.add(c.address);
-      } else {
-        c.remaining = 0;
+    if (this.remote !== undefined) {
+      for (const c of this.remote.values()) {
+        c.succeeded = false;
+        if (this.reachable(c.address) && !skip.has(c.address)) {
+          c.remaining = MAX_NAT_PROBE_ATTEMPTS - 1;
+          (this.pending ??= new Set()).add(c.address);
+        } else {
+          c.remaining = 0;
+        }
       }
     }
-    if (this.pending.size > 0) this.retryAt = now + natProbeRetryDelay(0, this.initialRttMs);
+    if ((this.pending?.size ?? 0) > 0) this.retryAt = now + natProbeRetryDelay(0, this.initialRttMs);
     const frames: ReachOutFrame[] = [];
-    for (const address of this.local.keys()) {
+    for (const address of this.localAddresses()) {
       const a = parseIpPort(address)!;
       frames.push({ kind: 'reachOut', round: this.currentRound, ip: a.ip, port: a.port });
     }
@@ -204,14 +217,15 @@ export class NatTraversal {
 
   /** The next address to probe now, or undefined. Send it a PATH_CHALLENGE, then call `onProbeSent`. */
   nextProbe(): string | undefined {
-    for (const address of this.pending) return address;
+    if (this.pending !== undefined) for (const address of this.pending) return address;
     return undefined;
   }
 
   /** A probe left for `address` with this PATH_CHALLENGE `data` (8 bytes). */
   onProbeSent(address: string, data: Uint8Array): void {
-    this.pending.delete(address);
-    this.challenges.set(toHex(data), address);
+    this.pending?.delete(address);
+    if (this.pending?.size === 0) this.pending = undefined;
+    (this.challenges ??= new Map()).set(toHex(data), address);
   }
 
   /**
@@ -220,26 +234,42 @@ export class NatTraversal {
    */
   onPathResponse(from: string, data: Uint8Array): boolean {
     const key = toHex(data);
-    const address = this.challenges.get(key);
+    const address = this.challenges?.get(key);
     if (address === undefined || address !== from) return false;
-    this.challenges.delete(key);
+    this.challenges!.delete(key);
     if (this.role === 'client') {
-      for (const c of this.remote.values()) {
-        if (c.address === address) c.succeeded = true;
-      }
+      if (this.remote !== undefined) for (const c of this.remote.values()) if (c.address === address) c.succeeded = true;
       // Bounded: each candidate answers at most once per round, and the caller drains the queue.
-      if (!this.toOpen.includes(address) && this.toOpen.length < this.maxRemoteAddresses) this.toOpen.push(address);
+      const toOpen = (this.toOpen ??= []);
+      if (!toOpen.includes(address) && toOpen.length < this.maxRemoteAddresses) toOpen.push(address);
     } else {
-      const c = this.reachOuts.get(address);
+      const c = this.reachOuts?.get(address);
       if (c) c.succeeded = true;
     }
-    this.pending.delete(address);
+    this.pending?.delete(address);
     return true;
   }
 
   /** Client: an address that answered a probe and needs a path, or undefined. */
   takePathToOpen(): string | undefined {
-    return this.toOpen.shift();
+    const a = this.toOpen?.shift();
+    if (this.toOpen?.length === 0) this.toOpen = undefined;
+    return a;
+  }
+
+  /** Client: the address `takePathToOpen` would give, left in the queue. */
+  peekPathToOpen(): string | undefined {
+    return this.toOpen?.[0];
+  }
+
+  /**
+   * Whether `ip`:`port` is still one of our candidates, and its ADD_ADDRESS sequence number
+   * (-1 on a client, which numbers none); undefined when it is not (a lost frame about it is
+   * then no longer owed).
+   */
+  localSequence(ip: Uint8Array, port: number): number | undefined {
+    const i = this.localIndex(formatIpPort(ip, port));
+    return i < 0 ? undefined : (this.local![i + 1] as number);
   }
 
   /**
@@ -250,10 +280,11 @@ export class NatTraversal {
     if (now < this.retryAt) return;
     this.attempt++;
     let left = false;
-    for (const c of this.role === 'client' ? this.remote.values() : this.reachOuts.values()) {
+    const candidates = this.role === 'client' ? this.remote : this.reachOuts;
+    for (const c of candidates?.values() ?? []) {
       if (c.succeeded || c.remaining <= 0) continue;
       c.remaining--;
-      this.pending.add(c.address);
+      (this.pending ??= new Set()).add(c.address);
       if (c.remaining > 0) left = true;
     }
     this.retryAt = left ? now + natProbeRetryDelay(this.attempt, this.initialRttMs) : Number.POSITIVE_INFINITY;
@@ -262,15 +293,25 @@ export class NatTraversal {
   private newRound(round: number): void {
     this.currentRound = round;
     this.attempt = 0;
-    this.pending.clear();
-    this.challenges.clear();
-    if (this.role === 'server') this.reachOuts.clear();
+    this.pending = undefined;
+    this.challenges = undefined;
+    if (this.role === 'server') this.reachOuts = undefined;
+  }
+
+  /** The index of `address` in `local`, or -1. */
+  private localIndex(address: string): number {
+    const local = this.local;
+    if (local !== undefined) for (let i = 0; i < local.length; i += 2) if (local[i] === address) return i;
+    return -1;
   }
 
   private reachable(address: string): boolean {
     return address.startsWith('[') ? this.families.ipv6 : this.families.ipv4;
   }
 }
+
+/** No address to skip (shared, never written). */
+const NO_SKIP: ReadonlySet<string> = new Set();
 
 /** How a `NatTraversal` is made (from the outcome of `negotiateMultipath`). */
 export interface NatTraversalOptions {

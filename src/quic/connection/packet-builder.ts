@@ -6,6 +6,7 @@ import {
   maxStreamDataThatFits,
   sizeDatagramFrameHeader,
   writeAckFrame,
+  writePathAckFrame,
   ackRangesThatFit,
   writeCryptoFrameHeader,
   writeDatagramFrameHeader,
@@ -13,7 +14,7 @@ import {
   writeStreamFrameHeader,
   sizeFrame,
 } from '../frames/encode.js';
-import type { Frame } from '../frames/frame.js';
+import type { Frame, ObservedAddressFrame } from '../frames/frame.js';
 import { FrameType } from '../frames/types.js';
 import { LongPacketType, writeLongHeader, writeShortHeader, type MutablePacketMarks, type PacketMarks } from '../packet/header.js';
 import { packetNumberLength } from '../packet/number.js';
@@ -151,11 +152,14 @@ export class PacketBuilder {
     }
   }
 
-  /** Seals the open packet; returns its size in bytes. */
-  finishPacket(keys: DirectionalKeys): number {
+  /**
+   * Seals the open packet; returns its size in bytes. `pathId`: the multipath path id of a 1-RTT
+   * packet, which enters the AEAD nonce (draft-ietf-quic-multipath; 0 is RFC 9001's nonce).
+   */
+  finishPacket(keys: DirectionalKeys, pathId = 0): number {
     const m = this.marks!;
     const plaintext = this.onSealed ? this.w.buf.slice(m.pnOffset + m.pnLen, this.w.pos) : undefined;
-    const end = sealPacket(this.w, m, this.pn, keys);
+    const end = sealPacket(this.w, m, this.pn, keys, pathId);
     this.marks = undefined;
     this.spacesInDatagram |= 1 << this.packetSpace;
     this.lastPacketPadded = this.padded;
@@ -176,6 +180,18 @@ export class PacketBuilder {
     const n = ackRangesThatFit(a.ranges, a.ackDelay, null, this.remaining);
     if (n === 0) return false;
     writeAckFrame(this.w, a.ranges, a.ackDelay, null, n);
+    return true;
+  }
+
+  /**
+   * Writes a PATH_ACK frame of path id `pathId` (draft-ietf-quic-multipath §4.1), dropping the
+   * oldest ranges to fit in `room` bytes (default: what the packet has left); false when not even
+   * one fits.
+   */
+  writePathAck(pathId: number, a: AckFrameData, room = this.remaining): boolean {
+    const n = ackRangesThatFit(a.ranges, a.ackDelay, null, Math.min(room, this.remaining) - sizeVarint(pathId));
+    if (n === 0) return false;
+    writePathAckFrame(this.w, pathId, a.ranges, a.ackDelay, null, n);
     return true;
   }
 
@@ -226,9 +242,25 @@ export class PacketBuilder {
     writeFrame(this.w, frame);
   }
 
-  /** A multipath frame about connection ids of a path id (draft-ietf-quic-multipath §4.5-§4.6). */
-  writeMultipathFrame(f: Extract<Frame, { kind: 'pathNewConnectionId' | 'pathRetireConnectionId' }>): void {
+  /** A multipath frame other than PATH_ACK (draft-ietf-quic-multipath §4.2-§4.8). */
+  writeMultipathFrame(
+    f: Extract<Frame, { kind: 'pathNewConnectionId' | 'pathRetireConnectionId' | 'pathAbandon' | 'pathStatus' | 'maxPathId' | 'pathsBlocked' | 'pathCidsBlocked' }>,
+  ): void {
     writeFrame(this.w, f);
+  }
+
+  /** An n0 NAT traversal frame (ADD_ADDRESS, REMOVE_ADDRESS, REACH_OUT) when it fits; false otherwise. */
+  writeNatFrame(f: Extract<Frame, { kind: 'addAddress' | 'reachOut' | 'removeAddress' }>): boolean {
+    if (sizeFrame(f) > this.remaining) return false;
+    writeFrame(this.w, f);
+    return true;
+  }
+
+  /** An OBSERVED_ADDRESS (QUIC Address Discovery); false when it does not fit. */
+  writeObservedAddress(f: ObservedAddressFrame): boolean {
+    if (sizeFrame(f) > this.remaining) return false;
+    writeFrame(this.w, f);
+    return true;
   }
 
   /** A stream or connection flow-control frame from the stream map. */

@@ -11,6 +11,8 @@ import type { IdleTimer } from './idle.js';
 import type { ConnectionKeys } from './keys.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { MultipathState } from './multipath.js';
+import type { NatLink } from './nat.js';
+import type { AddressDiscovery } from './address-discovery.js';
 import type { PathSet } from './paths.js';
 import type { Trace } from './qlog.js';
 import type { PacketRecord } from './sent-packet.js';
@@ -38,7 +40,11 @@ export interface ConnectionParts {
   readonly localCids: LocalCids;
   readonly remoteCids: RemoteCids;
   readonly paths: PathSet;
-  readonly multipath: MultipathState;
+  readonly multipath: MultipathState<PacketRecord>;
+  /** iroh's n0 NAT traversal; null unless TransportConfig.multipath and natTraversal are on. */
+  readonly nat: NatLink | null;
+  /** QUIC Address Discovery; null unless we offered it (TransportConfig.addressDiscovery). */
+  readonly qad: AddressDiscovery | null;
   readonly idle: IdleTimer;
   readonly trace: Trace;
 }

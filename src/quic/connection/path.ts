@@ -7,6 +7,9 @@ import type { TransportConfig } from '../transport-config.js';
 import type { Random } from '../../tls/random.js';
 import { MtuDiscovery } from './mtu.js';
 
+/** The packets of one loss event that count as congestion (`PathRecovery.onPacketsLost`). */
+const CONGESTION_LOST: SentPacketInfo[] = [];
+
 /**
  * One network path toward the peer and what we know of it.
  *
@@ -37,7 +40,6 @@ export class PathRecovery {
   readonly pacer: Pacer | undefined;
   readonly mtu: MtuDiscovery;
   /** Scratch list of one `onPacketsLost` call. */
-  private readonly congestionLost: SentPacketInfo[] = [];
 
   constructor(config: TransportConfig) {
     this.cc = createController(config.congestionControl, MIN_DATAGRAM_SIZE);
@@ -69,10 +71,11 @@ export class PathRecovery {
   /**
    * Packets sent on this path were declared lost. A lost MTU probe says nothing about congestion
    * (RFC 8899 §4.4): only its bytes leave flight; the others are a congestion signal and count
-   * toward black-hole detection (mtu.ts).
+   * toward black-hole detection (`MtuDiscovery`).
    */
   onPacketsLost(now: number, packets: readonly RecoveredPacket[], persistentCongestion: boolean): void {
-    const congestion = this.congestionLost;
+    // One scratch for every path: filled, handed to the controller (which keeps no reference) and emptied here.
+    const congestion = CONGESTION_LOST;
     congestion.length = 0;
     for (let i = 0; i < packets.length; i++) {
       const p = packets[i]!;
@@ -114,7 +117,7 @@ export class Path {
   private cid: number;
   private rec: PathRecovery | undefined;
   /** Data of every PATH_CHALLENGE of the running validation (a response to any of them validates). */
-  private readonly challenges: Uint8Array[] = [];
+  private challenges: Uint8Array[] | undefined;
   private pending = false;
   private nextAt = Number.POSITIVE_INFINITY;
   private until = Number.POSITIVE_INFINITY;
@@ -123,7 +126,7 @@ export class Path {
   /** A challenge went out under 1200 bytes: after validation, one more in a full datagram (§8.2.1). */
   private mtuUnverified = false;
   /** PATH_RESPONSE data owed on this path (§8.2.2). */
-  private readonly responses: Uint8Array[] = [];
+  private responses: Uint8Array[] | undefined;
 
   constructor(address: string, validated: boolean, cidSeq: number, recovery: PathRecovery | undefined) {
     this.addr = address;
@@ -217,7 +220,7 @@ export class Path {
   }
 
   stopValidation(): void {
-    this.challenges.length = 0;
+    this.challenges = undefined;
     this.pending = false;
     this.nextAt = Number.POSITIVE_INFINITY;
     this.until = Number.POSITIVE_INFINITY;
@@ -255,9 +258,10 @@ export class Path {
     // §8.2.1: unpredictable data, drawn once per validation; a retransmission (after a PTO)
     // repeats it, so a challenge lost on the way is answered once its copy arrives (the interop
     // runner's rebind check wants every challenge value answered; quinn repeats it the same way).
-    const last = this.challenges[this.challenges.length - 1];
+    const c = (this.challenges ??= []);
+    const last = c[c.length - 1];
     const data = last ?? random.fill(new Uint8Array(8));
-    if (last === undefined) this.challenges.push(data);
+    if (last === undefined) c.push(data);
     this.pending = false;
     // §8.2.1 "no more frequently than it would send an Initial": again after a PTO, backed off,
     // until the validation's deadline. That holds for the old path's check (§9.3.3) too: one lost
@@ -272,31 +276,31 @@ export class Path {
 
   /** Whether a PATH_RESPONSE's data echoes one of this validation's challenges (§8.2.3). */
   answers(data: Uint8Array): boolean {
-    return this.challenges.some((d) => equal8(d, data));
+    return this.challenges?.some((d) => equal8(d, data)) ?? false;
   }
 
   // ------------------------------------------------------------------ responses (RFC 9000 §8.2.2)
 
   /** Queues a PATH_RESPONSE with `data`, at most `max` at a time; false when full. */
   queueResponse(data: Uint8Array, max: number): boolean {
-    if (this.responses.length >= max) return false;
-    this.responses.push(data.slice());
+    if (this.responsesOwed >= max) return false;
+    (this.responses ??= []).push(data.slice());
     return true;
   }
 
   /** The oldest PATH_RESPONSE data owed, taken. */
   takeResponse(): Uint8Array | undefined {
-    return this.responses.shift();
+    return this.responses?.shift();
   }
 
   /** PATH_RESPONSEs owed. */
   get responsesOwed(): number {
-    return this.responses.length;
+    return this.responses?.length ?? 0;
   }
 
   /** Whether a path datagram (challenge or responses) is owed. */
   get hasPathFrames(): boolean {
-    return this.pending || this.responses.length > 0;
+    return this.pending || this.responsesOwed > 0;
   }
 }
 

@@ -61,12 +61,18 @@ export interface PathDeps {
   readonly trace: Trace;
 }
 
+/**
+ * The `others` of every PathSet that never heard a probing packet: one shared empty map, never
+ * written (a PathSet makes its own with its first entry), so an idle connection holds no map.
+ */
+const NO_OTHERS = new Map<string, Path>();
+
 export class PathSet {
   private cur: Path;
   /** The last validated path while `current` is being validated (revert target, §9.3.2). */
   private back: Path | undefined;
   /** Other addresses a packet opened from (probing packets): we answer their challenges there. */
-  private readonly others = new Map<string, Path>();
+  private others: Map<string, Path> = NO_OTHERS;
   readonly stats: PathStats = {
     pathChallengesSent: 0, pathChallengesReceived: 0, pathResponsesSent: 0, pathResponsesReceived: 0,
     pathValidations: 0, pathValidationFailures: 0, migrations: 0, migrationsReverted: 0, datagramsFromUnknownAddress: 0,
@@ -81,6 +87,12 @@ export class PathSet {
    * the path and the others are dropped (the first to answer wins).
    */
   private alternates: readonly string[] | undefined;
+  /**
+   * n0 NAT traversal runs (nat.ts): a client hears datagrams from other addresses of its server
+   * too (its probes, and the answers to ours: noq's `peer_may_probe`), answers their challenges
+   * there, and never moves to them (a direct path is a new path id, not a migration of path 0).
+   */
+  private probesAllowed = false;
 
   constructor(address: string, validated: boolean, deps: PathDeps, alternates?: readonly string[]) {
     this.d = deps;
@@ -116,6 +128,16 @@ export class PathSet {
   /** The path of the datagram being processed. */
   get rx(): Path {
     return this.rxPath;
+  }
+
+  /** The source address of the datagram being processed. */
+  get rxAddress(): string {
+    return this.rxAddr;
+  }
+
+  /** n0 NAT traversal was negotiated: the peer may probe us from its other addresses (see `probesAllowed`). */
+  allowPeerProbes(): void {
+    this.probesAllowed = true;
   }
 
   /**
@@ -178,7 +200,8 @@ export class PathSet {
       cur.onReceived(size);
       return true;
     }
-    if (this.d.role === 'client' || (handshakeConfirmed && this.d.config.disableActiveMigration)) {
+    const client = this.d.role === 'client';
+    if ((client && !(this.probesAllowed && handshakeConfirmed)) || (!client && handshakeConfirmed && this.d.config.disableActiveMigration && !this.probesAllowed)) {
       this.stats.datagramsFromUnknownAddress++;
       return false;
     }
@@ -225,9 +248,13 @@ export class PathSet {
       }
       // §9.4: the same host keeps the congestion state (a NAT rebinding), a new one starts afresh.
       p.adopt(samePeerHost(this.cur.address, p.address) ? this.recovery : this.newRecovery(p.address));
+      if (this.others === NO_OTHERS) this.others = new Map();
       this.others.set(p.address, p);
     }
     if (space !== PacketSpace.Application || probingOnly || pn <= largestBefore) return;
+    // RFC 9000 §9: a client never follows its server elsewhere (with NAT traversal it only
+    // answers the server's probes there).
+    if (this.d.role === 'client' || this.d.config.disableActiveMigration) return;
     this.migrate(now, p, pto);
   }
 

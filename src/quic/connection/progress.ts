@@ -88,6 +88,7 @@ export class HandshakeProgress {
     this.discardSpace(PacketSpace.Handshake, now);
     const peer = p.handshake.peerParams;
     if (p.config.mtuDiscovery && peer) p.paths.recovery.mtu.enable(peer.maxUdpPayloadSize, pathMaxUdpPayload(p.paths.current.address, p.config.mtuUpperBound));
+    p.nat?.onConfirmed(now);
     p.events.push({ type: 'handshakeConfirmed' });
   }
 
@@ -172,6 +173,12 @@ export class HandshakeProgress {
     // draft-ietf-quic-multipath §5.1: connection ids for the other path ids, once multipath is in use.
     const n = p.handshake.multipath;
     if (n !== null) p.multipath.issueCids(n, p.handshake.peerParams?.activeConnectionIdLimit ?? 2);
+    // iroh's n0 NAT traversal, when both sides offered it and multipath (nat.ts).
+    p.qad?.start(p.handshake.peerParams?.addressDiscovery ?? null);
+    if (n?.natTraversal && p.nat) {
+      p.nat.start(p.role, n.natTraversal.maxRemoteAddresses, n.natTraversal.maxLocalAddresses, p.config.initialRttMs);
+      p.paths.allowPeerProbes();
+    }
     p.lifecycle.onEstablished();
     this.logState();
     p.events.push({ type: 'connected' });

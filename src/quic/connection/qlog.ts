@@ -15,7 +15,8 @@ import type { CloseReason } from '../events.js';
  * `QlogSink` and knows nothing of files (the session layer writes them as JSON-SEQ).
  *
  * A useful subset of the schema: transport:parameters_set, packet_sent, packet_received,
- * packet_dropped, packet_buffered; recovery:metrics_updated (only the fields that changed),
+ * packet_dropped, packet_buffered; recovery:metrics_updated (only the fields that changed; one
+ * series per path id with multipath),
  * packet_lost; security:key_updated (never the secrets); connectivity:connection_state_updated,
  * connection_closed, connection_id_updated (the peer CID we send with changed on a migration) and
  * migration_state_updated (path validation and the peer's address changes). Times are the connection's `now` (ms on the driver's clock).
@@ -98,6 +99,7 @@ export type QlogFrame =
   | { readonly frame_type: 'add_address'; readonly sequence_number: number; readonly address: string }
   | { readonly frame_type: 'reach_out'; readonly round: number; readonly address: string }
   | { readonly frame_type: 'remove_address'; readonly sequence_number: number }
+  | { readonly frame_type: 'observed_address'; readonly sequence_number: number; readonly address: string }
   /** A frame that did not decode (received packets only; the rest of the packet is not listed). */
   | { readonly frame_type: 'unknown'; readonly raw_frame_type?: number };
 
@@ -127,8 +129,13 @@ export type QlogKeyType =
   | 'client_handshake_secret' | 'server_handshake_secret'
   | 'client_0rtt_secret' | 'client_1rtt_secret' | 'server_1rtt_secret';
 
-/** recovery:metrics_updated: only the fields whose value changed since the previous event. */
+/**
+ * recovery:metrics_updated: only the fields whose value changed since the previous event. With
+ * multipath, the metrics of a path id ≥ 1 come in events of their own that carry its `path_id`
+ * (path 0's carry none, as without multipath).
+ */
 export interface QlogMetrics {
+  path_id?: number;
   min_rtt?: number;
   smoothed_rtt?: number;
   latest_rtt?: number;
@@ -188,7 +195,8 @@ export type QlogEvent =
   | { readonly time: number; readonly name: 'connectivity:connection_state_updated'; readonly data: { readonly old?: QlogConnectionState; readonly new: QlogConnectionState } }
   | { readonly time: number; readonly name: 'connectivity:connection_closed'; readonly data: QlogClosed }
   | { readonly time: number; readonly name: 'connectivity:connection_id_updated'; readonly data: { readonly owner: 'local' | 'remote'; readonly old?: string; readonly new?: string } }
-  | { readonly time: number; readonly name: 'connectivity:migration_state_updated'; readonly data: QlogMigration };
+  | { readonly time: number; readonly name: 'connectivity:migration_state_updated'; readonly data: QlogMigration }
+  | { readonly time: number; readonly name: 'connectivity:path_updated'; readonly data: QlogPathUpdated };
 
 export type QlogEventName = QlogEvent['name'];
 
@@ -208,6 +216,17 @@ export interface QlogMigration {
   readonly new:
     | 'probing_started' | 'probing_abandoned' | 'probing_successful'
     | 'migration_started' | 'migration_abandoned' | 'migration_complete';
+  readonly path_remote: QlogPathEndpoint;
+}
+
+/**
+ * A multipath path id's life (draft-ietf-quic-multipath; the qlog QUIC events' path_assigned
+ * shape with the state added): opened (by us or the peer), validated, status changed,
+ * abandoned, forgotten.
+ */
+export interface QlogPathUpdated {
+  readonly path_id: number;
+  readonly state: 'opened' | 'validated' | 'available' | 'backup' | 'abandoned' | 'forgotten';
   readonly path_remote: QlogPathEndpoint;
 }
 
@@ -243,9 +262,9 @@ export class QlogTracer {
   sink: QlogSink;
   /** `now` of the input being processed (set by the connection's entry points). */
   now: number;
-  private metrics: Required<QlogMetrics> = {
-    min_rtt: -1, smoothed_rtt: -1, latest_rtt: -1, rtt_variance: -1, pto_count: -1, congestion_window: -1, bytes_in_flight: -1, ssthresh: -1,
-  };
+  private metrics: QlogMetrics = {};
+  /** The last metrics reported of each open path id ≥ 1 (made with the first). */
+  private pathMetrics: Map<number, QlogMetrics> | undefined;
   private state: QlogConnectionState | undefined;
   private closeLogged = false;
   private generation = 0;
@@ -278,7 +297,17 @@ export class QlogTracer {
       this.keyUpdated('client_1rtt_secret', 'local_update', s.keyGeneration);
       this.keyUpdated('server_1rtt_secret', 'local_update', s.keyGeneration);
     }
-    this.metricsDiff(s);
+    this.metricsDiff(this.metrics, s, undefined);
+    const paths = s.paths ?? [];
+    if (paths.length === 0 && this.pathMetrics === undefined) return;
+    const known = (this.pathMetrics ??= new Map());
+    for (const p of paths) {
+      let m = known.get(p.id);
+      if (m === undefined) known.set(p.id, (m = {}));
+      this.metricsDiff(m, p, p.id);
+    }
+    // Forgotten path ids are reported no more.
+    if (known.size > paths.length) for (const id of known.keys()) if (!paths.some((p) => p.id === id)) known.delete(id);
   }
 
   /**
@@ -316,13 +345,13 @@ export class QlogTracer {
     return out;
   }
 
-  private metricsDiff(s: QlogSnapshot): void {
-    const m = this.metrics;
+  /** Emits what changed of one path's metrics since `m` (then updates `m`). */
+  private metricsDiff(m: QlogMetrics, s: QlogPathSnapshot, pathId: number | undefined): void {
     let d: QlogMetrics | undefined;
     const set = <K extends keyof QlogMetrics>(k: K, v: number): void => {
       if (m[k] === v) return;
       m[k] = v;
-      (d ??= {})[k] = v;
+      (d ??= pathId === undefined ? {} : { path_id: pathId })[k] = v;
     };
     if (s.rtt.hasSample) set('min_rtt', s.rtt.min);
     set('smoothed_rtt', s.rtt.smoothed);
@@ -336,15 +365,21 @@ export class QlogTracer {
   }
 }
 
-/** What `QlogTracer.afterInput` compares with the last snapshot (the current path's recovery state). */
-export interface QlogSnapshot {
+/** One path's recovery state, as `QlogTracer.afterInput` compares it with the last one reported. */
+export interface QlogPathSnapshot {
+  readonly rtt: { readonly hasSample: boolean; readonly min: number; readonly smoothed: number; readonly latest: number; readonly rttvar: number };
+  readonly ptoCount: number;
+  readonly cc: { readonly window: number; readonly bytesInFlight: number; readonly ssthresh: number };
+}
+
+/** What `QlogTracer.afterInput` compares with the last snapshot (path 0's recovery state, and each open path id's). */
+export interface QlogSnapshot extends QlogPathSnapshot {
   readonly state: QlogConnectionState;
   readonly closeReason: CloseReason | undefined;
   /** 1-RTT key generation (key updates so far). */
   readonly keyGeneration: number;
-  readonly rtt: { readonly hasSample: boolean; readonly min: number; readonly smoothed: number; readonly latest: number; readonly rttvar: number };
-  readonly ptoCount: number;
-  readonly cc: { readonly window: number; readonly bytesInFlight: number; readonly ssthresh: number };
+  /** With multipath: each open path id ≥ 1 (abandoned ones while they linger). */
+  readonly paths?: readonly (QlogPathSnapshot & { readonly id: number })[] | undefined;
 }
 
 // ------------------------------------------------------------------ hooks the connection calls
@@ -443,6 +478,11 @@ export function qlogCidUpdated(q: QlogTracer, before: Uint8Array, after: Uint8Ar
 /** Path validation and the peer's address changes: `address` is the peer address concerned. */
 export function qlogMigration(q: QlogTracer, address: string, state: QlogMigration['new']): void {
   q.emit({ time: q.now, name: 'connectivity:migration_state_updated', data: { new: state, path_remote: endpointInfo(address) } });
+}
+
+/** A multipath path id changed state (`address`: the peer's address on it). */
+export function qlogPathUpdated(q: QlogTracer, pathId: number, address: string, state: QlogPathUpdated['state']): void {
+  q.emit({ time: q.now, name: 'connectivity:path_updated', data: { path_id: pathId, state, path_remote: endpointInfo(address) } });
 }
 
 /** qlog's PathEndpointInfo of an "ip:port" address. */
@@ -552,6 +592,7 @@ export function qlogParameters(owner: 'local' | 'remote', p: TransportParameters
     max_datagram_frame_size: p.maxDatagramFrameSize,
     ...(p.initialMaxPathId !== null ? { initial_max_path_id: p.initialMaxPathId } : {}),
     ...(p.n0NatTraversal !== null ? { n0_nat_traversal: p.n0NatTraversal } : {}),
+    ...(p.addressDiscovery !== null ? { address_discovery: p.addressDiscovery } : {}),
     ...(p.preferredAddress
       ? {
           preferred_address: {
@@ -654,6 +695,8 @@ export function qlogFrame(f: Frame, ackDelayExponent: number): QlogFrame {
       return { frame_type: 'reach_out', round: f.round, address: ipPort(f.ip, f.port) };
     case 'removeAddress':
       return { frame_type: 'remove_address', sequence_number: f.sequence };
+    case 'observedAddress':
+      return { frame_type: 'observed_address', sequence_number: f.sequence, address: ipPort(f.ip, f.port) };
   }
 }
 

@@ -29,6 +29,8 @@ export interface ReceiveHandler {
    * `pathId`: the multipath path id its connection id belongs to (0 without multipath).
    */
   onPacketProcessed(now: number, space: PacketSpace, pn: number, largestBefore: number, probingOnly: boolean, pathId: number): void;
+  /** A packet of multipath path id `pathId` ≥ 1 opened, before its frames (the path id may open with it). */
+  onPathIdPacket(now: number, pathId: number, size: number): void;
   /** No packet of the datagram opened and it ends with one of the peer's reset tokens (RFC 9000 §10.3.1). */
   onStatelessReset(now: number): void;
 }
@@ -209,7 +211,13 @@ export class Receiver {
         pathAck = d.multipath.receivedOn(id);
       }
     }
+    // A path id abandoned and forgotten: its late packets are dropped (draft §3.4).
+    if (pathId !== 0 && pathAck === undefined && d.multipath.wasOpened(pathId) && d.multipath.pathAt(pathId) === undefined) {
+      this.drop(h, 'rejected');
+      return false;
+    }
     const largest = pathId === 0 ? sp.ack.largestReceived : (pathAck?.largestReceived ?? -1);
+    if (space === PacketSpace.Application && !zeroRtt) d.keys.readingPath(pathId);
     const key = zeroRtt ? d.keys.zeroRttKeys.packet : space === PacketSpace.Application ? d.keys.selectReadKey : d.keys.readPacketKey(space);
     const opened = openPayload(data, h, u, largest, key, pathId);
     if (opened === null) {
@@ -229,10 +237,10 @@ export class Receiver {
     }
     this.received++;
     if (q) qlogPacketReceived(q, h, space, opened.pn, opened.payload, h.end - h.start, peerAckDelayExponent(d.handshake, space));
-    // The key phase is tracked on path 0's packet numbers only (TODO multipath: a key update
-    // first seen on another path id opens with the next keys but is performed on path 0's).
-    if (space === PacketSpace.Application && !zeroRtt && pathId === 0) {
-      if (d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, currentPto(d))) q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
+    // draft-ietf-quic-multipath: one key phase for the connection, whichever path id shows the
+    // peer's update first; each path id's packets are told old or new by its own numbers.
+    if (space === PacketSpace.Application && !zeroRtt) {
+      if (d.keys.onOneRttOpened(opened.keyPhase, opened.pn, now, currentPto(d), pathId)) q?.remoteKeyUpdate(d.keys.updates); // RFC 9001 §6.2: the peer's key update
       // RFC 9001 §4.9.3: a server MAY discard 0-RTT keys once it receives a 1-RTT packet (the
       // client sends no 0-RTT after it; a reordered one is dropped and its data re-sent).
       if (d.keys.hasZeroRtt) d.keys.discardZeroRtt();
@@ -240,6 +248,8 @@ export class Receiver {
     const handler = this.handler;
     if (h.kind === 'long' && !zeroRtt) handler.onLongHeader(now, h, space);
     const it = this.frames;
+    if (d.multipath.cids !== null) d.multipath.setRxPathId(pathId);
+    if (pathId !== 0) handler.onPathIdPacket(now, pathId, h.end - h.start);
     it.reset(opened.payload, zeroRtt ? FrameContext.ZeroRtt : sp.frameContext);
     const lifecycle = d.lifecycle;
     for (let f = it.next(); f !== null; f = it.next()) {

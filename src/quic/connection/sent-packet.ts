@@ -7,6 +7,8 @@ import type { LocalCids, RemoteCids } from './cids.js';
 import type { Datagrams } from './datagrams.js';
 import type { Handshake } from './handshake.js';
 import type { MultipathState } from './multipath.js';
+import type { NatFrame, NatLink } from './nat.js';
+import type { AddressDiscovery } from './address-discovery.js';
 import type { Path, RecoveredPacket } from './path.js';
 import type { PacketSpaces } from './spaces.js';
 
@@ -32,6 +34,18 @@ export type SentFrame =
   | { readonly k: 'retireCid'; readonly seq: number }
   /** PATH_NEW_CONNECTION_ID / PATH_RETIRE_CONNECTION_ID of a path id other than 0 (multipath). */
   | { readonly k: 'pathNewCid' | 'pathRetireCid'; readonly pathId: number; readonly seq: number }
+  /** OBSERVED_ADDRESS of path id `pathId` reporting `address` (owed again when lost while still the path's). */
+  | { readonly k: 'qad'; readonly pathId: number; readonly address: string }
+  /** ADD_ADDRESS, REMOVE_ADDRESS or REACH_OUT (n0 NAT traversal): sent again when lost while still true. */
+  | { readonly k: 'nat'; readonly frame: NatFrame }
+  /** A PATH_ACK of path id `pathId` ≥ 1 whose Largest Acknowledged was `largest` (ACK of ACK per path id). */
+  | { readonly k: 'pathAck'; readonly pathId: number; readonly largest: number }
+  /** A PATH_STATUS_* of path id `pathId` with sequence `seq` (re-sent when lost unless replaced). */
+  | { readonly k: 'pathStatus'; readonly pathId: number; readonly seq: number }
+  /** A PATH_ABANDON of `pathId` (re-sent when lost while the path's state lingers). */
+  | { readonly k: 'pathAbandon'; readonly pathId: number; readonly code: number }
+  /** MAX_PATH_ID (re-sent with the current value when lost). */
+  | { readonly k: 'maxPathId' }
   /** A DATAGRAM: counted as acked or lost, never retransmitted (RFC 9221 §5.2). */
   | { readonly k: 'datagram' }
   /** A PATH_CHALLENGE (its loss is handled by the path's challenge timer). */
@@ -155,7 +169,26 @@ export interface FrameOwners {
   readonly localCids: LocalCids;
   readonly remoteCids: RemoteCids;
   readonly multipath: MultipathState;
+  readonly nat: NatLink | null;
+  readonly qad: AddressDiscovery | null;
   readonly handshake: Handshake;
+}
+
+/**
+ * A packet declared lost was acknowledged after all (`AckResult.lateAcked`): the peer holds its
+ * STREAM and CRYPTO bytes, so their owners count them as received (a stream waiting to finish does
+ * not wait for the copy it re-sent). Other frames were re-queued or replaced when it was lost and
+ * are left alone: their owners already moved on.
+ */
+export function onFramesAckedLate(o: FrameOwners, p: PacketRecord): void {
+  if (p.streamId >= 0) o.streams.onStreamFrameAcked(p.streamId, p.streamOffset, p.streamLength, p.streamFin);
+  const more = p.more;
+  if (more === null) return;
+  for (let i = 0; i < more.length; i++) {
+    const f = more[i]!;
+    if (f.k === 'stream') o.streams.onStreamFrameAcked(f.id, f.offset, f.length, f.fin);
+    else if (f.k === 'crypto') o.spaces.at(f.space).crypto.onAcked(f.offset, f.length);
+  }
 }
 
 /** `p` was acknowledged: each frame's owner learns it (congestion is the path's: path.ts). */
@@ -179,6 +212,9 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
       case 'ack':
         o.spaces.at(f.space).ack.onAckOfAckReceived(f.largest);
         break;
+      case 'pathAck':
+        o.multipath.receivedOn(f.pathId)?.onAckOfAckReceived(f.largest);
+        break;
       case 'datagram':
         o.datagrams.onAcked();
         break;
@@ -197,6 +233,11 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
       case 'pathNewCid':
       case 'pathRetireCid':
       case 'pathChallenge':
+      case 'nat':
+      case 'qad':
+      case 'pathStatus':
+      case 'pathAbandon':
+      case 'maxPathId':
         break;
     }
   }
@@ -237,13 +278,31 @@ export function onFramesLost(o: FrameOwners, p: PacketRecord): void {
       case 'pathRetireCid':
         o.multipath.cids?.onRetireLost(f.pathId, f.seq);
         break;
+      case 'nat':
+        o.nat?.onFrameLost(f.frame);
+        break;
+      case 'qad':
+        o.qad?.onLost(f.pathId, f.address);
+        break;
       case 'datagram':
         o.datagrams.onLost();
         break;
       case 'mtuProbe':
         p.path.recovery?.mtu.onProbeLost(f.size);
         break;
+      case 'pathStatus':
+        if (f.pathId === 0) o.multipath.onPathZeroStatusLost(f.seq);
+        else o.multipath.pathAt(f.pathId)?.onStatusLost(f.seq);
+        break;
+      case 'pathAbandon':
+        if (f.pathId === 0) o.multipath.onPathZeroAbandonLost(f.code);
+        else o.multipath.pathAt(f.pathId)?.onAbandonLost(f.code);
+        break;
+      case 'maxPathId':
+        o.multipath.onMaxPathIdLost();
+        break;
       case 'ack':
+      case 'pathAck':
       case 'pathChallenge':
         break;
     }

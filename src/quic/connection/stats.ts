@@ -41,19 +41,22 @@ export interface PathStats {
   datagramsFromUnknownAddress: number;
 }
 
+/** One path's RTT figures, ms. */
+export interface RttStats {
+  /** The smoothed RTT (RFC 9002 §5.3). */
+  readonly smoothed: number;
+  /** The lowest RTT seen (RFC 9002 §5.2); 0 before the first sample. */
+  readonly min: number;
+  /** The latest RTT sample. */
+  readonly latest: number;
+  /** The RTT variation (rttvar, RFC 9002 §5.3). */
+  readonly variance: number;
+}
+
 /** Connection counters; the path ones (PATH_CHALLENGE/RESPONSE, validations, migrations) at the top level. */
 export interface ConnectionStats extends Readonly<PathStats> {
   /** RTT figures of the current path, ms. */
-  readonly rtt: {
-    /** The smoothed RTT (RFC 9002 §5.3). */
-    readonly smoothed: number;
-    /** The lowest RTT seen (RFC 9002 §5.2); 0 before the first sample. */
-    readonly min: number;
-    /** The latest RTT sample. */
-    readonly latest: number;
-    /** The RTT variation (rttvar, RFC 9002 §5.3). */
-    readonly variance: number;
-  };
+  readonly rtt: RttStats;
   /** Congestion window of the current path, bytes. */
   readonly cwnd: number;
   /** Bytes sent and neither acknowledged nor declared lost, on the current path. */
@@ -84,4 +87,71 @@ export interface ConnectionStats extends Readonly<PathStats> {
   readonly ptoCount: number;
   /** Datagram counters (RFC 9221). */
   readonly datagrams: Readonly<DatagramStats>;
+  /** iroh's n0 NAT traversal, when negotiated (else null). */
+  readonly natTraversal: Readonly<NatTraversalStats> | null;
+  /** QUIC Address Discovery, when negotiated (else null). */
+  readonly addressDiscovery: Readonly<AddressDiscoveryStats> | null;
+  /**
+   * Each open path's figures: path 0 (the connection's first path), then with multipath every
+   * path id ≥ 1 in the order it opened, abandoned ones while their state lingers. The connection's
+   * own counters above are the sums over every path it ever had.
+   */
+  readonly paths: readonly PerPathStats[];
+}
+
+/** QUIC Address Discovery on one connection. */
+export interface AddressDiscoveryStats {
+  /** OBSERVED_ADDRESS frames we sent (a report of the address we see the peer at, per path). */
+  readonly reportsSent: number;
+  /** OBSERVED_ADDRESS frames taken from the peer (newer than the last of their path). */
+  readonly reportsReceived: number;
+  /** The address the peer last said it sees us at (`ip:port`), or null. */
+  readonly observed: string | null;
+}
+
+
+/** One path's figures in `ConnectionStats.paths`. */
+export interface PerPathStats {
+  /** Its path id (draft-ietf-quic-multipath; 0 is the path the handshake ran on). */
+  readonly pathId: number;
+  /** Where its packets go: `ip:port`, or a relay path. */
+  readonly remoteAddress: string;
+  /** New application data goes on it now (the scheduler's choice). */
+  readonly selected: boolean;
+  /** Abandoned (by either side); its state lingers to acknowledge late packets. */
+  readonly abandoned: boolean;
+  /** Its RTT figures, ms. */
+  readonly rtt: RttStats;
+  /** Its congestion window, bytes. */
+  readonly cwnd: number;
+  /** Bytes in flight on it. */
+  readonly bytesInFlight: number;
+  /** Its path MTU (UDP payload bytes). */
+  readonly mtu: number;
+  /** Packets sent on it. */
+  readonly packetsSent: number;
+  /** UDP payload bytes sent on it. */
+  readonly bytesSent: number;
+  /** Packets received on it. */
+  readonly packetsReceived: number;
+  /** UDP payload bytes received on it. */
+  readonly bytesReceived: number;
+  /** Packets sent on it and declared lost. */
+  readonly packetsLost: number;
+  /** PTOs in a row without an acknowledgment on it. */
+  readonly ptoCount: number;
+}
+
+/** Counters of iroh's n0 NAT traversal on one connection. */
+export interface NatTraversalStats {
+  /** Rounds started (a client's REACH_OUTs). */
+  rounds: number;
+  /** Probes (unpadded PATH_CHALLENGEs to a candidate address) sent. */
+  probesSent: number;
+  /** Probes answered by a PATH_RESPONSE from the address probed. */
+  probesAnswered: number;
+  /** Paths opened on answered probes (client). */
+  pathsOpened: number;
+  /** ADD_ADDRESS, REMOVE_ADDRESS and REACH_OUT frames sent (retransmissions included). */
+  framesSent: number;
 }

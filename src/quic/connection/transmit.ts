@@ -1,13 +1,18 @@
 import { TransportErrorCode } from '../errors.js';
 import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import { PacketSpace } from '../packet/space.js';
-import { transportClose } from './lifecycle.js';
+import type { AckTracker } from '../recovery/ack-tracker.js';
+import { transportClose, type CloseFrame } from './lifecycle.js';
 import { BASE_PLPMTU } from './mtu.js';
 import { PacketBuilder } from './packet-builder.js';
 import { currentPto, type ConnectionParts } from './parts.js';
-import type { Path, PathRecovery } from './path.js';
+import { Path, type PathRecovery } from './path.js';
 import type { HandshakeProgress } from './progress.js';
-import type { PathCids } from './path-cids.js';
+import type { PathIdState } from './path-id.js';
+import type { PathIds } from './path-ids.js';
+import { fillPathCids, fillPathControl, hasPathControl, orphanAckDue, pathZeroOwesPathAck, writeCloseAcks, writeOrphanAcks, writePathAcks } from './path-frames.js';
+import { mtuProbeDue, writeMtuProbe } from './mtu-probes.js';
+import { writeObservedAddress } from './qad-frames.js';
 import { qlogPacketSent, type QlogTracer } from './qlog.js';
 import { DATAGRAM_FRAME, HANDSHAKE_DONE_FRAME, PATH_CHALLENGE_FRAME, PacketRecord } from './sent-packet.js';
 import type { SpaceState } from './spaces.js';
@@ -24,6 +29,10 @@ export interface TransmitStats {
 export const MIN_PACKET_BUDGET = 64;
 /** ACK ranges sent with a CONNECTION_CLOSE: few enough that the close frame always fits after them. */
 const CLOSE_ACK_RANGES = 16;
+/** Bytes of a CONNECTION_CLOSE besides its reason (type, codes, reason length), kept free by the PATH_ACKs before it. */
+const CLOSE_FRAME_RESERVE = 24;
+/** Most reason bytes the PATH_ACKs before a close leave room for (a longer reason is trimmed to fit). */
+const CLOSE_REASON_RESERVE = 200;
 
 /**
  * The transmit path of a connection: what goes in the next datagram, to which path, in which
@@ -52,10 +61,14 @@ export class Transmitter {
   private sent = 0;
   private bytes = 0;
   private retransmissions = 0;
+  private readonly pathIds: PathIds;
+  /** The path id new data goes on in this `pollTransmit` (0 without multipath). */
+  private dataPath = 0;
 
-  constructor(parts: ConnectionParts, progress: HandshakeProgress, scid: Uint8Array) {
+  constructor(parts: ConnectionParts, progress: HandshakeProgress, scid: Uint8Array, pathIds: PathIds) {
     this.d = parts;
     this.progress = progress;
+    this.pathIds = pathIds;
     this.scid = scid;
     this.builder = new PacketBuilder(scid);
     this.txPath = parts.paths.current;
@@ -100,7 +113,11 @@ export class Transmitter {
   pollTransmit(now: number, out: Uint8Array): number {
     this.txPath = this.d.paths.current;
     if (this.d.lifecycle.state === 'closing') return this.transmitClose(now, out);
-    return this.transmitPathFrames(now, out) || this.transmitData(now, out);
+    this.dataPath = this.pathIds.selectDataPath();
+    // An abandoned path 0 (draft §3.4) sends nothing more: what its packets carried goes on the
+    // data path's (transmitOnPathIds), NAT probes included (they use path 0's connection id).
+    if (this.d.multipath.isPathZeroAbandoned) return this.transmitOnPathIds(now, out);
+    return this.transmitPathFrames(now, out) || this.transmitNatProbe(now, out) || this.transmitOnPathIds(now, out) || this.transmitData(now, out);
   }
 
   /**
@@ -114,6 +131,13 @@ export class Transmitter {
     const frame = d.lifecycle.pendingClose;
     if (!frame) return 0;
     d.lifecycle.onCloseSent();
+    if (d.multipath.isPathZeroAbandoned) {
+      // Path 0 is gone (the peer may have forgotten it): the close goes on a path left.
+      const id = this.pathIds.selectDataPath();
+      const st = id === 0 ? undefined : d.multipath.pathAt(id);
+      const cid = st === undefined ? undefined : d.multipath.cids?.peerCidFor(id)?.cid;
+      if (st !== undefined && cid !== undefined) return this.transmitCloseOnPathId(now, out, frame, st, cid);
+    }
     const hs = d.handshake;
     const b = this.builder;
     b.beginDatagram(out, Math.min(out.length, d.paths.recovery.mtu.current), d.remoteCids.current);
@@ -131,6 +155,8 @@ export class Transmitter {
       // acknowledged, and the peer's wait for that acknowledgment fails with the close.
       const ack = sp.ack.ackFrame(now, this.ackDelayExponent(space), Math.min(d.config.maxAckRanges, CLOSE_ACK_RANGES));
       if (ack && b.writeAck(ack)) sp.ack.onAckSent();
+      // With multipath, the other path ids' too (draft-ietf-quic-multipath §4.1).
+      if (space === PacketSpace.Application && d.multipath.cids !== null) this.writeCloseAcks(now, f, undefined);
       b.writeConnectionClose(f);
       if (space === PacketSpace.Initial) wroteInitial = true;
       const isLast = space === PacketSpace.Application || (hs.isComplete ? false : space === PacketSpace.Handshake || !d.keys.canWrite(PacketSpace.Handshake));
@@ -146,6 +172,33 @@ export class Transmitter {
     // §10.2 allows leaving the closing state early; the cost is at most a stateless reset).
     // Without this, a failed dial keeps its endpoint busy for 3 PTOs of the 333 ms initial RTT.
     if (!hs.isComplete) d.lifecycle.terminate();
+    return len;
+  }
+
+  /**
+   * Before a CONNECTION_CLOSE in a multipath connection: the PATH_ACKs of every path id (and with
+   * `zero`, path 0's acknowledgment as a PATH_ACK of path id 0), leaving room for the close.
+   */
+  private writeCloseAcks(now: number, frame: CloseFrame, zero: AckTracker | undefined): void {
+    const exp = this.ackDelayExponent(PacketSpace.Application);
+    const reserve = CLOSE_FRAME_RESERVE + Math.min(frame.reason.length, CLOSE_REASON_RESERVE);
+    writeCloseAcks(this.builder, this.d.multipath, zero, now, exp, Math.min(this.d.config.maxAckRanges, CLOSE_ACK_RANGES), reserve);
+  }
+
+  /** The CONNECTION_CLOSE `frame` in a packet of path id `st` (path 0 abandoned). */
+  private transmitCloseOnPathId(now: number, out: Uint8Array, frame: CloseFrame, st: PathIdState<PacketRecord>, dcid: Uint8Array): number {
+    const d = this.d;
+    const b = this.builder;
+    b.beginDatagram(out, Math.min(out.length, st.recovery.mtu.current), dcid);
+    if (!b.beginPacket(PacketSpace.Application, st.nextPn, st.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
+    this.writeCloseAcks(now, frame, d.spaces.at(PacketSpace.Application).ack);
+    b.writeConnectionClose(frame);
+    b.finishPacket(d.keys.writeKeys(PacketSpace.Application), st.id);
+    d.keys.onOneRttSent(st.takePn(), st.id);
+    this.sent++;
+    const len = b.finishDatagram();
+    this.bytes += len;
+    this.txPath = st.path;
     return len;
   }
 
@@ -192,6 +245,13 @@ export class Transmitter {
     if (p.challengePending && b.room(9)) {
       b.writePathChallenge(d.paths.takeChallenge(p, now, currentPto(d), target >= MIN_DATAGRAM_SIZE));
       record.add(PATH_CHALLENGE_FRAME);
+    } else if (responses > 0 && d.nat?.machine?.role === 'client' && p !== d.paths.current && b.room(9)) {
+      // n0 NAT traversal (noq): a client answering the server's probe from another address probes
+      // it back in the same datagram; the answer is a path to open, as for our own probes.
+      const data = d.random.fill(new Uint8Array(8));
+      b.writePathChallenge(data);
+      d.nat.onProbeSent(p.address, data);
+      record.add(PATH_CHALLENGE_FRAME);
     }
     // RFC 9000 §9.3.3: the response on the active path is non-probing, so a genuine peer's answer
     // reaches us on the path it wants, ahead of an attacker's copies.
@@ -206,6 +266,45 @@ export class Transmitter {
     this.sent++;
     this.bytes += len;
     p.onSent(len);
+    return len;
+  }
+
+  /**
+   * An n0 NAT traversal probe (nat.ts): a PATH_CHALLENGE alone in a 1-RTT packet of path 0's
+   * packet number space, with path 0's connection id, unpadded (noq: "only the address is
+   * validated, not the entire path"), to a candidate address of the peer. Sent once path 0 is
+   * validated and the handshake confirmed, outside congestion control (as path datagrams: not in
+   * flight; their number is bounded, MAX_NAT_PROBE_ATTEMPTS per candidate and round); a lost
+   * probe is the retry timer's business.
+   */
+  private transmitNatProbe(now: number, out: Uint8Array): number {
+    const d = this.d;
+    const nat = d.nat;
+    if (nat === null || !d.handshake.isConfirmed || !d.paths.current.validated) return 0;
+    const address = nat.nextProbe();
+    if (address === undefined) return 0;
+    const sp = d.spaces.at(PacketSpace.Application);
+    const b = this.builder;
+    b.beginDatagram(out, Math.min(out.length, MIN_DATAGRAM_SIZE), d.remoteCids.current);
+    if (!b.beginPacket(PacketSpace.Application, sp.nextPn, d.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
+    const data = d.random.fill(new Uint8Array(8));
+    b.writePathChallenge(data);
+    const size = b.finishPacket(d.keys.writeKeys(PacketSpace.Application));
+    const pn = sp.takePn();
+    d.keys.onOneRttSent(pn);
+    // A Path of its own: no recovery state (the probe counts for no path's congestion window).
+    const to = new Path(address, false, d.remoteCids.currentSequence, undefined);
+    const record = new PacketRecord(to);
+    record.add(PATH_CHALLENGE_FRAME);
+    // Recorded as neither in flight nor ack-eliciting (it is, on the wire): its acknowledgment
+    // comes back on path 0, whose RTT a sample taken from it would distort, and its loss is the
+    // NAT traversal retry timer's business, not the PTO's.
+    d.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, size, false, false), d.paths.recovery.rtt);
+    nat.onProbeSent(address, data);
+    const len = b.finishDatagram();
+    this.txPath = to;
+    this.sent++;
+    this.bytes += len;
     return len;
   }
 
@@ -237,24 +336,15 @@ export class Transmitter {
       limit = Math.min(limit, BASE_PLPMTU);
     }
     const b = this.builder;
-    if (hs.isConfirmed && path.validated) {
-      // A path MTU probe travels alone in a datagram larger than the current MTU (RFC 9000 §14.4).
-      // It needs the room of a base-size packet, as every packet: a jumbo probe (64 KiB on
-      // loopback) can be larger than the whole window, and would never find room for itself
-      // while data keeps the window full. Its bytes count in flight until it is acknowledged or
-      // lost; its loss is no congestion signal (§14.4); at most MAX_PROBES of a size (mtu.ts).
-      let probe = r.mtu.pollProbe(now);
-      if (probe !== undefined && probe > out.length) {
-        r.mtu.onProbeUnsendable(probe);
-        probe = r.mtu.pollProbe(now);
-      }
-      if (probe !== undefined && probe <= out.length && r.canSend(now, Math.min(probe, BASE_PLPMTU))) {
-        b.beginDatagram(out, probe, d.remoteCids.current);
-        this.buildMtuProbe(now, path, r, probe);
-        const len = b.finishDatagram();
-        this.bytes += len;
-        return len;
-      }
+    // A path MTU probe, alone in its datagram (mtu-probes.ts).
+    const probe = hs.isConfirmed && path.validated ? mtuProbeDue(r, now, out.length) : undefined;
+    if (probe !== undefined) {
+      b.beginDatagram(out, probe, d.remoteCids.current);
+      writeMtuProbe(d, b, now, path, r, probe);
+      this.sent++;
+      const len = b.finishDatagram();
+      this.bytes += len;
+      return len;
     }
     b.beginDatagram(out, limit, d.remoteCids.current);
     let needPadding = false;
@@ -313,7 +403,7 @@ export class Transmitter {
       return needPadding;
     }
     const probing = sp.probesOwed > 0;
-    const canElicit = probing || r.canSend(now, MIN_DATAGRAM_SIZE);
+    const canElicit = probing || this.cryptoRidesProbe(sp) || r.canSend(now, MIN_DATAGRAM_SIZE);
     const token = space === PacketSpace.Initial && d.role === 'client' ? d.handshake.token : undefined;
     const zeroRtt = app && this.zeroRtt;
     if (!b.beginPacket(space, sp.nextPn, d.loss.largestAcked(space), app ? d.keys.keyPhase : 0, token, zeroRtt)) return needPadding;
@@ -329,6 +419,7 @@ export class Transmitter {
         record.addAck(space, frame.largest);
       }
     }
+    if (app && !zeroRtt && d.multipath.cids !== null && d.multipath.ackPending) writePathAcks(this.builder, d.multipath, now, d.config, record, -1);
     if (canElicit) {
       for (let chunk = sp.crypto.nextChunk(b.cryptoRoom()); chunk; chunk = sp.crypto.nextChunk(b.cryptoRoom())) {
         b.writeCrypto(chunk.offset, chunk.data);
@@ -336,7 +427,8 @@ export class Transmitter {
         ackEliciting = true;
         if (b.cryptoRoom() <= 0) break;
       }
-      if (app && this.fillApplication(now, r, record, zeroRtt)) ackEliciting = true;
+      if (app && !zeroRtt && d.qad !== null && writeObservedAddress(b, d.qad, 0, path.address, record)) ackEliciting = true;
+      if (app && this.fillApplication(now, r, record, zeroRtt, this.dataPath === 0)) ackEliciting = true;
       if (!ackEliciting && (probing || (app && this.pingPending))) {
         b.writePing();
         ackEliciting = true;
@@ -354,7 +446,14 @@ export class Transmitter {
     if (needPadding && isLast) b.padTo(MIN_DATAGRAM_SIZE);
     const size = b.finishPacket(zeroRtt ? d.keys.zeroRttKeys : d.keys.writeKeys(space));
     const pn = sp.takePn();
-    if (probing && ackEliciting) sp.onProbeSent();
+    if (probing && ackEliciting) {
+      sp.onProbeSent();
+      // RFC 9002 §6.2.4 allows two probes "to avoid an expensive consecutive PTO expiration due to
+      // a single lost datagram": during the handshake the second carries the unacknowledged CRYPTO
+      // data again rather than a PING, so either probe arriving is progress (at 30% loss a PING
+      // that arrives while the data beside it is lost doubles the wait several times over).
+      if (!app && sp.probesOwed > 0) sp.crypto.requeueUnacked();
+    }
     if (app && !zeroRtt) d.keys.onOneRttSent(pn);
     const inFlight = ackEliciting || b.lastPacketPadded;
     d.loss.onPacketSent(space, record.sent(pn, now, size, ackEliciting, inFlight), r.rtt);
@@ -373,7 +472,7 @@ export class Transmitter {
    * In a 0-RTT packet (`zeroRtt`) only what the client may send there (RFC 9000 §12.4, Table 3;
    * RFC 9221 §4): stream data and stream control frames, datagrams.
    */
-  private fillApplication(now: number, r: PathRecovery, record: PacketRecord, zeroRtt: boolean): boolean {
+  private fillApplication(now: number, r: PathRecovery, record: PacketRecord, zeroRtt: boolean, data: boolean): boolean {
     const d = this.d;
     const b = this.builder;
     let eliciting = false;
@@ -407,27 +506,145 @@ export class Transmitter {
       eliciting = true;
     }
     const pathCids = d.multipath.cids;
-    if (pathCids !== null && this.fillPathCids(b, record, pathCids)) eliciting = true;
+    if (pathCids !== null && fillPathCids(b, record, pathCids)) eliciting = true;
+    if (pathCids !== null && fillPathControl(b, record, d.multipath, d.handshake.multipath)) eliciting = true;
+    const nat = d.nat;
+    for (let f = nat?.peekFrame(); f !== undefined && b.writeNatFrame(f); f = nat!.peekFrame()) {
+      nat!.onFrameSent();
+      record.add({ k: 'nat', frame: f });
+      eliciting = true;
+    }
+    // Stream data and datagrams go on the path the scheduler picked.
+    if (!data) return eliciting;
     return this.fillStreamsAndDatagrams(now, r, record, false) || eliciting;
   }
 
-  /** PATH_NEW_CONNECTION_ID and PATH_RETIRE_CONNECTION_ID owed (multipath, path ids 1..n). Returns whether any was written. */
-  private fillPathCids(b: PacketBuilder, record: PacketRecord, pathCids: PathCids): boolean {
-    let written = false;
-    for (let n = pathCids.peekNewCid(); n && b.room(4 + 1 + 8 + 8 + 1 + n.info.cid.length + 16); n = pathCids.peekNewCid()) {
-      const i = n.info;
-      b.writeMultipathFrame({ kind: 'pathNewConnectionId', pathId: n.pathId, sequence: i.seq, retirePriorTo: i.retirePriorTo, connectionId: i.cid, resetToken: i.resetToken });
-      pathCids.onNewCidSent(n.pathId, i.seq);
-      record.add({ k: 'pathNewCid', pathId: n.pathId, seq: i.seq });
-      written = true;
+  // ------------------------------------------------------------------ path ids ≥ 1 (multipath)
+
+  /**
+   * The next datagram on a path id ≥ 1 (draft-ietf-quic-multipath): its PATH_CHALLENGE /
+   * PATH_RESPONSE datagram, a PTO probe owed on it, or new data when the scheduler picked it;
+   * or 0. Every packet takes that path id's packet number, its nonce and the peer's connection
+   * id of that path id, and is recorded with that path id's loss detector.
+   */
+  private transmitOnPathIds(now: number, out: Uint8Array): number {
+    const d = this.d;
+    const mp = d.multipath;
+    if (mp.paths.size === 0 || !d.handshake.isConfirmed || !d.keys.canWrite(PacketSpace.Application)) return 0;
+    for (const st of mp.paths.values()) {
+      if (st.isAbandoned) continue;
+      const cid = mp.cids?.peerCidFor(st.id)?.cid;
+      if (cid === undefined) continue;
+      const len = this.buildOnPathId(now, out, st, cid);
+      if (len > 0) {
+        this.txPath = st.path;
+        return len;
+      }
     }
-    for (let r = pathCids.peekRetire(); r !== undefined && b.room(4 + 8 + 8); r = pathCids.peekRetire()) {
-      b.writeMultipathFrame({ kind: 'pathRetireConnectionId', pathId: r.pathId, sequence: r.seq });
-      pathCids.onRetireSent(r.pathId, r.seq);
-      record.add({ k: 'pathRetireCid', pathId: r.pathId, seq: r.seq });
-      written = true;
+    return 0;
+  }
+
+  private buildOnPathId(now: number, out: Uint8Array, st: PathIdState<PacketRecord>, dcid: Uint8Array): number {
+    const d = this.d;
+    const path = st.path;
+    const r = st.recovery;
+    const frames = path.hasPathFrames;
+    const probing = st.probesOwed > 0;
+    // With path 0 abandoned the data path carries what path 0's packets did, acknowledgments too.
+    const mp = d.multipath;
+    const carrier = mp.isPathZeroAbandoned && this.dataPath === st.id;
+    const zeroAck = d.spaces.at(PacketSpace.Application).ack;
+    const ackDue = (mp.receivedOn(st.id)?.shouldSendAck(now) === true && mp.receivedOn(st.id)!.ackPending) || (carrier && orphanAckDue(mp, zeroAck, now));
+    const wants = !frames && !probing && this.dataPath === st.id && path.validated && this.hasAckElicitingData(d.spaces.at(PacketSpace.Application), true);
+    const data = wants && r.canSend(now, MIN_DATAGRAM_SIZE);
+    if (!frames && !probing && !data && !ackDue) {
+      // Held back by the pacer only: wake up when it lets the packet go (as on path 0).
+      if (wants && r.pacer && r.cc.canSend(MIN_DATAGRAM_SIZE)) {
+        const wake = r.pacer.delayUntil(now, MIN_DATAGRAM_SIZE);
+        if (wake > 0) this.wake = Math.min(this.wake, wake);
+      }
+      return 0;
     }
-    return written;
+    const b = this.builder;
+    // Each path id searches its own path MTU (mtu-probes.ts), once validated.
+    const mtuProbe = !frames && !probing && path.validated ? mtuProbeDue(r, now, out.length) : undefined;
+    if (mtuProbe !== undefined) {
+      b.beginDatagram(out, mtuProbe, dcid);
+      writeMtuProbe(d, b, now, path, r, mtuProbe, st);
+      st.onAckElicitingSent(now);
+      return this.finishOnPathId(st, b.finishDatagram());
+    }
+    let limit = Math.min(out.length, r.mtu.current);
+    if (!path.validated && st.openedBy === 'remote') {
+      // RFC 9000 §8.1 on a path the peer opened: three times what arrived on it until it is
+      // validated (a path we open leads to an address we chose: no amplification to limit).
+      const budget = path.budget;
+      if (budget < MIN_PACKET_BUDGET) return 0;
+      limit = Math.min(limit, budget);
+    }
+    // RFC 9000 §8.2.1: a challenge's datagram is expanded to 1200 bytes (within the budget).
+    if (frames) limit = Math.min(limit, MIN_DATAGRAM_SIZE);
+    else if (!probing) limit = Math.min(limit, Math.max(BASE_PLPMTU, r.cc.available()));
+    b.beginDatagram(out, limit, dcid);
+    if (!b.beginPacket(PacketSpace.Application, st.nextPn, st.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
+    const record = new PacketRecord(path);
+    let eliciting = false;
+    if (mp.ackPending) writePathAcks(this.builder, mp, now, d.config, record, st.id);
+    if (carrier) writeOrphanAcks(b, mp, zeroAck, now, d.config, record);
+    if (frames) {
+      let responses = 0;
+      while (path.responsesOwed > 0 && b.room(9)) {
+        b.writePathResponse(path.takeResponse()!);
+        responses++;
+      }
+      d.paths.onResponsesSent(responses);
+      if (path.challengePending && b.room(9)) {
+        b.writePathChallenge(d.paths.takeChallenge(path, now, Math.max(currentPto(d), r.rtt.pto(PacketSpace.Application, d.loss.maxAckDelay)), limit >= MIN_DATAGRAM_SIZE));
+        record.add(PATH_CHALLENGE_FRAME);
+      }
+      // noq reports the address a new path's peer is at with the path's first challenge.
+      if (d.qad !== null) writeObservedAddress(b, d.qad, st.id, path.address, record);
+      // Responses count as ack-eliciting here: the PATH_ACK for them gives the new path's RTT.
+      eliciting = true;
+      b.padTo(limit);
+    } else {
+      this.retransmitted = false;
+      // A PTO probe of a path the scheduler did not pick is a PING: the frames owed (flow
+      // control above all) go on the data path, or a path that died would keep taking them.
+      if (d.qad !== null && writeObservedAddress(b, d.qad, st.id, path.address, record)) eliciting = true;
+      if (this.dataPath === st.id && this.fillApplication(now, r, record, false, data)) eliciting = true;
+      // RFC 9000 §13.2.1: an ACK-only packet (here PATH_ACK) when only the acknowledgment is due.
+      // A PING owed (keep-alive, `Connection.ping`) goes on the data path.
+      if (!eliciting && (probing || record.count === 0 || (data && this.pingPending))) {
+        b.writePing();
+        eliciting = true;
+      }
+      if (eliciting && this.dataPath === st.id) this.pingPending = false;
+      if (this.retransmitted) this.retransmissions++;
+    }
+    const size = b.finishPacket(d.keys.writeKeys(PacketSpace.Application), st.id);
+    const pn = st.takePn();
+    d.keys.onOneRttSent(pn, st.id);
+    if (probing) st.onProbeSent();
+    // Path datagrams are exempt from the window as on path 0 (their loss is the challenge timer's);
+    // a PATH_ACK-only packet is not in flight (RFC 9002 §2).
+    const inFlight = !frames && eliciting;
+    st.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, size, eliciting, inFlight), r.rtt);
+    if (inFlight) r.onPacketSent(now, size, r.rtt.pto(PacketSpace.Application, d.loss.maxAckDelay));
+    if (eliciting) {
+      d.idle.onAckElicitingSent(now);
+      st.onAckElicitingSent(now);
+    }
+    return this.finishOnPathId(st, b.finishDatagram());
+  }
+
+  /** A datagram of `len` bytes on path id `st` is done (counted). */
+  private finishOnPathId(st: PathIdState<PacketRecord>, len: number): number {
+    this.sent++;
+    this.bytes += len;
+    st.onSent(len);
+    st.path.onSent(len);
+    return len;
   }
 
   /** Stream control frames (MAX_STREAM_DATA, RESET_STREAM...). Returns whether any was written. */
@@ -490,29 +707,15 @@ export class Transmitter {
     return eliciting;
   }
 
-  /** A PING padded to `size`: a path MTU probe (RFC 9000 §14.4), alone in its datagram. */
-  private buildMtuProbe(now: number, path: Path, r: PathRecovery, size: number): void {
-    const d = this.d;
-    const b = this.builder;
-    const sp = d.spaces.at(PacketSpace.Application);
-    if (!b.beginPacket(PacketSpace.Application, sp.nextPn, d.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return;
-    b.writePing();
-    b.padTo(size);
-    const len = b.finishPacket(d.keys.writeKeys(PacketSpace.Application));
-    const pn = sp.takePn();
-    d.keys.onOneRttSent(pn);
-    r.mtu.onProbeSent(size);
-    const record = new PacketRecord(path);
-    record.add({ k: 'mtuProbe', size });
-    d.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, len, true, true), r.rtt);
-    r.onPacketSent(now, len, currentPto(d));
-    this.sent++;
-  }
-
-  private hasAckElicitingData(sp: SpaceState): boolean {
+  private hasAckElicitingData(sp: SpaceState, data = this.dataPath === 0): boolean {
     if (sp.crypto.hasDataToSend) return true;
     if (sp.space !== PacketSpace.Application) return false;
     const d = this.d;
+    if (d.multipath.cids !== null && hasPathControl(d.multipath, d.handshake.multipath)) return true;
+    if (!data) {
+      // The scheduler sends data elsewhere: only control frames would go here.
+      return d.handshake.handshakeDonePending || d.handshake.newTokenPending !== undefined || this.pingPending || d.streams.hasControlFrames || d.localCids.hasPending || d.remoteCids.peekRetire() !== undefined;
+    }
     return (
       d.handshake.handshakeDonePending ||
       d.handshake.newTokenPending !== undefined ||
@@ -521,6 +724,7 @@ export class Transmitter {
       d.localCids.hasPending ||
       d.remoteCids.peekRetire() !== undefined ||
       (d.multipath.cids !== null && (d.multipath.cids.hasPendingNewCid || d.multipath.cids.peekRetire() !== undefined)) ||
+      (d.nat !== null && d.nat.peekFrame() !== undefined) ||
       d.datagrams.peek() !== undefined ||
       d.streams.nextSendable() !== null
     );
@@ -536,9 +740,23 @@ export class Transmitter {
    * ("MUST NOT send a non-ack-eliciting packet in response to a non-ack-eliciting packet").
    */
   private willSend(now: number, r: PathRecovery, sp: SpaceState): boolean {
-    if (sp.probesOwed > 0) return true;
+    if (sp.probesOwed > 0 || this.cryptoRidesProbe(sp)) return true;
     if (sp.ack.ackPending && sp.ack.shouldSendAck(now)) return true;
+    if (sp.space === PacketSpace.Application && this.d.multipath.cids !== null && pathZeroOwesPathAck(this.d.multipath, now)) return true;
     return this.hasAckElicitingData(sp) && r.canSend(now, MIN_DATAGRAM_SIZE);
+  }
+
+  /**
+   * Whether `sp`'s CRYPTO data waiting to be sent (lost, or new) goes in this datagram because a
+   * PTO probe of another space is owed: a probe datagram is outside the congestion window, and RFC
+   * 9002 §6.2.4 asks for packets of the other spaces in it. Without this a server whose Initial
+   * (the ServerHello) was lost every time could never send it again: its window stays full of
+   * Handshake packets the client cannot open (no Handshake keys without the ServerHello), those
+   * are never acknowledged nor declared lost, and its PTO probes went to the Handshake space only
+   * (a handshake stuck for good, seen at 30% loss: test/unit/connection/handshake-loss.test.ts).
+   */
+  private cryptoRidesProbe(sp: SpaceState): boolean {
+    return sp.space !== PacketSpace.Application && this.d.spaces.probesPending && sp.crypto.hasDataToSend;
   }
 
   /**

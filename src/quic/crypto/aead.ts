@@ -12,8 +12,8 @@ import type { AeadName, CipherSuite } from '../../tls/suites.js';
  *
  * Allocation: node:crypto needs a new cipher object per AEAD operation (the nonce changes), and its
  * `update()` returns a fresh Buffer that we copy into place (Node 20 has no output-buffer API);
- * `getAuthTag()` allocates the 16-byte tag. Everything else (the key object, the nonce scratch) is
- * allocated once per key.
+ * `getAuthTag()` allocates the 16-byte tag. The key object is made once per key; the nonce is
+ * written into one module-wide scratch.
  */
 export interface PacketKey {
   /** Length of the authentication tag appended by `seal` (16 for every QUIC v1 AEAD). */
@@ -52,26 +52,41 @@ const CHACHA_OPTIONS = Object.freeze({ authTagLength: AEAD_TAG_LENGTH });
 export class AeadPacketKey implements PacketKey {
   readonly tagLen = AEAD_TAG_LENGTH;
   readonly aead: AeadName;
-  readonly confidentialityLimit: number;
-  readonly integrityLimit: number;
+  /** The suite's constants (its limits are read through it: a copy of each was a boxed number per key). */
+  private readonly suite: CipherSuite;
   private readonly key: KeyObject;
-  private readonly iv: Uint8Array;
-  /** Scratch for the per-packet nonce; createCipheriv copies it, so it can be reused. */
-  private readonly nonce: Uint8Array;
+  /**
+   * The 12-byte IV as six 16-bit halves, big-endian: small integers in the object itself rather
+   * than a typed array (~180 bytes of heap each; a live connection holds three or four of these
+   * keys: heap per idle connection, issue [perf2]).
+   */
+  private readonly iv0: number;
+  private readonly iv1: number;
+  private readonly iv2: number;
+  private readonly iv3: number;
+  private readonly iv4: number;
+  private readonly iv5: number;
 
   constructor(suite: CipherSuite, key: Uint8Array, iv: Uint8Array) {
     if (key.length !== suite.keyLen) throw new RangeError(`${suite.aead} key must be ${suite.keyLen} bytes, got ${key.length}`);
-    if (iv.length !== suite.ivLen) throw new RangeError(`AEAD IV must be ${suite.ivLen} bytes, got ${iv.length}`);
+    if (iv.length !== suite.ivLen || iv.length !== NONCE_LENGTH) throw new RangeError(`AEAD IV must be ${suite.ivLen} bytes, got ${iv.length}`);
     this.aead = suite.aead;
-    this.confidentialityLimit = suite.confidentialityLimit;
-    this.integrityLimit = suite.integrityLimit;
+    this.suite = suite;
     this.key = createSecretKey(key);
-    // One allocation for both (every live connection holds four of these keys: heap per idle
-    // connection, issue [perf2]).
-    const both = new Uint8Array(2 * iv.length);
-    both.set(iv);
-    this.iv = both.subarray(0, iv.length);
-    this.nonce = both.subarray(iv.length);
+    this.iv0 = (iv[0]! << 8) | iv[1]!;
+    this.iv1 = (iv[2]! << 8) | iv[3]!;
+    this.iv2 = (iv[4]! << 8) | iv[5]!;
+    this.iv3 = (iv[6]! << 8) | iv[7]!;
+    this.iv4 = (iv[8]! << 8) | iv[9]!;
+    this.iv5 = (iv[10]! << 8) | iv[11]!;
+  }
+
+  get confidentialityLimit(): number {
+    return this.suite.confidentialityLimit;
+  }
+
+  get integrityLimit(): number {
+    return this.suite.integrityLimit;
   }
 
   seal(pn: number, buf: Uint8Array, headerStart: number, payloadStart: number, payloadEnd: number, pathId = 0): number {
@@ -127,25 +142,26 @@ export class AeadPacketKey implements PacketKey {
    * 9001's.
    */
   private makeNonce(pn: number, pathId: number): Uint8Array {
-    const n = this.nonce;
-    n.set(this.iv);
-    const len = n.length;
+    const n = NONCE;
     const lo = pn >>> 0;
     const hi = Math.floor(pn / 0x100000000) >>> 0;
-    n[len - 1]! ^= lo & 0xff;
-    n[len - 2]! ^= (lo >>> 8) & 0xff;
-    n[len - 3]! ^= (lo >>> 16) & 0xff;
-    n[len - 4]! ^= lo >>> 24;
-    n[len - 5]! ^= hi & 0xff;
-    n[len - 6]! ^= (hi >>> 8) & 0xff;
-    n[len - 7]! ^= (hi >>> 16) & 0xff;
-    n[len - 8]! ^= hi >>> 24;
-    if (pathId !== 0) {
-      n[len - 9]! ^= pathId & 0xff;
-      n[len - 10]! ^= (pathId >>> 8) & 0xff;
-      n[len - 11]! ^= (pathId >>> 16) & 0xff;
-      n[len - 12]! ^= (pathId >>> 24) & 0xff;
-    }
+    const p0 = this.iv0 ^ ((pathId >>> 16) & 0xffff);
+    const p1 = this.iv1 ^ (pathId & 0xffff);
+    const p2 = this.iv2 ^ (hi >>> 16);
+    const p3 = this.iv3 ^ (hi & 0xffff);
+    const p4 = this.iv4 ^ (lo >>> 16);
+    const p5 = this.iv5 ^ (lo & 0xffff);
+    n[0] = p0 >>> 8; n[1] = p0;
+    n[2] = p1 >>> 8; n[3] = p1;
+    n[4] = p2 >>> 8; n[5] = p2;
+    n[6] = p3 >>> 8; n[7] = p3;
+    n[8] = p4 >>> 8; n[9] = p4;
+    n[10] = p5 >>> 8; n[11] = p5;
     return n;
   }
 }
+
+/** Every QUIC v1 AEAD's nonce (and IV) length (RFC 9001 §5.3). */
+const NONCE_LENGTH = 12;
+/** The nonce of the operation under way: createCipheriv copies it, so one scratch serves every key. */
+const NONCE = new Uint8Array(NONCE_LENGTH);

@@ -111,10 +111,12 @@ export class OneRttKeys {
   previousRead: PacketKey | null = null;
   /** Number of key updates so far (0 for the keys the handshake produced). */
   generation = 0;
-  private readSecret: Uint8Array;
-  private writeSecret: Uint8Array;
-  private nextReadSecret: Uint8Array;
-  private nextWriteSecret: Uint8Array;
+  /**
+   * The next phase's read secret then its write secret, in one array: what the update after next
+   * derives from. The current secrets are not kept (the current keys are made; issue [perf2],
+   * heap per idle connection).
+   */
+  private nextSecrets: Uint8Array;
   /**
    * The next phase's write key, made when first needed (an update): no received packet's timing
    * depends on it (§9.5 is about the read side), and most connections never update, so an idle
@@ -130,12 +132,9 @@ export class OneRttKeys {
     this.factory = factory;
     this.readHeader = factory.headerKey(suite, readSecret);
     this.writeHeader = factory.headerKey(suite, writeSecret);
-    this.readSecret = readSecret.slice();
-    this.writeSecret = writeSecret.slice();
     this.read = factory.packetKey(suite, readSecret);
     this.write = factory.packetKey(suite, writeSecret);
-    this.nextReadSecret = nextTrafficSecret(suite, readSecret);
-    this.nextWriteSecret = nextTrafficSecret(suite, writeSecret);
+    this.nextSecrets = nextSecretPair(suite, readSecret, writeSecret);
     this.nextRead = factory.packetKey(suite, this.nextReadSecret);
   }
 
@@ -144,13 +143,13 @@ export class OneRttKeys {
     return (this.nextWriteKey ??= this.factory.packetKey(this.suite, this.nextWriteSecret));
   }
 
-  /** The current read/write traffic secrets (for key logging and tests; do not keep copies). */
-  get currentReadSecret(): Uint8Array {
-    return this.readSecret;
+  /** The next phase's read and write traffic secrets (tests; views: do not keep them). */
+  get nextReadSecret(): Uint8Array {
+    return this.nextSecrets.subarray(0, this.suite.hashLen);
   }
 
-  get currentWriteSecret(): Uint8Array {
-    return this.writeSecret;
+  get nextWriteSecret(): Uint8Array {
+    return this.nextSecrets.subarray(this.suite.hashLen);
   }
 
   /** Read and write keys of the current phase as a `KeySet`-shaped pair with the fixed HP keys. */
@@ -179,10 +178,7 @@ export class OneRttKeys {
     this.previousRead = this.read;
     this.read = this.nextRead;
     this.write = this.nextWrite;
-    this.readSecret = this.nextReadSecret;
-    this.writeSecret = this.nextWriteSecret;
-    this.nextReadSecret = nextTrafficSecret(this.suite, this.readSecret);
-    this.nextWriteSecret = nextTrafficSecret(this.suite, this.writeSecret);
+    this.nextSecrets = nextSecretPair(this.suite, this.nextReadSecret, this.nextWriteSecret);
     this.nextRead = this.factory.packetKey(this.suite, this.nextReadSecret);
     this.nextWriteKey = undefined;
     this.keyPhase = this.keyPhase === 0 ? 1 : 0;
@@ -193,4 +189,12 @@ export class OneRttKeys {
   discardPrevious(): void {
     this.previousRead = null;
   }
+}
+
+/** The secrets after `read` and `write` (RFC 9001 §6.1), read then write, in one array. */
+function nextSecretPair(suite: CipherSuite, read: Uint8Array, write: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 * suite.hashLen);
+  out.set(nextTrafficSecret(suite, read));
+  out.set(nextTrafficSecret(suite, write), suite.hashLen);
+  return out;
 }

@@ -1,6 +1,6 @@
-import { toHex } from '../../codec/bytes.js';
+import { toBinaryString, toHex } from '../../codec/bytes.js';
 import { EarlyHold } from './early-hold.js';
-import { ConfigError, DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig } from '../transport-config.js';
+import { ConfigError, DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from '../transport-config.js';
 import { Connection } from '../connection/connection.js';
 import {
   EndpointError,
@@ -81,8 +81,6 @@ interface Entry {
   readonly handle: ConnectionHandle;
   readonly connection: Connection;
   remoteAddress: string;
-  /** Routing keys (hex) of our CIDs that route to it. */
-  readonly cids: Set<string>;
   /** Server: the routing key of the client's Initial DCID. */
   initialKey: string | undefined;
   /** An incoming connection counted in `handshakesInFlight`. */
@@ -114,15 +112,18 @@ export class EndpointCore {
   };
   private readonly random: Random;
   private readonly server: EndpointConfig['server'];
-  private readonly clientTransport: TransportOptions;
-  private readonly serverTransport: TransportOptions;
+  private readonly clientTransport: TransportConfig;
+  private readonly serverTransport: TransportConfig;
   private readonly resetKey: StatelessResetKey;
   private readonly resetTokenFn: (cid: Uint8Array) => Uint8Array;
   private readonly tokens: AddressTokens;
   private readonly resetLimiter: RateLimiter;
   private readonly responseLimiter: RateLimiter;
   private readonly maxQueued: number;
-  /** Our CIDs -> connection. */
+  /**
+   * Our CIDs -> connection. Keyed by binary strings (`toBinaryString`: one flat string of one
+   * char per byte, ~24 bytes of heap; a hex key was a rope of concatenations ~64 bytes per CID).
+   */
   private readonly routes = new Map<string, Entry>();
   /** Server: clients' Initial DCIDs -> connection (Initial and 0-RTT packets only). */
   private readonly initialRoutes = new Map<string, Entry>();
@@ -189,6 +190,11 @@ export class EndpointCore {
   /** Connections alive (not yet terminated). */
   get connectionCount(): number {
     return this.entries.size;
+  }
+
+  /** How many connection ids route to a connection (tests: what a closed connection leaves). */
+  get routeCount(): number {
+    return this.routes.size;
   }
 
   /** Incoming connections whose handshake has not completed (nor failed). */
@@ -279,7 +285,7 @@ export class EndpointCore {
       {
         role: 'client',
         tls: options.tls,
-        transport: this.transportFor(mergeTransport(this.clientTransport, options.transport), 'transport'),
+        transport: options.transport === undefined ? this.clientTransport : this.transportFor(mergeTransport(this.clientTransport, options.transport), 'transport'),
         random: this.random,
         resetToken: this.resetTokenFn,
         ...(options.initialDcidLength !== undefined ? { initialDcidLength: options.initialDcidLength } : {}),
@@ -394,7 +400,7 @@ export class EndpointCore {
       case 'versionNegotiation':
       case 'retry': {
         // Answers to a client connection of ours. RFC 9000 §6.1: never answer a VN packet.
-        const e = this.routes.get(toHex(h.dcid));
+        const e = this.routes.get(toBinaryString(h.dcid));
         if (e) this.deliver(now, e, address, datagram);
         else this.stat.droppedUnroutable++;
         return;
@@ -404,7 +410,8 @@ export class EndpointCore {
         return;
       case 'long': {
         const initialish = h.type === LongPacketType.Initial || h.type === LongPacketType.ZeroRtt;
-        const e = this.routes.get(toHex(h.dcid)) ?? (initialish ? this.initialRoutes.get(toHex(h.dcid)) : undefined);
+        const key = toBinaryString(h.dcid);
+        const e = this.routes.get(key) ?? (initialish ? this.initialRoutes.get(key) : undefined);
         if (e) {
           // RFC 9000 §14.1: a server discards Initials in datagrams under 1200 bytes.
           if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_DATAGRAM_SIZE) {
@@ -414,7 +421,7 @@ export class EndpointCore {
           this.deliver(now, e, address, datagram);
         } else if (h.type === LongPacketType.Initial) {
           this.onNewInitial(now, address, datagram, h);
-        } else if (h.type === LongPacketType.ZeroRtt && this.server && this.earlyHeld.hold(now, `${address} ${toHex(h.dcid)}`, datagram)) {
+        } else if (h.type === LongPacketType.ZeroRtt && this.server && this.earlyHeld.hold(now, `${address} ${key}`, datagram)) {
           // 0-RTT that overtook its Initial: held a moment for the connection the Initial creates.
           this.stat.earlyDatagramsHeld++;
         } else {
@@ -428,9 +435,9 @@ export class EndpointCore {
   }
 
   /**
-   * The routing key (hex) of a short header's DCID. The key of the last one is kept with its
+   * The routing key of a short header's DCID. The key of the last one is kept with its
    * bytes: a busy connection's datagrams all carry the same DCID, so most datagrams skip building
-   * a hex string (8 concatenations, then hashing a fresh string) for the lookup. The lookup itself
+   * a key string (then hashing a fresh string) for the lookup. The lookup itself
    * is still made, so a retired or reassigned CID routes exactly as without the memo.
    */
   private shortRouteKey(datagram: Uint8Array): string {
@@ -440,7 +447,7 @@ export class EndpointCore {
     for (let i = 0; same && i < n; i++) same = last[i] === datagram[1 + i];
     if (same) return this.lastShortKey;
     const dcid = datagram.subarray(1, 1 + n);
-    this.lastShortKey = toHex(dcid);
+    this.lastShortKey = toBinaryString(dcid);
     this.lastShortDcid = dcid.slice();
     return this.lastShortKey;
   }
@@ -590,7 +597,7 @@ export class EndpointCore {
       now,
     );
     const e = this.register(connection, address);
-    e.initialKey = toHex(h.dcid);
+    e.initialKey = toBinaryString(h.dcid);
     this.initialRoutes.set(e.initialKey, e);
     e.handshaking = true;
     this.handshaking++;
@@ -638,7 +645,6 @@ export class EndpointCore {
       handle: this.nextHandle++ as ConnectionHandle,
       connection,
       remoteAddress: address,
-      cids: new Set(),
       initialKey: undefined,
       handshaking: false,
       deadline: Number.POSITIVE_INFINITY,
@@ -698,19 +704,20 @@ export class EndpointCore {
   private updateCids(e: Entry): void {
     const { added, retired } = e.connection.takeCidChanges();
     for (const cid of added) {
-      const k = toHex(cid);
+      const k = toBinaryString(cid);
       if (this.routes.has(k)) {
         this.stat.cidCollisions++;
         continue;
       }
       this.routes.set(k, e);
-      e.cids.add(k);
     }
-    for (const cid of retired) {
-      const k = toHex(cid);
-      if (this.routes.get(k) === e) this.routes.delete(k);
-      e.cids.delete(k);
-    }
+    for (const cid of retired) this.unroute(cid, e);
+  }
+
+  /** `cid` stops routing to `e` (unless it routes to another connection: a collision). */
+  private unroute(cid: Uint8Array, e: Entry): void {
+    const k = toBinaryString(cid);
+    if (this.routes.get(k) === e) this.routes.delete(k);
   }
 
   private endHandshake(e: Entry): void {
@@ -721,8 +728,12 @@ export class EndpointCore {
 
   private unregister(e: Entry): void {
     this.endHandshake(e);
-    for (const k of e.cids) if (this.routes.get(k) === e) this.routes.delete(k);
-    e.cids.clear();
+    // The routes to it: its CIDs still active, and those it retired since the last update (no
+    // set of keys per connection is kept: [perf2], ~200 B of an idle connection). Those added
+    // since were never routed.
+    const { retired } = e.connection.takeCidChanges();
+    for (const cid of retired) this.unroute(cid, e);
+    for (const cid of e.connection.activeLocalCids()) this.unroute(cid, e);
     if (e.initialKey !== undefined && this.initialRoutes.get(e.initialKey) === e) this.initialRoutes.delete(e.initialKey);
     this.removeAddress(e);
     this.entries.delete(e.handle);
@@ -775,13 +786,14 @@ export class EndpointCore {
     return { length, address };
   }
 
-  /** Transport options with our CID length; validated now so a bad option fails here, not per Initial. */
-  private transportFor(t: TransportOptions | undefined, field: string): TransportOptions {
+  /**
+   * Transport options with our CID length, resolved now: a bad option fails here, not per Initial,
+   * and the connections made with them share the one (frozen) configuration.
+   */
+  private transportFor(t: TransportOptions | undefined, field: string): TransportConfig {
     if (t?.localCidLength !== undefined && t.localCidLength !== this.localCidLength) {
       throw new ConfigError(`${field}.localCidLength`, `must equal the endpoint's localCidLength (${this.localCidLength}): short headers are routed by it`);
     }
-    const out: TransportOptions = { ...t, localCidLength: this.localCidLength };
-    resolveTransportConfig(out);
-    return out;
+    return resolveTransportConfig({ ...t, localCidLength: this.localCidLength });
   }
 }

@@ -327,6 +327,13 @@ function decodeExtension(r: Reader, type: number): Frame {
     }
     case FrameType.REMOVE_ADDRESS:
       return { kind: 'removeAddress', sequence: r.varint() };
+    case FrameType.OBSERVED_ADDRESS_IPV4:
+    case FrameType.OBSERVED_ADDRESS_IPV6: {
+      // Sequence number varint, the IP address (4 or 16 bytes), a u16 port (noq's ObservedAddr).
+      const sequence = r.varint();
+      const ip = r.bytes(type === FrameType.OBSERVED_ADDRESS_IPV6 ? 16 : 4);
+      return { kind: 'observedAddress', sequence, ip, port: r.u16() };
+    }
     default:
       // readFrameType let through only types of the table, and every one has a case above.
       throw new Error(`no decoder for frame type 0x${type.toString(16)}`);

@@ -157,8 +157,9 @@ function writeExtensionFrame(w: Writer, f: ExtensionFrame): void {
       return;
     case 'addAddress':
     case 'reachOut':
+    case 'observedAddress':
       checkIp(f.ip);
-      w.varint(f.kind === 'addAddress' ? f.sequence : f.round);
+      w.varint(f.kind === 'reachOut' ? f.round : f.sequence);
       w.bytesOf(f.ip);
       w.u16(f.port);
       return;
@@ -180,7 +181,8 @@ type ExtensionKind =
   | 'pathCidsBlocked'
   | 'addAddress'
   | 'reachOut'
-  | 'removeAddress';
+  | 'removeAddress'
+  | 'observedAddress';
 
 function checkPathId(pathId: number): void {
   if (!(pathId >= 0 && pathId <= 0xffffffff)) throw new RangeError(`path id ${pathId} is not a 32-bit value`);
@@ -258,6 +260,7 @@ function sizeExtensionBody(f: ExtensionFrame): number {
     case 'pathCidsBlocked':
       return sizeVarint(f.pathId) + sizeVarint(f.nextSequence);
     case 'addAddress':
+    case 'observedAddress':
       return sizeVarint(f.sequence) + f.ip.length + 2;
     case 'reachOut':
       return sizeVarint(f.round) + f.ip.length + 2;
@@ -333,6 +336,8 @@ export function frameTypeOf(f: Frame): number {
       return f.ip.length === 16 ? FrameType.REACH_OUT_IPV6 : FrameType.REACH_OUT_IPV4;
     case 'removeAddress':
       return FrameType.REMOVE_ADDRESS;
+    case 'observedAddress':
+      return f.ip.length === 16 ? FrameType.OBSERVED_ADDRESS_IPV6 : FrameType.OBSERVED_ADDRESS_IPV4;
   }
 }
 

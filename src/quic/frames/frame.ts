@@ -53,7 +53,8 @@ export type Frame =
   | PathCidsBlockedFrame
   | AddAddressFrame
   | ReachOutFrame
-  | RemoveAddressFrame;
+  | RemoveAddressFrame
+  | ObservedAddressFrame;
 
 export type FrameKind = Frame['kind'];
 
@@ -323,4 +324,17 @@ export interface ReachOutFrame {
 export interface RemoveAddressFrame {
   readonly kind: 'removeAddress';
   readonly sequence: number;
+}
+
+/**
+ * QUIC Address Discovery OBSERVED_ADDRESS (0x9f81a6 IPv4, 0x9f81a7 IPv6; draft-seemann-quic-
+ * address-discovery as noq speaks it): the address and port the sender saw the receiver's packets
+ * come from on the path it arrives on, numbered `sequence` (increasing per connection: an older or
+ * equal number is ignored). `ip` is 4 or 16 bytes, a view.
+ */
+export interface ObservedAddressFrame {
+  readonly kind: 'observedAddress';
+  readonly sequence: number;
+  readonly ip: Uint8Array;
+  readonly port: number;
 }

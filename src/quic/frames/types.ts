@@ -71,6 +71,10 @@ export const FrameType = {
   REACH_OUT_IPV6: 0x3d7f93,
   /** n0 NAT traversal: withdraws the ADD_ADDRESS of a sequence number. */
   REMOVE_ADDRESS: 0x3d7f94,
+  /** QUIC Address Discovery (draft-seemann-quic-address-discovery, noq): the sender's view of the receiver's IPv4 address. */
+  OBSERVED_ADDRESS_IPV4: 0x9f81a6,
+  /** QUIC Address Discovery: the sender's view of the receiver's IPv6 address. */
+  OBSERVED_ADDRESS_IPV6: 0x9f81a7,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -125,7 +129,9 @@ export interface FrameTypeInfo {
  * close the connection with an error of type PROTOCOL_VIOLATION"; PATH_ACK, like ACK, elicits no
  * ACK; PATH_NEW_CONNECTION_ID probes as NEW_CONNECTION_ID does (noq counts it so).
  * n0 NAT traversal frames: 1-RTT only too (they follow multipath, which starts after the
- * handshake), ack-eliciting, not probing.
+ * handshake), ack-eliciting, not probing. OBSERVED_ADDRESS (QUIC Address Discovery): 1-RTT only
+ * (noq: "OBSERVED_ADDRESS frame outside data space" is a PROTOCOL_VIOLATION), ack-eliciting,
+ * probing.
  */
 export const FRAME_TYPES: ReadonlyArray<FrameTypeInfo | undefined> = buildTable();
 
@@ -236,5 +242,8 @@ function buildExtensionTable(): Map<number, FrameTypeInfo> {
   add(FrameType.REACH_OUT_IPV4, 'REACH_OUT_IPV4');
   add(FrameType.REACH_OUT_IPV6, 'REACH_OUT_IPV6');
   add(FrameType.REMOVE_ADDRESS, 'REMOVE_ADDRESS');
+  // noq counts OBSERVED_ADDRESS among the probing frames (it rides with a PATH_CHALLENGE).
+  add(FrameType.OBSERVED_ADDRESS_IPV4, 'OBSERVED_ADDRESS_IPV4', true);
+  add(FrameType.OBSERVED_ADDRESS_IPV6, 'OBSERVED_ADDRESS_IPV6', true);
   return t;
 }

@@ -47,6 +47,13 @@ export interface AckResult<T> {
   readonly newlyAcked: SentPacket<T>[];
   /** Packets declared lost by this ACK, ascending packet numbers. */
   readonly lost: SentPacket<T>[];
+  /**
+   * Packets declared lost EARLIER that this ACK acknowledges after all (a spurious loss: reordering,
+   * or an ACK that came late). Their frames reached the peer: the caller tells the frames' owners
+   * (a stream then counts those bytes as received rather than waiting for the copy it re-sent).
+   * They left flight when declared lost, so congestion and RTT ignore them.
+   */
+  readonly lateAcked: SentPacket<T>[];
   /** An RTT sample was taken (RFC 9002 §5.1). */
   rttUpdated: boolean;
   /** The losses establish persistent congestion (RFC 9002 §7.6.2). */
@@ -86,7 +93,7 @@ export class LossDetector<T> {
   // +Infinity before the first sample: no packet counts toward persistent congestion (§7.6.2).
   private firstRttSample = Number.POSITIVE_INFINITY;
   private ackElicitingInFlightTotal = 0;
-  private readonly result: AckResult<T> = { newlyAcked: [], lost: [], rttUpdated: false, persistentCongestion: false };
+  private readonly result: AckResult<T> = { newlyAcked: [], lost: [], lateAcked: [], rttUpdated: false, persistentCongestion: false };
   // Output of ptoTimeAndSpace (avoids allocating a pair).
   private ptoSpace: PacketSpace = PacketSpace.Initial;
 
@@ -205,7 +212,7 @@ export class LossDetector<T> {
     const st = this.state(space);
     if (st.discarded) throw new Error(`packet sent in discarded space ${space}`);
     const next = st.sent.largestSent + 1;
-    if (packet.pn > next) st.skipped.insert(next, packet.pn);
+    if (packet.pn > next) (st.skipped ??= new RangeSet(32)).insert(next, packet.pn);
     st.sent.push(packet);
     if (!packet.inFlight) return;
     st.bytesInFlight += packet.size;
@@ -231,14 +238,16 @@ export class LossDetector<T> {
     const r = this.result;
     r.newlyAcked.length = 0;
     r.lost.length = 0;
+    r.lateAcked.length = 0;
     r.rttUpdated = false;
     r.persistentCongestion = false;
     if (ranges.length < 2) return r;
     const largest = ranges[0]!;
     if (largest > st.sent.largestSent) throw protocolViolation(`ACK of unsent packet ${largest}`, 0x02);
-    if (!st.skipped.isEmpty) {
+    const skipped = st.skipped;
+    if (skipped !== undefined && !skipped.isEmpty) {
       for (let k = 0; k + 1 < ranges.length; k += 2) {
-        if (intersects(st.skipped, ranges[k + 1]!, ranges[k]!)) throw protocolViolation('ACK of a skipped packet number', 0x02);
+        if (intersects(skipped, ranges[k + 1]!, ranges[k]!)) throw protocolViolation('ACK of a skipped packet number', 0x02);
       }
     }
     if (space === PacketSpace.Handshake) this.peerValidated = true;
@@ -257,6 +266,7 @@ export class LossDetector<T> {
         r.newlyAcked.push(p);
       }
     }
+    if (st.recentlyLost !== undefined) takeLateAcked(st, ranges, now - RECENTLY_LOST_PTOS * rtt.pto(space, this.peerMaxAckDelay), r.lateAcked);
     const n = r.newlyAcked.length;
     if (n === 0) {
       q.compact();
@@ -328,7 +338,7 @@ export class LossDetector<T> {
     const bytes = this.forgetSent(space);
     const st = this.state(space);
     st.discarded = true;
-    st.skipped.clear();
+    st.skipped = undefined;
     this.pto = 0;
     this.setTimer(now, rtt);
     return bytes;
@@ -361,6 +371,28 @@ export class LossDetector<T> {
     return bytes;
   }
 
+  /**
+   * Every outstanding packet of `space` is declared lost at once (multipath: its path was
+   * abandoned or failed, draft-ietf-quic-multipath §3.4: the caller re-queues their frames for
+   * another path); the timers of the space stop. Returns the packets, ascending (a new array).
+   */
+  declareAllLost(space: PacketSpace, now: number, rtt: RttEstimator): SentPacket<T>[] {
+    const st = this.state(space);
+    const q = st.sent;
+    const lost: SentPacket<T>[] = [];
+    for (let i = q.start; i < q.end; i++) {
+      if (q.at(i) === undefined) continue;
+      const p = q.remove(i);
+      this.onLeftFlight(st, p);
+      lost.push(p);
+      rememberLost(st, p);
+    }
+    q.compact();
+    st.lossTime = Number.POSITIVE_INFINITY;
+    this.setTimer(now, rtt);
+    return lost;
+  }
+
   /** RFC 9001 §4.1.2: the handshake is confirmed; Application PTOs may now be armed. */
   onHandshakeConfirmed(now: number, rtt: RttEstimator): void {
     this.confirmed = true;
@@ -384,6 +416,7 @@ export class LossDetector<T> {
   releaseAckResult(): void {
     this.result.newlyAcked.length = 0;
     this.result.lost.length = 0;
+    this.result.lateAcked.length = 0;
   }
 
   private state(space: PacketSpace): SentSpace<T> {
@@ -402,6 +435,7 @@ export class LossDetector<T> {
     st.ackElicitingInFlight = 0;
     st.lossTime = Number.POSITIVE_INFINITY;
     st.timeOfLastAckEliciting = 0;
+    st.recentlyLost = undefined;
     return bytes;
   }
 
@@ -442,6 +476,7 @@ export class LossDetector<T> {
         q.remove(i);
         this.onLeftFlight(st, p);
         lost.push(p);
+        rememberLost(st, p);
         if (i !== prevLost + 1) runStart = Number.NaN;
         prevLost = i;
         if (p.ackEliciting && p.timeSent > this.firstRttSample) {
@@ -505,14 +540,57 @@ export class LossDetector<T> {
 /** The sent packets of one packet number space and their loss state (RFC 9002 Appendix A.1-A.3). */
 class SentSpace<T> {
   readonly sent = new SentPacketQueue<T>();
-  /** Packet numbers we skipped; an ACK covering one is a PROTOCOL_VIOLATION (RFC 9000 §13.1). */
-  readonly skipped = new RangeSet(32);
+  /**
+   * Packet numbers we skipped; an ACK covering one is a PROTOCOL_VIOLATION (RFC 9000 §13.1).
+   * Made by the first skip ([perf2]: most spaces never skip one, and an idle connection kept three).
+   */
+  skipped: RangeSet | undefined;
+  /**
+   * The last packets declared lost (at most RECENTLY_LOST, ascending by when they were declared),
+   * so that an ACK arriving for one later still credits its frames (`AckResult.lateAcked`). Made
+   * by the first loss; emptied as ACKs come and entries age past RECENTLY_LOST_PTOS PTOs.
+   */
+  recentlyLost: SentPacket<T>[] | undefined;
   largestAcked = -1;
   lossTime = Number.POSITIVE_INFINITY;
   timeOfLastAckEliciting = 0;
   ackElicitingInFlight = 0;
   bytesInFlight = 0;
   discarded = false;
+}
+
+/** Lost packets remembered per space for a late ACK (a window's worth of a burst is not needed: a late ACK is rare). */
+const RECENTLY_LOST = 64;
+/** How long a lost packet is remembered, in PTO periods from when it was sent. */
+const RECENTLY_LOST_PTOS = 3;
+
+function rememberLost<T>(st: SentSpace<T>, p: SentPacket<T>): void {
+  if (!p.ackEliciting) return; // nothing in it needs crediting
+  const list = (st.recentlyLost ??= []);
+  if (list.length >= RECENTLY_LOST) list.shift();
+  list.push(p);
+}
+
+/**
+ * Moves the remembered lost packets that `ranges` acknowledge to `out`, and forgets those sent
+ * before `oldest` (their copies were re-sent long ago).
+ */
+function takeLateAcked<T>(st: SentSpace<T>, ranges: readonly number[], oldest: number, out: SentPacket<T>[]): void {
+  const list = st.recentlyLost!;
+  let kept = 0;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!;
+    if (covers(ranges, p.pn)) out.push(p);
+    else if (p.timeSent >= oldest) list[kept++] = p;
+  }
+  list.length = kept;
+  if (kept === 0) st.recentlyLost = undefined;
+}
+
+/** Whether the ACK ranges (flat pairs, largest first) hold `pn`. */
+function covers(ranges: readonly number[], pn: number): boolean {
+  for (let k = 0; k + 1 < ranges.length; k += 2) if (pn <= ranges[k]! && pn >= ranges[k + 1]!) return true;
+  return false;
 }
 
 /** True when the set holds a value in [lo, hi] (inclusive). */

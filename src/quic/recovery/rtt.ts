@@ -16,6 +16,14 @@ export class RttEstimator {
   rttvar: number;
   /** min_rtt (§5.2), 0 before the first sample. */
   min = 0;
+  /**
+   * The lowest sample less the acknowledgment delay the peer reported for it (capped at
+   * max_ack_delay once confirmed), ms; Infinity before the first sample. Not RFC 9002's: min_rtt
+   * keeps the delay, which is fine on one path but not to compare paths, whose samples carry
+   * different delays (a path's handshake samples none, a later path's delayed ACKs up to 25 ms).
+   * The multipath scheduler compares paths by it: each path's propagation delay.
+   */
+  minAdjusted = Number.POSITIVE_INFINITY;
   /** True once a sample has been taken (Appendix A's first_rtt_sample != 0). */
   hasSample = false;
   private readonly initialRtt: number;
@@ -38,6 +46,8 @@ export class RttEstimator {
    */
   update(latestRtt: number, ackDelay: number, handshakeConfirmed: boolean, maxAckDelay: number): void {
     this.latest = latestRtt;
+    const net = latestRtt - (handshakeConfirmed ? Math.min(ackDelay, maxAckDelay) : ackDelay);
+    if (net < this.minAdjusted) this.minAdjusted = Math.max(0, net);
     if (!this.hasSample) {
       // RFC 9002 §5.3: the first sample resets the estimator.
       this.hasSample = true;

@@ -30,6 +30,12 @@ import type { OpenResult, PeerStreamParams, StreamControlFrame, StreamEvent, Str
 export { DEFAULT_STREAM_LIMITS, Stream };
 export type { OpenResult, PeerStreamParams, StreamControlFrame, StreamEvent, StreamLimits };
 
+/**
+ * The streams of every StreamMap that has none yet: one shared empty map, never written (a
+ * StreamMap makes its own with its first stream), so an idle connection holds no map.
+ */
+const NO_STREAMS = new Map<number, Stream>();
+
 /** RFC 9000 §19.11: a stream count above 2^60 cannot be expressed as stream ids. */
 const MAX_STREAMS_LIMIT = 2 ** 60;
 const FT = {
@@ -53,30 +59,27 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   /** Connection-level credit we grant (initial_max_data / MAX_DATA). */
   readonly connRecv: ReceiveWindow;
 
-  private readonly streams = new Map<number, Stream>();
+  private streams: Map<number, Stream> = NO_STREAMS;
   private readonly scheduler = new Scheduler<Stream>();
   private readonly connBlockedStreams: Stream[] = [];
   private readonly ctlQueue: Stream[] = [];
   /** Own event queue, used when no sink was given (`pollEvent`). */
-  private readonly events: StreamEvent[] = [];
+  private readonly events: StreamEvent[] | undefined;
   private readonly sink: { push(e: StreamEvent): void };
-  private readonly incoming: [Stream[], Stream[]] = [[], []];
+  /** Streams the peer opened that the application has not accepted, per direction (made by the first). */
+  private readonly incoming: [Stream[] | undefined, Stream[] | undefined] = [undefined, undefined];
   private peer: PeerStreamParams | null = null;
   private dataBlockedPending = false;
   /** 0-RTT was rejected and the server's new parameters are not applied yet. */
   private rewound = false;
-  // Per direction [bidi, uni]:
-  private readonly nextLocal = [0, 0];
-  private readonly peerMaxStreams = [0, 0];
-  private readonly streamsBlockedAt = [-1, -1];
-  private readonly streamsBlockedPending = [false, false];
-  /** open() returned blocked since the last raise: announce 'streams-available'. */
-  private readonly openWaiting = [false, false];
-  private readonly nextPeer = [0, 0];
-  private readonly peerClosed = [0, 0];
-  private readonly localMaxStreams: [number, number];
-  private readonly localMaxStreamsAcked = [0, 0];
-  private readonly maxStreamsPending = [false, false];
+  /**
+   * Streams we opened in a rejected 0-RTT beyond the server's new MAX_STREAMS (RFC 9000 §4.6: no
+   * frame may name them yet): nothing of them is sent until the limit covers them; null when no
+   * stream can be beyond it (always, but after such a rejection).
+   */
+  private held: Stream[] | null = null;
+  /** Per direction [bidi, uni] (two objects, not ten two-element arrays: heap per idle connection). */
+  private readonly dirs: readonly [DirState, DirState];
 
   /**
    * `sink`: where events go (the connection's ordered event queue, which must then call
@@ -84,10 +87,12 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
    */
   constructor(role: Role, limits: Partial<StreamLimits> = {}, sink?: { push(e: StreamEvent): void }) {
     this.role = role;
-    this.sink = sink ?? this.events;
-    this.limits = Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
+    if (sink === undefined) this.events = [];
+    this.sink = sink ?? this.events!;
+    // A resolved transport configuration's limits are complete and frozen: shared, not copied.
+    this.limits = Object.isFrozen(limits) && hasEveryLimit(limits) ? limits : Object.freeze({ ...DEFAULT_STREAM_LIMITS, ...limits });
     this.connRecv = new ReceiveWindow(this.limits.initialConnectionWindow, this.limits.maxConnectionWindow);
-    this.localMaxStreams = [this.limits.maxConcurrentBidiStreams, this.limits.maxConcurrentUniStreams];
+    this.dirs = [new DirState(this.limits.maxConcurrentBidiStreams), new DirState(this.limits.maxConcurrentUniStreams)];
   }
 
   /** Our transport parameters for streams (what the limits above advertise). */
@@ -108,17 +113,24 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     if (p.initialMaxStreamsBidi > MAX_STREAMS_LIMIT || p.initialMaxStreamsUni > MAX_STREAMS_LIMIT) {
       throw new TransportError(TransportErrorCode.TRANSPORT_PARAMETER_ERROR, 'initial_max_streams above 2^60');
     }
-    if (this.rewound) {
-      this.rewound = false;
-      // RFC 9001 §4.6.2: the streams opened in a rejected 0-RTT must fit the server's new limits.
-      if (this.nextLocal[0]! > p.initialMaxStreamsBidi || this.nextLocal[1]! > p.initialMaxStreamsUni) {
-        throw new TransportError(TransportErrorCode.INTERNAL_ERROR, '0-RTT was rejected and the server now allows fewer streams than were opened in it');
-      }
-    }
     this.peer = p;
     this.raiseConnSend(p.initialMaxData);
     this.raisePeerMaxStreams(0, p.initialMaxStreamsBidi);
     this.raisePeerMaxStreams(1, p.initialMaxStreamsUni);
+    if (this.rewound) {
+      this.rewound = false;
+      // RFC 9001 §4.6.2: the server that rejected 0-RTT may now allow fewer streams than we opened
+      // in it. Those beyond its limit wait (held: `isHeld`) for MAX_STREAMS, announced wanted with
+      // STREAMS_BLOCKED; the application keeps writing to them, nothing is lost.
+      for (const d of D01) {
+        const dir = this.dirs[d]!;
+        if (dir.nextLocal > dir.peerMaxStreams) {
+          this.held ??= [];
+          dir.streamsBlockedAt = dir.peerMaxStreams;
+          dir.streamsBlockedPending = true;
+        }
+      }
+    }
     for (const s of this.streams.values()) s.send?.onMaxStreamData(this.initialSendCredit(s.id));
   }
 
@@ -133,12 +145,12 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   rewindForRejectedEarlyData(): void {
     this.peer = null;
     this.connSend.restart(0);
-    this.peerMaxStreams[0] = 0;
-    this.peerMaxStreams[1] = 0;
-    this.streamsBlockedAt[0] = -1;
-    this.streamsBlockedAt[1] = -1;
-    this.streamsBlockedPending[0] = false;
-    this.streamsBlockedPending[1] = false;
+    this.dirs[0]!.peerMaxStreams = 0;
+    this.dirs[1]!.peerMaxStreams = 0;
+    this.dirs[0]!.streamsBlockedAt = -1;
+    this.dirs[1]!.streamsBlockedAt = -1;
+    this.dirs[0]!.streamsBlockedPending = false;
+    this.dirs[1]!.streamsBlockedPending = false;
     this.dataBlockedPending = false;
     for (const s of this.connBlockedStreams) s.connBlocked = false;
     this.connBlockedStreams.length = 0;
@@ -162,25 +174,25 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
    */
   open(direction: Direction, priority = 0): OpenResult {
     const d = di(direction);
-    const limit = this.peerMaxStreams[d]!;
-    if (this.nextLocal[d]! >= limit) {
-      this.openWaiting[d] = true;
+    const limit = this.dirs[d]!.peerMaxStreams!;
+    if (this.dirs[d]!.nextLocal! >= limit) {
+      this.dirs[d]!.openWaiting = true;
       // Before the peer's transport parameters are known there is no limit to report yet.
-      if (this.peer !== null && this.streamsBlockedAt[d] !== limit) {
-        this.streamsBlockedAt[d] = limit;
-        this.streamsBlockedPending[d] = true;
+      if (this.peer !== null && this.dirs[d]!.streamsBlockedAt !== limit) {
+        this.dirs[d]!.streamsBlockedAt = limit;
+        this.dirs[d]!.streamsBlockedPending = true;
       }
       return { kind: 'blocked', limit };
     }
-    const s = this.create(streamId(this.nextLocal[d]!, this.role, direction));
+    const s = this.create(streamId(this.dirs[d]!.nextLocal!, this.role, direction));
     s.priority = priority;
-    this.nextLocal[d]!++;
+    this.dirs[d]!.nextLocal!++;
     return { kind: 'opened', stream: s };
   }
 
   /** Next peer-initiated stream not yet accepted by the application, or null. */
   accept(direction: Direction): Stream | null {
-    return this.incoming[di(direction)].shift() ?? null;
+    return this.incoming[di(direction)]?.shift() ?? null;
   }
 
   /** Changes a stream's scheduling priority (higher is served first). */
@@ -253,6 +265,11 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     for (;;) {
       const s = this.scheduler.front();
       if (s === null) return null;
+      if (this.held !== null && this.isHeld(s)) {
+        this.scheduler.dropFront(s);
+        this.hold(s);
+        continue;
+      }
       const send = s.send!;
       if (send.hasDataToSend) return send;
       this.scheduler.dropFront(s);
@@ -279,10 +296,10 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     return (
       this.connRecv.updateDue ||
       this.dataBlockedPending ||
-      this.maxStreamsPending[0]! ||
-      this.maxStreamsPending[1]! ||
-      this.streamsBlockedPending[0]! ||
-      this.streamsBlockedPending[1]! ||
+      this.dirs[0]!.maxStreamsPending! ||
+      this.dirs[1]!.maxStreamsPending! ||
+      this.dirs[0]!.streamsBlockedPending! ||
+      this.dirs[1]!.streamsBlockedPending! ||
       this.ctlQueue.length > 0
     );
   }
@@ -294,11 +311,11 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   pollControlFrame(now: number, smoothedRtt: number): StreamControlFrame | null {
     if (this.connRecv.updateDue) return { kind: 'max_data', maximum: this.connRecv.advertise(now, smoothedRtt) };
     for (const d of D01) {
-      if (this.maxStreamsPending[d]) {
-        this.maxStreamsPending[d] = false;
-        const target = Math.min(MAX_STREAMS_LIMIT, this.peerClosed[d]! + this.concurrency(d));
-        if (target > this.localMaxStreams[d]) this.localMaxStreams[d] = target;
-        return { kind: 'max_streams', direction: DIRS[d]!, maximum: this.localMaxStreams[d] };
+      if (this.dirs[d]!.maxStreamsPending) {
+        this.dirs[d]!.maxStreamsPending = false;
+        const target = Math.min(MAX_STREAMS_LIMIT, this.dirs[d]!.peerClosed! + this.concurrency(d));
+        if (target > this.dirs[d]!.localMaxStreams) this.dirs[d]!.localMaxStreams = target;
+        return { kind: 'max_streams', direction: DIRS[d]!, maximum: this.dirs[d]!.localMaxStreams };
       }
     }
     if (this.dataBlockedPending) {
@@ -306,14 +323,20 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
       if (this.connSend.isBlocked) return { kind: 'data_blocked', limit: this.connSend.limit };
     }
     for (const d of D01) {
-      if (this.streamsBlockedPending[d]) {
-        this.streamsBlockedPending[d] = false;
-        const limit = this.peerMaxStreams[d]!;
-        if (this.streamsBlockedAt[d] === limit) return { kind: 'streams_blocked', direction: DIRS[d]!, limit };
+      if (this.dirs[d]!.streamsBlockedPending) {
+        this.dirs[d]!.streamsBlockedPending = false;
+        const limit = this.dirs[d]!.peerMaxStreams!;
+        if (this.dirs[d]!.streamsBlockedAt === limit) return { kind: 'streams_blocked', direction: DIRS[d]!, limit };
       }
     }
     while (this.ctlQueue.length > 0) {
       const s = this.ctlQueue[0]!;
+      if (this.held !== null && !s.removed && this.isHeld(s)) {
+        this.ctlQueue.shift();
+        s.ctlQueued = false;
+        this.hold(s);
+        continue;
+      }
       const f = s.removed ? null : this.streamControl(s, now, smoothedRtt);
       if (f !== null) return f; // the stream stays at the front until it has nothing left
       this.ctlQueue.shift();
@@ -335,7 +358,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
         break;
       case 'max_streams': {
         const d = di(f.direction);
-        if (f.maximum > this.localMaxStreamsAcked[d]!) this.localMaxStreamsAcked[d] = f.maximum;
+        if (f.maximum > this.dirs[d]!.localMaxStreamsAcked!) this.dirs[d]!.localMaxStreamsAcked = f.maximum;
         break;
       }
       default:
@@ -366,12 +389,12 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
         break;
       case 'max_streams': {
         const d = di(f.direction);
-        if (f.maximum === this.localMaxStreams[d] && f.maximum > this.localMaxStreamsAcked[d]!) this.maxStreamsPending[d] = true;
+        if (f.maximum === this.dirs[d]!.localMaxStreams && f.maximum > this.dirs[d]!.localMaxStreamsAcked!) this.dirs[d]!.maxStreamsPending = true;
         break;
       }
       case 'streams_blocked': {
         const d = di(f.direction);
-        if (this.peerMaxStreams[d] === f.limit && this.nextLocal[d]! >= f.limit) this.streamsBlockedPending[d] = true;
+        if (this.dirs[d]!.peerMaxStreams === f.limit && this.dirs[d]!.nextLocal! >= f.limit) this.dirs[d]!.streamsBlockedPending = true;
         break;
       }
     }
@@ -379,7 +402,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
 
   /** Next application notification, or null (when no sink was given to the constructor). */
   pollEvent(): StreamEvent | null {
-    const e = this.events.shift();
+    const e = this.events?.shift();
     if (e === undefined) return null;
     this.eventTaken(e);
     return e;
@@ -464,15 +487,15 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     const index = streamIndex(id);
     if (local) {
       // RFC 9000 §19.5, §19.8, §19.10: a locally initiated stream that has not yet been created.
-      if (index >= this.nextLocal[d]!) throw streamStateError(id, 'locally initiated stream not yet opened', frameType);
+      if (index >= this.dirs[d]!.nextLocal!) throw streamStateError(id, 'locally initiated stream not yet opened', frameType);
       return null;
     }
-    if (index < this.nextPeer[d]!) return null;
+    if (index < this.dirs[d]!.nextPeer!) return null;
     // RFC 9000 §4.6: a stream id beyond the limit we advertised.
-    if (index >= this.localMaxStreams[d]) {
+    if (index >= this.dirs[d]!.localMaxStreams) {
       throw new TransportError(
         TransportErrorCode.STREAM_LIMIT_ERROR,
-        `stream ${id} beyond our limit of ${this.localMaxStreams[d]} ${DIRS[d]} streams`,
+        `stream ${id} beyond our limit of ${this.dirs[d]!.localMaxStreams} ${DIRS[d]} streams`,
         frameType,
       );
     }
@@ -480,12 +503,12 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     // stream IDs MUST be created."
     let s: Stream | null = null;
     const peer = peerRole(this.role);
-    for (let i = this.nextPeer[d]!; i <= index; i++) {
+    for (let i = this.dirs[d]!.nextPeer!; i <= index; i++) {
       s = this.create(streamId(i, peer, DIRS[d]!));
-      this.incoming[d].push(s);
+      (this.incoming[d] ??= []).push(s);
       this.sink.push({ type: 'incoming', id: s.id, direction: DIRS[d]! });
     }
-    this.nextPeer[d] = index + 1;
+    this.dirs[d]!.nextPeer = index + 1;
     return s;
   }
 
@@ -507,6 +530,7 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
         })
       : null;
     const s = new Stream(id, send, recv);
+    if (this.streams === NO_STREAMS) this.streams = new Map();
     this.streams.set(id, s);
     return s;
   }
@@ -538,13 +562,41 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
   }
 
   private raisePeerMaxStreams(d: 0 | 1, maximum: number): void {
-    const old = this.peerMaxStreams[d]!;
+    const old = this.dirs[d]!.peerMaxStreams!;
     if (!(maximum > old)) return; // RFC 9000 §19.11: MUST ignore non-increasing limits
-    this.peerMaxStreams[d] = maximum;
-    if (this.openWaiting[d]) {
-      this.openWaiting[d] = false;
+    this.dirs[d]!.peerMaxStreams = maximum;
+    if (this.held !== null) this.release();
+    if (this.dirs[d]!.openWaiting) {
+      this.dirs[d]!.openWaiting = false;
       this.sink.push({ type: 'streams-available', direction: DIRS[d]! });
     }
+  }
+
+  /** Whether `s` is one of ours beyond the peer's stream limit (only after a rejected 0-RTT). */
+  private isHeld(s: Stream): boolean {
+    return isLocallyInitiated(s.id, this.role) && streamIndex(s.id) >= this.dirs[isBidi(s.id) ? 0 : 1]!.peerMaxStreams;
+  }
+
+  /** Keeps `s` aside until the peer's limit covers it. */
+  private hold(s: Stream): void {
+    if (!this.held!.includes(s)) this.held!.push(s);
+  }
+
+  /** The peer's limit was raised: held streams it now covers send what they have. */
+  private release(): void {
+    const held = this.held!;
+    for (let i = 0; i < held.length; ) {
+      const s = held[i]!;
+      if (!s.removed && this.isHeld(s)) {
+        i++;
+        continue;
+      }
+      held.splice(i, 1);
+      if (s.removed) continue;
+      if (s.send?.hasDataToSend) this.scheduler.push(s);
+      this.queueControl(s.id);
+    }
+    if (held.length === 0 && this.dirs[0].nextLocal <= this.dirs[0].peerMaxStreams && this.dirs[1].nextLocal <= this.dirs[1].peerMaxStreams) this.held = null;
   }
 
   private queueControl(id: number): void {
@@ -592,14 +644,39 @@ export class StreamMap implements SendStreamOwner, RecvStreamOwner {
     this.sink.push({ type: 'streamClosed', id });
     if (isLocallyInitiated(id, this.role)) return;
     const d = isBidi(id) ? 0 : 1;
-    this.peerClosed[d]!++;
-    const target = Math.min(MAX_STREAMS_LIMIT, this.peerClosed[d]! + this.concurrency(d));
+    this.dirs[d]!.peerClosed!++;
+    const target = Math.min(MAX_STREAMS_LIMIT, this.dirs[d]!.peerClosed! + this.concurrency(d));
     const step = Math.max(1, Math.floor(this.concurrency(d) / 8));
-    if (target - this.localMaxStreams[d] >= step) this.maxStreamsPending[d] = true;
+    if (target - this.dirs[d]!.localMaxStreams >= step) this.dirs[d]!.maxStreamsPending = true;
   }
 }
 
 /** STREAM_STATE_ERROR for a frame about stream `id` (a function, not a closure per frame). */
 function streamStateError(id: number, why: string, frameType: number): TransportError {
   return new TransportError(TransportErrorCode.STREAM_STATE_ERROR, `stream ${id}: ${why}`, frameType);
+}
+
+/** The stream-count state of one direction (bidi or uni). */
+class DirState {
+  nextLocal = 0;
+  peerMaxStreams = 0;
+  streamsBlockedAt = -1;
+  streamsBlockedPending = false;
+  /** open() returned blocked since the last raise: announce 'streams-available'. */
+  openWaiting = false;
+  nextPeer = 0;
+  peerClosed = 0;
+  localMaxStreams: number;
+  localMaxStreamsAcked = 0;
+  maxStreamsPending = false;
+
+  constructor(localMaxStreams: number) {
+    this.localMaxStreams = localMaxStreams;
+  }
+}
+
+/** Whether `l` sets every stream limit (then it needs no defaults). */
+function hasEveryLimit(l: Partial<StreamLimits>): l is StreamLimits {
+  for (const k of Object.keys(DEFAULT_STREAM_LIMITS) as Array<keyof StreamLimits>) if (l[k] === undefined) return false;
+  return true;
 }

@@ -67,7 +67,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
 {
   const iroh = startIrohNode(['echo', '--alpn', alpn, '--bind', '127.0.0.1:0', '--relay', url, '--timeout-ms', '90000', '--max-bytes', String(payload.length + 1)], { readyTimeoutMs: 20_000 });
   const q = qlogFor();
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: { multipath }, ...q });
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport: { multipath, natTraversal: false }, ...q });
   try {
     const ready = (await iroh.ready) as unknown as { id: string; relay?: string };
     const ticket = encodeEndpointTicket({ id: EndpointId.parse(ready.id), addrs: [], relays: [url] });
@@ -105,7 +105,7 @@ const result: Record<string, unknown> = { url, payloadSha: sha(payload) };
 // 2. iroh -> quic-peer, through the relay only.
 {
   const q = qlogFor();
-  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport: { multipath }, ...q });
+  const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport: { multipath, natTraversal: false }, ...q });
   try {
     await ep.online({ timeoutMs: 10_000 });
     const served = (async () => {

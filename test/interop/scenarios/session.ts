@@ -16,7 +16,7 @@ import { assertIsolated } from '../netns.js';
 import { emitResult } from '../iroh.js';
 import { IrohRpc, sha256Hex } from '../iroh-rpc.js';
 import { UdpRelay } from '../relay.js';
-import { KeyLogSecrets, handshakeMessages, helloExtensions, isGreaseParameter, openConversation, rawTransportParameters, varintValue } from '../wire.js';
+import { KeyLogSecrets, frameName, handshakeMessages, helloExtensions, isGreaseParameter, openConversation, rawTransportParameters, varintValue } from '../wire.js';
 import type { Conversation, Dir } from '../wire.js';
 import { attempt, bindOurs, errorInfo, ourAddr, pair, readAll, sleep, withTimeout, writeAll, type Direction } from '../peer.js';
 import { SeededRandom } from '../../../src/tls/random.js';
@@ -70,8 +70,13 @@ async function wireSession(session: Session, conn: number): Promise<Record<strin
   // past one and check that nothing closed and that it still works.
   const idleFrom = performance.now();
   out['idleStartMs'] = Math.round(idleFrom - t0);
+  // With multipath and NAT traversal (the defaults) iroh may move this connection off the relay to
+  // a direct path: then its PINGs are counted here rather than seen in the capture.
+  const receivedBefore = session.getStats().packetsReceived;
   await sleep(6000);
   out['idleMs'] = ms(idleFrom);
+  out['receivedWhileIdle'] = session.getStats().packetsReceived - receivedBefore;
+  out['pathsAfterIdle'] = session.paths().map((p) => ({ id: p.id, remoteAddress: p.remoteAddress, selected: p.selected }));
   out['closedWhileIdle'] = session.state.closeInfo ?? null;
   out['irohCloseReasonAfterIdle'] = (await iroh.info(conn)).closeReason;
   const data = random.fill(new Uint8Array(1000));
@@ -245,7 +250,7 @@ function checkWire(): Record<string, unknown> {
     return rawTransportParameters(tp).map((p) => ({
       id: `0x${p.id.toString(16)}`,
       len: p.value.length,
-      ...(p.value.length > 0 && p.value.length <= 8 && [0x01n, 0x03n, 0x04n, 0x3en, 0xff04de1bn].includes(p.id) ? { value: varintValue(p.value).toString() } : {}),
+      ...(p.value.length > 0 && p.value.length <= 8 && [0x01n, 0x03n, 0x04n, 0x3en, 0x3d7f91120401n, 0x9f81a176n, 0xff04de1bn].includes(p.id) ? { value: varintValue(p.value).toString() } : {}),
     }));
   };
   // NewSessionTickets (type 4) a server sends in 1-RTT CRYPTO frames.
@@ -256,7 +261,7 @@ function checkWire(): Record<string, unknown> {
       .filter((p) => p.dir === dir && p.packet.space === 'oneRtt' && p.frames.some((f) => f.type === 'ping'))
       .map((p) => p.ms);
   const frameTypes = (dir: Dir): string[] => [
-    ...new Set(conv.packets.filter((p) => p.dir === dir).flatMap((p) => p.frames.map((f) => (f.type === 'other' ? `0x${f.frameType.toString(16)}` : f.type)))),
+    ...new Set(conv.packets.filter((p) => p.dir === dir).flatMap((p) => p.frames.map(frameName))),
   ];
   // Seen: iroh as a client offers TLS_AES_256_GCM_SHA384 first, so when it dials us the
   // connection runs 0x1302 (our server follows the client's order); when we dial, 0x1301. The

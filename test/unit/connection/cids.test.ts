@@ -80,6 +80,28 @@ describe('connection IDs (RFC 9000 §5.1)', () => {
   });
 
   describe('RemoteCids', () => {
+    it('kept as strings: a stateless reset matches only an active CID\'s token, the initial one once known (RFC 9000 §10.3.1)', () => {
+      const r = new RemoteCids(cidOf(0), 4);
+      const reset = (t: Uint8Array): Uint8Array => {
+        const d = new Uint8Array(40).fill(0x41);
+        d.set(t, d.length - 16);
+        return d;
+      };
+      assert.equal(r.isStatelessReset(reset(tok(7))), false);
+      r.setInitialResetToken(tok(7));
+      assert.equal(r.isStatelessReset(reset(tok(7))), true);
+      r.onNewCid(1, 0, cidOf(1), tok(8));
+      assert.equal(r.isStatelessReset(reset(tok(8))), true);
+      assert.equal(r.isStatelessReset(reset(tok(9))), false);
+      assert.equal(r.isStatelessReset(reset(tok(8)).subarray(20)), false, 'under 21 bytes: never a reset');
+      assert.deepEqual(r.cidOf(1), cidOf(1));
+      r.onNewCid(2, 2, cidOf(2), tok(9));
+      assert.equal(r.isStatelessReset(reset(tok(7))), false, 'retired with its CID');
+      assert.deepEqual(r.current, cidOf(2));
+      assert.equal(code(() => r.onNewCid(2, 2, cidOf(2), tok(10))), TransportErrorCode.PROTOCOL_VIOLATION, 'same sequence, another token');
+      assert.equal(code(() => r.onNewCid(3, 2, cidOf(2), tok(11))), TransportErrorCode.PROTOCOL_VIOLATION, 'same CID, another sequence');
+    });
+
     it('accepts new CIDs, ignores exact repeats and switches away from retired ones', () => {
       const r = new RemoteCids(cidOf(0), 4);
       r.onNewCid(1, 0, cidOf(1), tok(1));

@@ -36,6 +36,8 @@ interface Case {
   /** Inject during the handshake (after the offender has Handshake keys) instead of after it. */
   readonly duringHandshake?: boolean;
   readonly serverTransport?: TransportOptions;
+  /** Transport options of both sides (over `serverTransport` for the server). */
+  readonly transport?: TransportOptions;
 }
 
 const cid8 = (b: number) => new Uint8Array(8).fill(b);
@@ -191,7 +193,8 @@ const CASES: readonly Case[] = [
     frames: () => frameBytes({ kind: 'crypto', offset: 0, data: fromHex('0f000004deadbeef') }),
   },
   // draft-ietf-quic-multipath ยง2 / noq: multipath frames need multipath negotiated (neither side
-  // sent initial_max_path_id here), and n0 NAT traversal frames need its parameters.
+  // sent initial_max_path_id here: `multipath: false`, multipath being on by default), and n0 NAT
+  // traversal frames need its parameters.
   ...([
     { kind: 'pathAck', pathId: 0, largest: 0, ackDelay: 0, ranges: [0, 0], ecn: null },
     { kind: 'pathAbandon', pathId: 1, errorCode: 0 },
@@ -208,6 +211,7 @@ const CASES: readonly Case[] = [
     (['client', 'server'] as const).map((from) => ({
       name: `${f.kind} from the ${from} without multipath negotiated`,
       from, code: E.PROTOCOL_VIOLATION,
+      transport: { multipath: false },
       frames: () => frameBytes(f),
     })),
   ),
@@ -219,7 +223,8 @@ describe('connection: malformed frames close with the RFC error code (RFC 9000 ย
       const p = new Pair({
         seed: testSeed(31),
         link: { delayMs: 5 },
-        ...(k.serverTransport ? { serverTransport: k.serverTransport } : {}),
+        ...(k.transport ? { clientTransport: k.transport } : {}),
+        ...(k.serverTransport || k.transport ? { serverTransport: { ...k.transport, ...k.serverTransport } } : {}),
       });
       const offender = k.from;
       const victim: Side = offender === 'client' ? 'server' : 'client';

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { TransportError, TransportErrorCode } from '../../../src/quic/errors.js';
-import { ADVERTISED_MAX_PATH_ID, negotiateMultipath } from '../../../src/quic/connection/multipath.js';
+import { MultipathState, negotiateMultipath } from '../../../src/quic/connection/multipath.js';
+import type { PathIdState } from '../../../src/quic/connection/path-id.js';
+
+/** These connections allow path 0 only (multipathMaxPathId 0): paths other than 0 are never opened. */
+const MAX = 0;
 import { PacketSpace } from '../../../src/quic/packet/space.js';
 import type { Frame } from '../../../src/quic/frames/frame.js';
 import { SeededRandom } from '../../../src/tls/random.js';
@@ -43,7 +47,7 @@ describe('multipath negotiation (draft-ietf-quic-multipath §2, n0 NAT traversal
 
 describe('multipath negotiated between two quic-peers, path 0 only (TransportConfig.multipath)', () => {
   const pair = (client: boolean, server: boolean, seed: number): Pair => {
-    const p = new Pair({ seed: testSeed(seed), link: { delayMs: 10 }, clientTransport: { multipath: client }, serverTransport: { multipath: server } });
+    const p = new Pair({ seed: testSeed(seed), link: { delayMs: 10 }, clientTransport: { multipath: client, multipathMaxPathId: MAX }, serverTransport: { multipath: server, multipathMaxPathId: MAX } });
     p.handshake();
     p.runFor(100);
     return p;
@@ -55,7 +59,7 @@ describe('multipath negotiated between two quic-peers, path 0 only (TransportCon
       for (const side of ['client', 'server'] as const) {
         const n = p.conn(side)!.internals.handshake.multipath;
         assert.equal(n !== null, expect, `${side} with client ${c} server ${s}`);
-        if (n) assert.deepEqual(n, { localMaxPathId: ADVERTISED_MAX_PATH_ID, remoteMaxPathId: ADVERTISED_MAX_PATH_ID, natTraversal: null });
+        if (n) assert.deepEqual(n, { localMaxPathId: MAX, remoteMaxPathId: MAX, natTraversal: { maxRemoteAddresses: 32, maxLocalAddresses: 32 } });
       }
       const data = new SeededRandom(5).fill(new Uint8Array(300_000));
       const id = p.client.openStream('uni')!;
@@ -105,12 +109,12 @@ describe('multipath negotiated between two quic-peers, path 0 only (TransportCon
 
   for (const [name, frame, code] of [
     ['PATH_ACK for a path never opened', { kind: 'pathAck', pathId: 1, largest: 0, ackDelay: 0, ranges: [0, 0], ecn: null }, PV],
-    ['PATH_NEW_CONNECTION_ID above our maximum path id', { kind: 'pathNewConnectionId', pathId: ADVERTISED_MAX_PATH_ID + 1, sequence: 0, retirePriorTo: 0, connectionId: cid(1), resetToken: token(1) }, PV],
+    ['PATH_NEW_CONNECTION_ID above our maximum path id', { kind: 'pathNewConnectionId', pathId: MAX + 1, sequence: 0, retirePriorTo: 0, connectionId: cid(1), resetToken: token(1) }, PV],
     ['PATH_RETIRE_CONNECTION_ID for a path never opened', { kind: 'pathRetireConnectionId', pathId: 1, sequence: 0 }, PV],
-    ['PATHS_BLOCKED above our maximum', { kind: 'pathsBlocked', maximum: ADVERTISED_MAX_PATH_ID + 1 }, PV],
-    ['PATH_CIDS_BLOCKED above our maximum', { kind: 'pathCidsBlocked', pathId: ADVERTISED_MAX_PATH_ID + 1, nextSequence: 0 }, PV],
+    ['PATHS_BLOCKED above our maximum', { kind: 'pathsBlocked', maximum: MAX + 1 }, PV],
+    ['PATH_CIDS_BLOCKED above our maximum', { kind: 'pathCidsBlocked', pathId: MAX + 1, nextSequence: 0 }, PV],
     ['PATH_ABANDON of path 0, the only path', { kind: 'pathAbandon', pathId: 0, errorCode: 0 }, TransportErrorCode.NO_ERROR],
-    ['ADD_ADDRESS (NAT traversal not negotiated)', { kind: 'addAddress', sequence: 0, ip: Uint8Array.of(127, 0, 0, 1), port: 1 }, PV],
+    ['ADD_ADDRESS sent to a server (NAT traversal negotiated: the wrong side)', { kind: 'addAddress', sequence: 0, ip: Uint8Array.of(127, 0, 0, 1), port: 1 }, PV],
   ] as const satisfies ReadonlyArray<readonly [string, Frame, number]>) {
     it(`${name}: closes with 0x${code.toString(16)}`, () => {
       const p = pair(true, true, 403);
@@ -129,5 +133,26 @@ describe('multipath negotiated between two quic-peers, path 0 only (TransportCon
     inject(p, 'client', { kind: 'pathStatus', pathId: 0, status: 'backup', sequence: 3 }, { kind: 'pathStatus', pathId: 0, status: 'available', sequence: 2 });
     assert.equal(s.internals.multipath.pathZeroStatus, 'backup');
     assert.equal(s.isClosed, false);
+  });
+});
+
+describe('MultipathState: path ids forgotten (draft-ietf-quic-multipath §3.1, noq\'s MAX_PATH_ID rule)', () => {
+  it('a peer that opens and abandons paths for the life of the connection costs a bounded record of the ids it used', () => {
+    const m = new MultipathState();
+    const n = { localMaxPathId: 7, remoteMaxPathId: 7, natTraversal: null };
+    const fake = (id: number): PathIdState => ({ id, counters: { packetsSent: 1, bytesSent: 1, packetsReceived: 1, bytesReceived: 1, packetsLost: 0 } }) as unknown as PathIdState;
+    // Ids 1..3 skipped by the peer; then 10,000 paths opened and forgotten one after another,
+    // each raising our maximum by one.
+    for (let id = 4; id < 10_004; id++) {
+      assert.ok(id <= m.localMaxPathId(n), `path id ${id} within our maximum ${m.localMaxPathId(n)}`);
+      m.add(fake(id));
+      m.forget(n, id);
+    }
+    assert.equal(m.closedRanges, 1, 'one range of forgotten ids');
+    assert.equal(m.wasOpened(4), true);
+    assert.equal(m.wasOpened(10_003), true);
+    assert.equal(m.wasOpened(2), false, 'a skipped id was never opened');
+    assert.equal(m.wasOpened(10_004), false);
+    assert.deepEqual(m.forgotten, { packetsSent: 10_000, bytesSent: 10_000, packetsReceived: 10_000, bytesReceived: 10_000, packetsLost: 0 }, 'their counters, summed');
   });
 });

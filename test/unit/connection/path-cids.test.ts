@@ -31,33 +31,40 @@ function drainNew(p: PathCids): string[] {
 }
 
 describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
-  it('issues the peer limit of connection ids for each path id up to the maximum, once', () => {
+  it('issues connection ids for a path id only when served, as many as asked, more later, never fewer', () => {
     const p = new PathCids(8, new SeededRandom(1), token, 4);
     assert.equal(p.hasPendingNewCid, false);
-    p.issueUpTo(2, 3);
+    assert.equal(p.issuedMaxPathId, 0);
+    p.serve(1, 1);
     assert.equal(p.hasPendingNewCid, true);
-    assert.deepEqual(drainNew(p), ['1/0', '1/1', '1/2', '2/0', '2/1', '2/2']);
+    assert.deepEqual(drainNew(p), ['1/0'], 'one for a path id not yet open');
+    assert.equal(p.issuedMaxPathId, 1);
+    assert.equal(p.servedCount(2), 0, 'nothing for a path id not served');
+    p.serve(1, 3);
+    p.serve(2, 3);
+    assert.deepEqual(drainNew(p), ['1/1', '1/2', '2/0', '2/1', '2/2'], 'topped up; path 2 served');
     assert.equal(p.issuedMaxPathId, 2);
     const added: Uint8Array[] = [];
     p.takeAdded(added);
     assert.equal(added.length, 6, 'the endpoint routes all six');
-    p.issueUpTo(2, 3);
-    p.issueUpTo(1, 3);
-    assert.deepEqual(drainNew(p), [], 'path ids already served are not served again');
-    p.issueUpTo(3, 3);
-    assert.deepEqual(drainNew(p), ['3/0', '3/1', '3/2'], 'a raised maximum serves the new path ids');
+    p.serve(1, 1);
+    p.serve(2, 3);
+    assert.deepEqual(drainNew(p), [], 'never fewer, never twice');
+    assert.equal(p.servedCount(1), 3);
   });
 
   it('maps a connection id to its path id', () => {
     const p = new PathCids(8, new SeededRandom(2), token, 4);
-    p.issueUpTo(2, 2);
+    assert.equal(p.pathIdOf(cidOf(0xee)), undefined, 'nothing served');
+    p.serve(1, 2);
+    p.serve(2, 2);
     for (const id of [1, 2]) for (const cid of p.localCidsOf(id)) assert.equal(p.pathIdOf(cid), id);
     assert.equal(p.pathIdOf(cidOf(0xee)), undefined);
   });
 
   it('a lost PATH_NEW_CONNECTION_ID is sent again', () => {
     const p = new PathCids(8, new SeededRandom(3), token, 4);
-    p.issueUpTo(1, 2);
+    p.serve(1, 2);
     drainNew(p);
     p.onNewCidLost(1, 1);
     assert.deepEqual(drainNew(p), ['1/1']);
@@ -65,7 +72,7 @@ describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
 
   it('PATH_RETIRE_CONNECTION_ID retires ours and issues a replacement; bad ones are PROTOCOL_VIOLATION', () => {
     const p = new PathCids(8, new SeededRandom(4), token, 4);
-    p.issueUpTo(1, 2);
+    p.serve(1, 2);
     drainNew(p);
     const [first, second] = p.localCidsOf(1);
     p.onRetire(1, 0, second!);
@@ -120,9 +127,30 @@ describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
     });
   });
 
-  it('records PATH_CIDS_BLOCKED', () => {
+  it('a path id forgotten leaves nothing: ours stop being routed, the peer\'s and the retirements owed go', () => {
     const p = new PathCids(8, new SeededRandom(7), token, 2);
-    p.onCidsBlocked(3, 0);
-    assert.deepEqual(p.blockedPathIds, [3]);
+    p.serve(1, 2);
+    p.serve(2, 1);
+    drainNew(p);
+    const added: Uint8Array[] = [];
+    p.takeAdded(added);
+    p.onNewCid(1, 0, 0, cidOf(1), tok(1));
+    p.onNewCid(1, 1, 0, cidOf(2), tok(2));
+    p.closePath(1);
+    assert.deepEqual(p.peekRetire(), { pathId: 1, seq: 0 }, 'abandoned: the peer\'s are retired');
+    const ours = p.localCidsOf(1);
+    p.forgetPath(1);
+    const retired: Uint8Array[] = [];
+    p.takeRetired(retired);
+    assert.deepEqual(retired, ours, 'the endpoint stops routing ours');
+    assert.equal(p.peekRetire(), undefined);
+    assert.equal(p.peerCidFor(1), undefined);
+    assert.deepEqual(p.localCidsOf(1), []);
+    assert.equal(p.pathIdOf(ours[0]!), undefined);
+    assert.equal(p.localCidsOf(2).length, 1, 'the other path ids keep theirs');
+    assert.equal(p.isStatelessReset(tok(1)), false);
+    const again: Uint8Array[] = [];
+    p.takeRetired(again);
+    assert.deepEqual(again, [], 'once');
   });
 });

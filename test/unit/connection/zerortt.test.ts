@@ -194,6 +194,43 @@ describe('0-RTT (RFC 9001 §4.6, RFC 9000 §7.4.1)', () => {
     assert.equal(p.client.isClosed || p.server!.isClosed, false, 'no flow-control error');
   });
 
+  it('reduced stream limit: streams opened in a rejected 0-RTT beyond the new MAX_STREAMS wait for it, nothing lost (was INTERNAL_ERROR)', () => {
+    const st = serverTickets();
+    const ticket = firstTicket(st);
+    const p = resumed(st, ticket, { serverTransport: { streams: { maxConcurrentBidiStreams: 2 } } });
+    const sent = new Map<number, Uint8Array>();
+    for (let k = 0; k < 5; k++) {
+      const id = p.client.openStream('bidi')!;
+      const data = new Uint8Array(3000 + k).map((_, i) => (i * (k + 3)) & 0xff);
+      p.client.writeStream(id, data);
+      p.client.finishStream(id);
+      sent.set(id, data);
+    }
+    const got = new Map<number, Uint8Array[]>();
+    const done = new Set<number>();
+    p.drive(() => {
+      for (const id of sent.keys()) {
+        if (done.has(id) || !p.server?.isConnected) continue;
+        let b: Uint8Array | null = null;
+        try {
+          b = p.server.readStream(id);
+        } catch {
+          continue; // not opened by the client yet
+        }
+        if (b && b.length > 0) got.set(id, [...(got.get(id) ?? []), b.slice()]);
+        if (Buffer.concat(got.get(id) ?? []).length === sent.get(id)!.length) {
+          done.add(id);
+          readAll(p.server, id); // the FIN
+          p.server.finishStream(id); // the stream closes: MAX_STREAMS lets the next one in
+        }
+      }
+      return done.size === sent.size;
+    }, 20_000);
+    assert.equal(p.client.earlyData, 'rejected');
+    for (const [id, data] of sent) assert.deepEqual(Buffer.concat(got.get(id)!), Buffer.from(data), `stream ${id}`);
+    assert.equal(p.client.isClosed || p.server!.isClosed, false, 'no connection error');
+  });
+
   it('datagrams sent in 0-RTT: settled as sent when accepted, reported dropped (early-data-rejected) when rejected', () => {
     for (const accept of [true, false]) {
       const st = serverTickets();

@@ -61,7 +61,7 @@ describe('key derivation and key update (RFC 9001 §5.1, §6)', () => {
         assert.equal(client.writeHeader, hpBefore, 'HP key object is kept across updates');
         assert.ok(!interoperate(client.write, server.read), 'old read key cannot open new-phase packets');
         assert.ok(interoperate(client.write, server.nextRead));
-        assert.equal(toHex(client.currentWriteSecret), toHex(nextTrafficSecret(suite, clientSecret)));
+        assert.equal(toHex(client.nextWriteSecret), toHex(nextTrafficSecret(suite, nextTrafficSecret(suite, clientSecret))));
         // The new write key is exactly the one derived from secret_1.
         assert.ok(interoperate(client.write, derivePacketKey(suite, nextTrafficSecret(suite, clientSecret))));
         assert.ok(client.previousRead);
@@ -75,8 +75,8 @@ describe('key derivation and key update (RFC 9001 §5.1, §6)', () => {
         server.update();
         assert.equal(client.keyPhase, 0);
         const secret2 = nextTrafficSecret(suite, nextTrafficSecret(suite, clientSecret));
-        assert.equal(toHex(client.currentWriteSecret), toHex(secret2));
-        assert.equal(toHex(server.currentReadSecret), toHex(secret2));
+        assert.equal(toHex(client.nextWriteSecret), toHex(nextTrafficSecret(suite, secret2)));
+        assert.equal(toHex(server.nextReadSecret), toHex(nextTrafficSecret(suite, secret2)));
         assert.ok(interoperate(client.write, derivePacketKey(suite, secret2)));
         assert.ok(interoperate(client.write, server.read));
         client.discardPrevious();

@@ -16,10 +16,10 @@ const DEAD2 = '192.0.2.2:443';
 /** A second address of the same server (its NAT's public side, a relay path...). */
 const S2 = '10.0.0.3:443';
 
-function dial(seed: number, first: string, others: string[], extra?: (net: Net) => void) {
+function dial(seed: number, first: string, others: string[], extra?: (net: Net) => void, server: Parameters<Identities['server']>[0] = {}) {
   const ids = new Identities(seed);
   const net = new Net(seed);
-  net.add(S, ids.server());
+  net.add(S, ids.server(server));
   const cep = net.add(C, ids.client());
   extra?.(net);
   const { connection: cc } = cep.connect(0, first, { tls: ids.clientTls(), alternateAddresses: others });
@@ -50,14 +50,24 @@ describe('dialling several addresses of one server: the first to answer wins', (
     assert.ok(sentTo(net, S) > 100);
   });
 
-  it('datagrams from an address that is not one of the server\'s are still discarded', () => {
-    const { net, cc } = dial(8, DEAD1, [S]);
+  it('without multipath, datagrams from an address that is not one of the server\'s are still discarded', () => {
+    const { net, cc } = dial(8, DEAD1, [S], undefined, { transport: { multipath: false } });
     const before = cc.getStats().datagramsFromUnknownAddress;
     const fromServer = net.sent.filter((d) => d.from === S && d.to === C).at(-1)!;
     net.inject('10.0.0.66:9', C, fromServer.bytes);
     net.runFor(50);
     assert.equal(cc.getStats().datagramsFromUnknownAddress, before + 1);
     assert.equal(cc.remoteAddress, S);
+  });
+
+  it('with n0 NAT traversal (the default), a datagram from an address that is not one of the server\'s is not dropped unread (a probe may come from there) but never followed', () => {
+    const { net, cc } = dial(8, DEAD1, [S]);
+    const fromServer = net.sent.filter((d) => d.from === S && d.to === C).at(-1)!;
+    net.inject('10.0.0.66:9', C, fromServer.bytes);
+    net.runFor(50);
+    assert.equal(cc.getStats().datagramsFromUnknownAddress, 0);
+    assert.equal(cc.remoteAddress, S);
+    assert.equal(sentTo(net, '10.0.0.66:9'), 0);
   });
 
   it('a forged datagram from another of the addresses does not pick the path: only a packet that opens does', () => {

@@ -295,8 +295,9 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(sc.getStats().migrations, 1);
   });
 
-  it('disable_active_migration: the server drops packets from the new address, without a Stateless Reset (§9)', () => {
-    const { net, server, cc, sc, sh } = setup(37, { transport: { disableActiveMigration: true, maxIdleTimeoutMs: 3000 } });
+  it('disable_active_migration without multipath: the server drops packets from the new address, without a Stateless Reset (§9)', () => {
+    // RFC 9000 alone; with n0 NAT traversal (the default) the server hears other addresses: below.
+    const { net, server, cc, sc, sh } = setup(37, { transport: { disableActiveMigration: true, maxIdleTimeoutMs: 3000, multipath: false } });
     assert.equal(cc.peerTransportParameters?.disableActiveMigration, true);
     net.rebind(C, C_PORT);
     net.unreachable.add(C); // the old mapping is gone
@@ -310,8 +311,26 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(server.stats.statelessResetsSent, 0);
   });
 
-  it('a client discards datagrams from any address but its server’s (§9; §9.6 preferred address is not supported)', () => {
-    const { net, client, ch, cc } = setup(38);
+  it('disable_active_migration with multipath and n0 NAT traversal (the default): the new address is heard (probes come from there) but path 0 never moves to it', () => {
+    const { net, server, cc, sc, sh } = setup(39, { transport: { disableActiveMigration: true, maxIdleTimeoutMs: 3000 } });
+    assert.equal(cc.peerTransportParameters?.disableActiveMigration, true);
+    assert.notEqual(sc.internals.handshake.multipath?.natTraversal ?? null, null, 'NAT traversal negotiated');
+    net.rebind(C, C_PORT);
+    net.unreachable.add(C);
+    cc.ping();
+    net.drive(() => sc.isClosed, 20_000);
+    assert.equal(closeReason(net, S, sh)?.kind, 'idle');
+    const st = sc.getStats();
+    assert.equal(st.datagramsFromUnknownAddress, 0);
+    assert.equal(st.migrations, 0);
+    assert.equal(sc.remoteAddress, C);
+    assert.equal(server.stats.statelessResetsSent, 0);
+  });
+
+  it('a client without multipath discards datagrams from any address but its server’s (§9; §9.6 preferred address is not supported)', () => {
+    // With n0 NAT traversal (the default) a client hears its server's probes from other addresses:
+    // the next test.
+    const { net, client, ch, cc } = setup(38, { transport: { multipath: false } });
     const S2 = '10.0.0.1:444';
     let copied = false;
     net.tap = (d) => {
@@ -328,5 +347,30 @@ describe('migration: the server follows its client to a new address with path va
     assert.equal(cc.getStats().datagramsFromUnknownAddress, 1);
     assert.equal(client.remoteAddress(ch), S);
     assert.ok(!cc.isClosed);
+  });
+
+  it('a client with n0 NAT traversal (the default) reads its server’s packet from another address but never follows it there (§9)', () => {
+    const { net, client, ch, cc } = setup(40);
+    const S2 = '10.0.0.1:444';
+    let copied = false;
+    net.tap = (d) => {
+      if (d.from === S && !copied) {
+        copied = true;
+        net.inject(S2, C, d.bytes.slice());
+        return null;
+      }
+      return [d.bytes];
+    };
+    const received = cc.getStats().packetsReceived;
+    cc.ping();
+    net.drive(() => copied);
+    net.runFor(500);
+    assert.equal(cc.getStats().datagramsFromUnknownAddress, 0);
+    assert.ok(cc.getStats().packetsReceived > received);
+    assert.equal(client.remoteAddress(ch), S);
+    assert.equal(cc.remoteAddress, S);
+    assert.ok(!cc.isClosed);
+    // Nothing but PATH_RESPONSEs (none owed here) ever goes to S2 from a client.
+    assert.equal(net.sent.filter((d) => d.from === C && d.to === S2).length, 0);
   });
 });

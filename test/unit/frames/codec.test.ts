@@ -115,6 +115,8 @@ const SAMPLES: Array<[string, Frame]> = [
   ['803d7f92 03 7f000001 ffff', { kind: 'reachOut', round: 3, ip: b('7f000001'), port: 65535 }],
   ['803d7f93 04 00000000000000000000000000000001 0000', { kind: 'reachOut', round: 4, ip: b('00000000000000000000000000000001'), port: 0 }],
   ['803d7f94 01', { kind: 'removeAddress', sequence: 1 }],
+  ['809f81a6 05 c0a80001 1151', { kind: 'observedAddress', sequence: 5, ip: b('c0a80001'), port: 0x1151 }],
+  [`809f81a7 01 ${'00'.repeat(15)}01 0050`, { kind: 'observedAddress', sequence: 1, ip: b(`${'00'.repeat(15)}01`), port: 80 }],
 ];
 
 /** Encodings writeFrame never produces (no Length field: valid only as the last frame). */
@@ -155,8 +157,9 @@ describe('frames: codec (RFC 9000 §19, RFC 9221 §4)', () => {
     for (const [hex] of [...SAMPLES, ...LAST_FRAME_SAMPLES]) seen.add(typeOf(b(hex)));
     const all = ALL_FRAME_TYPES.map((info) => info.type);
     assert.deepEqual([...seen].sort((x, y) => x - y), all);
-    // RFC 9000 and 9221, PATH_ACK(_ECN), the eight longer multipath types, five NAT traversal types.
-    assert.equal(all.length, 0x1f + 2 + 2 + 8 + 5);
+    // RFC 9000 and 9221, PATH_ACK(_ECN), the eight longer multipath types, five NAT traversal
+    // types, two of address discovery.
+    assert.equal(all.length, 0x1f + 2 + 2 + 8 + 5 + 2);
   });
 
   it('every truncated prefix fails with FRAME_ENCODING_ERROR carrying the frame type', () => {

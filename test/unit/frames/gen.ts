@@ -85,6 +85,7 @@ export const FRAME_KINDS: FrameKind[] = [
   'addAddress',
   'reachOut',
   'removeAddress',
+  'observedAddress',
 ];
 
 /** A path id (0..2^32-1), edges included. */
@@ -180,5 +181,7 @@ export function randFrame(rng: SeededRandom, kind: FrameKind): Frame {
       return { kind, round: randVarint(rng), ip: randBytes(rng, rng.int(2) === 0 ? 4 : 16), port: rng.int(0x10000) };
     case 'removeAddress':
       return { kind, sequence: randVarint(rng) };
+    case 'observedAddress':
+      return { kind, sequence: randVarint(rng), ip: randBytes(rng, rng.int(2) === 0 ? 4 : 16), port: rng.int(0x10000) };
   }
 }

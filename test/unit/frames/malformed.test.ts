@@ -142,6 +142,8 @@ const MINIMAL: Record<number, string> = {
   0x3d7f92: '803d7f92 00 7f000001 0050',
   0x3d7f93: `803d7f93 00 ${'00'.repeat(16)} 0050`,
   0x3d7f94: '803d7f94 00',
+  0x9f81a6: '809f81a6 00 7f000001 0050',
+  0x9f81a7: `809f81a7 00 ${'00'.repeat(16)} 0050`,
 };
 for (let t = 0x08; t <= 0x0f; t++) {
   MINIMAL[t] = `${t.toString(16).padStart(2, '0')} 00${t & 4 ? ' 00' : ''}${t & 2 ? ' 00' : ''}`;
@@ -179,7 +181,7 @@ const RFC_TABLE3: Record<number, string> = {
   0x31: '__01',
 };
 // draft-ietf-quic-multipath §4 ("MUST only be sent in 1-RTT packets"), and n0 NAT traversal.
-for (const t of [0x3e, 0x3f, 0x3e75, 0x3e76, 0x3e77, 0x3e78, 0x3e79, 0x3e7a, 0x3e7b, 0x3e7c, 0x3d7f90, 0x3d7f91, 0x3d7f92, 0x3d7f93, 0x3d7f94]) {
+for (const t of [0x3e, 0x3f, 0x3e75, 0x3e76, 0x3e77, 0x3e78, 0x3e79, 0x3e7a, 0x3e7b, 0x3e7c, 0x3d7f90, 0x3d7f91, 0x3d7f92, 0x3d7f93, 0x3d7f94, 0x9f81a6, 0x9f81a7]) {
   RFC_TABLE3[t] = '___1';
 }
 for (let t = 0x08; t <= 0x0f; t++) RFC_TABLE3[t] = '__01';
@@ -230,7 +232,7 @@ describe('frames: malformed input and the packet-type table (RFC 9000 §12.4)', 
   it('ack-eliciting (§13.2) and probing (§9.1) flags', () => {
     // PATH_ACK is an ACK (draft §4.1); PATH_NEW_CONNECTION_ID probes as NEW_CONNECTION_ID (noq).
     const notEliciting = [0x00, 0x02, 0x03, 0x1c, 0x1d, 0x3e, 0x3f];
-    const probing = [0x00, 0x18, 0x1a, 0x1b, 0x3e78];
+    const probing = [0x00, 0x18, 0x1a, 0x1b, 0x3e78, 0x9f81a6, 0x9f81a7];
     for (const info of ALL_FRAME_TYPES) {
       assert.equal(isAckEliciting(info.type), !notEliciting.includes(info.type), info.name);
       assert.equal(isProbing(info.type), probing.includes(info.type), info.name);

@@ -204,6 +204,34 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
       assert.equal(d.timeout, 53.875);
     });
 
+    it('a packet declared lost and acknowledged later is handed back once as lateAcked, outside flight', () => {
+      const d = confirmed();
+      for (let pn = 0; pn < 5; pn++) d.onPacketSent(Application, pkt(pn, pn));
+      assert.deepEqual(pns(d.onAckReceived(Application, [4, 3], 0, 50).lost), [0, 1]);
+      const inFlight = d.bytesInFlight;
+      // The ACK of 0 and 1 arrives after all (reordering): their frames reached the peer.
+      const r = d.onAckReceived(Application, [4, 0], 0, 51);
+      assert.deepEqual(pns(r.newlyAcked), [2]);
+      assert.deepEqual(pns(r.lateAcked), [0, 1]);
+      assert.equal(d.bytesInFlight, inFlight - 1000, 'only pn 2 left flight now');
+      d.releaseAckResult();
+      assert.deepEqual(pns(d.onAckReceived(Application, [4, 0], 0, 52).lateAcked), [], 'handed back once');
+    });
+
+    it('lost packets are remembered for 3 PTOs and at most 64, non-ack-eliciting ones not at all', () => {
+      const d = confirmed();
+      for (let pn = 0; pn < 100; pn++) d.onPacketSent(Application, pkt(pn, 0, { ackEliciting: pn !== 10, inFlight: pn !== 10 }));
+      d.onPacketSent(Application, pkt(100, 1));
+      assert.equal(d.onAckReceived(Application, [100, 100], 0, 2).lost.length, 100);
+      // Remembered: the last 64 ack-eliciting ones (36..99); pn 10 was not ack-eliciting.
+      assert.deepEqual(pns(d.onAckReceived(Application, [100, 0], 0, 2).lateAcked), Array.from({ length: 64 }, (_, i) => 36 + i));
+      for (let pn = 101; pn < 106; pn++) d.onPacketSent(Application, pkt(pn, 10));
+      d.onAckReceived(Application, [105, 105], 0, 11); // 101, 102 lost at 11
+      const pto = d.rtt.pto(Application, 25);
+      d.onAckReceived(Application, [105, 105], 0, 10 + 3 * pto + 1); // aged past 3 PTOs: forgotten
+      assert.deepEqual(pns(d.onAckReceived(Application, [105, 101], 0, 10 + 3 * pto + 2).lateAcked), []);
+    });
+
     it('time threshold: the timer fires at time_sent + 9/8 * max(smoothed, latest)', () => {
       const d = confirmed();
       for (let pn = 0; pn < 5; pn++) d.onPacketSent(Application, pkt(pn, pn));
@@ -526,6 +554,11 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
           }
           const r = d.onAckReceived(Application, ranges, rnd.int(20), now);
           settle(r.newlyAcked, 'acked');
+          for (const p of r.lateAcked) {
+            assert.equal(fate.get(p.pn), 'lost', `seed ${seed}: pn ${p.pn} late-acked but ${String(fate.get(p.pn))}`);
+            assert.ok(acked.includes(p.pn));
+            fate.set(p.pn, 'lateAcked' as never);
+          }
           settle(r.lost, 'lost');
           for (const p of r.newlyAcked) assert.ok(acked.includes(p.pn));
         } else if (d.timeout <= now) {

@@ -38,6 +38,23 @@ describe('RttEstimator (RFC 9002 §5)', () => {
     assert.equal(r.pto(PacketSpace.Application, 25), 101.25 + 160 + 25);
   });
 
+  it('minAdjusted: the lowest sample less its ack delay (capped at max_ack_delay once confirmed), never below 0; min_rtt keeps the delay', () => {
+    const r = new RttEstimator();
+    assert.equal(r.minAdjusted, Infinity);
+    r.update(30, 25, true, 25); // a delayed ACK: 5 ms of path
+    assert.equal(r.min, 30);
+    assert.equal(r.minAdjusted, 5);
+    r.update(12, 0, true, 25); // an immediate one: 12 ms
+    assert.equal(r.min, 12);
+    assert.equal(r.minAdjusted, 5);
+    r.update(50, 100, true, 25); // the delay capped at 25: 25 ms
+    assert.equal(r.minAdjusted, 5);
+    r.update(40, 38, false, 25); // not confirmed: not capped, 2 ms
+    assert.equal(r.minAdjusted, 2);
+    r.update(10, 30, false, 25); // an overstated delay: 0, not negative
+    assert.equal(r.minAdjusted, 0);
+  });
+
   it('caps the ack delay at max_ack_delay only once the handshake is confirmed', () => {
     const confirmed = new RttEstimator();
     confirmed.update(100, 0, true, 25);

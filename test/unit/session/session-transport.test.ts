@@ -48,6 +48,7 @@ function stubTransport(kind: SessionKind): { t: SessionTransport; rec: Recorded;
     maxDatagramSize: () => 1000,
     close: (code, reason) => void rec.closes.push([code, reason]),
     getStats: () => ({}) as ConnectionStats,
+    paths: () => [{ id: 0, kind: 'direct', remoteAddress: '127.0.0.1:1', selected: true, rttMs: 1, status: 'available' }],
   };
   return { t, rec, sent };
 }
@@ -64,6 +65,8 @@ describe('Session over a SessionTransport (one class for QUIC and WebTransport s
     assert.equal(wt.webTransport, info);
     assert.equal(wt.alpn, 'h3');
     assert.throws(() => wt.state, InvalidArgumentError, 'a WebTransport session has no QUIC state of its own');
+    // paths() is the transport's (for WebTransport, the paths of the QUIC connection under it).
+    for (const s of [quic, wt]) assert.deepEqual(s.paths().map((p) => p.kind), ['direct']);
   });
 
   it('close codes: up to 2^62-1 on a QUIC session, up to 2^32-1 on a WebTransport session, an InvalidArgumentError saying which otherwise', () => {

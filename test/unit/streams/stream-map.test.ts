@@ -154,6 +154,19 @@ describe('StreamMap: stream limits and implicit opening (RFC 9000 §3.2, §4.6)'
     assert.equal(opened(m, 'uni').id, 2, 'uni limit separate');
   });
 
+  it('maps without streams share one empty map until their first stream: opening in one leaves the others empty', () => {
+    const a = new StreamMap('client');
+    const b = new StreamMap('client');
+    a.setPeerParams(PEER);
+    b.setPeerParams(PEER);
+    const s = opened(a, 'bidi');
+    assert.equal(a.size, 1);
+    assert.equal(a.get(s.id), s);
+    assert.equal(b.size, 0, 'the other map is still empty');
+    assert.equal(b.get(s.id), undefined);
+    assert.equal(new StreamMap('server').size, 0, 'a new map too');
+  });
+
   it('before the peer parameters are known: blocked, without STREAMS_BLOCKED; then applied', () => {
     const m = new StreamMap('client');
     assert.deepEqual(m.open('uni'), { kind: 'blocked', limit: 0 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { fromHex, toHex } from '../../../src/codec/bytes.js';
-import { HmacSha256, hmacSha256, sha256 as jsSha256 } from '../../../src/tls/hmac-sha256.js';
+import { HmacSha256, hmacSha256, hmacSha256Prefix, sha256 as jsSha256 } from '../../../src/tls/hmac-sha256.js';
 import { hmacDigest } from '../../../src/tls/crypto.js';
 import { withSeed } from '../../harness/seed.js';
 
@@ -36,6 +36,11 @@ describe('tls/hmac-sha256: HMAC-SHA-256 in JS', () => {
         assert.equal(toHex(keyed.digest(parts)), node(key, [msg]), 'a keyed object');
         assert.equal(toHex(keyed.digest([msg])), node(key, [msg]), 'a keyed object, used twice');
         assert.equal(toHex(jsSha256(...parts)), createHash('sha256').update(msg).digest('hex'), `SHA-256 of ${ml} B`);
+        // The prefix of a larger scratch buffer (HKDF-Expand-Label), full and truncated.
+        const scratch = new Uint8Array(ml + 7).fill(0xee);
+        scratch.set(msg);
+        assert.equal(toHex(hmacSha256Prefix(key, scratch, ml)), node(key, [msg]), `prefix of ${ml} B`);
+        assert.equal(toHex(hmacSha256Prefix(key, scratch, ml, 12)), node(key, [msg]).slice(0, 24), `prefix of ${ml} B, 12 bytes out`);
       }
     }
   }));
