@@ -417,6 +417,7 @@ export class MultipathState<T = unknown> {
     this.zeroAbandonedAt = now;
     this.zeroForgetAt = now + linger;
     this.zeroAbandonOwed = code;
+    this.zeroAbandonUnacked = true;
     this.localZeroOwed = false;
   }
 
@@ -429,14 +430,23 @@ export class MultipathState<T = unknown> {
     this.zeroAbandonOwed = undefined;
   }
 
-  /** Its packet was lost: sent again while path 0's state lingers. */
+  /** Its packet was lost: sent again until one is acknowledged. */
   onPathZeroAbandonLost(code: number): void {
-    if (this.isPathZeroAbandoned && !this.zeroForgotten) this.zeroAbandonOwed = code;
+    if (this.zeroAbandonUnacked) this.zeroAbandonOwed = code;
   }
 
-  /** When path 0's late packets stop being acknowledged (Infinity: open, or already past). */
+  /** The packet that carried path 0's PATH_ABANDON was acknowledged. */
+  onPathZeroAbandonAcked(): void {
+    this.zeroAbandonUnacked = false;
+    this.zeroAbandonOwed = undefined;
+  }
+
+  /**
+   * When path 0's late packets stop being acknowledged (Infinity: open, already past, or our
+   * PATH_ABANDON not acknowledged yet: as for other path ids, `PathIdState.forgetDeadline`).
+   */
   get pathZeroForgetDeadline(): number {
-    return this.zeroForgotten ? Number.POSITIVE_INFINITY : this.zeroForgetAt;
+    return this.zeroForgotten || this.zeroAbandonUnacked ? Number.POSITIVE_INFINITY : this.zeroForgetAt;
   }
 
   /** Path 0's lingering ended: its packets are no longer acknowledged. */
@@ -452,6 +462,7 @@ export class MultipathState<T = unknown> {
   private zeroAbandonedAt = Number.POSITIVE_INFINITY;
   private zeroForgetAt = Number.POSITIVE_INFINITY;
   private zeroAbandonOwed: number | undefined;
+  private zeroAbandonUnacked = false;
   private zeroForgotten = false;
 
   /** MAX_PATH_ID (draft §4.6): "MUST ignore any MAX_PATH_ID frame that does not increase the limit". */

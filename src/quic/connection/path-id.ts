@@ -43,6 +43,8 @@ export class PathIdState<T = unknown> {
   private remoteSeq = -1;
   /** PATH_ABANDON owed (its error code), or undefined. */
   private abandonOwed: number | undefined;
+  /** Our PATH_ABANDON is owed or in flight: not acknowledged yet (the state is kept until it is). */
+  private abandonUnacked = false;
   private abandonedAt = Number.POSITIVE_INFINITY;
   /** When the path id's state is forgotten after an abandon (acks still go out until then). */
   private forgetAt = Number.POSITIVE_INFINITY;
@@ -182,21 +184,35 @@ export class PathIdState<T = unknown> {
     this.forgetAt = now + linger;
     this.probes = 0;
     this.statusOwed = false;
-    if (send) this.abandonOwed = code;
+    if (send) {
+      this.abandonOwed = code;
+      this.abandonUnacked = true;
+    }
   }
 
   onAbandonSent(): void {
     this.abandonOwed = undefined;
   }
 
-  /** PATH_ABANDON was lost: sent again (while the state lingers). */
+  /** PATH_ABANDON was lost: sent again (the state stays until it is acknowledged). */
   onAbandonLost(code: number): void {
-    if (this.forgetAt !== Number.POSITIVE_INFINITY) this.abandonOwed = code;
+    if (this.abandonUnacked) this.abandonOwed = code;
   }
 
-  /** When its state is forgotten (Infinity while open). */
+  /** The packet that carried our PATH_ABANDON was acknowledged: the peer knows. */
+  onAbandonAcked(): void {
+    this.abandonUnacked = false;
+    this.abandonOwed = undefined;
+  }
+
+  /**
+   * When its state is forgotten (Infinity while open): 3 PTOs after the abandon, and not before
+   * our PATH_ABANDON is acknowledged. Forgotten earlier, a PATH_ABANDON that waited behind a
+   * congestion window or a backed-off PTO (the other path's ACKs went on the dead one) was never
+   * sent: the peer went on sending on the dead path until its own idle timeout.
+   */
   get forgetDeadline(): number {
-    return this.forgetAt;
+    return this.abandonUnacked ? Number.POSITIVE_INFINITY : this.forgetAt;
   }
 
   // ------------------------------------------------------------------ liveness

@@ -90,12 +90,17 @@ export class PathIds {
       // for it), and data goes there once our challenge is answered.
       if (this.firstOpenPath() === undefined) throw new TransportError(TransportErrorCode.NO_ERROR, 'the peer abandoned path 0, its last path', frameType);
       this.closePathZero(now, code);
+      this.restartOtherPtos(now, 0);
       return;
     }
-    // A path id never opened (or already forgotten) is ignored, as noq does.
+    // A path id never opened (or already forgotten: our PATH_ABANDON of it was acknowledged) is
+    // ignored, as noq does.
     const st = mp.pathAt(pathId);
     if (st === undefined) return;
     this.close(now, st, code);
+    // The peer's acknowledgments of the other paths may have travelled on this one: they come
+    // on the paths left from now on, and a PTO backed off meanwhile need not wait.
+    this.restartOtherPtos(now, pathId);
     this.endIfNoPathLeft(now);
   }
 
@@ -224,6 +229,7 @@ export class PathIds {
         // without waiting for the path's idle timeout, which abandons it unless it answers.
         if (st.loss.ptoCount >= FAILED_PATH_PTOS && this.selectDataPath() !== st.id) {
           this.recovery.onPathGone(now, st);
+          if (st.loss.ptoCount === FAILED_PATH_PTOS) this.restartOtherPtos(now, st.id);
           // And the peer is told (PATH_STATUS_BACKUP, on a path that works): until it hears, it
           // may go on sending on this path, its ACKs of our other paths' packets included, and
           // those are lost with it (iroh did so for 15 s, until its own idle timeout).
@@ -232,7 +238,10 @@ export class PathIds {
           // not stop every peer (iroh kept its ACKs on the dead path until its own 15 s idle
           // timeout, and our other path's PTO backed off meanwhile); a PATH_ABANDON does. NAT
           // traversal opens a new path if the address answers again.
-          if (st.loss.ptoCount >= ABANDON_PATH_PTOS) this.close(now, st, PATH_FAILED);
+          if (st.loss.ptoCount >= ABANDON_PATH_PTOS) {
+            this.close(now, st, PATH_FAILED);
+            this.restartOtherPtos(now, st.id);
+          }
         }
       }
       const path = st.path;
@@ -266,7 +275,10 @@ export class PathIds {
    * moved new data to another path, what it holds in flight goes there too.
    */
   onPathZeroLossTimeout(now: number): void {
-    if (this.p.multipath.paths.size > 0 && !this.p.multipath.isPathZeroAbandoned && this.p.loss.ptoCount >= FAILED_PATH_PTOS && this.selectDataPath() !== 0) this.recovery.onPathZeroFailed(now);
+    const p = this.p;
+    if (p.multipath.paths.size === 0 || p.multipath.isPathZeroAbandoned || p.loss.ptoCount < FAILED_PATH_PTOS || this.selectDataPath() === 0) return;
+    this.recovery.onPathZeroFailed(now);
+    if (p.loss.ptoCount === FAILED_PATH_PTOS) this.restartOtherPtos(now, 0);
   }
 
   // ------------------------------------------------------------------ transmit side
@@ -323,6 +335,18 @@ export class PathIds {
     const n = p.handshake.multipath;
     if (n !== null) p.multipath.issueCids(n, peer?.activeConnectionIdLimit ?? 2);
     return st;
+  }
+
+  /**
+   * Path id `failed` stopped answering (or was abandoned for it): the PTO backoff of every other
+   * open path starts over (`LossDetector.restartPtoBackoff`), so one backed off because the peer
+   * acknowledged it on the failed path probes again within its base PTO. The probe carries what
+   * is owed (the PATH_STATUS_BACKUP or PATH_ABANDON that moves the peer off the failed path).
+   */
+  private restartOtherPtos(now: number, failed: number): void {
+    const p = this.p;
+    if (failed !== 0 && !p.multipath.isPathZeroAbandoned) p.loss.restartPtoBackoff(now, p.paths.recovery.rtt);
+    for (const st of p.multipath.paths.values()) if (st.id !== failed && !st.isAbandoned) st.loss.restartPtoBackoff(now, st.rtt);
   }
 
   /** An open path id ≥ 1 other than path 0 that is validated, or undefined. */

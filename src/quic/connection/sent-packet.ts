@@ -236,8 +236,11 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
       case 'nat':
       case 'qad':
       case 'pathStatus':
-      case 'pathAbandon':
       case 'maxPathId':
+        break;
+      case 'pathAbandon':
+        if (f.pathId === 0) o.multipath.onPathZeroAbandonAcked();
+        else o.multipath.pathAt(f.pathId)?.onAbandonAcked();
         break;
     }
   }

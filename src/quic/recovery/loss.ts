@@ -345,6 +345,20 @@ export class LossDetector<T> {
   }
 
   /**
+   * The PTO backoff starts over (pto_count = 0) without an acknowledgment, and the timer is set
+   * again from the last ack-eliciting packet sent: a PTO already past its base period fires at
+   * once. Multipath: another path failed, and the peer may have been sending this path's
+   * acknowledgments there (iroh acknowledges every path on the one it selected), so this path's
+   * silence says nothing of it. Without the restart, a backed-off PTO (seconds) held back the
+   * PATH_ABANDON that moves the peer's acknowledgments off the dead path.
+   */
+  restartPtoBackoff(now: number, rtt: RttEstimator): void {
+    if (this.pto === 0) return;
+    this.pto = 0;
+    this.setTimer(now, rtt);
+  }
+
+  /**
    * RFC 9002 §6.3: a client that receives a Retry resets loss recovery: the Initial packets sent
    * so far are forgotten (neither acknowledged nor lost: the caller re-queues their content), and
    * the PTO backoff starts over; `rtt` must have been reset by the caller (its path owns it).

@@ -63,6 +63,24 @@ interface StreamsView {
 interface Conn { getStats(): { natTraversal: unknown; bytesSent: number; packetsLost: number; packetsDropped: number; paths?: unknown }; internals: { handshake: { multipath: unknown } } }
 const connOf = (s: Session): Conn => (s as unknown as { state: { conn: Conn } }).state.conn;
 
+interface PathFigures { pathId: number; bytesSent: number; bytesReceived: number; ptoCount: number; bytesInFlight: number; cwnd: number; abandoned: boolean }
+/**
+ * Every 250 ms until `stop()`, each path's figures as one compact string per sample (KB sent /
+ * received, PTO count, KB in flight / congestion window): a stalled transfer shows which path
+ * waited and on what (a backed-off PTO, a full window).
+ */
+function timeline(s: Session): { stop(): string[] } {
+  const out: string[] = [];
+  const t0 = performance.now();
+  const kb = (n: number): number => Math.round(n / 1024);
+  const timer = setInterval(() => {
+    const paths = (connOf(s).getStats().paths ?? []) as PathFigures[];
+    const each = paths.map((x) => `${x.pathId}${x.abandoned ? 'x' : ''}:${kb(x.bytesSent)}/${kb(x.bytesReceived)} pto${x.ptoCount} ${kb(x.bytesInFlight)}/${kb(x.cwnd)}`);
+    out.push(`${Math.round(performance.now() - t0)} ${each.join(' | ')}`);
+  }, 250);
+  return { stop: () => (clearInterval(timer), out) };
+}
+
 /** NAT traversal and path frames in our qlog (sent and received), with ms since the trace began. */
 function natFrames(dir: string): Array<{ t: number; dir: 'in' | 'out'; frame: Record<string, unknown> }> {
   const out: Array<{ t: number; dir: 'in' | 'out'; frame: Record<string, unknown> }> = [];
@@ -171,8 +189,9 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
   const qlogDir = mkdtempSync(join(tmpdir(), 'qp-nat-qlog-'));
   const ep = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, transport, qlogDir });
   if (blocked) blockDirect(ep);
-  /** Our side when something failed: its paths and counters. */
+  /** Our side when something failed: its paths and counters, and its paths over time. */
   let ours: () => unknown = () => undefined;
+  let stopTimeline: () => string[] = () => [];
   try {
     const ticket = encodeEndpointTicket({ id: EndpointId.parse(iroh.id), addrs: [], relays: [url] });
     const accepted = iroh.accept(20_000);
@@ -199,11 +218,17 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
     // Both at once: a read that times out while we still write reaches the catch below with its
     // diagnostics (it ended the process as an unhandled rejection, once in CI).
     const transfer = Promise.all([writeAll(st.writable, payload), read]).then(([, r]) => r);
+    const tl = timeline(s);
+    stopTimeline = tl.stop;
+    const tTransfer = performance.now();
     const killed = killDirectLater(ep, s);
     const samples = await watch(iroh, c.conn, s, watchMs);
     const got = await transfer;
+    const transferMs = Math.round(performance.now() - tTransfer);
     const conn = connOf(s);
     result['toIroh'] = {
+      transferMs,
+      timeline: tl.stop(),
       ourAddress: ep.boundAddresses,
       irohAddrs: iroh.ready.addrs,
       multipath: conn.internals.handshake.multipath,
@@ -220,7 +245,7 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
     s.close({ closeCode: 7, reason: 'done' });
     await s.closed;
   } catch (e) {
-    result['toIroh'] = { error: errorInfo(e), events: iroh.events.slice(-10), ours: ours() };
+    result['toIroh'] = { error: errorInfo(e), events: iroh.events.slice(-10), ours: ours(), timeline: stopTimeline() };
   } finally {
     await ep.close();
     await iroh.shutdown().catch(() => undefined);
@@ -237,6 +262,7 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
   const qlogDir = mkdtempSync(join(tmpdir(), 'qp-nat-qlog-'));
   const ep = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [alpn], relays: [url], transport, qlogDir });
   if (blocked) blockDirect(ep);
+  let stopTimeline: () => string[] = () => [];
   try {
     await ep.online({ timeoutMs: 10_000 });
     const accepted = Session.accept(ep);
@@ -256,11 +282,17 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
       await iroh.finish(stream);
       return withTimeout(received, 60_000, 'the stream from iroh');
     })();
+    const tl = timeline(s);
+    stopTimeline = tl.stop;
+    const tTransfer = performance.now();
     const killed = killDirectLater(ep, s);
     const samples = await watch(iroh, c.conn, s, watchMs);
     const got = await transfer;
+    const transferMs = Math.round(performance.now() - tTransfer);
     const conn = connOf(s);
     result['fromIroh'] = {
+      transferMs,
+      timeline: tl.stop(),
       ourAddress: ep.boundAddresses,
       irohAddrs: iroh.ready.addrs,
       multipath: conn.internals.handshake.multipath,
@@ -276,13 +308,14 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
     };
     await iroh.close(c.conn, 9, 'iroh done');
   } catch (e) {
-    result['fromIroh'] = { error: errorInfo(e), events: iroh.events.slice(-10) };
+    result['fromIroh'] = { error: errorInfo(e), events: iroh.events.slice(-10), timeline: stopTimeline() };
   } finally {
     await ep.close();
     await iroh.shutdown().catch(() => undefined);
   }
   (result['fromIroh'] as Record<string, unknown>)['frames'] = natFrames(qlogDir);
-  rmSync(qlogDir, { recursive: true, force: true });
+  if ((result['fromIroh'] as Record<string, unknown>)['error'] !== undefined && process.env['QP_KEEP_QLOG']) (result['fromIroh'] as Record<string, unknown>)['qlogDir'] = qlogDir;
+  else rmSync(qlogDir, { recursive: true, force: true });
 }
 
 await relay.close();

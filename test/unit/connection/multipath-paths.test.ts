@@ -179,6 +179,63 @@ describe('multipath: paths opened, used, acknowledged and abandoned (draft-ietf-
     assert.equal(p.client.isClosed, false);
   });
 
+  it('path 1 dies while the peer acknowledges path 0 on it (as iroh does): path 0\'s PTO backoff starts over, the PATH_ABANDON reaches the peer within 2 s and the transfer ends byte-exact', () => {
+    const p = pair(712);
+    openPathOne(p);
+    p.client.setPathStatus(0, 'backup');
+    p.runFor(50);
+    const t = startTransfer(p, 1_000_000);
+    const pathOne = pathOneSwitch(p);
+    // Until the server hears that path 1 is abandoned, everything it sends toward the client is
+    // lost: its acknowledgments of path 0 travelled on path 1 (iroh acknowledges every path on
+    // the one it selected), so the client's path 0 hears nothing and its PTO backs off.
+    const serverPathOne = (): boolean => !(p.server!.internals.multipath.pathAt(1)?.isAbandoned ?? true);
+    let killedAt = -1;
+    let heardAt = -1;
+    const send = p.s2c.send.bind(p.s2c);
+    p.s2c.send = (now, bytes, from) => {
+      if (killedAt >= 0 && heardAt < 0) {
+        if (serverPathOne()) return;
+        heardAt = now;
+      }
+      send(now, bytes, from);
+    };
+    const got = drive(p, t, (q) => {
+      pathOne.kill();
+      killedAt = q.now;
+    });
+    assert.deepEqual(got, Buffer.from(t.data));
+    assert.ok(heardAt > 0, 'the server heard the PATH_ABANDON');
+    // Path 1's 4 PTOs (~1 s) and one base PTO of path 0 (before: its backed-off PTO, seconds, and
+    // a PATH_ABANDON dropped with path 1's state when that was forgotten first: never heard).
+    assert.ok(heardAt - killedAt < 2_000, `the server heard the PATH_ABANDON ${heardAt - killedAt} ms after path 1 died`);
+    assert.equal(p.client.isClosed, false);
+  });
+
+  it('a PATH_ABANDON that could not be sent before its path\'s lingering ended is kept: the path id is forgotten only once it is acknowledged', () => {
+    const p = pair(713);
+    openPathOne(p);
+    const st = p.client.internals.multipath.pathAt(1)!;
+    // Every datagram from the client is lost for 3 s: its PATH_ABANDON goes out in vain, again
+    // and again, while the 3 PTOs of lingering pass.
+    let mute = true;
+    const send = p.c2s.send.bind(p.c2s);
+    p.c2s.send = (now, bytes, from) => {
+      if (!mute) send(now, bytes, from);
+    };
+    assert.equal(p.client.abandonPath(p.now, 1), true);
+    p.runFor(3_000);
+    assert.equal(st.forgetDeadline, Number.POSITIVE_INFINITY);
+    assert.equal(p.client.internals.multipath.pathAt(1), st, 'not forgotten while its PATH_ABANDON is unacknowledged');
+    assert.equal(p.server!.internals.multipath.pathAt(1)?.isAbandoned, false);
+    mute = false;
+    p.drive(() => p.server!.internals.multipath.pathAt(1)?.isAbandoned ?? true, 10_000);
+    assert.notEqual(p.server!.internals.multipath.pathAt(1)?.isAbandoned, false, 'the peer heard it');
+    p.drive(() => p.client.internals.multipath.pathAt(1) === undefined, 10_000);
+    assert.equal(p.client.internals.multipath.pathAt(1), undefined, 'forgotten once acknowledged');
+    assert.equal(p.client.isClosed, false);
+  });
+
   it('a path that stopped answering is made backup for the peer, and available again once it answers', () => {
     const p = pair(711);
     openPathOne(p);
