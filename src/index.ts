@@ -72,4 +72,6 @@ export {
   type RelayErrorReason,
   type RelayState,
 } from './relay/client.js';
+export { QadServer, type QadServerOptions } from './session/qad-server.js';
+export { QAD_ALPN, DEFAULT_QAD_PORT, type RelayAddressDiscoveryOptions, type RelayAddressDiscoveryStatus } from './session/relay-qad.js';
 export { RelayServer, DEFAULT_RELAY_LIMITS, type RelayCloseOptions, type RelayLimits, type RelayMetrics, type RelayServerOptions } from './relay/server.js';

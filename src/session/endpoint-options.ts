@@ -8,6 +8,7 @@ import type { EndpointTlsOptions } from './x509-options.js';
 import { InvalidArgumentError } from './errors.js';
 import { checkOptionKeys, checkStrings, checkType } from './arguments.js';
 import type { SessionCache } from './session-cache.js';
+import { checkRelayAddressDiscovery, type RelayAddressDiscoveryOptions } from './relay-qad.js';
 
 // Endpoint.bind's options: their types, documentation and checks (the Endpoint itself is endpoint.ts).
 
@@ -59,6 +60,16 @@ export interface EndpointOptions {
   /** Extra trust anchors (PEM) for `https://` relays with a private CA (tests, local networks). */
   readonly relayCa?: string;
   /**
+   * QUIC Address Discovery against the home relay, as iroh does (iroh-relay's QAD service: QUIC on
+   * the relay's host, port 7842, ALPN `/iroh-qad/0`, the relay's X.509 certificate): the address
+   * the relay sees our socket at, a NAT's mapping, joins `observedAddresses` and so every
+   * connection's NAT traversal candidates. `true`: port 7842, the certificate checked against
+   * Node's roots (and `relayCa`); `{ port, tls }` to say otherwise (`tls` as `Session.connect`'s).
+   * Default false (iroh's default is on: here, an endpoint opens no connection it was not asked
+   * for). `Endpoint.relayAddressDiscovery` says how it goes; `QadServer` serves it.
+   */
+  readonly relayAddressDiscovery?: boolean | RelayAddressDiscoveryOptions;
+  /**
    * How incoming sessions are authenticated: `{ mode: 'rawPublicKey' }` (iroh's, the default) or
    * `{ mode: 'x509', cert, key }` with a PEM chain and key (see the README, "X.509 mode"). An
    * X.509 endpoint's dials are X.509 dials too.
@@ -98,7 +109,7 @@ export interface TicketOptions {
   readonly replayCapacity?: number;
 }
 
-const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'tls', 'sessionCache', 'tickets'];
+const ENDPOINT_OPTIONS = ['secretKey', 'alpns', 'bind', 'transport', 'acceptIncoming', 'maxSessions', 'maxHandshakes', 'retry', 'dialTimeoutMs', 'keylog', 'qlogDir', 'relays', 'relayCa', 'relayAddressDiscovery', 'tls', 'sessionCache', 'tickets'];
 
 /** The server's ticket settings from `EndpointOptions.tickets` (checked by checkEndpointOptions). */
 export function serverTickets(o: TicketOptions | false | undefined, random: CryptoRandom): { tickets?: ServerTickets } {
@@ -176,6 +187,7 @@ export function checkEndpointOptions(o: EndpointOptions): void {
   checkType(what, 'qlogDir', o.qlogDir, 'string');
   checkStrings(what, 'relays', o.relays);
   checkType(what, 'relayCa', o.relayCa, 'string');
+  checkRelayAddressDiscovery(what, o.relayAddressDiscovery);
   checkTicketOptions(what, o.tickets);
   checkSessionCache(what, o.sessionCache);
   if (o.transport === null) throw new InvalidArgumentError(`${what}: transport must be an object, got null`);

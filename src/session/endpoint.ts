@@ -20,6 +20,7 @@ import { MemorySessionCache, type SessionCache } from './session-cache.js';
 import { Session } from './session.js';
 import { DEFAULT_ALPN, checkEndpointOptions, serverTickets, type EndpointOptions } from './endpoint-options.js';
 import type { DialOptions, SessionHost } from './session-host.js';
+import { RelayQad, type RelayAddressDiscoveryStatus } from './relay-qad.js';
 
 export { DEFAULT_ALPN, type EndpointOptions, type TicketOptions } from './endpoint-options.js';
 
@@ -62,6 +63,8 @@ export class Endpoint implements SessionHost {
   private readonly x509: EndpointX509 | undefined;
   /** The system's trust anchors, parsed at the first X.509 dial that needs them. */
   private readonly systemRoots = new SystemRoots();
+  /** QUIC Address Discovery against the home relay (`EndpointOptions.relayAddressDiscovery`). */
+  private qad: RelayQad | undefined;
   /** Every session state's way to ask for a transmit: one function for all, not one per session. */
   private readonly scheduleTransmit = (): void => this.schedule();
 
@@ -198,6 +201,11 @@ export class Endpoint implements SessionHost {
     ep.qlogDir = qlogDir;
     ep.sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new MemorySessionCache());
     if (relayUrls.length > 0) await ep.relays.chooseHome(relayUrls, RELAY_PROBE_MS);
+    const home = ep.relays.home;
+    if (options.relayAddressDiscovery && home !== undefined) {
+      ep.qad = new RelayQad({ dial: (remote, o) => ep.dial(remote, o), get isClosing() { return ep.closing !== undefined; } }, home, options.relayAddressDiscovery, options.relayCa);
+      ep.qad.start();
+    }
     return ep;
   }
 
@@ -242,13 +250,22 @@ export class Endpoint implements SessionHost {
   }
 
   /**
-   * The addresses peers reported seeing us at (QUIC Address Discovery, `TransportConfig.
+   * The addresses peers, and the home relay's address discovery service
+   * (`relayAddressDiscovery`), reported seeing us at (QUIC Address Discovery, `TransportConfig.
    * addressDiscovery`), newest first, at most MAX_OBSERVED: what NATs between us and them made
    * of our sockets' addresses. They join the interface addresses as NAT traversal candidates of
    * every connection; they are not put in `addr()` or tickets (a peer's word, not verified).
    */
   get observedAddresses(): readonly string[] {
     return this.observed;
+  }
+
+  /**
+   * The home relay's QUIC Address Discovery (`EndpointOptions.relayAddressDiscovery`): the server
+   * dialled, its state, the address it last reported; undefined when off or without a relay.
+   */
+  get relayAddressDiscovery(): RelayAddressDiscoveryStatus | undefined {
+    return this.qad?.status;
   }
 
   /** The local socket addresses actually bound. */
@@ -281,7 +298,9 @@ export class Endpoint implements SessionHost {
 
   /** Number of live sessions (incoming and outgoing). */
   get sessionCount(): number {
-    return this.sessions.size;
+    let n = this.sessions.size;
+    for (const s of this.sessions.values()) if (this.qad?.owns(s)) n--;
+    return n;
   }
 
   /**
@@ -298,6 +317,7 @@ export class Endpoint implements SessionHost {
         await this.qlogDir?.close();
       });
       for (const f of this.acceptWaiters.splice(0)) f(null);
+      this.qad?.stop();
       this.core.close(this.now(), 0, 'endpoint closing');
       this.schedule();
       for (const f of this.closeListeners.splice(0)) {
@@ -604,6 +624,7 @@ export class Endpoint implements SessionHost {
         const s = this.sessions.get(e.handle);
         if (!s) break;
         if (e.event.type === 'observedAddress') {
+          if (this.qad?.owns(s)) this.qad.onObserved(e.event.address);
           this.onObserved(e.event.address);
           break;
         }

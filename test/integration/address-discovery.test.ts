@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:dgram';
 import { Session } from '../../src/session/session.js';
+import { Endpoint } from '../../src/session/endpoint.js';
+import { InvalidArgumentError } from '../../src/session/errors.js';
+import { QadServer, type QadServerOptions } from '../../src/session/qad-server.js';
+import { generateCertificate, type GeneratedCertificate } from '../../src/session/certificates.js';
+import { RelayServer } from '../../src/relay/server.js';
 import { Loopback, boundUdp4, connOf, sleep, target, until, within } from './util.js';
 
 /**
@@ -89,5 +94,80 @@ describe('QUIC Address Discovery over real UDP: a client behind a NAT learns its
     await sleep(200);
     assert.deepEqual(client.observedAddresses, []);
     assert.equal(connOf(s).getStats().addressDiscovery, null);
+  });
+});
+
+describe("QUIC Address Discovery against the home relay's QAD service (relayAddressDiscovery, QadServer), real UDP on loopback", function () {
+  this.timeout(30_000);
+  const net = new Loopback();
+  let nat: Nat | undefined;
+  let relay: RelayServer | undefined;
+  let qad: QadServer | undefined;
+  let cert: GeneratedCertificate;
+  before(async () => {
+    cert = await generateCertificate({ names: ['127.0.0.1'] });
+  });
+  beforeEach(async () => {
+    relay = await RelayServer.listen({ bind: '127.0.0.1:0' });
+    qad = await QadServer.listen({ cert: cert.cert, key: cert.key });
+  });
+  afterEach(async () => {
+    nat?.close();
+    nat = undefined;
+    await net.close();
+    await qad?.close();
+    await relay?.close();
+  });
+  const portOf = (a: string): number => Number(a.slice(a.lastIndexOf(':') + 1));
+
+  it('the endpoint dials the QAD server on its home relay\'s host from its own socket, keeps the connection (not a session) and learns its address', async () => {
+    const ep = await net.bind({ relays: [relay!.url], relayAddressDiscovery: { port: qad!.port, tls: { ca: cert.cert } } });
+    await until(() => ep.relayAddressDiscovery?.observed != null, 5_000, 'the relay reported our address');
+    const st = ep.relayAddressDiscovery!;
+    assert.deepEqual({ ...st }, { relay: ep.homeRelay(), server: `127.0.0.1:${qad!.port}`, connection: 'connected', observed: ep.boundAddresses[0] });
+    assert.deepEqual(ep.observedAddresses, [ep.boundAddresses[0]]);
+    assert.equal(qad!.sessionCount, 1);
+    assert.equal(ep.sessionCount, 0, 'the QAD connection is not a session');
+    await ep.close();
+    await until(() => qad!.sessionCount === 0, 5_000, 'the QAD connection closed with the endpoint');
+    assert.equal(ep.relayAddressDiscovery?.connection, 'closed');
+  });
+
+  it('behind a NAT, what the relay saw (the mapping) becomes a NAT traversal candidate of every connection', async () => {
+    nat = await Nat.start(qad!.address);
+    const transport = { multipath: true };
+    const ep = await net.bind({ transport, relays: [relay!.url], relayAddressDiscovery: { port: portOf(nat.inside), tls: { ca: cert.cert } } });
+    await until(() => ep.relayAddressDiscovery?.observed === nat!.mapped, 5_000, 'the NAT mapping reported by the relay');
+    assert.deepEqual(ep.observedAddresses, [nat.mapped]);
+    const server = await net.bind({ transport });
+    const { s } = await net.connect(ep, server);
+    await until(() => connOf(s).internals.nat?.machine != null, 5_000, 'NAT traversal negotiated');
+    assert.ok(connOf(s).internals.nat!.machine!.localAddresses().includes(nat.mapped), `candidates: ${connOf(s).internals.nat!.machine!.localAddresses().join(', ')}`);
+  });
+
+  it('a QAD server that does not answer, or a certificate not trusted: the state says why, and the endpoint works', async () => {
+    const silent = await boundUdp4(() => {});
+    try {
+      const ep = await net.bind({ relays: [relay!.url], relayAddressDiscovery: { port: silent.address().port, tls: { ca: cert.cert } } });
+      await until(() => ep.relayAddressDiscovery?.connection === 'failed', 6_000, 'the dial failed');
+      assert.match(ep.relayAddressDiscovery!.error ?? '', /no answer within 3000 ms/);
+      const untrusted = await net.bind({ relays: [relay!.url], relayAddressDiscovery: { port: qad!.port } });
+      await until(() => untrusted.relayAddressDiscovery?.connection === 'failed', 6_000, 'the handshake failed');
+      assert.match(untrusted.relayAddressDiscovery!.error ?? '', /certificate|issuer|trust/i);
+      assert.deepEqual(untrusted.observedAddresses, []);
+      // Both endpoints still serve sessions.
+      const { s } = await net.connect(ep, untrusted);
+      assert.equal(ep.sessionCount, 1);
+      s.close();
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('bad options are refused when binding, naming the option', async () => {
+    await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', relayAddressDiscovery: { port: 0 } }), (e: Error) => e instanceof InvalidArgumentError && /relayAddressDiscovery\.port/.test(e.message));
+    await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', relayAddressDiscovery: 'yes' as unknown as boolean }), (e: Error) => e instanceof InvalidArgumentError && /relayAddressDiscovery/.test(e.message));
+    await assert.rejects(Endpoint.bind({ bind: '127.0.0.1:0', relayAddressDiscovery: { prot: 1 } as unknown as { port: number } }), (e: Error) => e instanceof InvalidArgumentError && /prot/.test(e.message));
+    await assert.rejects(QadServer.listen({} as unknown as QadServerOptions), (e: Error) => e instanceof InvalidArgumentError && /cert and key/.test(e.message));
   });
 });
