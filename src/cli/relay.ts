@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { RelayServer, type RelayMetrics } from '../index.js';
+import { QadServer, RelayServer, type RelayMetrics } from '../index.js';
 import { UsageError, opt, parseArgs, socketAddrOpts } from './args.js';
 import { stderr } from './common.js';
 import { CliError, EXIT_STATUS_HELP, systemReason } from './exit.js';
@@ -20,6 +20,10 @@ Options:
   --cert F --key F          serve https (and wss) with this PEM certificate chain and key
                             (default plain http: for tests and local networks; iroh nodes can
                             use an https relay only with a certificate they trust)
+  --qad-port P              also serve QUIC Address Discovery on UDP port P of the --bind address
+                            (iroh relays use 7842; 0 = a free port, said on stderr), with the
+                            --cert certificate: iroh nodes and quic-peer endpoints with
+                            relayAddressDiscovery learn from it the address their packets come from
   --metrics-interval S      seconds between metrics lines on stderr (default 10; 0 = only on exit)
 
 ${EXIT_STATUS_HELP}`;
@@ -29,6 +33,7 @@ export const RELAY_SPEC = {
   cert: { value: true },
   key: { value: true },
   'metrics-interval': { value: true },
+  'qad-port': { value: true },
   help: {},
 } as const;
 
@@ -48,6 +53,10 @@ export async function runRelay(argv: string[], signal: AbortSignal): Promise<num
   const intervalText = opt(p, 'metrics-interval') ?? '10';
   const interval = Number(intervalText);
   if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`option '--metrics-interval' takes seconds (0 or more), got '${intervalText}'`);
+  const qadText = opt(p, 'qad-port');
+  const qadPort = qadText === undefined ? undefined : Number(qadText);
+  if (qadPort !== undefined && (!/^\d+$/.test(qadText!) || qadPort > 65535)) throw new UsageError(`option '--qad-port' takes a UDP port (0 to 65535), got '${qadText}'`);
+  if (qadPort !== undefined && certFile === undefined) throw new UsageError("option '--qad-port' needs '--cert' and '--key' (QUIC needs the relay's certificate)");
   const cert = certFile === undefined ? undefined : readPem('--cert', certFile);
   const key = keyFile === undefined ? undefined : readPem('--key', keyFile);
   if (signal.aborted) return 0;
@@ -58,7 +67,18 @@ export async function runRelay(argv: string[], signal: AbortSignal): Promise<num
   } catch (e) {
     throw new CliError(`cannot listen on ${bind}: ${systemReason(e)}`);
   }
+  let qad: QadServer | undefined;
+  if (qadPort !== undefined) {
+    const qadBind = `${bind.slice(0, bind.lastIndexOf(':'))}:${qadPort}`;
+    try {
+      qad = await QadServer.listen({ bind: qadBind, cert: cert!.toString(), key: key!.toString() });
+    } catch (e) {
+      await server.close();
+      throw new CliError(`cannot serve address discovery on udp ${qadBind}: ${systemReason(e)}`);
+    }
+  }
   process.stdout.write(`${server.url}\n`);
+  if (qad) stderr(`address discovery (QAD, ALPN /iroh-qad/0) on udp ${qad.address}`);
   if (/^(0\.0\.0\.0|\[::\]):/.test(bind)) {
     const scheme = cert ? 'https' : 'http';
     for (const ip of externalAddresses()) stderr(`also reachable as ${scheme}://${ip.includes(':') ? `[${ip}]` : ip}:${server.port}`);
@@ -69,6 +89,7 @@ export async function runRelay(argv: string[], signal: AbortSignal): Promise<num
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(timer);
+  await qad?.close();
   await server.close();
   stderr(metricsLine(server.metrics));
   return 0;

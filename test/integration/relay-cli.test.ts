@@ -6,6 +6,10 @@ import { toHex } from '../../src/codec/bytes.js';
 import { publicKeyOf } from '../../src/tls/identity.js';
 import { RelayClient } from '../../src/relay/client.js';
 import { within } from './util.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Endpoint } from '../../src/session/endpoint.js';
+import { generateCertificate } from '../../src/session/certificates.js';
 
 /** `quic-peer relay`, run as a user would (compiled JavaScript, a child process, loopback TCP). */
 const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
@@ -21,7 +25,7 @@ describe('quic-peer relay (the command)', function () {
   it('--help documents the options', () => {
     const r = run(['relay', '--help']);
     assert.equal(r.code, 0);
-    for (const o of ['--bind', '--cert', '--key', '--metrics-interval']) assert.ok(r.stdout.includes(o), o);
+    for (const o of ['--bind', '--cert', '--key', '--qad-port', '--metrics-interval']) assert.ok(r.stdout.includes(o), o);
     assert.match(run(['--help']).stdout, /quic-peer relay/);
   });
 
@@ -33,6 +37,9 @@ describe('quic-peer relay (the command)', function () {
       [['relay', '--metrics-interval', '-1'], /'--metrics-interval'/],
       [['relay', '--frobnicate'], /'--frobnicate'/],
       [['relay', 'extra'], /unexpected argument 'extra'/],
+      [['relay', '--qad-port', '7842'], /'--qad-port' needs '--cert' and '--key'/],
+      [['relay', '--qad-port', 'x', '--cert', 'c', '--key', 'k'], /'--qad-port' takes a UDP port/],
+      [['relay', '--qad-port', '70000'], /'--qad-port' takes a UDP port/],
     ];
     for (const [args, re] of cases) {
       const r = run(args);
@@ -106,6 +113,49 @@ describe('quic-peer relay (the command)', function () {
       assert.match(lines[lines.length - 1] ?? '', /interrupted \(SIGINT\)/);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('--qad-port serves QUIC Address Discovery with the relay\'s certificate: an endpoint with relayAddressDiscovery learns its address from it', async () => {
+    const cert = await generateCertificate({ names: ['127.0.0.1'] });
+    const dir = mkdtempSync(join(tmpdir(), 'qp-relay-qad-'));
+    writeFileSync(join(dir, 'cert.pem'), cert.cert);
+    writeFileSync(join(dir, 'key.pem'), cert.key);
+    const child = spawn(process.execPath, [main, 'relay', '--bind', '127.0.0.1:0', '--cert', join(dir, 'cert.pem'), '--key', join(dir, 'key.pem'), '--qad-port', '0', '--metrics-interval', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let ep: Endpoint | undefined;
+    try {
+      await within(
+        (async () => {
+          while (!/^https:\/\/127\.0\.0\.1:\d+\n/.test(out) || !/on udp 127\.0\.0\.1:\d+\n/.test(err)) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        10_000,
+        `relay URL on stdout, QAD address on stderr; stderr: ${err}`,
+      );
+      const url = out.trim();
+      const qadPort = Number(/on udp 127\.0\.0\.1:(\d+)\n/.exec(err)![1]);
+      // The relay's CA (relayCa) is trusted for its QAD certificate too.
+      ep = await Endpoint.bind({ bind: '127.0.0.1:0', relays: [url], relayCa: cert.cert, relayAddressDiscovery: { port: qadPort } });
+      await within(
+        (async () => {
+          while (ep!.relayAddressDiscovery?.observed == null && ep!.relayAddressDiscovery?.connection !== 'failed') await new Promise((r) => setTimeout(r, 10));
+        })(),
+        5_000,
+        'a report from the relay',
+      );
+      assert.equal(ep.relayAddressDiscovery?.observed, ep.boundAddresses[0], JSON.stringify(ep.relayAddressDiscovery));
+      assert.deepEqual(ep.observedAddresses, [ep.boundAddresses[0]]);
+      await ep.close();
+      child.kill('SIGINT');
+      assert.equal(await within(exited, 10_000, 'exit after SIGINT'), 130);
+    } finally {
+      await ep?.close();
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
