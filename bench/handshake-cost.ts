@@ -3,12 +3,14 @@
  * client Endpoint in THIS process on loopback, N sequential full handshakes (no session cache),
  * after a warm-up of 100:
  *
- *   node build/bench/handshake-cost.js [--n N] [--alloc] [--interval BYTES] [--top K]
+ *   node build/bench/handshake-cost.js [--n N] [--alloc] [--interval BYTES] [--top K] [--no-multipath]
  *
  * prints one JSON line: CPU ms per handshake (both ends, `process.cpuUsage`), and with `--alloc`
  * the JS heap allocated per handshake (both ends; V8's sampling heap profiler every 512 bytes or `--interval`,
  * objects collected since included) with the K largest allocating functions. The profiler slows
- * the run: take the CPU figure from a run without `--alloc`. Compare builds by alternating runs
+ * the run: take the CPU figure from a run without `--alloc`. `--no-multipath`: both ends with
+ * `transport: { multipath: false }` (no multipath, NAT traversal or address discovery), to see
+ * what those cost a handshake. Compare builds by alternating runs
  * (bench/README.md, "Handshake CPU and idle heap").
  */
 import { Session as InspectorSession } from 'node:inspector/promises';
@@ -32,6 +34,7 @@ const top = Number(opt('--top', '15'));
 const alloc = args.includes('--alloc');
 /** Bytes between samples of the heap profiler: smaller is finer and slower. */
 const interval = Number(opt('--interval', '512'));
+const transport = args.includes('--no-multipath') ? { multipath: false } : {};
 
 /** `function file:line`, native frames named after their caller (`slice <- hkdfExpandLabel ...`). */
 function frameName(node: SamplingNode, parent: string): string {
@@ -43,8 +46,8 @@ function frameName(node: SamplingNode, parent: string): string {
 async function main(): Promise<void> {
   const hard = setTimeout(() => process.exit(2), 300_000);
   hard.unref();
-  const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024 });
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
+  const server = await Endpoint.bind({ bind: '127.0.0.1:0', alpns: [BENCH_ALPN], retry: 'never', maxHandshakes: 1024, transport });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false, transport });
   void (async () => {
     for (let s = await Session.accept(server); s !== null; s = await Session.accept(server)) s.close(0, 'bye');
   })().catch(() => {});
