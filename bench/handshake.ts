@@ -2,12 +2,14 @@
  * The handshake keys of run.ts alone (`handshake_ms_p50`/`_p99` and `handshakes_per_s`), against
  * the `quic-server` child, for profiling the client (this process) and the server (the child):
  *
- *   node build/bench/handshake.js [--seq N] [--rounds N] [--repeat N] [--child-prof DIR]
+ *   node build/bench/handshake.js [--seq N] [--rounds N] [--repeat N] [--child-prof DIR] [--no-multipath]
  *   node --cpu-prof --cpu-prof-dir=DIR build/bench/handshake.js --child-prof DIR
  *
  * Each repetition measures N sequential handshakes (p50, p99) and R rounds of 32 concurrent
  * dials from one client Endpoint (handshakes/s, and the first and last completion of each round),
  * and prints one JSON line. Defaults: 200 sequential, 5 rounds (run.ts's full sizes), 1 repeat.
+ * `--no-multipath`: the client says `multipath: false`, so neither multipath nor NAT traversal is
+ * negotiated (the server child keeps its defaults).
  */
 import { readFileSync } from 'node:fs';
 import { Endpoint } from '../src/session/endpoint.js';
@@ -24,6 +26,7 @@ const seq = Number(opt('--seq', '200'));
 const rounds = Number(opt('--rounds', '5'));
 const repeat = Number(opt('--repeat', '1'));
 const childProf = opt('--child-prof', '');
+const noMultipath = args.includes('--no-multipath');
 
 /** CPU time (ms) a process used so far, from /proc (Linux; NaN elsewhere). */
 function procCpuMs(pid: number): number {
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   const child = await startChild('quic-server', [], childProf ? ['--cpu-prof', `--cpu-prof-dir=${childProf}`] : []);
   const ticket = child.ready['ticket'] as string;
   // Full handshakes: no session cache, so no dial resumes.
-  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
+  const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false, ...(noMultipath ? { transport: { multipath: false } } : {}) });
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
   try {
     for (let k = 0; k < repeat; k++) {
