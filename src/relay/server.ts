@@ -85,6 +85,7 @@ export class RelayServer {
 
   /** Listens and resolves once the port is bound. Throws on a bad option or a bind failure. */
   static async listen(opts: RelayServerOptions = {}): Promise<RelayServer> {
+    if (typeof opts !== 'object' || opts === null) throw new TypeError(`RelayServer.listen: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
     const limits = checkLimits({ ...DEFAULT_RELAY_LIMITS, ...opts.limits });
     const { host, port } = parseBind(opts.bind ?? '127.0.0.1:0');
     if ((opts.cert === undefined) !== (opts.key === undefined)) throw new TypeError('RelayServer: cert and key go together');

@@ -147,6 +147,10 @@ export function parseRemote(input: string, extraAddrs: readonly string[] = []): 
 
 /** The `endpoint…` ticket of an address (addresses normalised, deduplicated and sorted). */
 export function encodeEndpointTicket(addr: EndpointAddr): string {
+  const a = addr as Partial<EndpointAddr> | null | undefined;
+  if (typeof a !== 'object' || a === null || !(a.id instanceof EndpointId) || !Array.isArray(a.addrs) || (a.relays !== undefined && !Array.isArray(a.relays))) {
+    throw new InvalidRemoteError('unknown', 'syntax', 'encodeEndpointTicket takes an EndpointAddr { id: EndpointId, addrs: string[], relays?: string[] }');
+  }
   return TICKET_PREFIX + base32Encode(encodeEndpointTicketBytes(addr));
 }
 
@@ -157,6 +161,7 @@ export function encodeEndpointTicket(addr: EndpointAddr): string {
  * Throws `InvalidRemoteError`.
  */
 export function decodeEndpointTicket(ticket: string): EndpointAddr {
+  if (typeof ticket !== 'string') throw new InvalidRemoteError('ticket', 'syntax', `a ticket is a string, got ${ticket === null ? 'null' : typeof ticket}`);
   const s = ticket.trim();
   let legacy: boolean;
   let body: string;

@@ -54,11 +54,25 @@ export function checkStrings(what: string, name: string, value: unknown): void {
   }
 }
 
+/**
+ * Throws InvalidArgumentError unless `endpoint` is an Endpoint, or another SessionHost: an object
+ * with the method the call needs (`dial`, `acceptNext`).
+ */
+export function checkHost(what: string, endpoint: unknown, method: 'dial' | 'acceptNext'): void {
+  if (typeof endpoint === 'object' && endpoint !== null && typeof (endpoint as Record<string, unknown>)[method] === 'function') return;
+  throw new InvalidArgumentError(`${what}: endpoint must be an Endpoint (or a SessionHost), got ${describe(endpoint)}`);
+}
+
 /** A short description of a value for an error message. */
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-  if (typeof v === 'object' || typeof v === 'function') return `a ${typeof v === 'function' ? 'function' : ((v as { constructor?: { name?: string } }).constructor?.name ?? 'object')}`;
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'object') {
+    const name = (v as { constructor?: { name?: string } }).constructor?.name;
+    return name === undefined || name === 'Object' ? 'an object' : `a ${name}`;
+  }
   return `${typeof v} ${String(v)}`;
 }

@@ -53,6 +53,7 @@ export function generateSelfSigned(options: GenerateCertificateOptions): Promise
 
 /** A certificate for `names`, self-signed or signed by `issuer`. */
 export async function generateCertificate(options: GenerateCertificateOptions): Promise<GeneratedCertificate> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('generateCertificate: options must be an object { names, ... }');
   const names = options.names;
   if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || n.length === 0)) {
     throw new InvalidArgumentError('generateCertificate: names must be a non-empty list of DNS names or IP addresses');

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { ResumptionTicket } from '../tls/resumption.js';
 import { ticketUsable } from '../tls/resumption.js';
+import { InvalidArgumentError } from './errors.js';
 
 /**
  * Where a dialling endpoint keeps the session tickets servers send (RFC 9846 §4.6.1), to resume
@@ -101,6 +102,7 @@ export class FileSessionCache extends MemorySessionCache {
   readonly path: string;
 
   constructor(path: string, now: () => number = Date.now) {
+    if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError(`FileSessionCache: path must be a file path (a non-empty string), got ${path === null ? 'null' : typeof path}`);
     super(now);
     this.path = path;
     let text: string | undefined;

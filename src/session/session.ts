@@ -4,7 +4,7 @@ import { isVarintExact } from '../codec/varint.js';
 import { EndpointId } from '../tls/identity.js';
 import { InvalidArgumentError } from './errors.js';
 import { raceAbort } from './abort.js';
-import { checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
+import { checkHost, checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
 import type { EndpointAddr } from './addressing.js';
 import type { DialOptions, SessionHost } from './session-host.js';
 import { checkType } from './arguments.js';
@@ -233,6 +233,7 @@ export class Session {
    * option or one of the wrong type.
    */
   static async connect(endpoint: SessionHost, remote: string | EndpointId | EndpointAddr, options: ConnectOptions = {}): Promise<Session> {
+    checkHost('Session.connect', endpoint, 'dial');
     checkRemote(remote);
     checkOptionKeys('Session.connect options', options, CONNECT_OPTIONS);
     checkStrings('Session.connect', 'directAddrs', options.directAddrs);
@@ -277,6 +278,7 @@ export class Session {
    * `for await (const session of endpoint)` does the same in a loop.
    */
   static async accept(endpoint: SessionHost, options: WaitOptions = {}): Promise<Session | null> {
+    checkHost('Session.accept', endpoint, 'acceptNext');
     const state = await endpoint.acceptNext(waitSignal('Session.accept', options));
     return state === null ? null : new Session(new QuicTransport(state, endpoint), undefined);
   }

@@ -132,6 +132,7 @@ export class EndpointId {
    * (surrounding whitespace ignored). Throws `InvalidEndpointIdError`.
    */
   static parse(text: string): EndpointId {
+    if (typeof text !== 'string') throw new InvalidEndpointIdError('characters', `an endpoint id is a string, got ${text === null ? 'null' : typeof text}`);
     const s = text.trim();
     let bytes: Uint8Array;
     if (s.length === 2 * PUBLIC_KEY_LENGTH) {

@@ -6,6 +6,11 @@ import { StreamAbortedError } from '../../src/session/stream-adapter.js';
 import { ReadLimitError, readAll, writeAll } from '../../src/session/stream-io.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { bytesEqual } from '../../src/codec/bytes.js';
+import { generateCertificate } from '../../src/session/certificates.js';
+import { RelayServer } from '../../src/relay/server.js';
+import { InvalidRemoteError, decodeEndpointTicket, encodeEndpointTicket } from '../../src/session/addressing.js';
+import { EndpointId, InvalidEndpointIdError } from '../../src/tls/identity.js';
+import { FileSessionCache } from '../../src/session/session-cache.js';
 import { Loopback, sleep, target, within } from './util.js';
 
 /** Rejections that carry exactly this abort reason. */
@@ -224,6 +229,18 @@ describe('Session API: abortable waits, async iteration, readAll / writeAll, che
       await assert.rejects(readAll(st.readable, 10, { bogus: 1 } as never), invalid(/readAll options: unknown option 'bogus'/));
       await assert.rejects(writeAll(st.writable, 'text' as never), invalid(/writeAll: data must be a Uint8Array/));
       assert.equal(client.sessionCount, 1, 'no rejected connect dialled');
+    });
+
+    it('a missing or wrong first argument is a typed error naming it, never a TypeError from inside', async () => {
+      await assert.rejects(Session.connect(undefined as never, target(server)), invalid(/Session\.connect: endpoint must be an Endpoint \(or a SessionHost\), got undefined$/));
+      await assert.rejects(Session.accept({} as never), invalid(/Session\.accept: endpoint must be an Endpoint \(or a SessionHost\), got an object$/));
+      await assert.rejects(Session.accept(null as never), invalid(/Session\.accept: endpoint must be .* got null$/));
+      await assert.rejects(generateCertificate(undefined as never), invalid(/generateCertificate: options must be an object/));
+      await assert.rejects(RelayServer.listen(null as never), (e: Error) => e instanceof TypeError && /RelayServer\.listen: options must be an object, got null/.test(e.message));
+      assert.throws(() => decodeEndpointTicket(undefined as never), (e: Error) => e instanceof InvalidRemoteError && /a ticket is a string, got undefined/.test(e.message));
+      assert.throws(() => encodeEndpointTicket({ id: 'x', addrs: [] } as never), (e: Error) => e instanceof InvalidRemoteError && /takes an EndpointAddr/.test(e.message));
+      assert.throws(() => EndpointId.parse(5 as never), (e: Error) => e instanceof InvalidEndpointIdError && /is a string, got number/.test(e.message));
+      assert.throws(() => new FileSessionCache(undefined as never), invalid(/FileSessionCache: path must be a file path/));
     });
   });
 });
