@@ -12,6 +12,7 @@
 import { Session, type ConnectOptions } from '../session/session.js';
 import type { Endpoint } from '../session/endpoint.js';
 import { createHandleFfi, type HandleFfi } from './ffi.js';
+import { InvalidInputError, describeValue } from './errors.js';
 import { HandleStore, type HandleStoreOptions } from './store.js';
 
 /** Options of {@link createEndpointHandles}: the store's limits, plus connect defaults. */
@@ -38,6 +39,10 @@ export const HANDLE_RELEASED_REASON = 'handle released';
  * with code 0 and `HANDLE_RELEASED_REASON` unless `options.closeSession` says otherwise.
  */
 export function createEndpointHandles(endpoint: Endpoint, options: EndpointHandlesOptions = {}): EndpointHandles {
+  if (typeof endpoint !== 'object' || endpoint === null || typeof (endpoint as Partial<Endpoint>).onClose !== 'function') {
+    throw new InvalidInputError(`createEndpointHandles: endpoint must be an Endpoint, got ${describeValue(endpoint)}`);
+  }
+  if (typeof options !== 'object' || options === null) throw new InvalidInputError(`createEndpointHandles: options must be an object, got ${describeValue(options)}`);
   const { connect: connectDefaults, closeSession, ...storeOptions } = options;
   let endpointClosing = false;
   const store = new HandleStore<Session>({

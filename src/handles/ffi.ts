@@ -142,6 +142,9 @@ export interface HandleFfi {
 
 /** Builds the FFI functions over `store`, using the endpoint's `connect` and `accept`. */
 export function createHandleFfi<S extends SessionLike>(options: HandleFfiOptions<S>): HandleFfi {
+  if (typeof options !== 'object' || options === null || typeof options.store !== 'object' || options.store === null) {
+    throw new InvalidInputError(`createHandleFfi: options must be an object { store, connect?, accept? }, got ${describeValue(options)}`);
+  }
   const { store, connect, accept } = options;
 
   /** Registers a session, closing it if the store is full so it does not leak. */

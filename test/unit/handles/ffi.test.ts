@@ -7,6 +7,7 @@ import {
   toFfiError,
 } from '../../../src/handles/errors.js';
 import { createHandleFfi } from '../../../src/handles/ffi.js';
+import { createEndpointHandles } from '../../../src/handles/endpoint-handles.js';
 import type { DuplexStreams, HandleFfi, SessionCloseInfo, SessionLike } from '../../../src/handles/ffi.js';
 import { streamErrorCodeOf } from '../../../src/handles/pumps.js';
 import { HandleStore } from '../../../src/handles/store.js';
@@ -125,6 +126,13 @@ function setup(options: { maxHandles?: number } = {}) {
 }
 
 describe('handles/ffi', () => {
+  it('createHandleFfi and createEndpointHandles without their argument: an InvalidInputError naming it', () => {
+    assert.throws(() => createHandleFfi(undefined as never), (e: Error) => e instanceof InvalidInputError && /createHandleFfi: options must be an object \{ store/.test(e.message));
+    assert.throws(() => createHandleFfi({} as never), (e: Error) => e instanceof InvalidInputError && /got object/.test(e.message));
+    assert.throws(() => createEndpointHandles(undefined as never), (e: Error) => e instanceof InvalidInputError && /createEndpointHandles: endpoint must be an Endpoint, got undefined/.test(e.message));
+    assert.throws(() => createEndpointHandles({} as never), (e: Error) => e instanceof InvalidInputError && /got object/.test(e.message));
+  });
+
   it('create bidi: sendChunk/finishBody reach the peer, nextChunk drains what it sends', async () => {
     const { ffi, sessions, store } = setup();
     const h = await ffi.sessionConnect('peer');
