@@ -4,14 +4,7 @@ import { InvalidArgumentError } from './errors.js';
 import { QAD_ALPN } from './relay-qad.js';
 import { Session } from './session.js';
 
-/**
- * A QUIC Address Discovery server, as an iroh relay runs one next to its HTTPS service (iroh-relay
- * `QuicServer`, iroh 1.0): QUIC with an X.509 certificate (the relay's), ALPN `/iroh-qad/0`, no
- * streams; each client is told, in OBSERVED_ADDRESS frames, the address and port its packets come
- * from, and the connection stays open until the client closes it (or goes idle). An endpoint with
- * `relayAddressDiscovery` dials one on its home relay's host; iroh nodes dial their relays' on
- * port 7842. Start it beside a `RelayServer` with the certificate clients check for its host.
- */
+/** `QadServer.listen`'s options. */
 export interface QadServerOptions {
   /** `ip:port` to listen on (UDP); default `127.0.0.1:0` (iroh's relays use port 7842). */
   readonly bind?: string;
@@ -23,6 +16,14 @@ export interface QadServerOptions {
   readonly maxSessions?: number;
 }
 
+/**
+ * A QUIC Address Discovery server, as an iroh relay runs one next to its HTTPS service (iroh-relay
+ * `QuicServer`, iroh 1.0): QUIC with an X.509 certificate (the relay's), ALPN `/iroh-qad/0`, no
+ * streams; each client is told, in OBSERVED_ADDRESS frames, the address and port its packets come
+ * from, and the connection stays open until the client closes it (or goes idle). An endpoint with
+ * `relayAddressDiscovery` dials one on its home relay's host; iroh nodes dial their relays' on
+ * port 7842. Start it beside a `RelayServer` with the certificate clients check for its host.
+ */
 export class QadServer {
   /** The address bound, `ip:port`. */
   readonly address: string;
