@@ -12,7 +12,7 @@ import { CliError, systemReason } from './exit.js';
 import { demoPage, serveDemoPage } from './wt-page.js';
 
 export async function runListenWebTransport(p: ParsedArgs, signal: AbortSignal): Promise<number> {
-  for (const o of ['alpn', 'secret-file', 'qlog', 'relay'] as const) if (p.options.has(o)) throw new UsageError(`option '--${o}' does not go with '--webtransport'`);
+  for (const o of ['alpn', 'secret-file', 'qlog', 'relay', 'relay-ca', 'relay-qad-port'] as const) if (p.options.has(o)) throw new UsageError(`option '--${o}' does not go with '--webtransport'`);
   const certFile = opt(p, 'cert');
   const keyFile = opt(p, 'key');
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError(`options '--cert' and '--key' go together`);

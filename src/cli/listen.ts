@@ -1,13 +1,38 @@
 import { DEFAULT_ALPN, Session, type Endpoint } from '../index.js';
 import { echoSession, type Traffic } from './echo.js';
 import { runListenWebTransport } from './listen-wt.js';
-import { UsageError, alpnOpts, intOpt, parseArgs, relayOpts } from './args.js';
+import { readFileSync } from 'node:fs';
+import { UsageError, alpnOpts, intOpt, opt, parseArgs, relayOpts } from './args.js';
 import { bindEndpoint, noMultipathHelp, releaseStdin, stderr, stdinIsTerminal, stdinToStream, streamToStdout, transferFailure } from './common.js';
 import { watchPaths } from './path-log.js';
-import { CliError, EXIT_STATUS_HELP } from './exit.js';
+import { CliError, EXIT_STATUS_HELP, systemReason } from './exit.js';
 
 /** How long `listen` waits for its home relay before printing the ticket anyway. */
 const RELAY_WAIT_MS = 5_000;
+/** How long it waits for the relay's address discovery (its dial gives up after 3 s). */
+const RELAY_QAD_WAIT_MS = 4_000;
+
+/** Says on stderr what the home relay's address discovery reported (or why it did not). */
+async function reportRelayQad(ep: Endpoint, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + RELAY_QAD_WAIT_MS;
+  const pending = (): boolean => {
+    const s = ep.relayAddressDiscovery;
+    return s !== undefined && s.observed === null && s.connection !== 'failed' && s.connection !== 'closed';
+  };
+  while (pending() && Date.now() < until && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
+  const s = ep.relayAddressDiscovery;
+  if (s === undefined || signal.aborted) return;
+  if (s.observed !== null) stderr(`relay address discovery: observed ${s.observed}`);
+  else stderr(`relay address discovery: ${s.server}: ${s.error ?? 'no report yet'}${s.connection === 'failed' ? '; trying again later' : ''}`);
+}
+
+function readText(option: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${option} ${file}: ${systemReason(e)}`);
+  }
+}
 
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
 
@@ -49,6 +74,12 @@ Options:
   --relay URL       use this relay (iroh relay protocol: http:// or https://; repeatable, the
                     first to answer becomes the home relay): peers reach us through it with
                     the printed ticket, which carries it, even with no direct address
+  --relay-ca F      trust the CA certificate(s) in F (PEM) for https relays (a private relay)
+  --relay-qad-port P
+                    ask the home relay's QUIC Address Discovery service on UDP port P (iroh's
+                    relays: 7842; 'quic-peer relay --qad-port') where our packets come from: a
+                    NAT's mapping, offered to peers as a hole-punching candidate; said on stderr
+                    ('relay address discovery: observed <ip:port>')
 ${noMultipathHelp(20)}
 
 ${EXIT_STATUS_HELP}`;
@@ -66,6 +97,8 @@ export const LISTEN_SPEC = {
   key: { value: true },
   'page-port': { value: true },
   relay: { value: true, repeat: true },
+  'relay-ca': { value: true },
+  'relay-qad-port': { value: true },
   'no-multipath': {},
   help: {},
 } as const;
@@ -81,7 +114,18 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
   for (const o of ['cert', 'key', 'page-port'] as const) if (p.options.has(o)) throw new UsageError(`option '--${o}' goes with '--webtransport'`);
   const maxSessions = intOpt(p, 'max-sessions', 4096);
   const relays = relayOpts(p);
-  const ep = await bindEndpoint(p, { alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN], maxSessions, ...(relays ? { relays } : {}) });
+  const relayCaFile = opt(p, 'relay-ca');
+  const qadPort = p.options.has('relay-qad-port') ? intOpt(p, 'relay-qad-port', 0) : undefined;
+  if (qadPort !== undefined && (qadPort < 1 || qadPort > 65535)) throw new UsageError(`option '--relay-qad-port' takes a UDP port (1 to 65535), got ${qadPort}`);
+  if ((relayCaFile !== undefined || qadPort !== undefined) && relays === undefined) throw new UsageError(`option '--${relayCaFile !== undefined ? 'relay-ca' : 'relay-qad-port'}' goes with '--relay'`);
+  const relayCa = relayCaFile === undefined ? undefined : readText('--relay-ca', relayCaFile);
+  const ep = await bindEndpoint(p, {
+    alpns: alpnOpts(p, 'alpn') ?? [DEFAULT_ALPN],
+    maxSessions,
+    ...(relays ? { relays } : {}),
+    ...(relayCa !== undefined ? { relayCa } : {}),
+    ...(qadPort !== undefined ? { relayAddressDiscovery: { port: qadPort } } : {}),
+  });
   const log = new SessionLog();
   // Ctrl-C: close every session (the peers see why) and the endpoint: pending accepts and
   // streams then end, and the serving functions return.
@@ -104,6 +148,7 @@ export async function runListen(argv: string[], signal: AbortSignal): Promise<nu
         if (signal.aborted) return 0;
         stderr(`relay ${home}: not connected yet (${(e as Error).message}); retrying in the background`);
       }
+      if (qadPort !== undefined) await reportRelayQad(ep, signal);
     }
     stderr(`ticket ${ep.ticket()}`);
     return p.flags.has('echo') ? await serveEcho(ep, log) : await pipeOne(ep, log);

@@ -40,6 +40,10 @@ describe('quic-peer relay (the command)', function () {
       [['relay', '--qad-port', '7842'], /'--qad-port' needs '--cert' and '--key'/],
       [['relay', '--qad-port', 'x', '--cert', 'c', '--key', 'k'], /'--qad-port' takes a UDP port/],
       [['relay', '--qad-port', '70000'], /'--qad-port' takes a UDP port/],
+      [['listen', '--relay-qad-port', '7842'], /'--relay-qad-port' goes with '--relay'/],
+      [['listen', '--relay-ca', 'ca.pem'], /'--relay-ca' goes with '--relay'/],
+      [['listen', '--relay', 'http://127.0.0.1:1', '--relay-qad-port', '70000'], /'--relay-qad-port' takes a UDP port/],
+      [['listen', '--webtransport', '--relay-ca', 'ca.pem'], /'--relay-ca' does not go with '--webtransport'/],
     ];
     for (const [args, re] of cases) {
       const r = run(args);
@@ -116,7 +120,7 @@ describe('quic-peer relay (the command)', function () {
     }
   });
 
-  it('--qad-port serves QUIC Address Discovery with the relay\'s certificate: an endpoint with relayAddressDiscovery learns its address from it', async () => {
+  it('--qad-port serves QUIC Address Discovery with the relay\'s certificate: an endpoint with relayAddressDiscovery, and `listen --relay-qad-port`, learn their address from it', async () => {
     const cert = await generateCertificate({ names: ['127.0.0.1'] });
     const dir = mkdtempSync(join(tmpdir(), 'qp-relay-qad-'));
     writeFileSync(join(dir, 'cert.pem'), cert.cert);
@@ -150,6 +154,29 @@ describe('quic-peer relay (the command)', function () {
       assert.equal(ep.relayAddressDiscovery?.observed, ep.boundAddresses[0], JSON.stringify(ep.relayAddressDiscovery));
       assert.deepEqual(ep.observedAddresses, [ep.boundAddresses[0]]);
       await ep.close();
+      // The same from the shell: `quic-peer listen --relay URL --relay-ca F --relay-qad-port P`.
+      const listener = spawn(process.execPath, [main, 'listen', '--bind', '127.0.0.1:0', '--echo', '--relay', url, '--relay-ca', join(dir, 'cert.pem'), '--relay-qad-port', String(qadPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let lerr = '';
+      listener.stderr.on('data', (d: Buffer) => (lerr += d.toString()));
+      const lexited = new Promise<number | null>((resolve) => listener.on('exit', (code) => resolve(code)));
+      try {
+        await within(
+          (async () => {
+            while (!/^ticket /m.test(lerr)) await new Promise((r) => setTimeout(r, 10));
+          })(),
+          10_000,
+          `the listener's ticket; stderr: ${lerr}`,
+        );
+        const bound = /^listening \S+@(127\.0\.0\.1:\d+)$/m.exec(lerr)?.[1];
+        assert.ok(bound, lerr);
+        assert.match(lerr, new RegExp(`^relay address discovery: observed ${bound.replace(/\./g, '\\.')}$`, 'm'), lerr);
+        // Said before the ticket, after the relay.
+        assert.ok(lerr.indexOf('relay address discovery') < lerr.indexOf('ticket '), lerr);
+        listener.kill('SIGINT');
+        assert.equal(await within(lexited, 10_000, 'the listener exits after SIGINT'), 130);
+      } finally {
+        listener.kill('SIGKILL');
+      }
       child.kill('SIGINT');
       assert.equal(await within(exited, 10_000, 'exit after SIGINT'), 130);
     } finally {
