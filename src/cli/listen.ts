@@ -12,28 +12,6 @@ const RELAY_WAIT_MS = 5_000;
 /** How long it waits for the relay's address discovery (its dial gives up after 3 s). */
 const RELAY_QAD_WAIT_MS = 4_000;
 
-/** Says on stderr what the home relay's address discovery reported (or why it did not). */
-async function reportRelayQad(ep: Endpoint, signal: AbortSignal): Promise<void> {
-  const until = Date.now() + RELAY_QAD_WAIT_MS;
-  const pending = (): boolean => {
-    const s = ep.relayAddressDiscovery;
-    return s !== undefined && s.observed === null && s.connection !== 'failed' && s.connection !== 'closed';
-  };
-  while (pending() && Date.now() < until && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
-  const s = ep.relayAddressDiscovery;
-  if (s === undefined || signal.aborted) return;
-  if (s.observed !== null) stderr(`relay address discovery: observed ${s.observed}`);
-  else stderr(`relay address discovery: ${s.server}: ${s.error ?? 'no report yet'}${s.connection === 'failed' ? '; trying again later' : ''}`);
-}
-
-function readText(option: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CliError(`cannot read ${option} ${file}: ${systemReason(e)}`);
-  }
-}
-
 export const LISTEN_HELP = `quic-peer listen: accept sessions from quic-peer or iroh peers
 
 Usage: quic-peer listen [options]
@@ -237,5 +215,27 @@ class SessionLog {
    */
   async ended(ms = 1_000): Promise<void> {
     await Promise.race([Promise.all([...this.ending]), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+  }
+}
+
+/** Says on stderr what the home relay's address discovery reported (or why it did not). */
+async function reportRelayQad(ep: Endpoint, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + RELAY_QAD_WAIT_MS;
+  const pending = (): boolean => {
+    const s = ep.relayAddressDiscovery;
+    return s !== undefined && s.observed === null && s.connection !== 'failed' && s.connection !== 'closed';
+  };
+  while (pending() && Date.now() < until && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
+  const s = ep.relayAddressDiscovery;
+  if (s === undefined || signal.aborted) return;
+  if (s.observed !== null) stderr(`relay address discovery: observed ${s.observed}`);
+  else stderr(`relay address discovery: ${s.server}: ${s.error ?? 'no report yet'}${s.connection === 'failed' ? '; trying again later' : ''}`);
+}
+
+function readText(option: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${option} ${file}: ${systemReason(e)}`);
   }
 }
