@@ -3,6 +3,7 @@ import type { SessionPath } from './session-paths.js';
 import { isVarintExact } from '../codec/varint.js';
 import { EndpointId } from '../tls/identity.js';
 import { InvalidArgumentError } from './errors.js';
+import { DatagramError } from '../quic/connection/datagram-error.js';
 import { raceAbort } from './abort.js';
 import { checkHost, checkOptionKeys, checkStrings, signalOption, waitSignal, type WaitOptions } from './arguments.js';
 import type { EndpointAddr } from './addressing.js';
@@ -210,14 +211,17 @@ export class Session {
 
   /**
    * Datagrams as web streams (WebTransport's `datagrams`). A write resolves as `sendDatagram` does:
-   * once the datagram left in a packet.
+   * once the datagram left in a packet. A datagram dropped after it was queued (the full send
+   * queue pushed it out, or the server refused the 0-RTT it left in) resolves its write all the
+   * same and leaves the stream writable, as WebTransport drops from its outgoing queue: datagrams
+   * are unreliable. Anything else (too large, the session closed) errors the stream.
    */
   get datagrams(): SessionDatagrams {
     if (this.datagramStreams) return this.datagramStreams;
     const session = this;
     this.datagramStreams = {
       readable: pulling((signal) => this.transport.recvDatagram(signal)),
-      writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d) }),
+      writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d).catch(unlessDropped) }),
       get maxDatagramSize(): number {
         return session.maxDatagramSize() ?? 0;
       },
@@ -452,11 +456,15 @@ export class Session {
    * `maxDatagramSize()` or when the peer accepts none, and when it was dropped before it could
    * leave (`queue-full`: more were queued than the congestion window let out and newer ones pushed
    * it out; `too-large`: the path MTU shrank); with a SessionClosedError when the session closed
-   * first.
+   * first. A send nobody awaits (fire and forget, as unreliable datagrams often are) never ends
+   * the process: its rejection is marked handled (a dropped datagram, or a session the peer closed,
+   * is not an unhandled rejection); who awaits the promise still gets it.
    */
   sendDatagram(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) return Promise.reject(new InvalidArgumentError('datagrams must be Uint8Array'));
-    return this.transport.sendDatagram(data);
+    const sent = this.transport.sendDatagram(data);
+    sent.catch(ignoreRejection);
+    return sent;
   }
 
   /** The next datagram, or null when the session is closed; `signal` ends the wait. */
@@ -486,4 +494,13 @@ function checkRemote(remote: unknown): void {
   if (typeof a === 'object' && a !== null && a.id instanceof EndpointId && Array.isArray(a.addrs) && (a.relays === undefined || Array.isArray(a.relays))) return;
   const got = a === null ? 'null' : typeof a === 'object' ? 'an object without { id: EndpointId, addrs: string[] }' : typeof a;
   throw new InvalidArgumentError(`Session.connect: remote must be a string (id, id@ip:port, ticket), an EndpointId or an EndpointAddr, got ${got}`);
+}
+
+/** Marks a promise's rejection handled (`sendDatagram`: who awaits the promise still sees it). */
+function ignoreRejection(): void {}
+
+/** A datagram write's failure, unless the datagram was merely dropped after it was queued (then the write resolves). */
+function unlessDropped(e: unknown): void {
+  if (e instanceof DatagramError && (e.kind === 'queue-full' || e.kind === 'early-data-rejected')) return;
+  throw e;
 }

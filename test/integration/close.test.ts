@@ -58,6 +58,26 @@ describe('Session close and queued data over real UDP (loopback)', function () {
     assert.deepEqual(await within(peer.recvDatagram(), 2_000, 'second'), new Uint8Array([4]));
   });
 
+  it('datagrams sent and never awaited, dropped from the full queue or sent after the peer closed: no unhandled rejection (the process lives on)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const small = await net.bind({ acceptIncoming: false, transport: { datagramSendQueue: 2 } });
+      const { s, peer } = await net.connect(small, server);
+      for (let i = 0; i < 200; i++) void s.sendDatagram(new Uint8Array(1000));
+      peer.close({ closeCode: 1, reason: 'bye' });
+      await within(s.closed, 2_000, 'closed by the peer');
+      for (let i = 0; i < 5; i++) void s.sendDatagram(new Uint8Array(10));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(unhandled.map(String), []);
+      // Who awaits still gets the rejection.
+      await assert.rejects(s.sendDatagram(new Uint8Array(1)), SessionClosedError);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a datagram still queued when the connection ends at once (Endpoint.close) rejects with SessionClosedError', async () => {
     const { s } = await net.connect(client, server);
     const sending = s.sendDatagram(new Uint8Array([7]));

@@ -79,6 +79,31 @@ describe('0-RTT over loopback UDP (quic-peer <-> quic-peer)', function () {
       s.close();
     }
   });
+
+  it('datagrams.writable in 0-RTT: a write refused with the early data resolves all the same and the stream stays writable (datagrams are unreliable)', async () => {
+    const server = await net.bind();
+    const cache = new ReplayingCache();
+    const client = await net.bind({ acceptIncoming: false, sessionCache: cache });
+    await warm(net, client, server);
+    // The first use of the ticket is accepted; the replay below is refused.
+    const firstPeer = Session.accept(server);
+    const first = await Session.connect(client, target(server), { earlyData: true });
+    await first.ready;
+    assert.equal(first.earlyDataAccepted, true);
+    (await within(firstPeer, 5_000, 'accept the first'))!.close();
+    first.close();
+    const accepted = Session.accept(server);
+    const s = await Session.connect(client, target(server), { earlyData: true });
+    const writer = s.datagrams.writable.getWriter();
+    const early = writer.write(new Uint8Array([1]));
+    const peer = (await within(accepted, 5_000, 'accept'))!;
+    await s.ready;
+    assert.equal(s.earlyDataAccepted, false);
+    await within(early, 2_000, 'the refused early write resolves');
+    await within(writer.write(new Uint8Array([2])), 2_000, 'the stream is still writable');
+    assert.deepEqual(await within(peer.recvDatagram(), 2_000, 'the 1-RTT datagram'), new Uint8Array([2]));
+    s.close();
+  });
 });
 
 /** A session cache that hands out its first ticket again and again (what a replay looks like to the server). */
