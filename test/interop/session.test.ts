@@ -64,6 +64,7 @@ interface SessionScenarioResult {
   wireCheck: {
     suite: string;
     unopened: number;
+    unopenedPackets: Array<{ dir: string; ms: number; size: number; header: 'long' | 'short'; dcid: string; knownPathCid: boolean }>;
     ourParams: Param[];
     irohParams: Param[];
     greaseFromIroh: string[];
@@ -125,9 +126,12 @@ describe('interop: quic-peer Endpoint/Session <-> real iroh 1.0 (both directions
         assert.equal(r.wire.irohCloseReasonAfterIdle, null);
         assert.equal(r.wire.echoAfterIdle, true);
         if (direction === 'dial') {
-          // iroh's keep-alive crossed the wire while we were idle (we send none on this endpoint).
+          // iroh's keep-alive crossed the wire while we were idle (we send none on this endpoint),
+          // on path 0 through the recording relay, whichever path carries the data. (Once in CI
+          // none was seen: the capture could not open 1-RTT packets after a key update; the
+          // reader follows key phases since.)
           const during = r.wireCheck.irohPingTimesMs.filter((t) => t > r.wire.idleStartMs + 4000 && t < r.wire.idleEndMs);
-          assert.ok(during.length >= 1, `iroh PINGs at ${r.wireCheck.irohPingTimesMs.join(', ')} ms; idle ${r.wire.idleStartMs}..${r.wire.idleEndMs}`);
+          assert.ok(during.length >= 1, `iroh PINGs at ${r.wireCheck.irohPingTimesMs.join(', ')} ms; idle ${r.wire.idleStartMs}..${r.wire.idleEndMs}; received while idle ${r.wire.receivedWhileIdle}; paths ${JSON.stringify(r.wire.pathsAfterIdle)}`);
         } else {
           // An iroh client always runs a NAT traversal round (REACH_OUT) on our ADD_ADDRESS
           // candidates and moves the connection to the direct path it opens, off the recording
@@ -141,7 +145,8 @@ describe('interop: quic-peer Endpoint/Session <-> real iroh 1.0 (both directions
       it(direction === 'dial' ? "accepts iroh's two NewSessionTickets (1-RTT CRYPTO)" : 'sends two NewSessionTickets as a server (resumption: test/interop/resumption.test.ts)', () => {
         const r = get(direction);
         assert.equal(r.wireCheck.ticketsFromServer, 2);
-        assert.equal(r.wireCheck.unopened, 0, 'every captured packet opened with our key log');
+        // Every captured packet opened with our key log, across key updates (key phases followed).
+        assert.equal(r.wireCheck.unopened, 0, `every captured packet opened with our key log: ${JSON.stringify({ unopened: r.wireCheck.unopenedPackets, paths: r.wire.pathsAfterIdle })}`);
       });
 
       it("handles iroh's transport parameters (multipath, NAT traversal, min_ack_delay, GREASE, initial_max_data 2^62-1)", () => {

@@ -18,6 +18,7 @@ import {
   handshakeMessages,
   helloExtensions,
   isGreaseParameter,
+  nextTrafficSecret,
   openConversation,
   parseFrames,
   rawTransportParameters,
@@ -148,6 +149,31 @@ describe('interop wire reader (wire.ts) on the recorded iroh <-> iroh capture', 
     assert.equal(r.packet?.pn, pn);
     assert.deepEqual(r.packet?.payload, payload);
     assert.throws(() => open(0), /auth|Unsupported state/);
+  });
+
+  it('opens a packet after a key update with the next phase\'s keys ("quic ku", RFC 9001 §6) and expands a truncated packet number (RFC 9000 §A.3)', () => {
+    const secret = new Uint8Array(32).fill(7);
+    const keys0 = packetKeys(secret, 0x1301);
+    const keys1 = { ...packetKeys(nextTrafficSecret(secret, 0x1301), 0x1301), hp: keys0.hp };
+    const suite = cipherSuite(0x1301);
+    const dcid = Uint8Array.from([9, 9, 9, 9, 9, 9, 9, 9]);
+    const pn = 300; // sent with a 1-byte encoding: 300 & 0xff = 44
+    const payload = Uint8Array.from([0x01, ...new Array<number>(40).fill(0)]);
+    const buf = new Uint8Array(1 + dcid.length + 1 + payload.length + 16);
+    buf[0] = 0x40 | 0x04; // short header, key phase 1, 1-byte packet number
+    buf.set(dcid, 1);
+    const pnOffset = 1 + dcid.length;
+    buf[pnOffset] = pn & 0xff;
+    buf.set(payload, pnOffset + 1);
+    new AeadPacketKey(suite, keys1.key, keys1.iv).seal(pn, buf, 0, pnOffset + 1, pnOffset + 1 + payload.length, 0);
+    protectHeader(buf, 0, pnOffset, 1, headerProtectionKey(suite, keys0.hp));
+    const r = openPacket(buf, 0, () => keys0, 8, () => 0, { phaseKeys: (bit) => (bit === 1 ? keys1 : undefined), largestPn: () => 290 });
+    assert.equal(r.packet?.keyPhase, 1);
+    assert.equal(r.packet?.pn, 300);
+    assert.deepEqual(r.packet?.payload, payload);
+    // Without the next phase's keys (or the expansion) it does not open.
+    assert.throws(() => openPacket(buf, 0, () => keys0, 8, () => 0, { largestPn: () => 290 }), /auth|Unsupported state/);
+    assert.throws(() => openPacket(buf, 0, () => keys0, 8, () => 0, { phaseKeys: () => keys1 }), /auth|Unsupported state/);
   });
 
   it('a flipped bit in the first client Initial makes it fail to open', () => {

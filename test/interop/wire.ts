@@ -82,7 +82,34 @@ export interface Packet {
   pn: number;
   /** The multipath path id whose nonce opened it (0: path 0, or no multipath). */
   pathId: number;
+  /** A short header's key phase bit (RFC 9001 §6); 0 for long headers. */
+  keyPhase: number;
   payload: Uint8Array;
+}
+
+/** What `openPacket` may use beyond the space's keys (a conversation's 1-RTT state). */
+export interface OpenOptions {
+  /** The keys of a 1-RTT key phase bit (RFC 9001 §6), when they differ from `keysFor`'s. */
+  phaseKeys?: (bit: number) => PacketKeys | undefined;
+  /** The largest packet number opened so far in this packet number space (RFC 9000 §A.3 expansion). */
+  largestPn?: (pathId: number) => number;
+}
+
+/** RFC 9001 §6.1: the next 1-RTT secret of a key update. */
+export function nextTrafficSecret(secret: Uint8Array, suiteId: SuiteId): Uint8Array {
+  const suite = SUITES[suiteId];
+  return hkdfExpandLabel(suite.hash, secret, 'quic ku', EMPTY, suite.hash === 'sha384' ? 48 : 32);
+}
+
+/** RFC 9000 §A.3: the full packet number from its truncated encoding. */
+function expandPn(largest: number, truncated: number, bits: number): number {
+  const expected = largest + 1;
+  const win = 2 ** bits;
+  const half = win / 2;
+  const candidate = expected - (expected % win) + truncated;
+  if (candidate <= expected - half && candidate < 2 ** 62 - win) return candidate + win;
+  if (candidate > expected + half && candidate >= win) return candidate - win;
+  return candidate;
 }
 
 /** A minimal varint reader (RFC 9000 §16), exact (bigint for ids) and as a number. */
@@ -136,6 +163,7 @@ export function openPacket(
   keysFor: (space: Space) => PacketKeys | undefined,
   shortDcidLen: number,
   pathIdOf: (dcid: Uint8Array) => number = () => 0,
+  options: OpenOptions = {},
 ): { packet: Packet | null; next: number } {
   const c = new Cursor(dgram, at);
   const b0 = c.u8();
@@ -177,21 +205,24 @@ export function openPacket(
     header[j] = (header[j] as number) ^ (mask[1 + i] as number);
     pn = pn * 256 + (header[j] as number);
   }
-  // (The packet number is not expanded: the captures are short, pn stays below 2^(8*pnLen-1).)
+  const pathId = space === 'oneRtt' ? pathIdOf(dcid) : 0;
+  // RFC 9000 §A.3: expanded against the largest opened so far (given by a conversation).
+  if (options.largestPn !== undefined) pn = expandPn(options.largestPn(pathId), pn, 8 * pnLen);
+  const keyPhase = b0 & 0x80 ? 0 : ((header[0] as number) >> 2) & 1;
+  const aead = (space === 'oneRtt' ? options.phaseKeys?.(keyPhase) : undefined) ?? keys;
   const aad = header.subarray(0, pnOffset - at + pnLen);
-  const nonce = Buffer.from(keys.iv);
+  const nonce = Buffer.from(aead.iv);
   for (let i = 0; i < 8; i++) nonce[11 - i] = (nonce[11 - i] as number) ^ (Math.floor(pn / 2 ** (8 * i)) & 0xff);
   // draft-ietf-quic-multipath §2.4 (noq): the nonce is IV XOR (path id, 32 bits, ‖ packet number,
   // 64 bits), left-padded; path 0 leaves the IV's bytes 0..3 alone, RFC 9001's nonce.
-  const pathId = space === 'oneRtt' ? pathIdOf(dcid) : 0;
   for (let i = 0; i < 4; i++) nonce[3 - i] = (nonce[3 - i] as number) ^ ((pathId >>> (8 * i)) & 0xff);
   const body = dgram.subarray(pnOffset + pnLen, end - 16);
   // (The tag is 16 bytes for all three AEADs, node's default.)
-  const d = createDecipheriv(keys.suite.aead, keys.key, nonce) as DecipherGCM;
+  const d = createDecipheriv(aead.suite.aead, aead.key, nonce) as DecipherGCM;
   d.setAAD(aad);
   d.setAuthTag(dgram.subarray(end - 16, end));
   const payload = new Uint8Array(Buffer.concat([d.update(body), d.final()]));
-  return { packet: { space, dcid, scid, pn, pathId, payload }, next: end };
+  return { packet: { space, dcid, scid, pn, pathId, keyPhase, payload }, next: end };
 }
 
 export type Frame =
@@ -469,6 +500,12 @@ export interface Conversation {
   packets: Array<{ dir: Dir; ms: number; size: number; packet: Packet; frames: Frame[] }>;
   /** Packets that could not be opened (no keys or a later key phase). */
   unopened: number;
+  /**
+   * The first 20 of them: direction, time, size, header form, DCID (hex), and whether that DCID
+   * was announced for a path id >= 1 in a frame the capture holds (one announced on a path the
+   * capture did not see opens with the wrong path id's nonce).
+   */
+  unopenedPackets: Array<{ dir: Dir; ms: number; size: number; header: 'long' | 'short'; dcid: string; knownPathCid: boolean }>;
   /** CRYPTO streams per direction and space. */
   crypto: (dir: Dir, space: Space) => Uint8Array;
 }
@@ -505,8 +542,33 @@ export function openConversation(datagrams: readonly Captured[], keylog: KeyLogS
     c2s: { initial: init.c2s, handshake: keys('CLIENT_HANDSHAKE_TRAFFIC_SECRET'), oneRtt: keys('CLIENT_TRAFFIC_SECRET_0') },
     s2c: { initial: init.s2c, handshake: keys('SERVER_HANDSHAKE_TRAFFIC_SECRET'), oneRtt: keys('SERVER_TRAFFIC_SECRET_0') },
   };
+  // RFC 9001 §6: each direction's 1-RTT key phases, followed across key updates (the key phase
+  // bit flips: the next secret is "quic ku" of the current one; the header protection key stays).
+  interface PhaseState { bit: number; secret: Uint8Array; keys: PacketKeys; prev: PacketKeys | undefined; next: PacketKeys | undefined }
+  const phaseOf = (label: string, dirKeys: PacketKeys | undefined): PhaseState | undefined => {
+    const secret = need(label);
+    return secret === undefined || dirKeys === undefined ? undefined : { bit: 0, secret, keys: dirKeys, prev: undefined, next: undefined };
+  };
+  const phases: Record<Dir, PhaseState | undefined> = { c2s: phaseOf('CLIENT_TRAFFIC_SECRET_0', byDir.c2s.oneRtt), s2c: phaseOf('SERVER_TRAFFIC_SECRET_0', byDir.s2c.oneRtt) };
+  const nextKeys = (st: PhaseState): PacketKeys => {
+    if (st.next === undefined) {
+      const k = packetKeys(nextTrafficSecret(st.secret, suite), suite);
+      st.next = { ...k, hp: st.keys.hp };
+    }
+    return st.next;
+  };
+  // The largest packet number opened per direction, space and path id (RFC 9000 §A.3 expansion).
+  const largest = new Map<string, number>();
   const packets: Conversation['packets'] = [];
   let unopened = 0;
+  const unopenedPackets: Conversation['unopenedPackets'] = [];
+  const noteUnopened = (d: Captured, at: number): void => {
+    unopened++;
+    if (unopenedPackets.length >= 20) return;
+    const long = ((d.bytes[at] ?? 0) & 0x80) !== 0;
+    const dcid = long ? d.bytes.subarray(at + 6, at + 6 + (d.bytes[at + 5] ?? 0)) : d.bytes.subarray(at + 1, at + 1 + dcidLen);
+    unopenedPackets.push({ dir: d.dir, ms: d.ms, size: d.bytes.length - at, header: long ? 'long' : 'short', dcid: hex(dcid), knownPathCid: cidPaths[d.dir].has(hex(dcid)) });
+  };
   // Connection ids of path ids >= 1 by the direction that uses them as DCID: a
   // PATH_NEW_CONNECTION_ID sent c2s gives a DCID of s2c packets, and the other way.
   const cidPaths: Record<Dir, Map<string, number>> = { c2s: new Map(), s2c: new Map() };
@@ -517,17 +579,50 @@ export function openConversation(datagrams: readonly Captured[], keylog: KeyLogS
     while (at < d.bytes.length) {
       let r: ReturnType<typeof openPacket>;
       try {
-        r = openPacket(d.bytes, at, (s) => byDir[d.dir][s], dcidLen, (dcid) => cidPaths[d.dir].get(hex(dcid)) ?? 0);
+        const st = phases[d.dir];
+        const space = ((d.bytes[at] ?? 0) & 0x80) === 0 ? 'oneRtt' : `long${(d.bytes[at] ?? 0) & 0x30}`;
+        const largestPn = (pathId: number): number => largest.get(`${d.dir}/${space}/${pathId}`) ?? -1;
+        const pathOf = (dcid: Uint8Array): number => cidPaths[d.dir].get(hex(dcid)) ?? 0;
+        const attempt = (other: PacketKeys | undefined): ReturnType<typeof openPacket> =>
+          openPacket(d.bytes, at, (s) => byDir[d.dir][s], dcidLen, pathOf, { phaseKeys: (bit) => (st === undefined ? undefined : bit === st.bit ? st.keys : other), largestPn });
+        // A packet of the other key phase bit is a late one of the previous phase (its keys, kept
+        // until a packet of the current phase follows) or the first of the next (a key update).
+        let updated = false;
+        if (st === undefined || st.prev === undefined) {
+          r = attempt(st === undefined ? undefined : nextKeys(st));
+          updated = st !== undefined && r.packet?.space === 'oneRtt' && r.packet.keyPhase !== st.bit;
+        } else {
+          try {
+            r = attempt(st.prev);
+          } catch {
+            r = attempt(nextKeys(st));
+            updated = r.packet?.space === 'oneRtt' && r.packet.keyPhase !== st.bit;
+          }
+        }
+        const p = r.packet;
+        if (p !== null) {
+          const k = `${d.dir}/${space}/${p.pathId}`;
+          if (p.pn > (largest.get(k) ?? -1)) largest.set(k, p.pn);
+          if (st !== undefined && updated) {
+            // The key update happened: the old keys stay for late packets of before it.
+            st.prev = st.keys;
+            st.keys = nextKeys(st);
+            st.secret = nextTrafficSecret(st.secret, suite);
+            st.next = undefined;
+            st.bit = p.keyPhase;
+          } else if (st !== undefined && p.space === 'oneRtt' && p.keyPhase === st.bit) {
+            st.prev = undefined;
+          }
+        }
       } catch {
-        // Authentication failed: a 1-RTT packet of another key phase. Nothing follows a short header.
-        unopened++;
+        // Authentication failed: a 1-RTT packet of a path id whose connection id the capture never
+        // saw announced (or keys the key log does not hold). Nothing follows a short header.
+        noteUnopened(d, at);
         break;
       }
+      if (r.packet === null) noteUnopened(d, at);
       at = r.next;
-      if (r.packet === null) {
-        unopened++;
-        continue;
-      }
+      if (r.packet === null) continue;
       const frames = parseFrames(r.packet.payload);
       packets.push({ dir: d.dir, ms: d.ms, size: d.bytes.length, packet: r.packet, frames });
       const k = `${d.dir}/${r.packet.space}`;
@@ -540,5 +635,5 @@ export function openConversation(datagrams: readonly Captured[], keylog: KeyLogS
       if (r.packet.space === 'oneRtt') break;
     }
   }
-  return { suite, packets, unopened, crypto: (dir, space) => cryptoStream(cryptoFrames.get(`${dir}/${space}`) ?? []) };
+  return { suite, packets, unopened, unopenedPackets, crypto: (dir, space) => cryptoStream(cryptoFrames.get(`${dir}/${space}`) ?? []) };
 }

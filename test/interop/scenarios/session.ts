@@ -270,6 +270,7 @@ function checkWire(): Record<string, unknown> {
     suite: `0x${conv.suite.toString(16)}`,
     packetsOpened: conv.packets.length,
     unopened: conv.unopened,
+    unopenedPackets: conv.unopenedPackets,
     ourParams: params(ourDir),
     irohParams: params(irohDir),
     greaseFromIroh: params(irohDir).filter((p) => isGreaseParameter(BigInt(p.id))).map((p) => p.id),
