@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { decodeEndpointTicket, encodeEndpointTicket } from '../../src/session/addressing.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { describePath, pathChanges } from '../../src/cli/path-log.js';
 import { within } from './util.js';
+import { CLI_MAIN as main, sha256Hex as sha, startCli as start, untilValue as until } from './cli-process.js';
 
 /**
  * Issue #16: multipath and iroh's NAT traversal are on by default in the command too, and a user
@@ -14,29 +12,7 @@ import { within } from './util.js';
  * Three processes on loopback: `quic-peer relay`, `listen --relay URL`, and `connect` with the
  * listener's ticket stripped of its direct addresses, so the session starts on the relay.
  */
-const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 
-function start(args: string[]): { child: ChildProcess; out: Buffer[]; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, out, err: () => err, exited };
-}
-
-async function until<T>(f: () => T | undefined, ms: number, what: string): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe('quic-peer: multipath on by default, path changes on stderr, --no-multipath (issue #16)', function () {
   this.timeout(60_000);

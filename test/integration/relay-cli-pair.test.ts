@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { decodeEndpointTicket, encodeEndpointTicket } from '../../src/session/addressing.js';
 import { SeededRandom } from '../../src/tls/random.js';
 import { within } from './util.js';
+import { CLI_MAIN as main, sha256Hex as sha, startCli as start, untilValue as until } from './cli-process.js';
 
 /**
  * The CLI pair through `quic-peer relay`, as a user runs it (three processes, loopback): `listen
@@ -14,29 +12,7 @@ import { within } from './util.js';
  * The dialer says `--no-multipath`: with multipath and NAT traversal (the default) the pair would
  * find a direct path on loopback and leave the relay (test/integration/cli-paths.test.ts).
  */
-const main = join(fileURLToPath(import.meta.url), '../../../src/cli/main.js');
 
-function start(args: string[]): { child: ChildProcess; out: Buffer[]; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, out, err: () => err, exited };
-}
-
-async function until<T>(f: () => T | undefined, ms: number, what: string): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (performance.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe('quic-peer listen --relay / connect through `quic-peer relay` (three processes)', function () {
   this.timeout(90_000);

@@ -15,6 +15,7 @@
  */
 import { createCipheriv, createDecipheriv, type DecipherGCM } from 'node:crypto';
 import { hkdfExpandLabel, hkdfExtract } from '../../src/tls/hkdf.js';
+import { decodePacketNumber } from '../../src/quic/packet/number.js';
 
 export type Dir = 'c2s' | 's2c';
 export interface Captured {
@@ -99,17 +100,6 @@ export interface OpenOptions {
 export function nextTrafficSecret(secret: Uint8Array, suiteId: SuiteId): Uint8Array {
   const suite = SUITES[suiteId];
   return hkdfExpandLabel(suite.hash, secret, 'quic ku', EMPTY, suite.hash === 'sha384' ? 48 : 32);
-}
-
-/** RFC 9000 §A.3: the full packet number from its truncated encoding. */
-function expandPn(largest: number, truncated: number, bits: number): number {
-  const expected = largest + 1;
-  const win = 2 ** bits;
-  const half = win / 2;
-  const candidate = expected - (expected % win) + truncated;
-  if (candidate <= expected - half && candidate < 2 ** 62 - win) return candidate + win;
-  if (candidate > expected + half && candidate >= win) return candidate - win;
-  return candidate;
 }
 
 /** A minimal varint reader (RFC 9000 §16), exact (bigint for ids) and as a number. */
@@ -207,7 +197,7 @@ export function openPacket(
   }
   const pathId = space === 'oneRtt' ? pathIdOf(dcid) : 0;
   // RFC 9000 §A.3: expanded against the largest opened so far (given by a conversation).
-  if (options.largestPn !== undefined) pn = expandPn(options.largestPn(pathId), pn, 8 * pnLen);
+  if (options.largestPn !== undefined) pn = decodePacketNumber(options.largestPn(pathId), pn, (8 * pnLen) as 8 | 16 | 24 | 32);
   const keyPhase = b0 & 0x80 ? 0 : ((header[0] as number) >> 2) & 1;
   const aead = (space === 'oneRtt' ? options.phaseKeys?.(keyPhase) : undefined) ?? keys;
   const aad = header.subarray(0, pnOffset - at + pnLen);

@@ -6,7 +6,7 @@ import { AckTracker, type AckTrackerOptions } from '../recovery/ack-tracker.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
 import type { PathCids } from './path-cids.js';
-import type { PathIdCounters, PathIdState } from './path-id.js';
+import { OurPathAbandon, type PathIdCounters, type PathIdState } from './path-id.js';
 
 /**
  * What multipath (draft-ietf-quic-multipath, as noq speaks it) and iroh's n0 NAT traversal come
@@ -416,29 +416,13 @@ export class MultipathState<T = unknown> {
     if (this.isPathZeroAbandoned) return;
     this.zeroAbandonedAt = now;
     this.zeroForgetAt = now + linger;
-    this.zeroAbandonOwed = code;
-    this.zeroAbandonUnacked = true;
+    this.zeroAbandon = new OurPathAbandon(code);
     this.localZeroOwed = false;
   }
 
-  /** The PATH_ABANDON of path 0 owed (its error code), or undefined. */
-  get pendingPathZeroAbandon(): number | undefined {
-    return this.zeroAbandonOwed;
-  }
-
-  onPathZeroAbandonSent(): void {
-    this.zeroAbandonOwed = undefined;
-  }
-
-  /** Its packet was lost: sent again until one is acknowledged. */
-  onPathZeroAbandonLost(code: number): void {
-    if (this.zeroAbandonUnacked) this.zeroAbandonOwed = code;
-  }
-
-  /** The packet that carried path 0's PATH_ABANDON was acknowledged. */
-  onPathZeroAbandonAcked(): void {
-    this.zeroAbandonUnacked = false;
-    this.zeroAbandonOwed = undefined;
+  /** Our PATH_ABANDON of path 0, once abandoned (we answer the peer's with our own). */
+  get pathZeroAbandonFrame(): OurPathAbandon | undefined {
+    return this.zeroAbandon;
   }
 
   /**
@@ -446,7 +430,7 @@ export class MultipathState<T = unknown> {
    * PATH_ABANDON not acknowledged yet: as for other path ids, `PathIdState.forgetDeadline`).
    */
   get pathZeroForgetDeadline(): number {
-    return this.zeroForgotten || this.zeroAbandonUnacked ? Number.POSITIVE_INFINITY : this.zeroForgetAt;
+    return this.zeroForgotten || (this.zeroAbandon !== undefined && !this.zeroAbandon.isAcknowledged) ? Number.POSITIVE_INFINITY : this.zeroForgetAt;
   }
 
   /** Path 0's lingering ended: its packets are no longer acknowledged. */
@@ -461,8 +445,7 @@ export class MultipathState<T = unknown> {
 
   private zeroAbandonedAt = Number.POSITIVE_INFINITY;
   private zeroForgetAt = Number.POSITIVE_INFINITY;
-  private zeroAbandonOwed: number | undefined;
-  private zeroAbandonUnacked = false;
+  private zeroAbandon: OurPathAbandon | undefined;
   private zeroForgotten = false;
 
   /** MAX_PATH_ID (draft §4.6): "MUST ignore any MAX_PATH_ID frame that does not increase the limit". */

@@ -3,6 +3,7 @@ import type { AckTracker } from '../recovery/ack-tracker.js';
 import type { TransportConfig } from '../transport-config.js';
 import type { MultipathNegotiation, MultipathState } from './multipath.js';
 import type { PathCids } from './path-cids.js';
+import type { OurPathAbandon } from './path-id.js';
 import type { PacketBuilder } from './packet-builder.js';
 import type { PacketRecord } from './sent-packet.js';
 
@@ -107,13 +108,7 @@ export function fillPathControl(b: PacketBuilder, record: PacketRecord, mp: Mult
   if (n === null) return false;
   let written = false;
   for (const st of mp.paths.values()) {
-    const code = st.pendingAbandon;
-    if (code !== undefined && b.room(4 + 8 + 8)) {
-      b.writeMultipathFrame({ kind: 'pathAbandon', pathId: st.id, errorCode: code });
-      st.onAbandonSent();
-      record.add({ k: 'pathAbandon', pathId: st.id, code });
-      written = true;
-    }
+    if (writeAbandon(b, record, st.id, st.abandonFrame)) written = true;
     const status = st.pendingStatus;
     if (status !== undefined && b.room(4 + 8 + 8)) {
       b.writeMultipathFrame({ kind: 'pathStatus', pathId: st.id, status: status.status, sequence: status.sequence });
@@ -122,13 +117,7 @@ export function fillPathControl(b: PacketBuilder, record: PacketRecord, mp: Mult
       written = true;
     }
   }
-  const gone = mp.pendingPathZeroAbandon;
-  if (gone !== undefined && b.room(4 + 8 + 8)) {
-    b.writeMultipathFrame({ kind: 'pathAbandon', pathId: 0, errorCode: gone });
-    mp.onPathZeroAbandonSent();
-    record.add({ k: 'pathAbandon', pathId: 0, code: gone });
-    written = true;
-  }
+  if (writeAbandon(b, record, 0, mp.pathZeroAbandonFrame)) written = true;
   const zero = mp.pendingPathZeroStatus;
   if (zero !== undefined && b.room(4 + 8 + 8)) {
     b.writeMultipathFrame({ kind: 'pathStatus', pathId: 0, status: zero.status, sequence: zero.sequence });
@@ -153,11 +142,20 @@ export function fillPathControl(b: PacketBuilder, record: PacketRecord, mp: Mult
   return written;
 }
 
+/** Our PATH_ABANDON of `pathId` when one is owed and fits. Returns whether it was written. */
+function writeAbandon(b: PacketBuilder, record: PacketRecord, pathId: number, a: OurPathAbandon | undefined): boolean {
+  if (a === undefined || !a.isOwed || !b.room(4 + 8 + 8)) return false;
+  b.writeMultipathFrame({ kind: 'pathAbandon', pathId, errorCode: a.code });
+  a.onSent();
+  record.add({ k: 'pathAbandon', pathId, code: a.code });
+  return true;
+}
+
 /** Whether a multipath control frame is owed (PATH_ABANDON, PATH_STATUS_*, MAX_PATH_ID, *_BLOCKED). */
 export function hasPathControl(mp: MultipathState<PacketRecord>, n: MultipathNegotiation | null): boolean {
   if (n === null) return false;
-  if (mp.blockedPending || mp.pendingMaxPathId(n) !== undefined || mp.pendingPathZeroStatus !== undefined || mp.pendingPathZeroAbandon !== undefined) return true;
-  for (const st of mp.paths.values()) if (st.pendingAbandon !== undefined || st.pendingStatus !== undefined) return true;
+  if (mp.blockedPending || mp.pendingMaxPathId(n) !== undefined || mp.pendingPathZeroStatus !== undefined || mp.pathZeroAbandonFrame?.isOwed === true) return true;
+  for (const st of mp.paths.values()) if (st.abandonFrame?.isOwed === true || st.pendingStatus !== undefined) return true;
   return false;
 }
 

@@ -15,6 +15,48 @@ export interface PathIdCounters {
 }
 
 /**
+ * Our PATH_ABANDON of one path id (draft §3.4), path 0 included: owed until a packet carries it,
+ * owed again when that packet is lost, and outstanding until one is acknowledged. The path's state
+ * is not forgotten before (`PathIdState.forgetDeadline`, `MultipathState.pathZeroForgetDeadline`):
+ * forgotten earlier, a PATH_ABANDON that waited behind a congestion window or a backed-off PTO (the
+ * other path's ACKs went on the dead one) was never sent, and the peer went on sending on the dead
+ * path until its own idle timeout.
+ */
+export class OurPathAbandon {
+  /** The error code it carries. */
+  readonly code: number;
+  private owed = true;
+  private acked = false;
+
+  constructor(code: number) {
+    this.code = code;
+  }
+
+  /** Whether a packet should carry it now. */
+  get isOwed(): boolean {
+    return this.owed;
+  }
+
+  /** Whether the peer acknowledged it (the path's state may go). */
+  get isAcknowledged(): boolean {
+    return this.acked;
+  }
+
+  onSent(): void {
+    this.owed = false;
+  }
+
+  onLost(): void {
+    if (!this.acked) this.owed = true;
+  }
+
+  onAcked(): void {
+    this.acked = true;
+    this.owed = false;
+  }
+}
+
+/**
  * One open path id n ≥ 1 of a multipath connection (draft-ietf-quic-multipath §3): the network
  * path it runs on (a `Path`: address, validation, anti-amplification, PATH_RESPONSEs owed, and
  * its `PathRecovery`: congestion control, RTT, pacer, MTU), its own Application packet number
@@ -41,10 +83,8 @@ export class PathIdState<T = unknown> {
   private statusOwed = false;
   private remote: PathStatus = 'available';
   private remoteSeq = -1;
-  /** PATH_ABANDON owed (its error code), or undefined. */
-  private abandonOwed: number | undefined;
-  /** Our PATH_ABANDON is owed or in flight: not acknowledged yet (the state is kept until it is). */
-  private abandonUnacked = false;
+  /** Our PATH_ABANDON, once we abandon it (undefined: the peer abandoned it, or it is open). */
+  private ourAbandon: OurPathAbandon | undefined;
   private abandonedAt = Number.POSITIVE_INFINITY;
   /** When the path id's state is forgotten after an abandon (acks still go out until then). */
   private forgetAt = Number.POSITIVE_INFINITY;
@@ -168,9 +208,9 @@ export class PathIdState<T = unknown> {
     return this.abandonedAt !== Number.POSITIVE_INFINITY;
   }
 
-  /** The PATH_ABANDON owed (its error code), or undefined. */
-  get pendingAbandon(): number | undefined {
-    return this.abandonOwed;
+  /** Our PATH_ABANDON of it, once we abandon it (or answer the peer's). */
+  get abandonFrame(): OurPathAbandon | undefined {
+    return this.ourAbandon;
   }
 
   /**
@@ -184,35 +224,12 @@ export class PathIdState<T = unknown> {
     this.forgetAt = now + linger;
     this.probes = 0;
     this.statusOwed = false;
-    if (send) {
-      this.abandonOwed = code;
-      this.abandonUnacked = true;
-    }
+    if (send) this.ourAbandon = new OurPathAbandon(code);
   }
 
-  onAbandonSent(): void {
-    this.abandonOwed = undefined;
-  }
-
-  /** PATH_ABANDON was lost: sent again (the state stays until it is acknowledged). */
-  onAbandonLost(code: number): void {
-    if (this.abandonUnacked) this.abandonOwed = code;
-  }
-
-  /** The packet that carried our PATH_ABANDON was acknowledged: the peer knows. */
-  onAbandonAcked(): void {
-    this.abandonUnacked = false;
-    this.abandonOwed = undefined;
-  }
-
-  /**
-   * When its state is forgotten (Infinity while open): 3 PTOs after the abandon, and not before
-   * our PATH_ABANDON is acknowledged. Forgotten earlier, a PATH_ABANDON that waited behind a
-   * congestion window or a backed-off PTO (the other path's ACKs went on the dead one) was never
-   * sent: the peer went on sending on the dead path until its own idle timeout.
-   */
+  /** When its state is forgotten (Infinity while open): 3 PTOs after the abandon, and not before our PATH_ABANDON is acknowledged. */
   get forgetDeadline(): number {
-    return this.abandonUnacked ? Number.POSITIVE_INFINITY : this.forgetAt;
+    return this.ourAbandon !== undefined && !this.ourAbandon.isAcknowledged ? Number.POSITIVE_INFINITY : this.forgetAt;
   }
 
   // ------------------------------------------------------------------ liveness

@@ -239,8 +239,7 @@ export function onFramesAcked(o: FrameOwners, p: PacketRecord): void {
       case 'maxPathId':
         break;
       case 'pathAbandon':
-        if (f.pathId === 0) o.multipath.onPathZeroAbandonAcked();
-        else o.multipath.pathAt(f.pathId)?.onAbandonAcked();
+        (f.pathId === 0 ? o.multipath.pathZeroAbandonFrame : o.multipath.pathAt(f.pathId)?.abandonFrame)?.onAcked();
         break;
     }
   }
@@ -298,8 +297,7 @@ export function onFramesLost(o: FrameOwners, p: PacketRecord): void {
         else o.multipath.pathAt(f.pathId)?.onStatusLost(f.seq);
         break;
       case 'pathAbandon':
-        if (f.pathId === 0) o.multipath.onPathZeroAbandonLost(f.code);
-        else o.multipath.pathAt(f.pathId)?.onAbandonLost(f.code);
+        (f.pathId === 0 ? o.multipath.pathZeroAbandonFrame : o.multipath.pathAt(f.pathId)?.abandonFrame)?.onLost();
         break;
       case 'maxPathId':
         o.multipath.onMaxPathIdLost();

@@ -154,6 +154,38 @@ function blockDirect(ep: Endpoint): void {
 }
 
 /**
+ * One direction's `transfer`, watched: both sides' paths sampled for `--watch-ms` (and the direct
+ * path killed with `--kill-direct-at-ms`), our paths' timeline kept (`onTimeline` gets its stop,
+ * for a failure's report). Returns what the transfer gave and the report both directions share.
+ */
+async function observe<T>(ep: Endpoint, iroh: IrohRpc, irohConn: number, s: Session, transfer: Promise<T>, onTimeline: (stop: () => string[]) => void): Promise<{ got: T; report: Record<string, unknown> }> {
+  const tl = timeline(s);
+  onTimeline(tl.stop);
+  const t = performance.now();
+  const killed = killDirectLater(ep, s);
+  const samples = await watch(iroh, irohConn, s, watchMs);
+  const got = await transfer;
+  const transferMs = Math.round(performance.now() - t);
+  const conn = connOf(s);
+  return {
+    got,
+    report: {
+      transferMs,
+      timeline: tl.stop(),
+      ourAddress: ep.boundAddresses,
+      irohAddrs: iroh.ready.addrs,
+      multipath: conn.internals.handshake.multipath,
+      nat: conn.getStats().natTraversal,
+      firstDirect: firstDirect(samples),
+      paths: changes(samples),
+      finalIrohPaths: samples.filter((x) => x.iroh.length > 0).pop()?.iroh,
+      finalPaths: s.paths(),
+      killed: await killed,
+    },
+  };
+}
+
+/**
  * With `--kill-direct-at-ms N`: N ms after the session first selected a direct path (polled every
  * 10 ms, for at most 10 s) the endpoint drops every direct datagram it sends or receives (test-only
  * patch of the driver's sockets and receive path); resolves then, with the paths at that moment.
@@ -218,29 +250,12 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
     // Both at once: a read that times out while we still write reaches the catch below with its
     // diagnostics (it ended the process as an unhandled rejection, once in CI).
     const transfer = Promise.all([writeAll(st.writable, payload), read]).then(([, r]) => r);
-    const tl = timeline(s);
-    stopTimeline = tl.stop;
-    const tTransfer = performance.now();
-    const killed = killDirectLater(ep, s);
-    const samples = await watch(iroh, c.conn, s, watchMs);
-    const got = await transfer;
-    const transferMs = Math.round(performance.now() - tTransfer);
-    const conn = connOf(s);
+    const { got, report } = await observe(ep, iroh, c.conn, s, transfer, (stop) => (stopTimeline = stop));
     result['toIroh'] = {
-      transferMs,
-      timeline: tl.stop(),
-      ourAddress: ep.boundAddresses,
-      irohAddrs: iroh.ready.addrs,
-      multipath: conn.internals.handshake.multipath,
-      nat: conn.getStats().natTraversal,
-      firstDirect: firstDirect(samples),
-      paths: changes(samples),
-      finalIrohPaths: samples.filter((x) => x.iroh.length > 0).pop()?.iroh,
+      ...report,
       pathsAtStart,
-      finalPaths: s.paths(),
       transferEqual: got.sha256 === sha(payload) && got.len === payload.length,
       relayBytes: relay.metrics.bytesForwarded - relayBefore,
-      killed: await killed,
     };
     s.close({ closeCode: 7, reason: 'done' });
     await s.closed;
@@ -282,29 +297,12 @@ const payload = new Uint8Array(payloadBytes).map((_, i) => (i * 7 + (i >> 11)) &
       await iroh.finish(stream);
       return withTimeout(received, 60_000, 'the stream from iroh');
     })();
-    const tl = timeline(s);
-    stopTimeline = tl.stop;
-    const tTransfer = performance.now();
-    const killed = killDirectLater(ep, s);
-    const samples = await watch(iroh, c.conn, s, watchMs);
-    const got = await transfer;
-    const transferMs = Math.round(performance.now() - tTransfer);
-    const conn = connOf(s);
+    const { got, report } = await observe(ep, iroh, c.conn, s, transfer, (stop) => (stopTimeline = stop));
     result['fromIroh'] = {
-      transferMs,
-      timeline: tl.stop(),
-      ourAddress: ep.boundAddresses,
-      irohAddrs: iroh.ready.addrs,
-      multipath: conn.internals.handshake.multipath,
-      nat: conn.getStats().natTraversal,
-      firstDirect: firstDirect(samples),
-      paths: changes(samples),
-      finalIrohPaths: samples.filter((x) => x.iroh.length > 0).pop()?.iroh,
+      ...report,
       pathsAtStart,
-      finalPaths: s.paths(),
       transferEqual: sha(got) === sha(payload),
       relayBytes: relay.metrics.bytesForwarded - relayBefore,
-      killed: await killed,
     };
     await iroh.close(c.conn, 9, 'iroh done');
   } catch (e) {

@@ -106,7 +106,7 @@ describe('multipath: abandoning path 0 (draft-ietf-quic-multipath §3.4, issue #
     // The connection's address follows the selected path.
     assert.equal(p.client.remoteAddress, '192.0.2.1:444');
     assert.equal(p.server!.remoteAddress, p.server!.paths()[1]!.remoteAddress);
-    assert.equal(p.client.internals.multipath.pendingPathZeroAbandon, undefined, 'our PATH_ABANDON of path 0 went out');
+    assert.equal(p.client.internals.multipath.pathZeroAbandonFrame?.isOwed, false, 'our PATH_ABANDON of path 0 went out');
     assert.equal(p.client.internals.multipath.isPathZeroForgotten, true, 'path 0 lingered 3 PTOs, then was forgotten');
     // Streams keep working on path 1, both ways.
     const { sent: s2, got: g2 } = transfer(p, 200_000, () => {});
