@@ -48,7 +48,10 @@ async function main(): Promise<void> {
       const ms = await streamUpload(session, bytes);
       const cpu = process.cpuUsage(cpu0);
       const cpuMs = (cpu.user + cpu.system) / 1000;
-      console.log(JSON.stringify({ mbps: Math.round((bytes * 8) / (ms * 1000)), ms: Math.round(ms), senderCpuMs: Math.round(cpuMs) }));
+      const st = session.getStats();
+      // Packets received by the sender are the receiver's ACK-bearing packets: their ratio to the
+      // data packets is the ACK rate both ends pay for (a receive and an open here, a seal and a send there).
+      console.log(JSON.stringify({ mbps: Math.round((bytes * 8) / (ms * 1000)), ms: Math.round(ms), senderCpuMs: Math.round(cpuMs), packetsSent: st.packetsSent, packetsReceived: st.packetsReceived, packetsLost: st.packetsLost }));
       session.close(0, 'bye');
     }
   } finally {
