@@ -143,7 +143,8 @@ export class FrameDispatcher implements ReceiveHandler {
       case 'pathResponse':
         // n0 NAT traversal first (noq does the same): the answer to one of our probes, from the
         // address probed, is no validation of any path of ours.
-        if (this.p.nat?.onPathResponse(this.p.paths.rxAddress, f.data)) return;
+        // The source is the datagram's: on a path id ≥ 1 (a probe we sent there) path 0's is stale.
+        if (this.p.nat?.onPathResponse(this.rxAddress(), f.data)) return;
         // RFC 9000 §8.2.3: validates the path of the matching challenge; others are ignored.
         if (this.p.multipath.paths.size > 0 && this.pathIds.onPathResponse(f.data)) return;
         this.p.paths.onPathResponse(now, f.data, currentPto(this.p));
@@ -193,6 +194,12 @@ export class FrameDispatcher implements ReceiveHandler {
         return;
       }
     }
+  }
+
+  /** The source address of the datagram being processed (path 0's, or a path id's). */
+  private rxAddress(): string {
+    const rx = this.p.multipath.rxPathId;
+    return rx === 0 ? this.p.paths.rxAddress : (this.pathIds.rxAddress(rx) ?? this.p.paths.rxAddress);
   }
 
   /**

@@ -90,6 +90,12 @@ export class PathIdState<T = unknown> {
   private forgetAt = Number.POSITIVE_INFINITY;
   private lastHeard: number;
   private lastEliciting: number;
+  /**
+   * PATH_RESPONSEs owed to challenges that came with this path id's connection id from another
+   * address than its path's (a peer's NAT probe); made by the first, at most
+   * MAX_OFF_PATH_RESPONSES (a peer that sends more loses the oldest: it probes again).
+   */
+  private offPath: OffPathResponse[] | undefined;
 
   constructor(id: number, path: Path, openedBy: 'local' | 'remote', now: number, isServer: boolean, peerMaxAckDelay: number) {
     this.id = id;
@@ -201,6 +207,33 @@ export class PathIdState<T = unknown> {
     this.remote = status;
   }
 
+  // ------------------------------------------------------------------ off-path responses
+
+  /**
+   * A PATH_CHALLENGE came on this path id from `to`, not from its path's address: the response goes
+   * there (RFC 9000 §8.2.2), at most `budget` bytes (three times the datagram that carried it, §8.1).
+   */
+  queueOffPathResponse(to: string, data: Uint8Array, budget: number): void {
+    if (this.isAbandoned) return;
+    const q = (this.offPath ??= []);
+    if (q.length >= MAX_OFF_PATH_RESPONSES) q.shift();
+    q.push({ to, data: data.slice(), budget });
+  }
+
+  /** Whether a PATH_RESPONSE is owed off this path. */
+  get hasOffPathResponses(): boolean {
+    return this.offPath !== undefined;
+  }
+
+  /** The oldest PATH_RESPONSE owed off this path (the queue goes when emptied: no idle heap). */
+  takeOffPathResponse(): OffPathResponse | undefined {
+    const q = this.offPath;
+    if (q === undefined) return undefined;
+    const r = q.shift();
+    if (q.length === 0) this.offPath = undefined;
+    return r;
+  }
+
   // ------------------------------------------------------------------ abandon (draft §3.4)
 
   /** Abandoned by either side: nothing but acknowledgments is sent on it any more. */
@@ -270,3 +303,13 @@ export class PathIdState<T = unknown> {
 
 /** The loss detector's space for every path id's packets (multipath: 1-RTT only). */
 export const PATH_SPACE = PacketSpace.Application;
+
+/** PATH_RESPONSEs kept owed off one path id (to the peer's NAT probes from its other addresses). */
+export const MAX_OFF_PATH_RESPONSES = 4;
+
+/** A PATH_RESPONSE owed to an address other than the path's: where, what, and how many bytes at most. */
+export interface OffPathResponse {
+  readonly to: string;
+  readonly data: Uint8Array;
+  readonly budget: number;
+}

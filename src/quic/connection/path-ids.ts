@@ -135,7 +135,19 @@ export class PathIds {
   /** PATH_CHALLENGE on path id `pathId` ≥ 1: answered on that path id (RFC 9000 §8.2.2). */
   onPathChallenge(pathId: number, data: Uint8Array): void {
     this.p.paths.stats.pathChallengesReceived++;
-    this.p.multipath.pathAt(pathId)?.path.queueResponse(data, MAX_RESPONSES);
+    const st = this.p.multipath.pathAt(pathId);
+    if (st === undefined) return;
+    // RFC 9000 §8.2.2: the response goes where the challenge came from. From another address than
+    // the path's it is a NAT probe the peer sent on this path id (noq probes on its first validated
+    // path: a path id once its path 0 is abandoned): answered there, the path stays where it is.
+    const rx = this.p.multipath.rxDatagram;
+    if (rx.from !== undefined && st.path.address !== '' && rx.from !== st.path.address) st.queueOffPathResponse(rx.from, data, 3 * rx.size);
+    else st.path.queueResponse(data, MAX_RESPONSES);
+  }
+
+  /** The source address of the datagram being processed, when it is one of path id `pathId` ≥ 1. */
+  rxAddress(pathId: number): string | undefined {
+    return this.p.multipath.rxDatagram.from ?? this.p.multipath.pathAt(pathId)?.path.address;
   }
 
   /** PATH_RESPONSE: validates the path id whose challenge it echoes; false when none did. */

@@ -12,6 +12,7 @@ import type { PathIdState } from './path-id.js';
 import type { PathIds } from './path-ids.js';
 import { fillPathCids, fillPathControl, hasPathControl, orphanAckDue, pathZeroOwesPathAck, writeCloseAcks, writeOrphanAcks, writePathAcks } from './path-frames.js';
 import { mtuProbeDue, writeMtuProbe } from './mtu-probes.js';
+import { buildNatProbe, buildOffPathResponse, probeCarrier, type OffPathDatagram } from './off-path.js';
 import { writeObservedAddress } from './qad-frames.js';
 import { qlogPacketSent, type QlogTracer } from './qlog.js';
 import { DATAGRAM_FRAME, HANDSHAKE_DONE_FRAME, PATH_CHALLENGE_FRAME, PacketRecord } from './sent-packet.js';
@@ -115,8 +116,8 @@ export class Transmitter {
     if (this.d.lifecycle.state === 'closing') return this.transmitClose(now, out);
     this.dataPath = this.pathIds.selectDataPath();
     // An abandoned path 0 (draft §3.4) sends nothing more: what its packets carried goes on the
-    // data path's (transmitOnPathIds), NAT probes included (they use path 0's connection id).
-    if (this.d.multipath.isPathZeroAbandoned) return this.transmitOnPathIds(now, out);
+    // data path's (transmitOnPathIds); NAT probes go in packets of a path id (off-path.ts).
+    if (this.d.multipath.isPathZeroAbandoned) return this.transmitNatProbe(now, out) || this.transmitOnPathIds(now, out);
     return this.transmitPathFrames(now, out) || this.transmitNatProbe(now, out) || this.transmitOnPathIds(now, out) || this.transmitData(now, out);
   }
 
@@ -270,42 +271,29 @@ export class Transmitter {
   }
 
   /**
-   * An n0 NAT traversal probe (nat.ts): a PATH_CHALLENGE alone in a 1-RTT packet of path 0's
-   * packet number space, with path 0's connection id, unpadded (noq: "only the address is
-   * validated, not the entire path"), to a candidate address of the peer. Sent once path 0 is
-   * validated and the handshake confirmed, outside congestion control (as path datagrams: not in
-   * flight; their number is bounded, MAX_NAT_PROBE_ATTEMPTS per candidate and round); a lost
-   * probe is the retry timer's business.
+   * An n0 NAT traversal probe (nat.ts, off-path.ts): a PATH_CHALLENGE alone, unpadded, to a
+   * candidate address of the peer, in a packet of path 0 or, once path 0 is abandoned, of the
+   * first validated path id (as noq), outside congestion control.
    */
   private transmitNatProbe(now: number, out: Uint8Array): number {
     const d = this.d;
-    const nat = d.nat;
-    if (nat === null || !d.handshake.isConfirmed || !d.paths.current.validated) return 0;
-    const address = nat.nextProbe();
-    if (address === undefined) return 0;
-    const sp = d.spaces.at(PacketSpace.Application);
-    const b = this.builder;
-    b.beginDatagram(out, Math.min(out.length, MIN_DATAGRAM_SIZE), d.remoteCids.current);
-    if (!b.beginPacket(PacketSpace.Application, sp.nextPn, d.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
-    const data = d.random.fill(new Uint8Array(8));
-    b.writePathChallenge(data);
-    const size = b.finishPacket(d.keys.writeKeys(PacketSpace.Application));
-    const pn = sp.takePn();
-    d.keys.onOneRttSent(pn);
-    // A Path of its own: no recovery state (the probe counts for no path's congestion window).
-    const to = new Path(address, false, d.remoteCids.currentSequence, undefined);
-    const record = new PacketRecord(to);
-    record.add(PATH_CHALLENGE_FRAME);
-    // Recorded as neither in flight nor ack-eliciting (it is, on the wire): its acknowledgment
-    // comes back on path 0, whose RTT a sample taken from it would distort, and its loss is the
-    // NAT traversal retry timer's business, not the PTO's.
-    d.loss.onPacketSent(PacketSpace.Application, record.sent(pn, now, size, false, false), d.paths.recovery.rtt);
-    nat.onProbeSent(address, data);
-    const len = b.finishDatagram();
-    this.txPath = to;
+    // Checked on every transmit: nothing more unless a probe is due.
+    if (d.nat === null || d.nat.nextProbe() === undefined) return 0;
+    let carrier: PathIdState<PacketRecord> | undefined;
+    if (d.multipath.isPathZeroAbandoned) {
+      carrier = probeCarrier(d);
+      if (carrier === undefined) return 0;
+    }
+    return this.sentOffPath(buildNatProbe(d, this.builder, now, out, carrier));
+  }
+
+  /** Counts an off-path datagram (off-path.ts) and sends it to its address; 0 for none. */
+  private sentOffPath(g: OffPathDatagram | null): number {
+    if (g === null) return 0;
+    this.txPath = g.to;
     this.sent++;
-    this.bytes += len;
-    return len;
+    this.bytes += g.length;
+    return g.length;
   }
 
   // ------------------------------------------------------------------ everything else
@@ -535,6 +523,11 @@ export class Transmitter {
       if (st.isAbandoned) continue;
       const cid = mp.cids?.peerCidFor(st.id)?.cid;
       if (cid === undefined) continue;
+      // The peer's NAT probes that came on this path id from its other addresses are answered there.
+      if (st.hasOffPathResponses) {
+        const g = this.sentOffPath(buildOffPathResponse(d, this.builder, now, out, st));
+        if (g > 0) return g;
+      }
       const len = this.buildOnPathId(now, out, st, cid);
       if (len > 0) {
         this.txPath = st.path;

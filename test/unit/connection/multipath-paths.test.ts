@@ -278,9 +278,10 @@ describe('multipath: paths opened, used, acknowledged and abandoned (draft-ietf-
       assert.ok(one !== undefined && !one.abandoned && one.validated, JSON.stringify(c.paths()));
       assert.equal(one.selected, false);
     }
-    // About one PING per 5 s on path 1 (its acknowledgment rides the peer's PATH_ACK).
+    // One or two packets per 5 s on path 1: a PING, and a PATH_ACK-only packet when the peer's
+    // keep-alive comes first (which side's timer leads depends on who sent last when it opened).
     const pings = p.client.paths()[1]!.packetsSent - sentBefore;
-    assert.ok(pings >= 12 && pings <= 16, `${pings} packets on path 1 in 70 s`);
+    assert.ok(pings >= 12 && pings <= 30, `${pings} packets on path 1 in 70 s`);
     assert.equal(p.client.isClosed, false);
   });
 

@@ -318,6 +318,38 @@ describe('n0 NAT traversal wired into the connection (nat.ts)', () => {
     assert.equal(after.probesSent - before, 3 + 1);
   });
 
+  it('path 0 abandoned: probes go in packets of a path id, the peer answers them from where they came (off-path), and a path opens', () => {
+    // The relay path 0 is abandoned once the direct path 1 (C <-> S) is up; then the server offers
+    // FWD (a forwarder: the client sends to FWD, the server hears FWD_BACK). The client's probe to
+    // FWD must ride path 1's packets (path 0 sends nothing more), reach the server from FWD_BACK,
+    // not path 1's address C, and be answered there: the answer comes back from FWD.
+    const mp = { multipath: true, multipathMaxPathId: 3 };
+    const n = new NatNet(21, mp, mp);
+    n.connect();
+    n.runFor(1_000);
+    assert.equal(n.client.paths().find((p) => p.pathId === 1)?.remoteAddress, S);
+    assert.equal(n.client.abandonPath(n.now, 0, 0), true);
+    n.runFor(1_000);
+    assert.equal(n.server!.internals.multipath.isPathZeroAbandoned, true);
+    const relayBefore = n.sentTo.get(RELAY_S) ?? 0;
+    const before = n.client.getStats().natTraversal!;
+    const serverPaths = n.server!.getStats();
+    n.server!.setLocalCandidates(n.now, [S, FWD]);
+    n.runFor(1_000);
+    const after = n.client.getStats().natTraversal!;
+    assert.equal(after.rounds, before.rounds + 1, JSON.stringify(after));
+    assert.ok((n.sentTo.get(FWD) ?? 0) >= 1, 'the client probed FWD');
+    assert.ok(after.probesAnswered > before.probesAnswered, `answered: ${JSON.stringify(after)}`);
+    assert.ok((n.sentTo.get(FWD_BACK) ?? 0) >= 1, 'the server answered FWD_BACK, where the probe came from');
+    assert.ok(n.server!.getStats().pathResponsesSent > serverPaths.pathResponsesSent);
+    const viaFwd = n.client.paths().find((p) => p.remoteAddress === FWD);
+    assert.ok(viaFwd && viaFwd.pathId >= 2 && viaFwd.validated && !viaFwd.abandoned, JSON.stringify(n.client.paths()));
+    assert.equal(n.client.paths().find((p) => p.pathId === 1)?.remoteAddress, S, 'path 1 did not move');
+    assert.equal(n.server!.paths().find((p) => p.pathId === 1)?.remoteAddress, C, 'nor on the server');
+    assert.equal(n.sentTo.get(RELAY_S) ?? 0, relayBefore, 'nothing on the abandoned relay path');
+    assert.equal(n.client.isClosed || n.server!.isClosed, false);
+  });
+
   it('a client that gets its candidates late starts a round then', () => {
     const n = new NatNet(16);
     n.drive(() => n.client.handshakeConfirmed && (n.server?.handshakeConfirmed ?? false));
