@@ -225,7 +225,22 @@ export class NatTraversal {
   onProbeSent(address: string, data: Uint8Array): void {
     this.pending?.delete(address);
     if (this.pending?.size === 0) this.pending = undefined;
-    (this.challenges ??= new Map()).set(toHex(data), address);
+    const challenges = (this.challenges ??= new Map());
+    // A round's own probes are at most its candidates x MAX_NAT_PROBE_ATTEMPTS; a client also
+    // probes back every address the server probes it from (as noq), which the peer drives: past
+    // the bound the oldest challenge is forgotten (its late answer then opens nothing).
+    if (challenges.size >= this.maxChallenges) challenges.delete(challenges.keys().next().value as string);
+    challenges.set(toHex(data), address);
+  }
+
+  /** How many probe challenges are remembered at most (this round's, and a client's probes back). */
+  get maxChallenges(): number {
+    return (this.maxRemoteAddresses + MAX_PROBED_BACK) * MAX_NAT_PROBE_ATTEMPTS;
+  }
+
+  /** Probe challenges remembered now (tests: the bound above). */
+  get challengeCount(): number {
+    return this.challenges?.size ?? 0;
   }
 
   /**
@@ -337,6 +352,9 @@ export interface NatFamilies {
  * and for the probe that opens the NAT on the way, few enough not to pester a bystander.
  */
 export const MAX_NAT_PROBE_ATTEMPTS = 9;
+
+/** Addresses of the peer's own probes a client's probes back are remembered for, besides the round's candidates. */
+const MAX_PROBED_BACK = 8;
 
 /**
  * The interval before retry number `attempt` (0: the first one after the round's probes), as noq:

@@ -159,6 +159,21 @@ describe('n0 NAT traversal state (noq n0_nat_traversal, on virtual time)', () =>
     assert.deepEqual(make('client').startRound(0), []);
   });
 
+  it('probe challenges remembered are bounded: a client probing back every address a server probes it from forgets the oldest', () => {
+    const client = make('client', { maxRemoteAddresses: 4 });
+    const bound = client.maxChallenges;
+    assert.equal(bound, (4 + 8) * MAX_NAT_PROBE_ATTEMPTS);
+    const first = challenge();
+    client.onProbeSent('203.0.113.1:1', first);
+    // The peer probes us from ever new addresses; each of our answers probes back (nat.ts, off-path.ts).
+    for (let i = 0; i < 10 * bound; i++) client.onProbeSent(`203.0.113.2:${1000 + i}`, challenge());
+    assert.equal(client.challengeCount, bound);
+    assert.equal(client.onPathResponse('203.0.113.1:1', first), false, 'the oldest was forgotten');
+    const last = challenge();
+    client.onProbeSent('203.0.113.3:7', last);
+    assert.equal(client.onPathResponse('203.0.113.3:7', last), true, 'a recent one still answers');
+  });
+
   it('candidates of a family our sockets cannot reach are not probed', () => {
     const client = make('client', { families: { ipv4: true, ipv6: false } });
     client.addLocalAddress('198.51.100.7:50000');
