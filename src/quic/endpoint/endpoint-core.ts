@@ -16,6 +16,7 @@ import {
   type TransportOptions,
 } from './config.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { RouteTable } from './routes.js';
 import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
@@ -93,9 +94,6 @@ interface Entry {
 const NO_COPIES: readonly string[] = [];
 
 export class EndpointCore {
-  /** The last short-header DCID routed and its key (`shortRouteKey`). */
-  private lastShortDcid: Uint8Array = new Uint8Array(0);
-  private lastShortKey = '';
   /** The `now` of the last input (for tokens issued while servicing a connection). */
   private clock = 0;
   readonly localCidLength: number;
@@ -120,17 +118,10 @@ export class EndpointCore {
   private readonly resetLimiter: RateLimiter;
   private readonly responseLimiter: RateLimiter;
   private readonly maxQueued: number;
-  /**
-   * Our CIDs -> connection. Keyed by binary strings (`toBinaryString`: one flat string of one
-   * char per byte, ~24 bytes of heap; a hex key was a rope of concatenations ~64 bytes per CID).
-   */
-  private readonly routes = new Map<string, Entry>();
-  /** Server: clients' Initial DCIDs -> connection (Initial and 0-RTT packets only). */
-  private readonly initialRoutes = new Map<string, Entry>();
+  /** Which connection a datagram is for: by our CIDs, clients' Initial DCIDs, remote address. */
+  private readonly routes = new RouteTable<Entry>();
   /** 0-RTT datagrams ahead of their Initial, by "address dcid". */
   private readonly earlyHeld = new EarlyHold();
-  /** Remote address -> connections there (Stateless Reset detection, RFC 9000 §10.3.1). */
-  private readonly byAddress = new Map<string, Set<Entry>>();
   private readonly entries = new Map<ConnectionHandle, Entry>();
   /**
    * Connections touched since they last had nothing to send (input, timer, command): the only
@@ -400,7 +391,7 @@ export class EndpointCore {
       case 'versionNegotiation':
       case 'retry': {
         // Answers to a client connection of ours. RFC 9000 §6.1: never answer a VN packet.
-        const e = this.routes.get(toBinaryString(h.dcid));
+        const e = this.routes.get(h.dcid);
         if (e) this.deliver(now, e, address, datagram);
         else this.stat.droppedUnroutable++;
         return;
@@ -411,7 +402,7 @@ export class EndpointCore {
       case 'long': {
         const initialish = h.type === LongPacketType.Initial || h.type === LongPacketType.ZeroRtt;
         const key = toBinaryString(h.dcid);
-        const e = this.routes.get(key) ?? (initialish ? this.initialRoutes.get(key) : undefined);
+        const e = this.routes.get(key) ?? (initialish ? this.routes.initial(key) : undefined);
         if (e) {
           // RFC 9000 §14.1: a server discards Initials in datagrams under 1200 bytes.
           if (h.type === LongPacketType.Initial && e.connection.role === 'server' && datagram.length < MIN_DATAGRAM_SIZE) {
@@ -434,37 +425,19 @@ export class EndpointCore {
     }
   }
 
-  /**
-   * The routing key of a short header's DCID. The key of the last one is kept with its
-   * bytes: a busy connection's datagrams all carry the same DCID, so most datagrams skip building
-   * a key string (then hashing a fresh string) for the lookup. The lookup itself
-   * is still made, so a retired or reassigned CID routes exactly as without the memo.
-   */
-  private shortRouteKey(datagram: Uint8Array): string {
-    const n = this.localCidLength;
-    const last = this.lastShortDcid;
-    let same = last.length === n;
-    for (let i = 0; same && i < n; i++) same = last[i] === datagram[1 + i];
-    if (same) return this.lastShortKey;
-    const dcid = datagram.subarray(1, 1 + n);
-    this.lastShortKey = toBinaryString(dcid);
-    this.lastShortDcid = dcid.slice();
-    return this.lastShortKey;
-  }
-
   private routeShort(now: number, address: string, datagram: Uint8Array, first: number): void {
     if (datagram.length < 1 + this.localCidLength) {
       this.stat.droppedMalformed++;
       return;
     }
-    const e = this.routes.get(this.shortRouteKey(datagram));
+    const e = this.routes.get(this.routes.shortKey(datagram, this.localCidLength));
     if (e) {
       this.deliver(now, e, address, datagram);
       return;
     }
     // RFC 9000 §10.3.1: a Stateless Reset has a random DCID; it is recognised by its trailing
     // token among the connections at the address it came from.
-    const here = this.byAddress.get(address);
+    const here = this.routes.at(address);
     if (here) {
       for (const c of here) {
         if (c.connection.isStatelessReset(datagram)) {
@@ -597,8 +570,7 @@ export class EndpointCore {
       now,
     );
     const e = this.register(connection, address);
-    e.initialKey = toBinaryString(h.dcid);
-    this.initialRoutes.set(e.initialKey, e);
+    e.initialKey = this.routes.addInitial(h.dcid, e);
     e.handshaking = true;
     this.handshaking++;
     // Traced: the first datagram's events wait in memory until it proves to be a real client.
@@ -655,7 +627,7 @@ export class EndpointCore {
     connection.onCommand = () => {
       if (this.entries.has(e.handle)) this.dirty.add(e);
     };
-    this.addAddress(e);
+    this.routes.addAddress(address, e);
     this.updateCids(e);
     return e;
   }
@@ -673,9 +645,9 @@ export class EndpointCore {
     const address = e.connection.remoteAddress;
     if (address !== undefined && address !== e.remoteAddress) {
       // The peer migrated (or reverted): keep the address index on its current address.
-      this.removeAddress(e);
+      this.routes.removeAddress(e.remoteAddress, e);
       e.remoteAddress = address;
-      this.addAddress(e);
+      this.routes.addAddress(address, e);
       // RFC 9000 §8.1.3: a token for the new address, for the client's next connection.
       if (e.connection.role === 'server' && e.connection.isConnected) e.connection.sendNewToken(this.tokens.issueNewToken(this.clock, address, this.random));
     }
@@ -703,21 +675,8 @@ export class EndpointCore {
 
   private updateCids(e: Entry): void {
     const { added, retired } = e.connection.takeCidChanges();
-    for (const cid of added) {
-      const k = toBinaryString(cid);
-      if (this.routes.has(k)) {
-        this.stat.cidCollisions++;
-        continue;
-      }
-      this.routes.set(k, e);
-    }
-    for (const cid of retired) this.unroute(cid, e);
-  }
-
-  /** `cid` stops routing to `e` (unless it routes to another connection: a collision). */
-  private unroute(cid: Uint8Array, e: Entry): void {
-    const k = toBinaryString(cid);
-    if (this.routes.get(k) === e) this.routes.delete(k);
+    for (const cid of added) if (!this.routes.add(cid, e)) this.stat.cidCollisions++;
+    for (const cid of retired) this.routes.remove(cid, e);
   }
 
   private endHandshake(e: Entry): void {
@@ -732,10 +691,10 @@ export class EndpointCore {
     // set of keys per connection is kept: [perf2], ~200 B of an idle connection). Those added
     // since were never routed.
     const { retired } = e.connection.takeCidChanges();
-    for (const cid of retired) this.unroute(cid, e);
-    for (const cid of e.connection.activeLocalCids()) this.unroute(cid, e);
-    if (e.initialKey !== undefined && this.initialRoutes.get(e.initialKey) === e) this.initialRoutes.delete(e.initialKey);
-    this.removeAddress(e);
+    for (const cid of retired) this.routes.remove(cid, e);
+    for (const cid of e.connection.activeLocalCids()) this.routes.remove(cid, e);
+    if (e.initialKey !== undefined) this.routes.removeInitial(e.initialKey, e);
+    this.routes.removeAddress(e.remoteAddress, e);
     this.entries.delete(e.handle);
     this.dirty.delete(e);
     this.timers.remove(e);
@@ -748,19 +707,6 @@ export class EndpointCore {
       this.responses.length = 0;
       this.events.push({ type: 'closed' });
     }
-  }
-
-  private addAddress(e: Entry): void {
-    let s = this.byAddress.get(e.remoteAddress);
-    if (!s) this.byAddress.set(e.remoteAddress, (s = new Set()));
-    s.add(e);
-  }
-
-  private removeAddress(e: Entry): void {
-    const s = this.byAddress.get(e.remoteAddress);
-    if (!s) return;
-    s.delete(e);
-    if (s.size === 0) this.byAddress.delete(e.remoteAddress);
   }
 
   // ------------------------------------------------------------------ helpers
