@@ -14,7 +14,7 @@ import type { DialTlsOptions } from './x509-options.js';
 import type { CloseInfo, SessionState } from './session-state.js';
 import { QuicTransport } from './quic-transport.js';
 import type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
-import { callablePromise, pulling, type CallablePromise } from './shapes.js';
+import { callablePromise, handledBidi, handledWrites, pulling, type CallablePromise } from './shapes.js';
 
 export type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
 export type { CallablePromise } from './shapes.js';
@@ -201,7 +201,7 @@ export class Session {
    * next stream goes to `nextBidiStream` rather than into a cancelled stream.
    */
   get incomingBidirectionalStreams(): ReadableStream<BidirectionalStream> {
-    return (this.incomingBidi ??= pulling((signal) => this.transport.nextBidirectionalStream(signal)));
+    return (this.incomingBidi ??= pulling((signal) => this.transport.nextBidirectionalStream(signal).then(handledNextBidi)));
   }
 
   /** Incoming unidirectional streams the peer opens (cancelling it ends its wait, as above). */
@@ -221,7 +221,7 @@ export class Session {
     const session = this;
     this.datagramStreams = {
       readable: pulling((signal) => this.transport.recvDatagram(signal)),
-      writable: new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d).catch(unlessDropped) }),
+      writable: handledWrites(new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d).catch(unlessDropped) })),
       get maxDatagramSize(): number {
         return session.maxDatagramSize() ?? 0;
       },
@@ -340,10 +340,10 @@ export class Session {
    * reached; `signal` ends that wait. Rejects with a SessionClosedError once the session closed.
    */
   createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
-    // Not async (nor the methods below): the transport's promise is returned as is, with no
-    // second promise around it; a bad argument still rejects rather than throws.
+    // Not async (nor the methods below): a bad argument still rejects rather than throws. The
+    // writable's writes are marked handled (shapes.ts, `handledWrites`: peer input may not end the process).
     try {
-      return this.transport.openBidirectionalStream(waitSignal('createBidirectionalStream', options));
+      return this.transport.openBidirectionalStream(waitSignal('createBidirectionalStream', options)).then(handledBidi);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -352,7 +352,7 @@ export class Session {
   /** Opens a unidirectional stream, waiting as `createBidirectionalStream` does. */
   createUnidirectionalStream(options?: WaitOptions): Promise<WritableStream<Uint8Array>> {
     try {
-      return this.transport.openUnidirectionalStream(waitSignal('createUnidirectionalStream', options));
+      return this.transport.openUnidirectionalStream(waitSignal('createUnidirectionalStream', options)).then(handledWrites);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -429,7 +429,7 @@ export class Session {
   /** The next bidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
   nextBidiStream(options?: WaitOptions): Promise<BidirectionalStream | null> {
     try {
-      return this.transport.nextBidirectionalStream(waitSignal('nextBidiStream', options));
+      return this.transport.nextBidirectionalStream(waitSignal('nextBidiStream', options)).then(handledNextBidi);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -498,6 +498,10 @@ function checkRemote(remote: unknown): void {
 
 /** Marks a promise's rejection handled (`sendDatagram`: who awaits the promise still sees it). */
 function ignoreRejection(): void {}
+
+function handledNextBidi(s: BidirectionalStream | null): BidirectionalStream | null {
+  return s === null ? null : handledBidi(s);
+}
 
 /** A datagram write's failure, unless the datagram was merely dropped after it was queued (then the write resolves). */
 function unlessDropped(e: unknown): void {

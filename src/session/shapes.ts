@@ -38,3 +38,44 @@ export function pulling<T>(next: (signal: AbortSignal) => Promise<T | null>): Re
     { highWaterMark: 0 },
   );
 }
+
+/**
+ * @internal `ws` itself, with the promise of every `write()` and `close()` of its writers (and of
+ * its own `close()`) marked handled: whoever awaits one still gets its rejection, but one nobody
+ * awaits is no unhandled rejection. Without this a fire-and-forget `writer.write(chunk)` (common
+ * in WebTransport code written for browsers, which only log such rejections) on a stream the PEER
+ * stops or resets, or whose session it closes, ended the Node process: peer input may not do that.
+ * The error still reaches the application through every awaited write, `writer.closed` and `close()`.
+ */
+export function handledWrites<W extends WritableStream<Uint8Array>>(ws: W): W {
+  const getWriter = ws.getWriter;
+  const close = ws.close;
+  Object.defineProperties(ws, {
+    getWriter: { configurable: true, writable: true, value: () => handledWriter(getWriter.call(ws)) },
+    close: { configurable: true, writable: true, value: () => handled(close.call(ws)) },
+  });
+  return ws;
+}
+
+/** @internal `s` with its writable's writes marked handled (`handledWrites`). */
+export function handledBidi<S extends { readonly writable: WritableStream<Uint8Array> }>(s: S): S {
+  handledWrites(s.writable);
+  return s;
+}
+
+function handledWriter(w: WritableStreamDefaultWriter<Uint8Array>): WritableStreamDefaultWriter<Uint8Array> {
+  const write = w.write;
+  const close = w.close;
+  Object.defineProperties(w, {
+    write: { configurable: true, writable: true, value: (chunk: Uint8Array) => handled(write.call(w, chunk)) },
+    close: { configurable: true, writable: true, value: () => handled(close.call(w)) },
+  });
+  return w;
+}
+
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(ignore);
+  return p;
+}
+
+function ignore(): void {}

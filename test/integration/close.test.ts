@@ -78,6 +78,44 @@ describe('Session close and queued data over real UDP (loopback)', function () {
     }
   });
 
+  it('stream writes never awaited on a stream the peer stops, or after the peer closed: no unhandled rejection, and who awaits still learns why', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { s, peer } = await net.connect(client, server);
+      const incoming = peer.nextBidiStream();
+      const { writable } = await s.createBidirectionalStream();
+      const w = writable.getWriter();
+      await w.write(new Uint8Array(10));
+      const st = await within(incoming, 2_000, 'incoming');
+      const r = st!.readable.getReader();
+      await r.read();
+      await r.cancel(7); // STOP_SENDING 7
+      // Fire-and-forget, as browser WebTransport code does: 50 writes of 64 KiB and a close.
+      for (let i = 0; i < 50; i++) void w.write(new Uint8Array(64 * 1024));
+      void w.close();
+      await assert.rejects(within(w.closed, 2_000, 'writer.closed'), (e: unknown) => e instanceof StreamAbortedError && e.kind === 'stopped' && e.code === 7);
+      await assert.rejects(w.write(new Uint8Array(1)), (e: unknown) => e instanceof StreamAbortedError && e.code === 7);
+      // A unidirectional stream and the datagram writable whose session the peer closes.
+      const uni = (await s.createUnidirectionalStream()).getWriter();
+      const dg = s.datagrams.writable.getWriter();
+      peer.close({ closeCode: 3, reason: 'gone' });
+      await within(s.closed, 2_000, 'closed by the peer');
+      for (let i = 0; i < 5; i++) {
+        void uni.write(new Uint8Array(100));
+        void dg.write(new Uint8Array(10));
+      }
+      void uni.close();
+      void s.datagrams.writable.close().catch(() => {}); // locked: rejects (handled by us too)
+      await new Promise((res) => setTimeout(res, 100));
+      assert.deepEqual(unhandled.map(String), []);
+      await assert.rejects(uni.write(new Uint8Array(1)));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a datagram still queued when the connection ends at once (Endpoint.close) rejects with SessionClosedError', async () => {
     const { s } = await net.connect(client, server);
     const sending = s.sendDatagram(new Uint8Array([7]));
