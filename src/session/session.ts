@@ -14,7 +14,7 @@ import type { DialTlsOptions } from './x509-options.js';
 import type { CloseInfo, SessionState } from './session-state.js';
 import { QuicTransport } from './quic-transport.js';
 import type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
-import { callablePromise, handledBidi, handledWrites, pulling, type CallablePromise } from './shapes.js';
+import { callablePromise, handledBidi, handledReads, handledWrites, pulling, type CallablePromise } from './shapes.js';
 
 export type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
 export type { CallablePromise } from './shapes.js';
@@ -206,7 +206,7 @@ export class Session {
 
   /** Incoming unidirectional streams the peer opens (cancelling it ends its wait, as above). */
   get incomingUnidirectionalStreams(): ReadableStream<ReadableStream<Uint8Array>> {
-    return (this.incomingUni ??= pulling((signal) => this.transport.nextUnidirectionalStream(signal)));
+    return (this.incomingUni ??= pulling((signal) => this.transport.nextUnidirectionalStream(signal).then(handledNextUni)));
   }
 
   /**
@@ -220,7 +220,7 @@ export class Session {
     if (this.datagramStreams) return this.datagramStreams;
     const session = this;
     this.datagramStreams = {
-      readable: pulling((signal) => this.transport.recvDatagram(signal)),
+      readable: handledReads(pulling((signal) => this.transport.recvDatagram(signal))),
       writable: handledWrites(new WritableStream<Uint8Array>({ write: (d) => this.sendDatagram(d).catch(unlessDropped) })),
       get maxDatagramSize(): number {
         return session.maxDatagramSize() ?? 0;
@@ -443,7 +443,7 @@ export class Session {
   /** The next unidirectional stream the peer opens, or null when the session is closed; `signal` ends the wait. */
   nextUniStream(options?: WaitOptions): Promise<ReadableStream<Uint8Array> | null> {
     try {
-      return this.transport.nextUnidirectionalStream(waitSignal('nextUniStream', options));
+      return this.transport.nextUnidirectionalStream(waitSignal('nextUniStream', options)).then(handledNextUni);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -501,6 +501,10 @@ function ignoreRejection(): void {}
 
 function handledNextBidi(s: BidirectionalStream | null): BidirectionalStream | null {
   return s === null ? null : handledBidi(s);
+}
+
+function handledNextUni(s: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null {
+  return s === null ? null : handledReads(s);
 }
 
 /** A datagram write's failure, unless the datagram was merely dropped after it was queued (then the write resolves). */

@@ -57,10 +57,33 @@ export function handledWrites<W extends WritableStream<Uint8Array>>(ws: W): W {
   return ws;
 }
 
-/** @internal `s` with its writable's writes marked handled (`handledWrites`). */
-export function handledBidi<S extends { readonly writable: WritableStream<Uint8Array> }>(s: S): S {
+/**
+ * @internal `rs` itself, with the promise of its `pipeTo()` and of every `read()` of its readers
+ * marked handled, for the reason of `handledWrites`: a `readable.pipeTo(writable)` nobody awaits
+ * rejected unhandled when the peer reset the stream or closed the session, and ended the process.
+ * Async iteration (`for await`) is awaited by construction and untouched.
+ */
+export function handledReads<R extends ReadableStream<T>, T>(rs: R): R {
+  const getReader = rs.getReader as (options?: { mode?: 'byob' }) => ReadableStreamDefaultReader<T>;
+  const pipeTo = rs.pipeTo;
+  Object.defineProperties(rs, {
+    getReader: { configurable: true, writable: true, value: (options?: { mode?: 'byob' }) => handledReader(getReader.call(rs, options)) },
+    pipeTo: { configurable: true, writable: true, value: (dest: WritableStream<T>, options?: Parameters<ReadableStream<T>['pipeTo']>[1]) => handled(pipeTo.call(rs, dest, options)) },
+  });
+  return rs;
+}
+
+/** @internal `s` with its readable's and writable's promises marked handled (`handledReads`, `handledWrites`). */
+export function handledBidi<S extends { readonly readable: ReadableStream<Uint8Array>; readonly writable: WritableStream<Uint8Array> }>(s: S): S {
+  handledReads(s.readable);
   handledWrites(s.writable);
   return s;
+}
+
+function handledReader<T>(r: ReadableStreamDefaultReader<T>): ReadableStreamDefaultReader<T> {
+  const read = r.read as (...args: unknown[]) => ReturnType<ReadableStreamDefaultReader<T>['read']>;
+  Object.defineProperty(r, 'read', { configurable: true, writable: true, value: (...args: unknown[]) => handled(read.apply(r, args)) });
+  return r;
 }
 
 function handledWriter(w: WritableStreamDefaultWriter<Uint8Array>): WritableStreamDefaultWriter<Uint8Array> {

@@ -116,6 +116,36 @@ describe('Session close and queued data over real UDP (loopback)', function () {
     }
   });
 
+  it('a pipe and reads nobody awaits on streams the peer resets: no unhandled rejection, and who awaits still learns why', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { s, peer } = await net.connect(client, server);
+      const incoming = peer.nextBidiStream();
+      const incomingUni = peer.nextUniStream();
+      const bidi = await s.createBidirectionalStream();
+      const bw = bidi.writable.getWriter();
+      await bw.write(new Uint8Array(10));
+      const uw = (await s.createUnidirectionalStream()).getWriter();
+      await uw.write(new Uint8Array(10));
+      const st = (await within(incoming, 2_000, 'incoming'))!;
+      const uni = (await within(incomingUni, 2_000, 'incoming uni'))!;
+      // The forgetful application: a pipe without a catch, reads without an await.
+      void st.readable.pipeTo(new WritableStream<Uint8Array>());
+      const reader = uni.getReader();
+      for (let i = 0; i < 3; i++) void reader.read();
+      await bw.abort(9); // RESET_STREAM 9 on both
+      await uw.abort(9);
+      await new Promise((res) => setTimeout(res, 200));
+      assert.deepEqual(unhandled.map(String), []);
+      await assert.rejects(reader.read(), (e: unknown) => e instanceof StreamAbortedError && e.kind === 'reset' && e.code === 9);
+      await assert.rejects(reader.closed);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a datagram still queued when the connection ends at once (Endpoint.close) rejects with SessionClosedError', async () => {
     const { s } = await net.connect(client, server);
     const sending = s.sendDatagram(new Uint8Array([7]));
