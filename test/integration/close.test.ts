@@ -12,6 +12,21 @@ import { Loopback, within } from './util.js';
  * datagram left in a packet (or rejects if it never will), and `close()` sends what was queued
  * before the CONNECTION_CLOSE. Real UDP on loopback.
  */
+/**
+ * Runs `body` with the process's unhandled rejections collected into the array it gets (a
+ * rejection nobody awaits would end a Node process that has no such listener).
+ */
+async function watchingUnhandled(body: (unhandled: readonly unknown[]) => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await body(unhandled);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
 describe('Session close and queued data over real UDP (loopback)', function () {
   this.timeout(20_000);
   const net = new Loopback();
@@ -59,10 +74,7 @@ describe('Session close and queued data over real UDP (loopback)', function () {
   });
 
   it('datagrams sent and never awaited, dropped from the full queue or sent after the peer closed: no unhandled rejection (the process lives on)', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await watchingUnhandled(async (unhandled) => {
       const small = await net.bind({ acceptIncoming: false, transport: { datagramSendQueue: 2 } });
       const { s, peer } = await net.connect(small, server);
       for (let i = 0; i < 200; i++) void s.sendDatagram(new Uint8Array(1000));
@@ -73,16 +85,11 @@ describe('Session close and queued data over real UDP (loopback)', function () {
       assert.deepEqual(unhandled.map(String), []);
       // Who awaits still gets the rejection.
       await assert.rejects(s.sendDatagram(new Uint8Array(1)), SessionClosedError);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('stream writes never awaited on a stream the peer stops, or after the peer closed: no unhandled rejection, and who awaits still learns why', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await watchingUnhandled(async (unhandled) => {
       const { s, peer } = await net.connect(client, server);
       const incoming = peer.nextBidiStream();
       const { writable } = await s.createBidirectionalStream();
@@ -111,16 +118,11 @@ describe('Session close and queued data over real UDP (loopback)', function () {
       await new Promise((res) => setTimeout(res, 100));
       assert.deepEqual(unhandled.map(String), []);
       await assert.rejects(uni.write(new Uint8Array(1)));
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('a pipe and reads nobody awaits on streams the peer resets: no unhandled rejection, and who awaits still learns why', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await watchingUnhandled(async (unhandled) => {
       const { s, peer } = await net.connect(client, server);
       const incoming = peer.nextBidiStream();
       const incomingUni = peer.nextUniStream();
@@ -141,9 +143,7 @@ describe('Session close and queued data over real UDP (loopback)', function () {
       assert.deepEqual(unhandled.map(String), []);
       await assert.rejects(reader.read(), (e: unknown) => e instanceof StreamAbortedError && e.kind === 'reset' && e.code === 9);
       await assert.rejects(reader.closed);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 
   it('a datagram still queued when the connection ends at once (Endpoint.close) rejects with SessionClosedError', async () => {
