@@ -341,7 +341,7 @@ export class Session {
    */
   createBidirectionalStream(options?: WaitOptions): Promise<BidirectionalStream> {
     // Not async (nor the methods below): a bad argument still rejects rather than throws. The
-    // writable's writes are marked handled (shapes.ts, `handledWrites`: peer input may not end the process).
+    // stream's promises are marked handled (shapes.ts, `handledBidi`: peer input may not end the process).
     try {
       return this.transport.openBidirectionalStream(waitSignal('createBidirectionalStream', options)).then(handledBidi);
     } catch (e) {
