@@ -14,7 +14,7 @@ import type { DialTlsOptions } from './x509-options.js';
 import type { CloseInfo, SessionState } from './session-state.js';
 import { QuicTransport } from './quic-transport.js';
 import type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
-import { callablePromise, handledBidi, handledReads, handledWrites, pulling, type CallablePromise } from './shapes.js';
+import { callablePromise, handled, handledBidi, handledReads, handledWrites, pulling, type CallablePromise } from './shapes.js';
 
 export type { BidirectionalStream, SessionKind, SessionTransport } from './session-transport.js';
 export type { CallablePromise } from './shapes.js';
@@ -462,9 +462,7 @@ export class Session {
    */
   sendDatagram(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) return Promise.reject(new InvalidArgumentError('datagrams must be Uint8Array'));
-    const sent = this.transport.sendDatagram(data);
-    sent.catch(ignoreRejection);
-    return sent;
+    return handled(this.transport.sendDatagram(data));
   }
 
   /** The next datagram, or null when the session is closed; `signal` ends the wait. */
@@ -495,9 +493,6 @@ function checkRemote(remote: unknown): void {
   const got = a === null ? 'null' : typeof a === 'object' ? 'an object without { id: EndpointId, addrs: string[] }' : typeof a;
   throw new InvalidArgumentError(`Session.connect: remote must be a string (id, id@ip:port, ticket), an EndpointId or an EndpointAddr, got ${got}`);
 }
-
-/** Marks a promise's rejection handled (`sendDatagram`: who awaits the promise still sees it). */
-function ignoreRejection(): void {}
 
 function handledNextBidi(s: BidirectionalStream | null): BidirectionalStream | null {
   return s === null ? null : handledBidi(s);

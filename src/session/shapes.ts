@@ -49,11 +49,8 @@ export function pulling<T>(next: (signal: AbortSignal) => Promise<T | null>): Re
  */
 export function handledWrites<W extends WritableStream<Uint8Array>>(ws: W): W {
   const getWriter = ws.getWriter;
-  const close = ws.close;
-  Object.defineProperties(ws, {
-    getWriter: { configurable: true, writable: true, value: () => handledWriter(getWriter.call(ws)) },
-    close: { configurable: true, writable: true, value: () => handled(close.call(ws)) },
-  });
+  handleMethods(ws, ['close']);
+  own(ws, 'getWriter', () => handleMethods(getWriter.call(ws), ['write', 'close']));
   return ws;
 }
 
@@ -63,13 +60,10 @@ export function handledWrites<W extends WritableStream<Uint8Array>>(ws: W): W {
  * rejected unhandled when the peer reset the stream or closed the session, and ended the process.
  * Async iteration (`for await`) is awaited by construction and untouched.
  */
-export function handledReads<R extends ReadableStream<T>, T>(rs: R): R {
-  const getReader = rs.getReader as (options?: { mode?: 'byob' }) => ReadableStreamDefaultReader<T>;
-  const pipeTo = rs.pipeTo;
-  Object.defineProperties(rs, {
-    getReader: { configurable: true, writable: true, value: (options?: { mode?: 'byob' }) => handledReader(getReader.call(rs, options)) },
-    pipeTo: { configurable: true, writable: true, value: (dest: WritableStream<T>, options?: Parameters<ReadableStream<T>['pipeTo']>[1]) => handled(pipeTo.call(rs, dest, options)) },
-  });
+export function handledReads<R extends ReadableStream<Uint8Array>>(rs: R): R {
+  const getReader = rs.getReader as (options?: unknown) => ReadableStreamDefaultReader<Uint8Array>;
+  handleMethods(rs, ['pipeTo']);
+  own(rs, 'getReader', (options?: unknown) => handleMethods(getReader.call(rs, options), ['read']));
   return rs;
 }
 
@@ -80,23 +74,22 @@ export function handledBidi<S extends { readonly readable: ReadableStream<Uint8A
   return s;
 }
 
-function handledReader<T>(r: ReadableStreamDefaultReader<T>): ReadableStreamDefaultReader<T> {
-  const read = r.read as (...args: unknown[]) => ReturnType<ReadableStreamDefaultReader<T>['read']>;
-  Object.defineProperty(r, 'read', { configurable: true, writable: true, value: (...args: unknown[]) => handled(read.apply(r, args)) });
-  return r;
+/** Each method of `o` named in `names` (each returns a promise) marks its promise handled. Returns `o`. */
+function handleMethods<O extends object>(o: O, names: readonly string[]): O {
+  for (const name of names) {
+    const f = (o as Record<string, (...args: unknown[]) => Promise<unknown>>)[name]!;
+    own(o, name, (...args: unknown[]) => handled(f.apply(o, args)));
+  }
+  return o;
 }
 
-function handledWriter(w: WritableStreamDefaultWriter<Uint8Array>): WritableStreamDefaultWriter<Uint8Array> {
-  const write = w.write;
-  const close = w.close;
-  Object.defineProperties(w, {
-    write: { configurable: true, writable: true, value: (chunk: Uint8Array) => handled(write.call(w, chunk)) },
-    close: { configurable: true, writable: true, value: () => handled(close.call(w)) },
-  });
-  return w;
+/** `value` as `o`'s own property `name`, over its prototype's method. */
+function own(o: object, name: string, value: unknown): void {
+  Object.defineProperty(o, name, { configurable: true, writable: true, value });
 }
 
-function handled<T>(p: Promise<T>): Promise<T> {
+/** @internal `p` itself, its rejection marked handled: whoever awaits it still gets the rejection. */
+export function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(ignore);
   return p;
 }
