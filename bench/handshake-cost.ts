@@ -1,9 +1,9 @@
 /**
  * What one full handshake costs, in counts that load distorts little ([perf2]): a server and a
  * client Endpoint in THIS process on loopback, N sequential full handshakes (no session cache),
- * after a warm-up of 100:
+ * after a warm-up of 100 (`--warmup N`; a warm process needs ~2,500, bench/README.md "Warm-up"):
  *
- *   node build/bench/handshake-cost.js [--n N] [--alloc] [--interval BYTES] [--top K] [--no-multipath]
+ *   node build/bench/handshake-cost.js [--n N] [--warmup N] [--alloc] [--interval BYTES] [--top K] [--no-multipath]
  *
  * prints one JSON line: CPU ms per handshake (both ends, `process.cpuUsage`), and with `--alloc`
  * the JS heap allocated per handshake (both ends; V8's sampling heap profiler every 512 bytes or `--interval`,
@@ -30,6 +30,7 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 ? args[i + 1]! : dflt;
 };
 const n = Number(opt('--n', '300'));
+const warmup = Number(opt('--warmup', '100'));
 const top = Number(opt('--top', '15'));
 const alloc = args.includes('--alloc');
 /** Bytes between samples of the heap profiler: smaller is finer and slower. */
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   const ticket = server.ticket();
   const once = async (): Promise<void> => (await Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 })).close(0, 'bye');
   try {
-    for (let i = 0; i < 100; i++) await once();
+    for (let i = 0; i < warmup; i++) await once();
     const inspector = alloc ? new InspectorSession() : undefined;
     if (inspector) {
       inspector.connect();

@@ -2,12 +2,14 @@
  * The handshake keys of run.ts alone (`handshake_ms_p50`/`_p99` and `handshakes_per_s`), against
  * the `quic-server` child, for profiling the client (this process) and the server (the child):
  *
- *   node build/bench/handshake.js [--seq N] [--rounds N] [--repeat N] [--child-prof DIR] [--no-multipath]
+ *   node build/bench/handshake.js [--seq N] [--rounds N] [--repeat N] [--warmup N] [--child-prof DIR] [--no-multipath]
  *   node --cpu-prof --cpu-prof-dir=DIR build/bench/handshake.js --child-prof DIR
  *
  * Each repetition measures N sequential handshakes (p50, p99) and R rounds of 32 concurrent
  * dials from one client Endpoint (handshakes/s, and the first and last completion of each round),
  * and prints one JSON line. Defaults: 200 sequential, 5 rounds (run.ts's full sizes), 1 repeat.
+ * `--warmup N`: N sequential handshakes first, unmeasured (run.ts's full bench does 3000: the
+ * figures of a warm process; without it they are of the JIT's warm-up, bench/README.md "Warm-up").
  * `--no-multipath`: the client says `multipath: false`, so neither multipath nor NAT traversal is
  * negotiated (the server child keeps its defaults).
  */
@@ -27,6 +29,7 @@ const rounds = Number(opt('--rounds', '5'));
 const repeat = Number(opt('--repeat', '1'));
 const childProf = opt('--child-prof', '');
 const noMultipath = args.includes('--no-multipath');
+const warmup = Number(opt('--warmup', '0'));
 
 /** CPU time (ms) a process used so far, from /proc (Linux; NaN elsewhere). */
 function procCpuMs(pid: number): number {
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false, ...(noMultipath ? { transport: { multipath: false } } : {}) });
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
   try {
+    for (let i = 0; i < warmup; i++) (await dial()).close(0, 'bye');
     for (let k = 0; k < repeat; k++) {
       const ms: number[] = [];
       const pid = child.proc.pid!;

@@ -42,6 +42,12 @@ export function tableRows(r: Results): Row[] {
   const tlsHps = num(r, 'tls_handshakes_per_s');
   const jumbo = num(r, 'bulk_jumbo_mbps');
   const inmem = num(r, 'bulk_inmem_nullkeys_mbps');
+  // Since 2026-12-04 the handshake keys come after a warm-up (run.ts handshakeWarmup); its first
+  // 200 handshakes are the cold figure, for quic-peer and for iroh.
+  const warm = r.details?.['handshake_warmup'] as { cold_p50_ms?: number | null } | undefined;
+  const coldHs = typeof warm?.cold_p50_ms === 'number' ? warm.cold_p50_ms : null;
+  const irohDetails = r.details?.['iroh'] as { cold_p50_ms?: number | null } | undefined;
+  const coldIroh = typeof irohDetails?.cold_p50_ms === 'number' ? irohDetails.cold_p50_ms : null;
   const rc = ratio(bulk, ceiling);
   const ri = ratio(bulk, iroh);
   const rs = ratio(s16, bulk);
@@ -53,7 +59,13 @@ export function tableRows(r: Results): Row[] {
     { key: 'bulk_mbps', value: `${f(bulk)} Mbit/s`, anchor: `pipeline ceiling ${f(ceiling)} (x${f(rc, 2)})`, target: '>= 0.8 x ceiling', met: ge(rc, 0.8) },
     { key: 'bulk_mbps vs iroh', value: `${f(bulk)} Mbit/s`, anchor: `iroh ${f(iroh)} (x${f(ri, 1)})`, target: '>= 10 x iroh', met: ge(ri, 10) },
     { key: 'bulk_streams16_mbps', value: `${f(s16)} Mbit/s`, anchor: `bulk (x${f(rs, 2)})`, target: '>= 0.95 x bulk', met: ge(rs, 0.95) },
-    { key: 'handshake_ms_p50', value: `${f(hs, 2)} ms (p99 ${f(num(r, 'handshake_ms_p99'), 1)})`, anchor: `iroh ${f(irohHs, 2)} ms (x${f(rh, 1)})`, target: '<= 1.5 x iroh', met: le(rh, 1.5) },
+    {
+      key: 'handshake_ms_p50',
+      value: `${f(hs, 2)} ms (p99 ${f(num(r, 'handshake_ms_p99'), 1)})${coldHs === null ? '' : `; cold ${f(coldHs, 2)} ms`}`,
+      anchor: `iroh ${f(irohHs, 2)} ms (x${f(rh, 2)})${coldIroh === null ? '' : `; cold ${f(coldIroh, 2)} ms`}`,
+      target: '<= 1.5 x iroh',
+      met: le(rh, 1.5),
+    },
     tlsHps === null
       ? { key: 'handshakes_per_s', value: f(hps), anchor: '', target: '>= 500', met: ge(hps, 500) }
       : { key: 'handshakes_per_s', value: f(hps), anchor: `node:tls ${f(tlsHps)} (x${f(ratio(hps, tlsHps), 2)})`, target: '>= 0.9 x node:tls', met: ge(ratio(hps, tlsHps), 0.9) },

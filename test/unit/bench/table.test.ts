@@ -46,6 +46,15 @@ describe('bench table', () => {
     assert.equal(rows.find((r) => r.key === 'quinn_bulk_mbps'), undefined, 'a results file without the key has no row');
   });
 
+  it('the handshake row shows the cold figures of the warm-up beside the warm ones, when the run has them', () => {
+    const plain = tableRows(run).find((r) => r.key === 'handshake_ms_p50')!;
+    assert.doesNotMatch(plain.value + plain.anchor, /cold/, 'a run from before the warm-up has no cold figure');
+    const row = tableRows({ ...run, details: { ...run.details, handshake_warmup: { cold_p50_ms: 3.6 }, iroh: { cold_p50_ms: 1.25 } } }).find((r) => r.key === 'handshake_ms_p50')!;
+    assert.equal(row.value, '3.00 ms (p99 9.0); cold 3.60 ms');
+    assert.equal(row.anchor, 'iroh 2.00 ms (x1.50); cold 1.25 ms');
+    assert.equal(row.met, true, 'the target is judged on the warm figures');
+  });
+
   it('a key that was not measured is n/a and not met; the table is Markdown', () => {
     const rows = tableRows({ ...run, iroh_bulk_mbps: null });
     assert.equal(met(rows, 'bulk_mbps vs iroh'), null);
