@@ -402,6 +402,30 @@ describe('LossDetector (RFC 9002 §6, Appendix A)', () => {
       assert.equal(d.timeout, 3 + 999);
       assert.throws(() => d.onPacketSent(Initial, pkt(3, 1001)), Error);
     });
+
+    it('a discarded space stays empty: an ACK for it changes nothing, a second discard frees nothing, other detectors are untouched', () => {
+      // Discarded spaces share one record ([perf2]: an idle connection's heap); nothing may write it.
+      const a = new OnePathDetector<Tok>({ isServer: false });
+      const b = new OnePathDetector<Tok>({ isServer: false });
+      a.onPacketSent(Initial, pkt(0, 0, { size: 1200 }));
+      b.onPacketSent(Initial, pkt(0, 0, { size: 1200 }));
+      b.onPacketSent(Initial, pkt(1, 1, { size: 1200 }));
+      assert.equal(a.discardSpace(Initial, 5), 1200);
+      assert.equal(a.discardSpace(Initial, 6), 0, 'nothing left to free');
+      const r = a.onAckReceived(Initial, [0, 0], 0, 10);
+      assert.equal(r.newlyAcked.length, 0);
+      assert.equal(r.rttUpdated, false);
+      assert.equal(a.outstanding(Initial), 0);
+      assert.equal(a.lossTime(Initial), INF);
+      assert.equal(a.bytesInFlight, 0);
+      // b's Initial space is its own: both packets outstanding, an ACK of pn 1 acknowledges it.
+      assert.equal(b.outstanding(Initial), 2);
+      assert.deepEqual(b.onAckReceived(Initial, [1, 1], 0, 20).newlyAcked.map((p) => p.pn), [1]);
+      assert.equal(b.discardSpace(Initial, 21), 1200);
+      assert.equal(a.outstanding(Initial), 0);
+      assert.throws(() => b.onPacketSent(Initial, pkt(2, 22)), Error);
+      assert.throws(() => a.onPacketSent(Initial, pkt(1, 22)), Error);
+    });
   });
 
   describe('persistent congestion (§7.6)', () => {
