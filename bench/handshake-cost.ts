@@ -4,13 +4,16 @@
  * after a warm-up of 100 (`--warmup N`; a warm process needs ~2,500, bench/README.md "Warm-up"):
  *
  *   node build/bench/handshake-cost.js [--n N] [--warmup N] [--alloc] [--interval BYTES] [--top K] [--no-multipath]
+ *   node build/bench/handshake-cost.js --curve K [--n N] [--warmup 0]
  *
  * prints one JSON line: CPU ms per handshake (both ends, `process.cpuUsage`), and with `--alloc`
  * the JS heap allocated per handshake (both ends; V8's sampling heap profiler every 512 bytes or `--interval`,
  * objects collected since included) with the K largest allocating functions. The profiler slows
  * the run: take the CPU figure from a run without `--alloc`. `--no-multipath`: both ends with
  * `transport: { multipath: false }` (no multipath, NAT traversal or address discovery), to see
- * what those cost a handshake. Compare builds by alternating runs
+ * what those cost a handshake. `--curve K`: K batches of N handshakes, one JSON line each with the
+ * CPU per handshake of that batch: the JIT's warm-up as it happens (bench/README.md, "Warm-up").
+ * Compare builds by alternating runs
  * (bench/README.md, "Handshake CPU and idle heap").
  */
 import { Session as InspectorSession } from 'node:inspector/promises';
@@ -31,6 +34,7 @@ const opt = (name: string, dflt: string): string => {
 };
 const n = Number(opt('--n', '300'));
 const warmup = Number(opt('--warmup', '100'));
+const curve = Number(opt('--curve', '0'));
 const top = Number(opt('--top', '15'));
 const alloc = args.includes('--alloc');
 /** Bytes between samples of the heap profiler: smaller is finer and slower. */
@@ -65,6 +69,13 @@ async function main(): Promise<void> {
         includeObjectsCollectedByMinorGC: true,
       });
     }
+    for (let k = 0; k < curve; k++) {
+      const b0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) await once();
+      const b = process.cpuUsage(b0);
+      console.log(JSON.stringify({ batch: k, handshakes_so_far: warmup + (k + 1) * n, cpu_ms_per_handshake_both_ends: Math.round(((b.user + b.system) / 1000 / n) * 1000) / 1000 }));
+    }
+    if (curve > 0) return;
     const c0 = process.cpuUsage();
     for (let i = 0; i < n; i++) await once();
     const cpu = process.cpuUsage(c0);

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { medianRun } from '../../../bench/median.js';
+
+/** bench/median.ts: the README's table is the median of several full runs, with spreads. */
+describe('bench median', () => {
+  const run = (bulk: number | null, hs: number, cold: number, irohCold: number | undefined, date: string): Record<string, unknown> => ({
+    bulk_mbps: bulk,
+    handshake_ms_p50: hs,
+    mode: 'full',
+    date,
+    notes: { bulk_mbps: date },
+    details: { handshake_warmup: { handshakes: 3000, cold_p50_ms: cold }, ...(irohCold === undefined ? {} : { iroh: { handshakes: 30, cold_p50_ms: irohCold } }) },
+  });
+
+  it('takes each key\'s median over the runs that measured it, with the spread, and the cold figures\' medians', () => {
+    const m = medianRun([run(500, 1.4, 3.3, 1.2, 'a'), run(null, 1.3, 3.9, undefined, 'b'), run(400, 1.5, 3.2, 0.9, 'c')], ['A', 'B', 'C']);
+    assert.equal(m['bulk_mbps'], 450, 'the median of the two runs that measured it');
+    assert.equal(m['handshake_ms_p50'], 1.4);
+    assert.deepEqual((m['spread'] as Record<string, unknown>)['bulk_mbps'], [400, 500]);
+    assert.deepEqual(m['runs'], ['A', 'B', 'C']);
+    assert.equal(m['mode'], 'median');
+    assert.equal(m.date, 'c', 'dated by the last run');
+    assert.deepEqual(m['notes'], { bulk_mbps: 'c' });
+    const d = m.details as Record<string, Record<string, number>>;
+    assert.equal(d['handshake_warmup']!['cold_p50_ms'], 3.3);
+    assert.equal(d['handshake_warmup']!['handshakes'], 3000, 'the rest of the section is the last run\'s');
+    assert.equal(d['iroh']!['cold_p50_ms'], 1.05);
+    assert.deepEqual((m['spread'] as Record<string, unknown>)['details.handshake_warmup.cold_p50_ms'], [3.2, 3.9]);
+  });
+
+  it('a key no run measured is null; no run at all is an error', () => {
+    const m = medianRun([run(null, 1, 2, undefined, 'a')], ['A']);
+    assert.equal(m['bulk_mbps'], null);
+    assert.throws(() => medianRun([], []), /no runs/);
+  });
+});
