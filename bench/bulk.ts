@@ -2,11 +2,12 @@
  * The two-process bulk transfer alone (`bulk_mbps` of run.ts), for profiling the sender (this
  * process) and the receiver (the quic-server child):
  *
- *   node build/bench/bulk.js [--mb N] [--runs N] [--child-prof DIR]
+ *   node build/bench/bulk.js [--mb N] [--runs N] [--handshakes N] [--child-prof DIR]
  *   node --cpu-prof --cpu-prof-dir=DIR build/bench/bulk.js --mb 100 --child-prof DIR
  *
  * `--child-prof DIR` starts the child with `--cpu-prof --cpu-prof-dir=DIR`. Prints one JSON line per
- * run (Mbit/s, and the CPU time of this process during the run).
+ * run (Mbit/s, and the CPU time of this process during the run). `--handshakes N`: N sequential full
+ * handshakes (dial, close) before the transfers, as run.ts's warm-up does before `bulk_mbps`.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,7 @@ const opt = (name: string, dflt: string): string => {
 const bytes = Number(opt('--mb', '30')) * 1_000_000;
 const runs = Number(opt('--runs', '2'));
 const childProf = opt('--child-prof', '');
+const handshakes = Number(opt('--handshakes', '0'));
 
 async function main(): Promise<void> {
   const flags = childProf ? ['--cpu-prof', `--cpu-prof-dir=${childProf}`] : [];
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
   });
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false });
   try {
+    for (let i = 0; i < handshakes; i++) (await Session.connect(client, ready.ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 })).close(0, 'bye');
     for (let r = 0; r < runs; r++) {
       const session = await Session.connect(client, ready.ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
       const cpu0 = process.cpuUsage();
