@@ -185,6 +185,11 @@ export class LocalCids {
     if (this.pending.size === 0) this.pending = undefined;
   }
 
+  /** Whether `takeAdded` or `takeRetired` has anything (asked per datagram sent: allocates nothing). */
+  get hasChanges(): boolean {
+    return this.added !== undefined || this.retired !== undefined;
+  }
+
   /** CIDs added since the last call (the endpoint routes them to this connection). */
   takeAdded(): Uint8Array[] {
     const a = this.added ?? [];

@@ -269,6 +269,14 @@ export class Connection {
     return currentPto(this.p);
   }
 
+  /**
+   * Whether `takeCidChanges` has anything: the endpoint asks after every datagram, and most have
+   * none (a check allocates nothing; a take makes two arrays and an object).
+   */
+  get hasCidChanges(): boolean {
+    return this.p.localCids.hasChanges || this.p.multipath.cids?.hasChanges === true;
+  }
+
   /** CIDs to add to / remove from the endpoint's routing table since the last call. */
   takeCidChanges(): { added: Uint8Array[]; retired: Uint8Array[] } {
     const added = this.p.localCids.takeAdded();

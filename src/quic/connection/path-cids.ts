@@ -221,6 +221,14 @@ export class PathCids {
     if (l !== undefined) for (let i = 1; i < l.length; i += 2) for (const c of (l[i] as LocalCids).activeCids()) into.push(c.cid);
   }
 
+  /** Whether `takeAdded` or `takeRetired` has anything, for any path id (allocates nothing). */
+  get hasChanges(): boolean {
+    if (this.dropped !== undefined) return true;
+    const l = this.local;
+    if (l !== undefined) for (let i = 1; i < l.length; i += 2) if ((l[i] as LocalCids).hasChanges) return true;
+    return false;
+  }
+
   /** Our connection ids added since the last call, of every path id (the endpoint routes them). */
   takeAdded(into: Uint8Array[]): void {
     const l = this.local;

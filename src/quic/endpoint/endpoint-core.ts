@@ -335,9 +335,12 @@ export class EndpointCore {
     for (const e of this.dirty) {
       const length = e.connection.pollTransmit(now, out);
       if (length > 0) {
-        // Round robin: to the back of the line, one datagram per connection per turn.
-        this.dirty.delete(e);
-        this.dirty.add(e);
+        // Round robin: to the back of the line, one datagram per connection per turn (alone in
+        // the line, as in a bulk transfer, it already is).
+        if (this.dirty.size > 1) {
+          this.dirty.delete(e);
+          this.dirty.add(e);
+        }
         // A path datagram (PATH_CHALLENGE/RESPONSE) may go to another address than the current one.
         const address = e.connection.transmitAddress ?? e.remoteAddress;
         // A dial with several addresses: the same datagram to each until the server answers on one.
@@ -674,6 +677,7 @@ export class EndpointCore {
   }
 
   private updateCids(e: Entry): void {
+    if (!e.connection.hasCidChanges) return;
     const { added, retired } = e.connection.takeCidChanges();
     for (const cid of added) if (!this.routes.add(cid, e)) this.stat.cidCollisions++;
     for (const cid of retired) this.routes.remove(cid, e);

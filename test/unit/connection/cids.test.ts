@@ -44,8 +44,11 @@ describe('connection IDs (RFC 9000 §5.1)', () => {
       l.setPeerLimit(2);
       const f1 = l.peekPending()!;
       l.onNewCidSent(f1.seq);
+      assert.equal(l.hasChanges, true, 'two CIDs to route');
       l.takeAdded();
+      assert.equal(l.hasChanges, false, 'asked per datagram: nothing to take');
       l.onRetire(0, f1.cid);
+      assert.equal(l.hasChanges, true, 'one to unroute (and its replacement to route)');
       assert.deepEqual(l.takeRetired(), [c0.cid]);
       const f2 = l.peekPending()!;
       assert.equal(f2.seq, 2);

@@ -45,8 +45,10 @@ describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
     assert.deepEqual(drainNew(p), ['1/1', '1/2', '2/0', '2/1', '2/2'], 'topped up; path 2 served');
     assert.equal(p.issuedMaxPathId, 2);
     const added: Uint8Array[] = [];
+    assert.equal(p.hasChanges, true);
     p.takeAdded(added);
     assert.equal(added.length, 6, 'the endpoint routes all six');
+    assert.equal(p.hasChanges, false, 'all taken');
     p.serve(1, 1);
     p.serve(2, 3);
     assert.deepEqual(drainNew(p), [], 'never fewer, never twice');
@@ -75,7 +77,11 @@ describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
     p.serve(1, 2);
     drainNew(p);
     const [first, second] = p.localCidsOf(1);
+    const none: Uint8Array[] = [];
+    p.takeAdded(none);
+    assert.equal(p.hasChanges, false);
     p.onRetire(1, 0, second!);
+    assert.equal(p.hasChanges, true, 'a retired id to unroute, a new one to route');
     assert.deepEqual(drainNew(p), ['1/2']);
     const retired: Uint8Array[] = [];
     p.takeRetired(retired);
