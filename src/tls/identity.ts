@@ -1,7 +1,7 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { DecodeError } from '../codec/errors.js';
 import { bytesEqual, fromHex, toHex } from '../codec/bytes.js';
 import { ed25519PublicKey } from './crypto.js';
+import { isEd25519Point } from './ed25519-point.js';
 import type { Random } from './random.js';
 
 /**
@@ -263,19 +263,16 @@ const validPoints = new Set<string>();
  * (not ZIP-215), like node:crypto's verification; no key derived from a seed fails it.
  */
 function assertEd25519Point(bytes: Uint8Array): void {
-  // The decoding costs a field square root (~0.1-0.3 ms in JavaScript) and the same few ids are
+  // The decoding costs a field square root (ed25519-point.ts) and the same few ids are
   // parsed again and again (a ticket per dial, the peer's key per accepted session): remember
   // the last valid ones. Only valid points are kept, so the cache never hides a failure.
   const id = toHex(bytes);
   if (validPoints.has(id)) return;
-  try {
-    ed25519.Point.fromBytes(bytes, false);
-    if (validPoints.size >= VALID_POINTS_KEPT) validPoints.clear();
-    validPoints.add(id);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new InvalidEndpointIdError('point', `${toHex(bytes)} is not an Ed25519 public key (${why})`);
+  if (!isEd25519Point(bytes)) {
+    throw new InvalidEndpointIdError('point', `${toHex(bytes)} is not an Ed25519 public key (no point of the curve has this encoding, RFC 8032 §5.1.3)`);
   }
+  if (validPoints.size >= VALID_POINTS_KEPT) validPoints.clear();
+  validPoints.add(id);
 }
 
 function clip(s: string): string {
