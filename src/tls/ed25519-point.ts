@@ -7,8 +7,8 @@
  * of one (signatures and key agreement are node:crypto's), and @noble/curves cost every process
  * ~8 ms of its import (98 -> 90 ms for the whole library here) and every install 1.7 MB. One
  * decoding is one exponentiation in the field by an addition chain (~70 us; @noble/curves' ~80 us);
- * identity.ts remembers the ids that passed. test/unit/tls/ed25519-point.test.ts checks it against
- * @noble/curves (a dev dependency now).
+ * endpoint ids remember the keys that passed. Its tests check it against @noble/curves (a dev
+ * dependency now).
  */
 
 /** The field prime p = 2^255 - 19 (RFC 8032 §5.1). */
