@@ -7,7 +7,8 @@
  * Writes `bench/results/median-<date of the last run>.json`: each numeric key's median over the runs
  * that measured it (null when none did), `spread` ([min, max] per key), `runs` (the file names),
  * the last run's `notes`, `machine` and `details`, with the details' cold handshake figures
- * (`handshake_warmup.cold_p50_ms`, `iroh.cold_p50_ms`) replaced by their medians too. Prints the
+ * (`handshake_warmup.cold_p50_ms`, `iroh.cold_p50_ms`) and CPU per packet (`bulk_cpu.sender_us_per_packet`,
+ * `bulk_cpu.receiver_us_per_packet`, `pipeline.sender_us_per_packet`) replaced by their medians too. Prints the
  * path; `node build/bench/table.js <path>` then prints the table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -33,8 +34,15 @@ export function medianRun(runs: readonly Run[], names: readonly string[]): Run {
     if (vals.length > 0) spread[k] = [Math.min(...vals), Math.max(...vals)];
   }
   const details: Record<string, unknown> = { ...(last.details ?? {}) };
-  // The cold handshake figures live in details: their medians too, with spreads.
-  for (const [section, field] of [['handshake_warmup', 'cold_p50_ms'], ['iroh', 'cold_p50_ms']] as const) {
+  // The cold handshake figures and CPU per packet live in details: their medians too, with spreads.
+  const fields = [
+    ['handshake_warmup', 'cold_p50_ms'],
+    ['iroh', 'cold_p50_ms'],
+    ['bulk_cpu', 'sender_us_per_packet'],
+    ['bulk_cpu', 'receiver_us_per_packet'],
+    ['pipeline', 'sender_us_per_packet'],
+  ] as const;
+  for (const [section, field] of fields) {
     const vals = runs.map((r) => (r.details?.[section] as Record<string, unknown> | undefined)?.[field]).filter(isNum);
     if (vals.length === 0) continue;
     details[section] = { ...(details[section] as Record<string, unknown> | undefined), [field]: median(vals) };

@@ -3,6 +3,7 @@
  * a JSON line, stop, kill all on exit), timeouts, statistics and the machine's description.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -40,6 +41,21 @@ export interface Child {
   /** Resolves with the next JSON line after `ready`. */
   next(timeoutMs: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+  /** CPU time (user + system) the child has used so far, ms; null where /proc cannot tell. */
+  cpuMs(): number | null;
+}
+
+/** CPU time (user + system, ms) of process `pid` from /proc (10 ms ticks); null where there is none. */
+export function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // The fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /** Starts `node bench/child.js ROLE ARGS` and waits for its first JSON line (its ready line). */
@@ -89,7 +105,7 @@ export async function startChild(role: string, args: string[], nodeFlags: string
   };
   try {
     const ready = await next(timeoutMs);
-    return { proc, ready, next, stop };
+    return { proc, ready, next, stop, cpuMs: () => processCpuMs(proc.pid) };
   } catch (e) {
     proc.kill('SIGKILL');
     throw e;

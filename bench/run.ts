@@ -83,7 +83,40 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // ---------------------------------------------------------------------------------------------
 // quic-peer over UDP loopback, server in a child
 
-async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<void> {
+/**
+ * CPU per packet of both ends of a transfer: this process (the sender) and the child (the
+ * receiver), over the same wall-clock span. The end whose busy share is ~1 is the bottleneck; the
+ * sender's figure against the pipeline's (`details.pipeline.sender_us_per_packet`) is what the
+ * protocol adds to seal, header protection and send.
+ */
+interface CpuCost {
+  sender_us_per_packet: number;
+  receiver_us_per_packet: number | null;
+  sender_busy: number;
+  receiver_busy: number | null;
+}
+
+function cpuMeter(childCpuMs: () => number | null): { stop(ms: number, packets: number): CpuCost } {
+  const self0 = process.cpuUsage();
+  const child0 = childCpuMs();
+  return {
+    stop(ms: number, packets: number): CpuCost {
+      const self = process.cpuUsage(self0);
+      const selfMs = (self.user + self.system) / 1000;
+      const child1 = childCpuMs();
+      const childMs = child0 === null || child1 === null ? null : child1 - child0;
+      const r2 = (x: number): number => Math.round(x * 100) / 100;
+      return {
+        sender_us_per_packet: r2((selfMs * 1000) / packets),
+        receiver_us_per_packet: childMs === null ? null : r2((childMs * 1000) / packets),
+        sender_busy: r2(selfMs / ms),
+        receiver_busy: childMs === null ? null : r2(childMs / ms),
+      };
+    },
+  };
+}
+
+async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
 
   // Warm-up: sequential full handshakes until V8 has optimized the handshake's code (both
@@ -204,15 +237,28 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string): Promise<v
   // Bulk: one connection, one stream (a fresh connection per run).
   await run('bulk_mbps', async () => {
     const runs: number[] = [];
+    const cost: CpuCost[] = [];
     for (let i = 0; i < sz.bulkRuns; i++) {
       const s = await dial();
       try {
-        runs.push(mbps(sz.bulkBytes, await streamUpload(s, sz.bulkBytes)));
+        const meter = cpuMeter(serverCpuMs);
+        const ms = await streamUpload(s, sz.bulkBytes);
+        runs.push(mbps(sz.bulkBytes, ms));
+        cost.push(meter.stop(ms, s.getStats().packetsSent));
       } finally {
         s.close(0, 'bye');
       }
     }
     extra['bulk_runs_mbps'] = runs;
+    const med = (xs: Array<number | null>): number | null => {
+      const v = xs.filter((x): x is number => x !== null);
+      return v.length > 0 ? median(v) : null;
+    };
+    extra['bulk_cpu'] = {
+      sender_us_per_packet: med(cost.map((c) => c.sender_us_per_packet)),
+      receiver_us_per_packet: med(cost.map((c) => c.receiver_us_per_packet)),
+      runs: cost,
+    };
     return median(runs);
   });
 
@@ -271,12 +317,15 @@ async function pipeline(sz: Sizes): Promise<number> {
     const pool: Buffer[] = Array.from({ length: 256 }, () => Buffer.alloc(size));
     let pn = 0;
     let inflight = 0;
+    const meter = cpuMeter(child.cpuMs);
+    let sendMs = 0;
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       let stopped = false;
       const pump = (): void => {
         if (stopped) return;
         if (performance.now() - t0 >= sz.pipelineMs) {
+          sendMs = performance.now() - t0;
           stopped = true;
           resolve();
           return;
@@ -301,13 +350,14 @@ async function pipeline(sz: Sizes): Promise<number> {
       };
       pump();
     });
+    const cost = meter.stop(sendMs, pn);
     while (inflight > 0) await sleep(5);
     await sleep(100);
     for (let i = 0; i < 3; i++) sock.send(Buffer.from('END'));
     const r = await child.next(5000);
     const bytes = Number(r['bytes']);
     const spanMs = Number(r['spanMs']);
-    extra['pipeline'] = { sent_packets: pn, received_packets: r['packets'], failed: r['failed'], span_ms: Math.round(spanMs) };
+    extra['pipeline'] = { sent_packets: pn, received_packets: r['packets'], failed: r['failed'], span_ms: Math.round(spanMs), ...cost };
     notes.pipeline_ceiling_mbps = 'AES-128-GCM + HP short-header packets of 1452 B (payload 1423 B) sealed and sent from this process, opened in a child; payload bytes opened / receive span; no frames, ACKs or CC';
     return mbps(bytes, spanMs);
   } finally {
@@ -442,7 +492,7 @@ async function main(): Promise<void> {
   // Full handshakes: no session cache, so no dial resumes (the resumed keys have their own client).
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   try {
-    await withTimeout(quicSuite(sz, client, String(server.ready['ticket'])), mode === 'full' ? 600_000 : 80_000, 'quic suite');
+    await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 600_000 : 80_000, 'quic suite');
     let resumed: Awaited<ReturnType<typeof resumedHandshakes>> | undefined;
     await run('handshake_resumed_ms_p50', async () => {
       resumed = await withTimeout(resumedHandshakes(String(server.ready['ticket']), sz.handshakes, sz.concurrentRounds), 120_000, 'resumed handshakes');

@@ -55,6 +55,14 @@ describe('bench table', () => {
     assert.equal(row.met, true, 'the target is judged on the warm figures');
   });
 
+  it('the bulk row shows the sender\'s CPU per packet beside the pipeline\'s, when the run has them', () => {
+    const plain = tableRows(run).find((r) => r.key === 'bulk_mbps')!;
+    assert.equal(plain.anchor, 'pipeline ceiling 500 (x0.80)', 'a run from before has no CPU figures');
+    const row = tableRows({ ...run, details: { ...run.details, bulk_cpu: { sender_us_per_packet: 16.55 }, pipeline: { sender_us_per_packet: 13.08 } } }).find((r) => r.key === 'bulk_mbps')!;
+    assert.equal(row.anchor, 'pipeline ceiling 500 (x0.80); sender CPU 16.6 us/packet, pipeline\'s 13.1');
+    assert.equal(row.met, true);
+  });
+
   it('a key that was not measured is n/a and not met; the table is Markdown', () => {
     const rows = tableRows({ ...run, iroh_bulk_mbps: null });
     assert.equal(met(rows, 'bulk_mbps vs iroh'), null);
