@@ -64,6 +64,28 @@ describe('connection ids per path id (draft-ietf-quic-multipath §5.1)', () => {
     assert.equal(p.pathIdOf(cidOf(0xee)), undefined);
   });
 
+  it('remembers the last id of no path id >= 1 (path 0\'s) without changing any answer', () => {
+    const p = new PathCids(8, new SeededRandom(9), token, 4);
+    p.serve(1, 2);
+    const path0 = cidOf(0xee);
+    for (let i = 0; i < 3; i++) assert.equal(p.pathIdOf(path0), undefined, 'asked again: still none');
+    for (const cid of p.localCidsOf(1)) assert.equal(p.pathIdOf(cid), 1, 'the others are still found after it');
+    assert.equal(p.pathIdOf(path0), undefined);
+    // The remembered id is a copy: the datagram buffer it came from is reused for the next one.
+    const buf = new Uint8Array(path0);
+    assert.equal(p.pathIdOf(buf), undefined);
+    buf.set(p.localCidsOf(1)[0]!);
+    assert.equal(p.pathIdOf(buf), 1, 'the same buffer now holding a path 1 id');
+    p.serve(2, 2);
+    for (const cid of p.localCidsOf(2)) assert.equal(p.pathIdOf(cid), 2, 'ids of a path id served later are found');
+    const ours = p.localCidsOf(1);
+    p.closePath(1);
+    p.forgetPath(1);
+    assert.equal(p.pathIdOf(ours[0]!), undefined, 'a forgotten path id\'s ids are none');
+    assert.equal(p.pathIdOf(path0), undefined);
+    assert.equal(p.pathIdOf(new Uint8Array(0)), undefined, 'a zero-length id is never remembered');
+  });
+
   it('a lost PATH_NEW_CONNECTION_ID is sent again', () => {
     const p = new PathCids(8, new SeededRandom(3), token, 4);
     p.serve(1, 2);
