@@ -33,6 +33,12 @@ export class PooledBuffer {
   done: ((err: Error | null) => void) | undefined = undefined;
   /** A string its user attaches to the loan (the destination address); the pool does not read it. */
   note = '';
+  /**
+   * A view of the buffer's first bytes its user keeps across loans (a socket send's: the last
+   * datagram sent from it, reused while the next ones have its length, as full-size packets do);
+   * the pool never reads nor clears it.
+   */
+  head: Uint8Array | undefined = undefined;
   readonly pool: BufferPool;
 
   constructor(pool: BufferPool, view: Uint8Array) {

@@ -120,6 +120,14 @@ export class UdpDriver {
     }
   };
   private poolWaiting = false;
+  /**
+   * The source of the last datagram received, as node:dgram gave it and as "ip:port": a busy
+   * connection's datagrams come from one address, which then costs no string per datagram, and the
+   * core's comparisons with the path's address meet the same string.
+   */
+  private lastFrom = '';
+  private lastFromHost = '';
+  private lastFromPort = -1;
   /** The first socket of each family (what a datagram to that family leaves from). */
   private readonly socket4: BoundSocket | undefined;
   private readonly socket6: BoundSocket | undefined;
@@ -173,7 +181,13 @@ export class UdpDriver {
   }
 
   private onMessage(socket: BoundSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    let address = this.lastFrom;
+    if (rinfo.port !== this.lastFromPort || rinfo.address !== this.lastFromHost) {
+      address = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+      this.lastFrom = address;
+      this.lastFromHost = rinfo.address;
+      this.lastFromPort = rinfo.port;
+    }
     if (this.manySockets && this.heardOn.get(address) !== socket) {
       if (this.heardOn.size > 4096) this.heardOn.clear();
       this.heardOn.set(address, socket);
@@ -249,8 +263,12 @@ export class UdpDriver {
       buf.note = address;
       this.counters.sent++;
       try {
-        // The completion is bound once per pooled buffer: a send allocates no closure.
-        sock.socket.send(buf.bytes, 0, t.length, to.port, to.host, buf.done ?? this.bindDone(buf));
+        // The completion is bound once per pooled buffer: a send allocates no closure. The datagram
+        // goes as a view of exactly its length, kept with the buffer while the lengths repeat (a
+        // transfer's full packets): with an offset and length node:dgram makes a Buffer per send.
+        let head = buf.head;
+        if (head === undefined || head.length !== t.length) head = buf.head = buf.bytes.subarray(0, t.length);
+        sock.socket.send(head, to.port, to.host, buf.done ?? this.bindDone(buf));
       } catch (e) {
         // Thrown before anything was queued (Node validates the port itself): no callback comes.
         this.onSent(buf, e instanceof Error ? e : new Error(String(e)), address);

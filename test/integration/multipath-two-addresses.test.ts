@@ -25,8 +25,9 @@ class Firewall {
     for (const b of driver.sockets) {
       const send = b.socket.send.bind(b.socket);
       b.socket.send = (...a: unknown[]) => {
-        // send(buf, offset, length, port, host, callback): the driver's form.
-        const remote = `${a[4] as string}:${a[3] as number}`;
+        // send(buf, port, host, callback), the driver's form (or with offset and length after buf).
+        const [port, host] = a.length >= 6 ? [a[3], a[4]] : [a[1], a[2]];
+        const remote = `${host as string}:${port as number}`;
         if (!drop(remote)) return send(...a);
         this.dropped.out++;
         const cb = a[a.length - 1];
