@@ -12,7 +12,9 @@
  * Prints one JSON line: {"bulkMbps":[...per run], "handshakeMs":[...], "bytes":N, "warmup":{...}}.
  * With IROH_BENCH_WARMUP=N in the environment, N sequential connects come before the measured
  * HANDSHAKES (run.ts passes its handshakeWarmup: the same warm-up as quic-peer's handshake keys);
- * `warmup.coldP50Ms` is the p50 of the first 200 of them.
+ * `warmup.coldP50Ms` is the p50 of the first 200 of them. With IROH_BENCH_BULK_WARMUP=N, N unmeasured
+ * transfers come before the RUNS measured ones (run.ts passes its bulkWarmup, as quic-peer's bulk
+ * runs get); their figures are `warmup.bulkMbps`.
  *
  * With the CLI's path, the two endpoints talk THROUGH A RELAY: this script starts `quic-peer relay`
  * on 127.0.0.1 (inside the namespace), both endpoints use it (RelayMode.customFromUrls), the
@@ -103,7 +105,7 @@ async function main() {
     conn.close(0n, Array.from(Buffer.from('bye')));
   }
   cold.sort((a, b) => a - b);
-  const warmup = { handshakes: warmupCount, coldP50Ms: cold.length > 0 ? cold[Math.floor(cold.length / 2)] : null };
+  const warmup = { handshakes: warmupCount, coldP50Ms: cold.length > 0 ? cold[Math.floor(cold.length / 2)] : null, bulkMbps: [] };
 
   const handshakeMs = [];
   for (let i = 0; i < handshakes; i++) {
@@ -116,7 +118,10 @@ async function main() {
   const bulkMbps = [];
   let paths = null;
   const chunk = Array.from(Buffer.alloc(64 * 1024, 0x61));
-  for (let r = 0; r < runs; r++) {
+  // IROH_BENCH_BULK_WARMUP unmeasured transfers first, as quic-peer's bulk runs get in run.ts.
+  const bulkWarmup = Number(process.env.IROH_BENCH_BULK_WARMUP ?? 0);
+  const warmupMbps = [];
+  for (let r = 0; r < bulkWarmup + runs; r++) {
     const conn = await client.connect(target(), ALPN);
     const t0 = performance.now();
     const s = await conn.openBi();
@@ -127,7 +132,7 @@ async function main() {
     const answer = Buffer.from(await s.recv.readToEnd(64)).toString('utf8');
     const ms = performance.now() - t0;
     if (Number(answer) !== bytes) throw new Error(`iroh server counted ${answer} bytes, sent ${bytes}`);
-    bulkMbps.push((bytes * 8) / (ms * 1000));
+    (r < bulkWarmup ? warmupMbps : bulkMbps).push((bytes * 8) / (ms * 1000));
     try {
       paths = String(conn.paths ? JSON.stringify(conn.paths()) : 'n/a').slice(0, 500);
     } catch (e) {
@@ -135,6 +140,7 @@ async function main() {
     }
     conn.close(0n, Array.from(Buffer.from('bye')));
   }
+  warmup.bulkMbps = warmupMbps;
   await Promise.race([Promise.all([client.close(), server.close()]), new Promise((r) => setTimeout(r, 2000))]);
   if (relay) {
     const metrics = await relay.stop();

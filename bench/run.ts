@@ -50,6 +50,12 @@ interface Sizes {
    * "Warm-up"); the first 200 are reported as `details.handshake_warmup`.
    */
   handshakeWarmup: number;
+  /**
+   * Unmeasured transfers before `bulk_mbps`, `bulk_jumbo_mbps` and iroh's bulk runs, the same count
+   * for each: a transfer's code settles in V8 only over the first few hundred MB of a process
+   * (bench/README.md, "Warm-up"); their figures are reported (`details.bulk_warmup`).
+   */
+  bulkWarmup: number;
   concurrentRounds: number;
   rttRounds: number;
   datagramMs: number;
@@ -65,9 +71,9 @@ const MB = 1_000_000;
 /** The warm-up's first handshakes, whose p50 is reported as the cold figure. */
 const COLD_HANDSHAKES = 200;
 const SIZES: Record<Mode, Sizes> = {
-  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, handshakeWarmup: 3000, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB, nativeBytes: 100 * MB },
-  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, handshakeWarmup: 1000, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB, nativeBytes: 20 * MB },
-  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, handshakeWarmup: 10, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB, nativeBytes: 0 },
+  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, handshakeWarmup: 3000, bulkWarmup: 3, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB, nativeBytes: 100 * MB },
+  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, handshakeWarmup: 1000, bulkWarmup: 1, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB, nativeBytes: 20 * MB },
+  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, handshakeWarmup: 10, bulkWarmup: 0, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB, nativeBytes: 0 },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -236,20 +242,27 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
 
   // Bulk: one connection, one stream (a fresh connection per run).
   await run('bulk_mbps', async () => {
+    const warmup: number[] = [];
     const runs: number[] = [];
     const cost: CpuCost[] = [];
-    for (let i = 0; i < sz.bulkRuns; i++) {
+    for (let i = 0; i < sz.bulkWarmup + sz.bulkRuns; i++) {
       const s = await dial();
       try {
         const meter = cpuMeter(serverCpuMs);
         const ms = await streamUpload(s, sz.bulkBytes);
+        if (i < sz.bulkWarmup) {
+          warmup.push(mbps(sz.bulkBytes, ms));
+          continue;
+        }
         runs.push(mbps(sz.bulkBytes, ms));
         cost.push(meter.stop(ms, s.getStats().packetsSent));
       } finally {
         s.close(0, 'bye');
       }
     }
+    extra['bulk_warmup'] = { runs_mbps: warmup, cold_mbps: warmup[0] ?? null };
     extra['bulk_runs_mbps'] = runs;
+    notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> server child, a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold)`;
     const med = (xs: Array<number | null>): number | null => {
       const v = xs.filter((x): x is number => x !== null);
       return v.length > 0 ? median(v) : null;
@@ -409,15 +422,15 @@ async function irohSuite(sz: Sizes): Promise<void> {
   const out = await runIsolated([process.execPath, script, String(sz.irohBytes), String(sz.irohHandshakes), String(sz.irohRuns), join(here, '..', 'test', 'interop', 'netns.js')], {
     timeoutMs: 90_000,
     cwd: repoRoot(),
-    env: { IROH_BENCH_WARMUP: String(sz.handshakeWarmup) },
+    env: { IROH_BENCH_WARMUP: String(sz.handshakeWarmup), IROH_BENCH_BULK_WARMUP: String(sz.bulkWarmup) },
   });
   const last = out.stdout.trim().split('\n').pop() ?? '';
   if (out.code !== 0) throw new Error(`iroh bench failed (${out.timedOut ? 'timeout' : `exit ${out.code ?? out.signal}`}): ${out.stderr.slice(-1500)}`);
-  const r = JSON.parse(last) as { bulkMbps: number[]; handshakeMs: number[]; bytes: number; warmup?: { handshakes: number; coldP50Ms: number | null } };
+  const r = JSON.parse(last) as { bulkMbps: number[]; handshakeMs: number[]; bytes: number; warmup?: { handshakes: number; coldP50Ms: number | null; bulkMbps?: number[] } };
   results.iroh_bulk_mbps = median(r.bulkMbps);
   results.iroh_handshake_ms_p50 = median(r.handshakeMs);
-  extra['iroh'] = { bulk_runs_mbps: r.bulkMbps, handshakes: r.handshakeMs.length, warmup_handshakes: r.warmup?.handshakes ?? 0, cold_p50_ms: r.warmup?.coldP50Ms ?? null };
-  notes.iroh_bulk_mbps = `two @number0/iroh endpoints in one process inside one loopback-only namespace, ${r.bytes / MB} MB one stream (bytes cross as number arrays)`;
+  extra['iroh'] = { bulk_runs_mbps: r.bulkMbps, bulk_warmup_mbps: r.warmup?.bulkMbps ?? [], handshakes: r.handshakeMs.length, warmup_handshakes: r.warmup?.handshakes ?? 0, cold_p50_ms: r.warmup?.coldP50Ms ?? null };
+  notes.iroh_bulk_mbps = `two @number0/iroh endpoints in one process inside one loopback-only namespace, ${r.bytes / MB} MB one stream (bytes cross as number arrays), after ${r.warmup?.bulkMbps?.length ?? 0} unmeasured transfers (as quic-peer's)`;
   notes.iroh_handshake_ms_p50 = `sequential endpoint.connect between the two iroh endpoints, after ${r.warmup?.handshakes ?? 0} warm-up connects (as quic-peer's)`;
 }
 
@@ -533,7 +546,7 @@ async function main(): Promise<void> {
     return Number(r['heapPerConn']);
   });
   await run('bulk_jumbo_mbps', async () => {
-    const r = await withTimeout(jumboBulk(sz.bulkBytes, sz.bulkRuns), mode === 'full' ? 300_000 : 60_000, 'jumbo bulk');
+    const r = await withTimeout(jumboBulk(sz.bulkBytes, sz.bulkRuns, sz.bulkWarmup), mode === 'full' ? 300_000 : 60_000, 'jumbo bulk');
     notes.bulk_jumbo_mbps = r.note;
     extra['bulk_jumbo'] = r.details;
     return r.value;
