@@ -8,7 +8,8 @@
  *                         as its home relay when given (ready once connected to it). Per bidi stream, the
  *                         first byte says what to do: 'B' read to the end, answer the byte count
  *                         (8 bytes) and finish; 'E' echo every chunk; 'D' answer the number of
- *                         datagrams this session received so far.
+ *                         datagrams this session received so far; 'G' answer this process's
+ *                         garbage collections so far (bench/gc-count.ts, JSON).
  *   quic-server-jumbo     the same without relay, with transport.maxUdpPayloadSize 65527 (bulk_jumbo_mbps).
  *   pipeline-recv SECRET  a bare UDP socket: removes header protection and opens AES-128-GCM short
  *                         header packets sealed with the 1-RTT keys derived from SECRET (hex);
@@ -37,6 +38,7 @@ import { unprotectHeader } from '../src/quic/crypto/header-protection.js';
 import { fromHex } from '../src/codec/bytes.js';
 import { makeIdentity } from '../test/tls-openssl/certs.js';
 import { BENCH_ALPN, JUMBO_TRANSPORT, PIPE_DCID_LEN, PIPE_PN_LEN } from './common.js';
+import { gcCounts } from './gc-count.js';
 
 /** A child never lives longer than this, whatever the parent does. */
 const HARD_DEADLINE_MS = 10 * 60_000;
@@ -68,6 +70,7 @@ async function serveStream(s: BidirectionalStream, datagrams: () => number): Pro
     count += chunk.length;
   }
   if (mode === 0x42 /* B */) await writer.write(u64(count));
+  else if (mode === 0x47 /* G */) await writer.write(new TextEncoder().encode(JSON.stringify(gcCounts())));
   else if (mode === 0x44 /* D */) await writer.write(u64(datagrams()));
   await writer.close();
 }
@@ -85,6 +88,7 @@ async function serveSession(session: Session): Promise<void> {
 }
 
 async function quicServer(relay: string, jumbo = false): Promise<() => Promise<void>> {
+  gcCounts(); // counts from here on, for the 'G' streams
   const ep = await Endpoint.bind({
     bind: '127.0.0.1:0',
     alpns: [BENCH_ALPN],

@@ -29,6 +29,7 @@ import { readAll, streamUpload } from './upload.js';
 import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 import { resumedHandshakes, zeroRttFirstByte } from './resumed.js';
+import { gcCounts, gcSince, type GcCounts } from './gc-count.js';
 import { jumboBulk, tlsHandshakes } from './anchors.js';
 import { NATIVE_KEYS, nativeAnchors } from './native.js';
 
@@ -100,6 +101,18 @@ interface CpuCost {
   receiver_us_per_packet: number | null;
   sender_busy: number;
   receiver_busy: number | null;
+  /** Garbage collections of each end during the run (bench/gc-count.ts). */
+  sender_gc?: GcCounts;
+  receiver_gc?: GcCounts;
+}
+
+/** The server child's garbage collections so far, asked on a 'G' stream (bench/child.ts). */
+async function serverGc(s: Session): Promise<GcCounts> {
+  const st = await s.createBidirectionalStream();
+  const w = st.writable.getWriter();
+  await w.write(Uint8Array.of(0x47));
+  await w.close();
+  return JSON.parse(new TextDecoder().decode(await readAll(st.readable.getReader()))) as GcCounts;
 }
 
 function cpuMeter(childCpuMs: () => number | null): { stop(ms: number, packets: number): CpuCost } {
@@ -248,14 +261,18 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
     for (let i = 0; i < sz.bulkWarmup + sz.bulkRuns; i++) {
       const s = await dial();
       try {
+        const gc0 = i < sz.bulkWarmup ? undefined : { sender: gcCounts(), receiver: await serverGc(s) };
         const meter = cpuMeter(serverCpuMs);
         const ms = await streamUpload(s, sz.bulkBytes);
-        if (i < sz.bulkWarmup) {
+        if (gc0 === undefined) {
           warmup.push(mbps(sz.bulkBytes, ms));
           continue;
         }
         runs.push(mbps(sz.bulkBytes, ms));
-        cost.push(meter.stop(ms, s.getStats().packetsSent));
+        const c = meter.stop(ms, s.getStats().packetsSent);
+        c.sender_gc = gcSince(gc0.sender, gcCounts());
+        c.receiver_gc = gcSince(gc0.receiver, await serverGc(s));
+        cost.push(c);
       } finally {
         s.close(0, 'bye');
       }
