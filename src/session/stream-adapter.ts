@@ -171,10 +171,24 @@ export class StreamWaiters {
   }
 }
 
-/** @internal A ReadableStream over the receiving part of stream `id`. */
+/**
+ * Most bytes one read hands a default reader: what arrived since the last read, up to this. A BYOB
+ * reader's view sets its own bound.
+ */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * @internal A ReadableStream over the receiving part of stream `id`: a readable byte stream, as
+ * the W3C WebTransport API's receive streams are. `getReader()` reads chunks of what arrived (a
+ * fresh array each, at most 64 KiB); `getReader({ mode: 'byob' })` reads into the caller's own
+ * buffer, so a receiver that reuses one buffer allocates nothing per read (a fresh ArrayBuffer per
+ * read is what can keep V8 in back-to-back mark-compacts at high rates: bench/README.md, "The bulk
+ * ratio").
+ */
 export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: number): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
+  return new ReadableStream(
     {
+      type: 'bytes',
       async pull(controller) {
         for (;;) {
           const closed = waiters.closedFor(id);
@@ -182,25 +196,30 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
           if (recv.isGone) {
             // Removed from the map: everything was delivered (or the connection is gone).
             if (closed) controller.error(closed);
-            else controller.close();
+            else endStream(controller);
             return;
           }
-          let data: Uint8Array | null;
+          const request = controller.byobRequest;
+          const view = request?.view ?? null;
+          let n = 0;
+          let data: Uint8Array | null = null;
           try {
-            data = recv.read(64 * 1024);
+            if (view !== null) n = recv.readInto(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+            else data = recv.read(READ_CHUNK);
           } catch (e) {
             // The read reached the peer's RESET_STREAM.
             if (!(e instanceof StreamResetError)) throw e;
             controller.error(new StreamAbortedError(id, 'reset', e.code));
             return;
           }
-          if (data !== null) {
-            controller.enqueue(data);
+          if (n > 0 || data !== null) {
+            if (data !== null) controller.enqueue(data);
+            else request!.respond(n);
             port.flush(); // reading may have opened the flow-control window
             return;
           }
           if (recv.ended) {
-            controller.close();
+            endStream(controller);
             return;
           }
           if (closed) {
@@ -221,6 +240,12 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Closes a byte stream's controller; a BYOB read waiting on it then resolves done (Streams §4.7.4: respond(0) after close). */
+function endStream(controller: ReadableByteStreamController): void {
+  controller.close();
+  controller.byobRequest?.respond(0);
 }
 
 /**

@@ -88,6 +88,79 @@ describe('Session streams over real UDP (loopback)', function () {
     assert.equal((await within(r.read(), 5_000, 'peer readable end')).done, true);
   });
 
+  it('a BYOB reader reads 3 MB into one buffer of its own, byte-exact, and sees the end as done', async () => {
+    const { s, peer } = await net.connect(client, server);
+    const data = new SeededRandom(12).fill(new Uint8Array(3_000_000));
+    const st = await s.createBidirectionalStream();
+    const sent = writeAll(st.writable, data);
+    const incoming = (await within(peer.nextBidiStream(), 5_000, 'incoming'))!;
+    const reader = incoming.readable.getReader({ mode: 'byob' });
+    const got = new Uint8Array(data.length);
+    let at = 0;
+    let reads = 0;
+    // One 16 KiB buffer, handed back each read (a BYOB read transfers it and returns it in `value`).
+    let buf: ArrayBuffer = new ArrayBuffer(16 * 1024);
+    for (;;) {
+      const { value, done } = await within(reader.read(new Uint8Array(buf)), 5_000, 'byob read');
+      if (done) {
+        assert.equal(value?.byteLength ?? 0, 0, 'the end is an empty view');
+        break;
+      }
+      assert.ok(value.byteLength > 0 && value.byteLength <= 16 * 1024, `read ${value.byteLength}`);
+      got.set(value, at);
+      at += value.byteLength;
+      reads++;
+      buf = value.buffer as ArrayBuffer;
+    }
+    await sent;
+    assert.equal(at, data.length);
+    assert.ok(bytesEqual(got, data), 'byte for byte');
+    assert.ok(reads >= data.length / (16 * 1024), `${reads} reads of at most 16 KiB`);
+  });
+
+  it('BYOB reads take any ArrayBufferView and mix with a default reader on the same stream', async () => {
+    const { s, peer } = await net.connect(client, server);
+    const st = await s.createBidirectionalStream();
+    const w = st.writable.getWriter();
+    await w.write(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+    const incoming = (await within(peer.nextBidiStream(), 5_000, 'incoming'))!;
+    // A DataView of 4 bytes: the read fills at most 4.
+    let r = incoming.readable.getReader({ mode: 'byob' });
+    const first = await within(r.read(new DataView(new ArrayBuffer(4))), 5_000, 'dataview read');
+    assert.equal(first.done, false);
+    assert.deepEqual([...new Uint8Array(first.value!.buffer, first.value!.byteOffset, first.value!.byteLength)], [1, 2, 3, 4]);
+    r.releaseLock();
+    // Then a default reader gets the rest as a chunk of its own.
+    const d = incoming.readable.getReader();
+    const rest = await within(d.read(), 5_000, 'default read');
+    assert.deepEqual([...rest.value!], [5, 6, 7, 8, 9, 10]);
+    d.releaseLock();
+    await w.close();
+    r = incoming.readable.getReader({ mode: 'byob' });
+    const end = await within(r.read(new Uint8Array(8)), 5_000, 'end');
+    assert.equal(end.done, true);
+  });
+
+  it('a BYOB reader errors with the RESET_STREAM code', async () => {
+    const { s, peer } = await net.connect(client, server);
+    const st = await s.createBidirectionalStream();
+    const w = st.writable.getWriter();
+    await w.write(new Uint8Array(100).fill(1));
+    const incoming = (await within(peer.nextBidiStream(), 5_000, 'incoming'))!;
+    const r = incoming.readable.getReader({ mode: 'byob' });
+    await w.abort(78);
+    await within(
+      assert.rejects(
+        (async () => {
+          for (;;) if ((await r.read(new Uint8Array(1024))).done) return;
+        })(),
+        aborted('reset', 78),
+      ),
+      5_000,
+      'reset seen',
+    );
+  });
+
   it('writer.abort(code) reaches the peer as RESET_STREAM: its reader errors with the code', async () => {
     const { s, peer } = await net.connect(client, server);
     const st = await s.createBidirectionalStream();

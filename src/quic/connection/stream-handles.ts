@@ -154,6 +154,19 @@ export class RecvStreamHandle {
     return data;
   }
 
+  /**
+   * Like `read`, into the caller's `dest` (as much as fits and is available): returns the bytes
+   * copied, 0 when none are available; throws as `read` does at the reset.
+   */
+  readInto(dest: Uint8Array): number {
+    this.host.touched();
+    const r = this.part();
+    if (!r) throw new UnknownStreamError(this.id, 'recv');
+    const n = r.readInto(dest, 0, dest.length);
+    if (n === 0 && r.resetCode !== undefined) throw new StreamResetError(this.id, r.resetCode, true);
+    return n;
+  }
+
   /** Asks the peer to stop sending (STOP_SENDING with an application error code, RFC 9000 §19.5). */
   stop(code: number | bigint): void {
     this.host.touched();
