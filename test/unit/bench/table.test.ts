@@ -59,9 +59,9 @@ describe('bench table', () => {
     const plain = tableRows(run).find((r) => r.key === 'bulk_mbps')!;
     assert.equal(plain.anchor, 'pipeline ceiling 500 (x0.80)', 'a run from before has no CPU figures');
     assert.equal(plain.value, '400 Mbit/s', 'nor a cold figure');
-    const details = { ...run.details, bulk_cpu: { sender_us_per_packet: 16.55 }, pipeline: { sender_us_per_packet: 13.08 }, bulk_warmup: { cold_mbps: 301.4 } };
+    const details = { ...run.details, bulk_cpu: { sender_us_per_packet: 16.55 }, pipeline: { sender_us_per_packet: 13.08 }, bulk_warmup: { cold_mbps: 301.4 }, bulk_default_reader: { mbps: 352.6 } };
     const row = tableRows({ ...run, details }).find((r) => r.key === 'bulk_mbps')!;
-    assert.equal(row.value, '400 Mbit/s; cold 301', 'the first, unmeasured transfer beside the warm median');
+    assert.equal(row.value, '400 Mbit/s; cold 301; default reader 353', 'the first, unmeasured transfer and the default reader\'s figure beside the warm median');
     assert.equal(row.anchor, 'pipeline ceiling 500 (x0.80); sender CPU 16.6 us/packet, pipeline\'s 13.1');
     assert.equal(row.met, true);
   });
