@@ -242,7 +242,7 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
   );
 }
 
-/** Closes a byte stream's controller; a BYOB read waiting on it then resolves done (Streams §4.7.4: respond(0) after close). */
+/** Closes a byte stream's controller; a BYOB read waiting on it then resolves done (the Streams standard answers a pending BYOB request with respond(0) once closed). */
 function endStream(controller: ReadableByteStreamController): void {
   controller.close();
   controller.byobRequest?.respond(0);
