@@ -7,7 +7,8 @@
  * Writes `bench/results/median-<date of the last run>.json`: each numeric key's median over the runs
  * that measured it (null when none did), `spread` ([min, max] per key), `runs` (the file names),
  * the last run's `notes`, `machine` and `details`, with the details' cold handshake figures
- * (`handshake_warmup.cold_p50_ms`, `iroh.cold_p50_ms`, `bulk_warmup.cold_mbps`, `bulk_default_reader.mbps`) and CPU per packet (`bulk_cpu.sender_us_per_packet`,
+ * (`handshake_warmup.cold_p50_ms`, `iroh.cold_p50_ms`, `bulk_warmup.cold_mbps`, `bulk_default_reader.mbps`,
+ * `bulk_shared_server.mbps`) and CPU per packet (`bulk_cpu.sender_us_per_packet`,
  * `bulk_cpu.receiver_us_per_packet`, `pipeline.sender_us_per_packet`) replaced by their medians too. Prints the
  * path; `node build/bench/table.js <path>` then prints the table.
  */
@@ -40,6 +41,7 @@ export function medianRun(runs: readonly Run[], names: readonly string[]): Run {
     ['iroh', 'cold_p50_ms'],
     ['bulk_warmup', 'cold_mbps'],
     ['bulk_default_reader', 'mbps'],
+    ['bulk_shared_server', 'mbps'],
     ['bulk_cpu', 'sender_us_per_packet'],
     ['bulk_cpu', 'receiver_us_per_packet'],
     ['pipeline', 'sender_us_per_packet'],

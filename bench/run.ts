@@ -252,66 +252,82 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
   } finally {
     session.close(0, 'bye');
   }
+}
 
-  /**
-   * One measured bulk transfer on a fresh connection: its Mbit/s and what it cost both ends (CPU
-   * per packet, busy shares, collections). `defaultReader`: the server reads a fresh chunk per
-   * read instead of into its own buffer.
-   */
-  const measuredUpload = async (defaultReader: boolean): Promise<{ mbps: number; cost: CpuCost }> => {
+/**
+ * One measured bulk transfer on a fresh connection: its Mbit/s and what it cost both ends (CPU
+ * per packet, busy shares, collections). `defaultReader`: the server reads a fresh chunk per
+ * read instead of into its own buffer.
+ */
+async function measuredUpload(dial: () => Promise<Session>, bytes: number, serverCpuMs: () => number | null, defaultReader: boolean): Promise<{ mbps: number; cost: CpuCost }> {
+  const s = await dial();
+  try {
+    const gc0 = { sender: gcCounts(), receiver: await serverGc(s) };
+    const meter = cpuMeter(serverCpuMs);
+    const ms = await streamUpload(s, bytes, 64 * 1024, false, defaultReader);
+    const cost = meter.stop(ms, s.getStats().packetsSent);
+    cost.sender_gc = gcSince(gc0.sender, gcCounts());
+    cost.receiver_gc = gcSince(gc0.receiver, await serverGc(s));
+    return { mbps: mbps(bytes, ms), cost };
+  } finally {
+    s.close(0, 'bye');
+  }
+}
+
+/** `n` unmeasured uploads of `bytes`, each on a fresh connection: their Mbit/s. */
+async function warmUploads(dial: () => Promise<Session>, bytes: number, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
     const s = await dial();
     try {
-      const gc0 = { sender: gcCounts(), receiver: await serverGc(s) };
-      const meter = cpuMeter(serverCpuMs);
-      const ms = await streamUpload(s, sz.bulkBytes, 64 * 1024, false, defaultReader);
-      const cost = meter.stop(ms, s.getStats().packetsSent);
-      cost.sender_gc = gcSince(gc0.sender, gcCounts());
-      cost.receiver_gc = gcSince(gc0.receiver, await serverGc(s));
-      return { mbps: mbps(sz.bulkBytes, ms), cost };
+      out.push(mbps(bytes, await streamUpload(s, bytes)));
     } finally {
       s.close(0, 'bye');
     }
-  };
+  }
+  return out;
+}
+
+/** `n` measured uploads (`measuredUpload`): their Mbit/s and costs. */
+async function measuredUploads(dial: () => Promise<Session>, bytes: number, serverCpuMs: () => number | null, n: number, defaultReader: boolean): Promise<{ runs: number[]; cost: CpuCost[] }> {
+  const runs: number[] = [];
+  const cost: CpuCost[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await measuredUpload(dial, bytes, serverCpuMs, defaultReader);
+    runs.push(r.mbps);
+    cost.push(r.cost);
+  }
+  return { runs, cost };
+}
+
+const medianOrNull = (xs: Array<number | null>): number | null => {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length > 0 ? median(v) : null;
+};
+
+/**
+ * The bulk keys, against a server child of their own (`main` starts it for them, as the
+ * pipeline's, jumbo's, node:tls's and iroh's receivers are fresh processes): a receiver whose heap
+ * holds what thousands of handshakes and a datagram flood left falls into V8's back-to-back
+ * marking (bench/README.md, "The shared server"); `sharedServerBulk` measures that case.
+ */
+async function bulkSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
+  const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
 
   // Bulk: one connection, one stream (a fresh connection per run).
   await run('bulk_mbps', async () => {
-    const warmup: number[] = [];
-    const runs: number[] = [];
-    const cost: CpuCost[] = [];
-    for (let i = 0; i < sz.bulkWarmup + sz.bulkRuns; i++) {
-      if (i < sz.bulkWarmup) {
-        const s = await dial();
-        try {
-          warmup.push(mbps(sz.bulkBytes, await streamUpload(s, sz.bulkBytes)));
-        } finally {
-          s.close(0, 'bye');
-        }
-        continue;
-      }
-      const r = await measuredUpload(false);
-      runs.push(r.mbps);
-      cost.push(r.cost);
-    }
+    const warmup = await warmUploads(dial, sz.bulkBytes, sz.bulkWarmup);
+    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, sz.bulkRuns, false);
     extra['bulk_warmup'] = { runs_mbps: warmup, cold_mbps: warmup[0] ?? null };
     extra['bulk_runs_mbps'] = runs;
     // The same with the server reading through a default reader (a fresh chunk per read), after
     // the measured runs: what an application that does not bring its own buffer sees.
-    const dflt: number[] = [];
-    const dfltCost: CpuCost[] = [];
-    for (let i = 0; i < Math.min(2, sz.bulkRuns); i++) {
-      const r = await measuredUpload(true);
-      dflt.push(r.mbps);
-      dfltCost.push(r.cost);
-    }
-    extra['bulk_default_reader'] = { mbps: dflt.length > 0 ? median(dflt) : null, runs_mbps: dflt, runs: dfltCost };
-    notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> server child (which reads with a BYOB reader into one 64 KiB buffer), a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold; details.bulk_default_reader: the server reading a fresh chunk per read)`;
-    const med = (xs: Array<number | null>): number | null => {
-      const v = xs.filter((x): x is number => x !== null);
-      return v.length > 0 ? median(v) : null;
-    };
+    const dflt = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, Math.min(2, sz.bulkRuns), true);
+    extra['bulk_default_reader'] = { mbps: dflt.runs.length > 0 ? median(dflt.runs) : null, runs_mbps: dflt.runs, runs: dflt.cost };
+    notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> a server child of its own (which reads with a BYOB reader into one 64 KiB buffer), a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold; details.bulk_default_reader: the server reading a fresh chunk per read; details.bulk_shared_server: the same upload to the server of the handshake and datagram keys)`;
     extra['bulk_cpu'] = {
-      sender_us_per_packet: med(cost.map((c) => c.sender_us_per_packet)),
-      receiver_us_per_packet: med(cost.map((c) => c.receiver_us_per_packet)),
+      sender_us_per_packet: medianOrNull(cost.map((c) => c.sender_us_per_packet)),
+      receiver_us_per_packet: medianOrNull(cost.map((c) => c.receiver_us_per_packet)),
       runs: cost,
     };
     return median(runs);
@@ -333,6 +349,21 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
     extra['bulk_streams16_runs_mbps'] = runs;
     return median(runs);
   });
+}
+
+/**
+ * `bulk_mbps`'s upload to the server child of the handshake, RTT and datagram keys, right after
+ * them (the same unmeasured transfers first, then two measured): details.bulk_shared_server.
+ */
+async function sharedServerBulk(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
+  const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
+  try {
+    const warmup = await warmUploads(dial, sz.bulkBytes, sz.bulkWarmup);
+    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, Math.min(2, sz.bulkRuns), false);
+    extra['bulk_shared_server'] = { mbps: runs.length > 0 ? median(runs) : null, runs_mbps: runs, warmup_mbps: warmup, runs: cost };
+  } catch (e) {
+    extra['bulk_shared_server'] = { error: (e as Error).message };
+  }
 }
 
 /** heap-server child: heap growth of the server end per idle connection (clients in this process). */
@@ -548,6 +579,7 @@ async function main(): Promise<void> {
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   try {
     await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 600_000 : 80_000, 'quic suite');
+    await withTimeout(sharedServerBulk(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 120_000 : 60_000, 'shared-server bulk');
     let resumed: Awaited<ReturnType<typeof resumedHandshakes>> | undefined;
     await run('handshake_resumed_ms_p50', async () => {
       resumed = await withTimeout(resumedHandshakes(String(server.ready['ticket']), sz.handshakes, sz.concurrentRounds), 120_000, 'resumed handshakes');
@@ -571,6 +603,20 @@ async function main(): Promise<void> {
   } finally {
     await withTimeout(client.close(), 3000, 'client close').catch(() => {});
     await server.stop();
+  }
+
+  // The bulk keys on a server of their own (see bulkSuite).
+  {
+    const bulkServer = await startChild('quic-server', []);
+    const bulkClient = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
+    try {
+      await withTimeout(bulkSuite(sz, bulkClient, String(bulkServer.ready['ticket']), bulkServer.cpuMs), mode === 'full' ? 300_000 : 60_000, 'bulk suite');
+    } catch (e) {
+      notes.bulk_mbps = `bulk suite aborted: ${(e as Error).message}`;
+    } finally {
+      await withTimeout(bulkClient.close(), 3000, 'client close').catch(() => {});
+      await bulkServer.stop();
+    }
   }
 
   await run('heap_bytes_per_idle_conn', async () => {

@@ -55,13 +55,13 @@ describe('bench table', () => {
     assert.equal(row.met, true, 'the target is judged on the warm figures');
   });
 
-  it('the bulk row shows the cold transfer and the sender\'s CPU per packet beside the pipeline\'s, when the run has them', () => {
+  it('the bulk row shows the cold transfer, the default reader\'s and the shared server\'s figures and the sender\'s CPU per packet beside the pipeline\'s, when the run has them', () => {
     const plain = tableRows(run).find((r) => r.key === 'bulk_mbps')!;
     assert.equal(plain.anchor, 'pipeline ceiling 500 (x0.80)', 'a run from before has no CPU figures');
     assert.equal(plain.value, '400 Mbit/s', 'nor a cold figure');
-    const details = { ...run.details, bulk_cpu: { sender_us_per_packet: 16.55 }, pipeline: { sender_us_per_packet: 13.08 }, bulk_warmup: { cold_mbps: 301.4 }, bulk_default_reader: { mbps: 352.6 } };
+    const details = { ...run.details, bulk_cpu: { sender_us_per_packet: 16.55 }, pipeline: { sender_us_per_packet: 13.08 }, bulk_warmup: { cold_mbps: 301.4 }, bulk_default_reader: { mbps: 352.6 }, bulk_shared_server: { mbps: 290.2 } };
     const row = tableRows({ ...run, details }).find((r) => r.key === 'bulk_mbps')!;
-    assert.equal(row.value, '400 Mbit/s; cold 301; default reader 353', 'the first, unmeasured transfer and the default reader\'s figure beside the warm median');
+    assert.equal(row.value, '400 Mbit/s; cold 301; default reader 353; shared server 290', 'the first, unmeasured transfer, the default reader\'s and the shared server\'s figures beside the warm median');
     assert.equal(row.anchor, 'pipeline ceiling 500 (x0.80); sender CPU 16.6 us/packet, pipeline\'s 13.1');
     assert.equal(row.met, true);
   });
