@@ -123,9 +123,16 @@ export interface MachineInfo {
   total_mem_bytes: number;
   node: string;
   os: string;
+  /**
+   * V8/Node flags the run was given, which change its figures (`--max-semi-space-size=8` moves
+   * bulk and handshakes: bench/README.md, "The shared server"): NODE_OPTIONS, which the children
+   * inherit, and this process's own. Absent when there were none.
+   */
+  flags?: string;
 }
 
 export function machineInfo(): MachineInfo {
   const cpu = cpus();
-  return { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, total_mem_bytes: totalmem(), node: process.version, os: `${platform()} ${release()}` };
+  const flags = [process.env['NODE_OPTIONS'] ? `NODE_OPTIONS=${process.env['NODE_OPTIONS']}` : '', ...process.execArgv].filter((f) => f !== '').join(' ');
+  return { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, total_mem_bytes: totalmem(), node: process.version, os: `${platform()} ${release()}`, ...(flags ? { flags } : {}) };
 }
