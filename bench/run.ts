@@ -324,7 +324,7 @@ async function bulkSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
     // the measured runs: what an application that does not bring its own buffer sees.
     const dflt = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, Math.min(2, sz.bulkRuns), true);
     extra['bulk_default_reader'] = { mbps: dflt.runs.length > 0 ? median(dflt.runs) : null, runs_mbps: dflt.runs, runs: dflt.cost };
-    notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> a server child of its own (which reads with a BYOB reader into one 64 KiB buffer), a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold; details.bulk_default_reader: the server reading a fresh chunk per read; details.bulk_shared_server: the same upload to the server of the handshake and datagram keys)`;
+    notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> a server child of its own (which reads with a BYOB reader into one 64 KiB buffer), right after pipeline_ceiling_mbps, a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold; details.bulk_default_reader: the server reading a fresh chunk per read; details.bulk_shared_server: the same upload later, to the server of the handshake and datagram keys, after them)`;
     extra['bulk_cpu'] = {
       sender_us_per_packet: medianOrNull(cost.map((c) => c.sender_us_per_packet)),
       receiver_us_per_packet: medianOrNull(cost.map((c) => c.receiver_us_per_packet)),
