@@ -3,7 +3,7 @@
  * (scavenges) and major (mark-compact) collections ran and their total pause, so a bulk run can say
  * which collector its two ends spent their time in. A receiver whose young generation V8 grew
  * during a handshake-heavy phase can fall into back-to-back mark-compacts for a whole transfer
- * (bench/README.md, "Where the time goes per packet"); these counts show it run by run.
+ * (bench/README.md, "The shared server"); these counts show it run by run.
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 

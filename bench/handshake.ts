@@ -13,11 +13,10 @@
  * `--no-multipath`: the client says `multipath: false`, so neither multipath nor NAT traversal is
  * negotiated (the server child keeps its defaults).
  */
-import { readFileSync } from 'node:fs';
 import { Endpoint } from '../src/session/endpoint.js';
 import { Session } from '../src/session/session.js';
 import { BENCH_ALPN } from './common.js';
-import { killChildren, median, percentile, startChild } from './proc.js';
+import { killChildren, median, percentile, processCpuMs, startChild } from './proc.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -31,15 +30,8 @@ const childProf = opt('--child-prof', '');
 const noMultipath = args.includes('--no-multipath');
 const warmup = Number(opt('--warmup', '0'));
 
-/** CPU time (ms) a process used so far, from /proc (Linux; NaN elsewhere). */
-function procCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
-}
+/** CPU time (ms) a process used so far, from /proc (proc.ts); NaN where there is none. */
+const procCpuMs = (pid: number): number => processCpuMs(pid) ?? Number.NaN;
 
 const cpuMs = (): number => {
   const u = process.cpuUsage();

@@ -204,7 +204,8 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
           let n = 0;
           let data: Uint8Array | null = null;
           try {
-            if (view !== null) n = recv.readInto(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+            // A byte stream's request view is a Uint8Array (Streams standard): read into it as it is.
+            if (view !== null) n = recv.readInto(view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
             else data = recv.read(READ_CHUNK);
           } catch (e) {
             // The read reached the peer's RESET_STREAM.

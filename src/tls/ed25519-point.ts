@@ -67,12 +67,9 @@ export function isEd25519Point(bytes: Uint8Array): boolean {
   let x = (((u * v3) % P) * powP58((u * v7) % P)) % P;
   // Step 3: v x^2 = u: x is a root; v x^2 = -u: x sqrt(-1) is; otherwise there is none.
   const vx2 = (v * ((x * x) % P)) % P;
-  if (vx2 === u) {
-    // x is a square root
-  } else if (vx2 === mod(-u)) {
+  if (vx2 !== u) {
+    if (vx2 !== mod(-u)) return false;
     x = (x * SQRT_M1) % P;
-  } else {
-    return false;
   }
   // Step 4: x = 0 has no negative: the sign bit must then be 0.
   return !(x === 0n && xSign === 1);
