@@ -31,7 +31,7 @@ describe('bench median', () => {
   it('takes the medians of the CPU per packet of the bulk sender, its receiver and the pipeline, of the cold transfer and of the shared server\'s', () => {
     const withCpu = (sender: number, receiver: number | null, pipe: number, date: string): Record<string, unknown> => ({
       ...run(500, 1.4, 3.3, 1.2, date),
-      details: { bulk_cpu: { sender_us_per_packet: sender, receiver_us_per_packet: receiver, runs: [date] }, pipeline: { sent_packets: 1, sender_us_per_packet: pipe }, bulk_warmup: { cold_mbps: sender * 20 }, bulk_shared_server: { mbps: sender * 30, runs_mbps: [date] } },
+      details: { bulk_cpu: { sender_us_per_packet: sender, receiver_us_per_packet: receiver, runs: [date] }, pipeline: { sent_packets: 1, sender_us_per_packet: pipe }, pipeline_unconnected: { mbps: pipe * 60, sender_us_per_packet: pipe + 1 }, bulk_warmup: { cold_mbps: sender * 20 }, bulk_shared_server: { mbps: sender * 30, runs_mbps: [date] } },
     });
     const m = medianRun([withCpu(17, 15, 13, 'a'), withCpu(16, null, 12, 'b'), withCpu(19, 16, 14, 'c')], ['A', 'B', 'C']);
     const d = m.details as Record<string, Record<string, unknown>>;
@@ -39,6 +39,8 @@ describe('bench median', () => {
     assert.equal(d['bulk_cpu']!['receiver_us_per_packet'], 15.5, 'over the runs that measured it');
     assert.deepEqual(d['bulk_cpu']!['runs'], ['c'], 'the rest of the section is the last run\'s');
     assert.equal(d['pipeline']!['sender_us_per_packet'], 13);
+    assert.equal(d['pipeline_unconnected']!['mbps'], 780, 'and of the pipeline on an unconnected socket');
+    assert.equal(d['pipeline_unconnected']!['sender_us_per_packet'], 14);
     assert.equal(d['bulk_warmup']!['cold_mbps'], 340, 'and of the cold transfer');
     assert.equal(d['bulk_shared_server']!['mbps'], 510, 'and of the upload to the shared server');
     assert.deepEqual(d['bulk_shared_server']!['runs_mbps'], ['c']);

@@ -64,6 +64,8 @@ describe('bench table', () => {
     assert.equal(row.value, '400 Mbit/s; cold 301; default reader 353; shared server 290', 'the first, unmeasured transfer, the default reader\'s and the shared server\'s figures beside the warm median');
     assert.equal(row.anchor, 'pipeline ceiling 500 (x0.80); sender CPU 16.6 us/packet, pipeline\'s 13.1');
     assert.equal(row.met, true);
+    const unconnected = tableRows({ ...run, details: { ...details, pipeline_unconnected: { mbps: 470.2 } } }).find((r) => r.key === 'bulk_mbps')!;
+    assert.equal(unconnected.anchor, 'pipeline ceiling 500 (x0.80); unconnected 470 (x0.85); sender CPU 16.6 us/packet, pipeline\'s 13.1', 'the pipeline on an unconnected socket, when the run has it');
   });
 
   it('a key that was not measured is n/a and not met; the table is Markdown', () => {
