@@ -3,6 +3,7 @@ import type { TransportConfig } from '../../src/quic/transport-config.js';
 import type { StreamLimits } from '../../src/quic/streams/stream-types.js';
 import type { ConnectionEvent } from '../../src/quic/events.js';
 import type { QlogSink } from '../../src/quic/connection/qlog.js';
+import { HeaderProtectionBatch } from '../../src/quic/crypto/header-protection.js';
 import { tryParsePacketHeader } from '../../src/quic/packet/header.js';
 import { encodeRetry } from '../../src/quic/packet/retry.js';
 import { QUIC_VERSION_1 } from '../../src/quic/packet/version.js';
@@ -44,6 +45,11 @@ export interface PairOptions {
   /** qlog sinks attached to each connection from its creation. */
   clientQlog?: QlogSink;
   serverQlog?: QlogSink;
+  /**
+   * Each side's header protection goes to a HeaderProtectionBatch applied after each datagram
+   * (what the UDP driver does per burst), instead of at each packet's sealing.
+   */
+  batchHeaderProtection?: boolean;
 }
 
 export type Side = 'client' | 'server';
@@ -105,8 +111,12 @@ export class Pair {
   /** Server datagrams to a client address that no longer reaches it. */
   serverDatagramsUnreachable = 0;
 
+  /** `batchHeaderProtection`'s batch. */
+  private readonly hp: HeaderProtectionBatch | null;
+
   constructor(opts: PairOptions = {}) {
     this.opts = opts;
+    this.hp = opts.batchHeaderProtection ? new HeaderProtectionBatch() : null;
     this.rng = new SeededRandom(opts.seed ?? 1);
     this.c2s = new Link({ ...opts.link, ...opts.clientToServer }, new SeededRandom((opts.seed ?? 1) * 7 + 1));
     this.s2c = new Link({ ...opts.link, ...opts.serverToClient }, new SeededRandom((opts.seed ?? 1) * 7 + 2));
@@ -192,12 +202,18 @@ export class Pair {
 
   /** Both sides send everything they can now. */
   flush(): void {
-    for (let n = this.client.pollTransmit(this.now, this.buf); n > 0; n = this.client.pollTransmit(this.now, this.buf)) {
+    const hp = this.hp;
+    const poll = (c: Connection): number => {
+      const n = c.pollTransmit(this.now, this.buf, hp);
+      hp?.apply();
+      return n;
+    };
+    for (let n = poll(this.client); n > 0; n = poll(this.client)) {
       this.clientSent.push(n);
       this.emit('client', this.buf.subarray(0, n));
     }
     if (this.server) {
-      for (let n = this.server.pollTransmit(this.now, this.buf); n > 0; n = this.server.pollTransmit(this.now, this.buf)) {
+      for (let n = poll(this.server); n > 0; n = poll(this.server)) {
         this.serverSent.push(n);
         this.emit('server', this.buf.subarray(0, n), this.server.transmitAddress);
       }

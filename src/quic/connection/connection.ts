@@ -6,6 +6,7 @@ import type { Direction } from '../streams/stream-id.js';
 import { StreamMap } from '../streams/stream-map.js';
 import { offersAddressDiscovery, resolveTransportConfig } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
+import type { HeaderProtectionBatch } from '../crypto/header-protection.js';
 import { TlsAlert } from '../../tls/alerts.js';
 import type { EarlyDataState } from '../../tls/engine.js';
 import { LocalCids, RemoteCids } from './cids.js';
@@ -612,14 +613,18 @@ export class Connection {
   /**
    * Writes the next datagram into `out` (sized for the path: pass at least `maxUdpPayloadSize`
    * bytes) and returns its length, or 0 when there is nothing to send now. Its destination is
-   * `transmitAddress`.
+   * `transmitAddress`. `headerProtection`: the packets' header protection is recorded there rather
+   * than applied, and the caller must `apply()` it before the datagram's bytes leave or are read
+   * (the UDP driver does, once per burst: `HeaderProtectionBatch`).
    */
-  pollTransmit(now: number, out: Uint8Array): number {
+  pollTransmit(now: number, out: Uint8Array, headerProtection: HeaderProtectionBatch | null = null): number {
     const state = this.p.lifecycle.state;
     if (state === 'terminated' || state === 'draining') return 0;
     const q = this.p.trace.tracer;
     if (q) q.now = now;
     let len: number;
+    const builder = this.tx.builder;
+    builder.headerProtection = headerProtection;
     try {
       len = this.tx.pollTransmit(now, out);
       if (len === 0 && this.p.lifecycle.hasCloseRequest) {
@@ -630,6 +635,8 @@ export class Connection {
     } catch (e) {
       this.onError(now, e);
       len = this.p.lifecycle.state === 'closing' ? this.tx.transmitClose(now, out) : 0;
+    } finally {
+      builder.headerProtection = null;
     }
     if (q) this.afterInput(q);
     return len;

@@ -19,6 +19,7 @@ import { FrameType } from '../frames/types.js';
 import { LongPacketType, writeLongHeader, writeShortHeader, type MutablePacketMarks, type PacketMarks } from '../packet/header.js';
 import { packetNumberLength } from '../packet/number.js';
 import { sealPacket } from '../packet/protection.js';
+import type { HeaderProtectionBatch } from '../crypto/header-protection.js';
 import { QUIC_VERSION_1 } from '../packet/version.js';
 import type { AckFrameData } from '../recovery/ack-tracker.js';
 import { PacketSpace } from '../packet/space.js';
@@ -57,6 +58,11 @@ export class PacketBuilder {
    * its space, number, plaintext frames (a copy) and size. Unset, it costs one test per packet.
    */
   onSealed: ((space: PacketSpace, pn: number, plaintext: Uint8Array, size: number) => void) | undefined;
+  /**
+   * Where header protection goes while its owner (the connection's `pollTransmit`) says so: a
+   * batch the caller applies before the datagram leaves (`HeaderProtectionBatch`). Null: at once.
+   */
+  headerProtection: HeaderProtectionBatch | null = null;
 
   constructor(scid: Uint8Array) {
     this.scid = scid;
@@ -159,7 +165,7 @@ export class PacketBuilder {
   finishPacket(keys: DirectionalKeys, pathId = 0): number {
     const m = this.marks!;
     const plaintext = this.onSealed ? this.w.buf.slice(m.pnOffset + m.pnLen, this.w.pos) : undefined;
-    const end = sealPacket(this.w, m, this.pn, keys, pathId);
+    const end = sealPacket(this.w, m, this.pn, keys, pathId, this.headerProtection);
     this.marks = undefined;
     this.spacesInDatagram |= 1 << this.packetSpace;
     this.lastPacketPadded = this.padded;

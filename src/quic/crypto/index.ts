@@ -5,6 +5,7 @@ export {
   HP_SAMPLE_OFFSET,
   AesHeaderProtectionKey,
   ChaChaHeaderProtectionKey,
+  HeaderProtectionBatch,
   headerProtectionKey,
   protectHeader,
   unprotectHeader,

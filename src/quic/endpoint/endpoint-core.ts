@@ -20,6 +20,7 @@ import { RouteTable } from './routes.js';
 import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
+import type { HeaderProtectionBatch } from '../crypto/header-protection.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
 import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -322,8 +323,10 @@ export class EndpointCore {
    * Writes the next datagram into `out` (at least `maxUdpPayloadSize` bytes, or a connection's
    * datagrams stay smaller than its path allows) and says where it goes, or returns null when nothing is to be sent now. Endpoint
    * answers go first, then connections in round-robin, one datagram each per call.
+   * `headerProtection`: the connections' packets record their header protection there, and the
+   * caller applies it before any datagram leaves (Connection.pollTransmit, `HeaderProtectionBatch`).
    */
-  pollTransmit(now: number, out: Uint8Array): Transmit | null {
+  pollTransmit(now: number, out: Uint8Array, headerProtection: HeaderProtectionBatch | null = null): Transmit | null {
     for (let r = this.responses.shift(); r; r = this.responses.shift()) {
       if (r.bytes.length > out.length) {
         this.stat.droppedResponses++;
@@ -333,7 +336,7 @@ export class EndpointCore {
       return this.sent(r.bytes.length, r.address);
     }
     for (const e of this.dirty) {
-      const length = e.connection.pollTransmit(now, out);
+      const length = e.connection.pollTransmit(now, out, headerProtection);
       if (length > 0) {
         // Round robin: to the back of the line, one datagram per connection per turn (alone in
         // the line, as in a bulk transfer, it already is).
@@ -345,6 +348,8 @@ export class EndpointCore {
         const address = e.connection.transmitAddress ?? e.remoteAddress;
         // A dial with several addresses: the same datagram to each until the server answers on one.
         const copies = address === e.remoteAddress ? e.connection.copyAddresses : NO_COPIES;
+        // The copies are of the finished datagram: its header protection first, if deferred.
+        if (copies.length > 0) headerProtection?.apply();
         for (const to of copies) this.responses.push({ bytes: out.slice(0, length), address: to });
         this.service(e);
         return this.sent(length, address);

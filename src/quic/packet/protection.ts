@@ -5,6 +5,7 @@ import {
   HP_SAMPLE_OFFSET,
   protectHeader,
   unprotectHeader,
+  type HeaderProtectionBatch,
   type HeaderProtectionKey,
 } from '../crypto/header-protection.js';
 import type { DirectionalKeys, KeyPhase } from '../crypto/keys.js';
@@ -65,8 +66,9 @@ export type KeySelector = (keyPhase: KeyPhase, pn: number) => PacketKey | null;
  *
  * The writer must have room for the padding and the tag (`BufferOverflowError` otherwise).
  * `pathId`: the multipath path id of a 1-RTT packet (it enters the AEAD nonce; 0 otherwise).
+ * `deferred`: step 4 goes to that batch instead, whose owner applies it before the datagram leaves.
  */
-export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: DirectionalKeys, pathId = 0): number {
+export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: DirectionalKeys, pathId = 0, deferred: HeaderProtectionBatch | null = null): number {
   const tagLen = keys.packet.tagLen;
   const payloadStart = marks.pnOffset + marks.pnLen;
   const minPayloadEnd = marks.pnOffset + HP_SAMPLE_OFFSET + HP_SAMPLE_LENGTH - tagLen;
@@ -76,7 +78,8 @@ export function sealPacket(w: Writer, marks: PacketMarks, pn: number, keys: Dire
   w.reserve(tagLen);
   if (marks.lengthWidth !== 0) writeVarintAt(w.buf, marks.lengthAt, w.pos - marks.pnOffset, marks.lengthWidth);
   keys.packet.seal(pn, w.buf, marks.start, payloadStart, payloadEnd, pathId);
-  protectHeader(w.buf, marks.start, marks.pnOffset, marks.pnLen, keys.header);
+  if (deferred) deferred.protect(w.buf, marks.start, marks.pnOffset, marks.pnLen, keys.header);
+  else protectHeader(w.buf, marks.start, marks.pnOffset, marks.pnLen, keys.header);
   return w.pos;
 }
 

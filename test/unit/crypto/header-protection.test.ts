@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  HeaderProtectionBatch,
   NullHeaderProtectionKey,
   deriveHeaderProtectionKey,
   headerProtectionKey,
@@ -75,4 +76,57 @@ describe('header protection (RFC 9001 §5.4)', () => {
     assert.deepEqual(buf, before);
     assert.equal(unprotectHeader(buf, 0, 5, 40, hp), 2);
   });
+
+  describe('HeaderProtectionBatch: protection deferred over a burst', () => {
+    /** `count` sealed-looking packets (random bytes, a header of `form`), each in its own buffer. */
+    const packets = (rnd: SeededRandom, count: number): { buf: Uint8Array; pnOffset: number; pnLen: number }[] =>
+      Array.from({ length: count }, (_, i) => {
+        const long = i % 3 === 0;
+        const pnLen = 1 + (i % 4);
+        const pnOffset = long ? 18 : 9;
+        const buf = rnd.fill(new Uint8Array(pnOffset + 4 + 16 + rnd.int(40)));
+        buf[0] = (long ? 0xc0 : 0x40) | (buf[0]! & 0x0c) | (pnLen - 1);
+        return { buf, pnOffset, pnLen };
+      });
+
+    for (const id of [0x1301, 0x1302, 0x1303]) {
+      const suite = CIPHER_SUITES.get(id)!;
+      it(`${suite.name}: applied, gives the bytes protectHeader gives, packet by packet, across keys and a full batch`, () => {
+        const rnd = new SeededRandom(id);
+        const keys = [1, 2].map((k) => deriveHeaderProtectionKey(suite, new SeededRandom(id * 10 + k).fill(new Uint8Array(suite.hashLen))));
+        const batch = new HeaderProtectionBatch(8);
+        const ps = packets(rnd, 21); // more than the capacity: a full batch applies itself first
+        const expected = ps.map((p, i) => {
+          const b = p.buf.slice();
+          protectHeader(b, 0, p.pnOffset, p.pnLen, keys[i < 10 ? 0 : i % 2]!);
+          return b;
+        });
+        ps.forEach((p, i) => batch.protect(p.buf, 0, p.pnOffset, p.pnLen, keys[i < 10 ? 0 : i % 2]!));
+        if (suite.hp === 'chacha20') assert.equal(batch.pending, 0, 'ChaCha20 packets are protected at once');
+        else assert.equal(batch.pending, 21 - 16, 'two full batches applied themselves; the rest waits');
+        batch.apply();
+        assert.equal(batch.pending, 0);
+        ps.forEach((p, i) => assert.deepEqual(p.buf, expected[i], `packet ${i}`));
+        batch.apply(); // nothing pending: no change
+        ps.forEach((p, i) => assert.deepEqual(p.buf, expected[i], `packet ${i} after a second apply`));
+      });
+    }
+
+    it('leaves a recorded packet in clear until apply, and checks the sample like protectHeader', () => {
+      const suite = CIPHER_SUITES.get(0x1301)!;
+      const hp = deriveHeaderProtectionKey(suite, new SeededRandom(9).fill(new Uint8Array(32)));
+      const batch = new HeaderProtectionBatch();
+      const buf = new SeededRandom(10).fill(new Uint8Array(60));
+      buf[0] = 0x41;
+      const clear = buf.slice();
+      batch.protect(buf, 0, 9, 2, hp);
+      assert.deepEqual(buf, clear);
+      batch.apply();
+      assert.notDeepEqual(buf.subarray(0, 11), clear.subarray(0, 11));
+      assert.deepEqual(buf.subarray(11), clear.subarray(11), 'only the first byte and the packet number change');
+      assert.throws(() => batch.protect(new Uint8Array(20), 0, 5, 2, hp), RangeError);
+      assert.throws(() => new HeaderProtectionBatch(0), RangeError);
+    });
+  });
 });
+

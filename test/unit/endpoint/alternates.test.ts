@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { StreamReceiver, StreamSender } from '../../harness/apps.js';
 import { Identities, Net } from './net.js';
 import { incoming, payload } from './helpers.js';
+import { HeaderProtectionBatch } from '../../../src/quic/crypto/header-protection.js';
 
 /**
  * A dial with several addresses of one server (direct ones, relay paths: src/quic/connection/paths.ts
@@ -16,9 +17,10 @@ const DEAD2 = '192.0.2.2:443';
 /** A second address of the same server (its NAT's public side, a relay path...). */
 const S2 = '10.0.0.3:443';
 
-function dial(seed: number, first: string, others: string[], extra?: (net: Net) => void, server: Parameters<Identities['server']>[0] = {}) {
+function dial(seed: number, first: string, others: string[], extra?: (net: Net) => void, server: Parameters<Identities['server']>[0] = {}, batchHeaderProtection = false) {
   const ids = new Identities(seed);
   const net = new Net(seed);
+  if (batchHeaderProtection) net.headerProtection = new HeaderProtectionBatch();
   net.add(S, ids.server(server));
   const cep = net.add(C, ids.client());
   extra?.(net);
@@ -48,6 +50,16 @@ describe('dialling several addresses of one server: the first to answer wins', (
     assert.equal(sentTo(net, DEAD1), deadBefore);
     assert.equal(sentTo(net, DEAD2), deadBefore);
     assert.ok(sentTo(net, S) > 100);
+  });
+
+  it('with header protection batched by the driver, the copies are of the protected datagram: the same bytes to every address, and the dial succeeds on the live one', () => {
+    const { net, cc } = dial(5, DEAD1, [S, DEAD2], undefined, {}, true);
+    assert.equal(cc.remoteAddress, S);
+    const first = (to: string): Uint8Array => net.sent.find((d) => d.from === C && d.to === to)!.bytes;
+    assert.deepEqual(first(DEAD1), first(S));
+    assert.deepEqual(first(DEAD2), first(S));
+    // The same seed without the batch puts the same first datagram on the wire.
+    assert.deepEqual(dial(5, DEAD1, [S, DEAD2]).net.sent.find((d) => d.from === C && d.to === S)!.bytes, first(S));
   });
 
   it('without multipath, datagrams from an address that is not one of the server\'s are still discarded', () => {

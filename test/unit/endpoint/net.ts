@@ -1,6 +1,7 @@
 import { EndpointCore, type EndpointConfig, type EndpointEvent } from '../../../src/quic/endpoint/endpoint-core.js';
 import type { ConnectionTlsOptions } from '../../../src/quic/connection/connection.js';
 import { SeededRandom } from '../../../src/tls/random.js';
+import { HeaderProtectionBatch } from '../../../src/quic/crypto/header-protection.js';
 import { publicKeyOf } from '../../../src/tls/identity.js';
 import { Link, type LinkConfig } from '../../harness/link.js';
 
@@ -25,6 +26,11 @@ export class Net {
   readonly sent: SentDatagram[] = [];
   /** Inspect or rewrite what is sent: return null to drop, or the datagrams to put on the link. */
   tap: ((d: SentDatagram) => Uint8Array[] | null) | undefined;
+  /**
+   * Set, the endpoints' header protection goes to this batch, applied after each datagram (what
+   * the UDP driver does per burst of datagrams).
+   */
+  headerProtection: HeaderProtectionBatch | null = null;
   /** Called before every step (applications pump here). */
   readonly onStep: Array<() => void> = [];
   /**
@@ -91,7 +97,13 @@ export class Net {
   flush(): void {
     for (const [addr, ep] of this.endpoints) {
       const from = this.natOut.get(addr) ?? addr;
-      for (let t = ep.pollTransmit(this.now, this.buf); t; t = ep.pollTransmit(this.now, this.buf)) {
+      const hp = this.headerProtection;
+      const poll = (): ReturnType<EndpointCore['pollTransmit']> => {
+        const t = ep.pollTransmit(this.now, this.buf, hp);
+        hp?.apply();
+        return t;
+      };
+      for (let t = poll(); t; t = poll()) {
         const d: SentDatagram = { at: this.now, from, to: t.address, bytes: this.buf.slice(0, t.length) };
         this.sent.push(d);
         const out = this.tap ? this.tap(d) : [d.bytes];
