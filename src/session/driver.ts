@@ -6,7 +6,7 @@ import type { EndpointCore, EndpointEvent } from '../quic/endpoint/endpoint-core
 import { BufferPool, type PooledBuffer } from '../codec/pool.js';
 import { parseSocketAddr } from './addressing.js';
 import { isRelayAddress } from './relay-paths.js';
-import { HeaderProtectionBatch } from '../quic/crypto/header-protection.js';
+import { HeaderProtectionBatch, HeaderProtectionPrimer } from '../quic/crypto/header-protection.js';
 
 /**
  * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (the QUIC and TLS
@@ -14,7 +14,9 @@ import { HeaderProtectionBatch } from '../quic/crypto/header-protection.js';
  * carries out what it asks:
  *
  * - every received datagram goes to `core.handleDatagram` (the core copies what it keeps, so the
- *   socket's buffer is not retained);
+ *   socket's buffer is not retained), at the turn's flush with the others of its wake-up (or once
+ *   32 wait), the masks of their header protection computed first in one AES-ECB call; the
+ *   datagrams sent are built in bursts of 32 whose header protection is applied the same way;
  * - output is batched per event-loop turn: inputs only mark the driver dirty, and one `flush` in
  *   the check phase (setImmediate) sends everything, so a burst of received packets is handled
  *   before anything is sent (and ACKs are coalesced); except that when a burst has kept the
@@ -86,6 +88,8 @@ const MIN_BUFFERS = 64;
  * call per burst. A flush of a bulk transfer sends ~30-60; interactive traffic one or two.
  */
 const BURST = 32;
+/** Datagrams received before the core gets them together (`receive`): libuv's reads per wake-up. */
+const RECV_BURST = 32;
 
 export class UdpDriver {
   readonly core: EndpointCore;
@@ -126,6 +130,15 @@ export class UdpDriver {
     }
   };
   private poolWaiting = false;
+  /** Datagrams received and not yet handed to the core (`receive`), with their sources. */
+  private inData: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(RECV_BURST).fill(undefined);
+  private inFrom: string[] = new Array<string>(RECV_BURST).fill('');
+  private inCount = 0;
+  /** The queue `handleReceived` works through while `inData` takes new arrivals. */
+  private spareData: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(RECV_BURST).fill(undefined);
+  private spareFrom: string[] = new Array<string>(RECV_BURST).fill('');
+  private handling = false;
+  private readonly primer = new HeaderProtectionPrimer(RECV_BURST);
   /** The burst being built (`transmit`): its datagrams, their header protection. */
   private readonly burst: (PooledBuffer | undefined)[] = new Array<PooledBuffer | undefined>(BURST).fill(undefined);
   private burstLength = 0;
@@ -187,6 +200,9 @@ export class UdpDriver {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    // Datagrams still waiting for the turn's flush arrived after the end, as far as the core knows.
+    this.inData.fill(undefined, 0, this.inCount);
+    this.inCount = 0;
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
   }
 
@@ -205,24 +221,68 @@ export class UdpDriver {
     this.receive(address, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
   }
 
-  /** A datagram arrived from `address`: a socket's, or one a relay path carried. */
+  /**
+   * A datagram arrived from `address`: a socket's, or one a relay path carried. It waits for the
+   * turn's flush with the others of its wake-up (libuv reads up to 32 per wake-up, node:dgram calls
+   * here for each), or until `RECV_BURST` wait: then the core gets them together (`handleReceived`).
+   */
   receive(address: string, datagram: Uint8Array): void {
     if (this.closed) return;
     this.counters.received++;
-    const now = this.now();
-    if (Number.isNaN(this.busySince)) this.busySince = now;
+    const k = this.inCount++;
+    this.inFrom[k] = address;
+    this.inData[k] = datagram;
+    if (this.inCount >= RECV_BURST) this.handleReceived();
+    this.schedule();
+  }
+
+  /**
+   * Hands the waiting datagrams to the core, the masks of their short headers computed first with
+   * one AES-ECB call per burst (HeaderProtectionPrimer: one call into node:crypto and one
+   * ArrayBuffer per burst instead of per packet). A burst that keeps the driver busy for
+   * `flushBudgetMs` flushes in its middle (`send`). Not reentrant: what arrives meanwhile (an
+   * event handler's doing) waits in the other queue and is handled in the same call.
+   */
+  private handleReceived(): void {
+    if (this.handling) return;
+    this.handling = true;
+    const primer = this.primer;
     try {
-      this.core.handleDatagram(now, address, datagram);
-    } catch (e) {
-      this.coreError(e);
-    }
-    if (this.now() - this.busySince >= this.flushBudgetMs) {
-      // A long burst: send what is ready now (the flush scheduled for the turn's end still runs).
-      this.counters.burstFlushes++;
-      this.flushNow();
-      this.schedule();
-    } else {
-      this.schedule();
+      while (this.inCount > 0) {
+        const n = this.inCount;
+        const data = this.inData;
+        const from = this.inFrom;
+        this.inData = this.spareData;
+        this.inFrom = this.spareFrom;
+        this.spareData = data;
+        this.spareFrom = from;
+        this.inCount = 0;
+        if (Number.isNaN(this.busySince)) this.busySince = this.now();
+        try {
+          for (let i = 0; i < n; i++) this.core.primeHeaderProtection(primer, data[i]!);
+          primer.compute();
+          for (let i = 0; i < n; i++) {
+            const datagram = data[i]!;
+            data[i] = undefined;
+            try {
+              this.core.handleDatagram(this.now(), from[i]!, datagram);
+            } catch (e) {
+              this.coreError(e);
+            }
+            if (this.now() - this.busySince >= this.flushBudgetMs) {
+              // A long burst: send what is ready now (the flush scheduled for the turn's end still runs).
+              this.counters.burstFlushes++;
+              this.send();
+              this.busySince = this.now();
+            }
+          }
+        } finally {
+          primer.clear();
+          data.fill(undefined, 0, n);
+        }
+      }
+    } finally {
+      this.handling = false;
     }
   }
 
@@ -232,6 +292,13 @@ export class UdpDriver {
   };
 
   private flushNow(): void {
+    if (this.closed) return;
+    this.handleReceived();
+    this.send();
+  }
+
+  /** Sends what is ready, hands the core's events to the owner, and re-arms the timer. */
+  private send(): void {
     this.busySince = Number.NaN;
     if (this.closed) return;
     const now = this.now();
@@ -293,12 +360,12 @@ export class UdpDriver {
     for (let i = 0; i < n; i++) {
       const buf = this.burst[i]!;
       this.burst[i] = undefined;
-      this.send(buf);
+      this.sendDatagram(buf);
     }
   }
 
   /** Sends the datagram `buf` holds (`buf.length` bytes to `buf.note`); the buffer goes back when done. */
-  private send(buf: PooledBuffer): void {
+  private sendDatagram(buf: PooledBuffer): void {
     const address = buf.note;
     this.counters.sent++;
     if (isRelayAddress(address)) {
@@ -339,6 +406,8 @@ export class UdpDriver {
       this.timer = undefined;
       this.timerAt = Number.POSITIVE_INFINITY;
       if (this.closed) return;
+      // What arrived before the deadline counts first (an ACK that makes a PTO moot).
+      this.handleReceived();
       try {
         this.core.handleTimeout(this.now());
       } catch (e) {

@@ -6,7 +6,7 @@ import type { Direction } from '../streams/stream-id.js';
 import { StreamMap } from '../streams/stream-map.js';
 import { offersAddressDiscovery, resolveTransportConfig } from '../transport-config.js';
 import type { TransportParameters } from '../transport-params.js';
-import type { HeaderProtectionBatch } from '../crypto/header-protection.js';
+import type { HeaderProtectionBatch, HeaderProtectionKey } from '../crypto/header-protection.js';
 import { TlsAlert } from '../../tls/alerts.js';
 import type { EarlyDataState } from '../../tls/engine.js';
 import { LocalCids, RemoteCids } from './cids.js';
@@ -186,6 +186,11 @@ export class Connection {
 
   get isTerminated(): boolean {
     return this.p.lifecycle.isTerminated;
+  }
+
+  /** The header protection key of the peer's 1-RTT packets, once there is one (the driver primes its masks). */
+  get shortHeaderReadKey(): HeaderProtectionKey | undefined {
+    return this.p.keys.oneRttReadHeader;
   }
 
   /** The handshake completed on our side: the peer is authenticated. */
@@ -613,9 +618,8 @@ export class Connection {
   /**
    * Writes the next datagram into `out` (sized for the path: pass at least `maxUdpPayloadSize`
    * bytes) and returns its length, or 0 when there is nothing to send now. Its destination is
-   * `transmitAddress`. `headerProtection`: the packets' header protection is recorded there rather
-   * than applied, and the caller must `apply()` it before the datagram's bytes leave or are read
-   * (the UDP driver does, once per burst: `HeaderProtectionBatch`).
+   * `transmitAddress`. `headerProtection`: the packets' header protection goes there, and the
+   * caller must `apply()` it before the bytes leave or are read (the driver does, per burst).
    */
   pollTransmit(now: number, out: Uint8Array, headerProtection: HeaderProtectionBatch | null = null): number {
     const state = this.p.lifecycle.state;
@@ -623,8 +627,7 @@ export class Connection {
     const q = this.p.trace.tracer;
     if (q) q.now = now;
     let len: number;
-    const builder = this.tx.builder;
-    builder.headerProtection = headerProtection;
+    this.tx.builder.headerProtection = headerProtection;
     try {
       len = this.tx.pollTransmit(now, out);
       if (len === 0 && this.p.lifecycle.hasCloseRequest) {
@@ -636,7 +639,7 @@ export class Connection {
       this.onError(now, e);
       len = this.p.lifecycle.state === 'closing' ? this.tx.transmitClose(now, out) : 0;
     } finally {
-      builder.headerProtection = null;
+      this.tx.builder.headerProtection = null;
     }
     if (q) this.afterInput(q);
     return len;

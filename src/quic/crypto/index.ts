@@ -6,6 +6,7 @@ export {
   AesHeaderProtectionKey,
   ChaChaHeaderProtectionKey,
   HeaderProtectionBatch,
+  HeaderProtectionPrimer,
   headerProtectionKey,
   protectHeader,
   unprotectHeader,

@@ -20,7 +20,7 @@ import { RouteTable } from './routes.js';
 import { QlogRecorder } from '../connection/qlog.js';
 import { initialAuthenticates, initialCloseFor, retryFor, versionNegotiationFor } from './stateless-packets.js';
 import { TransportErrorCode } from '../errors.js';
-import type { HeaderProtectionBatch } from '../crypto/header-protection.js';
+import { HP_SAMPLE_LENGTH, HP_SAMPLE_OFFSET, type HeaderProtectionBatch, type HeaderProtectionPrimer } from '../crypto/header-protection.js';
 import { FIXED_BIT, HEADER_FORM_BIT, LongPacketType, tryParsePacketHeader, type LongHeader, type UnsupportedVersionHeader } from '../packet/header.js';
 import { MIN_DATAGRAM_SIZE } from '../packet/size.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -235,6 +235,18 @@ export class EndpointCore {
   }
 
   // ------------------------------------------------------------------ inputs and commands
+
+  /**
+   * A datagram `handleDatagram` will get next: if it is a short-header packet of a connection with
+   * 1-RTT keys, its header protection sample goes to `primer`, whose masks (one AES-ECB call per
+   * burst, HeaderProtectionPrimer) the connection's key then uses. Changes nothing else.
+   */
+  primeHeaderProtection(primer: HeaderProtectionPrimer, datagram: Uint8Array): void {
+    const cidLength = this.localCidLength;
+    if (datagram.length < 1 + cidLength + HP_SAMPLE_OFFSET + HP_SAMPLE_LENGTH || (datagram[0]! & HEADER_FORM_BIT) !== 0) return;
+    const hp = this.routes.get(this.routes.shortKey(datagram, cidLength))?.connection.shortHeaderReadKey;
+    if (hp) primer.add(hp, datagram, 1 + cidLength + HP_SAMPLE_OFFSET);
+  }
 
   /** A UDP datagram arrived from `remoteAddress`. Never throws: what does not parse is dropped and counted. */
   handleDatagram(now: number, remoteAddress: string, datagram: Uint8Array): void {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import {
+  AesHeaderProtectionKey,
   HeaderProtectionBatch,
+  HeaderProtectionPrimer,
   NullHeaderProtectionKey,
   deriveHeaderProtectionKey,
   headerProtectionKey,
@@ -126,6 +128,46 @@ describe('header protection (RFC 9001 §5.4)', () => {
       assert.deepEqual(buf.subarray(11), clear.subarray(11), 'only the first byte and the packet number change');
       assert.throws(() => batch.protect(new Uint8Array(20), 0, 5, 2, hp), RangeError);
       assert.throws(() => new HeaderProtectionBatch(0), RangeError);
+    });
+  });
+
+  describe('HeaderProtectionPrimer: masks computed ahead for packets about to be opened', () => {
+    const suite = CIPHER_SUITES.get(0x1301)!;
+    const keyOf = (seed: number): AesHeaderProtectionKey => deriveHeaderProtectionKey(suite, new SeededRandom(seed).fill(new Uint8Array(32))) as AesHeaderProtectionKey;
+    /** The 5 mask bytes used, as a plain Uint8Array (a key's `mask` may return a Buffer). */
+    const five = (m: Uint8Array): Uint8Array => new Uint8Array(m.subarray(0, 5));
+
+    it('hands out, for each primed sample, the mask the key computes itself; unprimed samples are computed as before', () => {
+      const [k1, k2] = [keyOf(21), keyOf(22)];
+      const rnd = new SeededRandom(23);
+      const bufs = Array.from({ length: 12 }, () => rnd.fill(new Uint8Array(48)));
+      const direct = bufs.map((b, i) => five((i % 4 === 3 ? k2 : k1).mask(b, 9)));
+      const primer = new HeaderProtectionPrimer(10);
+      bufs.forEach((b, i) => primer.add(i % 4 === 3 ? k2 : k1, b, 9)); // two past the capacity: ignored
+      assert.equal(primer.size, 10);
+      primer.compute();
+      primer.add(k1, bufs[11]!, 9); // after compute: ignored
+      assert.equal(primer.size, 10);
+      // Opened in order, with one primed packet skipped (never opened) and an unprimed one.
+      for (const i of [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]) assert.deepEqual(five((i % 4 === 3 ? k2 : k1).mask(bufs[i]!, 9)), direct[i], `packet ${i}`);
+      assert.equal(primer.hits, 9, 'the nine primed and opened came from the primer');
+      // Out of order: a sample behind the cursor is computed (same mask), not looked up.
+      assert.deepEqual(five(k1.mask(bufs[0]!, 9)), direct[0]);
+      assert.equal(primer.hits, 9);
+      primer.clear();
+      assert.equal(primer.size, 0);
+      assert.equal(k1.primed, null, 'the keys no longer consult it');
+      assert.deepEqual(five(k1.mask(bufs[1]!, 9)), direct[1]);
+      assert.equal(primer.hits, 9);
+    });
+
+    it('ignores ChaCha20 keys and samples that do not fit', () => {
+      const chacha = deriveHeaderProtectionKey(CIPHER_SUITES.get(0x1303)!, new SeededRandom(24).fill(new Uint8Array(32)));
+      const primer = new HeaderProtectionPrimer();
+      primer.add(chacha, new Uint8Array(40), 4);
+      primer.add(keyOf(25), new Uint8Array(20), 9);
+      assert.equal(primer.size, 0);
+      assert.throws(() => new HeaderProtectionPrimer(0), RangeError);
     });
   });
 });

@@ -1,7 +1,7 @@
 import { EndpointCore, type EndpointConfig, type EndpointEvent } from '../../../src/quic/endpoint/endpoint-core.js';
 import type { ConnectionTlsOptions } from '../../../src/quic/connection/connection.js';
 import { SeededRandom } from '../../../src/tls/random.js';
-import { HeaderProtectionBatch } from '../../../src/quic/crypto/header-protection.js';
+import { HeaderProtectionBatch, HeaderProtectionPrimer } from '../../../src/quic/crypto/header-protection.js';
 import { publicKeyOf } from '../../../src/tls/identity.js';
 import { Link, type LinkConfig } from '../../harness/link.js';
 
@@ -31,6 +31,8 @@ export class Net {
    * the UDP driver does per burst of datagrams).
    */
   headerProtection: HeaderProtectionBatch | null = null;
+  /** Set, the datagrams due at a step on each link are primed together (HeaderProtectionPrimer). */
+  primer: HeaderProtectionPrimer | null = null;
   /** Called before every step (applications pump here). */
   readonly onStep: Array<() => void> = [];
   /**
@@ -124,7 +126,15 @@ export class Net {
     this.now = Math.max(this.now, next);
     for (const l of this.links.values()) {
       const ep = this.endpointAt(l.to);
-      for (const d of l.link.deliver(this.now)) ep?.handleDatagram(this.now, l.from, d);
+      const due = l.link.deliver(this.now);
+      const primer = this.primer;
+      if (ep && primer) {
+        // The UDP driver's receive path: the burst's masks first, then each datagram.
+        for (const d of due) ep.primeHeaderProtection(primer, d);
+        primer.compute();
+      }
+      for (const d of due) ep?.handleDatagram(this.now, l.from, d);
+      primer?.clear();
     }
     for (const ep of this.endpoints.values()) if (ep.pollTimeout() <= this.now) ep.handleTimeout(this.now);
     this.flush();
