@@ -90,6 +90,8 @@ const MIN_BUFFERS = 64;
 const BURST = 32;
 /** Datagrams received before the core gets them together (`receive`): libuv's reads per wake-up. */
 const RECV_BURST = 32;
+/** The header form bit of a datagram's first byte: a long header (RFC 9000 §17.2). */
+const LONG_HEADER_BIT = 0x80;
 
 export class UdpDriver {
   readonly core: EndpointCore;
@@ -222,9 +224,13 @@ export class UdpDriver {
   }
 
   /**
-   * A datagram arrived from `address`: a socket's, or one a relay path carried. It waits for the
-   * turn's flush with the others of its wake-up (libuv reads up to 32 per wake-up, node:dgram calls
-   * here for each), or until `RECV_BURST` wait: then the core gets them together (`handleReceived`).
+   * A datagram arrived from `address`: a socket's, or one a relay path carried. A short header
+   * (1-RTT) waits for the turn's flush with the others of its wake-up (libuv reads up to 32 per
+   * wake-up, node:dgram calls here for each), or until `RECV_BURST` wait: then the core gets them
+   * together (`handleReceived`). A long header (a handshake) goes to the core at once, after those
+   * waiting: while a handshake flight is processed, the rest of it arrives and is read in the same
+   * wake-up, so the answer covers it all (deferred to the flush, each datagram of a flight was
+   * answered on its own: ~0.2 more datagrams and ~0.1 ms more per handshake on loopback).
    */
   receive(address: string, datagram: Uint8Array): void {
     if (this.closed) return;
@@ -232,7 +238,7 @@ export class UdpDriver {
     const k = this.inCount++;
     this.inFrom[k] = address;
     this.inData[k] = datagram;
-    if (this.inCount >= RECV_BURST) this.handleReceived();
+    if (this.inCount >= RECV_BURST || (datagram.length > 0 && (datagram[0]! & LONG_HEADER_BIT) !== 0)) this.handleReceived();
     this.schedule();
   }
 
