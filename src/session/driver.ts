@@ -265,9 +265,16 @@ export class UdpDriver {
         this.inCount = 0;
         if (Number.isNaN(this.busySince)) this.busySince = this.now();
         try {
-          for (let i = 0; i < n; i++) this.core.primeHeaderProtection(primer, data[i]!);
-          primer.compute();
+          try {
+            for (let i = 0; i < n; i++) this.core.primeHeaderProtection(primer, data[i]!);
+            primer.compute();
+          } catch (e) {
+            // Priming only saves work: the datagrams are handled all the same.
+            this.coreError(e);
+          }
           for (let i = 0; i < n; i++) {
+            // An event handler of a mid-burst flush may have closed the driver.
+            if (this.closed) break;
             const datagram = data[i]!;
             data[i] = undefined;
             try {
