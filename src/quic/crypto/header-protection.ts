@@ -100,9 +100,7 @@ export class HeaderProtectionBatch {
     }
     if (this.n === this.capacity) this.apply();
     const k = this.n++;
-    const s = this.samples;
-    const at = k * HP_SAMPLE_LENGTH;
-    for (let i = 0; i < HP_SAMPLE_LENGTH; i++) s[at + i] = buf[sampleOffset + i]!;
+    copySample(this.samples, k * HP_SAMPLE_LENGTH, buf, sampleOffset);
     this.bufs[k] = buf;
     this.starts[k] = start;
     this.pnOffsets[k] = pnOffset;
@@ -115,10 +113,8 @@ export class HeaderProtectionBatch {
     const n = this.n;
     this.n = 0;
     for (let i = 0; i < n; ) {
-      const key = this.keys[i]!;
-      let j = i + 1;
-      while (j < n && this.keys[j] === key) j++;
-      const masks = key.masks(this.samples.subarray(i * HP_SAMPLE_LENGTH, j * HP_SAMPLE_LENGTH));
+      const j = keyRunEnd(this.keys, i, n);
+      const masks = this.keys[i]!.masks(this.samples.subarray(i * HP_SAMPLE_LENGTH, j * HP_SAMPLE_LENGTH));
       for (let k = i; k < j; k++) {
         applyMask(this.bufs[k]!, this.starts[k]!, this.pnOffsets[k]!, this.pnLens[k]!, masks, (k - i) * HP_SAMPLE_LENGTH);
         // Dropped, so the batch keeps no datagram (or retired key) alive between bursts.
@@ -131,6 +127,18 @@ export class HeaderProtectionBatch {
 }
 
 const NO_BYTES = new Uint8Array(0);
+
+/** Copies the 16-byte sample at `buf[offset]` to `dst[at]` (a copy costs less than a view's heap). */
+function copySample(dst: Uint8Array, at: number, buf: Uint8Array, offset: number): void {
+  for (let i = 0; i < HP_SAMPLE_LENGTH; i++) dst[at + i] = buf[offset + i]!;
+}
+
+/** The end (exclusive) of the run of entries from `i` (below `n`) that share `keys[i]`: one ECB call's worth. */
+function keyRunEnd(keys: readonly (AesHeaderProtectionKey | null)[], i: number, n: number): number {
+  let j = i + 1;
+  while (j < n && keys[j] === keys[i]) j++;
+  return j;
+}
 
 /**
  * Header protection removal by the burst ([perf2]), the receiving twin of HeaderProtectionBatch:
@@ -176,8 +184,7 @@ export class HeaderProtectionPrimer {
   add(hp: HeaderProtectionKey, buf: Uint8Array, sampleOffset: number): void {
     if (this.computed || this.n === this.capacity || !(hp instanceof AesHeaderProtectionKey)) return;
     if (sampleOffset < 0 || sampleOffset + HP_SAMPLE_LENGTH > buf.length) return;
-    const at = this.n * HP_SAMPLE_LENGTH;
-    for (let i = 0; i < HP_SAMPLE_LENGTH; i++) this.samples[at + i] = buf[sampleOffset + i]!;
+    copySample(this.samples, this.n * HP_SAMPLE_LENGTH, buf, sampleOffset);
     this.keys[this.n++] = hp;
   }
 
@@ -187,9 +194,8 @@ export class HeaderProtectionPrimer {
     this.computed = true;
     const n = this.n;
     for (let i = 0; i < n; ) {
+      const j = keyRunEnd(this.keys, i, n);
       const key = this.keys[i]!;
-      let j = i + 1;
-      while (j < n && this.keys[j] === key) j++;
       this.masks.set(key.masks(this.samples.subarray(i * HP_SAMPLE_LENGTH, j * HP_SAMPLE_LENGTH)), i * HP_SAMPLE_LENGTH);
       key.primed = this;
       i = j;
@@ -266,9 +272,8 @@ export class AesHeaderProtectionKey implements HeaderProtectionKey {
     }
     // Copied into one scratch rather than viewed: a subarray is ~100 bytes of heap per packet on
     // both ends, 16 byte copies cost less; update() reads its input before it returns.
-    const s = SAMPLE;
-    for (let i = 0; i < HP_SAMPLE_LENGTH; i++) s[i] = buf[sampleOffset + i]!;
-    return this.ecb.update(s);
+    copySample(SAMPLE, 0, buf, sampleOffset);
+    return this.ecb.update(SAMPLE);
   }
 
   /**
