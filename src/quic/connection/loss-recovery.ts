@@ -6,7 +6,7 @@ import { PATH_SPACE, type PathIdState } from './path-id.js';
 import type { PathSet } from './paths.js';
 import type { ConnectionParts } from './parts.js';
 import { qlogPacketsLost } from './qlog.js';
-import { onFramesAcked, onFramesAckedLate, onFramesLost, type PacketRecord } from './sent-packet.js';
+import { onFramesAcked, onFramesAckedLate, onFramesLost, PacketRecord } from './sent-packet.js';
 
 /**
  * Loss recovery as the connection applies it (RFC 9002): an ACK frame or the loss detection timer
@@ -37,6 +37,7 @@ export class LossRecovery {
     }
     for (const p of r.lateAcked) onFramesAckedLate(this.p, p.record);
     if (r.lost.length > 0) this.onPacketsLost(now, space, r.lost, r.persistentCongestion, this.loss.largestAcked(space), current);
+    recycleAcked(r.newlyAcked);
     this.loss.releaseAckResult();
     current.updatePacer();
   }
@@ -60,6 +61,7 @@ export class LossRecovery {
       st.counters.packetsLost += r.lost.length;
       this.onPacketsLost(now, PATH_SPACE, r.lost, r.persistentCongestion, st.loss.largestAcked(PATH_SPACE), rec);
     }
+    recycleAcked(r.newlyAcked);
     st.loss.releaseAckResult();
     rec.updatePacer();
   }
@@ -181,6 +183,16 @@ export class LossRecovery {
       if (sp.space !== PacketSpace.Application) sp.crypto.requeueUnacked();
     }
   }
+}
+
+/**
+ * The records of newly acknowledged packets go back to PacketRecord's free list once their frames'
+ * owners and their paths' recovery state have seen them: the loss detector let go of them (it
+ * remembers only lost packets, for a late ACK), and the owners keep what a record says, never the
+ * record.
+ */
+function recycleAcked(acked: readonly SentPacket<PacketRecord>[]): void {
+  for (let i = 0; i < acked.length; i++) PacketRecord.recycle(acked[i]!.record);
 }
 
 /** Whether every packet left on the path whose recovery state is `first` (the usual case). */

@@ -54,11 +54,16 @@ export type SentFrame =
   | { readonly k: 'mtuProbe'; readonly size: number };
 
 /**
- * One sent packet with what it carried, in ONE object allocated per packet: the SentPacket
- * fields, the path it left on, the frames every data packet carries stored inline (its first
- * STREAM frame, its ACK frame), and any other frame (CRYPTO, control frames, further STREAM
- * frames...) in `more`. (A free list of records was tried and measured slower: a recycled record
- * is cold in the cache when reused, a fresh one is allocated warm in the young generation.)
+ * One sent packet with what it carried, in ONE object per packet: the SentPacket fields, the path
+ * it left on, the frames every data packet carries stored inline (its first STREAM frame, its ACK
+ * frame), and any other frame (CRYPTO, control frames, further STREAM frames...) in `more`.
+ *
+ * Records are recycled: `PacketRecord.take` hands out a blank one from a free list that
+ * `PacketRecord.recycle` fills with the records of acknowledged packets. A record lives as long as
+ * its packet is in flight, so fresh ones would survive the young generation's scavenges and, over
+ * many transfers, make V8 grow it into the loop of mark-compacts bench/README.md describes ("The
+ * sender's own fall into mark-compacts"); recycled ones stay in the old generation and allocate
+ * nothing. Only the loss recovery recycles, and only records nothing else holds (see `recycle`).
  */
 export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
   pn = 0;
@@ -67,8 +72,11 @@ export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
   size = 0;
   ackEliciting = false;
   inFlight = false;
-  /** The path it left on: its acknowledgment or loss is credited to that path's recovery state. */
-  readonly path: Path;
+  /**
+   * The path it left on: its acknowledgment or loss is credited to that path's recovery state.
+   * (Set by `take`; only a record in the free list has none, and nothing reads it there.)
+   */
+  path: Path;
   /** The first STREAM frame: stream id (-1: none), offset, length, FIN. */
   streamId = -1;
   streamOffset = 0;
@@ -81,9 +89,50 @@ export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
   mtuProbe = false;
   /** The other frames, in the order they were added. */
   more: SentFrame[] | null = null;
+  /** Whether it waits in the free list (a guard against recycling one twice). */
+  private free = false;
 
   constructor(path: Path) {
     this.path = path;
+  }
+
+  /** How many blank records wait in the free list. */
+  static get spare(): number {
+    return FREE.length;
+  }
+
+  /** A blank record for a packet leaving on `path`: a recycled one when there is one. */
+  static take(path: Path): PacketRecord {
+    const r = FREE.pop();
+    if (r === undefined) return new PacketRecord(path);
+    r.free = false;
+    r.path = path;
+    return r;
+  }
+
+  /**
+   * `r`'s packet is done with (acknowledged, or never sent) and NOTHING keeps a reference to it:
+   * it is blanked and kept for `take` (up to FREE_MAX records, shared by every connection of the
+   * thread). It must not hold on to the path (a closed connection's state would live on).
+   */
+  static recycle(r: PacketRecord): void {
+    if (r.free || FREE.length >= FREE_MAX) return;
+    r.free = true;
+    r.path = NO_PATH;
+    r.pn = 0;
+    r.timeSent = 0;
+    r.size = 0;
+    r.ackEliciting = false;
+    r.inFlight = false;
+    r.streamId = -1;
+    r.streamOffset = 0;
+    r.streamLength = 0;
+    r.streamFin = false;
+    r.ackSpace = 0;
+    r.ackLargest = -1;
+    r.mtuProbe = false;
+    r.more = null;
+    FREE.push(r);
   }
 
   /** Fills in what the loss detector needs once the packet is sealed (before `onPacketSent`). */
@@ -155,6 +204,16 @@ export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
     else this.more.push(f);
   }
 }
+
+/**
+ * The blank records `PacketRecord.take` hands out. Bounded: a connection's in-flight packets are
+ * acknowledged a few dozen at a time, so a small list covers a busy sender, and the rest are left to
+ * the collector.
+ */
+const FREE: PacketRecord[] = [];
+const FREE_MAX = 1024;
+/** What a record in the free list points to instead of a path. */
+const NO_PATH = null as unknown as Path;
 
 /** Frame objects without fields, shared. */
 export const HANDSHAKE_DONE_FRAME: SentFrame = Object.freeze({ k: 'handshakeDone' });

@@ -237,7 +237,7 @@ export class Transmitter {
     const b = this.builder;
     b.beginDatagram(out, target, d.paths.dcidFor(p));
     if (!b.beginPacket(PacketSpace.Application, sp.nextPn, d.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
-    const record = new PacketRecord(p);
+    const record = PacketRecord.take(p);
     let responses = 0;
     while (p.responsesOwed > 0 && b.room(9)) {
       b.writePathResponse(p.takeResponse()!);
@@ -395,7 +395,7 @@ export class Transmitter {
     const token = space === PacketSpace.Initial && d.role === 'client' ? d.handshake.token : undefined;
     const zeroRtt = app && this.zeroRtt;
     if (!b.beginPacket(space, sp.nextPn, d.loss.largestAcked(space), app ? d.keys.keyPhase : 0, token, zeroRtt)) return needPadding;
-    const record = new PacketRecord(path);
+    const record = PacketRecord.take(path);
     let ackEliciting = false;
     this.retransmitted = false;
 
@@ -425,6 +425,7 @@ export class Transmitter {
     }
     if (record.count === 0 && !ackEliciting && !b.packetHasFrames) {
       b.abandonPacket();
+      PacketRecord.recycle(record);
       return needPadding;
     }
     // RFC 9000 §14.1: datagrams with Initial packets are padded to 1200 bytes (the client's all of
@@ -580,7 +581,7 @@ export class Transmitter {
     else if (!probing) limit = Math.min(limit, Math.max(BASE_PLPMTU, r.cc.available()));
     b.beginDatagram(out, limit, dcid);
     if (!b.beginPacket(PacketSpace.Application, st.nextPn, st.loss.largestAcked(PacketSpace.Application), d.keys.keyPhase, undefined)) return 0;
-    const record = new PacketRecord(path);
+    const record = PacketRecord.take(path);
     let eliciting = false;
     if (mp.ackPending) writePathAcks(this.builder, mp, now, d.config, record, st.id);
     if (carrier) writeOrphanAcks(b, mp, zeroAck, now, d.config, record);
