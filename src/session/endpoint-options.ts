@@ -78,7 +78,8 @@ export interface EndpointOptions {
   /**
    * Where dials keep the session tickets (and NEW_TOKEN tokens) servers send, to resume later
    * with one round trip less and no signatures (see the README, "Resumption"). Default: in
-   * memory; a `FileSessionCache` keeps them across restarts; `false`: never resume.
+   * memory; a `FileSessionCache` keeps them across restarts; `false`: never resume, and ask
+   * servers for no tickets (no psk_key_exchange_modes in the ClientHello).
    */
   readonly sessionCache?: SessionCache | false;
   /**

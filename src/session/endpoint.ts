@@ -27,6 +27,13 @@ export { DEFAULT_ALPN, type EndpointOptions, type TicketOptions } from './endpoi
 /** How long binding waits for the relays' `/ping` answers before keeping the first URL as home. */
 const RELAY_PROBE_MS = 2_000;
 
+/**
+ * What a dial of an endpoint without a session cache tells the TLS client: offer no
+ * psk_key_exchange_modes, so a server that follows RFC 9846 §4.2.9 (ours does) sends no
+ * NewSessionTickets the client would drop, and neither end spends anything on them.
+ */
+const NO_TICKETS = { offerPskModes: false } as const;
+
 /** A QUIC endpoint: one identity, one or two UDP sockets, many sessions. */
 export class Endpoint implements SessionHost {
   /** Our endpoint id: the Ed25519 public key of `secretKey`. */
@@ -409,6 +416,7 @@ export class Endpoint implements SessionHost {
       expectedPeerKey: addr.id.bytes,
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
       ...(ticket ? { resumption: ticket, ...(options.earlyData ? { earlyData: true } : {}) } : {}),
+      ...(this.sessionCache ? {} : NO_TICKETS),
     }, timeoutMs, candidates, this.sessionCache?.token(resumeKey));
     state.resumeKey = resumeKey;
     return state;
@@ -467,6 +475,7 @@ export class Endpoint implements SessionHost {
       ...(sni !== undefined ? { serverName: sni } : {}),
       ...(this.keyLog ? { keyLog: this.keyLog } : {}),
       ...(ticket ? { resumption: ticket, ...(options.earlyData ? { earlyData: true } : {}) } : {}),
+      ...(this.sessionCache ? {} : NO_TICKETS),
     }, options.timeoutMs, [address], this.sessionCache?.token(resumeKey));
     state.resumeKey = resumeKey;
     return state;

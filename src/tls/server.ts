@@ -92,6 +92,13 @@ export class TlsServer extends EngineBase implements TlsEngine {
   private hsSecrets: TrafficSecrets | undefined;
   private clientAppSecret: Uint8Array | undefined;
   private master: Uint8Array | undefined;
+  /**
+   * The client's psk_key_exchange_modes lists psk_dhe_ke, the only mode our tickets resume with.
+   * RFC 9846 §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not
+   * compatible with the advertised modes": a client that lists none (one that keeps no tickets)
+   * gets none, and the server skips their secrets and sealing.
+   */
+  private ticketsWanted = false;
 
   constructor(config: TlsConfig) {
     super(config);
@@ -178,6 +185,8 @@ export class TlsServer extends EngineBase implements TlsEngine {
       throw new TlsAlert(Alert.illegal_parameter, 'pre_shared_key is not the last extension');
     }
     if (this.retried) this.checkSecondHello(ch);
+    const modes = findExtension(exts, ExtensionType.psk_key_exchange_modes);
+    this.ticketsWanted = modes !== undefined && decodePskModes(modes).includes(PSK_DHE_KE);
 
     // Cipher suite: the first of the client's list that we serve (iroh's rustls follows the
     // client's preference).
@@ -365,7 +374,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     } else {
       this.clientAppSecret = app.client;
     }
-    if (this.issuesTickets && this.config.tickets!.count > 0) this.master = master;
+    if (this.issuesTickets && this.ticketsWanted && this.config.tickets!.count > 0) this.master = master;
     this.state = this.requireClientAuth && !resumed ? 'EXPECT_CERTIFICATE' : 'EXPECT_FINISHED';
   }
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../../src/session/session.js';
 import { FileSessionCache, MemorySessionCache } from '../../src/session/session-cache.js';
 import { InvalidArgumentError } from '../../src/session/errors.js';
+import { parseJsonSeq } from '../../src/session/qlog-files.js';
 import { Endpoint } from '../../src/session/endpoint.js';
 import { Loopback, readAll, within, writeAll } from './util.js';
 
@@ -55,6 +56,32 @@ describe('Resumption over loopback UDP (quic-peer <-> quic-peer)', function () {
     await echo(...Object.values(await net.connect(client, quiet)) as [Session, Session]);
     assert.equal(cache.ticketCount(`rpk:${quiet.id.toString()}`), 0);
     assert.equal((await net.connect(client, quiet)).s.resumed, false);
+  });
+
+  it('a client without a session cache asks for no tickets, and the server sends none (RFC 9846 §4.2.9)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qp-tickets-'));
+    try {
+      const server = await net.bind({ qlogDir: dir });
+      const noCache = await net.bind({ acceptIncoming: false, sessionCache: false });
+      const cache = new MemorySessionCache();
+      const caching = await net.bind({ acceptIncoming: false, sessionCache: cache });
+      for (const client of [noCache, caching]) {
+        const c = await net.connect(client, server);
+        await echo(c.s, c.peer);
+        c.s.close();
+        await within(c.peer.closed, 5_000, 'server side closed');
+      }
+      await server.close();
+      assert.equal(cache.ticketCount(`rpk:${server.id.toString()}`), 2);
+      // The server's CRYPTO frames at 1-RTT are its NewSessionTickets: one connection has none.
+      const cryptoAtOneRtt = readdirSync(dir).filter((f) => f.endsWith('-server.sqlog')).map((f) => {
+        const events = parseJsonSeq(readFileSync(join(dir, f), 'utf8')) as Array<{ name?: string; data?: { header?: { packet_type?: string }; frames?: Array<{ frame_type: string }> } }>;
+        return events.filter((e) => e.name === 'transport:packet_sent' && e.data?.header?.packet_type === '1RTT' && e.data.frames?.some((fr) => fr.frame_type === 'crypto')).length;
+      });
+      assert.deepEqual(cryptoAtOneRtt.map((n) => n > 0).sort(), [false, true], `1-RTT packets with CRYPTO per connection: ${cryptoAtOneRtt.join(', ')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a restarted server (new ticket keys) is dialled with a full handshake after its ticket fails', async () => {

@@ -49,6 +49,21 @@ describe('TLS resumption (RFC 9846 §2.2, §4.2.11, §4.6.1)', () => {
     assert.deepEqual((sec(r.clientEvents, 'writeSecret') as { secret: Uint8Array }).secret, (sec(r.serverEvents, 'readSecret') as { secret: Uint8Array }).secret);
   });
 
+  it('a client that offers no psk_key_exchange_modes (it keeps no tickets) gets none: RFC 9846 §4.2.9', () => {
+    const c = clock();
+    const st = tickets(c);
+    const none = runHandshake(clientConfig({ now: c.now, offerPskModes: false }), serverConfig({ tickets: st }));
+    assert.equal(none.error, undefined);
+    assert.equal(none.client.handshakeComplete && none.server.handshakeComplete, true);
+    assert.equal(stored(none.clientEvents).length, 0);
+    const appData = (evs: readonly TlsEvent[]) => evs.filter((e) => e.kind === 'writeData' && e.level === Level.Application);
+    assert.equal(appData(none.serverEvents).length, 0, 'no NewSessionTicket was written');
+    // The same server still issues them to a client that asks.
+    const some = runHandshake(clientConfig({ now: c.now }, 3), serverConfig({ tickets: st }, 4));
+    assert.equal(stored(some.clientEvents).length, 2);
+    assert.equal(appData(some.serverEvents).length, 1);
+  });
+
   it('resumes with each cipher suite', () => {
     for (const suite of CIPHER_SUITES.keys()) {
       const c = clock();
