@@ -63,7 +63,8 @@ export type SentFrame =
  * its packet is in flight, so fresh ones would survive the young generation's scavenges and, over
  * many transfers, make V8 grow it into the loop of mark-compacts bench/README.md describes ("The
  * sender's own fall into mark-compacts"); recycled ones stay in the old generation and allocate
- * nothing. Only the loss recovery recycles, and only records nothing else holds (see `recycle`).
+ * nothing. The loss recovery recycles the records of acknowledged packets, the transmitter one it
+ * took for a packet it then abandoned: only records nothing else holds (see `recycle`).
  */
 export class PacketRecord implements SentPacket<PacketRecord>, RecoveredPacket {
   pn = 0;
