@@ -7,6 +7,7 @@ import { BufferPool, type PooledBuffer } from '../codec/pool.js';
 import { parseSocketAddr } from './addressing.js';
 import { isRelayAddress } from './relay-paths.js';
 import { HeaderProtectionBatch, HeaderProtectionPrimer } from '../quic/crypto/header-protection.js';
+import { HEADER_FORM_BIT } from '../quic/packet/header.js';
 
 /**
  * The UDP driver: the ONLY code that touches node:dgram, timers and the clock (the QUIC and TLS
@@ -90,8 +91,6 @@ const MIN_BUFFERS = 64;
 const BURST = 32;
 /** Datagrams received before the core gets them together (`receive`): libuv's reads per wake-up. */
 const RECV_BURST = 32;
-/** The header form bit of a datagram's first byte: a long header (RFC 9000 §17.2). */
-const LONG_HEADER_BIT = 0x80;
 
 export class UdpDriver {
   readonly core: EndpointCore;
@@ -238,7 +237,7 @@ export class UdpDriver {
     const k = this.inCount++;
     this.inFrom[k] = address;
     this.inData[k] = datagram;
-    if (this.inCount >= RECV_BURST || (datagram.length > 0 && (datagram[0]! & LONG_HEADER_BIT) !== 0)) this.handleReceived();
+    if (this.inCount >= RECV_BURST || (datagram.length > 0 && (datagram[0]! & HEADER_FORM_BIT) !== 0)) this.handleReceived();
     this.schedule();
   }
 

@@ -180,12 +180,12 @@ export class ConnectionKeys {
     return this.oneRttWrite!;
   }
 
-  /** Header protection key to remove protection of a received packet of `space`. */
   /** The 1-RTT read header protection key, if there is one yet (the same across key updates, RFC 9001 §6). */
   get oneRttReadHeader(): DirectionalKeys['header'] | undefined {
     return this.oneRtt?.readHeader;
   }
 
+  /** Header protection key to remove protection of a received packet of `space`. */
   readHeaderKey(space: PacketSpace): DirectionalKeys['header'] {
     if (space === PacketSpace.Initial) return this.initial!.read.header;
     if (space === PacketSpace.Handshake) return this.hsRead!.header;

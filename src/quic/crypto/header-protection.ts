@@ -36,11 +36,17 @@ export function headerProtectionKey(suite: CipherSuite, hpKey: Uint8Array): Head
  * RFC 9001 §5.4.1: long headers protect the low 4 bits of the first byte, short headers the low 5.
  */
 export function protectHeader(buf: Uint8Array, start: number, pnOffset: number, pnLen: number, hp: HeaderProtectionKey): void {
+  const sampleOffset = sampleAt(buf, pnOffset);
+  applyMask(buf, start, pnOffset, pnLen, hp.mask(buf, sampleOffset), 0);
+}
+
+/** Where the sample of a packet whose number starts at `pnOffset` is; a RangeError (a builder bug) when `buf` ends before it does. */
+function sampleAt(buf: Uint8Array, pnOffset: number): number {
   const sampleOffset = pnOffset + HP_SAMPLE_OFFSET;
   if (sampleOffset + HP_SAMPLE_LENGTH > buf.length) {
     throw new RangeError(`protectHeader: no room for the sample at ${sampleOffset} in a ${buf.length}-byte buffer`);
   }
-  applyMask(buf, start, pnOffset, pnLen, hp.mask(buf, sampleOffset), 0);
+  return sampleOffset;
 }
 
 /** XORs the mask at `mask[at, at + 5)` into the first byte and the packet number (RFC 9001 §5.4.1). */
@@ -94,10 +100,7 @@ export class HeaderProtectionBatch {
       protectHeader(buf, start, pnOffset, pnLen, hp);
       return;
     }
-    const sampleOffset = pnOffset + HP_SAMPLE_OFFSET;
-    if (sampleOffset + HP_SAMPLE_LENGTH > buf.length) {
-      throw new RangeError(`protectHeader: no room for the sample at ${sampleOffset} in a ${buf.length}-byte buffer`);
-    }
+    const sampleOffset = sampleAt(buf, pnOffset);
     if (this.n === this.capacity) this.apply();
     const k = this.n++;
     copySample(this.samples, k * HP_SAMPLE_LENGTH, buf, sampleOffset);

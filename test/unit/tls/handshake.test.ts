@@ -15,9 +15,13 @@ import {
   CLIENT_TP,
   SERVER_KEY,
   SERVER_TP,
+  buildHello,
   clientConfig,
   describe_,
+  dropExtension,
   expectFailure,
+  parseHello,
+  replaceExtension,
   runHandshake,
   serverConfig,
 } from './helpers.js';
@@ -426,54 +430,6 @@ function flipInMessage(data: Uint8Array, type: number, fromEnd: number): Uint8Ar
     i += m.length;
   }
   throw new Error(`no message ${type} in flight`);
-}
-
-interface ParsedHello {
-  prefix: Uint8Array; // version+random
-  sid: Uint8Array;
-  middle: Uint8Array; // suites + compression
-  exts: Array<[number, Uint8Array]>;
-}
-
-function parseHello(data: Uint8Array): ParsedHello {
-  const body = data.subarray(4);
-  let p = 34;
-  const sidLen = body[p]!;
-  const sid = body.subarray(p + 1, p + 1 + sidLen);
-  p += 1 + sidLen;
-  const csLen = (body[p]! << 8) | body[p + 1]!;
-  const compLen = body[p + 2 + csLen]!;
-  const middle = body.subarray(p, p + 2 + csLen + 1 + compLen);
-  p += 2 + csLen + 1 + compLen;
-  const exts: Array<[number, Uint8Array]> = [];
-  const end = p + 2 + ((body[p]! << 8) | body[p + 1]!);
-  p += 2;
-  while (p < end) {
-    const t = (body[p]! << 8) | body[p + 1]!;
-    const l = (body[p + 2]! << 8) | body[p + 3]!;
-    exts.push([t, body.subarray(p + 4, p + 4 + l)]);
-    p += 4 + l;
-  }
-  return { prefix: body.subarray(0, 34), sid, middle, exts };
-}
-
-function buildHello(h: ParsedHello): Uint8Array {
-  const extBytes: number[] = [];
-  for (const [t, d] of h.exts) extBytes.push(t >> 8, t & 0xff, d.length >> 8, d.length & 0xff, ...d);
-  const body = [...h.prefix, h.sid.length, ...h.sid, ...h.middle, extBytes.length >> 8, extBytes.length & 0xff, ...extBytes];
-  return Uint8Array.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff, ...body]);
-}
-
-function dropExtension(data: Uint8Array, type: number): Uint8Array {
-  const h = parseHello(data);
-  h.exts = h.exts.filter(([t]) => t !== type);
-  return buildHello(h);
-}
-
-function replaceExtension(data: Uint8Array, type: number, body: Uint8Array): Uint8Array {
-  const h = parseHello(data);
-  h.exts = h.exts.map(([t, d]) => [t, t === type ? body : d]);
-  return buildHello(h);
 }
 
 function withSessionId(data: Uint8Array, n: number): Uint8Array {

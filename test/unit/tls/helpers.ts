@@ -121,3 +121,52 @@ export function expectFailure(cc: TlsConfig, sc: TlsConfig, opts: { tamper?: Tam
   assert.ok(r.error, 'handshake unexpectedly succeeded');
   return { side: r.error.side, alert: r.error.alert.alert };
 }
+
+/** A ClientHello message (as the client's Initial-level writeData carries it), taken apart and put back. */
+export interface ParsedHello {
+  prefix: Uint8Array; // version+random
+  sid: Uint8Array;
+  middle: Uint8Array; // suites + compression
+  exts: Array<[number, Uint8Array]>;
+}
+
+export function parseHello(data: Uint8Array): ParsedHello {
+  const body = data.subarray(4);
+  let p = 34;
+  const sidLen = body[p]!;
+  const sid = body.subarray(p + 1, p + 1 + sidLen);
+  p += 1 + sidLen;
+  const csLen = (body[p]! << 8) | body[p + 1]!;
+  const compLen = body[p + 2 + csLen]!;
+  const middle = body.subarray(p, p + 2 + csLen + 1 + compLen);
+  p += 2 + csLen + 1 + compLen;
+  const exts: Array<[number, Uint8Array]> = [];
+  const end = p + 2 + ((body[p]! << 8) | body[p + 1]!);
+  p += 2;
+  while (p < end) {
+    const t = (body[p]! << 8) | body[p + 1]!;
+    const l = (body[p + 2]! << 8) | body[p + 3]!;
+    exts.push([t, body.subarray(p + 4, p + 4 + l)]);
+    p += 4 + l;
+  }
+  return { prefix: body.subarray(0, 34), sid, middle, exts };
+}
+
+export function buildHello(h: ParsedHello): Uint8Array {
+  const extBytes: number[] = [];
+  for (const [t, d] of h.exts) extBytes.push(t >> 8, t & 0xff, d.length >> 8, d.length & 0xff, ...d);
+  const body = [...h.prefix, h.sid.length, ...h.sid, ...h.middle, extBytes.length >> 8, extBytes.length & 0xff, ...extBytes];
+  return Uint8Array.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff, ...body]);
+}
+
+export function dropExtension(data: Uint8Array, type: number): Uint8Array {
+  const h = parseHello(data);
+  h.exts = h.exts.filter(([t]) => t !== type);
+  return buildHello(h);
+}
+
+export function replaceExtension(data: Uint8Array, type: number, body: Uint8Array): Uint8Array {
+  const h = parseHello(data);
+  h.exts = h.exts.map(([t, d]) => [t, t === type ? body : d]);
+  return buildHello(h);
+}

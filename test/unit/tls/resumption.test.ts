@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { Alert } from '../../../src/tls/alerts.js';
 import { Level, type TlsEvent } from '../../../src/tls/engine.js';
+import { ExtensionType } from '../../../src/tls/extensions.js';
 import { SeededRandom } from '../../../src/tls/random.js';
 import { TicketKeys, type ResumptionTicket, type ServerTickets } from '../../../src/tls/resumption.js';
 import { CIPHER_SUITES } from '../../../src/tls/suites.js';
-import { CLIENT_KEY, clientConfig, describe_, runHandshake, serverConfig, SERVER_KEY } from './helpers.js';
+import { CLIENT_KEY, clientConfig, describe_, replaceExtension, runHandshake, serverConfig, SERVER_KEY } from './helpers.js';
 
 /** A virtual clock shared by both ends. */
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -62,6 +63,15 @@ describe('TLS resumption (RFC 9846 §2.2, §4.2.11, §4.6.1)', () => {
     const some = runHandshake(clientConfig({ now: c.now }, 3), serverConfig({ tickets: st }, 4));
     assert.equal(stored(some.clientEvents).length, 2);
     assert.equal(appData(some.serverEvents).length, 1);
+  });
+
+  it('a malformed psk_key_exchange_modes is a decode_error even without a pre_shared_key (the server reads it on every ClientHello)', () => {
+    const c = clock();
+    const r = runHandshake(clientConfig({ now: c.now }), serverConfig({ tickets: tickets(c) }), {
+      tamper: (from, level, data) => (from === 'client' && level === Level.Initial ? replaceExtension(data, ExtensionType.psk_key_exchange_modes, Uint8Array.of(0)) : data),
+    });
+    assert.equal(r.error?.side, 'server');
+    assert.equal(r.error?.alert.alert, Alert.decode_error);
   });
 
   it('resumes with each cipher suite', () => {
