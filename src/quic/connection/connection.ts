@@ -517,12 +517,12 @@ export class Connection {
    * Closes the connection with an application error code and reason (CONNECTION_CLOSE 0x1d),
    * entering the closing period (RFC 9000 §10.2.1).
    *
-   * With `flush`, once the handshake is complete, the CONNECTION_CLOSE waits until the
-   * application's queued datagrams and the stream data written (and FINs) have been sent once, as
-   * fast as the congestion window and the pacer allow, for at most three PTOs; meanwhile the
-   * connection stays established ('closed' comes with the close itself). Nothing waits for
-   * acknowledgments: what is lost on the way is not retransmitted after the close. A close while
-   * one waits (the endpoint closing, say) carries the waiting one out at once.
+   * With `flush`, once the handshake is complete, the CONNECTION_CLOSE waits until the queued
+   * datagrams, stream data (and FINs) and CRYPTO data (a client's Finished) were sent once, as fast
+   * as the congestion window and the pacer allow, for at most three PTOs; meanwhile the connection
+   * stays established ('closed' comes with the close itself). Nothing waits for acknowledgments:
+   * what is lost on the way is not retransmitted after the close. A close while one waits (the
+   * endpoint closing, say) carries the waiting one out at once.
    */
   close(now: number, code: number | bigint, reason = '', options: { readonly flush?: boolean } = {}): void {
     this.onCommand?.();
@@ -770,7 +770,7 @@ export class Connection {
   private closeIfFlushed(now: number): void {
     const lc = this.p.lifecycle;
     if (!lc.hasCloseRequest) return;
-    if (now >= lc.closeRequestDeadline || (this.p.datagrams.queuedCount === 0 && this.p.streams.nextSendable() === null)) {
+    if (now >= lc.closeRequestDeadline || (this.p.datagrams.queuedCount === 0 && this.p.streams.nextSendable() === null && !this.p.spaces.cryptoUnsent)) {
       lc.closeAsRequested(now, this.currentPto());
     }
   }

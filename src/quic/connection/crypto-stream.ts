@@ -77,6 +77,11 @@ export class CryptoStream {
     return !this.lost.isEmpty || this.sendNext < this.sendLen;
   }
 
+  /** True when some bytes written were never sent (lost ones are not counted). */
+  get hasUnsent(): boolean {
+    return this.sendNext < this.sendLen;
+  }
+
   /** True when everything written has been acknowledged. */
   get allAcked(): boolean {
     return this.acked.hasAll(0, this.sendLen);

@@ -115,6 +115,15 @@ export class PacketSpaces {
     return this.spaces;
   }
 
+  /**
+   * Whether some space holds handshake bytes never sent (a client's Finished written by TLS
+   * and not yet packed): a close that flushes what was queued sends them first.
+   */
+  get cryptoUnsent(): boolean {
+    for (const s of this.spaces) if (!s.discarded && s.crypto.hasUnsent) return true;
+    return false;
+  }
+
   /** Whether a PTO probe is owed in any space. */
   get probesPending(): boolean {
     const s = this.spaces;

@@ -51,6 +51,29 @@ describe('connection: queued data at close, datagram send reports', () => {
     assert.ok(got && bytesEqual(got, data), `the peer holds ${got?.length ?? 0} of ${data.length} bytes`);
   });
 
+  it("close(flush) the moment the client's handshake completes sends its Finished first: the server sees the handshake complete, then the close", () => {
+    for (const flush of [true, false]) {
+      const p = new Pair({ seed: testSeed(85), link: { delayMs: 10 } });
+      // Close inside the input that completed the handshake, before anything was sent: the Finished
+      // is written (TLS) and not yet packed.
+      const receive = p.client.handleDatagram.bind(p.client);
+      p.client.handleDatagram = (now, data, from) => {
+        receive(now, data, from);
+        if (p.client.isConnected && !p.client.isClosed) p.client.close(now, 9, 'at once', { flush });
+      };
+      p.driveToTermination();
+      const serverConnected = p.serverEvents.some((e) => e.type === 'connected');
+      if (flush) {
+        assert.ok(serverConnected, "the server's handshake completed before the close");
+        assert.equal(p.server!.closeInfo?.code, 9, 'the application close, in a 1-RTT packet');
+      } else {
+        assert.ok(!serverConnected, 'an immediate close does not send the Finished');
+        // RFC 9000 §10.2.3: in a Handshake packet an application close is APPLICATION_ERROR (0x0c).
+        assert.equal(p.server!.closeInfo?.code, 0x0c);
+      }
+    }
+  });
+
   it('close(flush) gives up at three PTOs when nothing can leave (blackholed path)', () => {
     const p = new Pair({ seed: testSeed(83), link: { delayMs: 10 } });
     p.handshake();
