@@ -131,6 +131,8 @@ export class UdpDriver {
     }
   };
   private poolWaiting = false;
+  /** Work for after the next send (`afterSend`). */
+  private afterSendQueue: (() => void)[] = [];
   /** Datagrams received and not yet handed to the core (`receive`), with their sources. */
   private inData: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(RECV_BURST).fill(undefined);
   private inFrom: string[] = new Array<string>(RECV_BURST).fill('');
@@ -309,7 +311,10 @@ export class UdpDriver {
     this.send();
   }
 
-  /** Sends what is ready, hands the core's events to the owner, and re-arms the timer. */
+  /**
+   * Sends what is ready, hands the core's events to the owner, re-arms the timer, and runs the
+   * work queued for after a send (`afterSend`).
+   */
   private send(): void {
     this.busySince = Number.NaN;
     if (this.closed) return;
@@ -323,6 +328,29 @@ export class UdpDriver {
       this.coreError(e);
     }
     this.arm(now);
+    this.runAfterSend();
+  }
+
+  /**
+   * Runs `work` once, after the datagrams of the next flush have gone to the kernel: work that
+   * prepares the next handshake (a key pair made ahead) without delaying the current one's answer.
+   */
+  afterSend(work: () => void): void {
+    this.afterSendQueue.push(work);
+    this.schedule();
+  }
+
+  private runAfterSend(): void {
+    const q = this.afterSendQueue;
+    if (q.length === 0) return;
+    this.afterSendQueue = [];
+    for (const work of q) {
+      try {
+        work();
+      } catch (e) {
+        this.coreError(e);
+      }
+    }
   }
 
   /**

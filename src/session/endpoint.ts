@@ -2,6 +2,7 @@ import * as nodeUtil from 'node:util';
 import { EndpointCore, EndpointError, type ConnectionHandle, type EndpointEvent } from '../quic/endpoint/endpoint-core.js';
 import type { TransportOptions } from '../quic/transport-config.js';
 import { CryptoRandom } from '../tls/random.js';
+import { X25519KeyPool } from '../tls/x25519-pool.js';
 import { EndpointId, generateSecretKey, secretKeyFromBytes, secretKeyFromHex } from '../tls/identity.js';
 import type { KeyLogger } from '../tls/engine.js';
 import { UdpDriver, bindSocket, type BoundSocket } from './driver.js';
@@ -61,6 +62,8 @@ export class Endpoint implements SessionHost {
   private readonly keyLog: KeyLogger | undefined;
   private readonly keyLogFile: KeyLogFile | undefined;
   private qlogDir: QlogDir | undefined;
+  /** Key shares made ahead, for our dials and the handshakes we serve (X25519KeyPool). */
+  private x25519Keys: X25519KeyPool | undefined;
   /** Tickets and tokens of the servers we dialled (undefined: resumption disabled). */
   private sessionCache: SessionCache | undefined;
   private closing: Promise<void> | undefined;
@@ -177,6 +180,9 @@ export class Endpoint implements SessionHost {
     }
     const transport: TransportOptions = { keepAliveIntervalMs: 5_000, ...options.transport };
     const staticKey = random.fill(new Uint8Array(32));
+    // Each spare key share is made after a flush's datagrams have left (the driver's afterSend).
+    let afterSend: (work: () => void) => void = (work) => work();
+    const x25519Keys = new X25519KeyPool(random, (work) => afterSend(work));
     const core = new EndpointCore({
       staticKey,
       random,
@@ -192,13 +198,14 @@ export class Endpoint implements SessionHost {
                   alpnProtocols: alpns,
                   x509: serverX509Settings(x509, () => Date.now()),
                   requireClientAuth: x509.clientAnchors !== undefined,
+                  x25519Keys,
                   ...(keyLog ? { keyLog } : {}),
                   // Tickets without client certificates only (the TLS server issues none otherwise).
                   ...(x509.clientAnchors === undefined ? serverTickets(options.tickets, random) : {}),
                 },
               },
             }
-          : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, ...(keyLog ? { keyLog } : {}), ...serverTickets(options.tickets, random) } } }),
+          : { server: { tls: { secretKey, certificateType: 'rawPublicKey', alpnProtocols: alpns, x25519Keys, ...(keyLog ? { keyLog } : {}), ...serverTickets(options.tickets, random) } } }),
       ...(options.maxSessions !== undefined ? { maxConnections: options.maxSessions } : {}),
       ...(options.maxHandshakes !== undefined ? { maxHandshakes: options.maxHandshakes } : {}),
       retry: options.retry ?? 'underLoad',
@@ -206,6 +213,8 @@ export class Endpoint implements SessionHost {
     });
     const ep = new Endpoint(secretKey, core, sockets, dialTimeoutMs, keyLog, keyLogFile, options.relayCa, x509);
     ep.qlogDir = qlogDir;
+    ep.x25519Keys = x25519Keys;
+    afterSend = (work) => ep.driver.afterSend(work);
     ep.sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new MemorySessionCache());
     if (relayUrls.length > 0) await ep.relays.chooseHome(relayUrls, RELAY_PROBE_MS);
     const home = ep.relays.home;
@@ -325,6 +334,7 @@ export class Endpoint implements SessionHost {
       });
       for (const f of this.acceptWaiters.splice(0)) f(null);
       this.qad?.stop();
+      this.x25519Keys?.stop();
       this.core.close(this.now(), 0, 'endpoint closing');
       this.schedule();
       for (const f of this.closeListeners.splice(0)) {
@@ -430,7 +440,7 @@ export class Endpoint implements SessionHost {
     let opened;
     try {
       opened = this.core.connect(this.now(), address, {
-        tls,
+        tls: this.x25519Keys ? { ...tls, x25519Keys: this.x25519Keys } : tls,
         // A NEW_TOKEN token from this server (RFC 9000 §8.1.3): a server under load skips the Retry.
         ...(token ? { token } : {}),
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.

@@ -219,7 +219,7 @@ export class TlsClient extends EngineBase implements TlsEngine {
   // --- ClientHello --------------------------------------------------------------------------------
 
   private newKeyShare(): X25519KeyPair {
-    return x25519KeyPair(this.config.random.fill(new Uint8Array(32)));
+    return this.config.x25519Keys?.take() ?? x25519KeyPair(this.config.random.fill(new Uint8Array(32)));
   }
 
   private newP256Share(): P256KeyPair {

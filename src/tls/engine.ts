@@ -106,6 +106,11 @@ export interface X509PeerKey {
 /** NSS key log callback (SSLKEYLOGFILE format): label, client random, secret. */
 export type KeyLogger = (label: string, clientRandom: Uint8Array, secret: Uint8Array) => void;
 
+/** Where X25519 key shares come from (`X25519KeyPool`): each `take` gives a pair never given before. */
+export interface X25519KeySource {
+  take(): { readonly privateKey: KeyObject; readonly publicKey: Uint8Array };
+}
+
 export interface TlsConfig {
   /** Our Ed25519 secret key: the 32-byte seed (RFC 8032). Our endpoint id is its public key. */
   readonly secretKey: Uint8Array;
@@ -141,6 +146,11 @@ export interface TlsConfig {
   /** Client: groups to send key shares for initially; `[]` asks for a HelloRetryRequest. */
   readonly initialKeyShares?: readonly ('x25519' | 'secp256r1')[];
   readonly random: Random;
+  /**
+   * Where X25519 key shares come from when set (an `X25519KeyPool`: made ahead, off the
+   * handshake's critical path); absent, each is made from `random` when needed.
+   */
+  readonly x25519Keys?: X25519KeySource;
   readonly keyLog?: KeyLogger;
   /**
    * Client: a ticket to offer (psk_dhe_ke, RFC 9846 §4.2.11). Offered only when it is usable now,

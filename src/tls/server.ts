@@ -280,7 +280,7 @@ export class TlsServer extends EngineBase implements TlsEngine {
     let ourShare: Uint8Array;
     let shared: Uint8Array;
     if (share.group === NamedGroup.x25519) {
-      const ours = x25519KeyPair(rnd.fill(new Uint8Array(32)));
+      const ours = this.config.x25519Keys?.take() ?? x25519KeyPair(rnd.fill(new Uint8Array(32)));
       shared = x25519SharedSecret(ours, share.keyExchange);
       ourShare = ours.publicKey;
     } else {

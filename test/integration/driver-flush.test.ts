@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import type { Connection } from '../../src/quic/connection/connection.js';
 import type { EndpointCore } from '../../src/quic/endpoint/endpoint-core.js';
 import { UdpDriver, bindSocket } from '../../src/session/driver.js';
+import { CryptoRandom } from '../../src/tls/random.js';
+import type { X25519KeyPair } from '../../src/tls/crypto.js';
+import { X25519KeyPool } from '../../src/tls/x25519-pool.js';
 import { Identities } from '../unit/endpoint/net.js';
+import { Loopback } from './util.js';
 
 /** Real loopback sockets, bounded time: the driver's flush within a burst (flushBudgetMs). */
 describe('UDP driver: flushing within a burst of received datagrams', () => {
@@ -94,6 +98,74 @@ describe('UDP driver: sockets resolve IP literals without a tick', () => {
     } finally {
       a.socket.close();
       b.socket.close();
+    }
+  });
+});
+
+describe('UDP driver: work after the send (afterSend), key shares made ahead', () => {
+  it('a key pool refills after the flush that sent the ClientHello, and the next dial carries that spare', async () => {
+    const ids = new Identities(33);
+    const server = ids.server();
+    const client = ids.client();
+    const sSock = await bindSocket('127.0.0.1:0');
+    const cSock = await bindSocket('127.0.0.1:0');
+    const sDrv = new UdpDriver(server, [sSock], { onEvent: () => {} });
+    const cDrv = new UdpDriver(client, [cSock], { onEvent: () => {} });
+    const sentAtRefill: number[] = [];
+    const pool = new X25519KeyPool(new CryptoRandom(), (work) =>
+      cDrv.afterSend(() => {
+        sentAtRefill.push(cDrv.counters.sent);
+        work();
+      }),
+    );
+    const spare = (): X25519KeyPair | undefined => (pool as unknown as { spare: X25519KeyPair | undefined }).spare;
+    const taken: X25519KeyPair[] = [];
+    const keys = { take: (): X25519KeyPair => (taken.push(pool.take()), taken[taken.length - 1]!) };
+    const connected = async (c: Connection): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!c.isConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      assert.ok(c.isConnected, 'handshake completed');
+    };
+    try {
+      const sent0 = cDrv.counters.sent;
+      const a = client.connect(cDrv.now(), sSock.address, { tls: { ...ids.clientTls(), x25519Keys: keys } }).connection;
+      assert.equal(spare(), undefined, 'nothing made ahead yet');
+      cDrv.schedule();
+      await connected(a);
+      assert.ok(sentAtRefill[0]! > sent0, `the spare was made after the ClientHello left (sent ${sentAtRefill[0]} > ${sent0})`);
+      const made = spare();
+      assert.ok(made, 'a spare waits for the next dial');
+      const b = client.connect(cDrv.now(), sSock.address, { tls: { ...ids.clientTls(), x25519Keys: keys } }).connection;
+      cDrv.schedule();
+      await connected(b);
+      assert.equal(taken[1], made, 'the second dial used the spare');
+    } finally {
+      server.close(0);
+      client.close(0);
+      await Promise.all([sDrv.close(), cDrv.close()]);
+    }
+  });
+
+  it('an Endpoint makes the next key share ahead on both sides of a handshake, and drops it when closed', async () => {
+    const net = new Loopback();
+    try {
+      const server = await net.bind();
+      const client = await net.bind({ acceptIncoming: false });
+      const spareOf = (ep: unknown): X25519KeyPair | undefined => (ep as { x25519Keys: { spare: X25519KeyPair | undefined } }).x25519Keys.spare;
+      const first = await net.connect(client, server);
+      assert.ok(spareOf(client), "the dialling endpoint's next share is made");
+      assert.ok(spareOf(server), "the accepting endpoint's next share is made");
+      const clientSpare = spareOf(client)!;
+      const serverSpare = spareOf(server)!;
+      first.s.close();
+      const second = await net.connect(client, server);
+      assert.notEqual(spareOf(client), clientSpare, 'the dial took the spare (a new one replaced it)');
+      assert.notEqual(spareOf(server), serverSpare, 'the accept took the spare');
+      second.s.close();
+      await client.close();
+      assert.equal(spareOf(client), undefined, 'a closed endpoint keeps no private key made ahead');
+    } finally {
+      await net.close();
     }
   });
 });
