@@ -26,6 +26,8 @@ import { HEADER_FORM_BIT } from '../quic/packet/header.js';
  *   costs what it sends (the core polls only connections that were touched);
  * - datagrams are written into pooled buffers, released in the send callback;
  * - one timer, re-armed from `core.pollTimeout()` after every flush;
+ * - work that prepares the next handshake (`afterSend`: a key share made ahead) runs after a
+ *   flush's datagrams have gone to the kernel, never before them;
  * - a bug surfacing from the core never escapes into Node's event loop: it is counted and
  *   logged once per kind.
  */
