@@ -215,6 +215,7 @@ export class Endpoint implements SessionHost {
     ep.qlogDir = qlogDir;
     ep.x25519Keys = x25519Keys;
     afterSend = (work) => ep.driver.afterSend(work);
+    x25519Keys.prime();
     ep.sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new MemorySessionCache());
     if (relayUrls.length > 0) await ep.relays.chooseHome(relayUrls, RELAY_PROBE_MS);
     const home = ep.relays.home;

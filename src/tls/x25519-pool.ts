@@ -40,6 +40,13 @@ export class X25519KeyPool implements X25519KeySource {
     return pair;
   }
 
+  /** Makes a spare ahead of the first `take` (an endpoint just bound: its first dial or accept waits for none). */
+  prime(): void {
+    if (this.spare !== undefined || this.refilling || this.stopped) return;
+    this.refilling = true;
+    this.defer(this.refill);
+  }
+
   /** Drops the spare pair and makes no more ahead (an endpoint closing); `take` still works. */
   stop(): void {
     this.stopped = true;

@@ -152,7 +152,11 @@ describe('UDP driver: work after the send (afterSend), key shares made ahead', (
       const server = await net.bind();
       const client = await net.bind({ acceptIncoming: false });
       const spareOf = (ep: unknown): X25519KeyPair | undefined => (ep as { x25519Keys: { spare: X25519KeyPair | undefined } }).x25519Keys.spare;
+      await new Promise((r) => setImmediate(r));
+      const boundSpare = spareOf(client);
+      assert.ok(boundSpare && spareOf(server), 'a bound endpoint has a share made ahead before its first handshake');
       const first = await net.connect(client, server);
+      assert.notEqual(spareOf(client), boundSpare, 'the first dial took it');
       assert.ok(spareOf(client), "the dialling endpoint's next share is made");
       assert.ok(spareOf(server), "the accepting endpoint's next share is made");
       const clientSpare = spareOf(client)!;

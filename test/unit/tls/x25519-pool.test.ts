@@ -45,6 +45,19 @@ describe('X25519KeyPool: key shares made ahead', () => {
     assert.equal(hex(x25519SharedSecret(x, y.publicKey)), hex(x25519SharedSecret(y, x.publicKey)));
   });
 
+  it('prime makes a spare before the first take, once; the first take hands it out', () => {
+    const { pool, deferred } = manualPool(15);
+    pool.prime();
+    pool.prime();
+    assert.equal(deferred.length, 1, 'one making queued');
+    deferred.shift()!();
+    const spare = (pool as unknown as { spare: X25519KeyPair | undefined }).spare;
+    assert.ok(spare);
+    pool.prime();
+    assert.equal(deferred.length, 0, 'nothing more while a spare waits');
+    assert.equal(pool.take(), spare);
+  });
+
   it('stop drops the spare and makes no more ahead; take still works', () => {
     const { pool, deferred } = manualPool(11);
     pool.take();
