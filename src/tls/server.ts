@@ -93,7 +93,8 @@ export class TlsServer extends EngineBase implements TlsEngine {
   private clientAppSecret: Uint8Array | undefined;
   private master: Uint8Array | undefined;
   /**
-   * The client's psk_key_exchange_modes lists psk_dhe_ke, the only mode our tickets resume with.
+   * The client's psk_key_exchange_modes lists psk_dhe_ke, the only mode our tickets are issued
+   * for and resume with (acceptPsk reads it too).
    * RFC 9846 §4.2.9: "Servers SHOULD NOT send NewSessionTicket with tickets that are not
    * compatible with the advertised modes": a client that lists none (one that keeps no tickets)
    * gets none, and the server skips their secrets and sealing.
@@ -386,11 +387,13 @@ export class TlsServer extends EngineBase implements TlsEngine {
    */
   private acceptPsk(exts: readonly Extension[], raw: Uint8Array, suite: CipherSuite): { index: number; state: TicketState; identity: Uint8Array } | undefined {
     const tickets = this.config.tickets;
-    const modes = findExtension(exts, ExtensionType.psk_key_exchange_modes);
     const offered = decodeOfferedPsks(findExtension(exts, ExtensionType.pre_shared_key)!);
     // RFC 9846 §4.2.9: a pre_shared_key without psk_key_exchange_modes is a missing_extension.
-    if (modes === undefined) throw new TlsAlert(Alert.missing_extension, 'pre_shared_key without psk_key_exchange_modes');
-    if (!tickets || !decodePskModes(modes).includes(PSK_DHE_KE) || !this.issuesTickets) return undefined;
+    if (findExtension(exts, ExtensionType.psk_key_exchange_modes) === undefined) {
+      throw new TlsAlert(Alert.missing_extension, 'pre_shared_key without psk_key_exchange_modes');
+    }
+    // The modes were decoded with the rest of the ClientHello (`ticketsWanted`).
+    if (!tickets || !this.ticketsWanted || !this.issuesTickets) return undefined;
     const now = tickets.now();
     for (let i = 0; i < offered.identities.length; i++) {
       const state = tickets.keys.open(offered.identities[i]!.identity);

@@ -33,24 +33,26 @@ export class X25519KeyPool implements X25519KeySource {
   take(): X25519KeyPair {
     const pair = this.spare ?? this.make();
     this.spare = undefined;
-    if (!this.refilling && !this.stopped) {
-      this.refilling = true;
-      this.defer(this.refill);
-    }
+    this.refillLater();
     return pair;
   }
 
   /** Makes a spare ahead of the first `take` (an endpoint just bound: its first dial or accept waits for none). */
   prime(): void {
-    if (this.spare !== undefined || this.refilling || this.stopped) return;
-    this.refilling = true;
-    this.defer(this.refill);
+    if (this.spare === undefined) this.refillLater();
   }
 
   /** Drops the spare pair and makes no more ahead (an endpoint closing); `take` still works. */
   stop(): void {
     this.stopped = true;
     this.spare = undefined;
+  }
+
+  /** Asks `defer` to make the next spare, unless that is asked already or the pool stopped. */
+  private refillLater(): void {
+    if (this.refilling || this.stopped) return;
+    this.refilling = true;
+    this.defer(this.refill);
   }
 
   private readonly refill = (): void => {
