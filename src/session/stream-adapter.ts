@@ -194,9 +194,11 @@ export function readableFor(port: ConnectionPort, waiters: StreamWaiters, id: nu
           const closed = waiters.closedFor(id);
           const recv = port.conn.recvStream(id);
           if (recv.isGone) {
-            // Removed from the map: everything was delivered (or the connection is gone).
-            if (closed) controller.error(closed);
-            else endStream(controller);
+            // Removed from the map: every byte up to the FIN (or the reset) was read, whether or
+            // not the connection closed since. A close that arrived before this read must not
+            // turn a complete stream into an error (the CLI pair's race: the dialer closes once it
+            // has all it wanted, the listener's read that reports the end comes after).
+            endStream(controller);
             return;
           }
           const request = controller.byobRequest;

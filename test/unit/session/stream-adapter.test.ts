@@ -180,4 +180,34 @@ describe('session: QUIC streams as WHATWG streams', () => {
     assert.equal(err.kind, 'stopped');
     assert.equal(err.code, 99);
   });
+  it('a stream read to its FIN before the peer closed the connection ends as done, not with the close (the last read after the close)', async () => {
+    // The CLI pair's race (relay-cli-pair.test.ts once): the listener had read every byte, its own
+    // side was done, the stream was removed; the dialer's close arrived before the read that
+    // reports the end, and that read failed with "connection closed" although nothing was lost.
+    const { a, client, server } = await setup();
+    const id = client.conn.openStream('uni')!;
+    const data = new SeededRandom(9).fill(new Uint8Array(40_000));
+    const w = writableFor(client, a.cw, id).getWriter();
+    let wrote = false;
+    void (async () => {
+      await w.write(data);
+      await w.close();
+      wrote = true;
+    })();
+    await a.run(() => wrote);
+    assert.equal(server.conn.acceptStream('uni'), id);
+    const r = readableFor(server, a.sw, id).getReader();
+    const chunks: Uint8Array[] = [];
+    while (chunks.reduce((n, c) => n + c.length, 0) < data.length) {
+      const x = await r.read();
+      assert.ok(!x.done);
+      chunks.push(x.value);
+    }
+    client.conn.close(a.p.now, 0, 'done');
+    await a.run(() => server.conn.isClosed);
+    a.sw.closeAll((sid) => new StreamAbortedError(sid, 'closed', undefined, 'done'));
+    const end = await r.read();
+    assert.equal(end.done, true);
+    assert.ok(bytesEqual(concatBytes(...chunks), data));
+  });
 });
