@@ -566,7 +566,7 @@ export class Connection {
     }
     if (state === 'closing') {
       this.rx.onDatagramIgnored(data.length);
-      this.p.lifecycle.onPacketWhileClosing();
+      this.p.lifecycle.onPacketWhileClosing(now);
       return;
     }
     const q = this.p.trace.tracer;

@@ -31,6 +31,8 @@ export class Lifecycle {
   private sendPending = false;
   private deadline = Number.POSITIVE_INFINITY;
   private packetsWhileClosing = 0;
+  /** Packets received before this time (ms) while closing are not answered (see `onPacketWhileClosing`). */
+  private quietUntil = 0;
   /** A close that waits for the application's queued data (see the class comment). */
   private request: { readonly frame: CloseFrame; readonly reason: CloseReason; readonly deadline: number } | undefined;
   private readonly events: EventQueue;
@@ -139,15 +141,23 @@ export class Lifecycle {
     this.terminate();
   }
 
-  /** RFC 9000 §10.2.1: answer packets received while closing, at an exponentially decreasing rate. */
-  onPacketWhileClosing(): void {
+  /**
+   * RFC 9000 §10.2.1: answer packets received while closing, at an exponentially decreasing rate
+   * (the 1st, 2nd, 4th, 8th... counted), and not those that arrive within a round trip of our
+   * last CONNECTION_CLOSE: the peer sent them before ours reached it (its ACKs, a HANDSHAKE_DONE
+   * crossing a client's close), and answering them only repeats what is on its way. A peer that
+   * missed our close keeps sending (its PTO), and its packets after the window are answered.
+   */
+  onPacketWhileClosing(now: number): void {
+    if (now < this.quietUntil) return;
     this.packetsWhileClosing++;
     if ((this.packetsWhileClosing & (this.packetsWhileClosing - 1)) === 0) this.sendPending = true;
   }
 
-  /** The pending CONNECTION_CLOSE went out. */
-  onCloseSent(): void {
+  /** The pending CONNECTION_CLOSE went out at `now`; `roundTripMs`: what a reply to it takes. */
+  onCloseSent(now: number, roundTripMs: number): void {
     this.sendPending = false;
+    this.quietUntil = now + roundTripMs;
   }
 
   /** Ends the closing or draining period when it is over. */

@@ -22,7 +22,9 @@ import { PacketRecord } from './sent-packet.js';
 /** The size of the probe `r` wants sent now, if it fits `room` bytes and the window allows one; else undefined. */
 export function mtuProbeDue(r: PathRecovery, now: number, room: number): number | undefined {
   let probe = r.mtu.pollProbe(now);
-  if (probe !== undefined && probe > room) {
+  // Bisect below the buffer at once (each step lowers the bound): one step per call would leave a
+  // search that resumes on its timer (the raise timer) on an idle connection one step further.
+  while (probe !== undefined && probe > room) {
     r.mtu.onProbeUnsendable(probe);
     probe = r.mtu.pollProbe(now);
   }

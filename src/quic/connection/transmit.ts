@@ -131,7 +131,8 @@ export class Transmitter {
     const d = this.d;
     const frame = d.lifecycle.pendingClose;
     if (!frame) return 0;
-    d.lifecycle.onCloseSent();
+    // A round trip with its variance, no ACK delay (the peer's packets that crossed our close).
+    d.lifecycle.onCloseSent(now, d.paths.recovery.rtt.pto(PacketSpace.Initial, 0));
     if (d.multipath.isPathZeroAbandoned) {
       // Path 0 is gone (the peer may have forgotten it): the close goes on a path left.
       const id = this.pathIds.selectDataPath();

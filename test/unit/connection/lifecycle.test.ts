@@ -118,11 +118,53 @@ describe('connection: key update, idle, close, stream resets, datagrams (virtual
     assert.deepEqual(p.server!.closeInfo, { kind: 'application', code: 42, reason: 'bye now', remote: true });
     assert.equal(p.now, closedAt + 10, 'the CONNECTION_CLOSE went out at once');
     p.driveToTermination();
-    // RFC 9000 §10.2: three times the PTO (about 3 * (20 + 4 * rttvar + 25) ms here).
+    // RFC 9000 §10.2: three times the PTO (about 3 * (20 + 4 * rttvar + 25) ms here), from the
+    // close for the client, from its arrival for the server: both ended when the later one did.
     const pto = p.client.currentPto();
-    assert.ok(p.now >= closedAt + 3 * pto - 1 && p.now <= closedAt + 10 + 3 * p.server!.currentPto() + 1, `terminated at ${p.now}`);
+    const last = Math.max(closedAt + 3 * pto, closedAt + 10 + 3 * p.server!.currentPto());
+    assert.ok(p.now >= closedAt + 3 * pto - 1 && p.now <= last + 1, `terminated at ${p.now}`);
     assertLifecycleEventsOnce(p);
     assert.throws(() => p.client.openStream('bidi'), /connection closed/);
+  });
+
+  it('closing: packets that crossed our CONNECTION_CLOSE are not answered, a later one is (RFC 9000 §10.2.1)', () => {
+    for (const loseClose of [false, true]) {
+      const p = new Pair({ seed: testSeed(66), link: { delayMs: 10 } });
+      p.handshake();
+      p.runFor(200);
+      // The client closes as the server sends a burst: both leave in one flush (the client's
+      // first), so the burst reaches the closing client 10 ms after its close left.
+      const id = p.server!.openStream('uni')!;
+      p.server!.writeStream(id, new Uint8Array(6_000));
+      const clientSends: number[] = [];
+      p.onSend = (from, _bytes, now) => {
+        if (from === 'client') clientSends.push(now);
+      };
+      if (loseClose) p.c2s.set({ dropIndices: new Set([p.c2s.sentCount]) });
+      const before = p.c2s.sentCount;
+      const burstBefore = p.s2c.sentCount;
+      p.client.close(p.now, 9, 'gone');
+      p.flush();
+      assert.equal(clientSends.length, 1, 'the close left');
+      assert.ok(p.s2c.sentCount > burstBefore, 'and the burst with it');
+      p.drive(() => p.server!.isClosed);
+      const remote = p.server!.closeInfo;
+      assert.deepEqual({ code: remote?.code, remote: remote?.remote }, { code: 9, remote: true });
+      const heardAt = p.now;
+      p.driveToTermination();
+      const closes = p.c2s.sentCount - before;
+      assert.equal(closes, clientSends.length);
+      if (!loseClose) {
+        // The burst reached the client within a round trip of its close: one close, not one more per burst.
+        assert.equal(closes, 1, `${closes} datagrams from the closing client`);
+        assert.equal(heardAt, clientSends[0]! + 10);
+      } else {
+        // The first close was lost: the server's PTO probe, a round trip or more later, got the answer.
+        assert.equal(closes, 2, `${closes} datagrams from the closing client at ${clientSends.join(', ')}`);
+        assert.ok(clientSends[1]! - clientSends[0]! > 20, `the second close ${clientSends[1]! - clientSends[0]!} ms after the first`);
+        assert.equal(heardAt, clientSends[1]! + 10);
+      }
+    }
   });
 
   it('a CONNECTION_CLOSE carries the pending ACK: a FIN read just before the close is acknowledged (first-hour item 12)', () => {

@@ -24,6 +24,11 @@ describe('connection: the client NAT-rebinds mid-transfer (virtual time)', () =>
     const s = p.server!;
     const cc = s.internals.paths.recovery.cc;
     p.rebindClient('192.0.2.2:6001', false);
+    // A NAT rebinds on the client's next packet. This client only receives: when it happens to
+    // have nothing ack-eliciting in flight and no ACK pending, it sends nothing and nothing reaches
+    // it (the old mapping is gone): the connection then idles out, which no QUIC stack can avoid
+    // without keep-alives. So the client says something, as its next ACK or MAX_DATA would.
+    p.client.ping();
     run(p, [tx, rx], () => rx.streams.get(tx.id)?.ended === true);
     assert.ok(bytesEqual(rx.data(tx.id), data));
     const st = s.getStats();
