@@ -131,14 +131,29 @@ export function ed25519Sign(signer: Ed25519Signer, message: Uint8Array): Uint8Ar
   return toU8(nodeSign(null, message, signer.privateKey));
 }
 
-/** True when `signature` is a valid Ed25519 signature of `message` by `publicKey`. Never throws. */
+/**
+ * True when `signature` is a valid Ed25519 signature of `message` by `publicKey`. Never throws.
+ * The KeyObjects of the last few peers' keys are kept (an endpoint meets the same peers again:
+ * iroh nodes redial, a client reconnects), which saves their import on each handshake.
+ */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return nodeVerify(null, message, rawPublicKey('Ed25519', publicKey), signature);
+    return nodeVerify(null, message, peerEd25519Key(publicKey), signature);
   } catch {
     return false;
   }
+}
+
+/** A peer's Ed25519 public key as a KeyObject, from the cache when it was met lately. */
+function peerEd25519Key(raw: Uint8Array): KeyObject {
+  const id = Buffer.from(raw.buffer, raw.byteOffset, 32).toString('latin1');
+  const hit = peerKeyCache.get(id);
+  if (hit) return hit;
+  const key = rawPublicKey('Ed25519', raw);
+  if (peerKeyCache.size >= PEER_KEY_CACHE_SIZE) peerKeyCache.delete(peerKeyCache.keys().next().value as string);
+  peerKeyCache.set(id, key);
+  return key;
 }
 
 /**
@@ -184,6 +199,9 @@ const ED25519_SPKI_PREFIX = hex('302a300506032b6570032100');
 /** Signers kept (an endpoint has one key; tests and multi-identity hosts a few). */
 const SIGNER_CACHE_SIZE = 8;
 const signerCache = new Map<string, Ed25519Signer>();
+/** Peers' Ed25519 public keys kept as KeyObjects (~0.3 KB each), oldest out first. */
+const PEER_KEY_CACHE_SIZE = 64;
+const peerKeyCache = new Map<string, KeyObject>();
 
 /** A public KeyObject from its raw 32 bytes, as an RFC 8037 §2 OKP JWK. */
 function rawPublicKey(crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject {

@@ -48,6 +48,20 @@ describe('TLS crypto adapter (node:crypto)', () => {
     for (let i = 0; i < 50; i++) assert.equal(ed25519Verify(rnd.fill(new Uint8Array(32)), msg, sig), false);
   });
 
+  it('Ed25519 verify with the peers\' keys it keeps: each key accepts its own signature and no other, past the cache size and with one array reused for every key', () => {
+    const msg = Uint8Array.of(9, 8, 7);
+    const signers = Array.from({ length: 100 }, (_, i) => ed25519Signer(new Uint8Array(32).fill(i + 1)));
+    const sigs = signers.map((s) => ed25519Sign(s, msg));
+    const key = new Uint8Array(32);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < signers.length; i++) {
+        key.set(signers[i]!.publicKey);
+        assert.ok(ed25519Verify(key, msg, sigs[i]!), `key ${i} round ${round}`);
+        assert.equal(ed25519Verify(key, msg, sigs[(i + 1) % signers.length]!), false, `key ${i} with the next key's signature`);
+      }
+    }
+  });
+
   it('X25519: RFC 7748 §6.1', () => {
     const a = x25519KeyPair(fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'));
     const b = x25519KeyPair(fromHex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
