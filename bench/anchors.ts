@@ -1,6 +1,6 @@
 /**
  * Benchmark keys of [perf2] measured from the parent process (bench/run.ts): the bulk upload with
- * 64 KiB packets (`bulk_jumbo_mbps`) and node:tls's handshake rate (`tls_handshakes_per_s`), the
+ * 64 KiB packets (`bulk_jumbo_mbps`) and node:tls's handshake rounds (`tls_handshakes_per_s`), the
  * anchor of `handshakes_per_s`. Their servers run in children (bench/child.ts).
  */
 import { connect as tlsConnect } from 'node:tls';
@@ -68,42 +68,47 @@ export async function jumboBulk(bytes: number, runs: number, warmup = 0): Promis
 }
 
 /**
- * `tls_handshakes_per_s`: node:tls over TCP (TLS 1.3, the tls-server child's
- * Ed25519 certificate), 32 connections dialled at once per round as handshakes_per_s does, each
- * counted at its secureConnect and destroyed; rate over all rounds, after `warmup` sequential
- * connects (quic-peer's handshake keys get the same). No session reuse: every handshake is a full
- * one (certificate, signature, key agreement).
+ * `tls_handshakes_per_s`: node:tls over TCP (TLS 1.3, the tls-server child's Ed25519
+ * certificate), 32 connections dialled at once per round as handshakes_per_s does, each counted
+ * at its secureConnect and destroyed. No session reuse: every handshake is a full one
+ * (certificate, signature, key agreement). `openTlsHandshakes` starts the server child and does
+ * `warmup` sequential connects (quic-peer's handshake keys get the same); run.ts then times
+ * `round`s interleaved with quic-peer's own (`handshakes_per_s`), so both rates see the same
+ * moments of a shared machine.
  */
-export async function tlsHandshakes(rounds: number, warmup: number): Promise<Measured> {
+export interface TlsHandshakeRounds {
+  /** One round: 32 connects at once, resolved when all 32 are secure. */
+  round(): Promise<void>;
+  readonly note: string;
+  stop(): Promise<void>;
+}
+
+export async function openTlsHandshakes(warmup: number): Promise<TlsHandshakeRounds> {
   const child = await startChild('tls-server', []);
-  try {
-    const port = Number(child.ready['port']);
-    const ca = String(child.ready['certPem']);
-    const dial = (): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        const sock = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'bench.local', minVersion: 'TLSv1.3' });
-        sock.once('secureConnect', () => {
-          sock.destroy();
-          resolve();
-        });
-        sock.once('error', reject);
+  const port = Number(child.ready['port']);
+  const ca = String(child.ready['certPem']);
+  const dial = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'bench.local', minVersion: 'TLSv1.3' });
+      sock.once('secureConnect', () => {
+        sock.destroy();
+        resolve();
       });
+      sock.once('error', reject);
+    });
+  try {
     await Promise.all(Array.from({ length: 4 }, dial)); // code paths and JIT
     // The same sequential warm-up as quic-peer's handshake keys (run.ts handshakeWarmup).
     for (let i = 0; i < warmup; i++) await dial();
-    let done = 0;
-    const t0 = performance.now();
-    for (let r = 0; r < rounds; r++) {
-      await Promise.all(Array.from({ length: 32 }, dial));
-      done += 32;
-    }
-    const perS = done / ((performance.now() - t0) / 1000);
-    return {
-      value: perS,
-      note: `node:tls over TCP loopback, TLS 1.3 with an Ed25519 certificate, server in a child process; 32 concurrent connects from this process per round, each counted at secureConnect (full handshakes, no resumption), after ${warmup} sequential warm-up connects; rate over all rounds`,
-      details: { handshakes: done, warmup },
-    };
-  } finally {
+  } catch (e) {
     await child.stop();
+    throw e;
   }
+  return {
+    round: async () => {
+      await Promise.all(Array.from({ length: 32 }, dial));
+    },
+    note: `node:tls over TCP loopback, TLS 1.3 with an Ed25519 certificate, server in a child process; 32 concurrent connects from this process per round, each counted at secureConnect (full handshakes, no resumption), after ${warmup} sequential warm-up connects; its rounds interleaved with handshakes_per_s's (details.handshake_rate_blocks), rate over all its rounds`,
+    stop: () => child.stop(),
+  };
 }

@@ -30,7 +30,7 @@ import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 import { resumedHandshakes, zeroRttFirstByte } from './resumed.js';
 import { gcCounts, gcSince, type GcCounts } from './gc-count.js';
-import { jumboBulk, tlsHandshakes } from './anchors.js';
+import { jumboBulk, openTlsHandshakes, type TlsHandshakeRounds } from './anchors.js';
 import { NATIVE_KEYS, nativeAnchors } from './native.js';
 
 
@@ -58,6 +58,12 @@ interface Sizes {
    */
   bulkWarmup: number;
   concurrentRounds: number;
+  /**
+   * `handshakes_per_s` and its anchor `tls_handshakes_per_s` are timed in this many blocks of
+   * `concurrentRounds` rounds each, alternating (quic-peer first in even blocks, node:tls first in
+   * odd ones), so both see the same moments of a shared machine.
+   */
+  rateBlocks: number;
   rttRounds: number;
   datagramMs: number;
   idleConns: number;
@@ -72,9 +78,9 @@ const MB = 1_000_000;
 /** The warm-up's first handshakes, whose p50 is reported as the cold figure. */
 const COLD_HANDSHAKES = 200;
 const SIZES: Record<Mode, Sizes> = {
-  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, handshakeWarmup: 3000, bulkWarmup: 3, concurrentRounds: 5, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB, nativeBytes: 100 * MB },
-  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, handshakeWarmup: 1000, bulkWarmup: 1, concurrentRounds: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB, nativeBytes: 20 * MB },
-  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, handshakeWarmup: 10, bulkWarmup: 0, concurrentRounds: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB, nativeBytes: 0 },
+  full: { bulkBytes: 100 * MB, bulkRuns: 3, pipelineMs: 2000, tlsBytes: 1000 * MB, irohBytes: 10 * MB, irohHandshakes: 30, irohRuns: 3, handshakes: 200, handshakeWarmup: 3000, bulkWarmup: 3, concurrentRounds: 5, rateBlocks: 6, rttRounds: 2000, datagramMs: 2000, idleConns: 1000, inmemBytes: 30 * MB, relayBytes: 30 * MB, relayRuns: 3, wtBytes: 20 * MB, nativeBytes: 100 * MB },
+  quick: { bulkBytes: 30 * MB, bulkRuns: 2, pipelineMs: 1000, tlsBytes: 300 * MB, irohBytes: 5 * MB, irohHandshakes: 10, irohRuns: 1, handshakes: 50, handshakeWarmup: 1000, bulkWarmup: 1, concurrentRounds: 2, rateBlocks: 2, rttRounds: 500, datagramMs: 1000, idleConns: 1000, inmemBytes: 10 * MB, relayBytes: 10 * MB, relayRuns: 1, wtBytes: 20 * MB, nativeBytes: 20 * MB },
+  smoke: { bulkBytes: 1 * MB, bulkRuns: 1, pipelineMs: 200, tlsBytes: 4 * MB, irohBytes: 256 * 1024, irohHandshakes: 2, irohRuns: 1, handshakes: 5, handshakeWarmup: 10, bulkWarmup: 0, concurrentRounds: 1, rateBlocks: 1, rttRounds: 20, datagramMs: 200, idleConns: 40, inmemBytes: 1 * MB, relayBytes: 256 * 1024, relayRuns: 1, wtBytes: 1 * MB, nativeBytes: 0 },
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -135,7 +141,7 @@ function cpuMeter(childCpuMs: () => number | null): { stop(ms: number, packets: 
   };
 }
 
-async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
+async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null, tls: TlsHandshakeRounds | undefined, tlsFailure?: string): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
 
   // Warm-up: sequential full handshakes until V8 has optimized the handshake's code (both
@@ -173,17 +179,56 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
     return median(ms);
   });
 
-  // Handshakes with 32 clients dialling at once (one client endpoint in this process).
+  // Handshakes with 32 clients dialling at once (one client endpoint in this process), in blocks
+  // interleaved with node:tls's rounds, its anchor: each rate is over its own blocks' time.
+  let tlsRate: number | undefined;
+  let anchor = tls;
   await run('handshakes_per_s', async () => {
-    let done = 0;
-    const t0 = performance.now();
-    for (let r = 0; r < sz.concurrentRounds; r++) {
-      const sessions = await Promise.all(Array.from({ length: 32 }, dial));
-      done += sessions.length;
-      for (const s of sessions) s.close(0, 'bye');
+    const rate = { quic: { done: 0, ms: 0 }, tls: { done: 0, ms: 0 } };
+    const blocks: Array<{ quic: number; tls: number | null }> = [];
+    const block = async (side: 'quic' | 'tls'): Promise<number> => {
+      const t0 = performance.now();
+      for (let r = 0; r < sz.concurrentRounds; r++) {
+        if (side === 'tls') {
+          try {
+            await withTimeout(anchor!.round(), 30_000, 'node:tls round');
+          } catch (e) {
+            // The anchor's failure is its key's (below), not quic-peer's: its rounds stop here.
+            tlsFailure = (e as Error).message.slice(0, 300);
+            anchor = undefined;
+            return 0;
+          }
+        } else {
+          const sessions = await Promise.all(Array.from({ length: 32 }, dial));
+          for (const s of sessions) s.close(0, 'bye');
+        }
+      }
+      const ms = performance.now() - t0;
+      rate[side].done += 32 * sz.concurrentRounds;
+      rate[side].ms += ms;
+      return Math.round((32 * sz.concurrentRounds) / (ms / 1000));
+    };
+    for (let b = 0; b < sz.rateBlocks; b++) {
+      let q: number;
+      let t: number | null = null;
+      if (b % 2 === 0) {
+        q = await block('quic');
+        if (anchor) t = await block('tls');
+      } else {
+        if (anchor) t = await block('tls');
+        q = await block('quic');
+      }
+      blocks.push({ quic: q, tls: t });
     }
-    notes.handshakes_per_s = `server endpoint in a child process; 32 concurrent dials from one client Endpoint (one process, one socket) per round, after the ${sz.handshakeWarmup} warm-up handshakes; rate over all rounds`;
-    return done / ((performance.now() - t0) / 1000);
+    extra['handshake_rate_blocks'] = blocks;
+    if (anchor) tlsRate = rate.tls.done / (rate.tls.ms / 1000);
+    notes.handshakes_per_s = `server endpoint in a child process; 32 concurrent dials from one client Endpoint (one process, one socket) per round, after the ${sz.handshakeWarmup} warm-up handshakes; ${sz.rateBlocks} blocks of ${sz.concurrentRounds} rounds alternating with node:tls's (details.handshake_rate_blocks, per block); rate over all its rounds`;
+    return rate.quic.done / (rate.quic.ms / 1000);
+  });
+  await run('tls_handshakes_per_s', async () => {
+    if (tlsRate === undefined) throw new Error(tlsFailure ?? 'node:tls rounds not run');
+    notes.tls_handshakes_per_s = anchor!.note;
+    return tlsRate;
   });
 
   const session = await dial();
@@ -607,18 +652,20 @@ async function main(): Promise<void> {
     }
   }
 
-  await run('tls_handshakes_per_s', async () => {
-    const r = await withTimeout(tlsHandshakes(sz.concurrentRounds, sz.handshakeWarmup), 60_000, 'tls handshakes');
-    notes.tls_handshakes_per_s = r.note;
-    extra['tls_handshakes'] = r.details;
-    return r.value;
-  });
-
+  // node:tls's handshake rounds, the anchor of handshakes_per_s, warmed up now and timed in the
+  // quic suite, interleaved with quic-peer's (see Sizes.rateBlocks).
+  let tls: TlsHandshakeRounds | undefined;
+  let tlsFailure: string | undefined;
+  try {
+    tls = await withTimeout(openTlsHandshakes(sz.handshakeWarmup), 60_000, 'tls handshakes warm-up');
+  } catch (e) {
+    tlsFailure = (e as Error).message.slice(0, 300);
+  }
   const server = await startChild('quic-server', []);
   // Full handshakes: no session cache, so no dial resumes (the resumed keys have their own client).
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   try {
-    await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 600_000 : 80_000, 'quic suite');
+    await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), server.cpuMs, tls, tlsFailure), mode === 'full' ? 600_000 : 80_000, 'quic suite');
     // A detail only: its failure (or timeout) is recorded there and does not stop the keys after it.
     await withTimeout(sharedServerBulk(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 120_000 : 60_000, 'shared-server bulk').catch((e: unknown) => {
       extra['bulk_shared_server'] = { error: (e as Error).message };
@@ -646,6 +693,7 @@ async function main(): Promise<void> {
   } finally {
     await withTimeout(client.close(), 3000, 'client close').catch(() => {});
     await server.stop();
+    await tls?.stop();
   }
 
   await run('heap_bytes_per_idle_conn', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT_KEYS } from '../../bench/common.js';
@@ -38,8 +38,15 @@ describe('bench --smoke', function () {
     assert.ok(last.machine.cores >= 1);
     assert.equal(last.machine.node, process.version);
     // The quic-peer figures themselves must have been measured.
-    for (const k of ['bulk_mbps', 'handshake_ms_p50', 'rtt_us_p50', 'pipeline_ceiling_mbps', 'tls_tcp_mbps'] as const) {
+    for (const k of ['bulk_mbps', 'handshake_ms_p50', 'rtt_us_p50', 'pipeline_ceiling_mbps', 'tls_tcp_mbps', 'handshakes_per_s', 'tls_handshakes_per_s'] as const) {
       assert.equal(typeof last[k], 'number', `${k}: ${last.notes[k] ?? ''}`);
     }
+    // The handshake rate and its node:tls anchor were timed in the same blocks, interleaved (the
+    // record file the run names holds the details).
+    const file = /written to (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(file !== undefined && existsSync(file), `no record file named in: ${r.stdout.slice(-500)}`);
+    const record = JSON.parse(readFileSync(file, 'utf8')) as { details: { handshake_rate_blocks?: Array<{ quic: number; tls: number | null }> } };
+    const blocks = record.details.handshake_rate_blocks ?? [];
+    assert.ok(blocks.length >= 1 && blocks.every((b) => b.quic > 0 && (b.tls ?? 0) > 0), JSON.stringify(blocks));
   });
 });
