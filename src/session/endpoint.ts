@@ -49,6 +49,8 @@ export class Endpoint implements SessionHost {
   private readonly observed: string[] = [];
   /** Our candidates as last listed (`candidates`), and when. */
   private cachedCandidates: { readonly at: number; readonly value: Candidates } | undefined;
+  /** Frozen dial transport options by handshake timeout (`dialTransport`). */
+  private readonly dialTransports = new Map<number, TransportOptions>();
   /**
    * Our dials whose handshake has not completed, with the addresses they still try: a send error
    * to one (or the relay's EndpointGone) removes it, and the dial fails when none is left.
@@ -445,7 +447,7 @@ export class Endpoint implements SessionHost {
         // A NEW_TOKEN token from this server (RFC 9000 §8.1.3): a server under load skips the Retry.
         ...(token ? { token } : {}),
         // The dial timeout is this connection's handshake timeout: one timer, in the connection.
-        transport: { handshakeTimeoutMs: timeoutMs },
+        transport: this.dialTransport(timeoutMs),
         ...(candidates.length > 1 ? { alternateAddresses: candidates.slice(1) } : {}),
       });
     } catch (e) {
@@ -539,6 +541,20 @@ export class Endpoint implements SessionHost {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.acceptWaiters.push(waiter);
     });
+  }
+
+  /**
+   * A dial's transport options: its handshake timeout. One frozen object per timeout, so the
+   * endpoint core resolves it once (EndpointCore `dialTransport`); a few timeouts are kept.
+   */
+  private dialTransport(handshakeTimeoutMs: number): TransportOptions {
+    let t = this.dialTransports.get(handshakeTimeoutMs);
+    if (t === undefined) {
+      if (this.dialTransports.size >= 8) this.dialTransports.clear();
+      t = Object.freeze({ handshakeTimeoutMs });
+      this.dialTransports.set(handshakeTimeoutMs, t);
+    }
+    return t;
   }
 
   /**

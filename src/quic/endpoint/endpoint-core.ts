@@ -112,6 +112,8 @@ export class EndpointCore {
   private readonly random: Random;
   private readonly server: EndpointConfig['server'];
   private readonly clientTransport: TransportConfig;
+  /** Dials' frozen transport options and their configurations (`dialTransport`). */
+  private readonly dialConfigs = new WeakMap<TransportOptions, TransportConfig>();
   private readonly serverTransport: TransportConfig;
   private readonly resetKey: StatelessResetKey;
   private readonly resetTokenFn: (cid: Uint8Array) => Uint8Array;
@@ -289,7 +291,7 @@ export class EndpointCore {
       {
         role: 'client',
         tls: options.tls,
-        transport: options.transport === undefined ? this.clientTransport : this.transportFor(mergeTransport(this.clientTransport, options.transport), 'transport'),
+        transport: options.transport === undefined ? this.clientTransport : this.dialTransport(options.transport),
         random: this.random,
         resetToken: this.resetTokenFn,
         ...(options.initialDcidLength !== undefined ? { initialDcidLength: options.initialDcidLength } : {}),
@@ -751,6 +753,19 @@ export class EndpointCore {
     this.stat.datagramsSent++;
     this.stat.bytesSent += length;
     return { length, address };
+  }
+
+  /**
+   * A dial's transport options over the endpoint's, resolved. Frozen options (what the session
+   * layer passes: one object per dial timeout) are resolved once and their configuration shared
+   * by every dial that passes them: resolving cost ~10 us and ~0.5 KB of heap per connection.
+   */
+  private dialTransport(t: TransportOptions): TransportConfig {
+    const known = Object.isFrozen(t) ? this.dialConfigs.get(t) : undefined;
+    if (known) return known;
+    const c = this.transportFor(mergeTransport(this.clientTransport, t), 'transport');
+    if (Object.isFrozen(t)) this.dialConfigs.set(t, c);
+    return c;
   }
 
   /**

@@ -46,6 +46,25 @@ describe('endpoint core: connections, routing, version negotiation', () => {
     for (const ep of [server, client]) assert.equal(ep.stats.internalErrors, 0);
   });
 
+  it("dials with the same frozen transport options share one resolved configuration; other options get their own, over the endpoint's", () => {
+    const ids = new Identities(1);
+    const net = new Net(1);
+    net.add(S, ids.server());
+    const client = net.add(C, ids.client({ transport: { maxIdleTimeoutMs: 7_000 } }));
+    const frozen = Object.freeze({ handshakeTimeoutMs: 4_000 });
+    const a = client.connect(net.now, S, { tls: ids.clientTls(), transport: frozen }).connection.internals.config;
+    const b = client.connect(net.now, S, { tls: ids.clientTls(), transport: frozen }).connection.internals.config;
+    assert.equal(a, b, 'one configuration for the frozen options');
+    assert.equal(a.handshakeTimeoutMs, 4_000);
+    assert.equal(a.maxIdleTimeoutMs, 7_000, "the endpoint's options under the dial's");
+    const open = { handshakeTimeoutMs: 5_000 };
+    const c = client.connect(net.now, S, { tls: ids.clientTls(), transport: open }).connection.internals.config;
+    open.handshakeTimeoutMs = 6_000; // not frozen: a caller may change it; the next dial sees the change
+    const d = client.connect(net.now, S, { tls: ids.clientTls(), transport: open }).connection.internals.config;
+    assert.deepEqual([c.handshakeTimeoutMs, d.handshakeTimeoutMs], [5_000, 6_000]);
+    assert.notEqual(c, a);
+  });
+
   it('a connection that ends leaves no route behind: its connection ids of path 0 and, with multipath, of path ids >= 1', () => {
     for (const multipath of [false, true]) {
       const ids = new Identities(11);
