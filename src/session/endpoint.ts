@@ -545,7 +545,7 @@ export class Endpoint implements SessionHost {
 
   /**
    * A dial's transport options: its handshake timeout. One frozen object per timeout, so the
-   * endpoint core resolves it once (EndpointCore `dialTransport`); a few timeouts are kept.
+   * connection layer resolves it once and its connections share the result; a few are kept.
    */
   private dialTransport(handshakeTimeoutMs: number): TransportOptions {
     let t = this.dialTransports.get(handshakeTimeoutMs);
