@@ -112,13 +112,7 @@ export function p256SharedSecret(own: P256KeyPair, peerPublic: Uint8Array): Uint
  */
 export function ed25519Signer(seed: Uint8Array): Ed25519Signer {
   if (seed.length !== 32) throw new RangeError('Ed25519 secret key must be a 32-byte seed');
-  const id = Buffer.from(seed.buffer, seed.byteOffset, 32).toString('latin1');
-  const hit = signerCache.get(id);
-  if (hit) return hit;
-  const signer = rawPrivateKey('Ed25519', ED25519_PKCS8_PREFIX, seed);
-  if (signerCache.size >= SIGNER_CACHE_SIZE) signerCache.delete(signerCache.keys().next().value as string);
-  signerCache.set(id, signer);
-  return signer;
+  return cachedByBytes(signerCache, SIGNER_CACHE_SIZE, seed, () => rawPrivateKey('Ed25519', ED25519_PKCS8_PREFIX, seed));
 }
 
 /** The 32-byte Ed25519 public key of a seed. */
@@ -147,13 +141,22 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
 
 /** A peer's Ed25519 public key as a KeyObject, from the cache when it was met lately. */
 function peerEd25519Key(raw: Uint8Array): KeyObject {
-  const id = Buffer.from(raw.buffer, raw.byteOffset, 32).toString('latin1');
-  const hit = peerKeyCache.get(id);
-  if (hit) return hit;
-  const key = rawPublicKey('Ed25519', raw);
-  if (peerKeyCache.size >= PEER_KEY_CACHE_SIZE) peerKeyCache.delete(peerKeyCache.keys().next().value as string);
-  peerKeyCache.set(id, key);
-  return key;
+  return cachedByBytes(peerKeyCache, PEER_KEY_CACHE_SIZE, raw, () => rawPublicKey('Ed25519', raw));
+}
+
+/**
+ * The value `cache` holds for the bytes of `key` (a copy of them is the map's key, so a caller
+ * that reuses and overwrites one array still gets the right value), else `make()`'s, kept with at
+ * most `size` entries, the oldest out first. When `make` throws, nothing is kept.
+ */
+function cachedByBytes<T>(cache: Map<string, T>, size: number, key: Uint8Array, make: () => T): T {
+  const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+  const hit = cache.get(id);
+  if (hit !== undefined) return hit;
+  const value = make();
+  if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+  cache.set(id, value);
+  return value;
 }
 
 /**
