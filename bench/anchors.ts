@@ -7,8 +7,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { Endpoint } from '../src/session/endpoint.js';
 import { Session } from '../src/session/session.js';
 import { BENCH_ALPN, JUMBO_TRANSPORT } from './common.js';
-import { mbps, median, startChild, withTimeout } from './proc.js';
+import { mbps, median, medianOrNull, startChild, withTimeout } from './proc.js';
 import { streamUpload } from './upload.js';
+import { measureUpload, type CpuCost } from './measure.js';
 
 /** What one measurement gives: the figure, a note for the JSON and details. */
 export interface Measured {
@@ -28,7 +29,10 @@ const JUMBO_WRITE = 256 * 1024;
  * `bulk_jumbo_mbps`: as bulk_mbps (one stream, `bytes` client -> server child, a fresh connection
  * per run, median of `runs`), both ends allowing 65527-byte UDP payloads, so the path MTU search
  * reaches loopback's 65507 (src/quic/connection/mtu.ts), in writes of 256 KiB. Each run first
- * waits for that MTU. `warmup` unmeasured transfers come first, as before bulk_mbps's runs.
+ * waits for that MTU. `warmup` unmeasured transfers come first, as before bulk_mbps's runs. Each
+ * measured run records both ends' CPU per packet and garbage collections (`details.runs`,
+ * bench/measure.ts): with 64 KiB packets the collector, not the protocol, sets the pace
+ * (bench/README.md, "Jumbo: V8's full collections").
  */
 export async function jumboBulk(bytes: number, runs: number, warmup = 0): Promise<Measured> {
   const child = await startChild('quic-server-jumbo', []);
@@ -37,21 +41,22 @@ export async function jumboBulk(bytes: number, runs: number, warmup = 0): Promis
   const mtus: number[] = [];
   const packets: number[] = [];
   const warm: number[] = [];
+  const costs: CpuCost[] = [];
   try {
     for (let i = 0; i < warmup + runs; i++) {
       const s = await Session.connect(client, String(child.ready['ticket']), { alpn: BENCH_ALPN, timeoutMs: 10_000 });
       try {
         // The search starts once the handshake is confirmed; one probe reaches the ceiling.
         for (let t = 0; t < 100 && s.getStats().mtu < 65_000; t++) await new Promise((r) => setTimeout(r, 10));
-        const before = s.getStats().packetsSent;
-        const m = mbps(bytes, await streamUpload(s, bytes, JUMBO_WRITE));
         if (i < warmup) {
-          warm.push(m);
+          warm.push(mbps(bytes, await streamUpload(s, bytes, JUMBO_WRITE)));
           continue;
         }
-        out.push(m);
+        const r = await measureUpload(s, bytes, child, { writeSize: JUMBO_WRITE });
+        out.push(r.mbps);
         mtus.push(s.getStats().mtu);
-        packets.push(s.getStats().packetsSent - before);
+        packets.push(r.packets);
+        costs.push(r.cost);
       } finally {
         s.close(0, 'bye');
       }
@@ -63,7 +68,17 @@ export async function jumboBulk(bytes: number, runs: number, warmup = 0): Promis
   return {
     value: median(out),
     note: `as bulk_mbps (${bytes / 1e6} MB, one stream, server child) in writes of 256 KiB, both ends with transport.maxUdpPayloadSize 65527: the path MTU search reaches loopback's 65507-byte UDP payload; median of ${runs} after ${warmup} unmeasured transfers`,
-    details: { runs_mbps: out, warmup_mbps: warm, mtu: mtus, packets_sent: packets },
+    details: {
+      runs_mbps: out,
+      warmup_mbps: warm,
+      mtu: mtus,
+      packets_sent: packets,
+      sender_us_per_packet: medianOrNull(costs.map((c) => c.sender_us_per_packet)),
+      receiver_us_per_packet: medianOrNull(costs.map((c) => c.receiver_us_per_packet)),
+      sender_main_thread_share: medianOrNull(costs.map((c) => c.sender_main_thread_share)),
+      receiver_main_thread_share: medianOrNull(costs.map((c) => c.receiver_main_thread_share)),
+      runs: costs,
+    },
   };
 }
 

@@ -47,6 +47,9 @@ export function medianRun(runs: readonly Run[], names: readonly string[]): Run {
     ['pipeline', 'sender_us_per_packet'],
     ['pipeline_unconnected', 'mbps'],
     ['pipeline_unconnected', 'sender_us_per_packet'],
+    ['pipeline_jumbo', 'mbps'],
+    ['bulk_jumbo', 'sender_us_per_packet'],
+    ['bulk_jumbo', 'receiver_us_per_packet'],
   ] as const;
   for (const [section, field] of fields) {
     const vals = runs.map((r) => (r.details?.[section] as Record<string, unknown> | undefined)?.[field]).filter(isNum);

@@ -20,6 +20,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The median of the figures that are there (null when none is, e.g. no /proc). */
+export function medianOrNull(xs: ReadonlyArray<number | null>): number | null {
+  const v = xs.filter((x): x is number => x !== null);
+  return v.length > 0 ? median(v) : null;
+}
+
 /** Nearest-rank percentile. */
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;
@@ -43,14 +49,19 @@ export interface Child {
   stop(): Promise<void>;
   /** CPU time (user + system) the child has used so far, ms; null where /proc cannot tell. */
   cpuMs(): number | null;
+  /** The same for its main thread alone (JavaScript, and the collector's pauses), ms. */
+  mainThreadCpuMs(): number | null;
 }
 
-/** CPU time (user + system, ms) of process `pid` from /proc (10 ms ticks); null where there is none. */
-export function processCpuMs(pid: number | undefined): number | null {
+/**
+ * CPU time (user + system, ms) of process `pid` from /proc (10 ms ticks), all its threads; with
+ * `tid`, of that thread alone (the main thread's id is the process id); null where there is none.
+ */
+export function processCpuMs(pid: number | undefined, tid?: number): number | null {
   if (pid === undefined) return null;
   try {
     // The fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) * 10;
   } catch {
@@ -105,7 +116,7 @@ export async function startChild(role: string, args: string[], nodeFlags: string
   };
   try {
     const ready = await next(timeoutMs);
-    return { proc, ready, next, stop, cpuMs: () => processCpuMs(proc.pid) };
+    return { proc, ready, next, stop, cpuMs: () => processCpuMs(proc.pid), mainThreadCpuMs: () => processCpuMs(proc.pid, proc.pid) };
   } catch (e) {
     proc.kill('SIGKILL');
     throw e;

@@ -24,12 +24,12 @@ import { DiscardingReceiver, StreamSender, run as runPair } from '../test/harnes
 import { probeIsolation, runIsolated } from '../test/interop/netns.js';
 import { repoRoot } from '../test/interop/iroh.js';
 import { BENCH_ALPN, CONTRACT_KEYS, PIPE_DCID_LEN, PIPE_PN_LEN, type ContractKey } from './common.js';
-import { killChildren, machineInfo, mbps, median, percentile, startChild, withTimeout } from './proc.js';
+import { killChildren, machineInfo, mbps, median, medianOrNull, percentile, startChild, withTimeout } from './proc.js';
 import { readAll, streamUpload } from './upload.js';
 import { wtBrowserBulk, wtNodeBulk } from './webtransport.js';
 import { irohRelayBulk, quicPeerRelayBulk } from './relay-bench.js';
 import { resumedHandshakes, zeroRttFirstByte } from './resumed.js';
-import { gcCounts, gcSince, type GcCounts } from './gc-count.js';
+import { cpuMeter, measureUpload, type CpuCost, type CpuSource } from './measure.js';
 import { jumboBulk, openTlsHandshakes, type TlsHandshakeRounds } from './anchors.js';
 import { NATIVE_KEYS, nativeAnchors } from './native.js';
 
@@ -98,52 +98,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // ---------------------------------------------------------------------------------------------
 // quic-peer over UDP loopback, server in a child
 
-/**
- * CPU per packet of both ends of a transfer: this process (the sender) and the child (the
- * receiver), over the same wall-clock span. The end whose busy share is ~1 is the bottleneck; the
- * sender's figure against the pipeline's (`details.pipeline.sender_us_per_packet`) is what the
- * protocol adds to seal, header protection and send.
- */
-interface CpuCost {
-  sender_us_per_packet: number;
-  receiver_us_per_packet: number | null;
-  sender_busy: number;
-  receiver_busy: number | null;
-  /** Garbage collections of each end during the run (bench/gc-count.ts). */
-  sender_gc?: GcCounts;
-  receiver_gc?: GcCounts;
-}
-
-/** The server child's garbage collections so far, asked on a 'G' stream (bench/child.ts). */
-async function serverGc(s: Session): Promise<GcCounts> {
-  const st = await s.createBidirectionalStream();
-  const w = st.writable.getWriter();
-  await w.write(Uint8Array.of(0x47));
-  await w.close();
-  return JSON.parse(new TextDecoder().decode(await readAll(st.readable.getReader()))) as GcCounts;
-}
-
-function cpuMeter(childCpuMs: () => number | null): { stop(ms: number, packets: number): CpuCost } {
-  const self0 = process.cpuUsage();
-  const child0 = childCpuMs();
-  return {
-    stop(ms: number, packets: number): CpuCost {
-      const self = process.cpuUsage(self0);
-      const selfMs = (self.user + self.system) / 1000;
-      const child1 = childCpuMs();
-      const childMs = child0 === null || child1 === null ? null : child1 - child0;
-      const r2 = (x: number): number => Math.round(x * 100) / 100;
-      return {
-        sender_us_per_packet: r2((selfMs * 1000) / packets),
-        receiver_us_per_packet: childMs === null ? null : r2((childMs * 1000) / packets),
-        sender_busy: r2(selfMs / ms),
-        receiver_busy: childMs === null ? null : r2(childMs / ms),
-      };
-    },
-  };
-}
-
-async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null, tls: TlsHandshakeRounds | undefined, tlsFailure?: string): Promise<void> {
+async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, tls: TlsHandshakeRounds | undefined, tlsFailure?: string): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
 
   // Warm-up: sequential full handshakes until V8 has optimized the handshake's code (both
@@ -306,20 +261,15 @@ async function quicSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
 }
 
 /**
- * One measured bulk transfer on a fresh connection: its Mbit/s and what it cost both ends (CPU
- * per packet, busy shares, collections). `defaultReader`: the server reads a fresh chunk per
- * read instead of into its own buffer.
+ * One measured bulk transfer on a fresh connection: its Mbit/s and what it cost both ends
+ * (bench/measure.ts). `defaultReader`: the server reads a fresh chunk per read instead of into its
+ * own buffer.
  */
-async function measuredUpload(dial: () => Promise<Session>, bytes: number, serverCpuMs: () => number | null, defaultReader: boolean): Promise<{ mbps: number; cost: CpuCost }> {
+async function measuredUpload(dial: () => Promise<Session>, bytes: number, server: CpuSource, defaultReader: boolean): Promise<{ mbps: number; cost: CpuCost }> {
   const s = await dial();
   try {
-    const gc0 = { sender: gcCounts(), receiver: await serverGc(s) };
-    const meter = cpuMeter(serverCpuMs);
-    const ms = await streamUpload(s, bytes, 64 * 1024, false, defaultReader);
-    const cost = meter.stop(ms, s.getStats().packetsSent);
-    cost.sender_gc = gcSince(gc0.sender, gcCounts());
-    cost.receiver_gc = gcSince(gc0.receiver, await serverGc(s));
-    return { mbps: mbps(bytes, ms), cost };
+    const r = await measureUpload(s, bytes, server, { defaultReader });
+    return { mbps: r.mbps, cost: r.cost };
   } finally {
     s.close(0, 'bye');
   }
@@ -340,21 +290,16 @@ async function warmUploads(dial: () => Promise<Session>, bytes: number, n: numbe
 }
 
 /** `n` measured uploads (`measuredUpload`): their Mbit/s and costs. */
-async function measuredUploads(dial: () => Promise<Session>, bytes: number, serverCpuMs: () => number | null, n: number, defaultReader: boolean): Promise<{ runs: number[]; cost: CpuCost[] }> {
+async function measuredUploads(dial: () => Promise<Session>, bytes: number, server: CpuSource, n: number, defaultReader: boolean): Promise<{ runs: number[]; cost: CpuCost[] }> {
   const runs: number[] = [];
   const cost: CpuCost[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await measuredUpload(dial, bytes, serverCpuMs, defaultReader);
+    const r = await measuredUpload(dial, bytes, server, defaultReader);
     runs.push(r.mbps);
     cost.push(r.cost);
   }
   return { runs, cost };
 }
-
-const medianOrNull = (xs: Array<number | null>): number | null => {
-  const v = xs.filter((x): x is number => x !== null);
-  return v.length > 0 ? median(v) : null;
-};
 
 /**
  * The bulk keys, against a server child of their own (`main` starts it for them, as the
@@ -362,23 +307,25 @@ const medianOrNull = (xs: Array<number | null>): number | null => {
  * holds what thousands of handshakes and a datagram flood left falls into V8's back-to-back
  * marking (bench/README.md, "The shared server"); `sharedServerBulk` measures that case.
  */
-async function bulkSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
+async function bulkSuite(sz: Sizes, client: Endpoint, ticket: string, server: CpuSource): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
 
   // Bulk: one connection, one stream (a fresh connection per run).
   await run('bulk_mbps', async () => {
     const warmup = await warmUploads(dial, sz.bulkBytes, sz.bulkWarmup);
-    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, sz.bulkRuns, false);
+    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, server, sz.bulkRuns, false);
     extra['bulk_warmup'] = { runs_mbps: warmup, cold_mbps: warmup[0] ?? null };
     extra['bulk_runs_mbps'] = runs;
     // The same with the server reading through a default reader (a fresh chunk per read), after
     // the measured runs: what an application that does not bring its own buffer sees.
-    const dflt = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, Math.min(2, sz.bulkRuns), true);
+    const dflt = await measuredUploads(dial, sz.bulkBytes, server, Math.min(2, sz.bulkRuns), true);
     extra['bulk_default_reader'] = { mbps: dflt.runs.length > 0 ? median(dflt.runs) : null, runs_mbps: dflt.runs, runs: dflt.cost };
     notes.bulk_mbps = `one stream, ${sz.bulkBytes / MB} MB client -> a server child of its own (which reads with a BYOB reader into one 64 KiB buffer), right after pipeline_ceiling_mbps, a fresh connection per run, median of ${sz.bulkRuns} after ${sz.bulkWarmup} unmeasured transfers (details.bulk_warmup: their figures, the first one cold; details.bulk_default_reader: the server reading a fresh chunk per read; details.bulk_shared_server: the same upload later, to the server of the handshake and datagram keys, after them)`;
     extra['bulk_cpu'] = {
       sender_us_per_packet: medianOrNull(cost.map((c) => c.sender_us_per_packet)),
       receiver_us_per_packet: medianOrNull(cost.map((c) => c.receiver_us_per_packet)),
+      sender_main_thread_share: medianOrNull(cost.map((c) => c.sender_main_thread_share)),
+      receiver_main_thread_share: medianOrNull(cost.map((c) => c.receiver_main_thread_share)),
       runs: cost,
     };
     return median(runs);
@@ -406,11 +353,11 @@ async function bulkSuite(sz: Sizes, client: Endpoint, ticket: string, serverCpuM
  * `bulk_mbps`'s upload to the server child of the handshake, RTT and datagram keys, right after
  * them (the same unmeasured transfers first, then two measured): details.bulk_shared_server.
  */
-async function sharedServerBulk(sz: Sizes, client: Endpoint, ticket: string, serverCpuMs: () => number | null): Promise<void> {
+async function sharedServerBulk(sz: Sizes, client: Endpoint, ticket: string, server: CpuSource): Promise<void> {
   const dial = (): Promise<Session> => Session.connect(client, ticket, { alpn: BENCH_ALPN, timeoutMs: 10_000 });
   try {
     const warmup = await warmUploads(dial, sz.bulkBytes, sz.bulkWarmup);
-    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, serverCpuMs, Math.min(2, sz.bulkRuns), false);
+    const { runs, cost } = await measuredUploads(dial, sz.bulkBytes, server, Math.min(2, sz.bulkRuns), false);
     extra['bulk_shared_server'] = { mbps: runs.length > 0 ? median(runs) : null, runs_mbps: runs, warmup_mbps: warmup, runs: cost };
   } catch (e) {
     extra['bulk_shared_server'] = { error: (e as Error).message };
@@ -447,8 +394,14 @@ async function heapServerEnd(sz: Sizes): Promise<Record<string, unknown>> {
  * kernel its route lookup). Unconnected: each send names its destination, as an endpoint's must
  * (it hears from and answers any address), with the synchronous IP-literal lookup the endpoint's
  * sockets use: `details.pipeline_unconnected`, what the socket an endpoint needs costs per packet.
+ * `jumbo`: 65,507-byte datagrams (loopback's largest UDP payload, what `bulk_jumbo_mbps` reaches)
+ * on the connected socket, 16 per burst: `details.pipeline_jumbo`, the same bare work for the jumbo
+ * key. With no flow control the sender outruns the receiver and the excess is dropped in the
+ * child's socket buffer; the figure counts only what the child opened, over its receive span, so
+ * it is the slower end's rate.
  */
-async function pipeline(sz: Sizes, connected = true): Promise<number> {
+async function pipeline(sz: Sizes, shape: 'connected' | 'unconnected' | 'jumbo' = 'connected'): Promise<number> {
+  const connected = shape !== 'unconnected';
   const secret = randomBytes(32);
   const keys = deriveDirectionalKeys(cipherSuite(TLS_AES_128_GCM_SHA256), secret);
   const child = await startChild('pipeline-recv', [secret.toString('hex')]);
@@ -457,14 +410,14 @@ async function pipeline(sz: Sizes, connected = true): Promise<number> {
   try {
     if (connected) await new Promise<void>((r) => sock.connect(port, '127.0.0.1', r));
     else await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-    const size = 1452;
+    const size = shape === 'jumbo' ? 65_507 : 1452;
     const pnOffset = 1 + PIPE_DCID_LEN;
     const payloadStart = pnOffset + PIPE_PN_LEN;
     const payloadEnd = size - 16;
-    const pool: Buffer[] = Array.from({ length: 256 }, () => Buffer.alloc(size));
+    const pool: Buffer[] = Array.from({ length: shape === 'jumbo' ? 16 : 256 }, () => Buffer.alloc(size));
     let pn = 0;
     let inflight = 0;
-    const meter = cpuMeter(child.cpuMs);
+    const meter = cpuMeter(child);
     let sendMs = 0;
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
@@ -510,7 +463,12 @@ async function pipeline(sz: Sizes, connected = true): Promise<number> {
     const bytes = Number(r['bytes']);
     const spanMs = Number(r['spanMs']);
     const figures = { sent_packets: pn, received_packets: r['packets'], failed: r['failed'], span_ms: Math.round(spanMs), ...cost };
-    if (connected) {
+    if (shape === 'jumbo') {
+      // The child's CPU per packet it opened (the sender's excess was dropped before it).
+      const opened = Number(r['packets']);
+      const perOpened = cost.receiver_us_per_packet === null || opened === 0 ? null : Math.round((cost.receiver_us_per_packet * pn * 100) / opened) / 100;
+      extra['pipeline_jumbo'] = { mbps: Math.round(mbps(bytes, spanMs)), size, ...figures, receiver_us_per_opened_packet: perOpened };
+    } else if (connected) {
       extra['pipeline'] = figures;
       notes.pipeline_ceiling_mbps = 'AES-128-GCM + HP short-header packets of 1452 B (payload 1423 B) sealed and sent from this process on a connected socket, opened in a child; payload bytes opened / receive span; no frames, ACKs or CC (details.pipeline_unconnected: the same on an unconnected socket, as an endpoint sends)';
     } else {
@@ -639,7 +597,7 @@ async function main(): Promise<void> {
   await run('tls_tcp_mbps', () => withTimeout(tlsTcp(sz), 60_000, 'tls'));
   await run('pipeline_ceiling_mbps', () => withTimeout(pipeline(sz), 30_000, 'pipeline'));
   // A detail only: what the unconnected socket an endpoint needs costs (see `pipeline`).
-  await withTimeout(pipeline(sz, false), 30_000, 'pipeline unconnected').catch((e: unknown) => {
+  await withTimeout(pipeline(sz, 'unconnected'), 30_000, 'pipeline unconnected').catch((e: unknown) => {
     extra['pipeline_unconnected'] = { error: (e as Error).message };
   });
   // The bulk keys on a server of their own (see bulkSuite), right after the pipeline ceiling they
@@ -649,7 +607,7 @@ async function main(): Promise<void> {
     const bulkServer = await startChild('quic-server', []);
     const bulkClient = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
     try {
-      await withTimeout(bulkSuite(sz, bulkClient, String(bulkServer.ready['ticket']), bulkServer.cpuMs), mode === 'full' ? 300_000 : 60_000, 'bulk suite');
+      await withTimeout(bulkSuite(sz, bulkClient, String(bulkServer.ready['ticket']), bulkServer), mode === 'full' ? 300_000 : 60_000, 'bulk suite');
     } catch (e) {
       notes.bulk_mbps = `bulk suite aborted: ${(e as Error).message}`;
     } finally {
@@ -671,9 +629,9 @@ async function main(): Promise<void> {
   // Full handshakes: no session cache, so no dial resumes (the resumed keys have their own client).
   const client = await Endpoint.bind({ bind: '127.0.0.1:0', acceptIncoming: false, sessionCache: false });
   try {
-    await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), server.cpuMs, tls, tlsFailure), mode === 'full' ? 600_000 : 80_000, 'quic suite');
+    await withTimeout(quicSuite(sz, client, String(server.ready['ticket']), tls, tlsFailure), mode === 'full' ? 600_000 : 80_000, 'quic suite');
     // A detail only: its failure (or timeout) is recorded there and does not stop the keys after it.
-    await withTimeout(sharedServerBulk(sz, client, String(server.ready['ticket']), server.cpuMs), mode === 'full' ? 120_000 : 60_000, 'shared-server bulk').catch((e: unknown) => {
+    await withTimeout(sharedServerBulk(sz, client, String(server.ready['ticket']), server), mode === 'full' ? 120_000 : 60_000, 'shared-server bulk').catch((e: unknown) => {
       extra['bulk_shared_server'] = { error: (e as Error).message };
     });
     let resumed: Awaited<ReturnType<typeof resumedHandshakes>> | undefined;
@@ -715,6 +673,10 @@ async function main(): Promise<void> {
     extra['heap_server_end'] = r;
     notes.heap_bytes_per_idle_conn_server_end = `${sz.idleConns} idle sessions dialled from this process to a server Endpoint alone in a child (--expose-gc): the child's heapUsed growth / n, one end of each connection`;
     return Number(r['heapPerConn']);
+  });
+  // A detail only: the bare pipeline with jumbo's packets, right before the key it is about.
+  await withTimeout(pipeline(sz, 'jumbo'), 30_000, 'pipeline jumbo').catch((e: unknown) => {
+    extra['pipeline_jumbo'] = { error: (e as Error).message };
   });
   await run('bulk_jumbo_mbps', async () => {
     const r = await withTimeout(jumboBulk(sz.bulkBytes, sz.bulkRuns, sz.bulkWarmup), mode === 'full' ? 300_000 : 60_000, 'jumbo bulk');

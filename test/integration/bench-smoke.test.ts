@@ -45,8 +45,27 @@ describe('bench --smoke', function () {
     // record file the run names holds the details).
     const file = /written to (\S+)/.exec(r.stdout)?.[1];
     assert.ok(file !== undefined && existsSync(file), `no record file named in: ${r.stdout.slice(-500)}`);
-    const record = JSON.parse(readFileSync(file, 'utf8')) as { details: { handshake_rate_blocks?: Array<{ quic: number; tls: number | null }> } };
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {
+      details: {
+        handshake_rate_blocks?: Array<{ quic: number; tls: number | null }>;
+        pipeline_jumbo?: { mbps?: number; size?: number };
+        bulk_jumbo?: { runs?: Array<{ sender_us_per_packet: number; sender_main_thread_share: number | null; receiver_main_thread_share: number | null }> };
+      };
+    };
     const blocks = record.details.handshake_rate_blocks ?? [];
     assert.ok(blocks.length >= 1 && blocks.every((b) => b.quic > 0 && (b.tls ?? 0) > 0), JSON.stringify(blocks));
+    // The bare pipeline with jumbo's packets, and what each jumbo run cost both ends, main threads apart.
+    const pj = record.details.pipeline_jumbo;
+    assert.ok(pj !== undefined && pj.size === 65_507 && (pj.mbps ?? 0) > 0, JSON.stringify(pj));
+    const jr = record.details.bulk_jumbo?.runs ?? [];
+    assert.ok(jr.length >= 1, 'jumbo runs measured');
+    for (const c of jr) {
+      assert.ok(c.sender_us_per_packet > 0, JSON.stringify(c));
+      // A smoke run lasts a few ms: /proc's 10 ms ticks may read 0 (or nothing) for a thread.
+      for (const share of [c.sender_main_thread_share, c.receiver_main_thread_share]) {
+        assert.ok(share === null || (typeof share === 'number' && share >= 0 && share <= 1), JSON.stringify(c));
+      }
+      assert.ok('sender_main_thread_share' in c && 'receiver_main_thread_share' in c, JSON.stringify(c));
+    }
   });
 });

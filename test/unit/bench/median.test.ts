@@ -28,10 +28,10 @@ describe('bench median', () => {
     assert.deepEqual((m['spread'] as Record<string, unknown>)['details.handshake_warmup.cold_p50_ms'], [3.2, 3.9]);
   });
 
-  it('takes the medians of the CPU per packet of the bulk sender, its receiver and the pipeline, of the cold transfer and of the shared server\'s', () => {
+  it('takes the medians of the CPU per packet of the bulk sender, its receiver and the pipeline, of the cold transfer, of the shared server\'s and of jumbo\'s and its pipeline', () => {
     const withCpu = (sender: number, receiver: number | null, pipe: number, date: string): Record<string, unknown> => ({
       ...run(500, 1.4, 3.3, 1.2, date),
-      details: { bulk_cpu: { sender_us_per_packet: sender, receiver_us_per_packet: receiver, runs: [date] }, pipeline: { sent_packets: 1, sender_us_per_packet: pipe }, pipeline_unconnected: { mbps: pipe * 60, sender_us_per_packet: pipe + 1 }, bulk_warmup: { cold_mbps: sender * 20 }, bulk_shared_server: { mbps: sender * 30, runs_mbps: [date] } },
+      details: { bulk_cpu: { sender_us_per_packet: sender, receiver_us_per_packet: receiver, runs: [date] }, pipeline: { sent_packets: 1, sender_us_per_packet: pipe }, pipeline_unconnected: { mbps: pipe * 60, sender_us_per_packet: pipe + 1 }, bulk_warmup: { cold_mbps: sender * 20 }, bulk_shared_server: { mbps: sender * 30, runs_mbps: [date] }, pipeline_jumbo: { mbps: pipe * 500 }, bulk_jumbo: { sender_us_per_packet: sender * 8, receiver_us_per_packet: receiver === null ? null : receiver * 6, runs_mbps: [date] } },
     });
     const m = medianRun([withCpu(17, 15, 13, 'a'), withCpu(16, null, 12, 'b'), withCpu(19, 16, 14, 'c')], ['A', 'B', 'C']);
     const d = m.details as Record<string, Record<string, unknown>>;
@@ -44,6 +44,10 @@ describe('bench median', () => {
     assert.equal(d['bulk_warmup']!['cold_mbps'], 340, 'and of the cold transfer');
     assert.equal(d['bulk_shared_server']!['mbps'], 510, 'and of the upload to the shared server');
     assert.deepEqual(d['bulk_shared_server']!['runs_mbps'], ['c']);
+    assert.equal(d['pipeline_jumbo']!['mbps'], 6500, 'and of the bare jumbo pipeline');
+    assert.equal(d['bulk_jumbo']!['sender_us_per_packet'], 136, 'and of the jumbo transfer\'s two ends');
+    assert.equal(d['bulk_jumbo']!['receiver_us_per_packet'], 93);
+    assert.deepEqual(d['bulk_jumbo']!['runs_mbps'], ['c']);
     assert.deepEqual((m['spread'] as Record<string, unknown>)['details.bulk_cpu.sender_us_per_packet'], [16, 19]);
   });
 

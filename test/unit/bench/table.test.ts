@@ -40,6 +40,10 @@ describe('bench table', () => {
     assert.equal(tableRows({ ...run, tls_handshakes_per_s: 554 }).find((r) => r.key === 'handshakes_per_s')!.met, true); // 0.9007
     assert.equal(row('heap_bytes_per_idle_conn_server_end').met, true); // exactly 16 KiB
     assert.equal(row('bulk_jumbo_mbps').met, false); // 3.9975 < 4
+    assert.equal(row('bulk_jumbo_mbps').anchor, 'bulk (x4.0)', 'no bare jumbo pipeline in the run: the bulk ratio alone');
+    const withPipe = tableRows({ ...run, bulk_jumbo_mbps: 1600, details: { ...run.details, pipeline_jumbo: { mbps: 6400 } } }).find((r) => r.key === 'bulk_jumbo_mbps')!;
+    assert.equal(withPipe.anchor, 'bulk (x4.0); bare pipeline of 65,507-byte packets 6,400 (x0.25)');
+    assert.equal(withPipe.met, true, 'the target stays 4 x bulk');
     assert.match(row('ngtcp2_bulk_mbps').value, /client 600 \(x0\.50\); quic-peer server 300 \(x0\.25\)/);
     assert.equal(row('ngtcp2_bulk_mbps').met, null);
     assert.match(row('quicgo_bulk_mbps').anchor, /n\/a/, 'a stack not measured is listed as n/a');
