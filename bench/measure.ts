@@ -37,22 +37,33 @@ export interface CpuSource {
   mainThreadCpuMs(): number | null;
 }
 
-/** CPU ms of this process's main thread (its thread id is the process id); null without /proc. */
-const selfMainThreadCpuMs = (): number | null => processCpuMs(process.pid, process.pid);
+/**
+ * This process: all its threads (`process.cpuUsage`, microseconds) and its main thread (/proc; its
+ * thread id is the process id; null without /proc).
+ */
+const THIS_PROCESS = {
+  cpuMs: (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
+  mainThreadCpuMs: (): number | null => processCpuMs(process.pid, process.pid),
+};
 
-/** Starts measuring both ends' CPU; `stop` divides it by the packets sent and the span. */
-export function cpuMeter(child: CpuSource): { stop(ms: number, packets: number): CpuCost } {
-  const self0 = process.cpuUsage();
-  const selfMain0 = selfMainThreadCpuMs();
+/**
+ * Starts measuring both ends' CPU; `stop` divides it by the packets sent and the span. `self` is
+ * the sender (this process unless a test says otherwise).
+ */
+export function cpuMeter(child: CpuSource, self: { cpuMs(): number; mainThreadCpuMs(): number | null } = THIS_PROCESS): { stop(ms: number, packets: number): CpuCost } {
+  const self0 = self.cpuMs();
+  const selfMain0 = self.mainThreadCpuMs();
   const child0 = child.cpuMs();
   const childMain0 = child.mainThreadCpuMs();
   const delta = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : b - a);
   return {
     stop(ms: number, packets: number): CpuCost {
-      const self = process.cpuUsage(self0);
-      const selfMs = (self.user + self.system) / 1000;
+      const selfMs = self.cpuMs() - self0;
       const childMs = delta(child0, child.cpuMs());
-      const selfMainMs = delta(selfMain0, selfMainThreadCpuMs());
+      const selfMainMs = delta(selfMain0, self.mainThreadCpuMs());
       const childMainMs = delta(childMain0, child.mainThreadCpuMs());
       const r2 = (x: number): number => Math.round(x * 100) / 100;
       const share = (main: number | null, all: number | null): number | null => (main === null || all === null || all <= 0 ? null : r2(Math.min(1, main / all)));
