@@ -4,7 +4,9 @@
  *
  *   node build/bench/median.js bench/results/A.json bench/results/B.json bench/results/C.json
  *
- * Writes `bench/results/median-<date of the last run>.json`: each numeric key's median over the runs
+ * Writes `bench/results/median-<first run>--<last run>.json` (their dates to the minute; before
+ * 2026-12-05 11:20 the name held the last run's date alone, so a median of a subset ending with the
+ * same run overwrote another's): each numeric key's median over the runs
  * that measured it (null when none did), `spread` ([min, max] per key), `runs` (the file names),
  * the last run's `notes`, `machine` and `details`, with the details' cold handshake figures
  * (`handshake_warmup.cold_p50_ms`, `iroh.cold_p50_ms`, `bulk_warmup.cold_mbps`, `bulk_default_reader.mbps`,
@@ -60,6 +62,15 @@ export function medianRun(runs: readonly Run[], names: readonly string[]): Run {
   return { ...out, mode: 'median', ...(last.date === undefined ? {} : { date: last.date }), runs: [...names], notes: last['notes'], machine: last['machine'], details, spread };
 }
 
+/**
+ * The file name of the median of `runs` (oldest first): both ends' dates to the minute, so medians
+ * of different sets never share a name and the same set always gets the same one.
+ */
+export function medianFileName(runs: readonly Run[]): string {
+  const stamp = (r: Run | undefined): string => String(r?.date ?? new Date().toISOString()).slice(0, 16).replace(':', '-');
+  return `median-${stamp(runs[0])}--${stamp(runs[runs.length - 1])}.json`;
+}
+
 if (process.argv[1] !== undefined && /median\.js$/.test(process.argv[1])) {
   const files = process.argv.slice(2);
   if (files.length === 0) {
@@ -71,8 +82,7 @@ if (process.argv[1] !== undefined && /median\.js$/.test(process.argv[1])) {
     runs,
     files.map((f) => basename(f)),
   );
-  const stamp = String(m.date ?? new Date().toISOString()).slice(0, 16).replace(':', '-');
-  const path = join(repoRoot(), 'bench', 'results', `median-${stamp}.json`);
+  const path = join(repoRoot(), 'bench', 'results', medianFileName(runs));
   writeFileSync(path, JSON.stringify(m, null, 1) + '\n');
   process.stdout.write(`${path}\n`);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { medianRun } from '../../../bench/median.js';
+import { medianFileName, medianRun } from '../../../bench/median.js';
 
 /** bench/median.ts: the README's table is the median of several full runs, with spreads. */
 describe('bench median', () => {
@@ -49,6 +49,14 @@ describe('bench median', () => {
     assert.equal(d['bulk_jumbo']!['receiver_us_per_packet'], 93);
     assert.deepEqual(d['bulk_jumbo']!['runs_mbps'], ['c']);
     assert.deepEqual((m['spread'] as Record<string, unknown>)['details.bulk_cpu.sender_us_per_packet'], [16, 19]);
+  });
+
+  it('names the file after the first and the last run, so two sets ending with the same run do not share it', () => {
+    const r = (date: string): Record<string, unknown> => ({ bulk_mbps: 1, date });
+    const nine = ['2026-12-05T10:39:15.010Z', '2026-12-05T10:46:09.000Z', '2026-12-05T10:53:08.954Z'].map(r);
+    assert.equal(medianFileName(nine), 'median-2026-12-05T10-39--2026-12-05T10-53.json');
+    assert.equal(medianFileName(nine), medianFileName([...nine]), 'the same set, the same name');
+    assert.notEqual(medianFileName(nine.slice(1)), medianFileName(nine), 'a subset with the same last run');
   });
 
   it('a key no run measured is null; no run at all is an error', () => {
